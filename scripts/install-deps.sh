@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what duet needs to build and test, from Debian's archive only.
+# Idempotent: packages already present are skipped, so both README commands
+# can call it on every run. Needs root (apt-get).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git   # toolchain
+  clang libclang-rt-14-dev clang-format  # libFuzzer, sanitizer runtimes, formatting
+  liblmdb-dev                            # storage: the log, meta and snapshots
+  libuv1-dev                             # event loop (daemon, transport)
+  libssl-dev                             # mutual TLS, SHA-256 audit chain
+  libpq-dev                              # PostgreSQL actions (duetd only)
+  libinih-dev                            # INI config parser
+  libcriterion-dev                       # unit tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root (apt-get) or install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

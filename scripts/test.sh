@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies, builds plain and with
+# ASan+UBSan, checks formatting, and runs the whole suite in both builds.
+# Usage: scripts/test.sh [--quick]   (--quick: plain build only, fewer seeds)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/install-deps.sh
+
+jobs=$(nproc)
+seeds=${DUET_SIM_SEEDS:-2000}
+[ $quick -eq 1 ] && seeds=${DUET_SIM_SEEDS:-300}
+export DUET_SIM_SEEDS=$seeds
+
+echo "== format check"
+scripts/format.sh --check
+
+run_suite() { # dir, cmake args...
+  local dir=$1; shift
+  echo "== build $dir $*"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  echo "== test $dir"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+}
+
+run_suite build
+if [ $quick -eq 0 ]; then
+  run_suite build-asan -DDUET_SANITIZE=address,undefined
+  scripts/fuzz.sh --smoke
+fi
+echo "== all suites passed"

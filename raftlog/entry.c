@@ -8,7 +8,7 @@
 #include "duet/wire.h"
 
 static const char *const type_names[RAFT_ENTRY_TYPE_COUNT] = {
-	"NOOP", "MEMBERSHIP", "MASTER", "SYNC", "STEP", "HEALTH", "TRAPS", "DELIVERED", "OPERATOR",
+    "NOOP", "MEMBERSHIP", "MASTER", "SYNC", "STEP", "HEALTH", "TRAPS", "DELIVERED", "OPERATOR",
 };
 
 const char *raft_entry_type_name(uint8_t type)
@@ -48,7 +48,7 @@ int raft_entry_decode(const void *buf, size_t len, struct raft_entry *e, size_t 
 	wire_reader_init(&r, buf, len);
 	uint8_t version = wire_get_u8(&r);
 	e->type = wire_get_u8(&r);
-	(void)wire_get_u16(&r);
+	uint16_t reserved = wire_get_u16(&r);
 	e->author = wire_get_u32(&r);
 	e->term = wire_get_u64(&r);
 	e->index = wire_get_u64(&r);
@@ -56,8 +56,6 @@ int raft_entry_decode(const void *buf, size_t len, struct raft_entry *e, size_t 
 	e->len = wire_get_u32(&r);
 	if (r.err)
 		return r.err;
-	if (version != RAFT_ENTRY_VERSION)
-		return DUET_EVERSION;
 	if (e->len > RAFT_ENTRY_MAX_PAYLOAD)
 		return DUET_ETOOBIG;
 	const uint8_t *payload = wire_get_bytes(&r, e->len);
@@ -65,7 +63,12 @@ int raft_entry_decode(const void *buf, size_t len, struct raft_entry *e, size_t 
 	uint32_t crc = wire_get_u32(&r);
 	if (r.err)
 		return r.err;
+	/* checksum first: a flipped bit anywhere is corruption, whatever field it hit */
 	if (crc != duet_crc32c(0, buf, body))
+		return DUET_ECORRUPT;
+	if (version != RAFT_ENTRY_VERSION)
+		return DUET_EVERSION;
+	if (reserved != 0)
 		return DUET_ECORRUPT;
 	e->data = (uint8_t *)payload;
 	if (used)

@@ -21,7 +21,11 @@
  *
  * Every decoder takes (buf, len), never reads past len, and returns 0 or a
  * negative DUET_E* code: they are fuzz targets. Decoded strings are copied
- * into fixed arrays and NUL-terminated; nothing is allocated.
+ * into fixed arrays and NUL-terminated; nothing is allocated. Encoders refuse
+ * what decoders refuse: DUET_EINVAL for an enum or flag out of range (flags
+ * are 0 or 1) or a bad membership (n > DUET_MAX_MEMBERS, id 0, duplicate id,
+ * bad kind, n_addrs > DUET_MAX_ADDRS); DUET_ETOOBIG for a string that fills
+ * its array, a trap payload over DUET_TRAP_MAX_PAYLOAD, or a short buffer.
  */
 #ifndef DUET_ENTRY_H
 #define DUET_ENTRY_H
@@ -30,16 +34,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RAFT_ENTRY_VERSION 1
-#define RAFT_ENTRY_HEADER_BYTES 36 /* bytes before the payload */
-#define RAFT_ENTRY_TRAILER_BYTES 4 /* crc32c */
-#define RAFT_ENTRY_MAX_PAYLOAD (4u << 20)
+#define RAFT_ENTRY_VERSION       1
+#define RAFT_ENTRY_HEADER_BYTES  36 /* bytes before the payload */
+#define RAFT_ENTRY_TRAILER_BYTES 4  /* crc32c */
+#define RAFT_ENTRY_MAX_PAYLOAD   (4u << 20)
 
 #define DUET_MAX_MEMBERS 5
-#define DUET_MAX_ADDRS 4
-#define DUET_NAME_MAX 32    /* including NUL */
-#define DUET_ADDR_MAX 64    /* "host:port", including NUL */
-#define DUET_DETAIL_MAX 512 /* free text in entries, including NUL */
+#define DUET_MAX_ADDRS   4
+#define DUET_NAME_MAX    32  /* including NUL */
+#define DUET_ADDR_MAX    64  /* "host:port", including NUL */
+#define DUET_DETAIL_MAX  512 /* free text in entries, including NUL */
 
 enum raft_entry_type {
 	RAFT_ENTRY_NOOP = 0, /* a new leader's first entry: commits earlier terms */
@@ -92,8 +96,8 @@ enum duet_member_kind {
 };
 
 struct duet_member {
-	uint32_t id; /* nonzero, unique in the cluster */
-	uint8_t kind; /* enum duet_member_kind */
+	uint32_t id;          /* nonzero, unique in the cluster */
+	uint8_t kind;         /* enum duet_member_kind */
 	uint64_t incarnation; /* raised by rejoin when the member's storage was lost */
 	char name[DUET_NAME_MAX];
 	uint8_t n_addrs;
@@ -202,6 +206,8 @@ int duet_operator_decode(const void *buf, size_t len, struct duet_operator *o);
 
 /* ---- DELIVERED ----------------------------------------------------------- */
 
+enum duet_sink { DUET_SINK_TCP = 1, DUET_SINK_POSTGRESQL = 2 };
+
 struct duet_delivered {
 	uint64_t up_to_index; /* every TRAPS entry at or below this index reached the sink */
 	uint8_t sink;         /* 1: tcp, 2: postgresql */
@@ -236,6 +242,7 @@ struct duet_traps_iter {
 	size_t left;
 	uint32_t remaining;
 };
+/* Checks the whole batch before the first trap is handed out. */
 int duet_traps_iter_init(struct duet_traps_iter *it, const void *buf, size_t len, uint32_t *count);
 /* Returns 1 with *t filled, 0 at the end, or a negative DUET_E* code. */
 int duet_traps_next(struct duet_traps_iter *it, struct duet_trap *t);

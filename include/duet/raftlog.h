@@ -130,7 +130,8 @@ struct raft_msg {
 		} append;
 		struct { /* APPEND_RESP */
 			uint8_t success;
-			uint64_t match_index; /* success: last index known to match */
+			uint64_t match_index; /* success: last index known to match;
+						 reject: the prev_index that did not */
 			uint64_t last_index;  /* receiver's last log index (hint on reject) */
 			uint64_t lease_ts;    /* echo of the request's lease_ts */
 		} append_resp;
@@ -149,15 +150,16 @@ struct raft_msg {
  * u32 to, u64 from_incarnation, u64 term, then the type's fields (entries as
  * raft_entry_encode()), then u32 crc32c of everything before.
  */
-#define RAFT_MSG_VERSION 1
+#define RAFT_MSG_VERSION   1
 #define RAFT_MSG_MAX_BYTES (64u << 20)
 
 size_t raft_msg_encoded_size(const struct raft_msg *m);
 /* Returns bytes written, or DUET_ETOOBIG. */
 long raft_msg_encode(const struct raft_msg *m, void *buf, size_t cap);
 /*
- * Decodes and checks one message. On success *m owns one heap block (m->owned)
- * with its entries and snapshot data: release it with raft_msg_release().
+ * Decodes and checks one message. On success *m owns at most one heap block
+ * (m->owned; NULL when the message carries no entries or data) with its
+ * entries and snapshot data; nothing points into buf: release it with raft_msg_release().
  * On failure nothing is allocated. Returns 0 or a DUET_E* code.
  */
 int raft_msg_decode(const void *buf, size_t len, struct raft_msg *m);
@@ -239,8 +241,8 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *m);
 
 /* Appends an entry (copied). Returns 0 and the index, or DUET_ENOTLEADER,
  * DUET_EWITNESS, DUET_EBUSY (transfer in progress), DUET_ETOOBIG. */
-int raft_propose(struct raft *r, uint64_t now_ms, uint8_t type, uint64_t wall_ms,
-		 const void *data, uint32_t len, uint64_t *index);
+int raft_propose(struct raft *r, uint64_t now_ms, uint8_t type, uint64_t wall_ms, const void *data,
+		 uint32_t len, uint64_t *index);
 
 /* Starts moving leadership to `target` (a data node). The lease is given up at
  * once. Returns 0, DUET_ENOTLEADER, DUET_EINVAL (not a data member or self). */
@@ -292,15 +294,15 @@ struct raft_status {
 	struct raft_peer_status peers[DUET_MAX_MEMBERS];
 	struct duet_membership conf;
 	struct {
-		uint64_t elections;          /* campaigns started (after pre-vote) */
-		uint64_t prevotes;           /* pre-vote rounds started */
-		uint64_t leader_terms;       /* terms this member led */
-		uint64_t stepdowns_quorum;   /* check-quorum step-downs */
-		uint64_t refused_incarnation;/* messages from a stale incarnation */
-		uint64_t refused_unknown;    /* messages from non-members or to others */
+		uint64_t elections;           /* campaigns started (after pre-vote) */
+		uint64_t prevotes;            /* pre-vote rounds started */
+		uint64_t leader_terms;        /* terms this member led */
+		uint64_t stepdowns_quorum;    /* check-quorum step-downs */
+		uint64_t refused_incarnation; /* messages from a stale incarnation */
+		uint64_t refused_unknown;     /* messages from non-members or to others */
 		uint64_t refused_stale_term;
-		uint64_t ignored_votes_lease;/* vote requests ignored while a leader is live */
-		uint64_t invalid_msgs;       /* malformed fields */
+		uint64_t ignored_votes_lease; /* vote requests ignored while a leader is live */
+		uint64_t invalid_msgs;        /* malformed fields */
 		uint64_t snapshots_sent;
 		uint64_t snapshots_installed;
 		uint64_t transfers;

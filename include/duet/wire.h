@@ -65,7 +65,7 @@ static inline uint32_t wire_get_u32(struct wire_reader *r)
 {
 	const uint8_t *p = wire_get_bytes(r, 4);
 	return p ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			   (uint32_t)p[3] << 24
+		       (uint32_t)p[3] << 24
 		 : 0;
 }
 

@@ -1,0 +1,196 @@
+/*
+ * outbox.c - what the core asks its driver to do: raft_ready() packs
+ * everything accumulated since the last update into one struct raft_update;
+ * raft_persisted() learns that its writes are durable.
+ *
+ * Why one update at a time: the driver turns an update into exactly one
+ * storage transaction, so everything that happens while a write is in flight
+ * (more proposals, more appends from the leader) batches into the next one:
+ * one fsync per loop turn, not one per entry. Replies that promise durable
+ * state (votes, append acknowledgements) go in msgs_after and leave only
+ * after raft_persisted(); the leader's own appends go in msgs and leave at
+ * once, so the leader's disk write overlaps its followers' (Raft thesis
+ * 10.2.1): the leader counts itself in the commit quorum only once its own
+ * write is durable.
+ *
+ * An update owns copies of everything it carries, so the core may truncate
+ * or compact its log while the driver is still writing the update.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+void msg_init(struct raft *r, struct raft_msg *m, uint8_t type, uint32_t to)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->from = r->id;
+	m->to = to;
+	m->from_incarnation = r->cfg.self_incarnation;
+	m->term = r->term;
+}
+
+static int vec_push(struct msgvec *v, const struct raft_msg *m)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		struct raft_msg *nv = realloc(v->v, cap * sizeof(*nv));
+		if (!nv)
+			return DUET_ENOMEM;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = *m;
+	return 0;
+}
+
+int out_msg(struct raft *r, bool after, const struct raft_msg *m)
+{
+	int rc = vec_push(after ? &r->out.after : &r->out.msgs, m);
+	if (rc)
+		free(m->owned);
+	return rc;
+}
+
+static void vec_free(struct raft_msg *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].owned);
+	free(v);
+}
+
+/* Copies entries [lo, hi] into one block: array followed by payloads. */
+static int copy_range(const struct raft *r, uint64_t lo, uint64_t hi, struct raft_entry **out,
+		      size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (lo > hi)
+		return 0;
+	size_t count = hi - lo + 1, bytes = count * sizeof(struct raft_entry);
+	for (uint64_t i = lo; i <= hi; i++)
+		bytes += log_get(r, i)->len;
+	uint8_t *block = malloc(bytes);
+	if (!block)
+		return DUET_ENOMEM;
+	struct raft_entry *e = (struct raft_entry *)block;
+	uint8_t *p = block + count * sizeof(*e);
+	for (uint64_t i = lo; i <= hi; i++) {
+		const struct raft_entry *src = log_get(r, i);
+		struct raft_entry *d = &e[i - lo];
+		*d = *src;
+		d->data = p;
+		if (src->len)
+			memcpy(p, src->data, src->len);
+		p += src->len;
+	}
+	*out = e;
+	*n = count;
+	return 0;
+}
+
+static uint64_t appliable(const struct raft *r)
+{
+	uint64_t hi = r->commit < r->persisted ? r->commit : r->persisted;
+	return hi > r->applied ? hi : r->applied;
+}
+
+bool raft_has_update(const struct raft *r)
+{
+	const struct outbox *o = &r->out;
+	if (r->update_outstanding)
+		return false;
+	return o->msgs.n || o->after.n || o->meta_dirty || o->snapshot_dirty || o->truncate_from ||
+	       o->compact_to || log_last_index(r) > r->handed || appliable(r) > r->applied ||
+	       replicate_pending(r);
+}
+
+int raft_ready(struct raft *r, struct raft_update *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (r->update_outstanding)
+		return DUET_EBUSY;
+	if (r->role == RAFT_LEADER) {
+		int rc = replicate(r);
+		if (rc)
+			return rc;
+	}
+	if (!raft_has_update(r))
+		return DUET_ENOENT;
+
+	struct outbox *o = &r->out;
+	u->seq = ++r->update_seq;
+	if (o->meta_dirty) {
+		u->meta_changed = 1;
+		u->term = r->term;
+		u->vote = r->vote;
+	}
+	if (o->snapshot_dirty) {
+		u->has_snapshot = 1;
+		u->snap = r->snap_meta;
+		u->snap_len = r->snap_len;
+		u->snap_data = malloc(r->snap_len ? r->snap_len : 1);
+		if (!u->snap_data)
+			return DUET_ENOMEM;
+		memcpy(u->snap_data, r->snap_data, r->snap_len);
+		u->restore_snapshot = o->restore_snapshot;
+	}
+	u->truncate_from = o->truncate_from;
+	u->compact_to = o->compact_to;
+
+	uint64_t first = r->handed + 1;
+	if (first <= r->log.snap_index)
+		first = r->log.snap_index + 1;
+	int rc = copy_range(r, first, log_last_index(r), &u->entries, &u->n_entries);
+	if (rc == 0) {
+		uint64_t hi = appliable(r);
+		rc = copy_range(r, r->applied + 1, hi, &u->committed, &u->n_committed);
+	}
+	if (rc) {
+		free(u->snap_data);
+		free(u->entries);
+		memset(u, 0, sizeof(*u));
+		return rc;
+	}
+	r->handed = log_last_index(r);
+	if (u->n_committed)
+		r->applied = u->committed[u->n_committed - 1].index;
+
+	u->msgs = o->msgs.v;
+	u->n_msgs = o->msgs.n;
+	u->msgs_after = o->after.v;
+	u->n_msgs_after = o->after.n;
+	memset(o, 0, sizeof(*o));
+	r->update_outstanding = true;
+	return 0;
+}
+
+int raft_persisted(struct raft *r, uint64_t now_ms, const struct raft_update *u)
+{
+	if (!r->update_outstanding)
+		return DUET_EINVAL;
+	if (now_ms > r->now)
+		r->now = now_ms;
+	if (u->truncate_from && r->disk_last >= u->truncate_from)
+		r->disk_last = u->truncate_from - 1;
+	if (u->n_entries)
+		r->disk_last = u->entries[u->n_entries - 1].index;
+	if (u->has_snapshot && r->disk_last < u->snap.index)
+		r->disk_last = u->snap.index;
+	r->persisted = r->disk_last < r->handed ? r->disk_last : r->handed;
+	r->update_outstanding = false;
+	if (r->role == RAFT_LEADER)
+		maybe_commit(r);
+	return 0;
+}
+
+void raft_update_free(struct raft_update *u)
+{
+	vec_free(u->msgs, u->n_msgs);
+	vec_free(u->msgs_after, u->n_msgs_after);
+	free(u->entries);
+	free(u->committed);
+	free(u->snap_data);
+	memset(u, 0, sizeof(*u));
+}

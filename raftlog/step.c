@@ -1,0 +1,54 @@
+/*
+ * step.c - raft_step(): admission checks, then dispatch by message type.
+ *
+ * Admission (DESIGN.md section 3, incarnations): a message must be addressed
+ * to us and come from a current member under the incarnation the membership
+ * records for it; anything else is refused and counted, never acted on. A
+ * member wiped and rebuilt by rejoin thus cannot cast a vote or an
+ * acknowledgement that its old self already cast.
+ */
+#include "core.h"
+
+int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *m)
+{
+	if (!r->loaded)
+		return DUET_EINVAL;
+	if (now_ms > r->now)
+		r->now = now_ms;
+	if (m->to != r->id || m->from == r->id) {
+		CNT(r, refused_unknown);
+		return 0;
+	}
+	const struct duet_member *sender = duet_membership_find(&r->conf, m->from);
+	if (!sender) {
+		CNT(r, refused_unknown);
+		return 0;
+	}
+	if (sender->incarnation != m->from_incarnation) {
+		CNT(r, refused_incarnation);
+		return 0;
+	}
+	if (m->term == 0) {
+		CNT(r, invalid_msgs);
+		return 0;
+	}
+
+	switch (m->type) {
+	case RAFT_MSG_PREVOTE:
+	case RAFT_MSG_VOTE:
+		return handle_vote_req(r, m);
+	case RAFT_MSG_PREVOTE_RESP:
+	case RAFT_MSG_VOTE_RESP:
+		return handle_vote_resp(r, m);
+	case RAFT_MSG_APPEND:
+		return handle_append(r, m);
+	case RAFT_MSG_APPEND_RESP:
+		return handle_append_resp(r, m);
+	case RAFT_MSG_SNAPSHOT:
+		return handle_snapshot(r, m);
+	case RAFT_MSG_TIMEOUT_NOW:
+		return handle_timeout_now(r, m);
+	}
+	CNT(r, invalid_msgs);
+	return 0;
+}

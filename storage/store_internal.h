@@ -1,0 +1,124 @@
+/*
+ * store_internal.h - what the files of storage/ share, and the on-disk format.
+ *
+ * Not a public header: only storage/ and its white-box tests (which corrupt
+ * records on purpose) include it. Everything here describes bytes on disk, so
+ * changing a layout means raising the record's version byte.
+ *
+ * Databases and keys:
+ *   "meta"      keys "identity", "hardstate", "incarnation" (ASCII, no NUL);
+ *   "log"       key = the entry index as 8 bytes BIG-endian, so LMDB's default
+ *               memcmp order is index order on every host and a cursor walks
+ *               the log in order (MDB_INTEGERKEY would tie the file to the
+ *               host's byte order); value = raft_entry_encode() output, which
+ *               carries its own crc32c;
+ *   "snapshot"  key "current"; value = snapshot record below.
+ *
+ * Meta and snapshot values: u8 record version, fields little-endian (wire.h),
+ * u32 crc32c of every byte before it.
+ *   identity:    u8 1, u32 format_version, u64 cluster_id, u32 node_id, crc
+ *   hardstate:   u8 1, u64 term, u32 vote, crc
+ *   incarnation: u8 1, u64 incarnation, crc
+ *   snapshot:    u8 1, u64 index, u64 term, u32 conf_len, conf[conf_len]
+ *                (duet_membership_encode), u32 data_len, data[data_len], crc
+ */
+#ifndef DUET_STORE_INTERNAL_H
+#define DUET_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duet/storage.h"
+
+#define STORE_RECORD_VERSION        1
+#define STORE_MAX_DBS               16 /* room for the databases later modules add */
+#define STORE_DEFAULT_MAP_BYTES     (64ull << 20)
+#define STORE_DEFAULT_MAX_MAP_BYTES (16ull << 30)
+#define STORE_KEY_IDENTITY          "identity"
+#define STORE_KEY_HARDSTATE         "hardstate"
+#define STORE_KEY_INCARNATION       "incarnation"
+#define STORE_KEY_SNAPSHOT          "current"
+#define STORE_IDENTITY_BYTES        (1 + 4 + 8 + 4 + 4)
+#define STORE_HARDSTATE_BYTES       (1 + 8 + 4 + 4)
+#define STORE_INCARNATION_BYTES     (1 + 8 + 4)
+#define STORE_SNAPSHOT_FIXED_BYTES  (1 + 8 + 8 + 4 + 4 + 4)
+#define STORE_CONF_MAX_BYTES        4096 /* encoded membership; far above 5 members */
+#define STORE_ERRBUF_BYTES          512
+#define STORE_REMEDY                "run duetctl rejoin to rebuild this member from the cluster"
+
+struct store {
+	MDB_env *env;
+	MDB_dbi meta_dbi;
+	MDB_dbi log_dbi;
+	MDB_dbi snap_dbi;
+	int lock_fd; /* -1 when readonly */
+	bool readonly;
+	char *path;
+	uint64_t map_size;     /* current map size */
+	uint64_t max_map_size; /* growth stops here */
+	int failed;            /* 0, or the commit error every later write returns */
+	int fault_commit;      /* tests: next commit fails with this -errno */
+	struct store_stats stats;
+};
+
+/* A unit of work run inside one write transaction. Returns 0 or a negative
+ * code; DUET_EMAPFULL makes store_write() grow the map and run it again, so
+ * it must not have side effects outside the transaction. */
+typedef int (*store_txn_fn)(struct store *s, MDB_txn *txn, void *arg);
+
+/* txn.c */
+int store_mdb_err(int rc);
+int store_write(struct store *s, store_txn_fn fn, void *arg);
+int store_read_begin(struct store *s, MDB_txn **txn);
+/* Tests: the next commit fails with errno `err` (ENOSPC, EIO) as a failed
+ * write or fsync would, after the transaction's work was done. */
+void store_fault_commit(struct store *s, int err);
+void store_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* meta.c */
+struct store_identity {
+	uint32_t format_version;
+	uint64_t cluster_id;
+	uint32_t node_id;
+};
+int store_identity_get(struct store *s, MDB_txn *txn, struct store_identity *id);
+int store_identity_put(struct store *s, MDB_txn *txn, const struct store_identity *id);
+int store_hardstate_get(struct store *s, MDB_txn *txn, uint64_t *term, uint32_t *vote);
+int store_hardstate_put(struct store *s, MDB_txn *txn, uint64_t term, uint32_t vote);
+int store_incarnation_get(struct store *s, MDB_txn *txn, uint64_t *incarnation);
+int store_incarnation_put(struct store *s, MDB_txn *txn, uint64_t incarnation);
+
+/* log.c */
+void store_index_key(uint64_t index, uint8_t key[8]);
+uint64_t store_key_index(const MDB_val *k);
+int store_bounds_txn(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t *last);
+int store_append_txn(struct store *s, MDB_txn *txn, const struct raft_entry *e, size_t n);
+int store_truncate_txn(struct store *s, MDB_txn *txn, uint64_t from);
+int store_drop_prefix_txn(struct store *s, MDB_txn *txn, uint64_t upto);
+int store_read_txn(struct store *s, MDB_txn *txn, uint64_t lo, uint64_t hi, struct raft_entry **out,
+		   size_t *n, char *errbuf, size_t errlen);
+/* Walks the whole log checking every checksum, key and the contiguity. */
+int store_check_log_txn(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t *last,
+			char *errbuf, size_t errlen);
+
+/* snapshot.c */
+int store_snapshot_put_txn(struct store *s, MDB_txn *txn, const struct raft_snapshot_meta *m,
+			   const void *data, uint32_t len);
+/* Checks and decodes the snapshot; *data points INTO the map (valid until the
+ * transaction ends). DUET_ENOENT if there is none. */
+int store_snapshot_view_txn(struct store *s, MDB_txn *txn, struct raft_snapshot_meta *m,
+			    const uint8_t **data, uint32_t *len);
+/* Index the snapshot covers, or 0 if none; reads without checking the crc
+ * (open already did) because it is on the append path. */
+int store_snapshot_index_txn(struct store *s, MDB_txn *txn, uint64_t *index);
+
+/* check.c */
+int store_check_all(struct store *s, char *errbuf, size_t errlen);
+/* "store P: <what> is damaged ...; <remedy>" for a record read error rc. */
+void store_record_errf(struct store *s, const char *what, int rc, char *errbuf, size_t errlen);
+
+#endif

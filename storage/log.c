@@ -1,6 +1,7 @@
 /*
- * log.c - the "log" database: append, truncate, drop a prefix, bounds, read,
- * and the walk that checks every entry at open.
+ * log.c - the "log" database: append, truncate, drop a prefix, the
+ * incremental compaction step, bounds, read, and the walk that checks the
+ * entries at open.
  *
  * Keys are 8-byte big-endian indexes (see store_internal.h), so a cursor
  * walks entries in index order and appends go to the right edge of the tree:
@@ -8,11 +9,15 @@
  * MDB_RESERVE, encoding each entry straight into LMDB's page, so the hot path
  * allocates and copies nothing of its own.
  *
- * Invariant: the stored log is contiguous. Appends must start right after
- * the last stored index (or anywhere when the log is empty, though never
- * leaving a hole after the snapshot); truncate and drop only cut at the ends.
- * Every value read back is checked (crc, key == entry index, no trailing
- * bytes) before it is believed.
+ * Invariant: the live log (entries after the snapshot index) is contiguous
+ * and, with a snapshot, starts right after it. Appends must follow the last
+ * live index (or, when nothing is live, start anywhere that leaves no hole
+ * after the snapshot); truncate and drop only cut at the ends. Stale entries
+ * (at or below the snapshot index) are never decoded: they are deleted by
+ * key, STORE_COMPACT_STEP per write transaction (store_compact_step_txn), so
+ * a long compacted prefix is never one long transaction. Every value read
+ * back is checked (crc, key == entry index, no trailing bytes) before it is
+ * believed.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -60,22 +65,56 @@ static int store_entry_view(const MDB_val *k, const MDB_val *v, struct raft_entr
 	return 0;
 }
 
-int store_bounds_txn(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t *last)
+/* Positions c at the first key >= index; on success k is that key. */
+static int store_seek(MDB_cursor *c, uint64_t index, MDB_val *k, MDB_val *v)
+{
+	uint8_t buf[8];
+	store_index_key(index, buf);
+	*k = (MDB_val){.mv_size = 8, .mv_data = buf};
+	int rc = mdb_cursor_get(c, k, v, MDB_SET_RANGE);
+	if (rc)
+		*k = (MDB_val){0}; /* not left pointing at buf */
+	return rc;
+}
+
+int store_log_view_txn(struct store *s, MDB_txn *txn, struct store_log_view *lv)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	*first = *last = 0;
-	int rc = mdb_cursor_open(txn, s->log_dbi, &c);
+	memset(lv, 0, sizeof(*lv));
+	int rc = store_snapshot_index_txn(s, txn, &lv->snap);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(txn, s->log_dbi, &c);
 	if (rc)
 		return store_mdb_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	if (rc == 0) {
-		*first = store_key_index(&k);
+		lv->raw_first = store_key_index(&k);
 		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-		*last = store_key_index(&k);
+	}
+	if (rc == 0) {
+		lv->raw_last = store_key_index(&k);
+		lv->first = lv->raw_first;
+		lv->last = lv->raw_last;
+		if (lv->raw_last <= lv->snap) {
+			lv->first = lv->last = 0; /* all stale */
+		} else if (lv->raw_first <= lv->snap) {
+			rc = store_seek(c, lv->snap + 1, &k, &v); /* first live one */
+			lv->first = rc == 0 ? store_key_index(&k) : 0;
+		}
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : store_mdb_err(rc);
+}
+
+int store_bounds_txn(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t *last)
+{
+	struct store_log_view lv;
+	int rc = store_log_view_txn(s, txn, &lv);
+	*first = lv.first;
+	*last = lv.last;
+	return rc;
 }
 
 /* Refuses a batch that would break the log's contiguity. */
@@ -89,17 +128,22 @@ static int store_append_check(struct store *s, MDB_txn *txn, const struct raft_e
 		if (e[i].len > RAFT_ENTRY_MAX_PAYLOAD)
 			return DUET_ETOOBIG;
 	}
-	uint64_t first, last;
-	int rc = store_bounds_txn(s, txn, &first, &last);
+	struct store_log_view lv;
+	int rc = store_log_view_txn(s, txn, &lv);
 	if (rc)
 		return rc;
-	if (last != 0)
-		return e[0].index == last + 1 ? 0 : DUET_EINVAL;
-	uint64_t snap;
-	rc = store_snapshot_index_txn(s, txn, &snap);
-	if (rc)
-		return rc;
-	return snap != 0 && e[0].index > snap + 1 ? DUET_EINVAL : 0;
+	if (lv.last != 0)
+		return e[0].index == lv.last + 1 ? 0 : DUET_EINVAL;
+	/* nothing live: any index that leaves no hole after the snapshot */
+	if (lv.snap != 0 && e[0].index > lv.snap + 1)
+		return DUET_EINVAL;
+	/* entries at or below the snapshot are stale on arrival */
+	if (e[0].index <= lv.snap)
+		s->w.stale = true;
+	/* only stale keys are stored: delete those in the way of MDB_APPEND */
+	if (lv.raw_last != 0 && e[0].index <= lv.raw_last)
+		return store_truncate_txn(s, txn, e[0].index);
+	return 0;
 }
 
 int store_append_txn(struct store *s, MDB_txn *txn, const struct raft_entry *e, size_t n)
@@ -142,20 +186,73 @@ int store_truncate_txn(struct store *s, MDB_txn *txn, uint64_t from)
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : store_mdb_err(rc);
 }
 
+/*
+ * Entries at or below the snapshot index are stale already: for them this
+ * only makes sure a compaction step runs in this transaction (raft's
+ * compact_to is always the index of a snapshot stored in the same or an
+ * earlier update, so that is all the raft loop ever asks for). Live entries
+ * up to `upto` (no snapshot, or one below `upto`) have nothing durable that
+ * would remember to delete them later, so they go in this transaction, as
+ * many as there are; with a snapshot that is refused when live entries would
+ * remain behind a hole after it (open would call the store damaged).
+ */
 int store_drop_prefix_txn(struct store *s, MDB_txn *txn, uint64_t upto)
 {
+	struct store_log_view lv;
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, s->log_dbi, &c);
+	int rc = store_log_view_txn(s, txn, &lv);
+	if (rc)
+		return rc;
+	s->w.stale = true;
+	if (upto <= lv.snap || lv.last == 0 || upto < lv.first)
+		return 0;
+	if (lv.snap != 0 && upto < lv.last)
+		return DUET_EINVAL;
+	rc = mdb_cursor_open(txn, s->log_dbi, &c);
 	if (rc)
 		return store_mdb_err(rc);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && store_key_index(&k) <= upto) {
+	while ((rc = store_seek(c, lv.first, &k, &v)) == 0 && store_key_index(&k) <= upto) {
 		rc = mdb_cursor_del(c, 0);
 		if (rc)
 			break;
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : store_mdb_err(rc);
+}
+
+/* Deletes stale entries from the front, at most s->compact_step of them, and
+ * notes (s->w) how many and whether more remain; store_write applies that to
+ * the stats once the transaction committed. */
+int store_compact_step_txn(struct store *s, MDB_txn *txn)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t snap, n = 0;
+	bool more = false;
+	int rc = store_snapshot_index_txn(s, txn, &snap);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_open(txn, s->log_dbi, &c);
+	if (rc)
+		return store_mdb_err(rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && store_key_index(&k) <= snap) {
+		if (n == s->compact_step) {
+			more = true;
+			break;
+		}
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_err(rc);
+	s->w.stepped = true;
+	s->w.pending = more;
+	s->w.compacted = n;
+	return 0;
 }
 
 void store_entries_free(struct raft_entry *e, size_t n)
@@ -220,8 +317,9 @@ static int store_read_range(struct store *s, MDB_txn *txn, uint64_t lo, uint64_t
 	return rc;
 }
 
-/* hi is clamped to the last stored index; lo below the first stored index is
- * DUET_ECOMPACTED; lo past the end gives no entries. */
+/* On the live log: hi is clamped to the last index; lo below the first live
+ * index is DUET_ECOMPACTED; lo past the end (or nothing live) gives no
+ * entries. */
 int store_read_txn(struct store *s, MDB_txn *txn, uint64_t lo, uint64_t hi, struct raft_entry **out,
 		   size_t *n, char *errbuf, size_t errlen)
 {
@@ -251,8 +349,8 @@ int store_read_txn(struct store *s, MDB_txn *txn, uint64_t lo, uint64_t hi, stru
 	return 0;
 }
 
-int store_check_log_txn(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t *last,
-			char *errbuf, size_t errlen)
+int store_check_log_txn(struct store *s, MDB_txn *txn, uint64_t from, uint64_t *first,
+			uint64_t *last, char *errbuf, size_t errlen)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -262,7 +360,8 @@ int store_check_log_txn(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t
 	if (mrc)
 		return store_mdb_err(mrc);
 	int rc = 0;
-	while (rc == 0 && (mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+	mrc = from ? store_seek(c, from, &k, &v) : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	for (; rc == 0 && mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		struct raft_entry e;
 		uint64_t index = store_key_index(&k);
 		rc = store_entry_view(&k, &v, &e);

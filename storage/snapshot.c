@@ -7,6 +7,10 @@
  * transaction. The value is written with MDB_RESERVE and encoded in place,
  * so a large blob is copied once, into the page. A damaged snapshot is
  * refused (DUET_ECORRUPT), never handed to the state machine.
+ *
+ * The snapshot index is also the compaction target: log entries at or below
+ * it are stale (store_internal.h) and storing a snapshot starts deleting
+ * them, a bounded step per write transaction.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,7 @@ int store_snapshot_put_txn(struct store *s, MDB_txn *txn, const struct raft_snap
 	wire_put_u32(&w, len);
 	wire_put_bytes(&w, data, len);
 	wire_put_u32(&w, duet_crc32c(0, v.mv_data, w.used));
+	s->w.stale = true; /* the entries it covers are stale now */
 	return w.err;
 }
 

@@ -179,9 +179,9 @@ static int store_init_unit(struct store *s, MDB_txn *txn, void *arg)
 	rc = store_identity_get(s, txn, &have);
 	if (rc != DUET_ENOENT)
 		return rc == DUET_EMAPFULL ? rc : 0; /* judged by store_identity_check */
-	uint64_t first, last;
-	rc = store_bounds_txn(s, txn, &first, &last);
-	if (rc == 0 && last != 0)
+	struct store_log_view lv;
+	rc = store_log_view_txn(s, txn, &lv);
+	if (rc == 0 && lv.raw_last != 0)
 		return DUET_ECORRUPT; /* entries without an identity: lost meta */
 	if (rc == 0)
 		rc = store_identity_put(s, txn, want);
@@ -303,6 +303,7 @@ int store_open(const struct store_options *o, struct store **out, char *errbuf, 
 	}
 	s->lock_fd = -1;
 	s->readonly = o->readonly;
+	s->compact_step = STORE_COMPACT_STEP;
 	rc = store_prepare_dir(s, o, errbuf, errlen);
 	if (rc == 0 && !s->readonly)
 		rc = store_lock(s, errbuf, errlen);

@@ -19,9 +19,15 @@
  * (DESIGN.md section 3: an fsync error is fatal, never retried). LMDB itself
  * panics the environment when its meta page write fails. The process is
  * expected to exit; reopening checks the whole store again.
+ *
+ * Every write transaction ends with a compaction step when stale entries
+ * may remain (store_internal.h, "Stale entries"): the step piggybacks on the
+ * commit the caller pays for anyway, and its bookkeeping (s->w) reaches the
+ * stats only after that commit succeeded.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "store_internal.h"
@@ -133,6 +139,18 @@ static int store_commit(struct store *s, MDB_txn *txn)
 	return mdb_txn_commit(txn); /* frees txn on success and on failure */
 }
 
+/* After a commit: what the transaction did becomes the store's state. */
+static void store_committed(struct store *s)
+{
+	s->stats.txns_committed++;
+	if (!s->w.stepped)
+		return;
+	s->compact_pending = s->w.pending;
+	s->stats.entries_compacted += s->w.compacted;
+	if (s->w.compacted > s->stats.compact_step_max)
+		s->stats.compact_step_max = s->w.compacted;
+}
+
 int store_write(struct store *s, store_txn_fn fn, void *arg)
 {
 	if (s->failed)
@@ -141,10 +159,13 @@ int store_write(struct store *s, store_txn_fn fn, void *arg)
 		return -EROFS;
 	for (;;) {
 		MDB_txn *txn;
+		memset(&s->w, 0, sizeof(s->w));
 		int rc = store_begin(s, 0, &txn);
 		if (rc)
 			return rc;
 		rc = fn(s, txn, arg);
+		if (rc == 0 && (s->compact_pending || s->w.stale))
+			rc = store_compact_step_txn(s, txn);
 		if (rc) {
 			mdb_txn_abort(txn);
 			if (rc != DUET_EMAPFULL)
@@ -152,7 +173,7 @@ int store_write(struct store *s, store_txn_fn fn, void *arg)
 		} else {
 			int mrc = store_commit(s, txn);
 			if (mrc == 0) {
-				s->stats.txns_committed++;
+				store_committed(s);
 				return 0;
 			}
 			rc = store_mdb_err(mrc);
@@ -174,12 +195,18 @@ void store_fault_commit(struct store *s, int err)
 	s->fault_commit = err;
 }
 
+void store_set_compact_step(struct store *s, uint32_t n)
+{
+	s->compact_step = n ? n : 1;
+}
+
 void store_stats(struct store *s, struct store_stats *st)
 {
 	*st = s->stats;
 	MDB_envinfo info;
 	MDB_stat ms;
 	st->map_size = s->map_size;
+	st->compact_pending = s->compact_pending;
 	st->map_used = 0;
 	if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &ms) == 0)
 		st->map_used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;

@@ -10,6 +10,14 @@
  * returns 0. Appends encode in place (log.c), so there is no allocation per
  * entry.
  *
+ * Compaction does not make that transaction long: compact_to is always the
+ * index of a snapshot stored in the same or an earlier update (raftlog's
+ * snapshot.c and outbox.c), and entries at or below the snapshot index are
+ * stale the moment the snapshot commits: invisible to reads and load. The
+ * transaction deletes at most STORE_COMPACT_STEP of them, and so does every
+ * later write transaction, of any kind, until the prefix is gone
+ * (store_internal.h, "Stale entries").
+ *
  * store_load() reads everything in one read transaction, so it sees one
  * consistent state even if another process (duetctl) were writing.
  */
@@ -76,25 +84,24 @@ static int store_load_snapshot(struct store *s, MDB_txn *txn, struct store_loade
 	return 0;
 }
 
-/* Entries after the snapshot (stale ones at or below it are left out). */
+/* The live entries: after the snapshot (stale ones at or below it are left
+ * out, whether or not compaction deleted them yet). */
 static int store_load_entries(struct store *s, MDB_txn *txn, struct store_loaded *out, char *errbuf,
 			      size_t errlen)
 {
-	uint64_t first, last;
-	int rc = store_bounds_txn(s, txn, &first, &last);
-	if (rc || last == 0)
+	struct store_log_view lv;
+	int rc = store_log_view_txn(s, txn, &lv);
+	if (rc || lv.last == 0)
 		return rc;
-	uint64_t lo = out->has_snap ? out->snap.index + 1 : first;
-	if (lo > last)
-		return 0;
-	if (lo < first) {
+	if (out->has_snap && lv.first != out->snap.index + 1) {
 		store_errf(errbuf, errlen,
 			   "store %s: the log starts at index %" PRIu64 " but the snapshot ends at "
 			   "%" PRIu64 "; " STORE_REMEDY,
-			   s->path, first, out->snap.index);
+			   s->path, lv.first, out->snap.index);
 		return DUET_ECORRUPT;
 	}
-	rc = store_read_txn(s, txn, lo, last, &out->entries, &out->n_entries, errbuf, errlen);
+	rc = store_read_txn(s, txn, lv.first, lv.last, &out->entries, &out->n_entries, errbuf,
+			    errlen);
 	out->state.entries = out->entries;
 	out->state.n_entries = out->n_entries;
 	return rc;

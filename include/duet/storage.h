@@ -10,13 +10,34 @@
  *
  * Durability (DESIGN.md section 3): every write is one LMDB transaction,
  * committed with the default sync (no MDB_NOSYNC, no MDB_WRITEMAP, so a full
- * disk is an error, never SIGBUS). A commit that fails to sync is fatal to
- * the store: later writes return the same error; the process must exit.
- * LMDB has no page checksums, so every value carries a CRC-32C and a damaged
- * value is reported as DUET_ECORRUPT with the key, never returned.
+ * disk is an error, never SIGBUS). LMDB has no page checksums, so every
+ * value carries a CRC-32C and a damaged value is reported as DUET_ECORRUPT
+ * with the key, never returned.
  *
- * The map starts at map_size and doubles on MDB_MAP_FULL up to max_map_size;
- * beyond that writes fail with DUET_EMAPFULL and nothing is half-written.
+ * Write errors, for every call that writes:
+ *  - a store opened readonly refuses every write with -EROFS;
+ *  - a failed commit is fatal and sticky: LMDB does not say whether the data
+ *    write or the fsync failed (and after a failed fsync the kernel may have
+ *    dropped the pages), so that call and every later write on the store
+ *    return the same error; the process must exit (a reopen checks it all);
+ *  - a full disk gives the errno LMDB reports: -ENOSPC, or often -EIO (LMDB
+ *    reports a short write as EIO), -EFBIG past a file size limit; these
+ *    come from the commit, so they are sticky as above; after a failed
+ *    meta-page write LMDB gives up on the environment and every later
+ *    transaction fails with -EIO;
+ *  - the map starts at map_size and doubles on MDB_MAP_FULL up to
+ *    max_map_size; beyond that the write fails with DUET_EMAPFULL, nothing of
+ *    it is visible, and the store stays usable (not sticky);
+ *  - a refused argument (DUET_EINVAL, DUET_ETOOBIG) leaves nothing behind.
+ *
+ * Compaction is incremental. Log entries at or below the stored snapshot's
+ * index are stale from the moment the snapshot is stored: no call returns
+ * them (bounds, reads and load start at snapshot index + 1). Every write
+ * transaction deletes a bounded number of them (STORE_COMPACT_STEP, 1024, in
+ * storage/store_internal.h) from the front of the log, so a snapshot after
+ * 100k entries costs ~100 slightly larger commits, not one huge one. An idle
+ * store keeps its stale entries until its next write; a restart carries on
+ * where it stopped (the target is the snapshot index, stored durably).
  *
  * Threads: a store is used by one thread at a time. Calls block on disk;
  * the daemon runs them off the event loop.
@@ -71,26 +92,45 @@ int store_meta_get(struct store *s, struct store_meta *m);
 int store_set_hardstate(struct store *s, uint64_t term, uint32_t vote);
 int store_set_incarnation(struct store *s, uint64_t incarnation);
 
-/* Appends n consecutive entries (index must follow the last stored one, or
- * any index when the log is empty) in one durable transaction. */
+/*
+ * "The log" below is the live log: the entries after the snapshot index
+ * (all entries if there is no snapshot); it is always contiguous.
+ */
+
+/* Appends n consecutive entries in one durable transaction. The first index
+ * must follow the last one in the log; when the log is empty, any index
+ * >= 1 except one that would leave a gap after the snapshot (> snapshot
+ * index + 1). DUET_EINVAL otherwise (index 0, a batch with a hole, an
+ * overlap, a gap), DUET_ETOOBIG for a payload over RAFT_ENTRY_MAX_PAYLOAD. */
 int store_log_append(struct store *s, const struct raft_entry *e, size_t n);
-/* Deletes entries with index >= from. */
+/* Deletes entries with index >= from (none if from is past the end). */
 int store_log_truncate(struct store *s, uint64_t from);
-/* Deletes entries with index <= upto. */
+/* Deletes entries with index <= upto. Up to the snapshot index this costs
+ * nothing extra (those entries are stale already, see above); live entries
+ * past it are deleted in this transaction, all of them (the raft loop never
+ * asks for that), and DUET_EINVAL refuses leaving live entries behind a hole
+ * after the snapshot. */
 int store_log_drop_prefix(struct store *s, uint64_t upto);
-/* first/last index stored; both 0 if the log is empty. */
+/* first/last index of the log; both 0 if it is empty (stale entries still
+ * stored do not count). */
 int store_log_bounds(struct store *s, uint64_t *first, uint64_t *last);
 
 /*
- * Reads entries [lo, hi] into a newly allocated array (*out, *n). Each entry's
- * data is a separate copy; free with store_entries_free(). A damaged entry
- * gives DUET_ECORRUPT and, with errbuf, its index.
+ * Reads entries [lo, hi] of the log into a newly allocated array (*out, *n).
+ * hi is clamped to the last index; lo below the first index is
+ * DUET_ECOMPACTED; lo past the end, or an empty log, gives 0 entries (and
+ * returns 0); lo == 0 or lo > hi is DUET_EINVAL. Each entry's data is a
+ * separate copy; free with store_entries_free(). A damaged entry gives
+ * DUET_ECORRUPT and, with errbuf, its index.
  */
 int store_log_read(struct store *s, uint64_t lo, uint64_t hi, struct raft_entry **out, size_t *n,
 		   char *errbuf, size_t errlen);
 void store_entries_free(struct raft_entry *e, size_t n);
 
-/* Stores a snapshot (replacing the previous one). */
+/* Stores a snapshot (replacing the previous one): the entries at or below its
+ * index become stale (see above). Snapshot indexes only grow (raft never
+ * stores an older one): going back below entries already deleted would
+ * leave a hole after the snapshot, which open reports as damage. */
 int store_snapshot_put(struct store *s, const struct raft_snapshot_meta *m, const void *data,
 		       uint32_t len);
 /* Reads the snapshot; *data is malloc'd (free()). DUET_ENOENT if none. */
@@ -98,10 +138,15 @@ int store_snapshot_get(struct store *s, struct raft_snapshot_meta *m, uint8_t **
 		       uint32_t *len);
 
 /* Carries out the persistence part of a raft update (meta, snapshot,
- * truncate, append, compact) in ONE durable transaction. */
+ * truncate, append, compact) in ONE durable transaction, plus at most one
+ * bounded compaction step. compact_to at or below the snapshot index (raft
+ * always compacts to a stored snapshot) deletes nothing in this call beyond
+ * that step; past it, see store_log_drop_prefix(). An update with nothing to
+ * persist writes nothing (no fsync, no compaction step). */
 int store_apply_update(struct store *s, const struct raft_update *u);
 
-/* Everything raft_load() needs, read in one read transaction. */
+/* Everything raft_load() needs, read in one read transaction: the live
+ * entries only (first = snapshot index + 1 when there is a snapshot). */
 struct store_loaded {
 	struct raft_load_state state; /* points into the fields below */
 	struct raft_snapshot_meta snap;
@@ -114,11 +159,14 @@ struct store_loaded {
 int store_load(struct store *s, struct store_loaded *out, char *errbuf, size_t errlen);
 void store_loaded_free(struct store_loaded *l);
 
-struct store_stats {
+struct store_stats { /* counters count since store_open() */
 	uint64_t map_size;
 	uint64_t map_used; /* bytes in use (last page number * page size) */
 	uint64_t map_grows;
 	uint64_t txns_committed;
+	uint64_t entries_compacted; /* stale entries deleted by compaction steps */
+	uint64_t compact_step_max;  /* most of them deleted by one transaction */
+	bool compact_pending;       /* stale entries remain (until a write deletes them) */
 };
 void store_stats(struct store *s, struct store_stats *st);
 

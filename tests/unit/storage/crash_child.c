@@ -5,6 +5,12 @@
  * compact), announces it on stdout, performs it, and acknowledges it once
  * the call returned 0 (protocol in crash_common.h). Everything it does
  * follows from SEED, so a failing round can be replayed.
+ *
+ * Compaction is incremental (a bounded step per write transaction); the
+ * child lowers the step to CRASH_COMPACT_STEP so that the few hundred
+ * entries a snapshot covers take dozens of its writes to delete, and kills
+ * land before, during and after that. Some snapshots come without
+ * compact_to: the store compacts below a stored snapshot either way.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +20,7 @@
 #include <unistd.h>
 
 #include "crash_common.h"
+#include "store_internal.h" /* store_set_compact_step */
 
 #define CRASH_COMPACT_ABOVE 400 /* entries kept before a snapshot compacts them */
 
@@ -72,7 +79,8 @@ static void choose(const struct crash_model *m, uint64_t *rng, struct crash_op *
 		op->has_snap = 1;
 		op->snap_index = m->last;
 		op->snap_term = last_term;
-		op->compact_to = m->last - rng_next(rng) % 50;
+		uint64_t c = rng_next(rng) % 64;
+		op->compact_to = c < 50 ? m->last - c : 0; /* 0: snapshot alone */
 	} else if (r % 4 == 0) {
 		op->meta_changed = 1;
 		op->term = top;
@@ -136,6 +144,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "crash child: store_open: %s\n", err);
 		return 3;
 	}
+	store_set_compact_step(s, CRASH_COMPACT_STEP);
 	struct crash_model m;
 	if (crash_model_load(s, &m, err, sizeof(err)) != 0) {
 		fprintf(stderr, "crash child: %s\n", err);

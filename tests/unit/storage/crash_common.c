@@ -98,6 +98,14 @@ void crash_model_apply(struct crash_model *m, const struct crash_op *op)
 		else if (op->compact_to >= m->first)
 			m->first = op->compact_to + 1;
 	}
+	/* entries at or below the snapshot are stale: invisible, whether or not
+	 * the store's incremental compaction deleted them yet */
+	if (m->snap_index && m->last != 0) {
+		if (m->last <= m->snap_index)
+			m->first = m->last = 0;
+		else if (m->first <= m->snap_index)
+			m->first = m->snap_index + 1;
+	}
 }
 
 void crash_model_diff(const struct crash_model *a, const struct crash_model *b, char *why,

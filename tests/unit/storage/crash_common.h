@@ -10,6 +10,8 @@
  *   "K <last>"          the operation returned 0: it is durable
  * After SIGKILL the store must equal the model with every acknowledged
  * operation applied, or that plus the one announced but unacknowledged.
+ * The model holds what the store shows: entries at or below the snapshot
+ * are stale (the store deletes them a step per write) and not in it.
  *
  * Each entry's payload records its batch ([first, last] of the append that
  * wrote it), so a half-visible batch is detectable without the model too.
@@ -29,6 +31,10 @@
 #define CRASH_MIN_PAYLOAD 16
 #define CRASH_MAX_PAYLOAD 2048
 #define CRASH_LINE_MAX    256
+/* Stale entries the child's store deletes per write transaction (the store
+ * deletes STORE_COMPACT_STEP; fewer here so that a compaction spans many of
+ * the child's few writes and kills land in the middle of it). */
+#define CRASH_COMPACT_STEP 32
 
 /* One store_apply_update() worth of work (or a store_set_hardstate /
  * store_log_append call when only that part is set). */

@@ -23,6 +23,7 @@ void raft_config_default(struct raft_config *c)
 	c->max_batch_bytes = 1u << 20;
 	c->max_inflight = 32;
 	c->max_entry_bytes = 1u << 20;
+	c->max_uncommitted_entries = 65536;
 	c->self_incarnation = 1;
 }
 
@@ -50,6 +51,8 @@ int raft_config_check(const struct raft_config *c, char *errbuf, size_t errlen)
 		why = "max_batch_entries, max_batch_bytes and max_inflight must be positive";
 	else if (c->max_entry_bytes == 0 || c->max_entry_bytes > RAFT_ENTRY_MAX_PAYLOAD)
 		why = "max_entry_bytes must be between 1 and 4 MiB";
+	else if (c->max_uncommitted_entries == 0)
+		why = "max_uncommitted_entries must be positive";
 	else if (c->transfer_timeout_ms == 0)
 		why = "transfer_timeout_ms must be positive";
 	if (!why)
@@ -207,6 +210,8 @@ int raft_propose(struct raft *r, uint64_t now_ms, uint8_t type, uint64_t wall_ms
 	if (r->kind == DUET_MEMBER_WITNESS)
 		return DUET_EWITNESS;
 	if (r->transfer_target)
+		return DUET_EBUSY;
+	if (log_last_index(r) - r->commit >= r->cfg.max_uncommitted_entries)
 		return DUET_EBUSY;
 	if (len > r->cfg.max_entry_bytes)
 		return DUET_ETOOBIG;

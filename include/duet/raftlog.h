@@ -72,10 +72,11 @@ struct raft_config {
 	uint32_t max_drift_ms;            /* clock drift allowed over one lease; default 100 */
 	uint32_t transfer_timeout_ms;     /* default = election_timeout_min_ms */
 
-	uint32_t max_batch_entries; /* entries in one append message; default 4096 */
-	uint32_t max_batch_bytes;   /* payload bytes in one append message; default 1 MiB */
-	uint32_t max_inflight;      /* append messages in flight per follower; default 32 */
-	uint32_t max_entry_bytes;   /* largest payload accepted by propose; default 1 MiB */
+	uint32_t max_batch_entries;       /* entries in one append message; default 4096 */
+	uint32_t max_batch_bytes;         /* payload bytes in one append message; default 1 MiB */
+	uint32_t max_inflight;            /* append messages in flight per follower; default 32 */
+	uint32_t max_entry_bytes;         /* largest payload accepted by propose; default 1 MiB */
+	uint32_t max_uncommitted_entries; /* leader refuses proposals past this; default 65536 */
 };
 
 /* Fills the defaults above (self_id, incarnation, seed = 0). */
@@ -240,7 +241,8 @@ int raft_tick(struct raft *r, uint64_t now_ms);
 int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *m);
 
 /* Appends an entry (copied). Returns 0 and the index, or DUET_ENOTLEADER,
- * DUET_EWITNESS, DUET_EBUSY (transfer in progress), DUET_ETOOBIG. */
+ * DUET_EWITNESS, DUET_EBUSY (transfer in progress, or max_uncommitted_entries
+ * reached: back-pressure while followers are slow), DUET_ETOOBIG. */
 int raft_propose(struct raft *r, uint64_t now_ms, uint8_t type, uint64_t wall_ms, const void *data,
 		 uint32_t len, uint64_t *index);
 

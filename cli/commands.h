@@ -1,0 +1,21 @@
+/*
+ * commands.h - duetctl's subcommands and their shared conventions.
+ *
+ * Each subcommand is run(argc, argv) with argv[0] its own name and returns
+ * the process exit status: DUETCTL_OK, DUETCTL_FAILED (the command ran and
+ * the answer is "no": an invalid config, an unhealthy cluster) or
+ * DUETCTL_USAGE (bad arguments, or the command is not available).
+ */
+#ifndef DUETCTL_COMMANDS_H
+#define DUETCTL_COMMANDS_H
+
+enum {
+	DUETCTL_OK = 0,
+	DUETCTL_FAILED = 1,
+	DUETCTL_USAGE = 2,
+};
+
+int cmd_check_config(int argc, char **argv);
+void cmd_check_config_help(void);
+
+#endif

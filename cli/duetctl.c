@@ -1,0 +1,126 @@
+/*
+ * duetctl.c - the operator's tool: subcommand dispatch and help.
+ *
+ * Subcommands are rows of commands[] (name, arguments, summary, help, run),
+ * so `duetctl --help`, `duetctl CMD --help` and dispatch read the same table.
+ * A command DESIGN.md promises but that needs a part not built yet has a
+ * row with run == NULL and says which part brings it: it is listed, marked
+ * as not available, and exits 2 with that sentence, rather than being
+ * missing or pretending.
+ *
+ * Exit status: 0 success, 1 the command ran and found a problem, 2 usage
+ * error or command not available.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+	const char *name;
+	const char *args;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	void (*help)(void);  /* full help; NULL: args + summary are all there is */
+	const char *not_yet; /* run == NULL: what it needs, which issue brings it */
+};
+
+#define NEEDS_DAEMON                                                                               \
+	"needs the admin socket of duetd / duet-witness, which arrives with the daemon issue "     \
+	"(daemon/: duetd and duet-witness); not built yet"
+
+static const struct command commands[] = {
+    {"check-config", "FILE [--json] [--no-files] | --print-keys [--markdown]",
+     "check a duetd / duet-witness config file and print what it resolves to", cmd_check_config,
+     cmd_check_config_help, NULL},
+    {"status", "[--json] [--watch]",
+     "roles, term, commit index, PostgreSQL role and lag, sync state, FIP holder, checks", NULL,
+     NULL, NEEDS_DAEMON},
+    {"log", "[--since T] [--type T] [--json] [--follow] [--verify]",
+     "the audit chain; --verify checks its SHA-256 links", NULL, NULL,
+     "needs the audit chain written by fsm/ (the state machine issue) and duetd; not built "
+     "yet"},
+    {"rejoin", "", "bring this node back after any failure (new incarnation, resync)", NULL, NULL,
+     NEEDS_DAEMON},
+    {"switchover", "[NODE]", "move the master role to the standby, no data lost", NULL, NULL,
+     NEEDS_DAEMON},
+    {"maintenance", "on|off", "suspend or resume automatic failover", NULL, NULL, NEEDS_DAEMON},
+    {"promote", "--accept-data-loss", "make this node master without a promotable standby", NULL,
+     NULL, NEEDS_DAEMON},
+    {"gencerts", "DIR", "generate a CA and a certificate per member for mutual TLS", NULL, NULL,
+     "needs the certificate functions of transport/ (include/duet/transport.h, the transport "
+     "issue); not wired into duetctl yet"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: duetctl COMMAND [ARGS]\n"
+		     "       duetctl COMMAND --help\n"
+		     "       duetctl --help | --version\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-13s %s%s\n", commands[i].name, commands[i].summary,
+			commands[i].run ? "" : " (not available yet)");
+	fprintf(out, "\nExit status: 0 success, 1 the command found a problem (e.g. an invalid "
+		     "config),\n2 usage error or command not available.\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void command_help(const struct command *c)
+{
+	if (c->help) {
+		c->help();
+		return;
+	}
+	printf("usage: duetctl %s %s\n\n%s.\n", c->name, c->args, c->summary);
+	if (!c->run)
+		printf("\nNot available yet: %s.\n", c->not_yet);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return DUETCTL_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+		if (argc > 2 && strcmp(name, "help") == 0) {
+			const struct command *c = find_command(argv[2]);
+			if (c) {
+				command_help(c);
+				return DUETCTL_OK;
+			}
+		}
+		usage(stdout);
+		return DUETCTL_OK;
+	}
+	if (strcmp(name, "--version") == 0) {
+		printf("duetctl %s\n", DUET_VERSION);
+		return DUETCTL_OK;
+	}
+	const struct command *c = find_command(name);
+	if (!c) {
+		fprintf(stderr, "duetctl: unknown command '%s'; see duetctl --help\n", name);
+		return DUETCTL_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			command_help(c);
+			return DUETCTL_OK;
+		}
+	}
+	if (!c->run) {
+		fprintf(stderr, "duetctl %s: not available yet: %s\n", c->name, c->not_yet);
+		return DUETCTL_USAGE;
+	}
+	return c->run(argc - 1, argv + 1);
+}

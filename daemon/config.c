@@ -1,0 +1,1019 @@
+/*
+ * config.c - loading and checking the INI config file (config.h).
+ *
+ * One table, keys[], says for every key its section, type, where it is
+ * stored, its default and its meaning. The parser looks keys up in it, the
+ * defaults are applied from it (a literal default is parsed by the same code
+ * as a value from the file, so the documented default is the real one), and
+ * duet_config_print_keys*() print it for --help and the README. Nothing about
+ * a key is said anywhere else, so they cannot drift apart.
+ *
+ * Reading happens in two passes over one buffer:
+ *
+ *  1. inih splits lines into key and value. It is fed through our own line
+ *     reader, which numbers the lines (the packaged inih reports no line
+ *     numbers to the handler), refuses what inih would silently mangle
+ *     (over-long lines, NUL bytes), reports syntax errors for every line
+ *     rather than only the first, and parses section headers itself so an
+ *     empty or repeated section is still seen. The handler stores each value
+ *     in a draft, after checking it.
+ *  2. resolve() checks what spans keys (required keys, three members with
+ *     the right kinds, unique ids and addresses, [node] name is a member,
+ *     raft_config_check()), applies defaults and fills struct duet_config
+ *     only when there is no error at all.
+ *
+ * Every error is collected (up to DUET_CONFIG_MAX_ERRORS) with its line, so a
+ * person can fix a file in one pass.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config_internal.h"
+#include "duet/err.h"
+
+#define MAX_DRAFT_MEMBERS DUET_MAX_MEMBERS
+
+/* ---- the key table ------------------------------------------------------- */
+
+enum section_kind { SEC_NONE = 0, SEC_CLUSTER, SEC_NODE, SEC_MEMBER, SEC_TLS, SEC_RAFT, SEC_BAD };
+
+struct section_def {
+	enum section_kind kind;
+	const char *name;  /* as written in the header, before any member name */
+	const char *title; /* for documentation: "[member NAME]" */
+	const char *meaning;
+};
+
+static const struct section_def sections[] = {
+    {SEC_CLUSTER, "cluster", "[cluster]", "the cluster; the same in all three files"},
+    {SEC_NODE, "node", "[node]", "this process: which member it is, where it keeps its state"},
+    {SEC_MEMBER, "member", "[member NAME]",
+     "one section per member, exactly three: two kind = data and one kind = witness; NAME is "
+     "1 to 31 letters, digits, '.', '_' or '-'; the same in all three files"},
+    {SEC_TLS, "tls", "[tls]", "mutual TLS between members (PEM files)"},
+    {SEC_RAFT, "raft", "[raft]",
+     "optional consensus timings and limits; must satisfy the rules of raft_config_check(), "
+     "e.g. election_timeout_min_ms > lease_ms + max_drift_ms"},
+};
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+enum key_type { T_NAME, T_HEX64, T_U32, T_CHOICE, T_PATH, T_ADDRS };
+enum key_home { IN_DRAFT, IN_MEMBER, IN_RAFT };
+
+#define K_REQUIRED 1u /* no default: must be in the file */
+#define K_COMPUTED 2u /* default_text describes a default resolve() computes */
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+static const struct choice kind_choices[] = {
+    {"data", DUET_MEMBER_DATA}, {"witness", DUET_MEMBER_WITNESS}, {NULL, 0}};
+static const struct choice level_choices[] = {{"error", DUET_LOG_ERROR},
+					      {"warn", DUET_LOG_WARN},
+					      {"info", DUET_LOG_INFO},
+					      {"debug", DUET_LOG_DEBUG},
+					      {NULL, 0}};
+static const struct choice target_choices[] = {
+    {"stderr", DUET_LOG_STDERR}, {"syslog", DUET_LOG_SYSLOG}, {NULL, 0}};
+
+struct member_draft {
+	char name[DUET_NAME_MAX];
+	int header_line;
+	uint32_t id;
+	int kind;
+	struct duet_config_addrs addrs;
+	int key_line[32]; /* indexed like keys[]; 0: not set */
+};
+
+struct draft {
+	char cluster_name[DUET_NAME_MAX];
+	uint64_t cluster_id;
+	char node_name[DUET_NAME_MAX];
+	char data_dir[DUET_CONFIG_PATH_MAX];
+	char admin_socket[DUET_CONFIG_PATH_MAX];
+	int log_level;
+	int log_target;
+	struct duet_config_addrs listen;
+	char tls_ca[DUET_CONFIG_PATH_MAX];
+	char tls_cert[DUET_CONFIG_PATH_MAX];
+	char tls_key[DUET_CONFIG_PATH_MAX];
+	struct raft_config raft;
+	int key_line[32];          /* keys outside [member]: line where set, 0: not set */
+	int section_line[SEC_BAD]; /* header line of each single section, 0: absent */
+	unsigned n_members;
+	struct member_draft members[MAX_DRAFT_MEMBERS];
+};
+
+struct key_def {
+	enum section_kind section;
+	const char *key;
+	enum key_type type;
+	enum key_home home;
+	size_t offset; /* of the field in struct draft, member_draft or raft_config */
+	size_t size;   /* of that field (strings) */
+	uint32_t min, max;
+	const struct choice *choices;
+	unsigned flags;
+	const char *default_text; /* literal default (parsed), or description if K_COMPUTED */
+	const char *meaning;
+};
+
+#define DRAFT_STR(f)   IN_DRAFT, offsetof(struct draft, f), sizeof(((struct draft *)0)->f)
+#define DRAFT_FIELD(f) IN_DRAFT, offsetof(struct draft, f), 0
+#define MEMBER_FIELD(f)                                                                            \
+	IN_MEMBER, offsetof(struct member_draft, f), sizeof(((struct member_draft *)0)->f)
+#define RAFT_MS(f, lo, meaning)                                                                    \
+	{                                                                                          \
+		SEC_RAFT, #f, T_U32, IN_RAFT, offsetof(struct raft_config, f), 0, lo, UINT32_MAX,  \
+		    NULL, 0, NULL, meaning                                                         \
+	}
+
+static const struct key_def keys[] = {
+    {SEC_CLUSTER, "name", T_NAME, DRAFT_STR(cluster_name), 0, 0, NULL, K_REQUIRED, NULL,
+     "cluster name, 1 to 31 letters, digits, '.', '_' or '-'"},
+    {SEC_CLUSTER, "id", T_HEX64, DRAFT_FIELD(cluster_id), 0, 0, NULL, K_REQUIRED, NULL,
+     "cluster id, exactly 16 hex digits, not all zero; a store created for another id is "
+     "refused"},
+    {SEC_NODE, "name", T_NAME, DRAFT_STR(node_name), 0, 0, NULL, K_REQUIRED, NULL,
+     "which [member NAME] this process is"},
+    {SEC_NODE, "data_dir", T_PATH, DRAFT_STR(data_dir), 0, 0, NULL, 0, "/var/lib/duet",
+     "directory of the local store (absolute path)"},
+    {SEC_NODE, "admin_socket", T_PATH, DRAFT_STR(admin_socket), 0, 0, NULL, K_COMPUTED,
+     "<data_dir>/admin.sock", "Unix socket (owner-only) that duetctl talks to; at most 107 bytes"},
+    {SEC_NODE, "log_level", T_CHOICE, DRAFT_FIELD(log_level), 0, 0, level_choices, 0, "info",
+     "error, warn, info or debug"},
+    {SEC_NODE, "log_target", T_CHOICE, DRAFT_FIELD(log_target), 0, 0, target_choices, 0, "stderr",
+     "stderr (ISO-8601 time and level on each line) or syslog (facility daemon)"},
+    {SEC_NODE, "listen", T_ADDRS, DRAFT_FIELD(listen), 0, 0, NULL, K_COMPUTED,
+     "this member's addresses",
+     "comma-separated host:port list to accept peers on, e.g. 0.0.0.0:7101"},
+    {SEC_MEMBER, "id", T_U32, MEMBER_FIELD(id), 1, UINT32_MAX, NULL, K_REQUIRED, NULL,
+     "member id, 1 to 4294967295, unique"},
+    {SEC_MEMBER, "kind", T_CHOICE, MEMBER_FIELD(kind), 0, 0, kind_choices, K_REQUIRED, NULL,
+     "data (runs PostgreSQL, may be master) or witness (votes, never master)"},
+    {SEC_MEMBER, "address", T_ADDRS, MEMBER_FIELD(addrs), 0, 0, NULL, K_REQUIRED, NULL,
+     "comma-separated host:port list, 1 to 4, one per redundant link; host is an IPv4 "
+     "address, [IPv6] or a hostname; port 1 to 65535"},
+    {SEC_TLS, "ca", T_PATH, DRAFT_STR(tls_ca), 0, 0, NULL, K_REQUIRED, NULL,
+     "CA certificate that signed every member's certificate (absolute path)"},
+    {SEC_TLS, "cert", T_PATH, DRAFT_STR(tls_cert), 0, 0, NULL, K_REQUIRED, NULL,
+     "this member's certificate (absolute path)"},
+    {SEC_TLS, "key", T_PATH, DRAFT_STR(tls_key), 0, 0, NULL, K_REQUIRED, NULL,
+     "this member's private key (absolute path, readable by the daemon only)"},
+    RAFT_MS(election_timeout_min_ms, 1,
+	    "a follower that hears no leader for a random time between min and max starts an "
+	    "election (ms)"),
+    RAFT_MS(election_timeout_max_ms, 1, "upper end of the election timeout (ms)"),
+    RAFT_MS(witness_extra_ms, 0, "the witness waits this much longer, so a data node wins (ms)"),
+    RAFT_MS(heartbeat_ms, 1, "leader heartbeat interval, at most lease_ms / 2 (ms)"),
+    RAFT_MS(lease_ms, 1, "a majority acknowledgement lets the master act for this long (ms)"),
+    RAFT_MS(max_drift_ms, 0, "clock drift allowed over one lease (ms)"),
+    {SEC_RAFT, "transfer_timeout_ms", T_U32, IN_RAFT,
+     offsetof(struct raft_config, transfer_timeout_ms), 0, 1, UINT32_MAX, NULL, K_COMPUTED,
+     "election_timeout_min_ms",
+     "a leadership transfer not done by then makes the leader step down (ms)"},
+    RAFT_MS(max_batch_entries, 1, "entries in one append message"),
+    RAFT_MS(max_batch_bytes, 1, "payload bytes in one append message"),
+    RAFT_MS(max_inflight, 1, "append messages in flight per follower"),
+    RAFT_MS(max_entry_bytes, 1, "largest entry payload, at most 4194304 bytes"),
+    RAFT_MS(max_uncommitted_entries, 1,
+	    "the leader refuses proposals while this many entries wait to commit"),
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(N_KEYS <= 32, "key_line[] arrays hold 32 keys");
+
+static const struct section_def *section_def(enum section_kind kind)
+{
+	for (size_t i = 0; i < N_SECTIONS; i++)
+		if (sections[i].kind == kind)
+			return &sections[i];
+	return NULL;
+}
+
+static int key_index(enum section_kind section, const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].section == section && strcmp(keys[i].key, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+struct loader {
+	struct duet_config_errors *errs;
+	struct draft *d;
+	const char *p, *end; /* text still to read */
+	int line;            /* line inih is looking at */
+	bool line_bad;       /* the reader already reported this line */
+	enum section_kind cur;
+	struct member_draft *cur_member;
+	char cur_title[DUET_NAME_MAX + 16]; /* "member node-a", for messages */
+};
+
+__attribute__((format(printf, 3, 4))) static void add_error(struct duet_config_errors *errs,
+							    int line, const char *fmt, ...)
+{
+	if (errs->n == DUET_CONFIG_MAX_ERRORS) {
+		errs->dropped++;
+		return;
+	}
+	struct duet_config_error *e = &errs->v[errs->n++];
+	e->line = line;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+static bool has_errors(const struct duet_config_errors *errs)
+{
+	return errs->n > 0 || errs->dropped > 0;
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+static int parse_name(const char *v, char *out, size_t size, char *why, size_t whylen)
+{
+	size_t len = strlen(v);
+	bool ok = len > 0 && len < size && isalnum((unsigned char)v[0]);
+	for (size_t i = 0; ok && i < len; i++)
+		ok = isalnum((unsigned char)v[i]) || strchr("._-", v[i]) != NULL;
+	if (!ok) {
+		snprintf(why, whylen,
+			 "'%.40s' is not a valid name: use 1 to %zu letters, digits, '.', '_' or "
+			 "'-', starting with a letter or digit",
+			 v, size - 1);
+		return -1;
+	}
+	memcpy(out, v, len + 1);
+	return 0;
+}
+
+static int parse_u64_hex(const char *v, uint64_t *out, char *why, size_t whylen)
+{
+	if (strlen(v) != 16 || strspn(v, "0123456789abcdefABCDEF") != 16) {
+		snprintf(why, whylen, "'%.40s' is not 16 hex digits (e.g. 00c0ffee00c0ffee)", v);
+		return -1;
+	}
+	uint64_t x = strtoull(v, NULL, 16);
+	if (x == 0) {
+		snprintf(why, whylen, "the cluster id must not be zero");
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out, char *why,
+		     size_t whylen)
+{
+	size_t len = strlen(v);
+	if (len == 0 || strspn(v, "0123456789") != len) {
+		snprintf(why, whylen, "'%.40s' is not a whole number", v);
+		return -1;
+	}
+	errno = 0;
+	unsigned long long x = strtoull(v, NULL, 10);
+	if (errno == ERANGE || x < lo || x > hi) {
+		snprintf(why, whylen,
+			 "%.40s is out of range: must be between %" PRIu32 " and %" PRIu32, v, lo,
+			 hi);
+		return -1;
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int parse_choice(const char *v, const struct choice *choices, int *out, char *why,
+			size_t whylen)
+{
+	for (const struct choice *c = choices; c->name; c++) {
+		if (strcasecmp(v, c->name) == 0) {
+			*out = c->value;
+			return 0;
+		}
+	}
+	size_t n = (size_t)snprintf(why, whylen, "'%.40s' is not one of", v);
+	for (const struct choice *c = choices; c->name && n < whylen; c++)
+		n += (size_t)snprintf(why + n, whylen - n, "%s %s", c == choices ? "" : ",",
+				      c->name);
+	return -1;
+}
+
+static int parse_path(const char *v, char *out, size_t size, char *why, size_t whylen)
+{
+	size_t len = strlen(v);
+	if (len == 0 || v[0] != '/') {
+		snprintf(why, whylen, "'%.60s' is not an absolute path (it must start with '/')",
+			 v);
+		return -1;
+	}
+	if (len >= size) {
+		snprintf(why, whylen, "path longer than %zu bytes", size - 1);
+		return -1;
+	}
+	memcpy(out, v, len + 1);
+	return 0;
+}
+
+/* Parses v as key k and stores it in the draft, the member or the raft
+ * settings. Returns 0, or -1 with a reason in why. */
+static int set_value(const struct key_def *k, struct draft *d, struct member_draft *m,
+		     const char *v, char *why, size_t whylen)
+{
+	char *base = k->home == IN_DRAFT    ? (char *)d
+		     : k->home == IN_MEMBER ? (char *)m
+					    : (char *)&d->raft;
+	void *field = base + k->offset;
+	switch (k->type) {
+	case T_NAME:
+		return parse_name(v, field, k->size, why, whylen);
+	case T_HEX64:
+		return parse_u64_hex(v, field, why, whylen);
+	case T_U32:
+		return parse_u32(v, k->min, k->max, field, why, whylen);
+	case T_CHOICE:
+		return parse_choice(v, k->choices, field, why, whylen);
+	case T_PATH:
+		return parse_path(v, field, k->size, why, whylen);
+	case T_ADDRS:
+		return config_parse_addrs(v, field, why, whylen);
+	}
+	return -1;
+}
+
+/* ---- pass 1: lines, sections, keys --------------------------------------- */
+
+static const char *closest(const char *word, enum section_kind section, bool sections_only)
+{
+	const char *best = NULL;
+	unsigned best_d = 3; /* suggest only within two edits */
+	if (sections_only) {
+		for (size_t i = 0; i < N_SECTIONS; i++) {
+			unsigned dist = config_distance(word, sections[i].name);
+			if (dist < best_d) {
+				best_d = dist;
+				best = sections[i].name;
+			}
+		}
+	} else {
+		for (size_t i = 0; i < N_KEYS; i++) {
+			if (keys[i].section != section)
+				continue;
+			unsigned dist = config_distance(word, keys[i].key);
+			if (dist < best_d) {
+				best_d = dist;
+				best = keys[i].key;
+			}
+		}
+	}
+	return best && best_d < strlen(word) ? best : NULL;
+}
+
+static void open_member(struct loader *ld, const char *name)
+{
+	struct draft *d = ld->d;
+	for (unsigned i = 0; i < d->n_members; i++) {
+		if (strcmp(d->members[i].name, name) == 0) {
+			add_error(ld->errs, ld->line,
+				  "section [member %s] appears twice (first at line %d)", name,
+				  d->members[i].header_line);
+			ld->cur = SEC_BAD;
+			return;
+		}
+	}
+	if (d->n_members == MAX_DRAFT_MEMBERS) {
+		add_error(ld->errs, ld->line,
+			  "too many [member] sections: duet has exactly 3 members (2 kind = data, "
+			  "1 kind = witness)");
+		ld->cur = SEC_BAD;
+		return;
+	}
+	struct member_draft *m = &d->members[d->n_members++];
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->header_line = ld->line;
+	ld->cur_member = m;
+}
+
+/* A section header, the text between '[' and ']'. */
+static void open_section(struct loader *ld, char *text)
+{
+	char why[DUET_CONFIG_MSG_MAX];
+	while (isspace((unsigned char)*text))
+		text++;
+	char *word_end = text;
+	while (*word_end && !isspace((unsigned char)*word_end))
+		word_end++;
+	char *rest = word_end;
+	while (isspace((unsigned char)*rest))
+		rest++;
+	size_t rl = strlen(rest);
+	while (rl > 0 && isspace((unsigned char)rest[rl - 1]))
+		rest[--rl] = '\0';
+	*word_end = '\0';
+
+	ld->cur = SEC_BAD; /* until proven otherwise: keys under a bad header are skipped */
+	ld->cur_member = NULL;
+	const struct section_def *s = NULL;
+	for (size_t i = 0; i < N_SECTIONS; i++)
+		if (strcmp(text, sections[i].name) == 0)
+			s = &sections[i];
+	if (!s) {
+		const char *hint = closest(text, SEC_NONE, true);
+		add_error(ld->errs, ld->line, "unknown section [%.40s]%s%s%s", text,
+			  hint ? " (did you mean [" : "", hint ? hint : "", hint ? "]?)" : "");
+		return;
+	}
+	if (s->kind == SEC_MEMBER) {
+		char name[DUET_NAME_MAX];
+		if (rl == 0) {
+			add_error(ld->errs, ld->line,
+				  "section [member] needs a name: [member NAME]");
+			return;
+		}
+		if (parse_name(rest, name, sizeof(name), why, sizeof(why)) != 0) {
+			add_error(ld->errs, ld->line, "section [member %.40s]: %s", rest, why);
+			return;
+		}
+		ld->cur = SEC_MEMBER;
+		snprintf(ld->cur_title, sizeof(ld->cur_title), "member %s", name);
+		open_member(ld, name);
+		return;
+	}
+	if (rl != 0) {
+		add_error(ld->errs, ld->line, "section [%s] takes no name (found '%.40s')", s->name,
+			  rest);
+		return;
+	}
+	if (ld->d->section_line[s->kind]) {
+		add_error(ld->errs, ld->line, "section [%s] appears twice (first at line %d)",
+			  s->name, ld->d->section_line[s->kind]);
+		return;
+	}
+	ld->d->section_line[s->kind] = ld->line;
+	ld->cur = s->kind;
+	snprintf(ld->cur_title, sizeof(ld->cur_title), "%s", s->name);
+}
+
+/* Finds where an inline comment starts the way inih does (';' after a blank),
+ * or the end of s. */
+static char *comment_start(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == ';' && p > s && isspace((unsigned char)p[-1]))
+			return p;
+	return s + strlen(s);
+}
+
+/* Looks at one line before inih does. Returns false if the line is bad
+ * (already reported) and inih must see an empty line instead. */
+static bool inspect_line(struct loader *ld, char *s)
+{
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return true;
+	char *cend = comment_start(s);
+	if (*s == '[') {
+		char *close = memchr(s, ']', (size_t)(cend - s));
+		if (!close) {
+			add_error(ld->errs, ld->line, "section header without ']'");
+			ld->cur = SEC_BAD;
+			return false;
+		}
+		for (char *p = close + 1; p < cend; p++) {
+			if (!isspace((unsigned char)*p)) {
+				add_error(ld->errs, ld->line, "unexpected text after ']'");
+				ld->cur = SEC_BAD;
+				return false;
+			}
+		}
+		char header[DUET_CONFIG_MAX_LINE + 1];
+		size_t hl = (size_t)(close - s - 1);
+		memcpy(header, s + 1, hl);
+		header[hl] = '\0';
+		open_section(ld, header);
+		return true;
+	}
+	if (!memchr(s, '=', (size_t)(cend - s)) && !memchr(s, ':', (size_t)(cend - s))) {
+		add_error(ld->errs, ld->line, "expected 'key = value' or '[section]'");
+		return false;
+	}
+	return true;
+}
+
+/* inih's fgets-like reader: one line of the buffer per call, numbered, with
+ * leading blanks removed (so inih never sees a multi-line continuation). */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct loader *ld = stream;
+	if (ld->p >= ld->end)
+		return NULL;
+	const char *nl = memchr(ld->p, '\n', (size_t)(ld->end - ld->p));
+	const char *line_end = nl ? nl : ld->end;
+	const char *s = ld->p;
+	ld->p = nl ? nl + 1 : ld->end;
+	ld->line++;
+	ld->line_bad = false;
+	if (line_end > s && line_end[-1] == '\r')
+		line_end--;
+	if (ld->line == 1 && line_end - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3; /* UTF-8 byte order mark */
+	while (s < line_end && (*s == ' ' || *s == '\t'))
+		s++;
+	size_t len = (size_t)(line_end - s);
+	size_t limit = num > 2 ? (size_t)num - 2 : 0;
+	if (limit > DUET_CONFIG_MAX_LINE)
+		limit = DUET_CONFIG_MAX_LINE;
+
+	str[0] = '\0';
+	if (memchr(s, '\0', len)) {
+		add_error(ld->errs, ld->line, "line contains a NUL byte");
+		ld->line_bad = true;
+	} else if (len > limit) {
+		add_error(ld->errs, ld->line, "line longer than %zu characters", limit);
+		ld->line_bad = true;
+	} else {
+		memcpy(str, s, len);
+		str[len] = '\0';
+		if (!inspect_line(ld, str)) {
+			ld->line_bad = true;
+			str[0] = '\0';
+		}
+	}
+	/* a header was handled above; inih still tracks sections, harmlessly */
+	size_t n = strlen(str);
+	str[n] = '\n';
+	str[n + 1] = '\0';
+	return str;
+}
+
+static int on_pair(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *ld = user;
+	char why[DUET_CONFIG_MSG_MAX];
+	(void)section; /* read_line tracks sections, including empty ones */
+	if (ld->line_bad)
+		return 1;
+	if (name[0] == '\0') {
+		add_error(ld->errs, ld->line, "missing key name before '='");
+		return 1;
+	}
+	if (ld->cur == SEC_NONE) {
+		add_error(ld->errs, ld->line,
+			  "key '%.40s' is outside any section (put it under [cluster], [node], "
+			  "[member NAME], [tls] or [raft])",
+			  name);
+		return 1;
+	}
+	if (ld->cur == SEC_BAD)
+		return 1; /* the section header was reported */
+	int ki = key_index(ld->cur, name);
+	if (ki < 0) {
+		const char *hint = closest(name, ld->cur, false);
+		add_error(ld->errs, ld->line, "unknown key '%.40s' in [%s]%s%s%s", name,
+			  ld->cur_title, hint ? " (did you mean '" : "", hint ? hint : "",
+			  hint ? "'?)" : "");
+		return 1;
+	}
+	int *seen = ld->cur == SEC_MEMBER ? &ld->cur_member->key_line[ki] : &ld->d->key_line[ki];
+	if (*seen) {
+		add_error(ld->errs, ld->line, "key '%s' set twice in [%s] (first at line %d)", name,
+			  ld->cur_title, *seen);
+		return 1;
+	}
+	*seen = ld->line;
+	if (set_value(&keys[ki], ld->d, ld->cur_member, value, why, sizeof(why)) != 0)
+		add_error(ld->errs, ld->line, "key '%s': %s", name, why);
+	return 1;
+}
+
+/* ---- pass 2: what spans keys --------------------------------------------- */
+
+static void require(struct loader *ld, enum section_kind sec, int header_line, const char *title,
+		    const int *key_line)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].section != sec || !(keys[i].flags & K_REQUIRED) || key_line[i])
+			continue;
+		add_error(ld->errs, header_line, "[%s] key '%s' is required: %s", title,
+			  keys[i].key, keys[i].meaning);
+	}
+}
+
+static void apply_defaults(struct draft *d)
+{
+	char why[DUET_CONFIG_MSG_MAX];
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key_def *k = &keys[i];
+		if (k->home == IN_MEMBER || d->key_line[i] || !k->default_text ||
+		    (k->flags & (K_COMPUTED | K_REQUIRED)))
+			continue;
+		/* the documented default goes through the same parser (a unit test
+		 * makes sure every one parses) */
+		(void)set_value(k, d, NULL, k->default_text, why, sizeof(why));
+	}
+}
+
+static void check_members(struct loader *ld)
+{
+	struct draft *d = ld->d;
+	int ki_id = key_index(SEC_MEMBER, "id"), ki_kind = key_index(SEC_MEMBER, "kind");
+	int ki_addr = key_index(SEC_MEMBER, "address");
+	unsigned n_data = 0, n_witness = 0;
+	bool kinds_known = true;
+	for (unsigned i = 0; i < d->n_members; i++) {
+		struct member_draft *m = &d->members[i];
+		char title[DUET_NAME_MAX + 8];
+		snprintf(title, sizeof(title), "member %s", m->name);
+		require(ld, SEC_MEMBER, m->header_line, title, m->key_line);
+		if (!m->key_line[ki_kind] || m->kind == 0)
+			kinds_known = false;
+		else if (m->kind == DUET_MEMBER_DATA)
+			n_data++;
+		else
+			n_witness++;
+		for (unsigned j = 0; j < i; j++) {
+			const struct member_draft *o = &d->members[j];
+			if (m->key_line[ki_id] && o->key_line[ki_id] && m->id && m->id == o->id)
+				add_error(ld->errs, m->key_line[ki_id],
+					  "key 'id': %" PRIu32 " is already the id of [member %s] "
+					  "(line %d); ids must be unique",
+					  m->id, o->name, o->key_line[ki_id]);
+			for (unsigned a = 0; a < m->addrs.n; a++)
+				for (unsigned b = 0; b < o->addrs.n; b++)
+					if (strcmp(m->addrs.v[a], o->addrs.v[b]) == 0)
+						add_error(ld->errs, m->key_line[ki_addr],
+							  "key 'address': %s is also an address "
+							  "of [member %s] (line %d)",
+							  m->addrs.v[a], o->name,
+							  o->key_line[ki_addr]);
+		}
+	}
+	if (d->n_members != 3)
+		add_error(
+		    ld->errs, 0,
+		    "%u [member NAME] section%s found; duet needs exactly 3 (2 kind = data, 1 "
+		    "kind = witness)",
+		    d->n_members, d->n_members == 1 ? "" : "s");
+	else if (kinds_known && (n_data != 2 || n_witness != 1))
+		add_error(ld->errs, 0,
+			  "members are %u kind = data and %u kind = witness; duet needs 2 data "
+			  "nodes and 1 witness",
+			  n_data, n_witness);
+}
+
+static const struct member_draft *find_self(struct loader *ld)
+{
+	struct draft *d = ld->d;
+	int ki = key_index(SEC_NODE, "name");
+	if (!d->key_line[ki] || d->node_name[0] == '\0')
+		return NULL;
+	for (unsigned i = 0; i < d->n_members; i++)
+		if (strcmp(d->members[i].name, d->node_name) == 0)
+			return &d->members[i];
+	char names[3 * DUET_MAX_MEMBERS * DUET_NAME_MAX] = "";
+	size_t n = 0;
+	for (unsigned i = 0; i < d->n_members; i++)
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
+				      d->members[i].name);
+	add_error(ld->errs, d->key_line[ki], "key 'name': no [member %s] section (members: %s)",
+		  d->node_name, d->n_members ? names : "none");
+	return NULL;
+}
+
+static void check_node(struct loader *ld, const struct member_draft *self)
+{
+	struct draft *d = ld->d;
+	int ki_sock = key_index(SEC_NODE, "admin_socket");
+	int ki_dir = key_index(SEC_NODE, "data_dir");
+	int ki_listen = key_index(SEC_NODE, "listen");
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+	if (!d->key_line[ki_sock] && d->data_dir[0]) {
+		size_t dl = strlen(d->data_dir);
+		int n = snprintf(d->admin_socket, sizeof(d->admin_socket), "%s%sadmin.sock",
+				 d->data_dir, d->data_dir[dl - 1] == '/' ? "" : "/");
+		if (n < 0 || (size_t)n > max)
+			add_error(
+			    ld->errs, d->key_line[ki_dir],
+			    "key 'data_dir': the default admin_socket <data_dir>/admin.sock "
+			    "would be longer than %zu bytes, the limit of a Unix socket path; "
+			    "set admin_socket to a shorter path",
+			    max);
+	} else if (strlen(d->admin_socket) > max) {
+		add_error(ld->errs, d->key_line[ki_sock],
+			  "key 'admin_socket': longer than %zu bytes, the limit of a Unix socket "
+			  "path",
+			  max);
+	}
+	if (!d->key_line[ki_listen] && self)
+		d->listen = self->addrs;
+}
+
+static void check_raft(struct loader *ld, const struct member_draft *self)
+{
+	struct draft *d = ld->d;
+	char why[DUET_CONFIG_MSG_MAX - 64];
+	if (!d->key_line[key_index(SEC_RAFT, "transfer_timeout_ms")])
+		d->raft.transfer_timeout_ms = d->raft.election_timeout_min_ms;
+	d->raft.self_id = self && self->id ? self->id : 1; /* so timings are checked anyway */
+	d->raft.self_incarnation = 1;
+	if (raft_config_check(&d->raft, why, sizeof(why)) != 0)
+		add_error(ld->errs, d->section_line[SEC_RAFT], "[raft] %s", why);
+}
+
+static void check_files(struct loader *ld)
+{
+	static const char *const tls_keys[] = {"ca", "cert", "key"};
+	const char *paths[] = {ld->d->tls_ca, ld->d->tls_cert, ld->d->tls_key};
+	for (size_t i = 0; i < 3; i++) {
+		int line = ld->d->key_line[key_index(SEC_TLS, tls_keys[i])];
+		if (!line || paths[i][0] == '\0')
+			continue;
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		struct stat st;
+		if (fd < 0) {
+			add_error(ld->errs, line, "key '%s': cannot read %s: %s", tls_keys[i],
+				  paths[i], strerror(errno));
+			continue;
+		}
+		if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
+			add_error(ld->errs, line, "key '%s': %s is not a regular file", tls_keys[i],
+				  paths[i]);
+		close(fd);
+	}
+}
+
+static void fill(struct duet_config *cfg, const struct draft *d, const struct member_draft *self)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(cfg->cluster_name, d->cluster_name, sizeof(cfg->cluster_name));
+	cfg->cluster_id = d->cluster_id;
+	memcpy(cfg->node_name, d->node_name, sizeof(cfg->node_name));
+	cfg->self_id = self->id;
+	cfg->self_kind = (uint8_t)self->kind;
+	memcpy(cfg->data_dir, d->data_dir, sizeof(cfg->data_dir));
+	memcpy(cfg->admin_socket, d->admin_socket, sizeof(cfg->admin_socket));
+	cfg->log_level = (enum duet_log_level)d->log_level;
+	cfg->log_target = (enum duet_log_target)d->log_target;
+	cfg->listen = d->listen;
+	cfg->membership.n = d->n_members;
+	for (unsigned i = 0; i < d->n_members; i++) {
+		const struct member_draft *m = &d->members[i];
+		struct duet_member *out = &cfg->membership.members[i];
+		out->id = m->id;
+		out->kind = (uint8_t)m->kind;
+		out->incarnation = 1;
+		memcpy(out->name, m->name, sizeof(out->name));
+		out->n_addrs = m->addrs.n;
+		memcpy(out->addrs, m->addrs.v, sizeof(out->addrs));
+	}
+	memcpy(cfg->tls_ca, d->tls_ca, sizeof(cfg->tls_ca));
+	memcpy(cfg->tls_cert, d->tls_cert, sizeof(cfg->tls_cert));
+	memcpy(cfg->tls_key, d->tls_key, sizeof(cfg->tls_key));
+	cfg->raft = d->raft;
+}
+
+/* Orders errors by line (stable), those about the whole file last, so a
+ * person can fix the file top to bottom. */
+static void sort_errors(struct duet_config_errors *errs)
+{
+	for (unsigned i = 1; i < errs->n; i++) {
+		struct duet_config_error e = errs->v[i];
+		unsigned key = e.line > 0 ? (unsigned)e.line : UINT32_MAX;
+		unsigned j = i;
+		while (j > 0 && (errs->v[j - 1].line > 0 ? (unsigned)errs->v[j - 1].line
+							 : UINT32_MAX) > key) {
+			errs->v[j] = errs->v[j - 1];
+			j--;
+		}
+		errs->v[j] = e;
+	}
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+static void errors_init(struct duet_config_errors *errs, const char *name)
+{
+	memset(errs, 0, sizeof(*errs));
+	snprintf(errs->file, sizeof(errs->file), "%s", name ? name : "(config)");
+}
+
+int duet_config_load_buffer(const char *name, const char *text, size_t len, unsigned flags,
+			    struct duet_config *cfg, struct duet_config_errors *errs)
+{
+	errors_init(errs, name);
+	memset(cfg, 0, sizeof(*cfg));
+	if (len > DUET_CONFIG_MAX_BYTES) {
+		add_error(errs, 0, "file is larger than %u bytes", DUET_CONFIG_MAX_BYTES);
+		return DUET_EINVAL;
+	}
+	struct draft *d = calloc(1, sizeof(*d));
+	if (!d)
+		return DUET_ENOMEM;
+	raft_config_default(&d->raft);
+	struct loader ld = {.errs = errs, .d = d, .p = text, .end = text + len};
+
+	int rc = ini_parse_stream(read_line, &ld, on_pair, &ld);
+	if (rc < 0) {
+		free(d);
+		return rc == -2 ? DUET_ENOMEM : DUET_EINVAL;
+	}
+	if (rc > 0 && !has_errors(errs)) /* read_line should have caught it; say something */
+		add_error(errs, rc, "syntax error");
+
+	for (enum section_kind s = SEC_CLUSTER; s < SEC_BAD; s++)
+		if (s != SEC_MEMBER)
+			require(&ld, s, d->section_line[s], section_def(s)->name, d->key_line);
+	apply_defaults(d);
+	check_members(&ld);
+	const struct member_draft *self = find_self(&ld);
+	check_node(&ld, self);
+	check_raft(&ld, self);
+	if (!(flags & DUET_CONFIG_SKIP_FILES))
+		check_files(&ld);
+
+	sort_errors(errs);
+	rc = 0;
+	if (has_errors(errs))
+		rc = DUET_EINVAL;
+	else
+		fill(cfg, d, self);
+	free(d);
+	return rc;
+}
+
+int duet_config_load(const char *path, unsigned flags, struct duet_config *cfg,
+		     struct duet_config_errors *errs)
+{
+	errors_init(errs, path);
+	memset(cfg, 0, sizeof(*cfg));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		add_error(errs, 0, "cannot open: %s", strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > DUET_CONFIG_MAX_BYTES) {
+		int e = errno;
+		if (fstat(fd, &st) != 0)
+			add_error(errs, 0, "cannot read: %s", strerror(e));
+		else if (!S_ISREG(st.st_mode))
+			add_error(errs, 0, "not a regular file");
+		else
+			add_error(errs, 0, "file is larger than %u bytes", DUET_CONFIG_MAX_BYTES);
+		close(fd);
+		return DUET_EINVAL;
+	}
+	size_t size = (size_t)st.st_size, got = 0;
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		close(fd);
+		return DUET_ENOMEM;
+	}
+	while (got < size) {
+		ssize_t k = read(fd, buf + got, size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int e = errno;
+			add_error(errs, 0, "cannot read: %s", strerror(e));
+			free(buf);
+			close(fd);
+			return -e;
+		}
+		if (k == 0)
+			break; /* shrank while we read: parse what is there */
+		got += (size_t)k;
+	}
+	close(fd);
+	int rc = duet_config_load_buffer(path, buf, got, flags, cfg, errs);
+	free(buf);
+	return rc;
+}
+
+void duet_config_free(struct duet_config *cfg)
+{
+	if (cfg)
+		memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct duet_member *duet_config_member(const struct duet_config *cfg, uint32_t id)
+{
+	return duet_membership_find(&cfg->membership, id);
+}
+
+size_t duet_config_raft_settings(const struct duet_config *cfg, struct duet_config_setting *out,
+				 size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].home != IN_RAFT)
+			continue;
+		if (n < cap) {
+			out[n].key = keys[i].key;
+			memcpy(&out[n].value, (const char *)&cfg->raft + keys[i].offset,
+			       sizeof(uint32_t));
+		}
+		n++;
+	}
+	return n;
+}
+
+void duet_config_errors_print(FILE *out, const struct duet_config_errors *errs)
+{
+	for (unsigned i = 0; i < errs->n; i++) {
+		if (errs->v[i].line > 0)
+			fprintf(out, "%s:%d: %s\n", errs->file, errs->v[i].line,
+				errs->v[i].message);
+		else
+			fprintf(out, "%s: %s\n", errs->file, errs->v[i].message);
+	}
+	if (errs->dropped)
+		fprintf(out, "%s: %u more error%s not shown\n", errs->file, errs->dropped,
+			errs->dropped == 1 ? "" : "s");
+}
+
+/* ---- documentation ------------------------------------------------------- */
+
+/* The default of key k as text for people. */
+static void default_text(const struct key_def *k, char *buf, size_t len)
+{
+	if (k->flags & K_REQUIRED) {
+		snprintf(buf, len, "required");
+	} else if (k->home == IN_RAFT && !(k->flags & K_COMPUTED)) {
+		struct raft_config def;
+		raft_config_default(&def);
+		uint32_t v;
+		memcpy(&v, (const char *)&def + k->offset, sizeof(v));
+		snprintf(buf, len, "%" PRIu32, v);
+	} else {
+		snprintf(buf, len, "%s", k->default_text ? k->default_text : "");
+	}
+}
+
+void duet_config_print_keys(FILE *out)
+{
+	char def[64];
+	for (size_t s = 0; s < N_SECTIONS; s++) {
+		fprintf(out, "%s\n    %s\n", sections[s].title, sections[s].meaning);
+		for (size_t i = 0; i < N_KEYS; i++) {
+			if (keys[i].section != sections[s].kind)
+				continue;
+			default_text(&keys[i], def, sizeof(def));
+			fprintf(out, "  %-24s %s%s\n      %s\n", keys[i].key,
+				keys[i].flags & K_REQUIRED ? "" : "default: ", def,
+				keys[i].meaning);
+		}
+		fputc('\n', out);
+	}
+}
+
+static void markdown_cell(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs("\\|", out);
+		else if (*s == '<')
+			fputs("&lt;", out);
+		else if (*s == '>')
+			fputs("&gt;", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void duet_config_print_keys_markdown(FILE *out)
+{
+	char def[64];
+	fputs("| section | key | default | meaning |\n|---|---|---|---|\n", out);
+	for (size_t s = 0; s < N_SECTIONS; s++) {
+		for (size_t i = 0; i < N_KEYS; i++) {
+			if (keys[i].section != sections[s].kind)
+				continue;
+			default_text(&keys[i], def, sizeof(def));
+			fprintf(out, "| `%s` | `%s` | ", sections[s].title, keys[i].key);
+			if (keys[i].flags & K_REQUIRED)
+				fputs("*required*", out);
+			else if (keys[i].flags & K_COMPUTED)
+				markdown_cell(out, def);
+			else
+				fprintf(out, "`%s`", def);
+			fputs(" | ", out);
+			markdown_cell(out, keys[i].meaning);
+			fputs(" |\n", out);
+		}
+	}
+}

@@ -1,0 +1,155 @@
+/*
+ * config.h - the INI config file of duetd and duet-witness (DESIGN.md 1).
+ *
+ * One file per process names the cluster, this process's member, the three
+ * members with their addresses (several per member = redundant links), the
+ * TLS files and optional [raft] overrides:
+ *
+ *     [cluster]
+ *     name = prod
+ *     id = 00c0ffee00c0ffee
+ *
+ *     [node]
+ *     name = node-a
+ *
+ *     [member node-a]
+ *     id = 1
+ *     kind = data
+ *     address = 10.0.0.1:7101, 10.1.0.1:7101
+ *     ...
+ *
+ * One table in daemon/config.c lists every section and key with its type,
+ * default and meaning. It drives the parser, the validation, the --help text
+ * and the README table (duet_config_print_keys()), so they cannot disagree.
+ *
+ * Loading never stops at the first problem: every error (up to
+ * DUET_CONFIG_MAX_ERRORS) is collected with its line, so a person fixes the
+ * file in one pass. Nothing is allocated that the caller must free besides
+ * what duet_config_free() releases; nothing here runs on the event loop (it
+ * reads a file: call it at start).
+ *
+ * Limits of the INI dialect (inih as packaged by Debian): a line is at most
+ * DUET_CONFIG_MAX_LINE characters; comments start a line with ';' or '#', or
+ * follow a value after " ;"; `key: value` is accepted like `key = value`;
+ * there are no multi-line values (leading blanks are ignored).
+ */
+#ifndef DUET_CONFIG_H
+#define DUET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "duet/entry.h"
+#include "duet/log.h"
+#include "duet/raftlog.h"
+
+#define DUET_CONFIG_MAX_ERRORS 20
+#define DUET_CONFIG_MAX_LINE   197        /* characters in one line, without the newline */
+#define DUET_CONFIG_MAX_BYTES  (1u << 20) /* larger files are refused */
+#define DUET_CONFIG_PATH_MAX   192        /* including NUL; a line must hold it anyway */
+#define DUET_CONFIG_MSG_MAX    320        /* one error message, including NUL */
+
+/* Flags of duet_config_load*(). */
+enum duet_config_flags {
+	/* Do not check that the TLS files exist and are readable (for checking a
+	 * config on another machine than the one it is for). */
+	DUET_CONFIG_SKIP_FILES = 1u << 0,
+};
+
+struct duet_config_error {
+	int line; /* 1-based; 0 when the error is about the file as a whole */
+	char message[DUET_CONFIG_MSG_MAX];
+};
+
+struct duet_config_errors {
+	char file[DUET_CONFIG_PATH_MAX]; /* the name errors are reported against */
+	unsigned n;                      /* entries used in v */
+	unsigned dropped;                /* errors past DUET_CONFIG_MAX_ERRORS, not kept */
+	struct duet_config_error v[DUET_CONFIG_MAX_ERRORS];
+};
+
+/* A comma-separated list of "host:port" as written (host an IPv4 literal,
+ * "[IPv6]" or a hostname; port 1..65535). */
+struct duet_config_addrs {
+	uint8_t n;
+	char v[DUET_MAX_ADDRS][DUET_ADDR_MAX];
+};
+
+struct duet_config {
+	char cluster_name[DUET_NAME_MAX];
+	uint64_t cluster_id; /* nonzero; storage refuses a store of another cluster */
+
+	char node_name[DUET_NAME_MAX]; /* [node] name: which member this process is */
+	uint32_t self_id;              /* that member's id */
+	uint8_t self_kind;             /* enum duet_member_kind */
+	char data_dir[DUET_CONFIG_PATH_MAX];
+	char admin_socket[DUET_CONFIG_PATH_MAX];
+	enum duet_log_level log_level;
+	enum duet_log_target log_target;
+	struct duet_config_addrs listen; /* default: this member's addresses */
+
+	/* The three members, in file order; incarnation 1 for each (rejoin
+	 * raises it in the log, never in the file). */
+	struct duet_membership membership;
+
+	char tls_ca[DUET_CONFIG_PATH_MAX];
+	char tls_cert[DUET_CONFIG_PATH_MAX];
+	char tls_key[DUET_CONFIG_PATH_MAX];
+
+	/* raft_config_default() with [raft] overrides; self_id set,
+	 * self_incarnation 1, seed 0 (the daemon seeds it). Passes
+	 * raft_config_check(). */
+	struct raft_config raft;
+};
+
+/*
+ * Reads and checks the config file at `path`. On success returns 0 with *cfg
+ * filled and errs->n == 0. Otherwise returns DUET_EINVAL (the file has
+ * errors) or a negative errno (it could not be read), *cfg is unspecified,
+ * and errs holds every error found, each with its line. errs->file is set to
+ * `path` in every case. `flags` is a set of enum duet_config_flags.
+ */
+int duet_config_load(const char *path, unsigned flags, struct duet_config *cfg,
+		     struct duet_config_errors *errs);
+
+/*
+ * Same as duet_config_load() on config text text[0..len) (need not be NUL
+ * terminated; a NUL byte in it is an error). `name` is what errors are
+ * reported against. Never reads past len.
+ */
+int duet_config_load_buffer(const char *name, const char *text, size_t len, unsigned flags,
+			    struct duet_config *cfg, struct duet_config_errors *errs);
+
+/* Releases what *cfg holds (today nothing is allocated; call it anyway, the
+ * sections still to come will hold commands and lists) and zeroes it. */
+void duet_config_free(struct duet_config *cfg);
+
+/* Writes errs one per line: "FILE:LINE: message" or "FILE: message", then
+ * "FILE: N more errors not shown" if some were dropped. */
+void duet_config_errors_print(FILE *out, const struct duet_config_errors *errs);
+
+/* Writes the key table as text (for --help): one block per section with
+ * each key, its default and its meaning. */
+void duet_config_print_keys(FILE *out);
+
+/* Writes the key table as a Markdown table (for the README):
+ * | section | key | default | meaning |. */
+void duet_config_print_keys_markdown(FILE *out);
+
+/* One [raft] setting with its effective value. */
+struct duet_config_setting {
+	const char *key; /* static: the key's name in [raft] */
+	uint32_t value;
+};
+
+/* Fills out[0..cap) with every [raft] key, in table order, and its value in
+ * cfg->raft. Returns the number of [raft] keys (may exceed cap). */
+size_t duet_config_raft_settings(const struct duet_config *cfg, struct duet_config_setting *out,
+				 size_t cap);
+
+/* Returns the member of cfg with `id`, or NULL. */
+const struct duet_member *duet_config_member(const struct duet_config *cfg, uint32_t id);
+
+#endif

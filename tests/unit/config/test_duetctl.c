@@ -1,0 +1,217 @@
+/*
+ * test_duetctl.c - duetctl run as a real process: exit codes, output,
+ * --json that parses, --help everywhere, commands not available yet.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "json_check.h"
+
+extern char **environ;
+
+struct run {
+	int status; /* exit status, or -1 if it did not exit normally */
+	char out[65536];
+	char err[65536];
+};
+
+static void slurp(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	lseek(fd, 0, SEEK_SET);
+	ssize_t k;
+	while (n + 1 < cap && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)k;
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* Runs duetctl with args (NULL-terminated), stdout and stderr captured. */
+static struct run *run_duetctl(const char *first, ...)
+{
+	static struct run r;
+	const char *argv[16] = {DUETCTL};
+	int argc = 1;
+	va_list ap;
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 15; a = va_arg(ap, const char *))
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	char out_path[] = "/tmp/duetctl-out-XXXXXX", err_path[] = "/tmp/duetctl-err-XXXXXX";
+	int out = mkstemp(out_path), err = mkstemp(err_path);
+	cr_assert(out >= 0 && err >= 0);
+	unlink(out_path);
+	unlink(err_path);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	pid_t pid;
+	cr_assert_eq(posix_spawn(&pid, DUETCTL, &fa, NULL, (char **)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	slurp(out, r.out, sizeof(r.out));
+	slurp(err, r.err, sizeof(r.err));
+	return &r;
+}
+
+#define EXAMPLE(name) DUET_EXAMPLES_DIR "/" name
+
+Test(duetctl, check_config_valid)
+{
+	struct run *r = run_duetctl("check-config", EXAMPLE("node-a.ini"), "--no-files", NULL);
+	cr_assert_eq(r->status, 0, "%s%s", r->out, r->err);
+	cr_assert(strstr(r->out, "node-a.ini: valid\n"), "%s", r->out);
+	cr_assert(strstr(r->out, "cluster       demo (id 00c0ffee00c0ffee)"), "%s", r->out);
+	cr_assert(strstr(r->out, "self          node-a (id 1, data)"), "%s", r->out);
+	cr_assert(strstr(r->out, "witness     id 3          witness  127.0.0.1:7103, "
+				 "127.0.0.2:7103"),
+		  "%s", r->out);
+	cr_assert(strstr(r->out, "lease_ms                 500"), "%s", r->out);
+	cr_assert_str_eq(r->err, "");
+
+	r = run_duetctl("check-config", EXAMPLE("witness.ini"), "--no-files", "--json", NULL);
+	cr_assert_eq(r->status, 0);
+	cr_assert(json_valid(r->out), "%s", r->out);
+	cr_assert(strncmp(r->out, "{\"ok\":true,", 11) == 0, "%s", r->out);
+	cr_assert(strstr(r->out, "\"self\":{\"name\":\"witness\",\"id\":3,\"kind\":\"witness\"}"),
+		  "%s", r->out);
+	cr_assert(strstr(r->out, "\"files_checked\":false"), "%s", r->out);
+}
+
+Test(duetctl, check_config_missing_tls_files)
+{
+	/* the examples' TLS files do not exist: without --no-files that is an error */
+	struct run *r = run_duetctl("check-config", EXAMPLE("node-b.ini"), NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->err, "node-b.ini:35: key 'ca': cannot read /etc/duet/tls/ca.pem"), "%s",
+		  r->err);
+}
+
+Test(duetctl, check_config_invalid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s",
+		 write_temp(with_extra("[raft]\nleas_ms = 1\nlease_ms = 900\n[bogus]\n")));
+	struct run *r = run_duetctl("check-config", path, "--no-files", NULL);
+	cr_assert_eq(r->status, 1);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "%s:23: unknown key 'leas_ms' in [raft] (did you mean 'lease_ms'?)\n"
+		 "%s:25: unknown section [bogus]\n",
+		 path, path);
+	cr_assert(strstr(r->err, want), "%s", r->err);
+	cr_assert(strstr(r->err, "[raft] election_timeout_min_ms (800) must exceed"), "%s", r->err);
+	snprintf(want, sizeof(want), "%s: invalid (3 errors)\n", path);
+	cr_assert(strstr(r->err, want), "%s", r->err);
+	cr_assert_str_eq(r->out, "");
+
+	r = run_duetctl("check-config", path, "--json", "--no-files", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert(json_valid(r->out), "%s", r->out);
+	cr_assert(strncmp(r->out, "{\"ok\":false,", 12) == 0, "%s", r->out);
+	cr_assert(strstr(r->out, "\"line\":23,\"message\":\"unknown key 'leas_ms' in [raft] (did "
+				 "you mean 'lease_ms'?)\"}"),
+		  "%s", r->out);
+	cr_assert(strstr(r->out, "\"errors_not_shown\":0}"), "%s", r->out);
+	unlink(path);
+}
+
+Test(duetctl, json_escapes_garbage)
+{
+	/* quotes, backslashes, control characters and invalid UTF-8 in what
+	 * ends up in messages still give valid JSON */
+	char path[64];
+	snprintf(path, sizeof(path), "%s",
+		 write_temp("[cluster]\n\"q\\uo\x01te\xff\xc3\" = 1\nn\xc3\xa9 = 2\n"));
+	struct run *r = run_duetctl("check-config", path, "--json", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert(json_valid(r->out), "%s", r->out);
+	cr_assert(strstr(r->out, "unknown key '\\\"q\\\\uo\\u0001te\\ufffd\\ufffd\\\"'"), "%s",
+		  r->out);
+	cr_assert(strstr(r->out, "unknown key 'n\xc3\xa9'"), "valid UTF-8 kept: %s", r->out);
+	unlink(path);
+}
+
+Test(duetctl, check_config_unreadable)
+{
+	struct run *r = run_duetctl("check-config", "/nonexistent/duet.ini", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->err, "/nonexistent/duet.ini: cannot open: No such file or directory"),
+		  "%s", r->err);
+	r = run_duetctl("check-config", "/nonexistent/duet.ini", "--json", NULL);
+	cr_assert(json_valid(r->out), "%s", r->out);
+	cr_assert(strstr(r->out, "\"line\":null"), "%s", r->out);
+}
+
+Test(duetctl, help_everywhere)
+{
+	struct run *r = run_duetctl("--help", NULL);
+	cr_assert_eq(r->status, 0);
+	cr_assert(strstr(r->out, "check-config"));
+	cr_assert(strstr(r->out, "status        roles, term"), "%s", r->out);
+	cr_assert(strstr(r->out, "(not available yet)"), "%s", r->out);
+
+	r = run_duetctl("check-config", "--help", NULL);
+	cr_assert_eq(r->status, 0);
+	cr_assert(strstr(r->out, "usage: duetctl check-config FILE"), "%s", r->out);
+	cr_assert(strstr(r->out, "election_timeout_min_ms"), "--help lists the keys: %s", r->out);
+
+	const char *cmds[] = {"status",      "log",     "rejoin",  "switchover",
+			      "maintenance", "promote", "gencerts"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		r = run_duetctl(cmds[i], "--help", NULL);
+		cr_assert_eq(r->status, 0, "%s --help", cmds[i]);
+		cr_assert(strstr(r->out, "Not available yet: "), "%s: %s", cmds[i], r->out);
+	}
+	r = run_duetctl("--version", NULL);
+	cr_assert_eq(r->status, 0);
+	cr_assert(strncmp(r->out, "duetctl ", 8) == 0);
+}
+
+Test(duetctl, not_available_and_unknown)
+{
+	struct run *r = run_duetctl("status", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "duetctl status: not available yet: needs the admin socket"), "%s",
+		  r->err);
+	r = run_duetctl("gencerts", "/tmp/x", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "transport"), "%s", r->err);
+
+	r = run_duetctl("frobnicate", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "unknown command 'frobnicate'"), "%s", r->err);
+	r = run_duetctl(NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "usage: duetctl"), "%s", r->err);
+	r = run_duetctl("check-config", NULL);
+	cr_assert_eq(r->status, 2);
+	r = run_duetctl("check-config", "a.ini", "--frob", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "unknown option '--frob'"), "%s", r->err);
+	r = run_duetctl("check-config", "a.ini", "b.ini", NULL);
+	cr_assert_eq(r->status, 2);
+}
+
+Test(duetctl, print_keys)
+{
+	struct run *r = run_duetctl("check-config", "--print-keys", "--markdown", NULL);
+	cr_assert_eq(r->status, 0);
+	cr_assert(strncmp(r->out, "| section | key | default | meaning |\n", 38) == 0, "%s",
+		  r->out);
+	r = run_duetctl("check-config", "--print-keys", NULL);
+	cr_assert_eq(r->status, 0);
+	cr_assert(strstr(r->out, "[member NAME]\n"), "%s", r->out);
+}

@@ -23,7 +23,13 @@ run_suite() { # dir, cmake args...
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   echo "== test $dir"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+  # The whole log is kept: a sanitizer report printed after a test already
+  # reported success (LeakSanitizer runs at exit) must still fail the run.
+  (cd "$dir" && ctest -V -j "$jobs" --timeout 900 2>&1 | tee ctest.log)
+  if grep -E -n 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$dir/ctest.log" | head -20; then
+    echo "sanitizer reports in $dir/ctest.log (above): failing" >&2
+    return 1
+  fi
 }
 
 run_suite build

@@ -127,6 +127,10 @@ uint64_t log_first_index(const struct raft *r);
 uint64_t log_term_at(const struct raft *r, uint64_t index); /* TERM_UNKNOWN if not known */
 const struct raft_entry *log_get(const struct raft *r, uint64_t index);
 int log_append_copy(struct raft *r, const struct raft_entry *e);
+/* Copies entries [lo, hi] into ONE heap block (the array, then the payloads);
+ * *out is that block (free() it), NULL when lo > hi. */
+int log_copy_range(const struct raft *r, uint64_t lo, uint64_t hi, struct raft_entry **out,
+		   size_t *n);
 void log_truncate(struct raft *r, uint64_t from);                    /* drop index >= from */
 void log_compact(struct raft *r, uint64_t upto, uint64_t upto_term); /* drop index <= upto */
 void log_free(struct raft *r);

@@ -86,6 +86,35 @@ int log_append_copy(struct raft *r, const struct raft_entry *e)
 	return 0;
 }
 
+int log_copy_range(const struct raft *r, uint64_t lo, uint64_t hi, struct raft_entry **out,
+		   size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (lo > hi)
+		return 0;
+	size_t count = hi - lo + 1, bytes = count * sizeof(struct raft_entry);
+	for (uint64_t i = lo; i <= hi; i++)
+		bytes += log_get(r, i)->len;
+	uint8_t *block = malloc(bytes);
+	if (!block)
+		return DUET_ENOMEM;
+	struct raft_entry *e = (struct raft_entry *)block;
+	uint8_t *p = block + count * sizeof(*e);
+	for (uint64_t i = lo; i <= hi; i++) {
+		const struct raft_entry *src = log_get(r, i);
+		struct raft_entry *d = &e[i - lo];
+		*d = *src;
+		d->data = p;
+		if (src->len)
+			memcpy(p, src->data, src->len);
+		p += src->len;
+	}
+	*out = e;
+	*n = count;
+	return 0;
+}
+
 void log_truncate(struct raft *r, uint64_t from)
 {
 	struct mlog *l = &r->log;

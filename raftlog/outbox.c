@@ -60,36 +60,6 @@ static void vec_free(struct raft_msg *v, size_t n)
 	free(v);
 }
 
-/* Copies entries [lo, hi] into one block: array followed by payloads. */
-static int copy_range(const struct raft *r, uint64_t lo, uint64_t hi, struct raft_entry **out,
-		      size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	if (lo > hi)
-		return 0;
-	size_t count = hi - lo + 1, bytes = count * sizeof(struct raft_entry);
-	for (uint64_t i = lo; i <= hi; i++)
-		bytes += log_get(r, i)->len;
-	uint8_t *block = malloc(bytes);
-	if (!block)
-		return DUET_ENOMEM;
-	struct raft_entry *e = (struct raft_entry *)block;
-	uint8_t *p = block + count * sizeof(*e);
-	for (uint64_t i = lo; i <= hi; i++) {
-		const struct raft_entry *src = log_get(r, i);
-		struct raft_entry *d = &e[i - lo];
-		*d = *src;
-		d->data = p;
-		if (src->len)
-			memcpy(p, src->data, src->len);
-		p += src->len;
-	}
-	*out = e;
-	*n = count;
-	return 0;
-}
-
 static uint64_t appliable(const struct raft *r)
 {
 	uint64_t hi = r->commit < r->persisted ? r->commit : r->persisted;
@@ -142,10 +112,10 @@ int raft_ready(struct raft *r, struct raft_update *u)
 	uint64_t first = r->handed + 1;
 	if (first <= r->log.snap_index)
 		first = r->log.snap_index + 1;
-	int rc = copy_range(r, first, log_last_index(r), &u->entries, &u->n_entries);
+	int rc = log_copy_range(r, first, log_last_index(r), &u->entries, &u->n_entries);
 	if (rc == 0) {
 		uint64_t hi = appliable(r);
-		rc = copy_range(r, r->applied + 1, hi, &u->committed, &u->n_committed);
+		rc = log_copy_range(r, r->applied + 1, hi, &u->committed, &u->n_committed);
 	}
 	if (rc) {
 		free(u->snap_data);

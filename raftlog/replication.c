@@ -98,27 +98,12 @@ static int send_append(struct raft *r, struct peer *p, uint64_t prev, uint64_t l
 	m.append.prev_term = log_term_at(r, prev);
 	m.append.commit = r->commit;
 	m.append.lease_ts = r->now ? r->now : 1; /* 0 means none */
-	if (lo <= hi) {
-		size_t count = hi - lo + 1, bytes = count * sizeof(struct raft_entry);
-		for (uint64_t i = lo; i <= hi; i++)
-			bytes += log_get(r, i)->len;
-		uint8_t *block = malloc(bytes);
-		if (!block)
-			return DUET_ENOMEM;
-		struct raft_entry *e = (struct raft_entry *)block;
-		uint8_t *d = block + count * sizeof(*e);
-		for (uint64_t i = lo; i <= hi; i++) {
-			const struct raft_entry *src = log_get(r, i);
-			e[i - lo] = *src;
-			e[i - lo].data = d;
-			if (src->len)
-				memcpy(d, src->data, src->len);
-			d += src->len;
-		}
-		m.append.entries = e;
-		m.append.n_entries = (uint32_t)count;
-		m.owned = block;
-	}
+	size_t n = 0;
+	int rc = log_copy_range(r, lo, hi, &m.append.entries, &n);
+	if (rc)
+		return rc;
+	m.append.n_entries = (uint32_t)n;
+	m.owned = m.append.entries;
 	return out_msg(r, false, &m);
 }
 

@@ -164,6 +164,9 @@ static int store_dbis_open(struct store *s, MDB_txn *txn, unsigned flags)
 	rc = store_dbi(txn, "log", flags, &s->log_dbi);
 	if (rc == 0)
 		rc = store_dbi(txn, "snapshot", flags, &s->snap_dbi);
+	/* "audit" came later: a store without it is not damaged (audit.c) */
+	if (rc == 0)
+		rc = store_audit_dbi_open(s, txn, flags);
 	return rc == DUET_ENOENT ? DUET_ECORRUPT : rc; /* meta without log: damage */
 }
 
@@ -313,6 +316,8 @@ int store_open(const struct store_options *o, struct store **out, char *errbuf, 
 		rc = store_open_dbs(s, o, errbuf, errlen);
 	if (rc == 0)
 		rc = store_identity_check(s, o, errbuf, errlen);
+	if (rc == 0)
+		rc = store_audit_prepare(s, errbuf, errlen);
 	if (rc == 0)
 		rc = store_check_all(s, errbuf, errlen);
 	if (rc) {

@@ -13,6 +13,8 @@
  *               host's byte order); value = raft_entry_encode() output, which
  *               carries its own crc32c;
  *   "snapshot"  key "current"; value = snapshot record below.
+ *   "audit"     key = sequence, 8 bytes big-endian; value = the audit record
+ *               of storage.h, with its own crc32c.
  *
  * Stale entries and incremental compaction: log entries at or below the
  * stored snapshot's index are stale. Nothing reads them (bounds, reads and
@@ -34,6 +36,8 @@
  *   incarnation: u8 1, u64 incarnation, crc
  *   snapshot:    u8 1, u64 index, u64 term, u32 conf_len, conf[conf_len]
  *                (duet_membership_encode), u32 data_len, data[data_len], crc
+ *   audit_tail:  u8 1, u64 last seq, u64 last audited entry index,
+ *                u8 last hash[32], crc
  */
 #ifndef DUET_STORE_INTERNAL_H
 #define DUET_STORE_INTERNAL_H
@@ -54,6 +58,10 @@
 #define STORE_KEY_HARDSTATE         "hardstate"
 #define STORE_KEY_INCARNATION       "incarnation"
 #define STORE_KEY_SNAPSHOT          "current"
+#define STORE_KEY_AUDIT_TAIL        "audit_tail" /* in "meta" */
+#define STORE_AUDIT_TAIL_BYTES      (1 + 8 + 8 + 32 + 4)
+#define STORE_AUDIT_HEADER_BYTES    (1 + 8 + 8 + 8 + 1 + 4 + 8 + 4) /* before the payload */
+#define STORE_AUDIT_FIXED_BYTES     (STORE_AUDIT_HEADER_BYTES + 32 + 32 + 4) /* all but it */
 #define STORE_IDENTITY_BYTES        (1 + 4 + 8 + 4 + 4)
 #define STORE_HARDSTATE_BYTES       (1 + 8 + 4 + 4)
 #define STORE_INCARNATION_BYTES     (1 + 8 + 4)
@@ -72,6 +80,9 @@ struct store {
 	MDB_dbi meta_dbi;
 	MDB_dbi log_dbi;
 	MDB_dbi snap_dbi;
+	MDB_dbi audit_dbi;
+	/* false: a readonly store opened before "audit" existed (audit.c) */
+	bool audit_dbi_ok;
 	int lock_fd; /* -1 when readonly */
 	bool readonly;
 	char *path;
@@ -157,6 +168,18 @@ int store_snapshot_view_txn(struct store *s, MDB_txn *txn, struct raft_snapshot_
 /* Index the snapshot covers, or 0 if none; reads without checking the crc
  * (open already did) because it is on the append path. */
 int store_snapshot_index_txn(struct store *s, MDB_txn *txn, uint64_t *index);
+
+/* audit.c */
+/* Opens "audit" in txn (with MDB_CREATE in flags: creates it); without
+ * MDB_CREATE a missing database is not an error (audit_dbi_ok stays false). */
+int store_audit_dbi_open(struct store *s, MDB_txn *txn, unsigned flags);
+/* At open, for a writable store made before "audit" existed: creates it. */
+int store_audit_prepare(struct store *s, char *errbuf, size_t errlen);
+/* store_audit_append_batch() inside the caller's write transaction, so an
+ * fsm state write and its audit records can share one commit. Like every
+ * unit it may run twice (map growth): it has no effect outside txn. */
+int store_audit_append_txn(struct store *s, MDB_txn *txn, const struct raft_entry *e, size_t n,
+			   size_t *appended, struct store_audit_tail *tail);
 
 /* check.c */
 int store_check_all(struct store *s, char *errbuf, size_t errlen);

@@ -6,6 +6,7 @@
  *               (term, vote), incarnation;
  *   "log"       entries keyed by index (raft_entry_encode() form, checksummed);
  *   "snapshot"  the latest snapshot: meta + blob, checksummed.
+ *   "audit"     the audit chain, never compacted (see "audit chain" below).
  * Later modules add their own databases through the same environment.
  *
  * Durability (DESIGN.md section 3): every write is one LMDB transaction,
@@ -169,5 +170,120 @@ struct store_stats { /* counters count since store_open() */
 	bool compact_pending;       /* stale entries remain (until a write deletes them) */
 };
 void store_stats(struct store *s, struct store_stats *st);
+
+/* ---- audit chain (DESIGN.md section 3) -----------------------------------
+ *
+ * Database "audit": one record per audited entry, keyed by its sequence
+ * number (1, 2, 3... with no gap) as 8 bytes big-endian. Every record holds
+ * the entry as applied and a SHA-256 link to the record before it, so a
+ * changed, inserted or removed record breaks the chain at that record. The
+ * chain is never compacted (snapshots compact the log, not this). Record
+ * value, integers little-endian:
+ *
+ *     u8  version (STORE_AUDIT_VERSION)   u64 seq
+ *     u64 entry index   u64 entry term   u8 type   u32 author   u64 wall_ms
+ *     u32 len   u8 payload[len]        (the entry's payload as is)
+ *     u8  prev_hash[32]                (hash of record seq-1; zeros for seq 1)
+ *     u8  hash[32] = SHA-256(prev_hash || every byte before prev_hash)
+ *     u32 crc32c of every byte above
+ *
+ * "meta" key "audit_tail" records the last sequence, the last audited entry
+ * index and the last hash, written in the same transaction as the records:
+ * it makes appends idempotent (an entry at or below the last audited index
+ * is skipped: after a restart the core hands out again the committed entries
+ * after the last snapshot) and lets verify see records removed at the end.
+ *
+ * Which entries: every type except TRAPS and DELIVERED (store_audit_wants()).
+ * Each member keeps its own chain of what IT applied: a member restored from
+ * a snapshot (rejoin, or far behind) has no records for the entries the
+ * snapshot covers. The driver must audit a batch before it reports a
+ * snapshot that covers it (raft_snapshot_taken), or a crash in between
+ * loses those records for good.
+ *
+ * Readers (duetctl log) open the store readonly from another process while
+ * duetd writes: every read is an LMDB read transaction, never blocked by the
+ * writer and never seeing half of a batch.
+ */
+#define STORE_AUDIT_VERSION    1
+#define STORE_AUDIT_HASH_BYTES 32
+
+/* True for the entry types the audit chain records. */
+bool store_audit_wants(uint8_t type);
+
+/* Appends the audited entries among e[0..n) (store_audit_wants(), index above
+ * the last audited one, in increasing index order; others are skipped) in ONE
+ * durable transaction. *appended (if not NULL) is the number of records
+ * written. Returns 0, DUET_EINVAL (index 0, n > 0 with e NULL),
+ * DUET_ETOOBIG (payload over RAFT_ENTRY_MAX_PAYLOAD), DUET_ECORRUPT (the
+ * tail record and the last stored record disagree: the chain cannot be
+ * extended honestly; run store_audit_verify), or a write error (see above). */
+int store_audit_append_batch(struct store *s, const struct raft_entry *e, size_t n,
+			     size_t *appended);
+/* One entry; out_hash (if not NULL) receives the chain's last hash after the
+ * call (the new record's, or the current last one's if e was skipped). */
+int store_audit_append(struct store *s, const struct raft_entry *e,
+		       uint8_t out_hash[STORE_AUDIT_HASH_BYTES]);
+
+struct store_audit_tail {
+	uint64_t seq;                         /* last sequence, 0 if the chain is empty */
+	uint64_t last_index;                  /* last audited entry index, 0 if none */
+	uint8_t hash[STORE_AUDIT_HASH_BYTES]; /* last record's hash; zeros if empty */
+};
+/* Reads the tail record (all zero for an empty chain). DUET_ECORRUPT if it
+ * is damaged. */
+int store_audit_last(struct store *s, struct store_audit_tail *t);
+
+struct store_audit_record {
+	uint64_t seq;
+	struct raft_entry entry; /* entry.data points into the iterator's
+				  * transaction: valid until the next call on it */
+	uint8_t prev_hash[STORE_AUDIT_HASH_BYTES];
+	uint8_t hash[STORE_AUDIT_HASH_BYTES];
+};
+
+/* Reads records in sequence order from `from_seq` (0 or 1: the start) inside
+ * one read transaction, which sees the chain as it was at open or at the
+ * last refresh. Each record's checksum and structure are checked (not the
+ * hash links: store_audit_verify does that). One iterator at a time per
+ * store handle; no write on the same handle may need the map to grow while
+ * it is open (a readonly store never writes). */
+struct store_audit_iter;
+int store_audit_iter_open(struct store *s, uint64_t from_seq, struct store_audit_iter **out);
+/* Returns 1 with *r filled, 0 at the end, DUET_ECORRUPT for a damaged
+ * record (store_audit_iter_bad_seq() says which), or -errno. */
+int store_audit_iter_next(struct store_audit_iter *it, struct store_audit_record *r);
+/* Ends the read transaction and begins a new one that sees records appended
+ * meanwhile, carrying on after the last record returned (duetctl log
+ * --follow calls it on each poll). */
+int store_audit_iter_refresh(struct store_audit_iter *it);
+uint64_t store_audit_iter_bad_seq(const struct store_audit_iter *it);
+void store_audit_iter_close(struct store_audit_iter *it);
+
+enum store_audit_fault {
+	STORE_AUDIT_INTACT = 0,
+	STORE_AUDIT_CHECKSUM,  /* the record's crc32c does not match its bytes */
+	STORE_AUDIT_MALFORMED, /* size, version, or key and seq field disagree */
+	STORE_AUDIT_GAP,       /* records from `seq` on are missing before a later one */
+	STORE_AUDIT_LINK,      /* prev_hash is not the hash of record seq-1 */
+	STORE_AUDIT_HASH,      /* hash does not match the record's content */
+	STORE_AUDIT_ORDER,     /* entry index not above the previous record's */
+	STORE_AUDIT_TRUNCATED, /* records missing at the end (tail says more) */
+	STORE_AUDIT_EXTRA,     /* records past the tail, or tail hash differs */
+	STORE_AUDIT_TAIL,      /* the tail record itself is damaged */
+};
+/* "checksum mismatch", "hash mismatch", ... */
+const char *store_audit_fault_name(int fault);
+
+struct store_audit_report {
+	uint64_t records_ok; /* records verified before the first fault */
+	int fault;           /* enum store_audit_fault */
+	uint64_t seq;        /* the first bad record (or first missing one) */
+	uint64_t index;      /* its entry index when readable, else 0 */
+	char detail[256];    /* one sentence for a person */
+};
+/* Walks the whole chain in one read transaction and reports the FIRST fault.
+ * Returns 0 (intact), DUET_ECORRUPT (r->fault etc. say where and what), or
+ * another negative code when the walk itself failed. */
+int store_audit_verify(struct store *s, struct store_audit_report *r);
 
 #endif

@@ -278,7 +278,8 @@ int handle_append(struct raft *r, const struct raft_msg *m)
 	} else if (log_term_at(r, prev) != m->append.prev_term || prev > log_last_index(r)) {
 		return append_reply(r, m, false, m->append.prev_index);
 	}
-	if (skip && log_term_at(r, prev) != m->append.entries[skip - 1].term) {
+	uint64_t have_prev = log_term_at(r, prev); /* unknown below our snapshot */
+	if (skip && have_prev != TERM_UNKNOWN && have_prev != m->append.entries[skip - 1].term) {
 		CNT(r, invalid_msgs); /* leader's log disagrees with our committed prefix */
 		return 0;
 	}

@@ -25,31 +25,29 @@ struct command {
 	const char *not_yet; /* run == NULL: what it needs, which issue brings it */
 };
 
-#define NEEDS_DAEMON                                                                               \
-	"needs the admin socket of duetd / duet-witness, which arrives with the daemon issue "     \
-	"(daemon/: duetd and duet-witness); not built yet"
+#define NEEDS_FAILOVER                                                                             \
+	"arrives with the failover and rejoin work (PostgreSQL promotion, switchover, rejoin); "   \
+	"not built yet"
 
 static const struct command commands[] = {
     {"check-config", "FILE [--json] [--no-files] | --print-keys [--markdown]",
      "check a duetd / duet-witness config file and print what it resolves to", cmd_check_config,
      cmd_check_config_help, NULL},
-    {"status", "[--json] [--watch]",
-     "roles, term, commit index, PostgreSQL role and lag, sync state, FIP holder, checks", NULL,
-     NULL, NEEDS_DAEMON},
-    {"log", "[--since T] [--type T] [--json] [--follow] [--verify]",
-     "the audit chain; --verify checks its SHA-256 links", NULL, NULL,
-     "needs the audit chain written by fsm/ (the state machine issue) and duetd; not built "
-     "yet"},
+    {"status", "[--socket PATH | --config FILE] [--json] [--watch]",
+     "roles, term, leader, commit index, lease, master, peers, transport", cmd_status,
+     cmd_status_help, NULL},
+    {"log", "--config FILE [--since T] [--type T] [--json] [--verify]",
+     "the audit chain; --verify checks its SHA-256 links", cmd_log, cmd_log_help, NULL},
     {"rejoin", "", "bring this node back after any failure (new incarnation, resync)", NULL, NULL,
-     NEEDS_DAEMON},
+     NEEDS_FAILOVER},
     {"switchover", "[NODE]", "move the master role to the standby, no data lost", NULL, NULL,
-     NEEDS_DAEMON},
-    {"maintenance", "on|off", "suspend or resume automatic failover", NULL, NULL, NEEDS_DAEMON},
+     NEEDS_FAILOVER},
+    {"maintenance", "on|off", "suspend or resume automatic failover", NULL, NULL, NEEDS_FAILOVER},
     {"promote", "--accept-data-loss", "make this node master without a promotable standby", NULL,
-     NULL, NEEDS_DAEMON},
-    {"gencerts", "DIR", "generate a CA and a certificate per member for mutual TLS", NULL, NULL,
-     "needs the certificate functions of transport/ (include/duet/transport.h, the transport "
-     "issue); not wired into duetctl yet"},
+     NULL, NEEDS_FAILOVER},
+    {"gencerts", "--dir DIR (--config FILE | --names a,b,c)",
+     "generate a CA and a certificate per member for mutual TLS", cmd_gencerts, cmd_gencerts_help,
+     NULL},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

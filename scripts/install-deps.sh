@@ -13,6 +13,7 @@ packages=(
   libpq-dev                              # PostgreSQL actions (duetd only)
   libinih-dev                            # INI config parser
   libcriterion-dev                       # unit tests
+  jq python3                             # integration tests read duetctl --json, send raw bytes
 )
 
 missing=()

@@ -168,12 +168,18 @@ Test(duetctl, help_everywhere)
 	cr_assert(strstr(r->out, "usage: duetctl check-config FILE"), "%s", r->out);
 	cr_assert(strstr(r->out, "election_timeout_min_ms"), "--help lists the keys: %s", r->out);
 
-	const char *cmds[] = {"status",      "log",     "rejoin",  "switchover",
-			      "maintenance", "promote", "gencerts"};
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		r = run_duetctl(cmds[i], "--help", NULL);
-		cr_assert_eq(r->status, 0, "%s --help", cmds[i]);
-		cr_assert(strstr(r->out, "Not available yet: "), "%s: %s", cmds[i], r->out);
+	const char *later[] = {"rejoin", "switchover", "maintenance", "promote"};
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+		r = run_duetctl(later[i], "--help", NULL);
+		cr_assert_eq(r->status, 0, "%s --help", later[i]);
+		cr_assert(strstr(r->out, "Not available yet: "), "%s: %s", later[i], r->out);
+	}
+	const char *now[] = {"status", "log", "gencerts"};
+	for (size_t i = 0; i < sizeof(now) / sizeof(now[0]); i++) {
+		r = run_duetctl(now[i], "--help", NULL);
+		cr_assert_eq(r->status, 0, "%s --help", now[i]);
+		cr_assert(strstr(r->out, "usage: duetctl ") && !strstr(r->out, "Not available yet"),
+			  "%s: %s", now[i], r->out);
 	}
 	r = run_duetctl("--version", NULL);
 	cr_assert_eq(r->status, 0);
@@ -182,13 +188,9 @@ Test(duetctl, help_everywhere)
 
 Test(duetctl, not_available_and_unknown)
 {
-	struct run *r = run_duetctl("status", NULL);
+	struct run *r = run_duetctl("switchover", NULL);
 	cr_assert_eq(r->status, 2);
-	cr_assert(strstr(r->err, "duetctl status: not available yet: needs the admin socket"), "%s",
-		  r->err);
-	r = run_duetctl("gencerts", "/tmp/x", NULL);
-	cr_assert_eq(r->status, 2);
-	cr_assert(strstr(r->err, "transport"), "%s", r->err);
+	cr_assert(strstr(r->err, "duetctl switchover: not available yet"), "%s", r->err);
 
 	r = run_duetctl("frobnicate", NULL);
 	cr_assert_eq(r->status, 2);

@@ -1,0 +1,254 @@
+/*
+ * status.c - `duetctl status`: asks a member's admin socket for its status
+ * (daemon/admin.c: one JSON request line, one JSON response line) and prints
+ * it as a table, or raw with --json, once or every second with --watch.
+ *
+ * The table reads a few known keys out of the daemon's JSON with a tiny
+ * scanner (first occurrence of "key": after a given position); --json is
+ * the interface for tools and is passed through untouched.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "duet/config.h"
+
+#define STATUS_MAX_BYTES (1u << 20)
+#define STATUS_TIMEOUT_S 5
+
+void cmd_status_help(void)
+{
+	printf("usage: duetctl status [--socket PATH | --config FILE] [--json] [--watch]\n"
+	       "\n"
+	       "Asks a running duetd / duet-witness for its status over its admin socket\n"
+	       "(the config's admin_socket, default <data_dir>/admin.sock): member, role,\n"
+	       "term, leader, commit/applied/last index, lease, master, peers (match index\n"
+	       "and last ack, on the leader), transport links and refusals, raft counters.\n"
+	       "\n"
+	       "  --socket PATH  the admin socket to ask\n"
+	       "  --config FILE  take admin_socket from this config\n"
+	       "  --json         print the daemon's JSON object as is (one line)\n"
+	       "  --watch        repeat every second until interrupted\n"
+	       "\n"
+	       "Exit status: 0 answered, 1 the daemon could not be reached, 2 usage error.\n");
+}
+
+/* Sends {"cmd":"status"} and returns the response line (malloc'd) or NULL
+ * with a message in err. */
+static char *ask(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sa.sun_path) {
+		snprintf(err, errlen, "socket path %s is too long", path);
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	struct timeval tv = {STATUS_TIMEOUT_S, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		snprintf(err, errlen,
+			 "cannot connect to %s: %s; is the daemon running, and is this its "
+			 "admin_socket?",
+			 path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	static const char req[] = "{\"cmd\":\"status\"}\n";
+	if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+		snprintf(err, errlen, "write to %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (len + 1 >= cap) {
+			if (cap >= STATUS_MAX_BYTES) {
+				snprintf(err, errlen, "response over %u bytes", STATUS_MAX_BYTES);
+				break;
+			}
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - 1 - len);
+		if (r <= 0) {
+			snprintf(err, errlen, "read from %s: %s", path,
+				 r == 0 ? "connection closed" : strerror(errno));
+			break;
+		}
+		len += (size_t)r;
+		buf[len] = 0;
+		char *nl = memchr(buf, '\n', len);
+		if (nl) {
+			*nl = 0;
+			close(fd);
+			return buf;
+		}
+	}
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+/* The text of the value of "key" at or after `from`: a number, true/false/
+ * null, or a string (copied without quotes, escapes kept). */
+static const char *jget(const char *from, const char *key, char *out, size_t cap)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = from ? strstr(from, pat) : NULL;
+	if (!p) {
+		snprintf(out, cap, "-");
+		return out;
+	}
+	p += strlen(pat);
+	size_t i = 0;
+	if (*p == '"') {
+		p++;
+		while (*p && *p != '"' && i + 1 < cap) {
+			if (*p == '\\' && p[1])
+				out[i++] = *p++;
+			out[i++] = *p++;
+		}
+	} else {
+		while (*p && *p != ',' && *p != '}' && *p != ']' && i + 1 < cap)
+			out[i++] = *p++;
+	}
+	out[i] = 0;
+	return out;
+}
+
+static void print_table(const char *js)
+{
+	char a[128], b[128], c[128], d[128], e[128];
+	printf("member      %s (id %s, %s) of cluster %s, pid %s\n", jget(js, "name", a, sizeof a),
+	       jget(js, "id", b, sizeof b), jget(js, "kind", c, sizeof c),
+	       jget(js, "cluster", d, sizeof d), jget(js, "pid", e, sizeof e));
+	printf("role        %s, term %s, leader %s\n", jget(js, "role", a, sizeof a),
+	       jget(js, "term", b, sizeof b), jget(js, "leader", c, sizeof c));
+	printf("log         commit %s, applied %s, last %s, snapshot %s\n",
+	       jget(js, "commit_index", a, sizeof a), jget(js, "applied_index", b, sizeof b),
+	       jget(js, "last_index", c, sizeof c), jget(js, "snapshot_index", d, sizeof d));
+	const char *lease = strstr(js, "\"lease\":");
+	printf("lease       %s (holder %s, expires in %s ms)\n",
+	       strcmp(jget(lease, "valid", a, sizeof a), "true") == 0 ? "held" : "not held",
+	       jget(lease, "holder", b, sizeof b), jget(lease, "expiry_in_ms", c, sizeof c));
+	const char *master = strstr(js, "\"master\":");
+	printf("master      %s (%s, since entry %s)\n", jget(master, "node", a, sizeof a),
+	       jget(master, "reason", b, sizeof b), jget(master, "since_index", c, sizeof c));
+	const char *el = strstr(js, "\"last_election\":");
+	printf("election    last %s, %s ms ago\n", jget(el, "reason", a, sizeof a),
+	       jget(el, "ago_ms", b, sizeof b));
+	printf("peers       %-12s %6s %8s %10s\n", "name", "links", "match", "ack_ago_ms");
+	const char *p = strstr(js, "\"peers\":[");
+	const char *end = p ? strchr(p, ']') : NULL;
+	while (p && end) {
+		p = strstr(p + 1, "{\"id\":");
+		if (!p || p > end)
+			break;
+		const char *next = strstr(p + 1, "{\"id\":");
+		const char *lim = next && next < end ? next : end;
+		char m[32] = "-", ack[32] = "-";
+		const char *mi = strstr(p, "\"match_index\":");
+		if (mi && mi < lim) {
+			jget(p, "match_index", m, sizeof m);
+			jget(p, "last_ack_ms_ago", ack, sizeof ack);
+		}
+		printf("            %-12s %6s %8s %10s\n", jget(p, "name", a, sizeof a),
+		       jget(p, "links_up", b, sizeof b), m, ack);
+	}
+	const char *t = strstr(js, "\"transport\":");
+	printf("transport   accepted %s, links up %s, refused: bad cert %s, unknown member %s, "
+	       "tls error %s,\n",
+	       jget(t, "accepted", a, sizeof a), jget(t, "links_up", b, sizeof b),
+	       jget(t, "bad_cert", c, sizeof c), jget(t, "unknown_member", d, sizeof d),
+	       jget(t, "tls_error", e, sizeof e));
+	printf("            bad frame %s, oversized frame %s, handshake timeout %s\n",
+	       jget(t, "bad_frame", a, sizeof a), jget(t, "oversized_frame", b, sizeof b),
+	       jget(t, "handshake_timeout", c, sizeof c));
+	const char *r = strstr(js, "\"raft\":");
+	printf("raft        elections %s, prevotes %s, leader terms %s, quorum stepdowns %s\n",
+	       jget(r, "elections", a, sizeof a), jget(r, "prevotes", b, sizeof b),
+	       jget(r, "leader_terms", c, sizeof c), jget(r, "stepdowns_quorum", d, sizeof d));
+}
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+	interrupted = 1;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	const char *sock = NULL, *config = NULL;
+	bool json = false, watch = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--watch") == 0)
+			watch = true;
+		else {
+			fprintf(stderr, "duetctl status: unknown argument '%s'; see --help\n",
+				argv[i]);
+			return DUETCTL_USAGE;
+		}
+	}
+	static struct duet_config cfg;
+	if (!sock && !config) {
+		fprintf(stderr, "duetctl status: needs --socket PATH or --config FILE\n");
+		return DUETCTL_USAGE;
+	}
+	if (!sock) {
+		static struct duet_config_errors errs;
+		if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
+			duet_config_errors_print(stderr, &errs);
+			return DUETCTL_FAILED;
+		}
+		sock = cfg.admin_socket;
+	}
+	if (watch)
+		signal(SIGINT, on_sigint);
+	int rc = DUETCTL_OK;
+	do {
+		char err[512] = "";
+		char *js = ask(sock, err, sizeof err);
+		if (watch && !json)
+			printf("\033[H\033[2J");
+		if (!js) {
+			fprintf(stderr, "duetctl status: %s\n", err);
+			rc = DUETCTL_FAILED;
+		} else {
+			rc = DUETCTL_OK;
+			if (json)
+				printf("%s\n", js);
+			else
+				print_table(js);
+			free(js);
+		}
+		fflush(stdout);
+		if (watch && !interrupted)
+			sleep(1);
+	} while (watch && !interrupted);
+	return rc;
+}

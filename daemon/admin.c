@@ -1,0 +1,464 @@
+/*
+ * admin.c - the admin socket: a Unix stream socket, owner-only (0600), that
+ * duetctl talks to (DESIGN.md 8).
+ *
+ * Protocol: one JSON request per line, one JSON response per line, on the
+ * loop. Requests are bounded (ADMIN_MAX_REQUEST_BYTES; a longer line gets an
+ * error and the connection is closed) and so are clients (ADMIN_MAX_CLIENTS).
+ * Only {"cmd":"status"} exists today; anything else gets
+ * {"ok":false,"error":"..."}. The parser is deliberately tiny: it looks for
+ * the "cmd" key and its string value, nothing is evaluated.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node_internal.h"
+
+struct admin_client {
+	uv_pipe_t pipe;
+	struct node *node;
+	struct admin_client *next;
+	size_t len;
+	bool closing;
+	char buf[ADMIN_MAX_REQUEST_BYTES];
+};
+
+struct admin_write {
+	uv_write_t req;
+	char *text;
+};
+
+/* ---- status JSON -------------------------------------------------------- */
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const char *member_name(const struct node *n, uint32_t id)
+{
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, id);
+	return m ? m->name : NULL;
+}
+
+static void json_member(FILE *f, const struct node *n, uint32_t id)
+{
+	const char *name = member_name(n, id);
+	if (name)
+		json_string(f, name);
+	else
+		fputs("null", f);
+}
+
+static const char *election_reason_name(int r)
+{
+	return r == RAFT_ELECTION_TIMEOUT    ? "timeout"
+	       : r == RAFT_ELECTION_TRANSFER ? "transfer"
+					     : "none";
+}
+
+static const char *master_reason_name(uint8_t r)
+{
+	switch (r) {
+	case DUET_MASTER_FIRST_START:
+		return "first_start";
+	case DUET_MASTER_FAILOVER:
+		return "failover";
+	case DUET_MASTER_SWITCHOVER:
+		return "switchover";
+	case DUET_MASTER_FORCED:
+		return "forced";
+	default:
+		return "none";
+	}
+}
+
+char *node_status_json(struct node *n)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	if (!f)
+		return NULL;
+	uint64_t now = node_now_ms();
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	bool lease = raft_lease_valid(n->raft, now);
+
+	fprintf(f, "{\"ok\":true,\"id\":%" PRIu32 ",\"name\":", n->cfg.self_id);
+	json_string(f, n->cfg.node_name);
+	fprintf(f, ",\"kind\":\"%s\",\"cluster\":",
+		n->cfg.self_kind == DUET_MEMBER_WITNESS ? "witness" : "data");
+	json_string(f, n->cfg.cluster_name);
+	fprintf(f, ",\"pid\":%ld,\"uptime_ms\":%" PRIu64 ",\"role\":\"%s\"", (long)getpid(),
+		now - n->start_ms, raft_role_name(st.role));
+	fprintf(f,
+		",\"term\":%" PRIu64 ",\"vote\":%" PRIu32 ",\"leader_id\":%" PRIu32 ",\"leader\":",
+		st.term, st.vote, st.leader);
+	json_member(f, n, st.leader);
+	fprintf(f,
+		",\"commit_index\":%" PRIu64 ",\"applied_index\":%" PRIu64
+		",\"fsm_applied_index\":%" PRIu64 ",\"persisted_index\":%" PRIu64
+		",\"first_index\":%" PRIu64 ",\"last_index\":%" PRIu64 ",\"last_term\":%" PRIu64
+		",\"snapshot_index\":%" PRIu64,
+		st.commit_index, st.applied_index, n->fsm.applied_index, st.persisted_index,
+		st.first_index, st.last_index, st.last_term, st.snapshot_index);
+	fprintf(f, ",\"lease\":{\"valid\":%s,\"holder\":", lease ? "true" : "false");
+	if (lease)
+		json_string(f, n->cfg.node_name);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"expiry_in_ms\":%" PRId64 "}",
+		st.lease_expiry_ms ? (int64_t)st.lease_expiry_ms - (int64_t)now : 0);
+	fprintf(f, ",\"last_election\":{\"reason\":\"%s\",\"ago_ms\":",
+		election_reason_name(st.last_election_reason));
+	if (st.last_election_ms)
+		fprintf(f, "%" PRIu64 "}", now - st.last_election_ms);
+	else
+		fputs("null}", f);
+
+	fputs(",\"master\":{\"node\":", f);
+	json_member(f, n, n->fsm.master.node);
+	fprintf(f, ",\"id\":%" PRIu32 ",\"reason\":\"%s\",\"since_index\":%" PRIu64 "}",
+		n->fsm.master.node, master_reason_name(n->fsm.master.reason),
+		n->fsm.master.since_index);
+	fprintf(f, ",\"fsm\":{\"refused\":%" PRIu64 ",\"last_refusal\":", n->fsm.counters.refused);
+	if (n->fsm.last_refusal.index)
+		json_string(f, n->fsm.last_refusal.why);
+	else
+		fputs("null", f);
+	fputs("}", f);
+
+	/* peers: raft view (leader only) and transport links */
+	fputs(",\"peers\":[", f);
+	bool first = true;
+	for (uint32_t i = 0; i < n->cfg.membership.n; i++) {
+		const struct duet_member *m = &n->cfg.membership.members[i];
+		if (m->id == n->cfg.self_id)
+			continue;
+		fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":", first ? "" : ",", m->id);
+		first = false;
+		json_string(f, m->name);
+		fprintf(f, ",\"links_up\":%d",
+			n->xport && !n->stopping ? xport_links_up(n->xport, m->id) : 0);
+		if (st.role == RAFT_LEADER) {
+			for (uint32_t k = 0; k < st.n_peers; k++) {
+				const struct raft_peer_status *p = &st.peers[k];
+				if (p->id != m->id)
+					continue;
+				fprintf(f,
+					",\"match_index\":%" PRIu64 ",\"next_index\":%" PRIu64
+					",\"inflight\":%" PRIu32 ",\"last_ack_ms_ago\":",
+					p->match_index, p->next_index, p->inflight);
+				if (p->last_ack_ms)
+					fprintf(f, "%" PRIu64, now - p->last_ack_ms);
+				else
+					fputs("null", f);
+			}
+		}
+		fputs("}", f);
+	}
+	fputs("]", f);
+
+	struct xport_stats xs;
+	memset(&xs, 0, sizeof xs);
+	if (n->xport && !n->stopping)
+		xport_get_stats(n->xport, &xs);
+	fprintf(f,
+		",\"transport\":{\"accepted\":%" PRIu64 ",\"dialed\":%" PRIu64
+		",\"links_up\":%" PRIu64 ",\"links_down\":%" PRIu64 ",\"refused\":{"
+		"\"bad_cert\":%" PRIu64 ",\"unknown_member\":%" PRIu64 ",\"wrong_peer\":%" PRIu64
+		",\"handshake_timeout\":%" PRIu64 ",\"tls_error\":%" PRIu64
+		",\"bad_frame\":%" PRIu64 ",\"oversized_frame\":%" PRIu64
+		",\"too_many_conns\":%" PRIu64 "}"
+		",\"read_timeouts\":%" PRIu64 ",\"connect_failures\":%" PRIu64
+		",\"send_queue_full\":%" PRIu64 ",\"send_no_link\":%" PRIu64
+		",\"frames_sent\":%" PRIu64 ",\"frames_received\":%" PRIu64
+		",\"bytes_sent\":%" PRIu64 ",\"bytes_received\":%" PRIu64
+		",\"frames_not_raft\":%" PRIu64 ",\"send_failures\":%" PRIu64 "}",
+		xs.accepted, xs.dialed, xs.links_up, xs.links_down, xs.refused_bad_cert,
+		xs.refused_unknown_member, xs.refused_wrong_peer, xs.refused_handshake_timeout,
+		xs.refused_tls_error, xs.refused_bad_frame, xs.refused_oversized_frame,
+		xs.refused_too_many_conns, xs.read_timeouts, xs.connect_failures,
+		xs.send_queue_full, xs.send_no_link, xs.frames_sent, xs.frames_received,
+		xs.bytes_sent, xs.bytes_received, n->frames_bad, n->sends_failed);
+	fprintf(f,
+		",\"raft\":{\"elections\":%" PRIu64 ",\"prevotes\":%" PRIu64
+		",\"leader_terms\":%" PRIu64 ",\"stepdowns_quorum\":%" PRIu64
+		",\"refused_incarnation\":%" PRIu64 ",\"refused_unknown\":%" PRIu64
+		",\"refused_stale_term\":%" PRIu64 ",\"ignored_votes_lease\":%" PRIu64
+		",\"invalid_msgs\":%" PRIu64 ",\"snapshots_sent\":%" PRIu64
+		",\"snapshots_installed\":%" PRIu64 ",\"transfers\":%" PRIu64 "}",
+		st.counters.elections, st.counters.prevotes, st.counters.leader_terms,
+		st.counters.stepdowns_quorum, st.counters.refused_incarnation,
+		st.counters.refused_unknown, st.counters.refused_stale_term,
+		st.counters.ignored_votes_lease, st.counters.invalid_msgs,
+		st.counters.snapshots_sent, st.counters.snapshots_installed, st.counters.transfers);
+	fprintf(f, ",\"admin\":{\"clients\":%u,\"refused\":%" PRIu64 "}}", n->n_clients,
+		n->admin_refused);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void client_closed(uv_handle_t *h)
+{
+	struct admin_client *c = h->data;
+	struct node *n = c->node;
+	for (struct admin_client **pp = &n->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	n->n_clients--;
+	free(c);
+}
+
+static void client_close(struct admin_client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->pipe, client_closed);
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct admin_write *w = req->data;
+	free(w->text);
+	free(w);
+}
+
+/* Sends text (malloc'd, ownership taken) plus a newline. */
+static void client_send(struct admin_client *c, char *text)
+{
+	if (!text)
+		text = strdup("{\"ok\":false,\"error\":\"out of memory\"}");
+	struct admin_write *w = calloc(1, sizeof *w);
+	if (!text || !w || c->closing) {
+		free(text);
+		free(w);
+		return;
+	}
+	size_t len = strlen(text);
+	char *t = realloc(text, len + 2);
+	if (!t) {
+		free(text);
+		free(w);
+		return;
+	}
+	t[len] = '\n';
+	t[len + 1] = 0;
+	w->text = t;
+	w->req.data = w;
+	uv_buf_t b = uv_buf_init(t, (unsigned)(len + 1));
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_done) != 0) {
+		free(t);
+		free(w);
+		client_close(c);
+	}
+}
+
+static char *error_json(const char *msg)
+{
+	char *t = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&t, &size);
+	if (!f)
+		return NULL;
+	fputs("{\"ok\":false,\"error\":", f);
+	json_string(f, msg);
+	fputs("}", f);
+	fclose(f);
+	return t;
+}
+
+/* Finds "cmd" : "VALUE" in line; copies VALUE to out. */
+static int parse_cmd(const char *line, char *out, size_t cap)
+{
+	const char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '{')
+		return -1;
+	p = strstr(p, "\"cmd\"");
+	if (!p)
+		return -1;
+	p += 5;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != ':')
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != '"')
+		return -1;
+	size_t i = 0;
+	while (*p && *p != '"') {
+		if (i + 1 >= cap || *p == '\\')
+			return -1;
+		out[i++] = *p++;
+	}
+	if (*p != '"')
+		return -1;
+	out[i] = 0;
+	return 0;
+}
+
+static void handle_line(struct admin_client *c, char *line)
+{
+	struct node *n = c->node;
+	size_t len = strlen(line);
+	if (len && line[len - 1] == '\r')
+		line[--len] = 0;
+	if (len == 0)
+		return;
+	char cmd[32];
+	if (parse_cmd(line, cmd, sizeof cmd) != 0) {
+		n->admin_refused++;
+		client_send(c, error_json("bad request: expected one JSON object per line like "
+					  "{\"cmd\":\"status\"}"));
+		return;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		client_send(c, node_status_json(n));
+		return;
+	}
+	n->admin_refused++;
+	char msg[96];
+	snprintf(msg, sizeof msg, "unknown command '%s'; known: status", cmd);
+	client_send(c, error_json(msg));
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct admin_client *c = h->data;
+	size_t room = sizeof c->buf - 1 - c->len;
+	*buf = uv_buf_init(c->buf + c->len, (unsigned)room);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct admin_client *c = s->data;
+	if (nread < 0) {
+		client_close(c);
+		return;
+	}
+	if (c->closing)
+		return;
+	c->len += (size_t)nread;
+	c->buf[c->len] = 0;
+	char *start = c->buf, *nl;
+	while ((nl = memchr(start, '\n', c->len - (size_t)(start - c->buf))) != NULL) {
+		*nl = 0;
+		if (memchr(start, 0, (size_t)(nl - start)) != NULL) {
+			c->node->admin_refused++;
+			client_send(c, error_json("bad request: NUL byte"));
+		} else {
+			handle_line(c, start);
+		}
+		start = nl + 1;
+	}
+	size_t rest = c->len - (size_t)(start - c->buf);
+	memmove(c->buf, start, rest);
+	c->len = rest;
+	if (c->len >= sizeof c->buf - 1) {
+		c->node->admin_refused++;
+		duet_log(DUET_LOG_WARN, "admin socket: request over %d bytes refused",
+			 ADMIN_MAX_REQUEST_BYTES);
+		client_send(c, error_json("request too long"));
+		uv_read_stop(s);
+		client_close(c);
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct node *n = server->data;
+	if (status < 0 || n->stopping)
+		return;
+	struct admin_client *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->node = n;
+	uv_pipe_init(n->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->next = n->clients;
+	n->clients = c;
+	n->n_clients++;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+		client_close(c);
+		return;
+	}
+	if (n->n_clients > ADMIN_MAX_CLIENTS) {
+		n->admin_refused++;
+		duet_log(DUET_LOG_WARN, "admin socket: more than %d clients; connection refused",
+			 ADMIN_MAX_CLIENTS);
+		client_send(c, error_json("too many admin clients"));
+		client_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+}
+
+int admin_open(struct node *n)
+{
+	const char *path = n->cfg.admin_socket;
+	struct stat sb;
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			duet_log(DUET_LOG_ERROR,
+				 "admin socket %s exists and is not a socket; remove it or set "
+				 "admin_socket elsewhere",
+				 path);
+			return -EEXIST;
+		}
+		unlink(path); /* stale: the store lock says no other member runs here */
+	}
+	uv_pipe_init(n->loop, &n->admin, 0);
+	n->admin.data = n;
+	mode_t old = umask(0077);
+	int rc = uv_pipe_bind(&n->admin, path);
+	umask(old);
+	if (rc == 0)
+		rc = chmod(path, 0600) == 0 ? 0 : -errno;
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&n->admin, 16, on_connection);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "cannot open admin socket %s: %s", path, uv_strerror(rc));
+		uv_close((uv_handle_t *)&n->admin, NULL);
+		return rc;
+	}
+	n->admin_open = true;
+	return 0;
+}
+
+void admin_close(struct node *n)
+{
+	for (struct admin_client *c = n->clients; c; c = c->next)
+		client_close(c);
+	if (n->admin_open) {
+		n->admin_open = false;
+		uv_close((uv_handle_t *)&n->admin, NULL);
+		unlink(n->cfg.admin_socket);
+	}
+}

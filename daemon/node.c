@@ -1,0 +1,627 @@
+/*
+ * node.c - the driver of one member: the loop of raftlog.h's contract on
+ * libuv (DESIGN.md sections 1 and 3).
+ *
+ * drive() is called after every event (message, tick, proposal, finished
+ * write). It takes one update from the core, sends its msgs at once, and
+ * hands the persistence to the threadpool: one work item runs
+ * store_apply_update() (one durable LMDB transaction) and then the audit
+ * append of the update's committed entries (their own transaction; the
+ * entries are durable here by then, and the audit is idempotent by index,
+ * so a crash between the two only re-audits after restart). The loop never
+ * touches the disk. Back on the loop: raft_persisted, msgs_after, restore
+ * a snapshot if asked, apply the committed entries to the fsm (pure), maybe
+ * take a snapshot, free the update, drive() again.
+ *
+ * A failed storage write is fatal (storage.h: commit errors are sticky, an
+ * fsync is never retried): log and exit(1), restart reads what is durable.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node_internal.h"
+
+uint64_t node_now_ms(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
+uint64_t node_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void node_fatal(struct node *n, const char *what, int rc)
+{
+	duet_log(DUET_LOG_ERROR,
+		 "%s failed: %s; exiting (storage errors are never retried; "
+		 "a restart reads what is durable)",
+		 what, duet_strerror(rc));
+	exit(1);
+}
+
+static void drive(struct node *n);
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void send_msgs(struct node *n, const struct raft_msg *msgs, size_t count)
+{
+	for (size_t i = 0; i < count && n->xport && !n->stopping; i++) {
+		const struct raft_msg *m = &msgs[i];
+		size_t size = raft_msg_encoded_size(m);
+		uint8_t *buf = malloc(size ? size : 1);
+		if (!buf) {
+			n->sends_failed++;
+			continue;
+		}
+		long len = raft_msg_encode(m, buf, size);
+		int rc = len < 0 ? (int)len
+				 : xport_send(n->xport, m->to, NODE_FRAME_RAFT, buf, (uint32_t)len);
+		if (rc) {
+			n->sends_failed++;
+			if (duet_log_enabled(DUET_LOG_DEBUG))
+				duet_log(DUET_LOG_DEBUG, "send %s to %" PRIu32 ": %s",
+					 raft_msg_type_name(m->type), m->to, duet_strerror(rc));
+		}
+		free(buf);
+	}
+}
+
+/* ---- the state machine's own proposals ---------------------------------- */
+
+/*
+ * Minimal "elect a master" (replaced by the failover logic of issue 4): a
+ * data-node leader holding the lease, whose fsm has applied an entry of its
+ * own term (so it sees everything committed before it), proposes
+ * MASTER(self) when the replicated state has no master or names another
+ * one. At most once per term: a refused MASTER (e.g. failover to a standby
+ * that is not SYNC) is committed and audited, and not retried in a loop.
+ */
+static void maybe_propose_master(struct node *n)
+{
+	if (n->cfg.self_kind != DUET_MEMBER_DATA || n->stopping)
+		return;
+	uint64_t now = node_now_ms();
+	if (!raft_lease_valid(n->raft, now))
+		return;
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	if (st.role != RAFT_LEADER || n->master_proposed_term == st.term)
+		return;
+	if (n->fsm.applied_term != st.term || n->fsm.applied_index != st.commit_index)
+		return;
+	if (n->fsm.master.node == n->cfg.self_id)
+		return;
+	struct duet_master m = {0};
+	m.node = n->cfg.self_id;
+	m.previous = n->fsm.master.node;
+	m.reason = m.previous ? DUET_MASTER_FAILOVER : DUET_MASTER_FIRST_START;
+	snprintf(m.detail, sizeof m.detail, "%s leads term %" PRIu64 " with the lease",
+		 n->cfg.node_name, st.term);
+	uint8_t buf[1024];
+	long len = duet_master_encode(&m, buf, sizeof buf);
+	if (len < 0) {
+		duet_log(DUET_LOG_ERROR, "cannot encode MASTER: %s", duet_strerror((int)len));
+		return;
+	}
+	uint64_t index = 0;
+	int rc = raft_propose(n->raft, now, RAFT_ENTRY_MASTER, node_wall_ms(), buf, (uint32_t)len,
+			      &index);
+	n->master_proposed_term = st.term;
+	if (rc)
+		duet_log(DUET_LOG_WARN, "propose MASTER(%s): %s", n->cfg.node_name,
+			 duet_strerror(rc));
+	else
+		duet_log(DUET_LOG_INFO, "proposed MASTER(%s, %s) at index %" PRIu64,
+			 n->cfg.node_name, m.previous ? "failover" : "first start", index);
+}
+
+/* ---- applying ----------------------------------------------------------- */
+
+static void apply_committed(struct node *n, const struct raft_update *u)
+{
+	if (u->restore_snapshot) {
+		int rc = fsm_snapshot_decode(u->snap_data, u->snap_len, &n->fsm);
+		if (rc)
+			node_fatal(n, "restore of the fsm snapshot from the leader", rc);
+		n->last_snapshot_index = n->fsm.applied_index;
+		duet_log(DUET_LOG_INFO, "restored snapshot at index %" PRIu64,
+			 n->fsm.applied_index);
+	}
+	for (size_t i = 0; i < u->n_committed; i++) {
+		struct fsm_result res;
+		uint32_t before = n->fsm.master.node;
+		int rc = fsm_apply(&n->fsm, &u->committed[i], &res);
+		if (rc)
+			node_fatal(n, "fsm_apply", rc);
+		if (res.outcome == FSM_REFUSED) {
+			n->fsm_refused++;
+			duet_log(DUET_LOG_WARN, "entry %" PRIu64 " (%s) refused by the fsm: %s",
+				 u->committed[i].index, raft_entry_type_name(u->committed[i].type),
+				 n->fsm.last_refusal.why);
+		} else if (n->fsm.master.node != before) {
+			const struct duet_member *mm =
+			    duet_membership_find(&n->cfg.membership, n->fsm.master.node);
+			duet_log(DUET_LOG_INFO, "master is now %s (entry %" PRIu64 ")",
+				 mm ? mm->name : "none", u->committed[i].index);
+		}
+	}
+}
+
+static void maybe_snapshot(struct node *n)
+{
+	if (n->fsm.applied_index < n->last_snapshot_index + NODE_SNAPSHOT_EVERY_ENTRIES)
+		return;
+	size_t cap = fsm_snapshot_size(&n->fsm);
+	uint8_t *buf = malloc(cap ? cap : 1);
+	if (!buf)
+		return;
+	long len = fsm_snapshot_encode(&n->fsm, buf, cap);
+	if (len >= 0) {
+		int rc = raft_snapshot_taken(n->raft, n->fsm.applied_index, buf, (uint32_t)len);
+		if (rc == 0) {
+			n->last_snapshot_index = n->fsm.applied_index;
+			duet_log(DUET_LOG_INFO, "snapshot at index %" PRIu64,
+				 n->last_snapshot_index);
+		} else {
+			duet_log(DUET_LOG_WARN, "snapshot at index %" PRIu64 ": %s",
+				 n->fsm.applied_index, duet_strerror(rc));
+		}
+	}
+	free(buf);
+}
+
+/* ---- persisting --------------------------------------------------------- */
+
+static bool update_needs_disk(const struct raft_update *u)
+{
+	if (u->meta_changed || u->has_snapshot || u->truncate_from || u->n_entries || u->compact_to)
+		return true;
+	for (size_t i = 0; i < u->n_committed; i++)
+		if (store_audit_wants(u->committed[i].type))
+			return true;
+	return false;
+}
+
+/* Threadpool: the loop does not touch n->store or n->update meanwhile. */
+static void persist_work(uv_work_t *w)
+{
+	struct node *n = w->data;
+	n->work_what = "store_apply_update";
+	n->work_rc = store_apply_update(n->store, &n->update);
+	if (n->work_rc == 0 && n->update.n_committed) {
+		n->work_what = "audit append";
+		n->work_rc = store_audit_append_batch(n->store, n->update.committed,
+						      n->update.n_committed, NULL);
+	}
+}
+
+static void finish_update(struct node *n)
+{
+	struct raft_update *u = &n->update;
+	uint64_t now = node_now_ms();
+	int rc = raft_persisted(n->raft, now, u);
+	if (rc)
+		node_fatal(n, "raft_persisted", rc);
+	send_msgs(n, u->msgs_after, u->n_msgs_after);
+	apply_committed(n, u);
+	raft_update_free(u);
+	memset(u, 0, sizeof *u);
+	maybe_snapshot(n);
+	maybe_propose_master(n);
+}
+
+static void persist_done(uv_work_t *w, int status)
+{
+	struct node *n = w->data;
+	n->persisting = false;
+	if (status == UV_ECANCELED || n->work_rc)
+		node_fatal(n, n->work_what ? n->work_what : "storage write",
+			   n->work_rc ? n->work_rc : -ECANCELED);
+	if (n->stopping) {
+		/* the write is durable; what was to be sent and applied is
+		 * redone from the log at the next start */
+		raft_update_free(&n->update);
+		memset(&n->update, 0, sizeof n->update);
+		return;
+	}
+	finish_update(n);
+	drive(n);
+}
+
+static void on_tick(uv_timer_t *t);
+
+static void arm_timer(struct node *n)
+{
+	if (n->stopping)
+		return;
+	uint64_t now = node_now_ms(), at = raft_next_deadline(n->raft);
+	uint64_t delay = at > now ? at - now : 0;
+	if (delay > 1000)
+		delay = 1000;
+	uv_timer_start(&n->tick_timer, on_tick, delay, 0);
+}
+
+static void drive(struct node *n)
+{
+	while (!n->stopping && !n->persisting) {
+		int rc = raft_ready(n->raft, &n->update);
+		if (rc == DUET_ENOENT || rc == DUET_EBUSY)
+			break;
+		if (rc)
+			node_fatal(n, "raft_ready", rc);
+		send_msgs(n, n->update.msgs, n->update.n_msgs);
+		if (update_needs_disk(&n->update)) {
+			n->persisting = true;
+			n->work_rc = 0;
+			n->work_what = NULL;
+			n->work.data = n;
+			rc = uv_queue_work(n->loop, &n->work, persist_work, persist_done);
+			if (rc)
+				node_fatal(n, "uv_queue_work", rc);
+			break;
+		}
+		finish_update(n);
+	}
+	arm_timer(n);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	int rc = raft_tick(n->raft, node_now_ms());
+	if (rc)
+		node_fatal(n, "raft_tick", rc);
+	maybe_propose_master(n);
+	drive(n);
+}
+
+/* ---- transport ---------------------------------------------------------- */
+
+static void on_recv(void *data, uint32_t peer_id, uint8_t type, const uint8_t *payload,
+		    uint32_t len)
+{
+	struct node *n = data;
+	if (n->stopping)
+		return;
+	if (type != NODE_FRAME_RAFT) {
+		n->frames_bad++;
+		duet_log(DUET_LOG_WARN, "frame of unknown type %u from member %" PRIu32 " dropped",
+			 type, peer_id);
+		return;
+	}
+	struct raft_msg m;
+	int rc = raft_msg_decode(payload, len, &m);
+	if (rc) {
+		n->frames_bad++;
+		duet_log(DUET_LOG_WARN, "undecodable raft message from member %" PRIu32 ": %s",
+			 peer_id, duet_strerror(rc));
+		return;
+	}
+	if (m.from != peer_id) {
+		/* the certificate says who sent it; a message claiming another
+		 * sender is refused */
+		n->frames_bad++;
+		duet_log(DUET_LOG_WARN,
+			 "raft message from member %" PRIu32 " claims sender %" PRIu32 "; dropped",
+			 peer_id, m.from);
+		raft_msg_release(&m);
+		return;
+	}
+	rc = raft_step(n->raft, node_now_ms(), &m);
+	raft_msg_release(&m);
+	if (rc)
+		node_fatal(n, "raft_step", rc);
+	maybe_propose_master(n);
+	drive(n);
+}
+
+static void on_xport_log(void *data, int level, const char *text)
+{
+	enum duet_log_level l = level == XPORT_LOG_ERROR  ? DUET_LOG_ERROR
+				: level == XPORT_LOG_WARN ? DUET_LOG_WARN
+				: level == XPORT_LOG_INFO ? DUET_LOG_INFO
+							  : DUET_LOG_DEBUG;
+	duet_log(l, "transport: %s", text);
+}
+
+static void on_link(void *data, uint32_t peer_id, int addr_index, int up)
+{
+	struct node *n = data;
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, peer_id);
+	duet_log(DUET_LOG_INFO, "link %s %s %s (%s)", up ? "up" : "down", up ? "to" : "from",
+		 m ? m->name : "?", addr_index < 0 ? "inbound" : "outbound");
+}
+
+/* ---- start, signals, stop ----------------------------------------------- */
+
+static int open_store(struct node *n, struct store_loaded *ld)
+{
+	char err[512] = "";
+	struct store_options o = {0};
+	o.path = n->cfg.data_dir;
+	o.cluster_id = n->cfg.cluster_id;
+	o.node_id = n->cfg.self_id;
+	int rc = store_open(&o, &n->store, err, sizeof err);
+	if (rc == DUET_ENOENT) {
+		/* first start: a new store holding hard state (1, 0) and the
+		 * bootstrap entry, MEMBERSHIP of the config's members */
+		o.create = true;
+		rc = store_open(&o, &n->store, err, sizeof err);
+		if (rc == 0) {
+			uint8_t buf[4096];
+			struct raft_entry e;
+			rc = raft_bootstrap_entry(&n->cfg.membership, &e, buf, sizeof buf);
+			if (rc == 0)
+				rc = store_set_hardstate(n->store, 1, 0);
+			if (rc == 0)
+				rc = store_log_append(n->store, &e, 1);
+			if (rc) {
+				duet_log(DUET_LOG_ERROR, "cannot initialise store %s: %s",
+					 n->cfg.data_dir, duet_strerror(rc));
+				return rc;
+			}
+			duet_log(DUET_LOG_INFO, "created store %s (first start)", n->cfg.data_dir);
+		}
+	}
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "%s", err[0] ? err : duet_strerror(rc));
+		return rc;
+	}
+	rc = store_load(n->store, ld, err, sizeof err);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "cannot load store %s: %s", n->cfg.data_dir,
+			 err[0] ? err : duet_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+static int start_raft(struct node *n, struct store_loaded *ld)
+{
+	struct raft_config rc_cfg = n->cfg.raft;
+	rc_cfg.self_id = n->cfg.self_id;
+	if (ld->incarnation)
+		rc_cfg.self_incarnation = ld->incarnation;
+	rc_cfg.seed = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ n->cfg.self_id;
+	int rc = raft_new(&rc_cfg, &n->raft);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "raft_new: %s", duet_strerror(rc));
+		return rc;
+	}
+	fsm_init(&n->fsm);
+	if (ld->has_snap) {
+		rc = fsm_snapshot_decode(ld->snap_data, ld->state.snap_len, &n->fsm);
+		if (rc) {
+			duet_log(
+			    DUET_LOG_ERROR,
+			    "the snapshot in store %s does not decode (%s); run duetctl rejoin",
+			    n->cfg.data_dir, duet_strerror(rc));
+			return rc;
+		}
+		n->last_snapshot_index = ld->snap.index;
+	}
+	rc = raft_load(n->raft, &ld->state, node_now_ms());
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "raft_load from store %s: %s", n->cfg.data_dir,
+			 duet_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+static int start_transport(struct node *n)
+{
+	struct xport_config xc = {0};
+	xc.self_id = n->cfg.self_id;
+	xc.ca_file = n->cfg.tls_ca;
+	xc.cert_file = n->cfg.tls_cert;
+	xc.key_file = n->cfg.tls_key;
+	for (unsigned i = 0; i < n->cfg.listen.n && i < DUET_MAX_ADDRS; i++)
+		xc.listen[i] = n->cfg.listen.v[i];
+	xc.n_listen = n->cfg.listen.n;
+	xc.jitter_seed = uv_hrtime() ^ n->cfg.self_id;
+	xc.on_recv = on_recv;
+	xc.on_log = on_xport_log;
+	xc.on_link = on_link;
+	xc.data = n;
+	char err[512] = "";
+	int rc = xport_new(n->loop, &xc, &n->xport, err, sizeof err);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "%s", err[0] ? err : duet_strerror(rc));
+		return rc;
+	}
+	rc = xport_set_membership(n->xport, &n->cfg.membership);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "transport membership: %s", duet_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void xport_closed(void *data)
+{
+	struct node *n = data;
+	n->xport = NULL;
+}
+
+static void stop(struct node *n, const char *why)
+{
+	if (n->stopping)
+		return;
+	n->stopping = true;
+	duet_log(DUET_LOG_INFO, "%s: shutting down%s", why,
+		 n->persisting ? " (waiting for the storage write in flight)" : "");
+	uv_timer_stop(&n->tick_timer);
+	uv_close((uv_handle_t *)&n->tick_timer, NULL);
+	uv_close((uv_handle_t *)&n->sig_term, NULL);
+	uv_close((uv_handle_t *)&n->sig_int, NULL);
+	uv_close((uv_handle_t *)&n->sig_hup, NULL);
+	admin_close(n);
+	if (n->xport)
+		xport_close(n->xport, xport_closed);
+}
+
+static void reload(struct node *n)
+{
+	struct duet_config *c = calloc(1, sizeof *c);
+	struct duet_config_errors *errs = calloc(1, sizeof *errs);
+	if (!c || !errs) {
+		free(c);
+		free(errs);
+		return;
+	}
+	int rc = duet_config_load(n->config_path, 0, c, errs);
+	if (rc) {
+		duet_log(DUET_LOG_WARN, "SIGHUP: %s has errors; nothing reloaded", n->config_path);
+		for (unsigned i = 0; i < errs->n; i++)
+			duet_log(DUET_LOG_WARN, "%s:%d: %s", errs->file, errs->v[i].line,
+				 errs->v[i].message);
+	} else {
+		duet_log_open(n->prog, c->log_target, c->log_level);
+		n->cfg.log_level = c->log_level;
+		n->cfg.log_target = c->log_target;
+		duet_log(DUET_LOG_INFO,
+			 "SIGHUP: reloaded log_level = %s, log_target = %s from %s; other keys "
+			 "need a restart",
+			 duet_log_level_name(c->log_level),
+			 c->log_target == DUET_LOG_SYSLOG ? "syslog" : "stderr", n->config_path);
+	}
+	duet_config_free(c);
+	free(c);
+	free(errs);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct node *n = s->data;
+	if (signum == SIGHUP)
+		reload(n);
+	else
+		stop(n, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s --config FILE\n"
+		"       %s --help | --version\n\n"
+		"Runs one %s member of a duet cluster (DESIGN.md 1): raft over mutual TLS,\n"
+		"the log in LMDB under data_dir, an admin socket for duetctl status.\n"
+		"Signals: SIGTERM/SIGINT shut down cleanly; SIGHUP reloads log_level and\n"
+		"log_target.\n",
+		prog, prog, strcmp(prog, "duetd") == 0 ? "data-node" : "witness");
+}
+
+int node_main(int argc, char **argv, const char *prog, uint8_t kind)
+{
+	const char *config = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout, prog);
+			printf("\nConfig keys:\n\n");
+			duet_config_print_keys(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("%s %s\n", prog, DUET_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			config = argv[i] + 9;
+		} else {
+			fprintf(stderr, "%s: unknown argument '%s'\n", prog, argv[i]);
+			usage(stderr, prog);
+			return 2;
+		}
+	}
+	if (!config) {
+		fprintf(stderr, "%s: --config FILE is required\n", prog);
+		usage(stderr, prog);
+		return 2;
+	}
+
+	struct node *n = calloc(1, sizeof *n);
+	struct duet_config_errors *errs = calloc(1, sizeof *errs);
+	if (!n || !errs) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	n->prog = prog;
+	n->config_path = config;
+	int rc = duet_config_load(config, 0, &n->cfg, errs);
+	if (rc) {
+		duet_config_errors_print(stderr, errs);
+		fprintf(stderr,
+			"%s: %s is not a valid config; check it with duetctl check-config\n", prog,
+			config);
+		return 1;
+	}
+	free(errs);
+	if (n->cfg.self_kind != kind) {
+		fprintf(stderr,
+			"%s: [node] name = %s is a %s member in %s; run %s for it, not %s\n", prog,
+			n->cfg.node_name,
+			n->cfg.self_kind == DUET_MEMBER_WITNESS ? "witness" : "data", config,
+			n->cfg.self_kind == DUET_MEMBER_WITNESS ? "duet-witness" : "duetd", prog);
+		return 1;
+	}
+	duet_log_open(prog, n->cfg.log_target, n->cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	n->loop = uv_default_loop();
+	n->start_ms = node_now_ms();
+	struct store_loaded ld;
+	memset(&ld, 0, sizeof ld);
+	if (open_store(n, &ld) || start_raft(n, &ld)) {
+		store_loaded_free(&ld);
+		if (n->store)
+			store_close(n->store);
+		return 1;
+	}
+	duet_log(DUET_LOG_INFO,
+		 "%s member %s (id %" PRIu32 ") of cluster %s: term %" PRIu64 ", %zu log entries%s",
+		 prog, n->cfg.node_name, n->cfg.self_id, n->cfg.cluster_name, ld.state.term,
+		 ld.n_entries, ld.has_snap ? " after a snapshot" : "");
+	store_loaded_free(&ld);
+
+	if (start_transport(n) || admin_open(n)) {
+		/* close what was opened and let the loop finish the closes */
+		n->stopping = true;
+		if (n->xport)
+			xport_close(n->xport, xport_closed);
+		uv_run(n->loop, UV_RUN_DEFAULT);
+		store_close(n->store);
+		return 1;
+	}
+	uv_timer_init(n->loop, &n->tick_timer);
+	n->tick_timer.data = n;
+	uv_signal_init(n->loop, &n->sig_term);
+	uv_signal_init(n->loop, &n->sig_int);
+	uv_signal_init(n->loop, &n->sig_hup);
+	n->sig_term.data = n->sig_int.data = n->sig_hup.data = n;
+	uv_signal_start(&n->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&n->sig_int, on_signal, SIGINT);
+	uv_signal_start(&n->sig_hup, on_signal, SIGHUP);
+
+	drive(n);
+	uv_run(n->loop, UV_RUN_DEFAULT);
+
+	/* every handle is closed and no write is in flight */
+	raft_free(n->raft);
+	store_close(n->store);
+	uv_loop_close(n->loop);
+	duet_log(DUET_LOG_INFO, "stopped");
+	duet_log_close();
+	duet_config_free(&n->cfg);
+	free(n);
+	return 0;
+}

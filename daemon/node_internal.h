@@ -1,0 +1,84 @@
+/*
+ * node_internal.h - one member process (duetd or duet-witness) on one libuv
+ * loop: store, raft core, transport, fsm, tick timer, admin socket, signals.
+ *
+ * Everything here runs in the loop's thread except the storage writes, which
+ * run on libuv's threadpool (uv_queue_work) one at a time: while a write is
+ * in flight (n->persisting) the loop keeps serving messages, ticks and admin
+ * requests, and the core batches what happens meanwhile into the next
+ * update (raftlog.h: one update outstanding).
+ */
+#ifndef DUET_NODE_INTERNAL_H
+#define DUET_NODE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "duet/config.h"
+#include "duet/fsm.h"
+#include "duet/raftlog.h"
+#include "duet/storage.h"
+#include "duet/transport.h"
+
+/* Frame type of a raft message in the transport (raft_msg_encode payload). */
+#define NODE_FRAME_RAFT 1
+/* Take an fsm snapshot every this many applied entries (config key later). */
+#define NODE_SNAPSHOT_EVERY_ENTRIES 10000
+/* Bounds of the admin socket. */
+#define ADMIN_MAX_REQUEST_BYTES 4096
+#define ADMIN_MAX_CLIENTS       16
+
+struct admin_client;
+
+struct node {
+	uv_loop_t *loop;
+	const char *prog; /* "duetd" or "duet-witness" */
+	const char *config_path;
+	struct duet_config cfg;
+
+	struct store *store;
+	struct raft *raft;
+	struct xport *xport;
+	struct fsm fsm;
+
+	uv_timer_t tick_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_pipe_t admin;
+	bool admin_open;
+	struct admin_client *clients; /* linked list */
+	unsigned n_clients;
+	uint64_t admin_refused; /* oversized, malformed or over ADMIN_MAX_CLIENTS */
+
+	/* the update being persisted on the threadpool */
+	bool persisting;
+	uv_work_t work;
+	struct raft_update update;
+	int work_rc;
+	const char *work_what;
+
+	bool stopping;
+	uint64_t start_ms;
+	uint64_t last_snapshot_index;
+	uint64_t master_proposed_term; /* term in which MASTER(self) was proposed */
+	uint64_t frames_bad;           /* transport frames that were no raft message */
+	uint64_t sends_failed;
+	uint64_t fsm_refused;
+};
+
+/* Monotonic milliseconds (what the core's clock is). */
+uint64_t node_now_ms(void);
+/* Wall clock milliseconds since the epoch (for entries and people). */
+uint64_t node_wall_ms(void);
+
+/* Runs a member process to completion; returns the exit status. */
+int node_main(int argc, char **argv, const char *prog, uint8_t kind);
+
+/* admin.c */
+int admin_open(struct node *n);
+void admin_close(struct node *n);
+/* The status document (one JSON object, no newline), malloc'd. */
+char *node_status_json(struct node *n);
+
+#endif

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# cluster_test.sh - integration tests with real processes: two duetd and one
+# duet-witness on 127.0.0.1, driven through `duetctl status --json`.
+#
+# usage: cluster_test.sh BIN_DIR HELPER_DIR TEST
+#   TEST: leader | failover | restart | witness_quorum | foreign_ca | garbage | audit
+#
+# Each test builds its own world (certs, three configs on free ports, three
+# data dirs in a mktemp dir), starts the processes, and on exit - success or
+# failure - kills exactly the PIDs it started and removes the dir (kept with
+# DUET_KEEP=1; the daemons' logs are printed on failure). Synchronisation is
+# polling with deadlines, never a fixed sleep.
+set -u
+BIN=$1
+HELPERS=$2
+TEST=$3
+SRC=$(cd "$(dirname "$0")" && pwd)
+# Deadlines (seconds) may be stretched for slow builds (ASan): DUET_SLOW=3.
+SLOW=${DUET_SLOW:-1}
+TMP=$(mktemp -d /tmp/duet-it.XXXXXX)
+declare -A PID
+STARTED=()
+FAILED=0
+
+cleanup() {
+	for p in "${STARTED[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for p in "${STARTED[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ "$FAILED" != 0 ]; then
+		for f in "$TMP"/*.log; do
+			[ -f "$f" ] || continue
+			echo "----- $f"
+			tail -n 40 "$f"
+		done
+	fi
+	if [ "${DUET_KEEP:-0}" = 1 ]; then
+		echo "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL [$TEST]: $*"
+	FAILED=1
+	exit 1
+}
+ok() { echo "ok [$TEST]: $*"; }
+
+now_ms() { date +%s%3N; }
+
+# free_ports N: N TCP ports the kernel hands out for port 0, released at once
+free_ports() {
+	python3 -c '
+import socket, sys
+ss = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); ss.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+for s in ss: s.close()' "$1"
+}
+
+NAMES=(node-a node-b witness)
+read -r -a PORTS <<<"$(free_ports 4)"
+declare -A PORT=([node-a]=${PORTS[0]} [node-b]=${PORTS[1]} [witness]=${PORTS[2]})
+EXTRA_PORT=${PORTS[3]}
+
+# write_config NAME DATA_DIR CERT_DIR [LISTEN] > file
+write_config() {
+	local name=$1 dir=$2 certs=$3 listen=${4:-}
+	cat <<EOC
+[cluster]
+name = it
+id = 00000000cafe0001
+
+[node]
+name = $name
+data_dir = $dir
+log_level = debug
+EOC
+	[ -n "$listen" ] && echo "listen = $listen"
+	cat <<EOC
+
+[member node-a]
+id = 1
+kind = data
+address = 127.0.0.1:${PORT[node-a]}
+
+[member node-b]
+id = 2
+kind = data
+address = 127.0.0.1:${PORT[node-b]}
+
+[member witness]
+id = 3
+kind = witness
+address = 127.0.0.1:${PORT[witness]}
+
+[tls]
+ca = $certs/ca.pem
+cert = $certs/$name.pem
+key = $certs/$name.key
+EOC
+}
+
+setup() {
+	"$BIN/duetctl" gencerts --dir "$TMP/certs" --names node-a,node-b,witness >/dev/null ||
+		fail "duetctl gencerts"
+	for n in "${NAMES[@]}"; do
+		write_config "$n" "$TMP/$n" "$TMP/certs" >"$TMP/$n.ini"
+	done
+}
+
+start() {
+	local n=$1 exe=duetd
+	[ "$n" = witness ] && exe=duet-witness
+	"$BIN/$exe" --config "$TMP/$n.ini" 2>>"$TMP/$n.log" &
+	PID[$n]=$!
+	STARTED+=("$!")
+}
+
+start_all() { for n in "${NAMES[@]}"; do start "$n"; done; }
+
+kill9() {
+	kill -9 "${PID[$1]}"
+	wait "${PID[$1]}" 2>/dev/null
+}
+
+status() { "$BIN/duetctl" status --config "$TMP/$1.ini" --json 2>/dev/null; }
+field() { status "$1" | jq -r "$2" 2>/dev/null; }
+# is NODE JQ_EXPR: the expression is true in NODE's status (asked anew each call)
+is() { [ "$(field "$1" "$2")" = true ]; }
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls every 50 ms
+wait_until() {
+	local secs=$1 what=$2
+	shift 2
+	local deadline=$(($(now_ms) + secs * 1000 * SLOW))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		"$@" && return 0
+		sleep 0.05
+	done
+	fail "not within ${secs}s: $what"
+}
+
+leader_with_lease() {
+	for n in node-a node-b; do
+		if [ "$(field "$n" '.role == "leader" and .lease.valid')" = true ]; then
+			LEADER=$n
+			return 0
+		fi
+	done
+	return 1
+}
+
+other_data() { [ "$1" = node-a ] && echo node-b || echo node-a; }
+
+# ---- tests -------------------------------------------------------------------
+
+t_leader() {
+	setup
+	local t0
+	t0=$(now_ms)
+	start_all
+	wait_until 2 "a data node leads with the lease" leader_with_lease
+	ok "$LEADER leads with the lease $(($(now_ms) - t0)) ms after start"
+	wait_until 2 "MASTER($LEADER) committed" \
+		is "$LEADER" '.master.node == "'"$LEADER"'"'
+	ok "master is $LEADER"
+}
+
+t_failover() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local old=$LEADER new
+	new=$(other_data "$old")
+	kill9 "$old"
+	local t0
+	t0=$(now_ms)
+	wait_until 5 "$new leads after kill -9 of $old" \
+		is "$new" '.role == "leader" and .lease.valid'
+	ok "$new leads with the lease $(($(now_ms) - t0)) ms after kill -9 of $old"
+}
+
+t_restart() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local old=$LEADER new
+	new=$(other_data "$old")
+	kill9 "$old"
+	wait_until 5 "$new leads" is "$new" '.role == "leader"'
+	# the new leader commits its NOOP and a MASTER entry the old node lacks
+	local target
+	wait_until 5 "new leader commits past the old log" \
+		is "$new" '.commit_index >= 4'
+	target=$(field "$new" .commit_index)
+	start "$old"
+	wait_until 5 "$old restarts on its store and follows" \
+		is "$old" '.role == "follower" and .leader == "'"$new"'"'
+	wait_until 5 "$old catches up to commit $target" \
+		is "$old" ".commit_index >= $target and .applied_index >= $target"
+	ok "$old follows $new and caught up to commit $(field "$old" .commit_index)"
+	grep -q "first start" "$TMP/$old.log" || fail "log of $old lacks the first start"
+	[ "$(grep -c 'created store' "$TMP/$old.log")" = 1 ] || fail "$old recreated its store"
+	ok "$old restarted on its own store"
+}
+
+t_witness_quorum() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	wait_until 2 "MASTER committed" is "$LEADER" '.master.node == "'"$LEADER"'"'
+	local old=$LEADER new before
+	new=$(other_data "$old")
+	before=$(field "$old" .commit_index)
+	kill9 "$old"
+	wait_until 5 "$new leads with the witness" \
+		is "$new" '.role == "leader" and .lease.valid'
+	# the new leader's NOOP and its MASTER proposal need the witness's ack
+	wait_until 5 "commit index advances past $before + 1" \
+		is "$new" ".commit_index > $before + 1"
+	local c
+	c=$(field "$new" .commit_index)
+	wait_until 3 "witness has commit $c" \
+		is witness ".commit_index >= $c"
+	ok "$new + witness committed up to $c with $old down (from $before)"
+}
+
+t_foreign_ca() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	"$BIN/duetctl" gencerts --dir "$TMP/foreign" --names node-b >/dev/null ||
+		fail "gencerts foreign"
+	local before
+	before=$(field node-a .transport.refused.bad_cert)
+	# a client with a certificate of another CA under a member's name
+	python3 "$SRC/raw_client.py" tls "${PORT[node-a]}" "$TMP/foreign/ca.pem" \
+		"$TMP/foreign/node-b.pem" "$TMP/foreign/node-b.key" >/dev/null
+	wait_until 3 "node-a counts the bad certificate" \
+		is node-a ".transport.refused.bad_cert > $before"
+	ok "TLS client with a foreign certificate refused (bad_cert $(field node-a .transport.refused.bad_cert))"
+	# a fourth real process: duetd as node-b with the foreign certificate
+	write_config node-b "$TMP/impostor" "$TMP/foreign" "127.0.0.1:$EXTRA_PORT" \
+		| sed "s|^ca = .*|ca = $TMP/foreign/ca.pem|" >"$TMP/impostor.ini"
+	local b2 t2
+	b2=$(field node-a '.transport.refused.bad_cert + .transport.refused.tls_error')
+	"$BIN/duetd" --config "$TMP/impostor.ini" 2>>"$TMP/impostor.log" &
+	STARTED+=("$!")
+	wait_until 5 "node-a refuses the impostor process" \
+		is node-a ".transport.refused.bad_cert + .transport.refused.tls_error > $b2"
+	t2=$(field witness '.transport.refused.bad_cert + .transport.refused.tls_error')
+	[ "$t2" -gt 0 ] || wait_until 5 "witness refuses the impostor" \
+		is witness '.transport.refused.bad_cert + .transport.refused.tls_error > 0'
+	[ "$(field node-a '.role == "leader" or .role == "follower"')" = true ] || fail "node-a disturbed"
+	ok "impostor duetd refused by node-a and witness; cluster unaffected"
+}
+
+t_garbage() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local p=${PORT[node-a]} tls0 over0
+	tls0=$(field node-a .transport.refused.tls_error)
+	python3 "$SRC/raw_client.py" garbage "$p" >/dev/null
+	python3 "$SRC/raw_client.py" plain-oversized "$p" >/dev/null
+	wait_until 3 "random bytes and a plain oversized frame counted" \
+		is node-a ".transport.refused.tls_error >= $tls0 + 2"
+	ok "random bytes and plaintext frame refused as TLS errors ($(field node-a .transport.refused.tls_error))"
+	over0=$(field node-a .transport.refused.oversized_frame)
+	python3 "$SRC/raw_client.py" tls-oversized "$p" "$TMP/certs/ca.pem" \
+		"$TMP/certs/witness.pem" "$TMP/certs/witness.key" >/dev/null
+	wait_until 3 "oversized frame inside TLS counted" \
+		is node-a ".transport.refused.oversized_frame > $over0"
+	ok "oversized frame refused ($(field node-a .transport.refused.oversized_frame))"
+	python3 "$SRC/raw_client.py" admin "$TMP/node-a/admin.sock" >"$TMP/admin.txt"
+	[ "$(grep -c '"ok":false' "$TMP/admin.txt")" = 4 ] ||
+		fail "admin socket answers: $(cat "$TMP/admin.txt")"
+	is node-a '.admin.refused >= 4' || fail "admin refusals not counted"
+	ok "admin socket refused 4 bad requests with an error each"
+	kill -0 "${PID[node-a]}" || fail "node-a died"
+	wait_until 3 "cluster still has a leader" leader_with_lease
+	ok "no crash; $LEADER still leads"
+}
+
+t_audit() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	wait_until 2 "MASTER committed on node-a" is node-a '.master.node == "'"$LEADER"'"'
+	"$BIN/duetctl" log --config "$TMP/node-a.ini" >"$TMP/list.txt" || fail "duetctl log"
+	grep -q MASTER "$TMP/list.txt" || fail "no MASTER in the audit listing"
+	"$BIN/duetctl" log --config "$TMP/node-a.ini" --verify >"$TMP/verify.txt" ||
+		fail "verify of the live store: $(cat "$TMP/verify.txt")"
+	ok "live store: $(cat "$TMP/verify.txt")"
+	"$BIN/duetctl" log --config "$TMP/node-a.ini" --type MASTER --json | jq -e .entry.payload.node >/dev/null ||
+		fail "log --type MASTER --json"
+	# stop node-a cleanly (never copy a live LMDB file), then damage a copy
+	kill -TERM "${PID[node-a]}"
+	wait "${PID[node-a]}"
+	local rc=$?
+	[ "$rc" = 0 ] || fail "node-a exit status $rc after SIGTERM"
+	grep -q "stopped" "$TMP/node-a.log" || fail "no clean stop in the log"
+	ok "SIGTERM: node-a exited 0"
+	for n in node-b witness; do
+		kill -TERM "${PID[$n]}"
+		wait "${PID[$n]}"
+		rc=$?
+		[ "$rc" = 0 ] || fail "$n exit status $rc after SIGTERM"
+	done
+	ok "SIGTERM: node-b and witness exited 0"
+	cp -a "$TMP/node-a" "$TMP/copy"
+	sed "s|^data_dir = .*|data_dir = $TMP/copy|" "$TMP/node-a.ini" >"$TMP/copy.ini"
+	"$HELPERS/audit_tamper" "$TMP/copy" 2 >/dev/null || fail "audit_tamper"
+	"$BIN/duetctl" log --config "$TMP/copy.ini" --verify >"$TMP/bad.txt"
+	rc=$?
+	[ "$rc" = 1 ] || fail "verify of the damaged copy exited $rc: $(cat "$TMP/bad.txt")"
+	grep -q "record 2 " "$TMP/bad.txt" || fail "verify did not name record 2: $(cat "$TMP/bad.txt")"
+	ok "damaged copy: $(head -n 1 "$TMP/bad.txt")"
+	"$BIN/duetctl" log --config "$TMP/node-a.ini" --verify >/dev/null || fail "original damaged"
+}
+
+case $TEST in
+leader | failover | restart | witness_quorum | foreign_ca | garbage | audit) "t_$TEST" ;;
+*)
+	echo "unknown test $TEST"
+	exit 2
+	;;
+esac
+exit 0

@@ -6,8 +6,13 @@
  * Listing prints each record as one line (fsm_describe_entry) or one JSON
  * object per line (fsm_entry_json plus seq and hash); --verify walks the
  * whole chain (store_audit_verify) and names the first bad record.
+ * --follow keeps the read-only store open and, twice a second, starts a new
+ * read transaction to print what the daemon appended since: polling is the
+ * only way to see another process's LMDB commits, and it never blocks the
+ * writer.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +27,8 @@
 
 void cmd_log_help(void)
 {
-	printf("usage: duetctl log --config FILE [--since T] [--type T] [--json] [--verify]\n"
+	printf("usage: duetctl log --config FILE [--since T] [--type T] [--json] [--follow]\n"
+	       "                   [--verify]\n"
 	       "\n"
 	       "Prints the audit chain of the member the config names (its store under\n"
 	       "data_dir, opened read-only: the daemon may be running). Every applied entry\n"
@@ -33,6 +39,7 @@ void cmd_log_help(void)
 	       "  --type T    only entries of type T (MEMBERSHIP, MASTER, SYNC, STEP,\n"
 	       "              HEALTH, OPERATOR, NOOP; case-insensitive)\n"
 	       "  --json      one JSON object per line\n"
+	       "  --follow    keep printing records as they are appended, until interrupted\n"
 	       "  --verify    check every record and link instead of listing\n"
 	       "\n"
 	       "Exit status: 0 listed / chain intact, 1 the store could not be read or\n"
@@ -103,10 +110,43 @@ static int verify(struct store *s, bool json)
 	return DUETCTL_FAILED;
 }
 
+static volatile sig_atomic_t stop_following;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_following = 1;
+}
+
+static void print_record(const struct store_audit_record *r, bool json)
+{
+	static char text[16384];
+	if (json) {
+		fsm_entry_json(&r->entry, text, sizeof text);
+		/* the entry's object, with seq and hash added in front */
+		printf("{\"seq\":%" PRIu64 ",\"hash\":\"", r->seq);
+		hex(stdout, r->hash, sizeof r->hash);
+		printf("\",\"entry\":%s}\n", text);
+		return;
+	}
+	char when[40] = "-"; /* entries a core writes itself (NOOP) carry no wall time */
+	if (r->entry.wall_ms) {
+		time_t t = (time_t)(r->entry.wall_ms / 1000u);
+		struct tm tm;
+		char day[32];
+		gmtime_r(&t, &tm);
+		strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when, sizeof when, "%s.%03uZ", day, (unsigned)(r->entry.wall_ms % 1000u));
+	}
+	fsm_describe_entry(&r->entry, text, sizeof text);
+	printf("%6" PRIu64 "  %-24s  index %" PRIu64 " term %" PRIu64 " author %" PRIu32 "  %s\n",
+	       r->seq, when, r->entry.index, r->entry.term, r->entry.author, text);
+}
+
 int cmd_log(int argc, char **argv)
 {
 	const char *config = NULL;
-	bool json = false, do_verify = false;
+	bool json = false, do_verify = false, follow = false;
 	uint64_t since_ms = 0;
 	int type = -1;
 	for (int i = 1; i < argc; i++) {
@@ -114,6 +154,8 @@ int cmd_log(int argc, char **argv)
 			config = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--follow") == 0) {
+			follow = true;
 		} else if (strcmp(argv[i], "--verify") == 0) {
 			do_verify = true;
 		} else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
@@ -172,32 +214,30 @@ int cmd_log(int argc, char **argv)
 		store_close(s);
 		return DUETCTL_FAILED;
 	}
-	static char text[16384];
 	int result = DUETCTL_OK;
 	struct store_audit_record r;
-	while ((rc = store_audit_iter_next(it, &r)) == 1) {
-		if (type >= 0 && r.entry.type != type)
-			continue;
-		if (r.entry.wall_ms < since_ms)
-			continue;
-		if (json) {
-			fsm_entry_json(&r.entry, text, sizeof text);
-			/* the entry's object, with seq and hash added in front */
-			printf("{\"seq\":%" PRIu64 ",\"hash\":\"", r.seq);
-			hex(stdout, r.hash, sizeof r.hash);
-			printf("\",\"entry\":%s}\n", text);
-		} else {
-			time_t t = (time_t)(r.entry.wall_ms / 1000u);
-			struct tm tm;
-			char when[32];
-			gmtime_r(&t, &tm);
-			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-			fsm_describe_entry(&r.entry, text, sizeof text);
-			printf("%6" PRIu64 "  %s.%03uZ  index %" PRIu64 " term %" PRIu64
-			       " author %" PRIu32 "  %s\n",
-			       r.seq, when, (unsigned)(r.entry.wall_ms % 1000u), r.entry.index,
-			       r.entry.term, r.entry.author, text);
+	if (follow) {
+		signal(SIGINT, on_stop);
+		signal(SIGTERM, on_stop);
+	}
+	for (;;) {
+		while ((rc = store_audit_iter_next(it, &r)) == 1) {
+			if (type >= 0 && r.entry.type != type)
+				continue;
+			if (r.entry.wall_ms < since_ms)
+				continue;
+			print_record(&r, json);
 		}
+		fflush(stdout);
+		if (rc < 0 || !follow || stop_following)
+			break;
+		struct timespec half = {.tv_nsec = 500 * 1000 * 1000};
+		nanosleep(&half, NULL);
+		if (stop_following)
+			break;
+		rc = store_audit_iter_refresh(it);
+		if (rc < 0)
+			break;
 	}
 	if (rc < 0) {
 		fprintf(stderr,

@@ -5,9 +5,21 @@
  * Protocol: one JSON request per line, one JSON response per line, on the
  * loop. Requests are bounded (ADMIN_MAX_REQUEST_BYTES; a longer line gets an
  * error and the connection is closed) and so are clients (ADMIN_MAX_CLIENTS).
- * Only {"cmd":"status"} exists today; anything else gets
- * {"ok":false,"error":"..."}. The parser is deliberately tiny: it looks for
- * the "cmd" key and its string value, nothing is evaluated.
+ * Commands:
+ *   {"cmd":"status"}  the status document (node_status_json).
+ *   {"cmd":"probe","n":N,"bytes":B}  leader only (elsewhere an error naming
+ *       the leader): proposes N entries of type TRAPS, each a valid
+ *       one-trap batch (duet_traps_encode, synthetic identity, sender
+ *       "probe") with B bytes of payload, pipelined (DUET_EBUSY from
+ *       raft_propose is retried at the next loop turn), and answers
+ *       {"ok":true,"n":N,"first_index":..,"last_index":..,"elapsed_us":..}
+ *       once the last one is applied on the leader (committed). For
+ *       bench-cluster and the tests: 1 <= N <= ADMIN_PROBE_MAX_N,
+ *       B <= DUET_TRAP_MAX_PAYLOAD, one probe at a time (error if busy);
+ *       losing the leadership meanwhile answers an error.
+ * Anything else gets {"ok":false,"error":"..."}. The parser is deliberately
+ * tiny: it looks for the "cmd" key and its string value (and, for probe,
+ * two unsigned integers), nothing is evaluated.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +30,8 @@
 #include <unistd.h>
 
 #include "node_internal.h"
+
+#define ADMIN_PROBE_MAX_N 1000000u
 
 struct admin_client {
 	uv_pipe_t pipe;
@@ -238,6 +252,12 @@ static void client_close(struct admin_client *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->node->probe.client == c) {
+		/* nobody to answer: stop proposing (what is proposed commits) */
+		free(c->node->probe.payload);
+		free(c->node->probe.buf);
+		memset(&c->node->probe, 0, sizeof c->node->probe);
+	}
 	uv_close((uv_handle_t *)&c->pipe, client_closed);
 }
 
@@ -324,6 +344,162 @@ static int parse_cmd(const char *line, char *out, size_t cap)
 	return 0;
 }
 
+/* Finds "key" : UNSIGNED in line. */
+static int parse_uint(const char *line, const char *key, uint64_t *out)
+{
+	const char *p = strstr(line, key);
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != ':')
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	uint64_t v = 0;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static void probe_finish(struct node *n, char *answer)
+{
+	if (n->probe.client)
+		client_send(n->probe.client, answer);
+	else
+		free(answer);
+	free(n->probe.payload);
+	free(n->probe.buf);
+	memset(&n->probe, 0, sizeof n->probe);
+}
+
+static bool probe_still_leader(struct node *n, uint64_t now)
+{
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	return st.role == RAFT_LEADER && st.term == n->probe.term;
+}
+
+void admin_probe_pump(struct node *n)
+{
+	if (!n->probe.active || n->stopping)
+		return;
+	uint64_t now = node_now_ms();
+	if (!probe_still_leader(n, now)) {
+		probe_finish(n, error_json("probe: leadership lost"));
+		return;
+	}
+	while (n->probe.sent < n->probe.n) {
+		struct duet_trap t = {0};
+		uint64_t seq = n->probe.sent;
+		memcpy(t.identity, "duet-probe", 10);
+		for (int i = 0; i < 8; i++)
+			t.identity[24 + i] = (uint8_t)(n->probe.start_us >> (8 * i));
+		t.ordinal = (uint32_t)(seq + 1);
+		t.recv_ms = node_wall_ms();
+		t.receiver = n->cfg.self_id;
+		t.kind = DUET_TRAP_CUSTOM;
+		snprintf(t.sender, sizeof t.sender, "probe");
+		t.len = n->probe.bytes;
+		t.payload = n->probe.payload;
+		long len = duet_traps_encode(&t, 1, n->probe.buf, n->probe.cap);
+		if (len < 0) {
+			probe_finish(n, error_json("probe: cannot encode the trap batch"));
+			return;
+		}
+		uint64_t index = 0;
+		int rc = raft_propose(n->raft, now, RAFT_ENTRY_TRAPS, t.recv_ms, n->probe.buf,
+				      (uint32_t)len, &index);
+		if (rc == DUET_EBUSY)
+			return; /* back-pressure: retried at the next turn */
+		if (rc) {
+			char msg[96];
+			snprintf(msg, sizeof msg, "probe: propose: %s", duet_strerror(rc));
+			probe_finish(n, error_json(msg));
+			return;
+		}
+		if (n->probe.sent == 0)
+			n->probe.first_index = index;
+		n->probe.last_index = index;
+		n->probe.sent++;
+	}
+}
+
+void admin_probe_check(struct node *n)
+{
+	if (!n->probe.active || n->probe.sent < n->probe.n)
+		return;
+	if (n->fsm.applied_index < n->probe.last_index) {
+		if (!probe_still_leader(n, node_now_ms()))
+			probe_finish(n, error_json("probe: leadership lost"));
+		return;
+	}
+	uint64_t elapsed = uv_hrtime() / 1000 - n->probe.start_us;
+	char *t = NULL;
+	if (asprintf(&t,
+		     "{\"ok\":true,\"n\":%" PRIu64 ",\"first_index\":%" PRIu64
+		     ",\"last_index\":%" PRIu64 ",\"elapsed_us\":%" PRIu64 "}",
+		     n->probe.n, n->probe.first_index, n->probe.last_index, elapsed) < 0)
+		t = NULL;
+	probe_finish(n, t);
+}
+
+static void start_probe(struct admin_client *c, const char *line)
+{
+	struct node *n = c->node;
+	uint64_t count = 0, bytes = 0;
+	if (parse_uint(line, "\"n\"", &count) || parse_uint(line, "\"bytes\"", &bytes) ||
+	    count == 0 || count > ADMIN_PROBE_MAX_N || bytes > DUET_TRAP_MAX_PAYLOAD) {
+		char msg[128];
+		snprintf(msg, sizeof msg,
+			 "probe: expected {\"cmd\":\"probe\",\"n\":1..%u,\"bytes\":0..%d}",
+			 ADMIN_PROBE_MAX_N, DUET_TRAP_MAX_PAYLOAD);
+		client_send(c, error_json(msg));
+		return;
+	}
+	if (n->probe.active) {
+		client_send(c, error_json("probe: another probe is in flight"));
+		return;
+	}
+	uint64_t now = node_now_ms();
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	if (st.role != RAFT_LEADER) {
+		char msg[160];
+		const char *name = member_name(n, st.leader);
+		snprintf(msg, sizeof msg, "probe: not the leader; leader_id %" PRIu32 " (%s)",
+			 st.leader, name ? name : "unknown");
+		client_send(c, error_json(msg));
+		return;
+	}
+	n->probe.payload = malloc(bytes ? bytes : 1);
+	n->probe.cap = (size_t)bytes + 1024;
+	n->probe.buf = malloc(n->probe.cap);
+	if (!n->probe.payload || !n->probe.buf) {
+		free(n->probe.payload);
+		free(n->probe.buf);
+		memset(&n->probe, 0, sizeof n->probe);
+		client_send(c, error_json("probe: out of memory"));
+		return;
+	}
+	for (uint64_t i = 0; i < bytes; i++)
+		n->probe.payload[i] = (uint8_t)('a' + i % 26);
+	n->probe.active = true;
+	n->probe.client = c;
+	n->probe.n = count;
+	n->probe.bytes = (uint32_t)bytes;
+	n->probe.term = st.term;
+	n->probe.start_us = uv_hrtime() / 1000;
+	node_drive(n);
+}
+
 static void handle_line(struct admin_client *c, char *line)
 {
 	struct node *n = c->node;
@@ -343,9 +519,13 @@ static void handle_line(struct admin_client *c, char *line)
 		client_send(c, node_status_json(n));
 		return;
 	}
+	if (strcmp(cmd, "probe") == 0) {
+		start_probe(c, line);
+		return;
+	}
 	n->admin_refused++;
 	char msg[96];
-	snprintf(msg, sizeof msg, "unknown command '%s'; known: status", cmd);
+	snprintf(msg, sizeof msg, "unknown command '%s'; known: status, probe", cmd);
 	client_send(c, error_json(msg));
 }
 
@@ -454,6 +634,10 @@ int admin_open(struct node *n)
 
 void admin_close(struct node *n)
 {
+	if (n->probe.active) {
+		n->probe.client = NULL;
+		probe_finish(n, NULL);
+	}
 	for (struct admin_client *c = n->clients; c; c = c->next)
 		client_close(c);
 	if (n->admin_open) {

@@ -252,6 +252,7 @@ static void arm_timer(struct node *n)
 
 static void drive(struct node *n)
 {
+	admin_probe_pump(n);
 	while (!n->stopping && !n->persisting) {
 		int rc = raft_ready(n->raft, &n->update);
 		if (rc == DUET_ENOENT || rc == DUET_EBUSY)
@@ -271,7 +272,13 @@ static void drive(struct node *n)
 		}
 		finish_update(n);
 	}
+	admin_probe_check(n);
 	arm_timer(n);
+}
+
+void node_drive(struct node *n)
+{
+	drive(n);
 }
 
 static void on_tick(uv_timer_t *t)

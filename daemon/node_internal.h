@@ -65,6 +65,19 @@ struct node {
 	uint64_t frames_bad;           /* transport frames that were no raft message */
 	uint64_t sends_failed;
 	uint64_t fsm_refused;
+
+	/* the admin "probe" in flight (admin.c): at most one at a time */
+	struct {
+		bool active;
+		struct admin_client *client; /* NULL once its client went away */
+		uint64_t n, sent, term;
+		uint64_t first_index, last_index;
+		uint64_t start_us;
+		uint32_t bytes;
+		uint8_t *payload; /* `bytes` bytes of trap payload */
+		uint8_t *buf;     /* one encoded TRAPS batch */
+		size_t cap;
+	} probe;
 };
 
 /* Monotonic milliseconds (what the core's clock is). */
@@ -75,10 +88,18 @@ uint64_t node_wall_ms(void);
 /* Runs a member process to completion; returns the exit status. */
 int node_main(int argc, char **argv, const char *prog, uint8_t kind);
 
+/* Runs the core until it has nothing to do (node.c); admin.c calls it after
+ * proposing. */
+void node_drive(struct node *n);
+
 /* admin.c */
 int admin_open(struct node *n);
 void admin_close(struct node *n);
 /* The status document (one JSON object, no newline), malloc'd. */
 char *node_status_json(struct node *n);
+/* Proposes what the probe in flight still has to (stops at DUET_EBUSY; retried
+ * at the next turn), answers it once its last entry is applied. */
+void admin_probe_pump(struct node *n);
+void admin_probe_check(struct node *n);
 
 #endif

@@ -14,6 +14,7 @@ packages=(
   libinih-dev                            # INI config parser
   libcriterion-dev                       # unit tests
   jq python3                             # integration tests read duetctl --json, send raw bytes
+  stress-ng                              # bench-cluster --stress-minutes: both cores saturated
 )
 
 missing=()

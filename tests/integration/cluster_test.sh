@@ -3,7 +3,8 @@
 # duet-witness on 127.0.0.1, driven through `duetctl status --json`.
 #
 # usage: cluster_test.sh BIN_DIR HELPER_DIR TEST
-#   TEST: leader | failover | restart | witness_quorum | foreign_ca | garbage | audit
+#   TEST: leader | failover | restart | witness_quorum | foreign_ca | garbage | audit |
+#         probe
 #
 # Each test builds its own world (certs, three configs on free ports, three
 # data dirs in a mktemp dir), starts the processes, and on exit - success or
@@ -326,8 +327,47 @@ t_audit() {
 	"$BIN/duetctl" log --config "$TMP/node-a.ini" --verify >/dev/null || fail "original damaged"
 }
 
+# admin NODE JSON: one request on NODE's admin socket, prints the answer line
+admin() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+b = b""
+while not b.endswith(b"\n"):
+    c = s.recv(65536)
+    if not c: break
+    b += c
+sys.stdout.write(b.decode())' "$TMP/$1/admin.sock" "$2"
+}
+
+t_probe() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local follower c0 ans
+	follower=$(other_data "$LEADER")
+	c0=$(field "$LEADER" .commit_index)
+	ans=$(admin "$LEADER" '{"cmd":"probe","n":100,"bytes":256}')
+	echo "$ans" | jq -e '.ok == true and .n == 100 and .last_index - .first_index == 99 and
+		.elapsed_us >= 0' >/dev/null || fail "probe on the leader: $ans"
+	[ "$(field "$LEADER" ".commit_index - $c0 >= 100")" = true ] ||
+		fail "commit index did not advance by 100 from $c0: $(field "$LEADER" .commit_index)"
+	ok "probe n=100 on $LEADER: $ans"
+	ans=$(admin "$follower" '{"cmd":"probe","n":1,"bytes":16}')
+	echo "$ans" | jq -e '.ok == false and (.error | contains("'"$LEADER"'"))' >/dev/null ||
+		fail "probe on the follower: $ans"
+	ok "probe on $follower refused: $ans"
+	ans=$(admin "$LEADER" '{"cmd":"probe","n":0,"bytes":16}')
+	echo "$ans" | jq -e '.ok == false' >/dev/null || fail "probe n=0: $ans"
+	wait_until 3 "$follower applied the probe" \
+		is "$follower" ".fsm_applied_index >= $(field "$LEADER" .commit_index)"
+	ok "$follower applied the probe entries; no fsm refusal: $(field "$follower" .fsm.refused)"
+	[ "$(field "$follower" .fsm.refused)" = 0 ] || fail "fsm refused entries"
+}
+
 case $TEST in
-leader | failover | restart | witness_quorum | foreign_ca | garbage | audit) "t_$TEST" ;;
+leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,9 @@ static void maybe_snapshot(struct node *n)
 		int rc = raft_snapshot_taken(n->raft, n->fsm.applied_index, buf, (uint32_t)len);
 		if (rc == 0) {
 			n->last_snapshot_index = n->fsm.applied_index;
+			/* the compacted entries' memory goes back to the system, not
+			 * just to the allocator: the witness is meant to stay small */
+			malloc_trim(0);
 			duet_log(DUET_LOG_INFO, "snapshot at index %" PRIu64,
 				 n->last_snapshot_index);
 		} else {
@@ -531,6 +535,13 @@ static void usage(FILE *out, const char *prog)
 int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 {
 	const char *config = NULL;
+	/* Batches and snapshots are large, short-lived blocks. glibc raises its
+	 * mmap threshold after freeing one, then serves the next from the heap,
+	 * where freed space fragments and stays resident; a fixed threshold keeps
+	 * them in mmap (returned on free). Two arenas bound the per-thread
+	 * arenas that the libuv threadpool would otherwise create. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout, prog);

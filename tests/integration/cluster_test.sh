@@ -327,6 +327,29 @@ t_audit() {
 	"$BIN/duetctl" log --config "$TMP/node-a.ini" --verify >/dev/null || fail "original damaged"
 }
 
+count_master() { [ "$(grep -c MASTER "$TMP/follow.txt")" -ge "$1" ]; }
+
+# duetctl log --follow on the witness's store prints the failover's records as
+# they are appended, and stops cleanly on SIGTERM
+t_follow() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local old=$LEADER
+	"$BIN/duetctl" log --config "$TMP/witness.ini" --follow --json >"$TMP/follow.txt" &
+	local follower=$!
+	STARTED+=("$follower")
+	wait_until 3 "MASTER($old) in the followed log" count_master 1
+	kill9 "$old"
+	wait_until 5 "the new leader's MASTER appears in the followed log" count_master 2
+	ok "followed: $(grep -c . "$TMP/follow.txt") records, $(grep -c MASTER "$TMP/follow.txt") MASTER"
+	kill -TERM "$follower"
+	wait "$follower"
+	local rc=$?
+	[ "$rc" = 0 ] || fail "duetctl log --follow exited $rc after SIGTERM"
+	jq -e . "$TMP/follow.txt" >/dev/null || fail "followed output is not JSON lines"
+}
+
 # admin NODE JSON: one request on NODE's admin socket, prints the answer line
 admin() {
 	python3 -c '
@@ -367,7 +390,7 @@ t_probe() {
 }
 
 case $TEST in
-leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe) "t_$TEST" ;;
+leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -36,6 +36,10 @@ run_suite() { # dir, cmake args...
 
 run_suite build
 if [ $quick -eq 0 ]; then
+  # -O3 finds warnings (-Werror) that -O2 does not: the Release build must compile too
+  echo "== build build-release (compile only)"
+  cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build-release -j "$jobs"
   run_suite build-asan -DDUET_SANITIZE=address,undefined
   scripts/fuzz.sh --smoke
 fi

@@ -69,7 +69,7 @@ int store_identity_put(struct store *s, MDB_txn *txn, const struct store_identit
 
 int store_identity_get(struct store *s, MDB_txn *txn, struct store_identity *id)
 {
-	struct wire_reader r;
+	struct wire_reader r = {0}; /* set by store_record_get; zeroed for the optimiser */
 	int rc = store_record_get(s, txn, STORE_KEY_IDENTITY, STORE_IDENTITY_BYTES, &r);
 	if (rc)
 		return rc;
@@ -92,7 +92,7 @@ int store_hardstate_put(struct store *s, MDB_txn *txn, uint64_t term, uint32_t v
 
 int store_hardstate_get(struct store *s, MDB_txn *txn, uint64_t *term, uint32_t *vote)
 {
-	struct wire_reader r;
+	struct wire_reader r = {0}; /* set by store_record_get; zeroed for the optimiser */
 	int rc = store_record_get(s, txn, STORE_KEY_HARDSTATE, STORE_HARDSTATE_BYTES, &r);
 	if (rc)
 		return rc;
@@ -113,7 +113,7 @@ int store_incarnation_put(struct store *s, MDB_txn *txn, uint64_t incarnation)
 
 int store_incarnation_get(struct store *s, MDB_txn *txn, uint64_t *incarnation)
 {
-	struct wire_reader r;
+	struct wire_reader r = {0}; /* set by store_record_get; zeroed for the optimiser */
 	int rc = store_record_get(s, txn, STORE_KEY_INCARNATION, STORE_INCARNATION_BYTES, &r);
 	if (rc)
 		return rc;

@@ -34,6 +34,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -45,7 +47,20 @@
 
 /* ---- the key table ------------------------------------------------------- */
 
-enum section_kind { SEC_NONE = 0, SEC_CLUSTER, SEC_NODE, SEC_MEMBER, SEC_TLS, SEC_RAFT, SEC_BAD };
+enum section_kind {
+	SEC_NONE = 0,
+	SEC_CLUSTER,
+	SEC_NODE,
+	SEC_MEMBER,
+	SEC_TLS,
+	SEC_RAFT,
+	SEC_PG,
+	SEC_FIP,
+	SEC_FENCE,
+	SEC_MANAGER,
+	SEC_HEALTH,
+	SEC_BAD
+};
 
 struct section_def {
 	enum section_kind kind;
@@ -64,10 +79,23 @@ static const struct section_def sections[] = {
     {SEC_RAFT, "raft", "[raft]",
      "optional consensus timings and limits; must satisfy the rules of raft_config_check(), "
      "e.g. election_timeout_min_ms > lease_ms + max_drift_ms"},
+    {SEC_PG, "pg", "[pg]",
+     "data nodes: the local PostgreSQL that duet promotes, stops and keeps in synchronous "
+     "replication (duet-witness ignores [pg], [fip], [fence], [manager] and [health])"},
+    {SEC_FIP, "fip", "[fip]",
+     "data nodes: the floating IP that follows the master (netlink + gratuitous ARP, or "
+     "three commands for clouds)"},
+    {SEC_FENCE, "fence", "[fence]",
+     "data nodes: how this node powers off the OTHER data node before taking over"},
+    {SEC_MANAGER, "manager", "[manager]",
+     "data nodes: the management server that runs on the master only"},
+    {SEC_HEALTH, "health", "[health]",
+     "data nodes: periodic checks; a critical check failing fail_after probes on the master "
+     "makes it hand over to the synchronous standby"},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
-enum key_type { T_NAME, T_HEX64, T_U32, T_CHOICE, T_PATH, T_ADDRS };
+enum key_type { T_NAME, T_HEX64, T_U32, T_CHOICE, T_PATH, T_ADDRS, T_STR };
 enum key_home { IN_DRAFT, IN_MEMBER, IN_RAFT };
 
 #define K_REQUIRED 1u /* no default: must be in the file */
@@ -87,6 +115,12 @@ static const struct choice level_choices[] = {{"error", DUET_LOG_ERROR},
 					      {NULL, 0}};
 static const struct choice target_choices[] = {
     {"stderr", DUET_LOG_STDERR}, {"syslog", DUET_LOG_SYSLOG}, {NULL, 0}};
+static const struct choice fence_choices[] = {{"none", DUET_CONFIG_FENCE_NONE},
+					      {"ipmi", DUET_CONFIG_FENCE_IPMI},
+					      {"command", DUET_CONFIG_FENCE_COMMAND},
+					      {NULL, 0}};
+
+#define MAX_KEYS 96
 
 struct member_draft {
 	char name[DUET_NAME_MAX];
@@ -94,7 +128,7 @@ struct member_draft {
 	uint32_t id;
 	int kind;
 	struct duet_config_addrs addrs;
-	int key_line[32]; /* indexed like keys[]; 0: not set */
+	int key_line[MAX_KEYS]; /* indexed like keys[]; 0: not set */
 };
 
 struct draft {
@@ -110,7 +144,8 @@ struct draft {
 	char tls_cert[DUET_CONFIG_PATH_MAX];
 	char tls_key[DUET_CONFIG_PATH_MAX];
 	struct raft_config raft;
-	int key_line[32];          /* keys outside [member]: line where set, 0: not set */
+	struct duet_config_actions act;
+	int key_line[MAX_KEYS];    /* keys outside [member]: line where set, 0: not set */
 	int section_line[SEC_BAD]; /* header line of each single section, 0: absent */
 	unsigned n_members;
 	struct member_draft members[MAX_DRAFT_MEMBERS];
@@ -134,6 +169,8 @@ struct key_def {
 #define DRAFT_FIELD(f) IN_DRAFT, offsetof(struct draft, f), 0
 #define MEMBER_FIELD(f)                                                                            \
 	IN_MEMBER, offsetof(struct member_draft, f), sizeof(((struct member_draft *)0)->f)
+#define ACT_STR(f)   IN_DRAFT, offsetof(struct draft, act.f), sizeof(((struct draft *)0)->act.f)
+#define ACT_FIELD(f) IN_DRAFT, offsetof(struct draft, act.f), 0
 #define RAFT_MS(f, lo, meaning)                                                                    \
 	{                                                                                          \
 		SEC_RAFT, #f, T_U32, IN_RAFT, offsetof(struct raft_config, f), 0, lo, UINT32_MAX,  \
@@ -190,9 +227,92 @@ static const struct key_def keys[] = {
     RAFT_MS(max_entry_bytes, 1, "largest entry payload, at most 4194304 bytes"),
     RAFT_MS(max_uncommitted_entries, 1,
 	    "the leader refuses proposals while this many entries wait to commit"),
+
+    {SEC_PG, "conninfo", T_STR, ACT_STR(pg_conninfo), 0, 0, NULL, 0,
+     "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+     "libpq connection string of this node's PostgreSQL (superuser: duet runs ALTER SYSTEM "
+     "and pg_promote)"},
+    {SEC_PG, "start_command", T_STR, ACT_STR(pg_start_command), 0, 0, NULL, 0, "",
+     "starts this node's PostgreSQL when the node is master and PostgreSQL does not answer "
+     "(empty: never started by duet)"},
+    {SEC_PG, "stop_command", T_STR, ACT_STR(pg_stop_command), 0, 0, NULL, 0, "",
+     "stops this node's PostgreSQL at once when the node loses the master lease, e.g. pg_ctl "
+     "stop -m immediate (empty: not stopped; synchronous replication still blocks its "
+     "commits)"},
+    {SEC_PG, "timeout_ms", T_U32, ACT_FIELD(pg_timeout_ms), 100, 600000, NULL, 0, "2000",
+     "deadline of one PostgreSQL query, connecting included (ms)"},
+    {SEC_PG, "probe_interval_ms", T_U32, ACT_FIELD(pg_probe_interval_ms), 10, 600000, NULL, 0,
+     "200", "how often the master reads pg_stat_replication (ms)"},
+    {SEC_PG, "sync_timeout_ms", T_U32, ACT_FIELD(pg_sync_timeout_ms), 100, 3600000, NULL, 0, "2000",
+     "a synchronous standby missing from pg_stat_replication this long is committed SYNC off, "
+     "then synchronous_standby_names is cleared (ms)"},
+    {SEC_PG, "promote_timeout_ms", T_U32, ACT_FIELD(pg_promote_timeout_ms), 1000, 3600000, NULL, 0,
+     "60000", "pg_promote(wait => true) may take this long (ms)"},
+
+    {SEC_FIP, "address", T_STR, ACT_STR(fip_address), 0, 0, NULL, 0, "",
+     "the floating IP with its prefix, e.g. 10.0.0.100/24 (empty: no FIP)"},
+    {SEC_FIP, "interface", T_NAME, ACT_STR(fip_interface), 0, 0, NULL, 0, NULL,
+     "network interface the FIP is added to (required with address unless add_command is "
+     "set)"},
+    {SEC_FIP, "add_command", T_STR, ACT_STR(fip_add_command), 0, 0, NULL, 0, "",
+     "cloud FIP: command that attaches the FIP to this node (exit 0 = done); with "
+     "del_command and check_command, replaces netlink"},
+    {SEC_FIP, "del_command", T_STR, ACT_STR(fip_del_command), 0, 0, NULL, 0, "",
+     "cloud FIP: command that detaches it (exit 0 = done)"},
+    {SEC_FIP, "check_command", T_STR, ACT_STR(fip_check_command), 0, 0, NULL, 0, "",
+     "cloud FIP: exit 0 if this node holds the FIP, 1 if not"},
+    {SEC_FIP, "garp_count", T_U32, ACT_FIELD(fip_garp_count), 0, 100, NULL, 0, "3",
+     "gratuitous ARPs sent after adding the FIP"},
+    {SEC_FIP, "timeout_ms", T_U32, ACT_FIELD(fip_timeout_ms), 100, 600000, NULL, 0, "5000",
+     "deadline of one FIP operation (ms)"},
+
+    {SEC_FENCE, "method", T_CHOICE, ACT_FIELD(fence_method), 0, 0, fence_choices, 0, "none",
+     "none, ipmi or command; with none the new master only waits out the old lease"},
+    {SEC_FENCE, "command", T_STR, ACT_STR(fence_command), 0, 0, NULL, 0, "",
+     "method = command: powers the other node off, exit 0 means it is off; "
+     "DUET_FENCE_NODE holds its name"},
+    {SEC_FENCE, "ipmi_host", T_STR, ACT_STR(fence_ipmi_host), 0, 0, NULL, 0, "",
+     "method = ipmi: the other node's BMC address"},
+    {SEC_FENCE, "ipmi_user", T_STR, ACT_STR(fence_ipmi_user), 0, 0, NULL, 0, "",
+     "method = ipmi: BMC user"},
+    {SEC_FENCE, "ipmi_password_file", T_PATH, ACT_STR(fence_ipmi_password_file), 0, 0, NULL, 0,
+     NULL, "method = ipmi: file holding the BMC password (never on a command line)"},
+    {SEC_FENCE, "ipmi_interface", T_NAME, ACT_STR(fence_ipmi_interface), 0, 0, NULL, 0, "lanplus",
+     "method = ipmi: ipmitool -I interface"},
+    {SEC_FENCE, "timeout_ms", T_U32, ACT_FIELD(fence_timeout_ms), 100, 600000, NULL, 0, "20000",
+     "fencing, power-off confirmation included, must finish within this (ms)"},
+
+    {SEC_MANAGER, "start_command", T_STR, ACT_STR(manager_start_command), 0, 0, NULL, 0, "",
+     "starts the manager on the master (empty: no manager)"},
+    {SEC_MANAGER, "stop_command", T_STR, ACT_STR(manager_stop_command), 0, 0, NULL, 0, "",
+     "stops it when the node is no longer master"},
+    {SEC_MANAGER, "check_command", T_STR, ACT_STR(manager_check_command), 0, 0, NULL, 0, "",
+     "exit 0 while the manager runs (the manager health check; empty: no check)"},
+    {SEC_MANAGER, "timeout_ms", T_U32, ACT_FIELD(manager_timeout_ms), 100, 600000, NULL, 0, "10000",
+     "deadline of each manager command (ms)"},
+
+    {SEC_HEALTH, "interval_ms", T_U32, ACT_FIELD(health_interval_ms), 10, 600000, NULL, 0, "500",
+     "time between two probes of a check (ms)"},
+    {SEC_HEALTH, "timeout_ms", T_U32, ACT_FIELD(health_timeout_ms), 10, 600000, NULL, 0, "1000",
+     "a probe not answered by then has failed (ms)"},
+    {SEC_HEALTH, "fail_after", T_U32, ACT_FIELD(health_fail_after), 1, 1000, NULL, 0, "3",
+     "consecutive failed probes before a check is failing"},
+    {SEC_HEALTH, "ok_after", T_U32, ACT_FIELD(health_ok_after), 1, 1000, NULL, 0, "2",
+     "consecutive good probes before a failing check is ok again"},
+    {SEC_HEALTH, "fs_paths", T_STR, ACT_STR(health_fs_paths), 0, 0, NULL, K_COMPUTED, "<data_dir>",
+     "comma-separated directories probed with write + fdatasync (the LMDB and PostgreSQL "
+     "volumes)"},
+    {SEC_HEALTH, "nic", T_NAME, ACT_STR(health_nic), 0, 0, NULL, K_COMPUTED, "[fip] interface",
+     "interface whose link state is checked (empty: no NIC check)"},
+    {SEC_HEALTH, "isolation_targets", T_ADDRS, ACT_FIELD(health_isolation), 0, 0, NULL, 0, NULL,
+     "host:port list outside the cluster; the node is isolated when it can reach none (a "
+     "refused connection counts as reachable)"},
+    {SEC_HEALTH, "critical", T_STR, ACT_STR(health_critical), 0, 0, NULL, 0, "pg,fs",
+     "checks whose failure on the master hands mastership to the synchronous standby: any of "
+     "pg, fs, nic, fip, manager, isolation"},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
-_Static_assert(N_KEYS <= 32, "key_line[] arrays hold 32 keys");
+_Static_assert(N_KEYS <= MAX_KEYS, "key_line[] arrays hold MAX_KEYS keys");
 
 static const struct section_def *section_def(enum section_kind kind)
 {
@@ -329,6 +449,24 @@ static int parse_path(const char *v, char *out, size_t size, char *why, size_t w
 	return 0;
 }
 
+static int parse_str(const char *v, char *out, size_t size, char *why, size_t whylen)
+{
+	size_t len = strlen(v);
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			snprintf(why, whylen, "control character (byte 0x%02x) at position %zu",
+				 (unsigned char)v[i], i + 1);
+			return -1;
+		}
+	}
+	if (len >= size) {
+		snprintf(why, whylen, "longer than %zu bytes", size - 1);
+		return -1;
+	}
+	memcpy(out, v, len + 1);
+	return 0;
+}
+
 /* Parses v as key k and stores it in the draft, the member or the raft
  * settings. Returns 0, or -1 with a reason in why. */
 static int set_value(const struct key_def *k, struct draft *d, struct member_draft *m,
@@ -351,6 +489,8 @@ static int set_value(const struct key_def *k, struct draft *d, struct member_dra
 		return parse_path(v, field, k->size, why, whylen);
 	case T_ADDRS:
 		return config_parse_addrs(v, field, why, whylen);
+	case T_STR:
+		return parse_str(v, field, k->size, why, whylen);
 	}
 	return -1;
 }
@@ -733,6 +873,111 @@ static void check_raft(struct loader *ld, const struct member_draft *self)
 		add_error(ld->errs, d->section_line[SEC_RAFT], "[raft] %s", why);
 }
 
+/* Is `text` an IPv4 or IPv6 address with a prefix ("10.0.0.100/24")? */
+static int check_cidr(const char *text, char *why, size_t whylen)
+{
+	char addr[64];
+	const char *slash = strchr(text, '/');
+	size_t alen = slash ? (size_t)(slash - text) : 0;
+	if (!slash || alen == 0 || alen >= sizeof(addr)) {
+		snprintf(why, whylen, "'%.60s' is not ADDRESS/PREFIX, e.g. 10.0.0.100/24", text);
+		return -1;
+	}
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	unsigned char bin[16];
+	bool v6 = strchr(addr, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
+		snprintf(why, whylen, "'%s' is not an IPv%d address", addr, v6 ? 6 : 4);
+		return -1;
+	}
+	char *end = NULL;
+	errno = 0;
+	unsigned long prefix = strtoul(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || prefix > (v6 ? 128u : 32u)) {
+		snprintf(why, whylen, "prefix '%.10s' is not 0 to %d", slash + 1, v6 ? 128 : 32);
+		return -1;
+	}
+	return 0;
+}
+
+static bool known_check(const char *name, size_t len)
+{
+	static const char *const names[] = {"pg", "fs", "nic", "fip", "manager", "isolation"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/* What spans the keys of [pg], [fip], [fence], [manager] and [health]. */
+static void check_actions(struct loader *ld)
+{
+	struct draft *d = ld->d;
+	struct duet_config_actions *a = &d->act;
+	char why[DUET_CONFIG_MSG_MAX - 64];
+#define LINE(sec, key) d->key_line[key_index(sec, key)]
+	if (a->fip_address[0] && check_cidr(a->fip_address, why, sizeof(why)))
+		add_error(ld->errs, LINE(SEC_FIP, "address"), "key 'address': %s", why);
+	bool cloud = a->fip_add_command[0] || a->fip_del_command[0] || a->fip_check_command[0];
+	if (cloud && !(a->fip_add_command[0] && a->fip_del_command[0] && a->fip_check_command[0]))
+		add_error(ld->errs, d->section_line[SEC_FIP],
+			  "[fip] add_command, del_command and check_command go together: set all "
+			  "three or none");
+	if (cloud && !a->fip_address[0])
+		add_error(ld->errs, d->section_line[SEC_FIP],
+			  "[fip] the FIP commands need address (it names the FIP in logs and "
+			  "status)");
+	if (a->fip_address[0] && !cloud && !a->fip_interface[0])
+		add_error(ld->errs, LINE(SEC_FIP, "address"),
+			  "key 'address': [fip] interface is required to add the FIP through "
+			  "netlink (or set the three FIP commands)");
+	if (a->fence_method == DUET_CONFIG_FENCE_COMMAND && !a->fence_command[0])
+		add_error(ld->errs, LINE(SEC_FENCE, "method"),
+			  "key 'method': command needs [fence] command");
+	if (a->fence_method == DUET_CONFIG_FENCE_IPMI &&
+	    !(a->fence_ipmi_host[0] && a->fence_ipmi_user[0] && a->fence_ipmi_password_file[0]))
+		add_error(ld->errs, LINE(SEC_FENCE, "method"),
+			  "key 'method': ipmi needs ipmi_host, ipmi_user and ipmi_password_file");
+	if ((a->manager_start_command[0] != 0) != (a->manager_stop_command[0] != 0))
+		add_error(ld->errs, d->section_line[SEC_MANAGER],
+			  "[manager] start_command and stop_command go together");
+	if (!LINE(SEC_HEALTH, "fs_paths"))
+		snprintf(a->health_fs_paths, sizeof(a->health_fs_paths), "%s", d->data_dir);
+	if (!LINE(SEC_HEALTH, "nic"))
+		snprintf(a->health_nic, sizeof(a->health_nic), "%s", cloud ? "" : a->fip_interface);
+	for (const char *p = a->health_fs_paths; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ",");
+		while (n && p[n - 1] == ' ')
+			n--;
+		if (n && p[0] != '/')
+			add_error(ld->errs, LINE(SEC_HEALTH, "fs_paths"),
+				  "key 'fs_paths': '%.*s' is not an absolute path",
+				  (int)(n > 60 ? 60 : n), p);
+		p += strcspn(p, ",");
+	}
+	for (const char *p = a->health_critical; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n && !known_check(p, n))
+			add_error(ld->errs, LINE(SEC_HEALTH, "critical"),
+				  "key 'critical': '%.*s' is not one of pg, fs, nic, fip, manager, "
+				  "isolation",
+				  (int)(n > 40 ? 40 : n), p);
+		p += n;
+	}
+	if (d->act.health_timeout_ms > d->act.health_interval_ms * 4u)
+		add_error(ld->errs, LINE(SEC_HEALTH, "timeout_ms"),
+			  "key 'timeout_ms': %" PRIu32
+			  " ms is more than 4 probe intervals (%" PRIu32
+			  " ms); a hung probe would hide failures for too long",
+			  d->act.health_timeout_ms, d->act.health_interval_ms);
+#undef LINE
+}
+
 static void check_files(struct loader *ld)
 {
 	static const char *const tls_keys[] = {"ca", "cert", "key"};
@@ -783,6 +1028,7 @@ static void fill(struct duet_config *cfg, const struct draft *d, const struct me
 	memcpy(cfg->tls_cert, d->tls_cert, sizeof(cfg->tls_cert));
 	memcpy(cfg->tls_key, d->tls_key, sizeof(cfg->tls_key));
 	cfg->raft = d->raft;
+	cfg->act = d->act;
 }
 
 /* Orders errors by line (stable), those about the whole file last, so a
@@ -841,6 +1087,7 @@ int duet_config_load_buffer(const char *name, const char *text, size_t len, unsi
 	const struct member_draft *self = find_self(&ld);
 	check_node(&ld, self);
 	check_raft(&ld, self);
+	check_actions(&ld);
 	if (!(flags & DUET_CONFIG_SKIP_FILES))
 		check_files(&ld);
 
@@ -960,7 +1207,8 @@ static void default_text(const struct key_def *k, char *buf, size_t len)
 		memcpy(&v, (const char *)&def + k->offset, sizeof(v));
 		snprintf(buf, len, "%" PRIu32, v);
 	} else {
-		snprintf(buf, len, "%s", k->default_text ? k->default_text : "");
+		snprintf(buf, len, "%s",
+			 k->default_text && k->default_text[0] ? k->default_text : "(none)");
 	}
 }
 

@@ -50,6 +50,7 @@
 #define DUET_CONFIG_MAX_BYTES  (1u << 20) /* larger files are refused */
 #define DUET_CONFIG_PATH_MAX   192        /* including NUL; a line must hold it anyway */
 #define DUET_CONFIG_MSG_MAX    320        /* one error message, including NUL */
+#define DUET_CONFIG_STR_MAX    200        /* a command or conninfo, including NUL */
 
 /* Flags of duet_config_load*(). */
 enum duet_config_flags {
@@ -77,6 +78,59 @@ struct duet_config_addrs {
 	char v[DUET_MAX_ADDRS][DUET_ADDR_MAX];
 };
 
+/* Fence methods ([fence] method). */
+enum duet_config_fence {
+	DUET_CONFIG_FENCE_NONE = 0,
+	DUET_CONFIG_FENCE_IPMI = 1,
+	DUET_CONFIG_FENCE_COMMAND = 2
+};
+
+/*
+ * What a data node does as master or standby (DESIGN.md sections 4 and 7):
+ * [pg], [fip], [fence], [manager] and [health]. duet-witness reads none of
+ * it. Strings are empty when not set; commands run through /bin/sh -c.
+ */
+struct duet_config_actions {
+	/* [pg] the local PostgreSQL */
+	char pg_conninfo[DUET_CONFIG_STR_MAX];
+	char pg_start_command[DUET_CONFIG_STR_MAX];
+	char pg_stop_command[DUET_CONFIG_STR_MAX];
+	uint32_t pg_timeout_ms;
+	uint32_t pg_probe_interval_ms;
+	uint32_t pg_sync_timeout_ms;
+	uint32_t pg_promote_timeout_ms;
+	/* [fip] */
+	char fip_address[DUET_CONFIG_STR_MAX]; /* "10.0.0.100/24"; empty: no FIP */
+	char fip_interface[DUET_NAME_MAX];
+	char fip_add_command[DUET_CONFIG_STR_MAX];
+	char fip_del_command[DUET_CONFIG_STR_MAX];
+	char fip_check_command[DUET_CONFIG_STR_MAX];
+	uint32_t fip_garp_count;
+	uint32_t fip_timeout_ms;
+	/* [fence] how this node fences the other data node */
+	int fence_method; /* enum duet_config_fence */
+	char fence_command[DUET_CONFIG_STR_MAX];
+	char fence_ipmi_host[DUET_CONFIG_STR_MAX];
+	char fence_ipmi_user[DUET_NAME_MAX];
+	char fence_ipmi_password_file[DUET_CONFIG_PATH_MAX];
+	char fence_ipmi_interface[DUET_NAME_MAX];
+	uint32_t fence_timeout_ms;
+	/* [manager] */
+	char manager_start_command[DUET_CONFIG_STR_MAX];
+	char manager_stop_command[DUET_CONFIG_STR_MAX];
+	char manager_check_command[DUET_CONFIG_STR_MAX];
+	uint32_t manager_timeout_ms;
+	/* [health] */
+	uint32_t health_interval_ms;
+	uint32_t health_timeout_ms;
+	uint32_t health_fail_after;
+	uint32_t health_ok_after;
+	char health_fs_paths[DUET_CONFIG_STR_MAX]; /* comma-separated directories */
+	char health_nic[DUET_NAME_MAX];
+	struct duet_config_addrs health_isolation; /* n == 0: no isolation check */
+	char health_critical[DUET_CONFIG_STR_MAX]; /* comma-separated check names */
+};
+
 struct duet_config {
 	char cluster_name[DUET_NAME_MAX];
 	uint64_t cluster_id; /* nonzero; storage refuses a store of another cluster */
@@ -102,6 +156,9 @@ struct duet_config {
 	 * self_incarnation 1, seed 0 (the daemon seeds it). Passes
 	 * raft_config_check(). */
 	struct raft_config raft;
+
+	/* data nodes: PostgreSQL, FIP, fencing, manager, health checks */
+	struct duet_config_actions act;
 };
 
 /*

@@ -1,0 +1,106 @@
+/*
+ * test_actions.c - the data node's [pg], [fip], [fence], [manager] and
+ * [health] sections: defaults, values, and the rules that span keys.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "duet/err.h"
+#include "helpers.h"
+
+static struct duet_config_errors errs;
+static struct duet_config cfg;
+
+Test(config_actions, defaults)
+{
+	int rc = load_text(BASE_CONFIG, &cfg, &errs);
+	if (rc)
+		dump_errors(&errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg.act.pg_conninfo,
+			 "host=127.0.0.1 port=5432 user=postgres dbname=postgres");
+	cr_assert_eq(cfg.act.pg_sync_timeout_ms, 2000);
+	cr_assert_eq(cfg.act.pg_probe_interval_ms, 200);
+	cr_assert_str_eq(cfg.act.fip_address, "", "no FIP unless configured");
+	cr_assert_eq(cfg.act.fence_method, DUET_CONFIG_FENCE_NONE);
+	cr_assert_str_eq(cfg.act.fence_ipmi_interface, "lanplus");
+	cr_assert_eq(cfg.act.health_fail_after, 3);
+	cr_assert_eq(cfg.act.health_ok_after, 2);
+	cr_assert_str_eq(cfg.act.health_fs_paths, cfg.data_dir, "fs probe defaults to data_dir");
+	cr_assert_str_eq(cfg.act.health_critical, "pg,fs");
+}
+
+Test(config_actions, full_data_node)
+{
+	const char *extra = "[pg]\n"
+			    "conninfo = host=/run/pg port=5433 user=postgres\n"
+			    "stop_command = pg_ctl -D /srv/pg stop -m immediate\n"
+			    "sync_timeout_ms = 3000\n"
+			    "[fip]\n"
+			    "address = 10.77.0.100/24\n"
+			    "interface = eth0\n"
+			    "[fence]\n"
+			    "method = command\n"
+			    "command = /usr/local/bin/power-off \"$DUET_FENCE_NODE\"\n"
+			    "[manager]\n"
+			    "start_command = systemctl start manager\n"
+			    "stop_command = systemctl stop manager\n"
+			    "[health]\n"
+			    "fs_paths = /var/lib/duet, /srv/pg\n"
+			    "isolation_targets = 10.77.0.254:53\n"
+			    "critical = pg, fs, nic\n";
+	int rc = load_text(with_extra(extra), &cfg, &errs);
+	if (rc)
+		dump_errors(&errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg.act.pg_conninfo, "host=/run/pg port=5433 user=postgres");
+	cr_assert_eq(cfg.act.pg_sync_timeout_ms, 3000);
+	cr_assert_str_eq(cfg.act.fip_address, "10.77.0.100/24");
+	cr_assert_str_eq(cfg.act.health_nic, "eth0", "the NIC check defaults to the FIP's NIC");
+	cr_assert_eq(cfg.act.fence_method, DUET_CONFIG_FENCE_COMMAND);
+	cr_assert_eq(cfg.act.health_isolation.n, 1);
+	cr_assert_str_eq(cfg.act.manager_stop_command, "systemctl stop manager");
+}
+
+Test(config_actions, rules_that_span_keys)
+{
+	const char *extra = "[fip]\n"                    /* 22 */
+			    "address = 10.77.0.300/24\n" /* 23 */
+			    "[fence]\n"                  /* 24 */
+			    "method = ipmi\n"            /* 25 */
+			    "ipmi_host = 10.0.0.9\n"     /* 26 */
+			    "[manager]\n"                /* 27 */
+			    "start_command = run-it\n"   /* 28 */
+			    "[health]\n"                 /* 29 */
+			    "critical = pg, disk\n"      /* 30 */
+			    "fs_paths = relative/dir\n"; /* 31 */
+	int rc = load_text(with_extra(extra), &cfg, &errs);
+	cr_assert_eq(rc, DUET_EINVAL);
+	cr_assert(has_error(&errs, 23, "'10.77.0.300' is not an IPv4 address"));
+	cr_assert(has_error(&errs, 25, "ipmi needs ipmi_host, ipmi_user and ipmi_password_file"));
+	cr_assert(has_error(&errs, 27, "start_command and stop_command go together"));
+	cr_assert(has_error(&errs, 30, "'disk' is not one of pg, fs, nic"));
+	cr_assert(has_error(&errs, 31, "'relative/dir' is not an absolute path"));
+
+	rc = load_text(with_extra("[fip]\naddress = 10.0.0.1/24\n"), &cfg, &errs);
+	cr_assert_eq(rc, DUET_EINVAL);
+	cr_assert(has_error(&errs, 23, "[fip] interface is required"));
+	rc = load_text(with_extra("[fip]\naddress = 10.0.0.1/33\ninterface = e0\n"), &cfg, &errs);
+	cr_assert(has_error(&errs, 23, "prefix '33' is not 0 to 32"));
+	rc = load_text(with_extra("[fip]\naddress = 10.0.0.1/24\nadd_command = attach\n"), &cfg,
+		       &errs);
+	cr_assert(has_error(&errs, 22, "add_command, del_command and check_command go together"));
+	rc = load_text(with_extra("[pg]\nstop_command = a\tb\n"), &cfg, &errs);
+	cr_assert(has_error(&errs, 23, "control character (byte 0x09)"));
+}
+
+Test(config_actions, cloud_fip_has_no_nic_check)
+{
+	const char *extra = "[fip]\naddress = 192.0.2.7/32\nadd_command = fip attach\n"
+			    "del_command = fip detach\ncheck_command = fip holds\n";
+	int rc = load_text(with_extra(extra), &cfg, &errs);
+	if (rc)
+		dump_errors(&errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg.act.health_nic, "");
+}

@@ -11,6 +11,9 @@ packages=(
   libuv1-dev                             # event loop (daemon, transport)
   libssl-dev                             # mutual TLS, SHA-256 audit chain
   libpq-dev                              # PostgreSQL actions (duetd only)
+  libmnl-dev                             # netlink: FIP add/remove/check (actions/fip)
+  postgresql-15                          # failover tests and demo: two real servers
+  iproute2 iptables                      # netns rig: veth, bridge, partitions
   libinih-dev                            # INI config parser
   libcriterion-dev                       # unit tests
   jq python3                             # integration tests read duetctl --json, send raw bytes

@@ -1,0 +1,932 @@
+/*
+ * pg.c - the local PostgreSQL over libpq, asynchronous on the loop
+ * (behaviour documented in pg.h; DESIGN.md sections 3, 4 and 7).
+ *
+ * One connection, one FIFO of operations. Only the head of the queue talks
+ * to the server; an operation is a short list of steps (one SQL string
+ * each) and the connection is a small state machine:
+ *
+ *     NONE --PQconnectStart--> CONNECTING --PQconnectPoll OK--> IDLE
+ *     IDLE --PQsendQuery--> BUSY --last PQgetResult--> IDLE
+ *     any --failure or deadline--> NONE (PQfinish; the next op reconnects)
+ *
+ * The loop never blocks: the socket is non-blocking, a uv_poll on
+ * PQsocket() says when libpq can make progress, and we only call
+ * PQgetResult() when PQisBusy() says it will not wait. PQcancel() blocks,
+ * so a deadline simply closes the connection.
+ *
+ * Why each operation has its own deadline timer (started when queued, not
+ * when it reaches the head): the daemon reasons about "the answer comes
+ * within timeout_ms of asking", which must hold even behind a slow
+ * promote. A queued operation whose deadline passes leaves the queue
+ * without touching the connection.
+ *
+ * libpq may replace the socket during PQconnectPoll (it tries the next
+ * address, or retries without SSL). So after every PQconnectPoll the poll
+ * handle is re-armed with uv_poll_start(), which first takes the old
+ * registration out of epoll, and a different descriptor gets a new handle.
+ * The handle is always closed before PQfinish() closes the descriptor.
+ *
+ * Callbacks are never made from inside the call that queued an operation:
+ * work starts from a zero-delay "kick" timer, and duet_pg_close() delivers
+ * its -ECANCELED callbacks from that timer too.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <libpq-fe.h>
+
+#include "duet/pg.h"
+
+#define SYNC_CONFIRM_RETRY_MS 20 /* set_sync_names: wait between reads of the setting */
+#define ERR_BYTES             256
+#define MAX_POLL_ERRORS       3 /* error events in a row libpq may ignore before we give up */
+#define TARGET_BYTES          160
+
+/* The probe: one round trip, three results. The current LSN of a standby
+ * is its replay position: pg_current_wal_lsn() fails during recovery. */
+#define PROBE_LSN                                                                                  \
+	"(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "                            \
+	"ELSE pg_current_wal_lsn() END)"
+static const char PROBE_SQL[] =
+    "SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names'), " PROBE_LSN "::text;"
+    "SELECT application_name, state, sync_state,"
+    " COALESCE(pg_wal_lsn_diff(w.lsn, flush_lsn)::bigint, -1),"
+    " COALESCE(pg_wal_lsn_diff(w.lsn, replay_lsn)::bigint, -1)"
+    " FROM pg_stat_replication, (SELECT " PROBE_LSN " AS lsn) w"
+    " ORDER BY application_name LIMIT 8;"
+    "SELECT status FROM pg_stat_wal_receiver;";
+_Static_assert(DUET_PG_MAX_REPL == 8, "PROBE_SQL's LIMIT must match DUET_PG_MAX_REPL");
+
+enum op_kind { OP_PROBE, OP_SET_SYNC, OP_PROMOTE };
+enum sync_step { SYNC_ALTER, SYNC_RELOAD, SYNC_CONFIRM };
+enum conn_state { CONN_NONE, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
+
+struct pg_op {
+	struct duet_pg *pg;
+	uv_timer_t deadline; /* initialised once in duet_pg_new, reused */
+	bool in_use;
+	bool started; /* reached the head and began (connect or send) */
+	enum op_kind kind;
+	int step;
+	uint64_t timeout_ms;
+	duet_pg_probe_cb probe_cb;
+	duet_pg_done_cb done_cb;
+	void *data;
+	char value[DUET_PG_MAX_NAME_BYTES + 3]; /* set_sync: "" or "\"name\"" */
+	char seen[256];                         /* set_sync: the setting as last read */
+	uint32_t wait_seconds;                  /* promote */
+	bool promoted;
+	unsigned n_results; /* PGresults seen for the current step */
+	int rc;             /* first error seen while draining the current step */
+	char err[ERR_BYTES];
+	struct duet_pg_state st;
+};
+
+struct pg_poll {
+	uv_poll_t handle; /* first: the close callback casts back */
+	int fd;
+};
+
+struct duet_pg {
+	uv_loop_t *loop;
+	struct duet_pg_config cfg;
+	char target[TARGET_BYTES]; /* "host:port", for messages */
+
+	PGconn *conn;
+	enum conn_state cstate;
+	bool flush_pending;   /* PQflush() returned 1: wait for writable too */
+	bool doomed;          /* the server sent FATAL while we were idle */
+	unsigned poll_errors; /* error events in a row on the socket */
+	struct pg_poll *poll;
+
+	uv_timer_t kick;  /* zero-delay: start the head, or finish closing */
+	uv_timer_t retry; /* set_sync: next read of the setting */
+	struct pg_op ops[DUET_PG_MAX_QUEUE];
+	struct pg_op *queue[DUET_PG_MAX_QUEUE]; /* FIFO; queue[0] is the head */
+	unsigned n_queue;
+
+	bool closing;
+	unsigned open_handles;
+	void (*closed)(void *data);
+	void *closed_data;
+	struct duet_pg_stats stats;
+};
+
+static void on_poll(uv_poll_t *h, int status, int events);
+static void step_send(struct duet_pg *pg, struct pg_op *op);
+
+/* ---- Small helpers -------------------------------------------------------- */
+
+/* Copies src's first line (no trailing blanks) into dst. */
+static void first_line(char *dst, size_t cap, const char *src)
+{
+	if (!src)
+		src = "";
+	size_t n = strcspn(src, "\r\n");
+	while (n > 0 && (src[n - 1] == ' ' || src[n - 1] == '\t'))
+		n--;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* snprintf for messages, where cutting a long line short is intended. */
+__attribute__((format(printf, 3, 4))) static void msgf(char *dst, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, cap, fmt, ap);
+	va_end(ap);
+}
+
+/* libpq's current message for the connection, one line, never empty. */
+static void conn_message(struct duet_pg *pg, char *dst, size_t cap)
+{
+	first_line(dst, cap, pg->conn ? PQerrorMessage(pg->conn) : "");
+	if (!dst[0])
+		msgf(dst, cap, "connection to %s failed (libpq gave no reason)", pg->target);
+}
+
+static const char *step_name(const struct pg_op *op)
+{
+	switch (op->kind) {
+	case OP_PROBE:
+		return "the probe query";
+	case OP_PROMOTE:
+		return "pg_promote()";
+	case OP_SET_SYNC:
+		break;
+	}
+	switch (op->step) {
+	case SYNC_ALTER:
+		return "ALTER SYSTEM SET synchronous_standby_names";
+	case SYNC_RELOAD:
+		return "pg_reload_conf()";
+	default:
+		return "the read of synchronous_standby_names";
+	}
+}
+
+/* ---- Handles and the connection ------------------------------------------- */
+
+static void finish_if_closed(struct duet_pg *pg)
+{
+	if (!pg->closing || pg->open_handles > 0)
+		return;
+	void (*closed)(void *) = pg->closed;
+	void *data = pg->closed_data;
+	free(pg);
+	if (closed)
+		closed(data);
+}
+
+/* Close callbacks: every handle counts in open_handles until closed. */
+static void handle_closed(struct duet_pg *pg)
+{
+	pg->open_handles--;
+	finish_if_closed(pg);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	handle_closed(h->data);
+}
+
+static void on_op_timer_closed(uv_handle_t *h)
+{
+	handle_closed(((struct pg_op *)h->data)->pg);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	struct duet_pg *pg = h->data;
+	free((struct pg_poll *)h);
+	handle_closed(pg);
+}
+
+static void poll_drop(struct duet_pg *pg)
+{
+	if (!pg->poll)
+		return;
+	/* uv_close stops the watcher at once (epoll DEL) so the descriptor
+	 * may be closed right after. */
+	uv_close((uv_handle_t *)&pg->poll->handle, on_poll_closed);
+	pg->poll = NULL;
+}
+
+/* Watches PQsocket() for `events`, re-registering it in any case (see the
+ * file comment). Returns 0 or a negative errno. */
+static int poll_watch(struct duet_pg *pg, int events)
+{
+	int fd = PQsocket(pg->conn);
+	if (fd < 0)
+		return -EBADF;
+	if (pg->poll && pg->poll->fd != fd)
+		poll_drop(pg);
+	if (!pg->poll) {
+		struct pg_poll *p = calloc(1, sizeof *p);
+		if (!p)
+			return DUET_ENOMEM;
+		int rc = uv_poll_init(pg->loop, &p->handle, fd);
+		if (rc) {
+			free(p);
+			return rc;
+		}
+		p->fd = fd;
+		p->handle.data = pg;
+		pg->open_handles++;
+		pg->poll = p;
+	}
+	return uv_poll_start(&pg->poll->handle, events, on_poll);
+}
+
+static void conn_close(struct duet_pg *pg)
+{
+	poll_drop(pg);
+	if (pg->conn)
+		PQfinish(pg->conn); /* non-blocking socket: the Terminate message is best effort */
+	pg->conn = NULL;
+	pg->cstate = CONN_NONE;
+	pg->flush_pending = false;
+	pg->doomed = false;
+	pg->poll_errors = 0;
+}
+
+/* Notices arrive here; a FATAL one while idle means the backend is going
+ * away (shutdown, terminate), so the connection must not be reused. */
+static void on_notice(void *arg, const PGresult *res)
+{
+	struct duet_pg *pg = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		pg->doomed = true;
+}
+
+/* Is the idle connection still usable? Reads what is pending, never waits. */
+static bool conn_alive(struct duet_pg *pg)
+{
+	if (PQstatus(pg->conn) != CONNECTION_OK || pg->doomed)
+		return false;
+	if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) != CONNECTION_OK || pg->doomed)
+		return false;
+	char c;
+	ssize_t n = recv(PQsocket(pg->conn), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return false; /* the server closed its end */
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		return false;
+	return true;
+}
+
+/* ---- Queue and completion ------------------------------------------------- */
+
+static void kick(struct duet_pg *pg);
+
+static void queue_remove(struct duet_pg *pg, struct pg_op *op)
+{
+	for (unsigned i = 0; i < pg->n_queue; i++) {
+		if (pg->queue[i] != op)
+			continue;
+		memmove(&pg->queue[i], &pg->queue[i + 1], (pg->n_queue - i - 1) * sizeof op);
+		pg->n_queue--;
+		return;
+	}
+}
+
+/* Ends `op` and calls its callback (last: the callback may queue into the
+ * freed slot or close the module). */
+static void complete(struct pg_op *op, int rc, const char *err)
+{
+	struct duet_pg *pg = op->pg;
+	queue_remove(pg, op);
+	uv_timer_stop(&op->deadline);
+	op->in_use = false;
+	if (rc == 0)
+		pg->stats.succeeded++;
+	else if (rc == -ETIMEDOUT)
+		pg->stats.timed_out++;
+	else if (rc == -ECANCELED)
+		pg->stats.cancelled++;
+	else
+		pg->stats.failed++;
+	if (pg->n_queue > 0 && !pg->closing)
+		kick(pg);
+
+	char msg[ERR_BYTES];
+	copy_str(msg, sizeof msg, rc == 0 ? "" : err);
+	if (op->kind == OP_PROBE) {
+		struct duet_pg_state st = op->st;
+		op->probe_cb(op->data, rc, rc == 0 ? &st : NULL, msg);
+	} else {
+		op->done_cb(op->data, rc, msg);
+	}
+}
+
+/* The head failed: drop the connection (the next op reconnects), end it. */
+static void head_fail(struct duet_pg *pg, int rc, const char *err)
+{
+	char msg[ERR_BYTES];
+	copy_str(msg, sizeof msg, err); /* err may live in the PGconn */
+	if (pg->cstate == CONN_CONNECTING)
+		pg->stats.connect_failures++;
+	conn_close(pg);
+	uv_timer_stop(&pg->retry);
+	if (pg->n_queue > 0)
+		complete(pg->queue[0], rc, msg);
+}
+
+/* The connection broke or libpq refused a call: rc from its state. */
+static void head_fail_conn(struct duet_pg *pg, struct pg_op *op, const char *what_failed)
+{
+	char line[ERR_BYTES - 64], msg[ERR_BYTES];
+	conn_message(pg, line, sizeof line);
+	msgf(msg, sizeof msg, "%s on %s: %s", what_failed, pg->target, line);
+	head_fail(pg, PQstatus(pg->conn) == CONNECTION_BAD ? -ECONNRESET : -EIO, msg);
+}
+
+static void head_fail_uv(struct duet_pg *pg, int rc, const char *doing)
+{
+	char msg[ERR_BYTES];
+	msgf(msg, sizeof msg, "%s on %s: %s", doing, pg->target,
+	     rc == DUET_ENOMEM ? "out of memory" : uv_strerror(rc));
+	head_fail(pg, pg->cstate == CONN_CONNECTING ? -ENOTCONN : -ECONNRESET, msg);
+}
+
+/* ---- Connecting ------------------------------------------------------------ */
+
+static void conn_start(struct duet_pg *pg)
+{
+	pg->stats.connects++;
+	pg->conn = PQconnectStart(pg->cfg.conninfo);
+	pg->cstate = CONN_CONNECTING;
+	if (!pg->conn) {
+		head_fail(pg, DUET_ENOMEM, "out of memory starting a libpq connection");
+		return;
+	}
+	PQsetNoticeReceiver(pg->conn, on_notice, pg);
+	if (PQstatus(pg->conn) == CONNECTION_BAD) {
+		char msg[ERR_BYTES];
+		conn_message(pg, msg, sizeof msg);
+		head_fail(pg, -ENOTCONN, msg);
+		return;
+	}
+	/* libpq: act as if PQconnectPoll had last returned PGRES_POLLING_WRITING */
+	int rc = poll_watch(pg, UV_WRITABLE);
+	if (rc)
+		head_fail_uv(pg, rc, "watching the socket while connecting");
+}
+
+static void connect_step(struct duet_pg *pg)
+{
+	int rc;
+	switch (PQconnectPoll(pg->conn)) {
+	case PGRES_POLLING_READING:
+		rc = poll_watch(pg, UV_READABLE);
+		break;
+	case PGRES_POLLING_WRITING:
+		rc = poll_watch(pg, UV_WRITABLE);
+		break;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(pg->conn, 1) != 0) {
+			head_fail_conn(pg, pg->queue[0], "making the connection non-blocking");
+			return;
+		}
+		pg->cstate = CONN_IDLE;
+		step_send(pg, pg->queue[0]);
+		return;
+	case PGRES_POLLING_FAILED: {
+		char msg[ERR_BYTES];
+		conn_message(pg, msg, sizeof msg);
+		head_fail(pg, -ENOTCONN, msg);
+		return;
+	}
+	default: /* PGRES_POLLING_ACTIVE is no longer used: call again when possible */
+		rc = poll_watch(pg, UV_READABLE | UV_WRITABLE);
+		break;
+	}
+	if (rc)
+		head_fail_uv(pg, rc, "watching the socket while connecting");
+}
+
+/* ---- Steps: SQL out, results in -------------------------------------------- */
+
+static int send_sql(struct duet_pg *pg, struct pg_op *op)
+{
+	switch (op->kind) {
+	case OP_PROBE:
+		return PQsendQuery(pg->conn, PROBE_SQL);
+	case OP_PROMOTE: {
+		char secs[16];
+		snprintf(secs, sizeof secs, "%u", op->wait_seconds);
+		const char *values[1] = {secs};
+		return PQsendQueryParams(pg->conn, "SELECT pg_promote(true, $1::integer)", 1, NULL,
+					 values, NULL, NULL, 0);
+	}
+	case OP_SET_SYNC:
+		break;
+	}
+	if (op->step == SYNC_RELOAD)
+		return PQsendQuery(pg->conn, "SELECT pg_reload_conf()");
+	if (op->step == SYNC_CONFIRM)
+		return PQsendQuery(pg->conn, "SELECT current_setting('synchronous_standby_names')");
+	/* ALTER SYSTEM takes no parameters: the value goes in as an escaped literal */
+	char *literal = PQescapeLiteral(pg->conn, op->value, strlen(op->value));
+	if (!literal)
+		return 0;
+	char sql[256];
+	snprintf(sql, sizeof sql, "ALTER SYSTEM SET synchronous_standby_names = %s", literal);
+	PQfreemem(literal);
+	return PQsendQuery(pg->conn, sql);
+}
+
+static void step_send(struct duet_pg *pg, struct pg_op *op)
+{
+	op->n_results = 0;
+	op->rc = 0;
+	op->err[0] = 0;
+	if (!send_sql(pg, op)) {
+		head_fail_conn(pg, op, "sending the query");
+		return;
+	}
+	pg->cstate = CONN_BUSY;
+	int f = PQflush(pg->conn);
+	if (f < 0) {
+		head_fail_conn(pg, op, "sending the query");
+		return;
+	}
+	pg->flush_pending = f == 1;
+	int rc = poll_watch(pg, UV_READABLE | (pg->flush_pending ? UV_WRITABLE : 0));
+	if (rc)
+		head_fail_uv(pg, rc, "watching the socket");
+}
+
+static void op_error(struct pg_op *op, int rc, const char *fmt, const char *detail)
+{
+	if (op->rc)
+		return; /* keep the first */
+	op->rc = rc;
+	msgf(op->err, sizeof op->err, fmt, detail);
+}
+
+/* Checks a result's shape: TUPLES_OK with `rows` rows (-1: any) and at
+ * least `cols` columns. */
+static bool shape_ok(struct pg_op *op, const PGresult *res, int rows, int cols)
+{
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && (rows < 0 || PQntuples(res) == rows) &&
+	    PQnfields(res) >= cols)
+		return true;
+	char what[96];
+	msgf(what, sizeof what, "%s (%s, %d rows, %d columns)", step_name(op),
+	     PQresStatus(PQresultStatus(res)), PQntuples(res), PQnfields(res));
+	op_error(op, -EPROTO, "unexpected answer to %s", what);
+	return false;
+}
+
+static void take_probe(struct pg_op *op, const PGresult *res, unsigned index)
+{
+	struct duet_pg_state *st = &op->st;
+	if (index == 0) {
+		if (!shape_ok(op, res, 1, 3))
+			return;
+		st->in_recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		copy_str(st->sync_names, sizeof st->sync_names, PQgetvalue(res, 0, 1));
+		copy_str(st->lsn, sizeof st->lsn, PQgetvalue(res, 0, 2)); /* NULL reads as "" */
+	} else if (index == 1) {
+		if (!shape_ok(op, res, -1, 5))
+			return;
+		int n = PQntuples(res);
+		for (int i = 0; i < n && st->n_repl < DUET_PG_MAX_REPL; i++) {
+			struct duet_pg_repl *r = &st->repl[st->n_repl++];
+			copy_str(r->application_name, sizeof r->application_name,
+				 PQgetvalue(res, i, 0));
+			copy_str(r->state, sizeof r->state, PQgetvalue(res, i, 1));
+			copy_str(r->sync_state, sizeof r->sync_state, PQgetvalue(res, i, 2));
+			r->flush_lag_bytes = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+			r->replay_lag_bytes = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		}
+	} else if (index == 2) {
+		if (!shape_ok(op, res, -1, 1))
+			return;
+		if (PQntuples(res) > 0)
+			copy_str(st->wal_receiver_status, sizeof st->wal_receiver_status,
+				 PQgetvalue(res, 0, 0));
+	}
+}
+
+static void take_result(struct duet_pg *pg, struct pg_op *op, const PGresult *res)
+{
+	unsigned index = op->n_results++;
+	if (op->rc)
+		return;
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+		const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		char line[ERR_BYTES];
+		if (primary)
+			msgf(line, sizeof line, "%s: %s", sev ? sev : "ERROR", primary);
+		else
+			first_line(line, sizeof line, PQresultErrorMessage(res));
+		/* class 08 (connection exception) and 57P (shutdown, terminate):
+		 * the connection is gone, not the statement refused */
+		bool gone =
+		    state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0);
+		op->rc = gone || PQstatus(pg->conn) == CONNECTION_BAD ? -ECONNRESET : -EIO;
+		msgf(op->err, sizeof op->err, "%s on %s: %.*s", step_name(op), pg->target,
+		     (int)(sizeof op->err / 2), line);
+		return;
+	}
+	switch (op->kind) {
+	case OP_PROBE:
+		take_probe(op, res, index);
+		return;
+	case OP_PROMOTE:
+		if (shape_ok(op, res, 1, 1))
+			op->promoted = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		return;
+	case OP_SET_SYNC:
+		break;
+	}
+	if (op->step == SYNC_ALTER) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			op_error(op, -EPROTO, "unexpected answer to %s", step_name(op));
+	} else if (shape_ok(op, res, 1, 1)) {
+		if (op->step == SYNC_RELOAD && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+			op_error(op, -EIO, "%s returned false (the postmaster was not signalled)",
+				 step_name(op));
+		else if (op->step == SYNC_CONFIRM)
+			copy_str(op->seen, sizeof op->seen, PQgetvalue(res, 0, 0));
+	}
+}
+
+static unsigned expected_results(const struct pg_op *op)
+{
+	return op->kind == OP_PROBE ? 3 : 1;
+}
+
+static void on_retry(uv_timer_t *t);
+
+/* Every result of the head's current step has arrived: next step or end. */
+static void step_done(struct duet_pg *pg, struct pg_op *op)
+{
+	if (!op->rc && op->n_results != expected_results(op)) {
+		char what[64];
+		msgf(what, sizeof what, "%u results", op->n_results);
+		op_error(op, -EPROTO, "unexpected answer to the query: %s", what);
+	}
+	if (op->rc) {
+		head_fail(pg, op->rc, op->err);
+		return;
+	}
+	pg->cstate = CONN_IDLE;
+	pg->flush_pending = false;
+	if (op->kind == OP_SET_SYNC && op->step != SYNC_CONFIRM) {
+		op->step++;
+		step_send(pg, op);
+		return;
+	}
+	if (op->kind == OP_SET_SYNC && strcmp(op->seen, op->value) != 0) {
+		/* the reload reaches our backend asynchronously: read again soon */
+		pg->stats.confirm_retries++;
+		if (poll_watch(pg, UV_READABLE))
+			conn_close(pg); /* on_retry reconnects */
+		uv_timer_start(&pg->retry, on_retry, SYNC_CONFIRM_RETRY_MS, 0);
+		return;
+	}
+	if (op->kind == OP_PROMOTE && !op->promoted) {
+		char msg[ERR_BYTES];
+		msgf(msg, sizeof msg, "pg_promote() on %s returned false: not promoted within %u s",
+		     pg->target, op->wait_seconds);
+		head_fail(pg, -ETIMEDOUT, msg);
+		return;
+	}
+	/* idle: keep watching, so a server that goes away is noticed */
+	if (poll_watch(pg, UV_READABLE))
+		conn_close(pg);
+	complete(op, 0, "");
+}
+
+/* Starts (or resumes) the head on the current connection, or connects. */
+static void op_run(struct duet_pg *pg, struct pg_op *op)
+{
+	if (pg->cstate == CONN_IDLE && !conn_alive(pg)) {
+		pg->stats.idle_drops++;
+		conn_close(pg);
+	}
+	if (pg->cstate == CONN_NONE)
+		conn_start(pg); /* step_send follows PGRES_POLLING_OK */
+	else
+		step_send(pg, op);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct duet_pg *pg = t->data;
+	if (pg->n_queue > 0 && !pg->closing)
+		op_run(pg, pg->queue[0]);
+}
+
+static void io_step(struct duet_pg *pg, struct pg_op *op)
+{
+	if (!PQconsumeInput(pg->conn)) {
+		head_fail_conn(pg, op, "reading the answer");
+		return;
+	}
+	if (pg->flush_pending) {
+		int f = PQflush(pg->conn);
+		if (f < 0) {
+			head_fail_conn(pg, op, "sending the query");
+			return;
+		}
+		pg->flush_pending = f == 1;
+	}
+	while (!PQisBusy(pg->conn)) {
+		PGresult *res = PQgetResult(pg->conn);
+		if (!res) {
+			step_done(pg, op);
+			return;
+		}
+		take_result(pg, op, res);
+		PQclear(res);
+	}
+	int rc = poll_watch(pg, UV_READABLE | (pg->flush_pending ? UV_WRITABLE : 0));
+	if (rc)
+		head_fail_uv(pg, rc, "watching the socket");
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct duet_pg *pg = h->data;
+	if (pg->cstate == CONN_IDLE) {
+		/* nothing asked: a notice, a FATAL before the backend exits, or EOF */
+		if (status < 0 || !conn_alive(pg)) {
+			pg->stats.idle_drops++;
+			conn_close(pg);
+		}
+		return;
+	}
+	if (pg->n_queue == 0 || pg->cstate == CONN_NONE) {
+		conn_close(pg); /* cannot happen; never leave a live watcher behind */
+		return;
+	}
+	/* libuv reports POLLERR (a refused connect, a reset) as UV_EBADF: let
+	 * libpq find the reason; give up only if it keeps asking to wait */
+	if (status < 0 && ++pg->poll_errors > MAX_POLL_ERRORS) {
+		head_fail_uv(pg, status, "polling the socket");
+		return;
+	}
+	if (status == 0)
+		pg->poll_errors = 0;
+	if (pg->cstate == CONN_CONNECTING)
+		connect_step(pg);
+	else
+		io_step(pg, pg->queue[0]);
+}
+
+/* ---- Deadlines, kick, close ------------------------------------------------ */
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct pg_op *op = t->data;
+	struct duet_pg *pg = op->pg;
+	char msg[ERR_BYTES];
+	bool running = pg->n_queue > 0 && pg->queue[0] == op && op->started;
+	if (!running) {
+		unsigned ahead = 0;
+		while (ahead < pg->n_queue && pg->queue[ahead] != op)
+			ahead++;
+		msgf(msg, sizeof msg,
+		     "timed out after %llu ms waiting for its turn on %s (%u operation(s) ahead)",
+		     (unsigned long long)op->timeout_ms, pg->target, ahead);
+		complete(op, -ETIMEDOUT, msg);
+		return;
+	}
+	unsigned long long ms = op->timeout_ms;
+	if (uv_is_active((uv_handle_t *)&pg->retry)) /* set_sync between reads */
+		msgf(msg, sizeof msg,
+		     "synchronous_standby_names on %s still reads '%.64s', not '%s', "
+		     "%llu ms after the call (ALTER SYSTEM and pg_reload_conf() done)",
+		     pg->target, op->seen, op->value, ms);
+	else if (pg->cstate == CONN_BUSY)
+		msgf(msg, sizeof msg, "timed out after %llu ms waiting for %s to answer %s", ms,
+		     pg->target, step_name(op));
+	else
+		msgf(msg, sizeof msg, "timed out after %llu ms connecting to %s", ms, pg->target);
+	head_fail(pg, -ETIMEDOUT, msg);
+}
+
+static void finish_close(struct duet_pg *pg)
+{
+	while (pg->n_queue > 0)
+		complete(pg->queue[0], -ECANCELED, "cancelled: duet_pg_close() was called");
+	uv_close((uv_handle_t *)&pg->kick, on_timer_closed);
+	uv_close((uv_handle_t *)&pg->retry, on_timer_closed);
+	for (unsigned i = 0; i < DUET_PG_MAX_QUEUE; i++)
+		uv_close((uv_handle_t *)&pg->ops[i].deadline, on_op_timer_closed);
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	struct duet_pg *pg = t->data;
+	if (pg->closing) {
+		finish_close(pg);
+		return;
+	}
+	if (pg->n_queue == 0 || pg->queue[0]->started)
+		return;
+	struct pg_op *op = pg->queue[0];
+	op->started = true;
+	op_run(pg, op);
+}
+
+static void kick(struct duet_pg *pg)
+{
+	uv_timer_start(&pg->kick, on_kick, 0, 0);
+}
+
+/* ---- Public ------------------------------------------------------------------ */
+
+int duet_pg_conninfo_check(const char *conninfo, char *errbuf, size_t errlen)
+{
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &why);
+	if (opts) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	if (errbuf && errlen)
+		first_line(errbuf, errlen, why ? why : "out of memory parsing the conninfo");
+	PQfreemem(why);
+	return DUET_EINVAL;
+}
+
+/* "host:port" from the conninfo, for messages (libpq's defaults if absent). */
+static void describe_target(const char *conninfo, char *dst, size_t cap)
+{
+	const char *host = NULL, *hostaddr = NULL, *port = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val || !o->val[0])
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+	}
+	msgf(dst, cap, "%.100s:%.40s",
+	     hostaddr ? hostaddr
+	     : host   ? host
+		      : "the default socket directory",
+	     port ? port : "5432");
+	PQconninfoFree(opts);
+}
+
+int duet_pg_new(uv_loop_t *loop, const struct duet_pg_config *cfg, struct duet_pg **out)
+{
+	if (!loop || !cfg || !out || !memchr(cfg->conninfo, 0, sizeof cfg->conninfo))
+		return DUET_EINVAL;
+	if (duet_pg_conninfo_check(cfg->conninfo, NULL, 0))
+		return DUET_EINVAL;
+	struct duet_pg *pg = calloc(1, sizeof *pg);
+	if (!pg)
+		return DUET_ENOMEM;
+	pg->loop = loop;
+	pg->cfg = *cfg;
+	if (!pg->cfg.timeout_ms)
+		pg->cfg.timeout_ms = DUET_PG_DEFAULT_TIMEOUT_MS;
+	describe_target(pg->cfg.conninfo, pg->target, sizeof pg->target);
+	/* uv_timer_init cannot fail on unix */
+	uv_timer_init(loop, &pg->kick);
+	uv_timer_init(loop, &pg->retry);
+	pg->kick.data = pg->retry.data = pg;
+	for (unsigned i = 0; i < DUET_PG_MAX_QUEUE; i++) {
+		pg->ops[i].pg = pg;
+		uv_timer_init(loop, &pg->ops[i].deadline);
+		pg->ops[i].deadline.data = &pg->ops[i];
+	}
+	pg->open_handles = 2 + DUET_PG_MAX_QUEUE;
+	*out = pg;
+	return 0;
+}
+
+void duet_pg_close(struct duet_pg *pg, void (*closed)(void *data), void *data)
+{
+	if (!pg || pg->closing)
+		return;
+	pg->closing = true;
+	pg->closed = closed;
+	pg->closed_data = data;
+	conn_close(pg);
+	uv_timer_stop(&pg->retry);
+	for (unsigned i = 0; i < DUET_PG_MAX_QUEUE; i++)
+		uv_timer_stop(&pg->ops[i].deadline);
+	kick(pg); /* on_kick delivers the -ECANCELED callbacks, then closes */
+}
+
+/* A free slot at the tail of the queue, deadline running, or NULL. */
+static struct pg_op *op_queue(struct duet_pg *pg, enum op_kind kind, uint64_t timeout_ms)
+{
+	if (pg->n_queue == DUET_PG_MAX_QUEUE) {
+		pg->stats.queue_full++;
+		return NULL;
+	}
+	struct pg_op *op = NULL;
+	for (unsigned i = 0; i < DUET_PG_MAX_QUEUE && !op; i++)
+		if (!pg->ops[i].in_use)
+			op = &pg->ops[i];
+	op->in_use = true;
+	op->started = false;
+	op->kind = kind;
+	op->step = 0;
+	op->timeout_ms = timeout_ms;
+	op->probe_cb = NULL;
+	op->done_cb = NULL;
+	op->value[0] = 0;
+	op->seen[0] = 0;
+	op->wait_seconds = 0;
+	op->promoted = false;
+	op->n_results = 0;
+	op->rc = 0;
+	op->err[0] = 0;
+	memset(&op->st, 0, sizeof op->st);
+	pg->queue[pg->n_queue++] = op;
+	pg->stats.queued++;
+	/* the loop's cached time may be stale (a caller outside a callback,
+	 * or after blocking work): the deadline counts from now */
+	uv_update_time(pg->loop);
+	uv_timer_start(&op->deadline, on_deadline, timeout_ms, 0);
+	kick(pg);
+	return op;
+}
+
+int duet_pg_probe(struct duet_pg *pg, duet_pg_probe_cb cb, void *data)
+{
+	if (!pg || !cb || pg->closing)
+		return DUET_EINVAL;
+	struct pg_op *op = op_queue(pg, OP_PROBE, pg->cfg.timeout_ms);
+	if (!op)
+		return DUET_EBUSY;
+	op->probe_cb = cb;
+	op->data = data;
+	return 0;
+}
+
+int duet_pg_set_sync_names(struct duet_pg *pg, const char *standby_name_or_empty,
+			   duet_pg_done_cb cb, void *data)
+{
+	if (!pg || !cb || pg->closing || !standby_name_or_empty)
+		return DUET_EINVAL;
+	const char *name = standby_name_or_empty;
+	size_t len = strlen(name);
+	if (len > DUET_PG_MAX_NAME_BYTES)
+		return DUET_EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '"' || (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return DUET_EINVAL;
+	struct pg_op *op = op_queue(pg, OP_SET_SYNC, pg->cfg.timeout_ms);
+	if (!op)
+		return DUET_EBUSY;
+	if (len > 0)
+		snprintf(op->value, sizeof op->value, "\"%s\"", name);
+	op->step = SYNC_ALTER;
+	op->done_cb = cb;
+	op->data = data;
+	return 0;
+}
+
+int duet_pg_promote(struct duet_pg *pg, uint32_t wait_seconds, duet_pg_done_cb cb, void *data)
+{
+	if (!pg || !cb || pg->closing || wait_seconds == 0 ||
+	    wait_seconds > DUET_PG_MAX_PROMOTE_WAIT_S)
+		return DUET_EINVAL;
+	struct pg_op *op = op_queue(pg, OP_PROMOTE, wait_seconds * 1000ull + pg->cfg.timeout_ms);
+	if (!op)
+		return DUET_EBUSY;
+	op->wait_seconds = wait_seconds;
+	op->done_cb = cb;
+	op->data = data;
+	return 0;
+}
+
+unsigned duet_pg_pending(const struct duet_pg *pg)
+{
+	return pg->n_queue;
+}
+
+void duet_pg_get_stats(const struct duet_pg *pg, struct duet_pg_stats *out)
+{
+	*out = pg->stats;
+}

@@ -22,6 +22,12 @@ void cmd_status_help(void);
 int cmd_log(int argc, char **argv);
 void cmd_log_help(void);
 int cmd_gencerts(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+void cmd_promote_help(void);
+
+/* status.c: one request line to an admin socket, the response line
+ * (malloc'd), or NULL with a sentence in err. */
+char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen);
 void cmd_gencerts_help(void);
 
 #endif

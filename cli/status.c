@@ -41,9 +41,9 @@ void cmd_status_help(void)
 	       "Exit status: 0 answered, 1 the daemon could not be reached, 2 usage error.\n");
 }
 
-/* Sends {"cmd":"status"} and returns the response line (malloc'd) or NULL
- * with a message in err. */
-static char *ask(const char *path, char *err, size_t errlen)
+/* Sends one request line (with its newline) and returns the response line
+ * (malloc'd) or NULL with a message in err. */
+char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -67,8 +67,8 @@ static char *ask(const char *path, char *err, size_t errlen)
 		close(fd);
 		return NULL;
 	}
-	static const char req[] = "{\"cmd\":\"status\"}\n";
-	if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+	size_t req_len = strlen(req);
+	if (write(fd, req, req_len) != (ssize_t)req_len) {
 		snprintf(err, errlen, "write to %s: %s", path, strerror(errno));
 		close(fd);
 		return NULL;
@@ -153,6 +153,39 @@ static void print_table(const char *js)
 	const char *master = strstr(js, "\"master\":");
 	printf("master      %s (%s, since entry %s)\n", jget(master, "node", a, sizeof a),
 	       jget(master, "reason", b, sizeof b), jget(master, "since_index", c, sizeof c));
+	const char *acting = strstr(js, "\"acting\":");
+	if (acting) {
+		printf("acting      %s%s%s\n", jget(acting, "acting", a, sizeof a),
+		       strcmp(jget(acting, "activation_step", b, sizeof b), "") ? ", step " : "",
+		       b);
+		if (strcmp(jget(acting, "why_not_master", c, sizeof c), ""))
+			printf("            %s\n", c);
+		const char *pg = strstr(acting, "\"pg\":");
+		if (strcmp(jget(pg, "answers", a, sizeof a), "true") == 0)
+			printf("postgresql  %s, lsn %s, synchronous_standby_names '%s'\n",
+			       jget(pg, "role", b, sizeof b), jget(pg, "lsn", c, sizeof c),
+			       jget(pg, "synchronous_standby_names", d, sizeof d));
+		else
+			printf("postgresql  does not answer: %s\n", jget(pg, "error", b, sizeof b));
+		const char *rp = strstr(acting, "\"replication\":[");
+		const char *rend = rp ? strchr(rp, ']') : NULL;
+		while (rp && rend) {
+			rp = strstr(rp + 1, "{\"name\":");
+			if (!rp || rp > rend)
+				break;
+			printf("            streams to %s: %s, %s, flush lag %s bytes\n",
+			       jget(rp, "name", a, sizeof a), jget(rp, "state", b, sizeof b),
+			       jget(rp, "sync_state", c, sizeof c),
+			       jget(rp, "flush_lag_bytes", d, sizeof d));
+		}
+		const char *lt = strstr(acting, "\"last_takeover\":");
+		if (lt && strcmp(jget(lt, "term", a, sizeof a), "0"))
+			printf("takeover    term %s: promoted %s ms, FIP %s ms, ready %s ms after "
+			       "leading\n",
+			       a, jget(lt, "promoted_after_ms", b, sizeof b),
+			       jget(lt, "fip_after_ms", c, sizeof c),
+			       jget(lt, "ready_after_ms", d, sizeof d));
+	}
 	const char *el = strstr(js, "\"last_election\":");
 	printf("election    last %s, %s ms ago\n", jget(el, "reason", a, sizeof a),
 	       jget(el, "ago_ms", b, sizeof b));
@@ -232,7 +265,7 @@ int cmd_status(int argc, char **argv)
 	int rc = DUETCTL_OK;
 	do {
 		char err[512] = "";
-		char *js = ask(sock, err, sizeof err);
+		char *js = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
 		if (watch && !json)
 			printf("\033[H\033[2J");
 		if (!js) {

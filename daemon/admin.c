@@ -222,8 +222,10 @@ char *node_status_json(struct node *n)
 		st.counters.refused_unknown, st.counters.refused_stale_term,
 		st.counters.ignored_votes_lease, st.counters.invalid_msgs,
 		st.counters.snapshots_sent, st.counters.snapshots_installed, st.counters.transfers);
-	fprintf(f, ",\"admin\":{\"clients\":%u,\"refused\":%" PRIu64 "}}", n->n_clients,
+	fprintf(f, ",\"admin\":{\"clients\":%u,\"refused\":%" PRIu64 "}", n->n_clients,
 		n->admin_refused);
+	ctl_status_json(n, f);
+	fputs("}", f);
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
@@ -366,6 +368,38 @@ static int parse_uint(const char *line, const char *key, uint64_t *out)
 		v = v * 10 + (uint64_t)(*p++ - '0');
 	}
 	*out = v;
+	return 0;
+}
+
+/* The string value of `key` (simple escapes \" and \\ undone); -1 if absent,
+ * malformed or too long. */
+static int parse_text(const char *line, const char *key, char *out, size_t cap)
+{
+	const char *p = strstr(line, key);
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != ':')
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != '"')
+		return -1;
+	size_t i = 0;
+	while (*p && *p != '"') {
+		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+			p++;
+		else if (*p == '\\')
+			return -1;
+		if (i + 1 >= cap)
+			return -1;
+		out[i++] = *p++;
+	}
+	if (*p != '"')
+		return -1;
+	out[i] = 0;
 	return 0;
 }
 
@@ -523,9 +557,29 @@ static void handle_line(struct admin_client *c, char *line)
 		start_probe(c, line);
 		return;
 	}
+	if (strcmp(cmd, "promote") == 0) {
+		char who[DUET_NAME_MAX] = "", why[DUET_DETAIL_MAX / 2] = "", err[512] = "";
+		uint64_t accept = 0;
+		if (parse_uint(line, "\"accept_data_loss\"", &accept) || accept != 1 ||
+		    parse_text(line, "\"who\"", who, sizeof who) ||
+		    parse_text(line, "\"why\"", why, sizeof why)) {
+			n->admin_refused++;
+			client_send(c, error_json("promote: expected {\"cmd\":\"promote\","
+						  "\"accept_data_loss\":1,\"who\":\"...\",\"why\":"
+						  "\"...\"} (who at most 31 bytes)"));
+			return;
+		}
+		if (ctl_force_promote(n, who, why, err, sizeof err) != 0) {
+			client_send(c, error_json(err));
+			return;
+		}
+		node_drive(n);
+		client_send(c, strdup("{\"ok\":true}"));
+		return;
+	}
 	n->admin_refused++;
 	char msg[96];
-	snprintf(msg, sizeof msg, "unknown command '%s'; known: status, probe", cmd);
+	snprintf(msg, sizeof msg, "unknown command '%s'; known: status, probe, promote", cmd);
 	client_send(c, error_json(msg));
 }
 

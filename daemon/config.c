@@ -231,7 +231,7 @@ static const struct key_def keys[] = {
     {SEC_PG, "conninfo", T_STR, ACT_STR(pg_conninfo), 0, 0, NULL, 0,
      "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
      "libpq connection string of this node's PostgreSQL (superuser: duet runs ALTER SYSTEM "
-     "and pg_promote)"},
+     "and pg_promote); empty: duet manages no PostgreSQL (the consensus layer alone)"},
     {SEC_PG, "start_command", T_STR, ACT_STR(pg_start_command), 0, 0, NULL, 0, "",
      "starts this node's PostgreSQL when the node is master and PostgreSQL does not answer "
      "(empty: never started by duet)"},

@@ -76,55 +76,6 @@ static void send_msgs(struct node *n, const struct raft_msg *msgs, size_t count)
 	}
 }
 
-/* ---- the state machine's own proposals ---------------------------------- */
-
-/*
- * Minimal "elect a master" (replaced by the failover logic of issue 4): a
- * data-node leader holding the lease, whose fsm has applied an entry of its
- * own term (so it sees everything committed before it), proposes
- * MASTER(self) when the replicated state has no master or names another
- * one. At most once per term: a refused MASTER (e.g. failover to a standby
- * that is not SYNC) is committed and audited, and not retried in a loop.
- */
-static void maybe_propose_master(struct node *n)
-{
-	if (n->cfg.self_kind != DUET_MEMBER_DATA || n->stopping)
-		return;
-	uint64_t now = node_now_ms();
-	if (!raft_lease_valid(n->raft, now))
-		return;
-	struct raft_status st;
-	raft_status(n->raft, now, &st);
-	if (st.role != RAFT_LEADER || n->master_proposed_term == st.term)
-		return;
-	if (n->fsm.applied_term != st.term || n->fsm.applied_index != st.commit_index)
-		return;
-	if (n->fsm.master.node == n->cfg.self_id)
-		return;
-	struct duet_master m = {0};
-	m.node = n->cfg.self_id;
-	m.previous = n->fsm.master.node;
-	m.reason = m.previous ? DUET_MASTER_FAILOVER : DUET_MASTER_FIRST_START;
-	snprintf(m.detail, sizeof m.detail, "%s leads term %" PRIu64 " with the lease",
-		 n->cfg.node_name, st.term);
-	uint8_t buf[1024];
-	long len = duet_master_encode(&m, buf, sizeof buf);
-	if (len < 0) {
-		duet_log(DUET_LOG_ERROR, "cannot encode MASTER: %s", duet_strerror((int)len));
-		return;
-	}
-	uint64_t index = 0;
-	int rc = raft_propose(n->raft, now, RAFT_ENTRY_MASTER, node_wall_ms(), buf, (uint32_t)len,
-			      &index);
-	n->master_proposed_term = st.term;
-	if (rc)
-		duet_log(DUET_LOG_WARN, "propose MASTER(%s): %s", n->cfg.node_name,
-			 duet_strerror(rc));
-	else
-		duet_log(DUET_LOG_INFO, "proposed MASTER(%s, %s) at index %" PRIu64,
-			 n->cfg.node_name, m.previous ? "failover" : "first start", index);
-}
-
 /* ---- applying ----------------------------------------------------------- */
 
 static void apply_committed(struct node *n, const struct raft_update *u)
@@ -220,7 +171,7 @@ static void finish_update(struct node *n)
 	raft_update_free(u);
 	memset(u, 0, sizeof *u);
 	maybe_snapshot(n);
-	maybe_propose_master(n);
+	ctl_step(n);
 }
 
 static void persist_done(uv_work_t *w, int status)
@@ -285,13 +236,29 @@ void node_drive(struct node *n)
 	drive(n);
 }
 
+static void on_kick(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	n->kick_armed = false;
+	if (!n->stopping)
+		drive(n);
+}
+
+void node_drive_later(struct node *n)
+{
+	if (n->kick_armed || n->stopping)
+		return;
+	n->kick_armed = true;
+	uv_timer_start(&n->kick_timer, on_kick, 0, 0);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct node *n = t->data;
 	int rc = raft_tick(n->raft, node_now_ms());
 	if (rc)
 		node_fatal(n, "raft_tick", rc);
-	maybe_propose_master(n);
+	ctl_step(n);
 	drive(n);
 }
 
@@ -303,6 +270,11 @@ static void on_recv(void *data, uint32_t peer_id, uint8_t type, const uint8_t *p
 	struct node *n = data;
 	if (n->stopping)
 		return;
+	if (type == NODE_FRAME_PROPOSE) {
+		ctl_forwarded(n, peer_id, payload, len);
+		drive(n);
+		return;
+	}
 	if (type != NODE_FRAME_RAFT) {
 		n->frames_bad++;
 		duet_log(DUET_LOG_WARN, "frame of unknown type %u from member %" PRIu32 " dropped",
@@ -327,11 +299,17 @@ static void on_recv(void *data, uint32_t peer_id, uint8_t type, const uint8_t *p
 		raft_msg_release(&m);
 		return;
 	}
-	rc = raft_step(n->raft, node_now_ms(), &m);
+	uint64_t now = node_now_ms();
+	rc = raft_step(n->raft, now, &m);
 	raft_msg_release(&m);
 	if (rc)
 		node_fatal(n, "raft_step", rc);
-	maybe_propose_master(n);
+	if (n->cfg.self_kind == DUET_MEMBER_DATA) {
+		struct raft_status st;
+		raft_status(n->raft, now, &st);
+		ctl_heard(n, peer_id, st.role != RAFT_LEADER && st.leader == peer_id);
+	}
+	ctl_step(n);
 	drive(n);
 }
 
@@ -473,6 +451,8 @@ static void stop(struct node *n, const char *why)
 		 n->persisting ? " (waiting for the storage write in flight)" : "");
 	uv_timer_stop(&n->tick_timer);
 	uv_close((uv_handle_t *)&n->tick_timer, NULL);
+	uv_close((uv_handle_t *)&n->kick_timer, NULL);
+	ctl_close(n);
 	uv_close((uv_handle_t *)&n->sig_term, NULL);
 	uv_close((uv_handle_t *)&n->sig_int, NULL);
 	uv_close((uv_handle_t *)&n->sig_hup, NULL);
@@ -622,6 +602,12 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	}
 	uv_timer_init(n->loop, &n->tick_timer);
 	n->tick_timer.data = n;
+	uv_timer_init(n->loop, &n->kick_timer);
+	n->kick_timer.data = n;
+	if (ctl_open(n)) {
+		duet_log(DUET_LOG_ERROR, "cannot open the data node's actions; exiting");
+		exit(1);
+	}
 	uv_signal_init(n->loop, &n->sig_term);
 	uv_signal_init(n->loop, &n->sig_int);
 	uv_signal_init(n->loop, &n->sig_hup);

@@ -22,8 +22,12 @@
 #include "duet/storage.h"
 #include "duet/transport.h"
 
+#include "ctl.h"
+
 /* Frame type of a raft message in the transport (raft_msg_encode payload). */
 #define NODE_FRAME_RAFT 1
+/* A follower's proposal forwarded to the leader (ctl_propose.c). */
+#define NODE_FRAME_PROPOSE 2
 /* Take an fsm snapshot every this many applied entries (config key later). */
 #define NODE_SNAPSHOT_EVERY_ENTRIES 10000
 /* Bounds of the admin socket. */
@@ -44,6 +48,8 @@ struct node {
 	struct fsm fsm;
 
 	uv_timer_t tick_timer;
+	uv_timer_t kick_timer; /* node_drive_later(): drive() at the next loop turn */
+	bool kick_armed;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_pipe_t admin;
 	bool admin_open;
@@ -61,10 +67,13 @@ struct node {
 	bool stopping;
 	uint64_t start_ms;
 	uint64_t last_snapshot_index;
-	uint64_t master_proposed_term; /* term in which MASTER(self) was proposed */
 	uint64_t frames_bad;           /* transport frames that were no raft message */
 	uint64_t sends_failed;
 	uint64_t fsm_refused;
+	uint64_t forward_dropped; /* forwarded proposals that found no leader */
+
+	/* data nodes: the role controller (ctl.h) */
+	struct ctl ctl;
 
 	/* the admin "probe" in flight (admin.c): at most one at a time */
 	struct {
@@ -91,6 +100,9 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind);
 /* Runs the core until it has nothing to do (node.c); admin.c calls it after
  * proposing. */
 void node_drive(struct node *n);
+/* Runs node_drive() at the next loop turn (from action callbacks, which may
+ * come from inside drive()). */
+void node_drive_later(struct node *n);
 
 /* admin.c */
 int admin_open(struct node *n);

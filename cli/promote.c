@@ -1,0 +1,127 @@
+/*
+ * promote.c - `duetctl promote --accept-data-loss`: the operator's override
+ * of DESIGN.md 4.5. When no standby is promotable (the standby was not
+ * synchronous when the master was lost), the cluster waits; this command,
+ * run on the node to promote, has its daemon commit OPERATOR(force promote)
+ * with who and why, then MASTER(self, forced). Writes the old master
+ * acknowledged after the standby stopped being synchronous are lost: the
+ * flag says the person knows.
+ */
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "duet/config.h"
+
+void cmd_promote_help(void)
+{
+	printf("usage: duetctl promote --accept-data-loss [--why TEXT] (--config FILE | --socket "
+	       "PATH) [--json]\n"
+	       "\n"
+	       "Makes THIS node master although it is not a synchronous standby (duetctl\n"
+	       "status says why there was no automatic failover). Writes acknowledged by\n"
+	       "the old master after this node stopped being synchronous are lost.\n"
+	       "The daemon must lead the cluster (it and the witness are a majority);\n"
+	       "it commits OPERATOR(force promote, who, why), then MASTER(self, forced),\n"
+	       "and takes over as in a failover: fence, lease wait, promote, FIP, manager.\n"
+	       "\n"
+	       "  --accept-data-loss  required: says you accept the loss\n"
+	       "  --why TEXT          recorded in the audit log (default: none given)\n"
+	       "  --config FILE       this node's config (for its admin_socket)\n"
+	       "  --socket PATH       or the admin socket itself\n"
+	       "  --json              print the daemon's answer as is\n"
+	       "\n"
+	       "Exit status: 0 proposed, 1 refused (reason printed), 2 usage error.\n");
+}
+
+/* Appends s to out as a JSON string body (quotes and backslashes escaped,
+ * control characters dropped). */
+static void json_body(char *out, size_t cap, const char *s)
+{
+	size_t n = strlen(out);
+	for (; *s && n + 3 < cap; s++) {
+		if ((unsigned char)*s < 0x20)
+			continue;
+		if (*s == '"' || *s == '\\')
+			out[n++] = '\\';
+		out[n++] = *s;
+	}
+	out[n] = 0;
+}
+
+int cmd_promote(int argc, char **argv)
+{
+	const char *sock = NULL, *config = NULL, *why = "";
+	bool accept = false, json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--accept-data-loss") == 0)
+			accept = true;
+		else if (strcmp(argv[i], "--why") == 0 && i + 1 < argc)
+			why = argv[++i];
+		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else {
+			fprintf(stderr, "duetctl promote: unknown argument '%s'; see --help\n",
+				argv[i]);
+			return DUETCTL_USAGE;
+		}
+	}
+	if (!accept) {
+		fprintf(stderr, "duetctl promote: refusing without --accept-data-loss: a node "
+				"that is not a synchronous standby may miss acknowledged writes\n");
+		return DUETCTL_USAGE;
+	}
+	static struct duet_config cfg;
+	if (!sock && !config) {
+		fprintf(stderr, "duetctl promote: needs --config FILE or --socket PATH\n");
+		return DUETCTL_USAGE;
+	}
+	if (!sock) {
+		static struct duet_config_errors errs;
+		if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
+			duet_config_errors_print(stderr, &errs);
+			return DUETCTL_FAILED;
+		}
+		sock = cfg.admin_socket;
+	}
+	const struct passwd *pw = getpwuid(getuid());
+	char who[32]; /* DUET_NAME_MAX: the OPERATOR entry keeps 31 bytes */
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
+	snprintf(who, sizeof who, "%s@%s", pw ? pw->pw_name : "uid?", host);
+	char req[1024] = "{\"cmd\":\"promote\",\"accept_data_loss\":1,\"who\":\"";
+	json_body(req, sizeof req - 40, who);
+	strcat(req, "\",\"why\":\"");
+	json_body(req, sizeof req - 8, why);
+	strcat(req, "\"}\n");
+	char err[512] = "";
+	char *answer = duetctl_ask(sock, req, err, sizeof err);
+	if (!answer) {
+		fprintf(stderr, "duetctl promote: %s\n", err);
+		return DUETCTL_FAILED;
+	}
+	bool ok = strstr(answer, "\"ok\":true") != NULL;
+	if (json) {
+		printf("%s\n", answer);
+	} else if (ok) {
+		printf("forced promotion proposed: OPERATOR and MASTER entries; follow it with "
+		       "duetctl status / duetctl log --follow\n");
+	} else {
+		const char *e = strstr(answer, "\"error\":\"");
+		const char *end = e ? strstr(e + 9, "\"}") : NULL;
+		if (e && end)
+			fprintf(stderr, "duetctl promote: %.*s\n", (int)(end - e - 9), e + 9);
+		else
+			fprintf(stderr, "duetctl promote: %s\n", answer);
+	}
+	free(answer);
+	return ok ? DUETCTL_OK : DUETCTL_FAILED;
+}

@@ -1,0 +1,957 @@
+/*
+ * ctl.c - the data node's role controller (ctl.h): acting or not, the
+ * activation chain, demotion, and the leader's failover proposals.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "duet/actions.h"
+#include "node_internal.h"
+
+#define CTL_RETRY_MS      500  /* a failed activation step runs again after this */
+#define CTL_TRANSFER_GAP  2000 /* at most one leadership transfer per this (ms) */
+#define CTL_PG_WAIT_SLACK 5000 /* promotion deadline on top of promote_timeout_ms */
+
+/* Copies src into dst[cap], cut if need be, always terminated. */
+static void scopy(char *dst, size_t cap, const char *src)
+{
+	size_t len = strnlen(src, cap - 1);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static const char *step_name(int step)
+{
+	switch (step) {
+	case CTL_STEP_FENCE:
+		return "fence";
+	case CTL_STEP_LEASE_WAIT:
+		return "lease wait";
+	case CTL_STEP_PROMOTE:
+		return "promote";
+	case CTL_STEP_FIP:
+		return "fip";
+	case CTL_STEP_MANAGER:
+		return "manager";
+	default:
+		return "done";
+	}
+}
+
+uint32_t ctl_other_data(const struct node *n)
+{
+	for (uint32_t i = 0; i < n->cfg.membership.n; i++) {
+		const struct duet_member *m = &n->cfg.membership.members[i];
+		if (m->kind == DUET_MEMBER_DATA && m->id != n->cfg.self_id)
+			return m->id;
+	}
+	return 0;
+}
+
+static const char *member_name(const struct node *n, uint32_t id)
+{
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, id);
+	return m ? m->name : "none";
+}
+
+uint64_t ctl_parse_lsn(const char *text)
+{
+	unsigned long long hi = 0, lo = 0;
+	if (!text || sscanf(text, "%llX/%llX", &hi, &lo) != 2)
+		return 0;
+	return ((uint64_t)hi << 32) | (uint64_t)lo;
+}
+
+/* ---- the local PostgreSQL probe ------------------------------------------ */
+
+struct pg_probe_ctx {
+	struct node *n;
+};
+
+static void pg_probe_done(void *data, int rc, const struct duet_pg_state *st, const char *err)
+{
+	struct node *n = data;
+	struct ctl *c = &n->ctl;
+	c->pg_probe_busy = false;
+	c->pg_last_ms = node_now_ms();
+	if (rc == -ECANCELED || n->stopping)
+		return;
+	if (rc == 0 && st) {
+		c->pg_known = true;
+		c->pg_last = *st;
+		c->pg_err[0] = '\0';
+	} else {
+		c->pg_known = false;
+		scopy(c->pg_err, sizeof c->pg_err, err && err[0] ? err : duet_strerror(rc));
+	}
+	ctl_step(n);
+	node_drive_later(n);
+}
+
+static void pg_probe_maybe(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	uint64_t now = node_now_ms();
+	if (!c->pg || c->pg_probe_busy || now < c->pg_next_probe)
+		return;
+	c->pg_next_probe = now + n->cfg.act.pg_probe_interval_ms;
+	if (duet_pg_probe(c->pg, pg_probe_done, n) == 0)
+		c->pg_probe_busy = true;
+}
+
+/* ---- demotion ------------------------------------------------------------ */
+
+static void demote_cmd_done(void *data, const struct duet_cmd_result *r)
+{
+	struct node *n = data;
+	char what[300];
+	duet_cmd_describe(r, what, sizeof what);
+	n->ctl.demotions_in_flight--;
+	duet_log(r->exit_status == 0 ? DUET_LOG_INFO : DUET_LOG_ERROR, "demotion command: %s",
+		 what);
+}
+
+static void demote_fip_done(void *data, int rc, const char *detail)
+{
+	struct node *n = data;
+	n->ctl.demotions_in_flight--;
+	duet_log(rc ? DUET_LOG_ERROR : DUET_LOG_INFO, "demotion: FIP %s: %s",
+		 rc ? "release FAILED" : "released", detail ? detail : "");
+}
+
+static void run_demote_cmd(struct node *n, const char *cmd)
+{
+	if (!cmd[0])
+		return;
+	if (duet_cmd_run(n->loop, cmd, NULL, n->cfg.act.manager_timeout_ms, demote_cmd_done, n,
+			 NULL) == 0)
+		n->ctl.demotions_in_flight++;
+	else
+		duet_log(DUET_LOG_ERROR, "demotion: cannot run '%s'", cmd);
+}
+
+/*
+ * Stops acting, at once: PostgreSQL first (no write may be acknowledged by a
+ * node that is not the master), FIP, manager; in parallel. `pg_primary`:
+ * stop PostgreSQL (the node acted, or the probe says it is a primary); a
+ * standby's PostgreSQL keeps streaming.
+ */
+static void demote(struct node *n, const char *why, bool pg_primary)
+{
+	struct ctl *c = &n->ctl;
+	c->gen++;
+	c->step_busy = false;
+	c->demotions++;
+	duet_log(DUET_LOG_WARN, "demoting (%s): %s%s%s", why,
+		 pg_primary && n->cfg.act.pg_stop_command[0] ? "PostgreSQL stopped, " : "",
+		 c->fip ? "FIP released, " : "",
+		 n->cfg.act.manager_stop_command[0] ? "manager stopped" : "");
+	if (pg_primary)
+		run_demote_cmd(n, n->cfg.act.pg_stop_command);
+	if (c->fip && duet_fip_release(c->fip, demote_fip_done, n) == 0)
+		c->demotions_in_flight++;
+	run_demote_cmd(n, n->cfg.act.manager_stop_command);
+	c->act = CTL_STANDBY;
+	/* a STEP for the audit, if this node can still write one (it can when
+	 * a critical check made it hand over; not when the lease was lost) */
+	ctl_propose_step(n, DUET_STEP_DEMOTE, n->cfg.self_id, true, 0, "%s", why);
+}
+
+/* ---- the activation chain ----------------------------------------------- */
+
+static void chain_next(struct node *n);
+
+/* Each async step carries the generation it started in. */
+struct step_ctx {
+	struct node *n;
+	uint64_t gen;
+	uint64_t start;
+	int step;
+};
+
+static struct step_ctx *step_ctx_new(struct node *n)
+{
+	struct step_ctx *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->n = n;
+	s->gen = n->ctl.gen;
+	s->start = node_now_ms();
+	s->step = n->ctl.step;
+	n->ctl.step_busy = true;
+	return s;
+}
+
+/* True when the step's result still matters; frees s otherwise. */
+static bool step_current(struct step_ctx *s)
+{
+	struct node *n = s->n;
+	if (n->stopping || s->gen != n->ctl.gen || n->ctl.act != CTL_ACTIVATING) {
+		free(s);
+		return false;
+	}
+	n->ctl.step_busy = false;
+	return true;
+}
+
+static void step_failed(struct node *n, uint64_t retry_ms)
+{
+	n->ctl.retry_at = node_now_ms() + retry_ms;
+}
+
+static void fence_done(void *data, bool ok, uint64_t duration_ms, const char *detail)
+{
+	struct step_ctx *s = data;
+	if (!step_current(s))
+		return;
+	struct node *n = s->n;
+	uint32_t prev = n->fsm.master.previous;
+	ctl_propose_step(n, DUET_STEP_FENCE, prev, ok, duration_ms, "%s %s: %s",
+			 member_name(n, prev), ok ? "is off" : "NOT fenced", detail ? detail : "");
+	n->ctl.last.fenced = ok;
+	scopy(n->ctl.last.fence_detail, sizeof n->ctl.last.fence_detail, detail ? detail : "");
+	/* a failed fence is not retried: the lease wait that follows is what
+	 * keeps the old master from acting (DESIGN.md 4.4, "in any case") */
+	n->ctl.step = CTL_STEP_LEASE_WAIT;
+	free(s);
+	chain_next(n);
+}
+
+static void promote_done(void *data, int rc, const char *err)
+{
+	struct step_ctx *s = data;
+	if (!step_current(s))
+		return;
+	struct node *n = s->n;
+	uint64_t took = node_now_ms() - s->start;
+	free(s);
+	if (rc) {
+		ctl_propose_step(n, DUET_STEP_PROMOTE, n->cfg.self_id, false, took,
+				 "pg_promote failed: %s", err ? err : duet_strerror(rc));
+		step_failed(n, CTL_RETRY_MS);
+		n->ctl.pg_next_probe = 0;
+		chain_next(n);
+		return;
+	}
+	n->ctl.last.promoted_ms = node_now_ms();
+	ctl_propose_step(n, DUET_STEP_PROMOTE, n->cfg.self_id, true, took,
+			 "PostgreSQL promoted with pg_promote(wait => true)");
+	n->ctl.pg_known = false; /* re-read: it is a primary now */
+	n->ctl.pg_next_probe = 0;
+	n->ctl.step = CTL_STEP_FIP;
+	chain_next(n);
+}
+
+static void clear_names_done(void *data, int rc, const char *err)
+{
+	struct step_ctx *s = data;
+	if (!step_current(s))
+		return;
+	struct node *n = s->n;
+	if (rc) {
+		duet_log(DUET_LOG_WARN,
+			 "clearing synchronous_standby_names before promotion failed: %s",
+			 err ? err : duet_strerror(rc));
+		free(s);
+		step_failed(n, CTL_RETRY_MS);
+		chain_next(n);
+		return;
+	}
+	/* promote with the same context */
+	n->ctl.step_busy = true;
+	uint32_t wait_s = (n->cfg.act.pg_promote_timeout_ms + 999) / 1000;
+	if (duet_pg_promote(n->ctl.pg, wait_s, promote_done, s) != 0) {
+		n->ctl.step_busy = false;
+		free(s);
+		step_failed(n, CTL_RETRY_MS);
+	}
+}
+
+static void pg_start_done(void *data, const struct duet_cmd_result *r)
+{
+	struct step_ctx *s = data;
+	if (!step_current(s))
+		return;
+	struct node *n = s->n;
+	char what[300];
+	duet_cmd_describe(r, what, sizeof what);
+	duet_log(r->exit_status == 0 ? DUET_LOG_INFO : DUET_LOG_WARN,
+		 "PostgreSQL start_command: %s", what);
+	free(s);
+	n->ctl.pg_next_probe = 0;
+	step_failed(n, r->exit_status == 0 ? 0 : CTL_RETRY_MS);
+}
+
+static void fip_done(void *data, int rc, const char *detail)
+{
+	struct step_ctx *s = data;
+	if (!step_current(s))
+		return;
+	struct node *n = s->n;
+	uint64_t took = node_now_ms() - s->start;
+	free(s);
+	ctl_propose_step(n, DUET_STEP_FIP, n->cfg.self_id, rc == 0, took, "%s",
+			 detail && detail[0] ? detail : duet_strerror(rc));
+	if (rc) {
+		step_failed(n, CTL_RETRY_MS);
+	} else {
+		n->ctl.last.fip_ms = node_now_ms();
+		n->ctl.step = CTL_STEP_MANAGER;
+	}
+	chain_next(n);
+}
+
+static void manager_done(void *data, const struct duet_cmd_result *r)
+{
+	struct step_ctx *s = data;
+	if (!step_current(s))
+		return;
+	struct node *n = s->n;
+	uint64_t took = node_now_ms() - s->start;
+	free(s);
+	char what[300];
+	duet_cmd_describe(r, what, sizeof what);
+	bool ok = r->exit_status == 0;
+	ctl_propose_step(n, DUET_STEP_MANAGER, n->cfg.self_id, ok, took, "start_command: %s", what);
+	if (!ok) {
+		step_failed(n, CTL_RETRY_MS);
+	} else {
+		n->ctl.step = CTL_STEP_DONE;
+	}
+	chain_next(n);
+}
+
+/* The wait of DESIGN.md 4.4: the previous master may act until its lease
+ * runs out; its lease rests on acknowledgements no later than our last
+ * contact with it as leader (or our own start), plus lease + drift. */
+static uint64_t lease_wait_until(const struct node *n)
+{
+	uint64_t base = n->ctl.last_leader_contact ? n->ctl.last_leader_contact : n->start_ms;
+	return base + n->cfg.raft.lease_ms + n->cfg.raft.max_drift_ms;
+}
+
+/* The MASTER entry that names us was committed in the term we activate in
+ * and took the role from another node: fence it and wait out its lease. A
+ * master re-elected in a later term without a new MASTER entry took the
+ * role from nobody. */
+static bool takeover_now(const struct node *n)
+{
+	const struct fsm_master_state *m = &n->fsm.master;
+	return m->previous && m->previous != n->cfg.self_id && m->since_term == n->ctl.act_term &&
+	       (m->reason == DUET_MASTER_FAILOVER || m->reason == DUET_MASTER_FORCED);
+}
+
+static void chain_next(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	uint64_t now = node_now_ms();
+	if (c->act != CTL_ACTIVATING || c->step_busy || n->stopping || now < c->retry_at)
+		return;
+	const struct duet_config_actions *a = &n->cfg.act;
+	struct step_ctx *s;
+	switch (c->step) {
+	case CTL_STEP_FENCE: {
+		uint32_t prev = n->fsm.master.previous;
+		if (!takeover_now(n) || a->fence_method == DUET_CONFIG_FENCE_NONE) {
+			c->step = CTL_STEP_LEASE_WAIT;
+			chain_next(n);
+			return;
+		}
+		struct duet_fence_config fc;
+		memset(&fc, 0, sizeof fc);
+		fc.method = a->fence_method == DUET_CONFIG_FENCE_IPMI ? DUET_FENCE_IPMI
+								      : DUET_FENCE_COMMAND;
+		scopy(fc.command, sizeof fc.command, a->fence_command);
+		scopy(fc.ipmi_host, sizeof fc.ipmi_host, a->fence_ipmi_host);
+		scopy(fc.ipmi_user, sizeof fc.ipmi_user, a->fence_ipmi_user);
+		scopy(fc.ipmi_password_file, sizeof fc.ipmi_password_file,
+		      a->fence_ipmi_password_file);
+		scopy(fc.ipmi_interface, sizeof fc.ipmi_interface, a->fence_ipmi_interface);
+		fc.timeout_ms = a->fence_timeout_ms;
+		if (!(s = step_ctx_new(n)))
+			return;
+		duet_log(DUET_LOG_INFO, "fencing %s", member_name(n, prev));
+		if (duet_fence_run(n->loop, &fc, member_name(n, prev), fence_done, s) != 0) {
+			c->step_busy = false;
+			free(s);
+			ctl_propose_step(n, DUET_STEP_FENCE, prev, false, 0,
+					 "cannot start the fence action");
+			c->step = CTL_STEP_LEASE_WAIT;
+			chain_next(n);
+		}
+		return;
+	}
+	case CTL_STEP_LEASE_WAIT: {
+		uint64_t until = lease_wait_until(n);
+		bool takeover = takeover_now(n);
+		if (takeover && now < until) {
+			c->retry_at = until; /* the tick comes back here */
+			return;
+		}
+		if (takeover) {
+			uint64_t waited = now > c->last.leader_ms ? now - c->last.leader_ms : 0;
+			c->last.lease_wait_ms = waited;
+			ctl_propose_step(
+			    n, DUET_STEP_LEASE_WAIT, n->fsm.master.previous, true, waited,
+			    "the lease of %s has run out (%" PRIu32 " ms + %" PRIu32
+			    " ms drift after our last contact)%s",
+			    member_name(n, n->fsm.master.previous), n->cfg.raft.lease_ms,
+			    n->cfg.raft.max_drift_ms,
+			    a->fence_method == DUET_CONFIG_FENCE_NONE ? ""
+			    : c->last.fenced                          ? "; fenced as well"
+					     : "; fencing FAILED, relying on the lease");
+		}
+		c->step = CTL_STEP_PROMOTE;
+		chain_next(n);
+		return;
+	}
+	case CTL_STEP_PROMOTE:
+		if (!c->pg) {
+			c->step = CTL_STEP_FIP;
+			chain_next(n);
+			return;
+		}
+		if (!c->pg_known) {
+			/* no answer yet, or PostgreSQL is down: start it if we may */
+			if (c->pg_err[0] && a->pg_start_command[0] &&
+			    now - c->pg_last_ms < 2u * a->pg_probe_interval_ms) {
+				if (!(s = step_ctx_new(n)))
+					return;
+				duet_log(DUET_LOG_INFO,
+					 "PostgreSQL does not answer (%s): starting it", c->pg_err);
+				if (duet_cmd_run(n->loop, a->pg_start_command, NULL,
+						 a->pg_promote_timeout_ms, pg_start_done, s,
+						 NULL)) {
+					c->step_busy = false;
+					free(s);
+					step_failed(n, CTL_RETRY_MS);
+				}
+			}
+			return; /* the next probe brings us back */
+		}
+		if (!c->pg_last.in_recovery) {
+			if (!c->last.promoted_ms || c->last.term != c->act_term)
+				c->last.promoted_ms = now;
+			c->step = CTL_STEP_FIP;
+			chain_next(n);
+			return;
+		}
+		/* a promoted standby would wait for a synchronous standby named
+		 * after itself (its settings came from the old master): clear the
+		 * names first; the sync manager sets them again once the other
+		 * node streams (DESIGN.md 4.3) */
+		if (!(s = step_ctx_new(n)))
+			return;
+		duet_log(DUET_LOG_INFO, "promoting PostgreSQL (term %" PRIu64 ")", c->act_term);
+		if (duet_pg_set_sync_names(c->pg, "", clear_names_done, s) != 0) {
+			c->step_busy = false;
+			free(s);
+			step_failed(n, CTL_RETRY_MS);
+		}
+		return;
+	case CTL_STEP_FIP:
+		if (!c->fip) {
+			c->last.fip_ms = now;
+			c->step = CTL_STEP_MANAGER;
+			chain_next(n);
+			return;
+		}
+		if (!(s = step_ctx_new(n)))
+			return;
+		if (duet_fip_acquire(c->fip, fip_done, s) != 0) {
+			c->step_busy = false;
+			free(s);
+			step_failed(n, CTL_RETRY_MS);
+		}
+		return;
+	case CTL_STEP_MANAGER:
+		if (!a->manager_start_command[0]) {
+			c->step = CTL_STEP_DONE;
+			chain_next(n);
+			return;
+		}
+		if (!(s = step_ctx_new(n)))
+			return;
+		if (duet_cmd_run(n->loop, a->manager_start_command, NULL, a->manager_timeout_ms,
+				 manager_done, s, NULL) != 0) {
+			c->step_busy = false;
+			free(s);
+			step_failed(n, CTL_RETRY_MS);
+		}
+		return;
+	default:
+		c->act = CTL_MASTER;
+		c->last.done_ms = now;
+		duet_log(DUET_LOG_INFO,
+			 "acting master since term %" PRIu64 ": promoted %" PRIu64
+			 " ms, FIP %" PRIu64 " ms, ready %" PRIu64 " ms after leading",
+			 c->act_term, c->last.promoted_ms - c->last.leader_ms,
+			 c->last.fip_ms - c->last.leader_ms, c->last.done_ms - c->last.leader_ms);
+		return;
+	}
+}
+
+static void activate(struct node *n, uint64_t term)
+{
+	struct ctl *c = &n->ctl;
+	c->act = CTL_ACTIVATING;
+	c->act_term = term;
+	c->step = CTL_STEP_FENCE;
+	c->retry_at = 0;
+	c->gen++;
+	if (c->last.term != term) {
+		memset(&c->last, 0, sizeof c->last);
+		c->last.term = term;
+		c->last.leader_ms =
+		    c->became_leader_term == term ? c->became_leader_ms : node_now_ms();
+	}
+	c->last.committed_ms = node_now_ms();
+	duet_log(DUET_LOG_INFO, "taking the master role (term %" PRIu64 ", %s)", term,
+		 n->fsm.master.previous ? "after a failover" : "first start");
+	chain_next(n);
+}
+
+/* ---- the leader's proposals ---------------------------------------------- */
+
+static void propose_master(struct node *n, uint64_t term, uint8_t reason, const char *detail)
+{
+	struct duet_master m;
+	memset(&m, 0, sizeof m);
+	m.node = n->cfg.self_id;
+	m.previous = n->fsm.master.node;
+	m.reason = reason;
+	scopy(m.detail, sizeof m.detail, detail);
+	uint8_t buf[1024];
+	long len = duet_master_encode(&m, buf, sizeof buf);
+	if (len < 0)
+		return;
+	n->ctl.proposed_term = term;
+	if (ctl_propose(n, RAFT_ENTRY_MASTER, buf, (uint32_t)len, NULL) == 0)
+		duet_log(DUET_LOG_INFO, "proposed MASTER(%s, %s): %s", n->cfg.node_name,
+			 reason == DUET_MASTER_FIRST_START ? "first start"
+			 : reason == DUET_MASTER_FORCED    ? "forced"
+							   : "failover",
+			 detail);
+}
+
+static bool check_failing(const struct node *n, uint32_t id)
+{
+	const struct fsm_node *fn = fsm_node_find(&n->fsm, id);
+	if (!fn)
+		return false;
+	for (uint32_t i = 0; i < fn->n_checks; i++)
+		if (fn->checks[i].critical && fn->checks[i].state == DUET_HEALTH_FAILING)
+			return true;
+	return false;
+}
+
+static void try_transfer(struct node *n, uint32_t to, const char *why)
+{
+	uint64_t now = node_now_ms();
+	if (n->ctl.transfer_at && now - n->ctl.transfer_at < CTL_TRANSFER_GAP)
+		return;
+	n->ctl.transfer_at = now;
+	int rc = raft_transfer(n->raft, now, to);
+	duet_log(rc ? DUET_LOG_WARN : DUET_LOG_INFO, "leadership to %s (%s)%s%s",
+		 member_name(n, to), why, rc ? ": " : "", rc ? duet_strerror(rc) : "");
+	node_drive_later(n);
+}
+
+/* This node leads with the lease, its fsm is current, and it is not the
+ * master: decide between taking over, handing back, and waiting. */
+static void leader_not_master(struct node *n, const struct raft_status *st)
+{
+	struct ctl *c = &n->ctl;
+	uint32_t master = n->fsm.master.node;
+	uint64_t now = node_now_ms();
+	int role = fsm_role_of(&n->fsm, n->cfg.self_id);
+	if (master) {
+		/* the master may be alive and in touch (the witness handed
+		 * leadership to us, or a blip): give leadership back instead of
+		 * failing over, unless it reported a critical failure */
+		for (uint32_t i = 0; i < st->n_peers; i++) {
+			const struct raft_peer_status *p = &st->peers[i];
+			if (p->id != master || !p->last_ack_ms)
+				continue;
+			if (now - p->last_ack_ms < n->cfg.raft.heartbeat_ms * 3u &&
+			    !check_failing(n, master) && p->match_index >= st->commit_index) {
+				snprintf(c->why_not_master, sizeof c->why_not_master,
+					 "the master %s is alive and in touch: leadership handed "
+					 "back",
+					 member_name(n, master));
+				c->handbacks++;
+				try_transfer(n, master, "the master is alive");
+				return;
+			}
+		}
+	}
+	if (n->fsm.maintenance) {
+		snprintf(c->why_not_master, sizeof c->why_not_master,
+			 "maintenance is on (entry %" PRIu64 "): no automatic failover",
+			 n->fsm.maintenance_since);
+		return;
+	}
+	if (c->proposed_term == st->term)
+		return;
+	if (!master) {
+		if (!c->pg) {
+			propose_master(n, st->term, DUET_MASTER_FIRST_START, "first start");
+			return;
+		}
+		if (!c->pg_known) {
+			snprintf(c->why_not_master, sizeof c->why_not_master,
+				 "no master yet, and the local PostgreSQL does not answer: %.180s",
+				 c->pg_err[0] ? c->pg_err : "no probe yet");
+			return;
+		}
+		if (!c->pg_last.in_recovery) {
+			char d[160];
+			snprintf(d, sizeof d,
+				 "first start: %s leads term %" PRIu64
+				 " and its PostgreSQL is a primary",
+				 n->cfg.node_name, st->term);
+			propose_master(n, st->term, DUET_MASTER_FIRST_START, d);
+			return;
+		}
+		snprintf(c->why_not_master, sizeof c->why_not_master,
+			 "no master yet and the local PostgreSQL is a standby: leadership goes to "
+			 "%s",
+			 member_name(n, ctl_other_data(n)));
+		try_transfer(n, ctl_other_data(n), "first start, its PostgreSQL is the primary");
+		return;
+	}
+	if (role != FSM_ROLE_SYNC_STANDBY) {
+		/* DESIGN.md 4.5: propose anyway; the fsm refuses it and the refusal
+		 * is audited, once per term; status says why */
+		const struct fsm_node *fn = fsm_node_find(&n->fsm, n->cfg.self_id);
+		snprintf(c->why_not_master, sizeof c->why_not_master,
+			 "no promotable standby: %s is not a synchronous standby (SYNC off since "
+			 "entry %" PRIu64 "); the master %s is gone; only duetctl promote "
+			 "--accept-data-loss can override",
+			 n->cfg.node_name, fn ? fn->sync_since_index : 0, member_name(n, master));
+		char d[200];
+		snprintf(d, sizeof d, "%s leads term %" PRIu64 " but is not SYNC", n->cfg.node_name,
+			 st->term);
+		propose_master(n, st->term, DUET_MASTER_FAILOVER, d);
+		return;
+	}
+	if (c->pg && !c->pg_known) {
+		snprintf(c->why_not_master, sizeof c->why_not_master,
+			 "the local PostgreSQL does not answer (%.180s): not taking over yet",
+			 c->pg_err[0] ? c->pg_err : "no probe yet");
+		return;
+	}
+	char d[200];
+	snprintf(d, sizeof d, "%s leads term %" PRIu64 " with the lease; %s is gone",
+		 n->cfg.node_name, st->term, member_name(n, master));
+	c->why_not_master[0] = '\0';
+	propose_master(n, st->term, DUET_MASTER_FAILOVER, d);
+}
+
+/* The acting master whose committed health has a critical check failing
+ * hands leadership to the synchronous standby (DESIGN.md 7); the transfer
+ * voids the lease at once, so ctl_step() demotes this node right after.
+ * The HEALTH entry is committed first, so the new leader knows not to hand
+ * leadership back. */
+static void maybe_step_down(struct node *n, const struct raft_status *st)
+{
+	struct ctl *c = &n->ctl;
+	if ((c->act != CTL_MASTER && c->act != CTL_ACTIVATING) || st->role != RAFT_LEADER)
+		return;
+	if (!check_failing(n, n->cfg.self_id) || c->stepdown_term == st->term)
+		return;
+	uint32_t other = ctl_other_data(n);
+	if (fsm_role_of(&n->fsm, other) != FSM_ROLE_SYNC_STANDBY) {
+		snprintf(c->why_not_master, sizeof c->why_not_master,
+			 "a critical check fails on this master, but %s is not a synchronous "
+			 "standby: staying master",
+			 member_name(n, other));
+		return;
+	}
+	c->stepdown_term = st->term;
+	c->stepdowns++;
+	c->transfer_at = 0;
+	try_transfer(n, other, "a critical check fails on the master");
+}
+
+/* ---- the rule ------------------------------------------------------------ */
+
+void ctl_heard(struct node *n, uint32_t from, bool from_leader)
+{
+	if (!from_leader)
+		return;
+	n->ctl.last_leader = from;
+	n->ctl.last_leader_contact = node_now_ms();
+}
+
+/* A standby whose PostgreSQL is a primary while the log names another
+ * master (it was master before a restart or a partition): stop it. Only
+ * once this node's view is current: a leader is known and the fsm has
+ * applied an entry of its term. */
+static void stale_primary(struct node *n, const struct raft_status *st)
+{
+	struct ctl *c = &n->ctl;
+	uint32_t master = n->fsm.master.node;
+	if (c->act != CTL_STANDBY || !c->pg_known || c->pg_last.in_recovery || !master ||
+	    master == n->cfg.self_id || !st->leader || n->fsm.applied_term != st->term)
+		return;
+	uint64_t now = node_now_ms();
+	if (c->stale_stop_at && now - c->stale_stop_at < 5000)
+		return;
+	c->stale_stop_at = now;
+	duet_log(DUET_LOG_WARN,
+		 "the local PostgreSQL is a primary but the log names %s master (entry %" PRIu64
+		 "): stopping it",
+		 member_name(n, master), n->fsm.master.since_index);
+	run_demote_cmd(n, n->cfg.act.pg_stop_command);
+	c->pg_known = false;
+	c->pg_next_probe = 0;
+}
+
+void ctl_step(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	if (n->cfg.self_kind != DUET_MEMBER_DATA || n->stopping)
+		return;
+	uint64_t now = node_now_ms();
+	pg_probe_maybe(n);
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	bool leader = st.role == RAFT_LEADER;
+	if (leader && c->became_leader_term != st.term) {
+		c->became_leader_term = st.term;
+		c->became_leader_ms = now;
+	}
+	bool lease = leader && raft_lease_valid(n->raft, now);
+	bool current = n->fsm.applied_term == st.term && n->fsm.applied_index == st.commit_index;
+	bool named = n->fsm.master.node == n->cfg.self_id;
+	bool should_act = lease && named;
+
+	if (!should_act && (c->act == CTL_ACTIVATING || c->act == CTL_MASTER)) {
+		demote(n,
+		       !leader  ? "no longer the leader"
+		       : !lease ? "the lease was lost"
+				: "another node is master",
+		       true);
+	} else if (c->act == CTL_UNKNOWN) {
+		/* just started: FIP and manager go at once; PostgreSQL is judged
+		 * below, once the log is known (at the very first start the log
+		 * has no master and the primary must keep running) */
+		demote(n, "starting", false);
+	}
+	stale_primary(n, &st);
+	if (should_act && c->act == CTL_STANDBY && current)
+		activate(n, st.term);
+	if (c->act == CTL_ACTIVATING)
+		chain_next(n);
+	if (c->act == CTL_MASTER) {
+		ctl_sync_step(n);
+		ctl_health_step(n);
+	} else if (c->act == CTL_ACTIVATING) {
+		ctl_health_step(n);
+	} else {
+		ctl_health_step(n);
+	}
+	maybe_step_down(n, &st);
+	if (lease && current && !named)
+		leader_not_master(n, &st);
+	else if (named || !leader)
+		c->why_not_master[0] = '\0';
+}
+
+/* ---- forced promotion ---------------------------------------------------- */
+
+int ctl_force_promote(struct node *n, const char *who, const char *why, char *err, size_t errlen)
+{
+	uint64_t now = node_now_ms();
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	if (n->cfg.self_kind != DUET_MEMBER_DATA) {
+		snprintf(err, errlen, "%s is the witness; it is never master", n->cfg.node_name);
+		return DUET_EWITNESS;
+	}
+	if (st.role != RAFT_LEADER || !raft_lease_valid(n->raft, now)) {
+		snprintf(err, errlen,
+			 "%s does not lead the cluster with the lease (leader: %s); a forced "
+			 "promotion is proposed by the leader: wait for it to lead, or run this "
+			 "on it",
+			 n->cfg.node_name, member_name(n, st.leader));
+		return DUET_ENOTLEADER;
+	}
+	if (n->fsm.master.node == n->cfg.self_id) {
+		snprintf(err, errlen, "%s is already the master", n->cfg.node_name);
+		return DUET_EINVAL;
+	}
+	struct duet_operator op;
+	memset(&op, 0, sizeof op);
+	op.command = DUET_OP_FORCE_PROMOTE;
+	op.node = n->cfg.self_id;
+	scopy(op.who, sizeof op.who, who && who[0] ? who : "unknown");
+	scopy(op.why, sizeof op.why, why && why[0] ? why : "(no reason given)");
+	uint8_t buf[1024];
+	long len = duet_operator_encode(&op, buf, sizeof buf);
+	int rc = len < 0 ? (int)len : ctl_propose(n, RAFT_ENTRY_OPERATOR, buf, (uint32_t)len, NULL);
+	if (rc) {
+		snprintf(err, errlen, "cannot propose the OPERATOR entry: %s", duet_strerror(rc));
+		return rc;
+	}
+	char d[300];
+	snprintf(d, sizeof d, "forced by %.31s, accepting data loss: %.200s", op.who, op.why);
+	propose_master(n, st.term, DUET_MASTER_FORCED, d);
+	return 0;
+}
+
+/* ---- open, close, status ------------------------------------------------- */
+
+int ctl_open(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	memset(c, 0, sizeof *c);
+	if (n->cfg.self_kind != DUET_MEMBER_DATA)
+		return 0;
+	const struct duet_config_actions *a = &n->cfg.act;
+	int rc;
+	if (a->pg_conninfo[0]) {
+		struct duet_pg_config pc;
+		memset(&pc, 0, sizeof pc);
+		scopy(pc.conninfo, sizeof pc.conninfo, a->pg_conninfo);
+		pc.timeout_ms = a->pg_timeout_ms;
+		rc = duet_pg_new(n->loop, &pc, &c->pg);
+		if (rc) {
+			duet_log(DUET_LOG_ERROR, "PostgreSQL connection: %s", duet_strerror(rc));
+			return rc;
+		}
+	} else {
+		duet_log(DUET_LOG_WARN, "[pg] conninfo is empty: no PostgreSQL is managed");
+	}
+	if (a->fip_address[0]) {
+		struct duet_fip_config fc;
+		memset(&fc, 0, sizeof fc);
+		scopy(fc.address, sizeof fc.address, a->fip_address);
+		scopy(fc.interface, sizeof fc.interface, a->fip_interface);
+		scopy(fc.add_command, sizeof fc.add_command, a->fip_add_command);
+		scopy(fc.del_command, sizeof fc.del_command, a->fip_del_command);
+		scopy(fc.check_command, sizeof fc.check_command, a->fip_check_command);
+		fc.garp_count = a->fip_garp_count;
+		fc.garp_interval_ms = 100;
+		fc.timeout_ms = a->fip_timeout_ms;
+		char err[256] = "";
+		rc = duet_fip_new(n->loop, &fc, &c->fip, err, sizeof err);
+		if (rc) {
+			duet_log(DUET_LOG_ERROR, "[fip]: %s", err[0] ? err : duet_strerror(rc));
+			return rc;
+		}
+	}
+	if (c->pg && !a->pg_stop_command[0])
+		duet_log(DUET_LOG_WARN,
+			 "[pg] stop_command is not set: a demoted master's PostgreSQL keeps "
+			 "running (synchronous replication still holds its commits)");
+	return ctl_health_open(n);
+}
+
+static void pg_closed(void *data)
+{
+	(void)data;
+}
+
+void ctl_close(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	c->gen++;
+	if (c->pg) {
+		duet_pg_close(c->pg, pg_closed, n);
+		c->pg = NULL;
+	}
+	if (c->fip) {
+		duet_fip_free(c->fip);
+		c->fip = NULL;
+	}
+}
+
+static const char *act_name(int act)
+{
+	switch (act) {
+	case CTL_STANDBY:
+		return "standby";
+	case CTL_ACTIVATING:
+		return "activating";
+	case CTL_MASTER:
+		return "master";
+	default:
+		return "starting";
+	}
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+void ctl_status_json(struct node *n, FILE *f)
+{
+	struct ctl *c = &n->ctl;
+	if (n->cfg.self_kind != DUET_MEMBER_DATA)
+		return;
+	uint64_t now = node_now_ms();
+	fprintf(f, ",\"acting\":\"%s\",\"activation_step\":", act_name(c->act));
+	json_str(f, c->act == CTL_ACTIVATING ? step_name(c->step) : "");
+	fputs(",\"why_not_master\":", f);
+	json_str(f, c->why_not_master);
+	fputs(",\"pg\":{\"answers\":", f);
+	fputs(c->pg_known ? "true" : "false", f);
+	if (c->pg_known) {
+		fprintf(
+		    f, ",\"role\":\"%s\",\"lsn\":", c->pg_last.in_recovery ? "standby" : "primary");
+		json_str(f, c->pg_last.lsn);
+		fputs(",\"synchronous_standby_names\":", f);
+		json_str(f, c->pg_last.sync_names);
+		fputs(",\"replication\":[", f);
+		for (uint32_t i = 0; i < c->pg_last.n_repl; i++) {
+			const struct duet_pg_repl *r = &c->pg_last.repl[i];
+			fprintf(f, "%s{\"name\":", i ? "," : "");
+			json_str(f, r->application_name);
+			fputs(",\"state\":", f);
+			json_str(f, r->state);
+			fputs(",\"sync_state\":", f);
+			json_str(f, r->sync_state);
+			fprintf(
+			    f, ",\"flush_lag_bytes\":%" PRId64 ",\"replay_lag_bytes\":%" PRId64 "}",
+			    r->flush_lag_bytes, r->replay_lag_bytes);
+		}
+		fputs("]", f);
+	} else {
+		fputs(",\"error\":", f);
+		json_str(f, c->pg_err);
+	}
+	fprintf(f, ",\"probe_age_ms\":%" PRIu64 "}", c->pg_last_ms ? now - c->pg_last_ms : 0);
+	fprintf(f,
+		",\"last_takeover\":{\"term\":%" PRIu64 ",\"committed_after_ms\":%" PRId64
+		",\"promoted_after_ms\":%" PRId64 ",\"fip_after_ms\":%" PRId64
+		",\"ready_after_ms\":%" PRId64 ",\"lease_wait_ms\":%" PRIu64 ",\"fenced\":%s}",
+		c->last.term,
+		c->last.committed_ms ? (int64_t)(c->last.committed_ms - c->last.leader_ms) : -1,
+		c->last.promoted_ms ? (int64_t)(c->last.promoted_ms - c->last.leader_ms) : -1,
+		c->last.fip_ms ? (int64_t)(c->last.fip_ms - c->last.leader_ms) : -1,
+		c->last.done_ms ? (int64_t)(c->last.done_ms - c->last.leader_ms) : -1,
+		c->last.lease_wait_ms, c->last.fenced ? "true" : "false");
+	fprintf(f,
+		",\"actions\":{\"steps_ok\":%" PRIu64 ",\"steps_failed\":%" PRIu64
+		",\"demotions\":%" PRIu64 ",\"handbacks\":%" PRIu64 ",\"stepdowns\":%" PRIu64
+		",\"forward_dropped\":%" PRIu64 "}",
+		c->steps_ok, c->steps_failed, c->demotions, c->handbacks, c->stepdowns,
+		n->forward_dropped);
+	ctl_health_status_json(n, f);
+}

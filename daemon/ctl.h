@@ -1,0 +1,152 @@
+/*
+ * ctl.h - the data node's role controller: what turns committed decisions
+ * into PostgreSQL, FIP, fencing and manager actions (DESIGN.md section 4).
+ *
+ * One rule drives everything: this node ACTS as master (PostgreSQL primary
+ * and writable, FIP held, manager running) only while it is the raft leader
+ * holding the lease AND the applied state names it master. ctl_step() runs
+ * after every event (tick, message, applied entries, finished action) and
+ * compares that rule with what the node is doing:
+ *
+ *  - it should act and does not: the activation chain runs, one step at a
+ *    time, each outcome proposed as a STEP entry: fence the previous master
+ *    (when configured), wait out its lease, clear synchronous_standby_names
+ *    and promote PostgreSQL, acquire the FIP, start the manager.
+ *  - it acts and should not (lease lost, leadership moved, another master
+ *    committed): demotion at once, without asking anyone: PostgreSQL
+ *    stopped, FIP released, manager stopped. Any step in flight is
+ *    abandoned (its callback sees a newer generation and does nothing).
+ *  - as leader with the lease but not master: propose MASTER(self) when this
+ *    node is the synchronous standby (failover) or there is no master yet
+ *    and the local PostgreSQL is a primary (first start); hand leadership
+ *    back when the master is alive, in touch and healthy; otherwise say in
+ *    status why there is no failover (a refused MASTER is audited).
+ *  - as acting master: keep synchronous replication as DESIGN.md 4.2/4.3
+ *    order it (ctl_sync.c), and hand over to the synchronous standby when a
+ *    critical check fails (ctl_health.c).
+ *
+ * Everything runs on the loop thread; the actions are asynchronous (libpq
+ * on the loop, commands through uv_spawn, netlink on the threadpool).
+ */
+#ifndef DUET_CTL_H
+#define DUET_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "duet/pg.h"
+
+struct node;
+struct duet_fip;
+struct duet_health_set;
+
+enum ctl_act {
+	CTL_UNKNOWN = 0,    /* just started: make sure nothing acts */
+	CTL_STANDBY = 1,    /* not acting */
+	CTL_ACTIVATING = 2, /* the activation chain runs */
+	CTL_MASTER = 3,     /* acting master */
+};
+
+enum ctl_step_id {
+	CTL_STEP_FENCE = 0,
+	CTL_STEP_LEASE_WAIT,
+	CTL_STEP_PROMOTE,
+	CTL_STEP_FIP,
+	CTL_STEP_MANAGER,
+	CTL_STEP_DONE,
+};
+
+struct ctl {
+	int act;           /* enum ctl_act */
+	int step;          /* enum ctl_step_id while CTL_ACTIVATING */
+	bool step_busy;    /* an action of the chain is in flight */
+	uint64_t gen;      /* bumped on every demotion: stale callbacks do nothing */
+	uint64_t act_term; /* term of the activation */
+	uint64_t retry_at; /* a failed step runs again at this monotonic time */
+	uint32_t demotions_in_flight;
+
+	/* the local PostgreSQL */
+	struct duet_pg *pg;
+	bool pg_probe_busy;
+	bool pg_known; /* pg_last is from a probe that answered */
+	struct duet_pg_state pg_last;
+	uint64_t pg_last_ms; /* when the last probe ended (answer or error) */
+	char pg_err[256];    /* the last probe's error, "" when it answered */
+	uint64_t pg_next_probe;
+
+	/* synchronous replication (ctl_sync.c) */
+	bool names_busy;
+	uint64_t standby_missing_since; /* 0: the standby streams */
+	uint64_t sync_candidate_lsn;    /* current lsn when the standby was first seen sync */
+	uint64_t sync_proposed_term;    /* a SYNC proposal of this term awaits its commit */
+	uint64_t sync_proposed_index;
+
+	struct duet_fip *fip;
+	struct duet_health_set *health;
+
+	/* leadership and failover proposals */
+	uint32_t last_leader;         /* the leader we last heard from as follower */
+	uint64_t last_leader_contact; /* monotonic ms */
+	uint64_t proposed_term;       /* MASTER proposed in this term (once per term) */
+	uint64_t transfer_at;         /* last leadership transfer we started */
+	uint64_t stepdown_term;       /* critical failure hand-over started in this term */
+	uint64_t stale_stop_at;       /* last stop of a stale primary (monotonic ms) */
+	char why_not_master[256];     /* for status: why this leader does not take over */
+
+	/* the last takeover, for status and bench-failover */
+	struct {
+		uint64_t term;
+		uint64_t leader_ms;    /* this node became leader (monotonic) */
+		uint64_t committed_ms; /* MASTER(self) applied */
+		uint64_t promoted_ms;  /* PostgreSQL answered as primary */
+		uint64_t fip_ms;       /* FIP acquired */
+		uint64_t done_ms;      /* manager started: acting master */
+		uint64_t lease_wait_ms;
+		bool fenced; /* a fence was configured and confirmed */
+		char fence_detail[160];
+	} last;
+	uint64_t became_leader_ms;
+	uint64_t became_leader_term;
+
+	uint64_t steps_ok, steps_failed, demotions, handbacks, stepdowns;
+};
+
+/* Opens the actions from the config (data nodes only); 0 or an error. */
+int ctl_open(struct node *n);
+/* Closes them; `done` runs once everything is closed. */
+void ctl_close(struct node *n);
+/* Compares what the node does with what the log says; see above. */
+void ctl_step(struct node *n);
+/* The transport delivered a raft message from `from` (follower bookkeeping). */
+void ctl_heard(struct node *n, uint32_t from, bool from_leader);
+/* A forwarded proposal (frame NODE_FRAME_PROPOSE) from a member. */
+void ctl_forwarded(struct node *n, uint32_t from, const uint8_t *payload, uint32_t len);
+/* The status fragment: ,"master":{...},"pg":{...},"checks":[...]. */
+void ctl_status_json(struct node *n, FILE *f);
+/* Forced promotion (duetctl promote --accept-data-loss): proposes
+ * OPERATOR(force promote) and MASTER(self, forced). 0, or an error with
+ * a sentence in err. */
+int ctl_force_promote(struct node *n, const char *who, const char *why, char *err, size_t errlen);
+
+/* ctl_sync.c: synchronous replication on the acting master. */
+void ctl_sync_step(struct node *n);
+/* ctl_propose.c */
+int ctl_propose(struct node *n, uint8_t type, const void *payload, uint32_t len, uint64_t *index);
+void ctl_propose_step(struct node *n, uint8_t action, uint32_t node, bool ok, uint64_t duration_ms,
+		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Proposes when leader, forwards to the leader otherwise. */
+void ctl_propose_or_forward(struct node *n, uint8_t type, const void *payload, uint32_t len);
+/* ctl_health.c */
+int ctl_health_open(struct node *n);
+void ctl_health_step(struct node *n);
+void ctl_health_status_json(struct node *n, FILE *f);
+/* True when a critical check of this node is failing; name in *which. */
+bool ctl_health_critical_failing(struct node *n, const char **which);
+
+/* The other data member's id (0 if none). */
+uint32_t ctl_other_data(const struct node *n);
+/* Parses "X/Y" (pg_lsn text) into a byte position; 0 on error. */
+uint64_t ctl_parse_lsn(const char *text);
+
+#endif

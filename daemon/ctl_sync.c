@@ -1,0 +1,147 @@
+/*
+ * ctl_sync.c - synchronous replication on the acting master, in the order
+ * DESIGN.md 4.2 and 4.3 require:
+ *
+ *  - the standby stops streaming for [pg] sync_timeout_ms while it is SYNC:
+ *    commit SYNC(X, off) first (master + witness are a majority), and only
+ *    when that entry is applied clear synchronous_standby_names, so commits
+ *    resume. Until then PostgreSQL holds every commit: nothing is
+ *    acknowledged that the standby does not have while the log still says
+ *    the standby may be promoted.
+ *  - the standby streams again: set synchronous_standby_names to it (ALTER
+ *    SYSTEM, persisted: a master restarting alone comes back synchronous);
+ *    once pg_stat_replication shows it "sync" and it has flushed everything
+ *    up to the position seen when it first showed "sync" (every commit
+ *    acknowledged while it was asynchronous), commit SYNC(X, on).
+ *
+ * It works from the last probe (ctl.c probes every probe_interval_ms) and
+ * proposes at most one SYNC entry at a time, waiting until it is applied.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "node_internal.h"
+
+/* synchronous_standby_names as PostgreSQL shows it ("\"node-b\"" or node-b)
+ * names exactly `name`. */
+static bool names_are(const char *names, const char *name)
+{
+	size_t len = strlen(names);
+	if (len >= 2 && names[0] == '"' && names[len - 1] == '"')
+		return len - 2 == strlen(name) && strncmp(names + 1, name, len - 2) == 0;
+	return strcmp(names, name) == 0;
+}
+
+static void names_done(void *data, int rc, const char *err)
+{
+	struct node *n = data;
+	n->ctl.names_busy = false;
+	n->ctl.pg_next_probe = 0; /* see the effect at once */
+	if (rc == -ECANCELED)
+		return;
+	if (rc)
+		duet_log(DUET_LOG_WARN, "setting synchronous_standby_names failed: %s",
+			 err ? err : duet_strerror(rc));
+	node_drive_later(n);
+}
+
+static void set_names(struct node *n, const char *name)
+{
+	duet_log(DUET_LOG_INFO, "synchronous_standby_names := '%s'%s", name,
+		 name[0] ? " (commits wait for it)" : " (SYNC off is committed)");
+	if (duet_pg_set_sync_names(n->ctl.pg, name, names_done, n) == 0)
+		n->ctl.names_busy = true;
+}
+
+static void propose_sync(struct node *n, uint32_t node, bool on, const char *fmt, const char *a,
+			 uint64_t b)
+{
+	struct duet_sync s;
+	memset(&s, 0, sizeof s);
+	s.node = node;
+	s.on = on;
+	snprintf(s.detail, sizeof s.detail, fmt, a, b);
+	uint8_t buf[1024];
+	long len = duet_sync_encode(&s, buf, sizeof buf);
+	if (len < 0)
+		return;
+	uint64_t index = 0;
+	struct raft_status st;
+	raft_status(n->raft, node_now_ms(), &st);
+	if (ctl_propose(n, RAFT_ENTRY_SYNC, buf, (uint32_t)len, &index) == 0) {
+		n->ctl.sync_proposed_index = index;
+		n->ctl.sync_proposed_term = st.term;
+		duet_log(DUET_LOG_INFO, "proposed SYNC(%s, %s) at %" PRIu64 ": %s", a,
+			 on ? "on" : "off", index, s.detail);
+	}
+}
+
+void ctl_sync_step(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	uint32_t other = ctl_other_data(n);
+	if (!other || !c->pg || !c->pg_known || c->pg_last.in_recovery || c->names_busy)
+		return;
+	const struct duet_member *om = duet_membership_find(&n->cfg.membership, other);
+	const struct fsm_node *fn = fsm_node_find(&n->fsm, other);
+	if (!om || !fn)
+		return;
+	uint64_t now = node_now_ms();
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	if (c->sync_proposed_index && c->sync_proposed_term == st.term &&
+	    n->fsm.applied_index < c->sync_proposed_index)
+		return; /* the last SYNC is not applied yet */
+
+	const struct duet_pg_repl *r = NULL;
+	for (uint32_t i = 0; i < c->pg_last.n_repl; i++)
+		if (strcmp(c->pg_last.repl[i].application_name, om->name) == 0)
+			r = &c->pg_last.repl[i];
+	bool streaming = r && strcmp(r->state, "streaming") == 0;
+	if (streaming)
+		c->standby_missing_since = 0;
+	else if (!c->standby_missing_since)
+		c->standby_missing_since = now;
+	bool gone = !streaming && now - c->standby_missing_since >= n->cfg.act.pg_sync_timeout_ms;
+	bool names_other = names_are(c->pg_last.sync_names, om->name);
+
+	if (fn->sync) {
+		if (gone) {
+			propose_sync(n, other, false, "%s has not streamed for %" PRIu64 " ms",
+				     om->name, now - c->standby_missing_since);
+		} else if (!names_other) {
+			/* the log says SYNC: PostgreSQL must wait for it (e.g. it was
+			 * restarted with other settings) */
+			set_names(n, om->name);
+		}
+		return;
+	}
+	if (!streaming) {
+		c->sync_candidate_lsn = 0;
+		if (names_other && gone)
+			set_names(n, ""); /* SYNC(X, off) is applied: commits may go on */
+		return;
+	}
+	if (!names_other) {
+		c->sync_candidate_lsn = 0;
+		set_names(n, om->name);
+		return;
+	}
+	if (strcmp(r->sync_state, "sync") != 0 || r->flush_lag_bytes < 0) {
+		c->sync_candidate_lsn = 0;
+		return;
+	}
+	uint64_t cur = ctl_parse_lsn(c->pg_last.lsn);
+	if (!c->sync_candidate_lsn) {
+		c->sync_candidate_lsn = cur ? cur : 1;
+		return;
+	}
+	uint64_t flushed = cur - (uint64_t)r->flush_lag_bytes;
+	if (flushed >= c->sync_candidate_lsn)
+		propose_sync(n, other, true,
+			     "%s streams synchronously and has flushed past %" PRIu64
+			     " (every commit acknowledged before it became sync)",
+			     om->name, c->sync_candidate_lsn);
+}

@@ -325,11 +325,18 @@ static void manager_done(void *data, const struct duet_cmd_result *r)
 }
 
 /* The wait of DESIGN.md 4.4: the previous master may act until its lease
- * runs out; its lease rests on acknowledgements no later than our last
- * contact with it as leader (or our own start), plus lease + drift. */
-static uint64_t lease_wait_until(const struct node *n)
+ * runs out. Its lease needs a majority's acknowledgements; we only won our
+ * election once the witness had not heard from it for a whole election
+ * timeout (> lease + drift), so the lease is normally over already. The
+ * wait makes sure of it "in any case" from what this node saw itself: our
+ * last message from it while it led (or our own start, if we never heard
+ * it lead), plus lease + drift. */
+static uint64_t lease_wait_until(const struct node *n, uint32_t previous)
 {
-	uint64_t base = n->ctl.last_leader_contact ? n->ctl.last_leader_contact : n->start_ms;
+	uint64_t base = n->start_ms;
+	for (uint32_t i = 0; i < DUET_MAX_MEMBERS; i++)
+		if (n->ctl.contact_id[i] == previous && n->ctl.contact_ms[i])
+			base = n->ctl.contact_ms[i];
 	return base + n->cfg.raft.lease_ms + n->cfg.raft.max_drift_ms;
 }
 
@@ -385,14 +392,16 @@ static void chain_next(struct node *n)
 		return;
 	}
 	case CTL_STEP_LEASE_WAIT: {
-		uint64_t until = lease_wait_until(n);
+		uint64_t until = lease_wait_until(n, n->fsm.master.previous);
 		bool takeover = takeover_now(n);
 		if (takeover && now < until) {
 			c->retry_at = until; /* the tick comes back here */
 			return;
 		}
 		if (takeover) {
-			uint64_t waited = now > c->last.leader_ms ? now - c->last.leader_ms : 0;
+			/* from the commit of MASTER(self) to the end of the wait */
+			uint64_t waited =
+			    now > c->last.committed_ms ? now - c->last.committed_ms : 0;
 			c->last.lease_wait_ms = waited;
 			ctl_propose_step(
 			    n, DUET_STEP_LEASE_WAIT, n->fsm.master.previous, true, waited,
@@ -683,8 +692,19 @@ void ctl_heard(struct node *n, uint32_t from, bool from_leader)
 {
 	if (!from_leader)
 		return;
-	n->ctl.last_leader = from;
-	n->ctl.last_leader_contact = node_now_ms();
+	uint32_t free_slot = DUET_MAX_MEMBERS;
+	for (uint32_t i = 0; i < DUET_MAX_MEMBERS; i++) {
+		if (n->ctl.contact_id[i] == from) {
+			n->ctl.contact_ms[i] = node_now_ms();
+			return;
+		}
+		if (!n->ctl.contact_id[i] && free_slot == DUET_MAX_MEMBERS)
+			free_slot = i;
+	}
+	if (free_slot < DUET_MAX_MEMBERS) {
+		n->ctl.contact_id[free_slot] = from;
+		n->ctl.contact_ms[free_slot] = node_now_ms();
+	}
 }
 
 /* A standby whose PostgreSQL is a primary while the log names another
@@ -724,6 +744,12 @@ void ctl_step(struct node *n)
 	if (leader && c->became_leader_term != st.term) {
 		c->became_leader_term = st.term;
 		c->became_leader_ms = now;
+		duet_log(DUET_LOG_INFO, "leading term %" PRIu64 " (%s); the log names %s master",
+			 st.term,
+			 st.last_election_reason == RAFT_ELECTION_TRANSFER
+			     ? "leadership handed over"
+			     : "elected",
+			 member_name(n, n->fsm.master.node));
 	}
 	bool lease = leader && raft_lease_valid(n->raft, now);
 	bool current = n->fsm.applied_term == st.term && n->fsm.applied_index == st.commit_index;
@@ -836,7 +862,7 @@ int ctl_open(struct node *n)
 		scopy(fc.del_command, sizeof fc.del_command, a->fip_del_command);
 		scopy(fc.check_command, sizeof fc.check_command, a->fip_check_command);
 		fc.garp_count = a->fip_garp_count;
-		fc.garp_interval_ms = 100;
+		fc.garp_interval_ms = 50;
 		fc.timeout_ms = a->fip_timeout_ms;
 		char err[256] = "";
 		rc = duet_fip_new(n->loop, &fc, &c->fip, err, sizeof err);
@@ -947,6 +973,22 @@ void ctl_status_json(struct node *n, FILE *f)
 		c->last.fip_ms ? (int64_t)(c->last.fip_ms - c->last.leader_ms) : -1,
 		c->last.done_ms ? (int64_t)(c->last.done_ms - c->last.leader_ms) : -1,
 		c->last.lease_wait_ms, c->last.fenced ? "true" : "false");
+	fprintf(f,
+		",\"last_takeover_mono_ms\":{\"leader\":%" PRIu64 ",\"committed\":%" PRIu64
+		",\"promoted\":%" PRIu64 ",\"fip\":%" PRIu64 ",\"ready\":%" PRIu64 "}",
+		c->last.leader_ms, c->last.committed_ms, c->last.promoted_ms, c->last.fip_ms,
+		c->last.done_ms);
+	fputs(",\"members\":[", f);
+	for (uint32_t i = 0; i < n->fsm.membership.n; i++) {
+		const struct duet_member *m = &n->fsm.membership.members[i];
+		const struct fsm_node *fn = fsm_node_find(&n->fsm, m->id);
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, m->name);
+		fprintf(f, ",\"role\":\"%s\",\"sync\":%s,\"sync_since_index\":%" PRIu64 "}",
+			fsm_role_name(fsm_role_of(&n->fsm, m->id)),
+			fn && fn->sync ? "true" : "false", fn ? fn->sync_since_index : 0);
+	}
+	fputs("]", f);
 	fprintf(f,
 		",\"actions\":{\"steps_ok\":%" PRIu64 ",\"steps_failed\":%" PRIu64
 		",\"demotions\":%" PRIu64 ",\"handbacks\":%" PRIu64 ",\"stepdowns\":%" PRIu64

@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "duet/entry.h"
 #include "duet/pg.h"
 
 struct node;
@@ -86,13 +87,15 @@ struct ctl {
 	struct duet_health_set *health;
 
 	/* leadership and failover proposals */
-	uint32_t last_leader;         /* the leader we last heard from as follower */
-	uint64_t last_leader_contact; /* monotonic ms */
-	uint64_t proposed_term;       /* MASTER proposed in this term (once per term) */
-	uint64_t transfer_at;         /* last leadership transfer we started */
-	uint64_t stepdown_term;       /* critical failure hand-over started in this term */
-	uint64_t stale_stop_at;       /* last stop of a stale primary (monotonic ms) */
-	char why_not_master[256];     /* for status: why this leader does not take over */
+	/* per member (membership order): when we last heard from it while it
+	 * was our leader (monotonic ms; 0: never since we started) */
+	uint32_t contact_id[DUET_MAX_MEMBERS];
+	uint64_t contact_ms[DUET_MAX_MEMBERS];
+	uint64_t proposed_term;   /* MASTER proposed in this term (once per term) */
+	uint64_t transfer_at;     /* last leadership transfer we started */
+	uint64_t stepdown_term;   /* critical failure hand-over started in this term */
+	uint64_t stale_stop_at;   /* last stop of a stale primary (monotonic ms) */
+	char why_not_master[256]; /* for status: why this leader does not take over */
 
 	/* the last takeover, for status and bench-failover */
 	struct {

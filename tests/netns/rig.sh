@@ -470,7 +470,8 @@ hot_standby = on
 wal_sender_timeout = 2s
 wal_receiver_timeout = 2s
 wal_receiver_status_interval = 1s
-wal_retrieve_retry_interval = 500ms
+# a promotion waits for the retry sleep of the startup process: keep it short
+wal_retrieve_retry_interval = 100ms
 recovery_target_timeline = 'latest'
 # used only while this server runs as a standby (standby.signal present)
 primary_conninfo = 'host=$(rig_ip "$peer") port=$RIG_PG_PORT user=postgres application_name=$node connect_timeout=2 keepalives_idle=1 keepalives_interval=1 keepalives_count=2'

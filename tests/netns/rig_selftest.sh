@@ -8,7 +8,7 @@
 # primaries. Also: the manager commands, rig_cut/rig_heal, rig_nic_down/up,
 # and that rig_down leaves no namespace, process or directory behind.
 #
-# Exit 77 (skipped) when not root or PostgreSQL 15 is missing. Every wait is
+# Exit 77 (a failure for ctest: no skip) when not root or PostgreSQL 15 is missing. Every wait is
 # a poll with a deadline (rig_wait); RIG_KEEP=1 keeps $RIG_DIR.
 # shellcheck disable=SC2119 # rig_pg_init and rig_pg_make_sync take optional args
 set -u
@@ -17,11 +17,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 T0=${EPOCHREALTIME/./}
 
 if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: the netns rig needs root"
+	echo "FAIL: the netns rig needs root"
 	exit 77
 fi
 if [ ! -x "${RIG_PGBIN:-/usr/lib/postgresql/15/bin}/postgres" ]; then
-	echo "SKIP: PostgreSQL 15 is not installed (apt-get install postgresql-15)"
+	echo "FAIL: PostgreSQL 15 is not installed (scripts/install-deps.sh)"
 	exit 77
 fi
 for tool in ip iptables runuser curl; do

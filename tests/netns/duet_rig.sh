@@ -1,0 +1,226 @@
+# shellcheck shell=bash
+# duet_rig.sh - a duet cluster on the netns rig (source it after setting BIN
+# and TESTS, as root): duetd on node-a and node-b, duet-witness on witness,
+# each in its own namespace, each data node with its own PostgreSQL 15, the
+# HTTP manager, the FIP, and fencing that takes the other node's NIC down (a
+# power switch cannot run here: "off" is "off the network", the test says so).
+#
+#   BIN=build/bin TESTS=build/tests; source tests/netns/duet_rig.sh
+#   duet_up [TMPFS_SIZE]          rig, PostgreSQL pair, certs, configs, daemons;
+#                                 returns once node-a is acting master and
+#                                 node-b is a committed SYNC standby
+#   duet_status NODE, duet_is NODE JQ, duet_field NODE JQ
+#   duet_kill9 NODE               kill -9 of duetd (or duet-witness) on NODE
+#   duet_kill9_all NODE           duetd, every postgres process, the manager
+#   duet_writer_start / duet_sampler_start / duet_probes_stop
+#   duet_wait_acks N [SERVER]     until N more acks (from SERVER if given)
+#   duet_verify NODE              every acked id is on NODE's PostgreSQL
+#   duet_check_samples            no sample saw two primaries
+#
+# Everything lives in $RIG_DIR and goes with rig_down (the EXIT trap).
+
+DUET_RIG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/netns/rig.sh
+source "$DUET_RIG_SRC/rig.sh"
+
+declare -A DUET_PID=()
+DUET_ACKS=
+DUET_SAMPLES=
+DUET_WRITER_PID=
+DUET_SAMPLER_PID=
+
+duet__id() {
+	case "$1" in
+	node-a) echo 1 ;;
+	node-b) echo 2 ;;
+	witness) echo 3 ;;
+	esac
+}
+
+duet__other() {
+	if [ "$1" = node-a ]; then echo node-b; else echo node-a; fi
+}
+
+duet__config() {
+	local n=$1 d=$RIG_DIR/$1/duet
+	cat <<EOC
+[cluster]
+name = rig
+id = 00000000decafbad
+
+[node]
+name = $n
+data_dir = $d
+log_level = ${DUET_LOG_LEVEL:-info}
+
+[member node-a]
+id = 1
+kind = data
+address = $(rig_ip node-a):7101
+
+[member node-b]
+id = 2
+kind = data
+address = $(rig_ip node-b):7101
+
+[member witness]
+id = 3
+kind = witness
+address = $(rig_ip witness):7101
+
+[tls]
+ca = $RIG_DIR/certs/ca.pem
+cert = $RIG_DIR/certs/$n.pem
+key = $RIG_DIR/certs/$n.key
+EOC
+	[ "$n" = witness ] && return 0
+	local other
+	other=$(duet__other "$n")
+	cat <<EOC
+
+[pg]
+conninfo = $(rig_pg_conninfo "$n")
+start_command = $(rig_pg_cmd "$n" start)
+stop_command = $(rig_pg_cmd "$n" stop)
+
+[fip]
+address = $RIG_FIP/24
+interface = eth0
+
+[fence]
+method = command
+; the rig cannot cut power: fencing takes the other node off the network
+command = ip -n $(rig_ns "$other") link set eth0 down
+
+[manager]
+$(rig_manager_cmds "$n")
+
+[health]
+fs_paths = $d, $(rig_pg_datadir "$n")
+critical = pg, fs
+EOC
+}
+
+# duet_start NODE: starts the member's daemon in its namespace
+duet_start() {
+	local n=$1 exe=duetd
+	[ "$n" = witness ] && exe=duet-witness
+	mkdir -p "$RIG_DIR/$n/duet"
+	chmod 0700 "$RIG_DIR/$n/duet"
+	rig_bg "$n" "$RIG_DIR/$n/duetd.log" "$BIN/$exe" --config "$RIG_DIR/$n.ini" || return 1
+	DUET_PID[$n]=$RIG_BG_PID
+}
+
+duet_status() {
+	"$BIN/duetctl" status --json --socket "$RIG_DIR/$1/duet/admin.sock" 2>/dev/null
+}
+
+duet_field() {
+	duet_status "$1" | jq -r "$2" 2>/dev/null
+}
+
+duet_is() {
+	[ "$(duet_field "$1" "$2")" = true ]
+}
+
+duet_acting_master() {
+	duet_is "$1" '.acting == "master"'
+}
+
+duet_sync_on() {
+	duet_is "$1" '.members[] | select(.name == "'"$2"'") | .sync'
+}
+
+duet_kill9() {
+	local pid=${DUET_PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	DUET_PID[$1]=
+}
+
+duet_kill9_all() {
+	local n=$1 mpid
+	duet_kill9 "$n"
+	rig_pg_kill "$n" all
+	mpid=$(cat "$RIG_DIR/$n/manager.pid" 2>/dev/null) &&
+		[ -n "$mpid" ] && kill -9 "$mpid" 2>/dev/null
+	return 0
+}
+
+duet_up() {
+	rig_up || return 1
+	rig_pg_init "${1:-}" || return 1
+	"$BIN/duetctl" gencerts --dir "$RIG_DIR/certs" --names node-a,node-b,witness \
+		>/dev/null || return 1
+	local n
+	for n in node-a node-b witness; do
+		duet__config "$n" >"$RIG_DIR/$n.ini" || return 1
+		"$BIN/duetctl" check-config "$RIG_DIR/$n.ini" >/dev/null || {
+			"$BIN/duetctl" check-config "$RIG_DIR/$n.ini" >&2
+			return 1
+		}
+	done
+	duet_start witness && duet_start node-a || return 1
+	# node-a holds the primary: let it lead the first term (node-b would
+	# hand leadership over anyway; this only saves a transfer)
+	rig_wait 10 "node-a leads" duet_is node-a '.role == "leader"' || return 1
+	duet_start node-b || return 1
+	rig_wait 20 "node-a is acting master" duet_acting_master node-a || return 1
+	rig_wait 20 "node-b is a committed SYNC standby" duet_sync_on node-a node-b || return 1
+}
+
+duet_writer_start() {
+	DUET_ACKS=$RIG_DIR/acks.log
+	rig_bg client "$RIG_DIR/writer.log" "$TESTS/pgprobe" write \
+		--conninfo "host=$RIG_FIP port=$RIG_PG_PORT user=postgres dbname=postgres" \
+		--out "$DUET_ACKS" --interval-ms "${DUET_WRITE_INTERVAL_MS:-5}" \
+		--timeout-ms "${DUET_WRITE_TIMEOUT_MS:-1000}" || return 1
+	DUET_WRITER_PID=$RIG_BG_PID
+}
+
+duet_sampler_start() {
+	DUET_SAMPLES=$RIG_DIR/samples.log
+	rig_bg client "$RIG_DIR/sampler.log" "$TESTS/pgprobe" sample \
+		--conninfo "host=$(rig_ip node-a) port=$RIG_PG_PORT user=postgres dbname=postgres" \
+		--conninfo "host=$(rig_ip node-b) port=$RIG_PG_PORT user=postgres dbname=postgres" \
+		--out "$DUET_SAMPLES" --interval-ms 50 || return 1
+	DUET_SAMPLER_PID=$RIG_BG_PID
+}
+
+duet_probes_stop() {
+	[ -n "$DUET_WRITER_PID" ] && rig_stop "$DUET_WRITER_PID" >/dev/null 2>&1
+	[ -n "$DUET_SAMPLER_PID" ] && rig_stop "$DUET_SAMPLER_PID" >/dev/null 2>&1
+	DUET_WRITER_PID=
+	DUET_SAMPLER_PID=
+}
+
+duet__acks_from() {
+	if [ -n "${1:-}" ]; then
+		awk -v s="$1" '$3 == s' "$DUET_ACKS" 2>/dev/null | wc -l
+	else
+		wc -l <"$DUET_ACKS" 2>/dev/null || echo 0
+	fi
+}
+
+duet__acks_at_least() {
+	[ "$(duet__acks_from "${2:-}")" -ge "$1" ]
+}
+
+# duet_wait_acks N [SERVER] [SECS]: N more acknowledged writes (from SERVER)
+duet_wait_acks() {
+	local want=$1 server=${2:-} secs=${3:-30} have
+	have=$(duet__acks_from "$server")
+	rig_wait "$secs" "$want more acknowledged writes${server:+ from $server}" \
+		duet__acks_at_least $((have + want)) "$server"
+}
+
+duet_verify() {
+	rig_exec client "$TESTS/pgprobe" verify \
+		--conninfo "host=$(rig_ip "$1") port=$RIG_PG_PORT user=postgres dbname=postgres" \
+		--acks "${2:-$DUET_ACKS}"
+}
+
+duet_check_samples() {
+	"$TESTS/pgprobe" check-samples "$DUET_SAMPLES"
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# failover_test.sh BIN TESTS SCENARIO - issue 4's failover scenarios on the
+# netns rig (duet_rig.sh): two duetd with their own PostgreSQL 15 in
+# synchronous replication, duet-witness, the manager, the FIP; a writer in
+# the client namespace inserts sequential ids through the FIP and records
+# every acknowledged one; a sampler asks both servers every 50 ms whether
+# they are primaries.
+#
+# After each scenario: every acknowledged id is on the new master's
+# PostgreSQL (pgprobe verify), and no sample saw two primaries (pgprobe
+# check-samples). Scenarios:
+#
+#   kill9_all    kill -9 of duetd, postgres and the manager on the master
+#   pg_kill      the master's postgres alone killed (health check, hand-over)
+#   nic_down     the master's NIC loses its carrier
+#   fs_full      the master's PostgreSQL volume (a tmpfs) filled up
+#   standby_down the standby's PostgreSQL stops: SYNC off committed, writes go
+#                on; then the master dies: the stale standby is NOT promoted,
+#                status says why; promote --accept-data-loss overrides, and the
+#                OPERATOR entry is in the audit log
+#   partition    the master cut off from standby and witness (iptables): it
+#                demotes itself within its lease, the standby is promoted
+set -uo pipefail
+
+BIN=$(cd "$1" && pwd)
+TESTS=$(cd "$2" && pwd)
+SCENARIO=$3
+export BIN TESTS
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/netns/duet_rig.sh
+source "$HERE/duet_rig.sh"
+
+fail() {
+	echo "FAIL [$SCENARIO]: $*" >&2
+	exit 1
+}
+ok() { echo "ok [$SCENARIO]: $*"; }
+
+rig_on_down() {
+	[ "$1" = 0 ] && return 0
+	local n
+	for n in node-a node-b witness; do
+		echo "---- $n duetd log (last 60 lines)" >&2
+		tail -n 60 "$RIG_DIR/$n/duetd.log" >&2 2>/dev/null
+	done
+	for n in node-a node-b; do
+		echo "---- $n pg.log (last 15 lines)" >&2
+		tail -n 15 "$RIG_DIR/$n/pg.log" >&2 2>/dev/null
+	done
+	echo "---- writer (last 10 lines)" >&2
+	tail -n 10 "$RIG_DIR/writer.log" >&2 2>/dev/null
+}
+
+[ "$(id -u)" = 0 ] || fail "needs root (network namespaces, PostgreSQL as user postgres)"
+
+tmpfs=
+[ "$SCENARIO" = fs_full ] && tmpfs=160M
+duet_up $tmpfs || fail "the cluster did not come up"
+ok "node-a is acting master, node-b a committed SYNC standby"
+duet_writer_start || fail "writer"
+duet_sampler_start || fail "sampler"
+duet_wait_acks 100 node-a || fail "no writes through the FIP"
+ok "writes are acknowledged through the FIP by node-a"
+
+# the new master has taken over: node-b acts, holds the FIP, and acks writes
+expect_takeover() {
+	rig_wait 30 "node-b is acting master" duet_acting_master node-b ||
+		fail "node-b did not take over"
+	local holders
+	holders=$(rig_fip_holder | tr '\n' ' ')
+	case " $holders " in
+	*" node-b "*) ;;
+	*) fail "FIP holders: '$holders', node-b is not among them" ;;
+	esac
+	case " $holders " in
+	*" node-a "*)
+		# a node killed with kill -9 keeps its addresses; fencing took it
+		# off the network (its link is down), which is what makes that safe
+		rig_exec node-a ip -o link show eth0 | grep -q "state DOWN\|NO-CARRIER" ||
+			fail "node-a still holds the FIP on a live link"
+		ok "node-a's stale FIP sits on a fenced (down) link"
+		;;
+	esac
+	duet_wait_acks 50 node-b 30 || fail "no writes acknowledged by node-b"
+	ok "node-b took over: $(duet_field node-b '.last_takeover | "promoted \(.promoted_after_ms) ms, FIP \(.fip_after_ms) ms, ready \(.ready_after_ms) ms after leading"')"
+}
+
+finish_checks() {
+	duet_probes_stop
+	duet_verify node-b || fail "acknowledged writes are missing on node-b"
+	duet_check_samples || fail "two PostgreSQL servers were primaries at once"
+	ok "every acknowledged id is on node-b; no sample saw two primaries"
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --verify >/dev/null ||
+		fail "the audit chain does not verify"
+}
+
+case "$SCENARIO" in
+kill9_all)
+	duet_kill9_all node-a
+	expect_takeover
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --type STEP >"$RIG_DIR/steps.txt" ||
+		fail "duetctl log"
+	for s in "fence.*ok" "lease" "promote.*ok" "fip.*ok" "manager.*ok"; do
+		grep -Eqi "$s" "$RIG_DIR/steps.txt" || {
+			cat "$RIG_DIR/steps.txt" >&2
+			fail "no STEP matching '$s' in the audit log"
+		}
+	done
+	ok "fence, lease wait, promote, FIP and manager are STEP entries in the audit log"
+	finish_checks
+	;;
+pg_kill)
+	rig_pg_kill node-a all || fail "kill postgres on node-a"
+	expect_takeover
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --type HEALTH |
+		grep -Eq "node-a.*pg.*failing|pg.*failing" || fail "no HEALTH entry for pg failing"
+	ok "the pg check's failure is a HEALTH entry"
+	finish_checks
+	;;
+nic_down)
+	rig_nic_down node-a cable || fail "NIC down"
+	expect_takeover
+	finish_checks
+	;;
+fs_full)
+	dd if=/dev/zero of="$(rig_pg_datadir node-a)/fill" bs=1M >/dev/null 2>&1
+	ok "node-a's PostgreSQL volume is full"
+	expect_takeover
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --type HEALTH |
+		grep -Eq "fs.*failing" || fail "no HEALTH entry for fs failing"
+	finish_checks
+	;;
+standby_down)
+	rig_pg_stop node-b || fail "stop node-b's postgres"
+	rig_wait 20 "node-a commits SYNC(node-b, off)" \
+		duet_is node-a '(.members[] | select(.name == "node-b") | .sync) == false' ||
+		fail "SYNC off not committed"
+	duet_wait_acks 50 node-a 20 || fail "writes did not go on after SYNC off"
+	ok "SYNC(node-b, off) committed and node-a goes on accepting writes"
+	cp "$DUET_ACKS" "$RIG_DIR/acks-before-loss.log"
+	duet_kill9_all node-a
+	rig_wait 20 "node-b says why it does not take over" \
+		duet_is node-b '.why_not_master | test("not a synchronous standby")' ||
+		fail "status does not say why: $(duet_field node-b .why_not_master)"
+	rig_pg_start node-b || fail "start node-b's postgres again (as a standby)"
+	rig_wait 10 "node-b's PostgreSQL answers" duet_is node-b '.pg.answers' ||
+		fail "node-b's PostgreSQL does not answer"
+	duet_acting_master node-b && fail "the stale standby was promoted"
+	[ "$(duet_field node-b .pg.role)" = standby ] || fail "node-b's PostgreSQL is not a standby"
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --type MASTER --json |
+		grep -q "not SYNC" || fail "the refused MASTER is not in the audit log"
+	ok "node-b is not promoted: $(duet_field node-b .why_not_master)"
+	"$BIN/duetctl" promote --accept-data-loss --why "rig test: standby_down" \
+		--config "$RIG_DIR/node-b.ini" || fail "duetctl promote --accept-data-loss"
+	expect_takeover
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --type OPERATOR |
+		grep -q "rig test: standby_down" || fail "no OPERATOR entry with the reason"
+	ok "the forced promotion is an OPERATOR entry with who and why"
+	duet_probes_stop
+	# writes acknowledged while node-b was SYNC are on it; those after SYNC
+	# off were accepted by node-a alone: that is the data loss accepted
+	acked_sync=$(awk '$3 == "node-a"' "$DUET_ACKS" | head -n 100 >"$RIG_DIR/acks-sync.log"; wc -l <"$RIG_DIR/acks-sync.log")
+	duet_verify node-b "$RIG_DIR/acks-sync.log" || fail "writes acknowledged under SYNC are lost"
+	ok "the $acked_sync writes acknowledged while node-b was SYNC are on node-b"
+	duet_check_samples || fail "two PostgreSQL servers were primaries at once"
+	;;
+partition)
+	rig_cut node-a || fail "iptables cut"
+	rig_wait 5 "node-a demotes itself" duet_is node-a '.acting != "master"' ||
+		fail "node-a still acts as master while cut off"
+	ok "node-a demoted itself: $(duet_field node-a .acting)"
+	expect_takeover
+	finish_checks
+	;;
+*)
+	fail "unknown scenario"
+	;;
+esac
+echo "PASS [$SCENARIO]"

@@ -178,6 +178,31 @@ static void print_table(const char *js)
 			       jget(rp, "sync_state", c, sizeof c),
 			       jget(rp, "flush_lag_bytes", d, sizeof d));
 		}
+		const char *mb = strstr(acting, "\"members\":[");
+		const char *mend = mb ? strchr(mb, ']') : NULL;
+		printf("members    ");
+		while (mb && mend) {
+			mb = strstr(mb + 1, "{\"name\":");
+			if (!mb || mb > mend)
+				break;
+			printf(" %s %s%s", jget(mb, "name", a, sizeof a),
+			       jget(mb, "role", b, sizeof b),
+			       strcmp(jget(mb, "sync", c, sizeof c), "true") == 0 ? " (SYNC)" : "");
+		}
+		printf("\n");
+		const char *ck = strstr(acting, "\"checks\":[");
+		const char *cend = ck ? strchr(ck, ']') : NULL;
+		if (ck)
+			printf("checks     ");
+		while (ck && cend) {
+			ck = strstr(ck + 1, "{\"name\":");
+			if (!ck || ck > cend)
+				break;
+			printf(" %s=%s", jget(ck, "name", a, sizeof a),
+			       jget(ck, "state", b, sizeof b));
+		}
+		if (cend)
+			printf("\n");
 		const char *lt = strstr(acting, "\"last_takeover\":");
 		if (lt && strcmp(jget(lt, "term", a, sizeof a), "0"))
 			printf("takeover    term %s: promoted %s ms, FIP %s ms, ready %s ms after "

@@ -511,6 +511,10 @@ static void activate(struct node *n, uint64_t term)
 	c->step = CTL_STEP_FENCE;
 	c->retry_at = 0;
 	c->gen++;
+	/* the sync manager starts afresh: what it saw as master before is stale */
+	c->standby_missing_since = 0;
+	c->sync_candidate_lsn = 0;
+	c->sync_proposed_index = 0;
 	if (c->last.term != term) {
 		memset(&c->last, 0, sizeof c->last);
 		c->last.term = term;
@@ -887,6 +891,7 @@ void ctl_close(struct node *n)
 {
 	struct ctl *c = &n->ctl;
 	c->gen++;
+	ctl_health_close(n);
 	if (c->pg) {
 		duet_pg_close(c->pg, pg_closed, n);
 		c->pg = NULL;

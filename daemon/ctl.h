@@ -142,6 +142,7 @@ void ctl_propose_step(struct node *n, uint8_t action, uint32_t node, bool ok, ui
 void ctl_propose_or_forward(struct node *n, uint8_t type, const void *payload, uint32_t len);
 /* ctl_health.c */
 int ctl_health_open(struct node *n);
+void ctl_health_close(struct node *n);
 void ctl_health_step(struct node *n);
 void ctl_health_status_json(struct node *n, FILE *f);
 /* True when a critical check of this node is failing; name in *which. */

@@ -522,6 +522,10 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	 * arenas that the libuv threadpool would otherwise create. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mallopt(M_ARENA_MAX, 2);
+	/* the threadpool runs storage writes, one fs probe per directory (a
+	 * hung filesystem holds its thread), NIC and FIP netlink work: more
+	 * than libuv's default 4 */
+	setenv("UV_THREADPOOL_SIZE", "8", 0);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout, prog);

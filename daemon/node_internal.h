@@ -67,7 +67,7 @@ struct node {
 	bool stopping;
 	uint64_t start_ms;
 	uint64_t last_snapshot_index;
-	uint64_t frames_bad;           /* transport frames that were no raft message */
+	uint64_t frames_bad; /* transport frames that were no raft message */
 	uint64_t sends_failed;
 	uint64_t fsm_refused;
 	uint64_t forward_dropped; /* forwarded proposals that found no leader */

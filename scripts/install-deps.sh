@@ -13,7 +13,7 @@ packages=(
   libpq-dev                              # PostgreSQL actions (duetd only)
   libmnl-dev                             # netlink: FIP add/remove/check (actions/fip)
   postgresql-15                          # failover tests and demo: two real servers
-  iproute2 iptables                      # netns rig: veth, bridge, partitions
+  iproute2 iptables curl                 # netns rig: veth, bridge, partitions, manager check
   libinih-dev                            # INI config parser
   libcriterion-dev                       # unit tests
   jq python3                             # integration tests read duetctl --json, send raw bytes

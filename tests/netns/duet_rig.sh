@@ -16,6 +16,7 @@
 #   duet_wait_acks N [SERVER]     until N more acks (from SERVER if given)
 #   duet_verify NODE              every acked id is on NODE's PostgreSQL
 #   duet_check_samples            no sample saw two primaries
+#   duet_stop_all                 SIGTERM to the daemons; fails on a sanitizer report
 #
 # Everything lives in $RIG_DIR and goes with rig_down (the EXIT trap).
 
@@ -109,6 +110,27 @@ duet_start() {
 	chmod 0700 "$RIG_DIR/$n/duet"
 	rig_bg "$n" "$RIG_DIR/$n/duetd.log" "$BIN/$exe" --config "$RIG_DIR/$n.ini" || return 1
 	DUET_PID[$n]=$RIG_BG_PID
+}
+
+# duet_stop_all: SIGTERM to every daemon still running, waiting for each (a
+# sanitizer build writes its leak report at exit), then fails if any log of
+# the run holds a sanitizer report
+duet_stop_all() {
+	local n pid bad=0
+	for n in node-a node-b witness; do
+		pid=${DUET_PID[$n]:-}
+		[ -n "$pid" ] && rig_stop "$pid" >/dev/null 2>&1
+		DUET_PID[$n]=
+	done
+	for f in "$RIG_DIR"/*/duetd.log "$RIG_DIR"/writer.log "$RIG_DIR"/sampler.log; do
+		[ -f "$f" ] || continue
+		if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$f"; then
+			echo "sanitizer report in $f:" >&2
+			grep -A30 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$f" | head -60 >&2
+			bad=1
+		fi
+	done
+	return $bad
 }
 
 duet_status() {

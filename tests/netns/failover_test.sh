@@ -176,4 +176,6 @@ partition)
 	fail "unknown scenario"
 	;;
 esac
+duet_probes_stop
+duet_stop_all || fail "a daemon reported a sanitizer error"
 echo "PASS [$SCENARIO]"

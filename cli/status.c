@@ -210,6 +210,9 @@ static void print_table(const char *js)
 			       a, jget(lt, "promoted_after_ms", b, sizeof b),
 			       jget(lt, "fip_after_ms", c, sizeof c),
 			       jget(lt, "ready_after_ms", d, sizeof d));
+		if (lt && strcmp(a, "0"))
+			printf("            fence: %s\n",
+			       jget(acting, "last_takeover_fence", e, sizeof e));
 	}
 	const char *el = strstr(js, "\"last_election\":");
 	printf("election    last %s, %s ms ago\n", jget(el, "reason", a, sizeof a),

@@ -211,6 +211,7 @@ static void fence_done(void *data, bool ok, uint64_t duration_ms, const char *de
 	uint32_t prev = n->fsm.master.previous;
 	ctl_propose_step(n, DUET_STEP_FENCE, prev, ok, duration_ms, "%s %s: %s",
 			 member_name(n, prev), ok ? "is off" : "NOT fenced", detail ? detail : "");
+	n->ctl.last.fence_tried = true;
 	n->ctl.last.fenced = ok;
 	scopy(n->ctl.last.fence_detail, sizeof n->ctl.last.fence_detail, detail ? detail : "");
 	/* a failed fence is not retried: the lease wait that follows is what
@@ -978,6 +979,19 @@ void ctl_status_json(struct node *n, FILE *f)
 		c->last.fip_ms ? (int64_t)(c->last.fip_ms - c->last.leader_ms) : -1,
 		c->last.done_ms ? (int64_t)(c->last.done_ms - c->last.leader_ms) : -1,
 		c->last.lease_wait_ms, c->last.fenced ? "true" : "false");
+	fputs(",\"last_takeover_fence\":", f);
+	{
+		char fence[256];
+		if (!c->last.fence_tried)
+			snprintf(fence, sizeof fence, "none (not configured, or no takeover)");
+		else if (c->last.fenced)
+			snprintf(fence, sizeof fence, "confirmed: %.200s", c->last.fence_detail);
+		else
+			snprintf(fence, sizeof fence,
+				 "FAILED: %.150s; the old master's lease was waited out instead",
+				 c->last.fence_detail);
+		json_str(f, fence);
+	}
 	fprintf(f,
 		",\"last_takeover_mono_ms\":{\"leader\":%" PRIu64 ",\"committed\":%" PRIu64
 		",\"promoted\":%" PRIu64 ",\"fip\":%" PRIu64 ",\"ready\":%" PRIu64 "}",

@@ -106,7 +106,8 @@ struct ctl {
 		uint64_t fip_ms;       /* FIP acquired */
 		uint64_t done_ms;      /* manager started: acting master */
 		uint64_t lease_wait_ms;
-		bool fenced; /* a fence was configured and confirmed */
+		bool fence_tried; /* a fence action ran for this takeover */
+		bool fenced;      /* ... and confirmed the old master off */
 		char fence_detail[160];
 	} last;
 	uint64_t became_leader_ms;

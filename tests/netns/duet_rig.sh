@@ -18,6 +18,7 @@
 #   duet_check_samples            no sample saw two primaries
 #   duet_stop_all                 SIGTERM to the daemons; fails on a sanitizer report
 #
+# DUET_FENCE_COMMAND replaces the fence command (e.g. one that fails).
 # Everything lives in $RIG_DIR and goes with rig_down (the EXIT trap).
 
 DUET_RIG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -91,7 +92,7 @@ interface = eth0
 [fence]
 method = command
 ; the rig cannot cut power: fencing takes the other node off the network
-command = ip -n $(rig_ns "$other") link set eth0 down
+command = ${DUET_FENCE_COMMAND:-ip -n $(rig_ns "$other") link set eth0 down}
 
 [manager]
 $(rig_manager_cmds "$n")

@@ -20,6 +20,9 @@
 #                OPERATOR entry is in the audit log
 #   partition    the master cut off from standby and witness (iptables): it
 #                demotes itself within its lease, the standby is promoted
+#   fence_fails  the master's link goes down and fencing fails (a BMC that
+#                cannot be reached): the standby still takes over after
+#                waiting out the old lease, and log and status say so
 set -uo pipefail
 
 BIN=$(cd "$1" && pwd)
@@ -55,6 +58,7 @@ rig_on_down() {
 
 tmpfs=
 [ "$SCENARIO" = fs_full ] && tmpfs=160M
+[ "$SCENARIO" = fence_fails ] && export DUET_FENCE_COMMAND="echo BMC unreachable; exit 3"
 duet_up $tmpfs || fail "the cluster did not come up"
 ok "node-a is acting master, node-b a committed SYNC standby"
 duet_writer_start || fail "writer"
@@ -163,6 +167,19 @@ standby_down)
 	duet_verify node-b "$RIG_DIR/acks-sync.log" || fail "writes acknowledged under SYNC are lost"
 	ok "the $acked_sync writes acknowledged while node-b was SYNC are on node-b"
 	duet_check_samples || fail "two PostgreSQL servers were primaries at once"
+	;;
+fence_fails)
+	rig_nic_down node-a cable || fail "NIC down"
+	expect_takeover
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --type STEP >"$RIG_DIR/steps.txt"
+	grep -q "fence.*FAILED.*BMC unreachable" "$RIG_DIR/steps.txt" ||
+		fail "no failed fence STEP: $(cat "$RIG_DIR/steps.txt")"
+	grep -q "fencing FAILED, relying on the lease" "$RIG_DIR/steps.txt" ||
+		fail "the lease-wait STEP does not say that fencing failed"
+	duet_is node-b '.last_takeover_fence | test("FAILED.*lease was waited out")' ||
+		fail "status does not say fencing failed: $(duet_field node-b .last_takeover_fence)"
+	ok "fencing failed, the lease was waited out; the log and status say so"
+	finish_checks
 	;;
 partition)
 	rig_cut node-a || fail "iptables cut"

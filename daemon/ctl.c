@@ -736,6 +736,13 @@ static void stale_primary(struct node *n, const struct raft_status *st)
 	c->pg_next_probe = 0;
 }
 
+static void on_lease_timer(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	ctl_step(n);
+	node_drive_later(n);
+}
+
 void ctl_step(struct node *n)
 {
 	struct ctl *c = &n->ctl;
@@ -786,6 +793,9 @@ void ctl_step(struct node *n)
 	} else {
 		ctl_health_step(n);
 	}
+	if ((c->act == CTL_ACTIVATING || c->act == CTL_MASTER) && lease && c->lease_timer_open &&
+	    st.lease_expiry_ms > now)
+		uv_timer_start(&c->lease_timer, on_lease_timer, st.lease_expiry_ms - now + 1, 0);
 	maybe_step_down(n, &st);
 	if (lease && current && !named)
 		leader_not_master(n, &st);
@@ -845,6 +855,9 @@ int ctl_open(struct node *n)
 		return 0;
 	const struct duet_config_actions *a = &n->cfg.act;
 	int rc;
+	uv_timer_init(n->loop, &c->lease_timer);
+	c->lease_timer.data = n;
+	c->lease_timer_open = true;
 	if (a->pg_conninfo[0]) {
 		struct duet_pg_config pc;
 		memset(&pc, 0, sizeof pc);
@@ -892,6 +905,10 @@ void ctl_close(struct node *n)
 {
 	struct ctl *c = &n->ctl;
 	c->gen++;
+	if (c->lease_timer_open) {
+		uv_close((uv_handle_t *)&c->lease_timer, NULL);
+		c->lease_timer_open = false;
+	}
 	ctl_health_close(n);
 	if (c->pg) {
 		duet_pg_close(c->pg, pg_closed, n);

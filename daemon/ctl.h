@@ -35,6 +35,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <uv.h>
+
 #include "duet/entry.h"
 #include "duet/pg.h"
 
@@ -85,6 +87,10 @@ struct ctl {
 
 	struct duet_fip *fip;
 	struct duet_health_set *health;
+	/* fires when the lease of the acting master runs out, so that the
+	 * demotion does not wait for the next raft event */
+	uv_timer_t lease_timer;
+	bool lease_timer_open;
 
 	/* leadership and failover proposals */
 	/* per member (membership order): when we last heard from it while it

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """bench_cluster.py - the figures of bench-cluster (run through the
-build/bin/bench-cluster driver, bench_cluster.c).
+build/bin/bench-cluster driver, launcher.c).
 
 Three real processes on 127.0.0.1 with mutual TLS, set up exactly like
 tests/integration/cluster_test.sh: `duetctl gencerts`, three configs on free

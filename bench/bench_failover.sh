@@ -23,13 +23,20 @@
 # cores, and failovers_under_stress counts MASTER changes), --keep.
 set -uo pipefail
 
-BIN=$1
-TESTS=$2
-shift 2
+BIN=
+TESTS=
 RUNS=10
 STRESS_MIN=0
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--bin)
+		BIN=$2
+		shift
+		;;
+	--tests)
+		TESTS=$2
+		shift
+		;;
 	--runs)
 		RUNS=$2
 		shift
@@ -50,6 +57,10 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+if [ -z "$BIN" ] || [ -z "$TESTS" ]; then
+	echo "bench-failover: --bin DIR and --tests DIR are required (build/bin/bench-failover passes them)" >&2
+	exit 2
+fi
 case "$RUNS" in '' | *[!0-9]* | 0)
 	echo "bench-failover: --runs takes a positive number" >&2
 	exit 2

@@ -25,6 +25,9 @@ int cmd_gencerts(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
 void cmd_promote_help(void);
 
+/* status.c: the admin socket to ask: *sock if set, else the config's
+ * admin_socket (errors printed; returns DUETCTL_OK, _USAGE or _FAILED). */
+int duetctl_admin_socket(const char *cmd, const char *config, const char **sock);
 /* status.c: one request line to an admin socket, the response line
  * (malloc'd), or NULL with a sentence in err. */
 char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen);

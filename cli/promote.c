@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "duet/config.h"
 
 void cmd_promote_help(void)
 {
@@ -79,19 +78,9 @@ int cmd_promote(int argc, char **argv)
 				"that is not a synchronous standby may miss acknowledged writes\n");
 		return DUETCTL_USAGE;
 	}
-	static struct duet_config cfg;
-	if (!sock && !config) {
-		fprintf(stderr, "duetctl promote: needs --config FILE or --socket PATH\n");
-		return DUETCTL_USAGE;
-	}
-	if (!sock) {
-		static struct duet_config_errors errs;
-		if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
-			duet_config_errors_print(stderr, &errs);
-			return DUETCTL_FAILED;
-		}
-		sock = cfg.admin_socket;
-	}
+	int src = duetctl_admin_socket("promote", config, &sock);
+	if (src)
+		return src;
 	const struct passwd *pw = getpwuid(getuid());
 	char who[32]; /* DUET_NAME_MAX: the OPERATOR entry keeps 31 bytes */
 	char host[64] = "";

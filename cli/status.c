@@ -41,6 +41,24 @@ void cmd_status_help(void)
 	       "Exit status: 0 answered, 1 the daemon could not be reached, 2 usage error.\n");
 }
 
+int duetctl_admin_socket(const char *cmd, const char *config, const char **sock)
+{
+	static struct duet_config cfg;
+	static struct duet_config_errors errs;
+	if (*sock)
+		return DUETCTL_OK;
+	if (!config) {
+		fprintf(stderr, "duetctl %s: needs --socket PATH or --config FILE\n", cmd);
+		return DUETCTL_USAGE;
+	}
+	if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
+		duet_config_errors_print(stderr, &errs);
+		return DUETCTL_FAILED;
+	}
+	*sock = cfg.admin_socket;
+	return DUETCTL_OK;
+}
+
 /* Sends one request line (with its newline) and returns the response line
  * (malloc'd) or NULL with a message in err. */
 char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen)
@@ -275,19 +293,9 @@ int cmd_status(int argc, char **argv)
 			return DUETCTL_USAGE;
 		}
 	}
-	static struct duet_config cfg;
-	if (!sock && !config) {
-		fprintf(stderr, "duetctl status: needs --socket PATH or --config FILE\n");
-		return DUETCTL_USAGE;
-	}
-	if (!sock) {
-		static struct duet_config_errors errs;
-		if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
-			duet_config_errors_print(stderr, &errs);
-			return DUETCTL_FAILED;
-		}
-		sock = cfg.admin_socket;
-	}
+	int src = duetctl_admin_socket("status", config, &sock);
+	if (src)
+		return src;
 	if (watch)
 		signal(SIGINT, on_sigint);
 	int rc = DUETCTL_OK;

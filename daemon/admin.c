@@ -346,20 +346,27 @@ static int parse_cmd(const char *line, char *out, size_t cap)
 	return 0;
 }
 
-/* Finds "key" : UNSIGNED in line. */
-static int parse_uint(const char *line, const char *key, uint64_t *out)
+/* The value after `"key" :` in line (blanks skipped), or NULL. */
+static const char *value_of(const char *line, const char *key)
 {
 	const char *p = strstr(line, key);
 	if (!p)
-		return -1;
+		return NULL;
 	p += strlen(key);
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (*p++ != ':')
-		return -1;
+		return NULL;
 	while (*p == ' ' || *p == '\t')
 		p++;
-	if (*p < '0' || *p > '9')
+	return p;
+}
+
+/* Finds "key" : UNSIGNED in line. */
+static int parse_uint(const char *line, const char *key, uint64_t *out)
+{
+	const char *p = value_of(line, key);
+	if (!p || *p < '0' || *p > '9')
 		return -1;
 	uint64_t v = 0;
 	while (*p >= '0' && *p <= '9') {
@@ -375,17 +382,8 @@ static int parse_uint(const char *line, const char *key, uint64_t *out)
  * malformed or too long. */
 static int parse_text(const char *line, const char *key, char *out, size_t cap)
 {
-	const char *p = strstr(line, key);
-	if (!p)
-		return -1;
-	p += strlen(key);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != ':')
-		return -1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != '"')
+	const char *p = value_of(line, key);
+	if (!p || *p++ != '"')
 		return -1;
 	size_t i = 0;
 	while (*p && *p != '"') {

@@ -202,6 +202,18 @@ static void step_failed(struct node *n, uint64_t retry_ms)
 	n->ctl.retry_at = node_now_ms() + retry_ms;
 }
 
+/* An action of the chain did not start (rc != 0): forget its context and
+ * try again later. Returns rc. */
+static int step_started(struct node *n, struct step_ctx *s, int rc)
+{
+	if (rc) {
+		n->ctl.step_busy = false;
+		free(s);
+		step_failed(n, CTL_RETRY_MS);
+	}
+	return rc;
+}
+
 static void fence_done(void *data, bool ok, uint64_t duration_ms, const char *detail)
 {
 	struct step_ctx *s = data;
@@ -432,13 +444,10 @@ static void chain_next(struct node *n)
 					return;
 				duet_log(DUET_LOG_INFO,
 					 "PostgreSQL does not answer (%s): starting it", c->pg_err);
-				if (duet_cmd_run(n->loop, a->pg_start_command, NULL,
-						 a->pg_promote_timeout_ms, pg_start_done, s,
-						 NULL)) {
-					c->step_busy = false;
-					free(s);
-					step_failed(n, CTL_RETRY_MS);
-				}
+				(void)step_started(n, s,
+						   duet_cmd_run(n->loop, a->pg_start_command, NULL,
+								a->pg_promote_timeout_ms,
+								pg_start_done, s, NULL));
 			}
 			return; /* the next probe brings us back */
 		}
@@ -456,11 +465,7 @@ static void chain_next(struct node *n)
 		if (!(s = step_ctx_new(n)))
 			return;
 		duet_log(DUET_LOG_INFO, "promoting PostgreSQL (term %" PRIu64 ")", c->act_term);
-		if (duet_pg_set_sync_names(c->pg, "", clear_names_done, s) != 0) {
-			c->step_busy = false;
-			free(s);
-			step_failed(n, CTL_RETRY_MS);
-		}
+		(void)step_started(n, s, duet_pg_set_sync_names(c->pg, "", clear_names_done, s));
 		return;
 	case CTL_STEP_FIP:
 		if (!c->fip) {
@@ -471,11 +476,7 @@ static void chain_next(struct node *n)
 		}
 		if (!(s = step_ctx_new(n)))
 			return;
-		if (duet_fip_acquire(c->fip, fip_done, s) != 0) {
-			c->step_busy = false;
-			free(s);
-			step_failed(n, CTL_RETRY_MS);
-		}
+		(void)step_started(n, s, duet_fip_acquire(c->fip, fip_done, s));
 		return;
 	case CTL_STEP_MANAGER:
 		if (!a->manager_start_command[0]) {
@@ -485,12 +486,9 @@ static void chain_next(struct node *n)
 		}
 		if (!(s = step_ctx_new(n)))
 			return;
-		if (duet_cmd_run(n->loop, a->manager_start_command, NULL, a->manager_timeout_ms,
-				 manager_done, s, NULL) != 0) {
-			c->step_busy = false;
-			free(s);
-			step_failed(n, CTL_RETRY_MS);
-		}
+		(void)step_started(n, s,
+				   duet_cmd_run(n->loop, a->manager_start_command, NULL,
+						a->manager_timeout_ms, manager_done, s, NULL));
 		return;
 	default:
 		c->act = CTL_MASTER;

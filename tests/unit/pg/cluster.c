@@ -71,7 +71,9 @@ static void kill_postmaster(pid_t pid)
 static pid_t read_postmaster_pid(const char *datadir)
 {
 	char path[512];
-	snprintf(path, sizeof path, "%s/postmaster.pid", datadir);
+	int len = snprintf(path, sizeof path, "%s/postmaster.pid", datadir);
+	if (len < 0 || (size_t)len >= sizeof path)
+		return 0;
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return 0;

@@ -55,6 +55,29 @@ Test(config_load, examples_are_valid)
 	}
 }
 
+Test(config_load, production_examples_are_valid)
+{
+	struct duet_config cfg;
+	const char *names[] = {"production/node-a.ini", "production/node-b.ini",
+			       "production/witness.ini"};
+	for (int i = 0; i < 3; i++) {
+		load_example(names[i], &cfg);
+		cr_assert_eq(cfg.membership.members[i].n_addrs, 2, "redundant links");
+		if (cfg.self_kind == DUET_MEMBER_DATA) {
+			cr_assert_neq(cfg.act.pg_conninfo[0], 0, "%s manages PostgreSQL", names[i]);
+			cr_assert_str_eq(cfg.act.fip_address, "10.0.0.100/24");
+			cr_assert_eq(cfg.act.fence_method, DUET_CONFIG_FENCE_IPMI);
+			cr_assert_neq(cfg.act.manager_start_command[0], 0);
+		}
+		duet_config_free(&cfg);
+	}
+	/* the loopback examples manage nothing on the machine they run on */
+	load_example("node-a.ini", &cfg);
+	cr_assert_str_eq(cfg.act.pg_conninfo, "");
+	cr_assert_str_eq(cfg.act.fip_address, "");
+	duet_config_free(&cfg);
+}
+
 Test(config_load, defaults)
 {
 	struct duet_config cfg;

@@ -34,6 +34,7 @@
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
 #include "health_internal.h"
@@ -71,15 +72,15 @@ static const char *operstate_name(int operstate)
 /* Parses the answer to our request; returns 1 when it was found. */
 static int nic_parse(struct nic_probe *nic, size_t size)
 {
-	int len = (int)size; /* signed, as NLMSG_NEXT may step past the end */
-	for (struct nlmsghdr *nh = (struct nlmsghdr *)nic->answer; NLMSG_OK(nh, len);
-	     nh = NLMSG_NEXT(nh, len)) {
+	int len = (int)size; /* libmnl walks with a signed remaining length */
+	for (const struct nlmsghdr *nh = (const struct nlmsghdr *)nic->answer;
+	     mnl_nlmsg_ok(nh, len); nh = mnl_nlmsg_next(nh, &len)) {
 		if (nh->nlmsg_seq != nic->seq)
 			continue;
 		if (nh->nlmsg_type == NLMSG_ERROR) {
 			if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
 				break;
-			const struct nlmsgerr *e = NLMSG_DATA(nh);
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nh);
 			nic->failed_step = "query";
 			nic->err = e->error ? -e->error : EPROTO;
 			return 1;
@@ -87,13 +88,15 @@ static int nic_parse(struct nic_probe *nic, size_t size)
 		if (nh->nlmsg_type != RTM_NEWLINK ||
 		    nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
 			continue;
-		const struct ifinfomsg *ifi = NLMSG_DATA(nh);
+		const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nh);
 		nic->flags = ifi->ifi_flags;
-		int rta_len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)));
-		for (const struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, rta_len);
-		     rta = RTA_NEXT(rta, rta_len))
-			if (rta->rta_type == IFLA_OPERSTATE && RTA_PAYLOAD(rta) >= 1)
-				nic->operstate = *(const unsigned char *)RTA_DATA(rta);
+		const struct nlattr *a;
+		mnl_attr_for_each(a, nh, sizeof(*ifi))
+		{
+			if (mnl_attr_get_type(a) == IFLA_OPERSTATE &&
+			    mnl_attr_get_payload_len(a) >= 1)
+				nic->operstate = *(const unsigned char *)mnl_attr_get_payload(a);
+		}
 		return 1;
 	}
 	return 0;

@@ -14,7 +14,10 @@ packages=(
   libmnl-dev                             # netlink: FIP add/remove/check (actions/fip)
   postgresql-15                          # failover tests and demo: two real servers
   iproute2 iptables curl                 # netns rig: veth, bridge, partitions, manager check
+  snmp                                   # trap tests: snmptrap / snmpinform as real senders
   libinih-dev                            # INI config parser
+  libjansson-dev                         # custom traps: JSON validation and canonical form
+  libhttp-parser-dev                     # custom traps: HTTP/1.1 request parser on the libuv loop
   libcriterion-dev                       # unit tests
   jq python3                             # integration tests read duetctl --json, send raw bytes
   stress-ng                              # bench-cluster --stress-minutes: both cores saturated

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duet/addr.h"
 #include "health_internal.h"
 
 #define STATUS_PENDING 1 /* not a libuv status: connect callback not called yet */
@@ -50,36 +51,9 @@ struct isolation_probe {
 /* "a.b.c.d:port" or "[v6]:port", port 1..65535. */
 static int parse_target(const char *text, struct sockaddr_storage *out)
 {
-	char host[DUET_ADDR_MAX];
-	const char *colon;
-	size_t host_len;
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-		if (!close || close[1] != ':')
-			return DUET_EINVAL;
-		host_len = (size_t)(close - text - 1);
-		if (host_len >= sizeof(host))
-			return DUET_EINVAL;
-		memcpy(host, text + 1, host_len);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon)
-			return DUET_EINVAL;
-		host_len = (size_t)(colon - text);
-		if (host_len >= sizeof(host))
-			return DUET_EINVAL;
-		memcpy(host, text, host_len);
-	}
-	host[host_len] = '\0';
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end || port == 0 || port > 65535)
+	if (duet_addr_parse(text, out) || duet_addr_port(out) == 0)
 		return DUET_EINVAL;
-	memset(out, 0, sizeof(*out));
-	if (text[0] == '[')
-		return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) ? DUET_EINVAL : 0;
-	return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) ? DUET_EINVAL : 0;
+	return 0;
 }
 
 static void finish(struct isolation_probe *p)

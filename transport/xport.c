@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duet/addr.h"
 #include "xport_internal.h"
 
 #define DEFAULT_SEND_QUEUE_BYTES (16u << 20)
@@ -111,36 +112,7 @@ void xport_count_refusal(struct xport *x, enum refuse_reason r)
 
 int xport_parse_addr(const char *s, struct sockaddr_storage *sa)
 {
-	char host[DUET_ADDR_MAX];
-	const char *colon;
-	size_t hl;
-	bool v6 = s[0] == '[';
-	if (v6) {
-		const char *end = strchr(s, ']');
-		if (!end || end[1] != ':')
-			return DUET_EINVAL;
-		hl = (size_t)(end - s - 1);
-		colon = end + 1;
-		s++;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return DUET_EINVAL;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof host)
-		return DUET_EINVAL;
-	memcpy(host, s, hl);
-	host[hl] = 0;
-	char *endp;
-	errno = 0;
-	long port = strtol(colon + 1, &endp, 10);
-	if (colon[1] == 0 || *endp || errno || port < 0 || port > 65535)
-		return DUET_EINVAL;
-	memset(sa, 0, sizeof *sa);
-	int rc = v6 ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)sa)
-		    : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)sa);
-	return rc ? DUET_EINVAL : 0;
+	return duet_addr_parse(s, sa);
 }
 
 uint32_t xport_member_by_name(const struct xport *x, const char *name)

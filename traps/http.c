@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "duet/err.h"
+#include "duet/addr.h"
 #include "duet/traps_http.h"
 
 #define NET_READ_BYTES 16384
@@ -634,40 +635,6 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- setup ----------------------------------------------------------------- */
 
-static int parse_addr(const char *text, struct sockaddr_storage *sa)
-{
-	char host[64];
-	const char *colon;
-	size_t hl;
-	int v6 = text[0] == '[';
-	if (v6) {
-		const char *end = strchr(text, ']');
-		if (!end || end[1] != ':')
-			return DUET_EINVAL;
-		hl = (size_t)(end - text - 1);
-		colon = end + 1;
-		text++;
-	} else {
-		colon = strrchr(text, ':');
-		if (!colon)
-			return DUET_EINVAL;
-		hl = (size_t)(colon - text);
-	}
-	if (hl == 0 || hl >= sizeof host)
-		return DUET_EINVAL;
-	memcpy(host, text, hl);
-	host[hl] = 0;
-	char *endp;
-	errno = 0;
-	long port = strtol(colon + 1, &endp, 10);
-	if (colon[1] == 0 || *endp || errno || port < 0 || port > 65535)
-		return DUET_EINVAL;
-	memset(sa, 0, sizeof *sa);
-	int rc = v6 ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)sa)
-		    : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)sa);
-	return rc ? DUET_EINVAL : 0;
-}
-
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned inlen, void *arg)
 {
@@ -740,7 +707,7 @@ static int listen_on(struct trap_http_server *s, const struct trap_http_listen *
 		     size_t errlen)
 {
 	struct sockaddr_storage sa;
-	if (!cfg->addr || parse_addr(cfg->addr, &sa) != 0) {
+	if (!cfg->addr || duet_addr_parse(cfg->addr, &sa) != 0) {
 		snprintf(errbuf, errlen,
 			 "HTTP trap listener address '%s' is not a.b.c.d:port or [v6]:port",
 			 cfg->addr ? cfg->addr : "(none)");

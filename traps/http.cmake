@@ -25,5 +25,5 @@ add_library(duet_traps_http STATIC
   ${CMAKE_CURRENT_LIST_DIR}/http_session.c)
 target_include_directories(duet_traps_http PUBLIC ${TRAPS_HTTP_PARSER_INCLUDE_DIR})
 # duet_raftlog for duet_strerror()
-target_link_libraries(duet_traps_http PUBLIC duet_traps_custom duet_raftlog PkgConfig::TRAPS_HTTP_UV
+target_link_libraries(duet_traps_http PUBLIC duet_traps_custom duet_raftlog duet_addr PkgConfig::TRAPS_HTTP_UV
                       ${TRAPS_HTTP_PARSER_LIBRARY} OpenSSL::SSL OpenSSL::Crypto)

@@ -1,0 +1,20 @@
+/*
+ * addr.h - numeric "host:port" addresses, as the config writes them for
+ * peers, listeners, health targets and trap receivers: "a.b.c.d:port" or
+ * "[v6]:port". One parser for every module that opens or dials a socket
+ * (transport, health, traps), built as the small library duet_addr.
+ */
+#ifndef DUET_ADDR_H
+#define DUET_ADDR_H
+
+#include <sys/socket.h>
+
+/* Parses text into *sa (port 0..65535: 0 asks the kernel for a port when
+ * listening; callers that dial check for it). No name resolution: a host
+ * name is DUET_EINVAL. Returns 0 or DUET_EINVAL; *sa is zeroed first. */
+int duet_addr_parse(const char *text, struct sockaddr_storage *sa);
+
+/* The port of a parsed address (host order). */
+int duet_addr_port(const struct sockaddr_storage *sa);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * addr.c - numeric "host:port" parsing (addr.h).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "duet/addr.h"
+#include "duet/entry.h"
+#include "duet/err.h"
+
+int duet_addr_parse(const char *text, struct sockaddr_storage *sa)
+{
+	char host[DUET_ADDR_MAX];
+	const char *colon;
+	size_t hl;
+	bool v6 = text[0] == '[';
+	memset(sa, 0, sizeof *sa);
+	if (v6) {
+		const char *end = strchr(text, ']');
+		if (!end || end[1] != ':')
+			return DUET_EINVAL;
+		hl = (size_t)(end - text - 1);
+		colon = end + 1;
+		text++;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon)
+			return DUET_EINVAL;
+		hl = (size_t)(colon - text);
+	}
+	if (hl == 0 || hl >= sizeof host)
+		return DUET_EINVAL;
+	memcpy(host, text, hl);
+	host[hl] = 0;
+	char *endp;
+	errno = 0;
+	long port = strtol(colon + 1, &endp, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *endp || errno || port < 0 || port > 65535)
+		return DUET_EINVAL;
+	int rc = v6 ? uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)sa)
+		    : uv_ip4_addr(host, (int)port, (struct sockaddr_in *)sa);
+	if (rc) {
+		memset(sa, 0, sizeof *sa);
+		return DUET_EINVAL;
+	}
+	return 0;
+}
+
+int duet_addr_port(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}

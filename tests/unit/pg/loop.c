@@ -11,23 +11,17 @@
 #include <criterion/criterion.h>
 
 #include "loop.h"
+#include "run_until.h"
 
 uv_loop_t *tl_loop;
 static uv_loop_t loop_storage;
-static uv_check_t tl_check;
-static uv_prepare_t tl_prepare;
-static uv_timer_t tl_deadline;
-static bool (*tl_pred)(void *);
-static void *tl_pred_arg;
-static bool tl_done, tl_timed_out;
+static struct run_until tl_wait;
 
 void tl_setup(void)
 {
 	tl_loop = &loop_storage;
 	cr_assert_eq(uv_loop_init(tl_loop), 0);
-	uv_check_init(tl_loop, &tl_check);
-	uv_prepare_init(tl_loop, &tl_prepare);
-	uv_timer_init(tl_loop, &tl_deadline);
+	run_until_init(&tl_wait, tl_loop);
 }
 
 static void close_left_over(uv_handle_t *h, void *arg)
@@ -43,48 +37,9 @@ void tl_teardown(void)
 	cr_assert_eq(uv_loop_close(tl_loop), 0, "handles left open on the loop");
 }
 
-static void poll_pred(void)
-{
-	if (tl_pred(tl_pred_arg)) {
-		tl_done = true;
-		uv_stop(tl_loop);
-	}
-}
-
-static void check_cb(uv_check_t *c)
-{
-	poll_pred();
-}
-
-static void prepare_cb(uv_prepare_t *p)
-{
-	poll_pred();
-}
-
-static void deadline_cb(uv_timer_t *t)
-{
-	tl_timed_out = true;
-	uv_stop(tl_loop);
-}
-
 bool tl_run_until(bool (*pred)(void *), void *arg, unsigned timeout_ms)
 {
-	if (pred(arg))
-		return true;
-	tl_pred = pred;
-	tl_pred_arg = arg;
-	tl_done = tl_timed_out = false;
-	uv_update_time(tl_loop);
-	uv_check_start(&tl_check, check_cb);
-	uv_prepare_start(&tl_prepare, prepare_cb);
-	uv_timer_start(&tl_deadline, deadline_cb, timeout_ms, 0);
-	while (!tl_done && !tl_timed_out)
-		if (uv_run(tl_loop, UV_RUN_DEFAULT) == 0 && !tl_done && !tl_timed_out)
-			break; /* nothing left to wait for */
-	uv_check_stop(&tl_check);
-	uv_prepare_stop(&tl_prepare);
-	uv_timer_stop(&tl_deadline);
-	return tl_done || pred(arg);
+	return run_until(&tl_wait, pred, arg, timeout_ms);
 }
 
 /* ---- duet_pg helpers ------------------------------------------------------ */

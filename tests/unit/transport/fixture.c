@@ -9,25 +9,19 @@
 
 #include "certs.h"
 #include "fixture.h"
+#include "run_until.h"
 
 uv_loop_t *fx_loop;
 static uv_loop_t loop_storage;
-static uv_check_t fx_check;
-static uv_prepare_t fx_prepare; /* sees what close callbacks changed */
-static uv_timer_t fx_deadline;
+static struct run_until fx_wait;
 static struct node *fx_nodes[8];
 static int fx_n_nodes;
-static bool (*fx_pred)(void *);
-static void *fx_pred_arg;
-static bool fx_done, fx_timed_out;
 
 void fx_setup(void)
 {
 	fx_loop = &loop_storage;
 	cr_assert_eq(uv_loop_init(fx_loop), 0);
-	uv_check_init(fx_loop, &fx_check);
-	uv_prepare_init(fx_loop, &fx_prepare);
-	uv_timer_init(fx_loop, &fx_deadline);
+	run_until_init(&fx_wait, fx_loop);
 	fx_n_nodes = 0;
 	certs_setup();
 }
@@ -149,48 +143,9 @@ void fx_member(struct duet_membership *m, uint32_t id, const char *name, const c
 		snprintf(mem->addrs[mem->n_addrs++], DUET_ADDR_MAX, "%s", addr1);
 }
 
-static void fx_poll_pred(void)
-{
-	if (fx_pred(fx_pred_arg)) {
-		fx_done = true;
-		uv_stop(fx_loop);
-	}
-}
-
-static void fx_check_cb(uv_check_t *c)
-{
-	fx_poll_pred();
-}
-
-static void fx_prepare_cb(uv_prepare_t *p)
-{
-	fx_poll_pred();
-}
-
-static void fx_deadline_cb(uv_timer_t *t)
-{
-	fx_timed_out = true;
-	uv_stop(fx_loop);
-}
-
 bool fx_run_until(bool (*pred)(void *), void *arg, unsigned timeout_ms)
 {
-	if (pred(arg))
-		return true;
-	fx_pred = pred;
-	fx_pred_arg = arg;
-	fx_done = fx_timed_out = false;
-	uv_update_time(fx_loop);
-	uv_check_start(&fx_check, fx_check_cb);
-	uv_prepare_start(&fx_prepare, fx_prepare_cb);
-	uv_timer_start(&fx_deadline, fx_deadline_cb, timeout_ms, 0);
-	while (!fx_done && !fx_timed_out)
-		if (uv_run(fx_loop, UV_RUN_DEFAULT) == 0 && !fx_done && !fx_timed_out)
-			break; /* nothing left to wait for */
-	uv_check_stop(&fx_check);
-	uv_prepare_stop(&fx_prepare);
-	uv_timer_stop(&fx_deadline);
-	return fx_done || pred(arg);
+	return run_until(&fx_wait, pred, arg, timeout_ms);
 }
 
 /* ---- raw client ---------------------------------------------------------- */

@@ -1,0 +1,189 @@
+/*
+ * traps_pipe.h - the dedup of DESIGN.md section 5: which received traps go
+ * into the log, which wait, which are copies of a trap already taken, and
+ * which committed ones still have to reach the sink.
+ *
+ * Both data nodes receive every trap. Each copy gets its identity (traps.h)
+ * and an ordinal from this node's window; a copy is then an ITEM keyed by
+ * (identity, ordinal, receive time). Two keys MATCH when identity and
+ * ordinal are equal and the receive times (each receiver's wall clock) are
+ * less than window_ms / 2 apart: the two copies of one trap arrive within
+ * milliseconds of each other, while two traps with the same identity and
+ * ordinal are at least a window apart (an episode ends only after window_ms
+ * without a copy), so clocks may disagree by up to window_ms / 2.
+ *
+ * The pipe of one node holds:
+ *  - COMMITTED keys: every trap of an applied TRAPS entry, kept while the
+ *    log's time (the newest committed receive time) is less than
+ *    2 x window_ms past them, and at most committed_max of them;
+ *  - live ITEMS, each in one state:
+ *      OUTBOX    leader: to go into the next TRAPS batch;
+ *      INFLIGHT  leader: in a proposed batch, not yet committed;
+ *      PENDING   standby (or a leader not ready yet): waiting for a
+ *                committed match, forwarded to the leader after
+ *                forward_delay_ms and again every reforward_ms;
+ *  - UNDELIVERED: the committed TRAPS entries after the last DELIVERED, in
+ *    log order, with their payloads (when a sink is configured).
+ *
+ * The rules:
+ *  - a copy received that matches a committed key is a duplicate: dropped;
+ *  - the leader (ready: every entry of earlier terms is committed, so what
+ *    they hold is among the committed keys) also drops a copy matching a
+ *    live item, and puts the rest in the OUTBOX;
+ *  - a committed trap removes every live item it matches, on every node;
+ *  - losing leadership turns OUTBOX and INFLIGHT items into PENDING ones
+ *    (they may or may not commit; the committed match decides);
+ *  - becoming a ready leader turns PENDING items into OUTBOX ones: the new
+ *    master proposes what it holds that the log does not;
+ *  - a forwarded item the leader receives is answered with the keys it
+ *    matches among the committed ones (the standby drops those items), and
+ *    otherwise held like a local copy (or dropped when a live item matches
+ *    it: the standby keeps its copy until the commit shows up).
+ *
+ * So a trap that reached at least one node that stays up is committed (that
+ * node holds it until a committed match appears, and proposes it itself when
+ * it leads), and copies of one trap are committed once (every path checks
+ * the committed keys and, on the leader, the live items). A committed key
+ * that matches an earlier committed one is counted (committed_repeats): it
+ * means a duplicate reached the log.
+ *
+ * Pure: no I/O, no clock (callers pass monotonic now_ms and wall_ms), no
+ * randomness. Forward batches and their answers use the TRAPS payload
+ * encoding (entry.h), so the same fuzzed decoder reads them.
+ */
+#ifndef DUET_TRAPS_PIPE_H
+#define DUET_TRAPS_PIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duet/entry.h"
+#include "duet/traps.h"
+
+struct duet_trap_pipe;
+
+struct duet_trap_pipe_config {
+	uint32_t self_id;
+	uint32_t window_ms;        /* ordinal episodes; the match tolerance is half */
+	uint32_t forward_delay_ms; /* a pending item is first forwarded after this */
+	uint32_t reforward_ms;     /* and again this often while unmatched (>= delay) */
+	uint32_t batch_max;        /* traps per TRAPS batch */
+	uint32_t batch_max_bytes;  /* encoded bytes per TRAPS batch (>= one largest trap) */
+	uint32_t live_max;         /* live items of all states */
+	uint32_t backlog_max;      /* undelivered committed traps */
+	uint32_t committed_max;    /* committed keys remembered */
+	uint32_t identities_max;   /* identities in the ordinal window */
+	bool keep_undelivered;     /* false without a sink: nothing to deliver */
+};
+
+/* Defaults: window 30 s, forward 200 ms, reforward 1 s, batch 1000 traps or
+ * 1 MiB, 200000 live, 1000000 backlog, 4000000 committed keys, 1000000
+ * identities, keep_undelivered true. */
+void duet_trap_pipe_config_default(struct duet_trap_pipe_config *c, uint32_t self_id);
+
+/* Returns 0, DUET_EINVAL (a zero limit, reforward < forward delay, batch
+ * bytes below one full trap) or DUET_ENOMEM. */
+int duet_trap_pipe_new(const struct duet_trap_pipe_config *c, struct duet_trap_pipe **out);
+void duet_trap_pipe_free(struct duet_trap_pipe *p);
+
+/* Why a received copy was not taken (counted in the stats). */
+enum duet_trap_drop {
+	DUET_TRAP_TAKEN = 0,        /* new: it will be proposed or held */
+	DUET_TRAP_DUPLICATE = 1,    /* a copy of a trap already taken: not a loss */
+	DUET_TRAP_WINDOW_FULL = 2,  /* identities_max live identities */
+	DUET_TRAP_LIVE_FULL = 3,    /* live_max items wait */
+	DUET_TRAP_BACKLOG_FULL = 4, /* backlog_max committed traps not delivered */
+	DUET_TRAP_TOO_LARGE = 5,    /* payload over DUET_TRAP_MAX_PAYLOAD */
+	DUET_TRAP_NO_MEMORY = 6,
+	DUET_TRAP_DROP_N
+};
+/* "taken", "duplicate", "window_full", ... */
+const char *duet_trap_drop_name(int drop);
+
+/*
+ * A copy received by this node: kind (enum duet_trap_kind), sender (the
+ * device's address, at most DUET_ADDR_MAX - 1 bytes), identity from
+ * duet_trap_identity(), payload (the decoder's JSON, copied), wall_ms (this
+ * node's clock) and now_ms (monotonic). Returns an enum duet_trap_drop;
+ * *ordinal (if not NULL) gets the copy's ordinal when it was counted.
+ */
+int duet_trap_pipe_receive(struct duet_trap_pipe *p, uint8_t kind, const char *sender,
+			   const uint8_t identity[DUET_TRAP_IDENTITY_BYTES], const void *payload,
+			   uint32_t len, uint64_t wall_ms, uint64_t now_ms, uint32_t *ordinal);
+
+/* This node leads (a data node, leader with the lease) and is ready (its
+ * commit index reached its own term's first entry). Call whenever either
+ * may have changed; cheap when nothing did. */
+void duet_trap_pipe_set_role(struct duet_trap_pipe *p, bool leader, bool ready, uint64_t now_ms);
+
+/* Leader: encodes up to batch_max OUTBOX items as one TRAPS payload into
+ * buf; they become INFLIGHT. Returns its length, 0 when there is nothing
+ * to propose (or not a ready leader), DUET_ETOOBIG when cap cannot hold one
+ * trap. */
+long duet_trap_pipe_take_batch(struct duet_trap_pipe *p, uint8_t *buf, size_t cap);
+/* The batch just taken was not proposed: its items go back to the OUTBOX
+ * head, in order. */
+void duet_trap_pipe_batch_refused(struct duet_trap_pipe *p);
+
+/* A committed TRAPS entry, on every data node, in log order (an index at or
+ * below the last one seen is ignored: after a restart the log is applied
+ * again). Returns 0, DUET_ECORRUPT/DUET_ETRUNCATED (bad payload: nothing
+ * taken) or DUET_ENOMEM (keys kept, payloads not: the caller must stop). */
+int duet_trap_pipe_committed(struct duet_trap_pipe *p, uint64_t index, const void *payload,
+			     size_t len);
+/* A committed DELIVERED: entries up to `up_to` reached the sink. */
+void duet_trap_pipe_delivered(struct duet_trap_pipe *p, uint64_t up_to);
+
+/* Standby: encodes the PENDING items due at now_ms (up to batch_max) as one
+ * TRAPS payload to forward to the leader. Returns its length, 0 for
+ * nothing due, DUET_ETOOBIG. */
+long duet_trap_pipe_take_forward(struct duet_trap_pipe *p, uint64_t now_ms, uint8_t *buf,
+				 size_t cap);
+
+/* Leader: a batch forwarded by a standby. Items are held (or dropped as
+ * duplicates); the committed keys they match are written as a TRAPS payload
+ * without payloads into ack (the answer to send back). Returns the answer's
+ * length (0: nothing to answer), DUET_ECORRUPT/DUET_ETRUNCATED (nothing
+ * taken), DUET_ETOOBIG (ack too small: cap >= 1 KiB + 128 per trap). */
+long duet_trap_pipe_forwarded(struct duet_trap_pipe *p, const void *buf, size_t len,
+			      uint64_t now_ms, uint8_t *ack, size_t ack_cap);
+
+/* Standby: the leader's answer: pending items matching its keys are
+ * dropped. Returns 0 or a decode error. */
+int duet_trap_pipe_ack(struct duet_trap_pipe *p, const void *buf, size_t len);
+
+/* One undelivered committed entry; traps[] and their payloads stay valid
+ * until the entry is delivered or the pipe is freed. */
+struct duet_trap_pipe_entry {
+	uint64_t index;
+	uint32_t n;
+	const struct duet_trap *traps;
+};
+/* The first undelivered entry with index > after. Returns true if one. */
+bool duet_trap_pipe_undelivered(const struct duet_trap_pipe *p, uint64_t after,
+				struct duet_trap_pipe_entry *out);
+/* Highest index a committed DELIVERED covers. */
+uint64_t duet_trap_pipe_delivered_index(const struct duet_trap_pipe *p);
+/* The log may be compacted up to this index (entries the sink still needs
+ * stay): the last applied one when nothing waits, else the entry before the
+ * first undelivered. */
+uint64_t duet_trap_pipe_compact_floor(const struct duet_trap_pipe *p, uint64_t applied);
+
+struct duet_trap_pipe_stats {
+	uint64_t received, taken;
+	uint64_t drops[DUET_TRAP_DROP_N];
+	uint64_t outbox, inflight, pending; /* live items now */
+	uint64_t proposed;                  /* traps put into batches */
+	uint64_t committed;                 /* traps in applied TRAPS entries */
+	uint64_t committed_repeats;         /* committed traps matching a committed key */
+	uint64_t matched_by_commit;         /* live items a commit removed */
+	uint64_t forwarded_sent, forwarded_received, forwarded_duplicate, forwarded_committed;
+	uint64_t acks_received, ack_matched;
+	uint64_t committed_keys, keys_evicted; /* kept now; dropped by committed_max */
+	uint64_t undelivered, undelivered_bytes, delivered_index;
+	uint64_t last_committed_index;
+};
+void duet_trap_pipe_get_stats(const struct duet_trap_pipe *p, struct duet_trap_pipe_stats *st);
+
+#endif

@@ -54,8 +54,11 @@
 
 /* Flags of duet_config_load*(). */
 enum duet_config_flags {
-	/* Do not check that the TLS files exist and are readable (for checking a
-	 * config on another machine than the one it is for). */
+	/* Do not open the files the config names (for checking a config on
+	 * another machine than the one it is for): the TLS files ([tls], and
+	 * [traps] tls_cert and tls_key) are not checked, and [traps]
+	 * http_token_file and snmp_users_file are not read, so
+	 * traps.http_token stays empty and traps.n_snmp_users 0. */
 	DUET_CONFIG_SKIP_FILES = 1u << 0,
 };
 
@@ -131,6 +134,112 @@ struct duet_config_actions {
 	char health_critical[DUET_CONFIG_STR_MAX]; /* comma-separated check names */
 };
 
+/* ---- [traps] and [sink] (data nodes only, DESIGN.md section 5) ----------- */
+
+#define DUET_CONFIG_MAX_COMMUNITIES      8
+#define DUET_CONFIG_COMMUNITY_MAX        65 /* 1..64 bytes, including NUL */
+#define DUET_CONFIG_MAX_SNMP_USERS       16
+#define DUET_CONFIG_SNMP_USER_MAX        33  /* 1..32 bytes (SnmpAdminString), including NUL */
+#define DUET_CONFIG_SNMP_PASS_MAX        129 /* 8..128 bytes, including NUL */
+#define DUET_CONFIG_SNMP_PASS_MIN_BYTES  8   /* net-snmp refuses shorter passphrases */
+#define DUET_CONFIG_ENGINE_ID_MAX        32  /* SnmpEngineID: 5..32 bytes */
+#define DUET_CONFIG_ENGINE_ID_MIN        5
+#define DUET_CONFIG_TOKEN_MAX            257         /* 1..256 bytes, including NUL */
+#define DUET_CONFIG_SQL_NAME_MAX         64          /* a PostgreSQL identifier, including NUL */
+#define DUET_CONFIG_SNMP_USERS_MAX_BYTES (64u << 10) /* larger users files are refused */
+
+/* SNMPv3 authentication protocols of a user (net-snmp's names in the users
+ * file: MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512). The order is that of
+ * enum trap_snmp_auth, but config does not depend on the traps headers. */
+enum duet_config_snmp_auth {
+	DUET_CONFIG_SNMP_AUTH_NONE = 0,
+	DUET_CONFIG_SNMP_AUTH_MD5,
+	DUET_CONFIG_SNMP_AUTH_SHA1,
+	DUET_CONFIG_SNMP_AUTH_SHA224,
+	DUET_CONFIG_SNMP_AUTH_SHA256,
+	DUET_CONFIG_SNMP_AUTH_SHA384,
+	DUET_CONFIG_SNMP_AUTH_SHA512
+};
+
+/* SNMPv3 privacy protocols (users file: DES, AES); order of enum
+ * trap_snmp_priv. */
+enum duet_config_snmp_priv {
+	DUET_CONFIG_SNMP_PRIV_NONE = 0,
+	DUET_CONFIG_SNMP_PRIV_DES,
+	DUET_CONFIG_SNMP_PRIV_AES128
+};
+
+/*
+ * One line of [traps] snmp_users_file, in net-snmp's createUser syntax:
+ *
+ *     createUser [-e ENGINEID_HEX] NAME [AUTH AUTHPASS [PRIV [PRIVPASS]]]
+ *
+ * engine_id_len 0 (no -e): the user is accepted from any engine. priv set
+ * without PRIVPASS takes AUTHPASS, as net-snmp does. Passwords are master
+ * passphrases (the receiver localizes them); they are secrets: the config is
+ * zeroed by duet_config_free().
+ */
+struct duet_config_snmp_user {
+	char name[DUET_CONFIG_SNMP_USER_MAX];
+	uint8_t engine_id[DUET_CONFIG_ENGINE_ID_MAX];
+	uint8_t engine_id_len; /* 0, or 5..32 */
+	int auth;              /* enum duet_config_snmp_auth */
+	int priv;              /* enum duet_config_snmp_priv; NONE unless auth is set */
+	char auth_pass[DUET_CONFIG_SNMP_PASS_MAX]; /* "" when auth is NONE */
+	char priv_pass[DUET_CONFIG_SNMP_PASS_MAX]; /* "" when priv is NONE */
+};
+
+/*
+ * [traps]: the receivers of this data node and the limits of the pipeline
+ * behind them. An empty address list turns that receiver off; listener
+ * addresses are numeric ("a.b.c.d:port" or "[v6]:port"), since they are
+ * bound, not resolved.
+ */
+struct duet_config_traps {
+	uint32_t window_ms; /* copies of one trap match within this window */
+	struct duet_config_addrs syslog_udp;
+	struct duet_config_addrs syslog_tcp;
+	struct duet_config_addrs snmp_udp;
+	struct duet_config_addrs http;
+	struct duet_config_addrs https;
+	char tls_cert[DUET_CONFIG_PATH_MAX]; /* https: PEM chain; "" when unset */
+	char tls_key[DUET_CONFIG_PATH_MAX];
+	char http_token_file[DUET_CONFIG_PATH_MAX]; /* "" = no token */
+	char http_token[DUET_CONFIG_TOKEN_MAX];     /* its first line; "" = none needed */
+	uint32_t max_message_bytes;                 /* a syslog message, a custom trap body */
+	uint32_t max_connections;                   /* per TCP or HTTP listener */
+	uint32_t request_timeout_ms;                /* an HTTP request, first byte to last */
+	uint32_t tcp_idle_timeout_ms;               /* a syslog TCP connection that sends nothing */
+	uint32_t udp_rcvbuf_bytes;
+	uint8_t n_snmp_communities; /* 0: SNMP v1/v2c refused */
+	char snmp_communities[DUET_CONFIG_MAX_COMMUNITIES][DUET_CONFIG_COMMUNITY_MAX];
+	char snmp_users_file[DUET_CONFIG_PATH_MAX]; /* "" = no SNMPv3 users */
+	uint8_t n_snmp_users;
+	struct duet_config_snmp_user snmp_users[DUET_CONFIG_MAX_SNMP_USERS];
+	uint8_t snmp_engine_id[DUET_CONFIG_ENGINE_ID_MAX];
+	uint8_t snmp_engine_id_len; /* 0: the daemon derives one */
+	uint32_t forward_delay_ms;  /* standby: wait before forwarding an unmatched trap */
+	uint32_t batch_max;         /* traps per TRAPS entry */
+	uint32_t pending_max;       /* traps a standby holds unmatched */
+	uint32_t backlog_max;       /* committed, not yet delivered; past it traps are refused */
+};
+
+/* [sink] type */
+enum duet_config_sink_type {
+	DUET_CONFIG_SINK_NONE = 0,
+	DUET_CONFIG_SINK_TCP = 1,       /* JSON lines to address */
+	DUET_CONFIG_SINK_POSTGRESQL = 2 /* INSERT ... ON CONFLICT DO NOTHING into table */
+};
+
+/* [sink]: where the master delivers committed traps. */
+struct duet_config_sink {
+	int type;                             /* enum duet_config_sink_type */
+	char address[DUET_ADDR_MAX];          /* tcp: one numeric host:port; "" if unset */
+	char conninfo[DUET_CONFIG_STR_MAX];   /* postgresql: libpq connection string */
+	char table[DUET_CONFIG_SQL_NAME_MAX]; /* postgresql: [a-z_][a-z0-9_]* */
+	uint32_t timeout_ms;                  /* one delivery attempt */
+};
+
 struct duet_config {
 	char cluster_name[DUET_NAME_MAX];
 	uint64_t cluster_id; /* nonzero; storage refuses a store of another cluster */
@@ -159,6 +268,12 @@ struct duet_config {
 
 	/* data nodes: PostgreSQL, FIP, fencing, manager, health checks */
 	struct duet_config_actions act;
+
+	/* data nodes: trap receivers and pipeline limits; defaults (every
+	 * receiver off) on the witness, whose config may not set them */
+	struct duet_config_traps traps;
+	/* data nodes: where committed traps go; type NONE on the witness */
+	struct duet_config_sink sink;
 };
 
 /*
@@ -179,8 +294,8 @@ int duet_config_load(const char *path, unsigned flags, struct duet_config *cfg,
 int duet_config_load_buffer(const char *name, const char *text, size_t len, unsigned flags,
 			    struct duet_config *cfg, struct duet_config_errors *errs);
 
-/* Releases what *cfg holds (today nothing is allocated; call it anyway, the
- * sections still to come will hold commands and lists) and zeroes it. */
+/* Releases what *cfg holds (today nothing is allocated; call it anyway) and
+ * zeroes it, the secrets (HTTP token, SNMP passwords) with explicit_bzero(). */
 void duet_config_free(struct duet_config *cfg);
 
 /* Writes errs one per line: "FILE:LINE: message" or "FILE: message", then

@@ -68,6 +68,17 @@ Test(config_load, production_examples_are_valid)
 			cr_assert_str_eq(cfg.act.fip_address, "10.0.0.100/24");
 			cr_assert_eq(cfg.act.fence_method, DUET_CONFIG_FENCE_IPMI);
 			cr_assert_neq(cfg.act.manager_start_command[0], 0);
+			/* traps on the node's own first address, delivered to PostgreSQL */
+			const char *self = cfg.membership.members[i].addrs[0];
+			char want[64];
+			snprintf(want, sizeof(want), "%.*s:514", (int)(strrchr(self, ':') - self),
+				 self);
+			cr_assert_str_eq(want, cfg.traps.syslog_udp.v[0]);
+			cr_assert_eq(cfg.traps.https.n, 1);
+			cr_assert_eq(cfg.traps.n_snmp_communities, 1);
+			cr_assert_eq(cfg.sink.type, DUET_CONFIG_SINK_POSTGRESQL);
+		} else {
+			cr_assert_eq(cfg.traps.syslog_udp.n, 0, "the witness receives no traps");
 		}
 		duet_config_free(&cfg);
 	}

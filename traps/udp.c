@@ -214,3 +214,16 @@ void duet_udp_rx_close(struct duet_udp_rx *rx, void (*closed)(void *data), void 
 	uv_poll_stop(&rx->poll);
 	uv_close((uv_handle_t *)&rx->poll, on_closed);
 }
+
+int duet_udp_rx_send(struct duet_udp_rx *rx, const struct sockaddr_storage *to, const void *buf,
+		     size_t len)
+{
+	socklen_t tl = to->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						 : sizeof(struct sockaddr_in);
+	if (rx->closing)
+		return -EBADF;
+	ssize_t r = sendto(rx->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)to, tl);
+	if (r < 0)
+		return -errno;
+	return (size_t)r == len ? 0 : -EMSGSIZE;
+}

@@ -63,6 +63,12 @@ int duet_udp_rx_new(uv_loop_t *loop, const struct duet_udp_rx_config *cfg, duet_
 /* The bound port (host order). */
 int duet_udp_rx_port(const struct duet_udp_rx *rx);
 void duet_udp_rx_get_stats(const struct duet_udp_rx *rx, struct duet_udp_rx_stats *out);
+/* Sends one datagram from the receiver's own socket (and port) to `to`: an
+ * SNMP inform's Response must come from the address the inform went to.
+ * Non-blocking; returns 0 or a negative errno (EAGAIN when the send buffer
+ * is full: the sender retransmits its inform). */
+int duet_udp_rx_send(struct duet_udp_rx *rx, const struct sockaddr_storage *to, const void *buf,
+		     size_t len);
 /* Stops, closes the socket; closed(data) (may be NULL) runs from a later
  * loop callback once the handle is closed and the memory freed. */
 void duet_udp_rx_close(struct duet_udp_rx *rx, void (*closed)(void *data), void *data);

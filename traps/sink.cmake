@@ -1,0 +1,22 @@
+# traps/sink: where committed traps go (include/duet/traps_sink.h): a TCP
+# sink of JSON lines or a PostgreSQL table, batches confirmed in order,
+# resent after any failure. Included from traps/CMakeLists.txt.
+#
+#   sink.c         queue, in-order confirmation, backoff, logging, stats
+#   sink_format.c  one trap as one JSON line (pure)
+#   sink_tcp.c     the TCP transport (libuv)
+#   sink_pg.c      the PostgreSQL transport (asynchronous libpq on libuv)
+#   sink_pg_text.c its SQL, the JSON parameter, the target for messages
+#
+# duet_raftlog for struct duet_trap and duet_strerror(); duet_addr for the
+# address parser.
+pkg_check_modules(TRAPS_SINK_UV REQUIRED IMPORTED_TARGET libuv)
+pkg_check_modules(TRAPS_SINK_PQ REQUIRED IMPORTED_TARGET libpq)
+add_library(duet_traps_sink STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/sink.c
+  ${CMAKE_CURRENT_LIST_DIR}/sink_format.c
+  ${CMAKE_CURRENT_LIST_DIR}/sink_tcp.c
+  ${CMAKE_CURRENT_LIST_DIR}/sink_pg.c
+  ${CMAKE_CURRENT_LIST_DIR}/sink_pg_text.c)
+target_link_libraries(duet_traps_sink PUBLIC duet_raftlog duet_addr PkgConfig::TRAPS_SINK_UV
+                      PkgConfig::TRAPS_SINK_PQ)

@@ -1,0 +1,152 @@
+/*
+ * sink_internal.h - what the sink files share and traps_sink.h does not
+ * publish: the module's state, the queue of batches and the interface
+ * between the common part (sink.c: queue, in-order confirmation, backoff,
+ * logging, close) and the two transports (sink_tcp.c, sink_pg.c).
+ *
+ * The split of work:
+ *
+ *   common    owns the batches and the link state machine
+ *                 DOWN --connect()--> CONNECTING --sink_link_up()--> UP
+ *                 CONNECTING or UP --sink_link_failed()--> WAIT
+ *                 WAIT --retry timer--> CONNECTING (reconnects++)
+ *             and calls on_confirm, always from its zero-delay kick timer.
+ *   transport connects, takes batches with sink_next_unsent(), marks them
+ *             delivered with sink_batch_delivered(), and reports a lost
+ *             connection with sink_link_failed() once its connection is
+ *             gone (handles closed or detached), never before.
+ *
+ * A transport that keeps pointers into a batch's memory (TCP: the uv_write
+ * buffer) holds it (sink_batch_hold / sink_batch_release): a batch that is
+ * reset while held waits in a limbo list until released.
+ */
+#ifndef DUET_TRAPS_SINK_INTERNAL_H
+#define DUET_TRAPS_SINK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "duet/traps_sink.h"
+
+#define SINK_ERR_BYTES 160 /* = sizeof stats.last_error */
+
+struct sink_batch {
+	struct sink_batch *next;
+	uint64_t tag;
+	size_t n_records;
+	size_t len;     /* bytes in data: n lines, each ending in '\n' */
+	unsigned sends; /* times handed to a connection (more than 1: resent) */
+	bool delivered; /* the transport says it reached the sink */
+	bool forgotten; /* reset while held: freed on the last release */
+	unsigned holds;
+	char data[]; /* the formatted lines */
+};
+
+struct duet_trap_sink;
+
+struct sink_transport {
+	const char *name; /* "tcp", "postgresql" */
+	/* Allocates s->impl from s->cfg; DUET_EINVAL with a sentence in err. */
+	int (*init)(struct duet_trap_sink *s, char *err, size_t errlen);
+	/* Starts a connection attempt (link is CONNECTING). */
+	void (*connect)(struct duet_trap_sink *s);
+	/* Batches were queued (link may be in any state). */
+	void (*pump)(struct duet_trap_sink *s);
+	/* duet_sink_reset() dropped the queue: forget pointers into it. */
+	void (*forget)(struct duet_trap_sink *s);
+	/* Closes everything and calls sink_transport_closed() once done (may
+	 * be from inside this call); frees s->impl. */
+	void (*close)(struct duet_trap_sink *s);
+	/* Extra text for duet_sink_stats_json (", \"key\":value..."), may be NULL. */
+	int (*stats_json)(const struct duet_trap_sink *s, char *buf, size_t len);
+};
+
+extern const struct sink_transport sink_tcp_transport;
+extern const struct sink_transport sink_pg_transport;
+
+enum sink_link { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_WAIT };
+
+struct duet_trap_sink {
+	uv_loop_t *loop;
+	struct duet_sink_config cfg; /* strings point at the copies below */
+	char *address;
+	char *conninfo;
+	char table[DUET_SINK_TABLE_MAX + 1];
+	char target[128]; /* for messages: "tcp 127.0.0.1:9000", "postgresql 10.0.0.5:5432" */
+	const struct sink_transport *tr;
+	void *impl;
+
+	/* the queue: every batch not yet confirmed, in submit order */
+	struct sink_batch *head, *tail;
+	struct sink_batch *cursor; /* first batch not yet sent on this connection */
+	struct sink_batch *limbo;  /* reset while held */
+	size_t queued_bytes;
+
+	enum sink_link link;
+	unsigned failures; /* in a row: the backoff exponent */
+	uint64_t rng;
+	uv_timer_t kick;  /* zero delay: confirm, start connecting, pump */
+	uv_timer_t retry; /* backoff */
+
+	/* error log rate limit */
+	char last_logged[SINK_ERR_BYTES];
+	uint64_t last_logged_ms;
+	unsigned suppressed;
+
+	bool closing;
+	unsigned open; /* kick, retry, transport */
+	void (*closed)(void *data);
+	void *closed_data;
+	struct duet_sink_stats stats;
+};
+
+/* ---- For the transports (sink.c) ------------------------------------------ */
+
+/* The next batch to send on this connection (skips empty and delivered
+ * ones), taken: the cursor moves past it; NULL if none. */
+struct sink_batch *sink_next_unsent(struct duet_trap_sink *s);
+/* Like sink_next_unsent without taking it. */
+struct sink_batch *sink_peek_unsent(struct duet_trap_sink *s);
+void sink_batch_hold(struct sink_batch *b);
+void sink_batch_release(struct duet_trap_sink *s, struct sink_batch *b);
+/* b reached the sink; confirmations follow from the kick timer, in order. */
+void sink_batch_delivered(struct duet_trap_sink *s, struct sink_batch *b);
+
+void sink_link_up(struct duet_trap_sink *s);
+/* The connection is gone: count, log, rewind the queue, wait, reconnect.
+ * level: DUET_SINK_LOG_WARN or DUET_SINK_LOG_ERROR. */
+void sink_link_failed(struct duet_trap_sink *s, int level, const char *why);
+void sink_transport_closed(struct duet_trap_sink *s);
+
+__attribute__((format(printf, 3, 4))) void sink_log(struct duet_trap_sink *s, int level,
+						    const char *fmt, ...);
+/* snprintf where cutting a long message short is intended. */
+__attribute__((format(printf, 3, 4))) void sink_msgf(char *dst, size_t cap, const char *fmt, ...);
+
+/* ---- Formatting (sink_format.c) ---------------------------------------------- */
+
+/* Checks a record as duet_sink_submit does: 0 or DUET_EINVAL. */
+int sink_record_check(const struct duet_sink_record *rec);
+/* Exact formatted length of a checked record, with its '\n'. */
+size_t sink_record_len(const struct duet_sink_record *rec);
+/* Writes a checked record (sink_record_len bytes) at out; returns the bytes. */
+size_t sink_record_write(const struct duet_sink_record *rec, char *out);
+/* Writes s as a JSON string with quotes into buf, snprintf-like (for the
+ * stats); returns the length needed. */
+size_t sink_json_string(char *buf, size_t cap, const char *s);
+
+/* ---- PostgreSQL texts (sink_pg_text.c) -------------------------------------- */
+
+/* Checks conninfo (DUET_EINVAL with libpq's reason in errbuf) and writes
+ * "host:port/dbname" for messages into target. */
+int sink_pg_describe(const char *conninfo, char *target, size_t cap, char *errbuf, size_t errlen);
+/* The setup and INSERT statements for a checked table name. */
+void sink_pg_sql(const char *table, char *setup, size_t setup_cap, char *insert, size_t insert_cap);
+/* Appends b's records to the INSERT's JSON array, each followed by ','
+ * (at most b->len bytes); returns the bytes written. */
+size_t sink_pg_param_append(char *out, const struct sink_batch *b);
+
+#endif

@@ -64,6 +64,8 @@ struct duet_trap_pipe {
 	uint64_t tolerance_ms, retention_ms;
 	struct duet_trap_window *window;
 	bool leader, ready;
+	uint64_t term, term_start; /* the leadership seen last (set_role) */
+	uint64_t last_proposed;    /* index of the last batch proposed */
 
 	struct ckey **cbuckets;
 	size_t ccap, cn;
@@ -425,7 +427,7 @@ int duet_trap_pipe_receive(struct duet_trap_pipe *p, uint8_t kind, const char *s
 	return drop;
 }
 
-void duet_trap_pipe_set_role(struct duet_trap_pipe *p, bool leader, bool ready, uint64_t now_ms)
+static void change_role(struct duet_trap_pipe *p, bool leader, bool ready, uint64_t now_ms)
 {
 	bool was = proposing(p);
 	p->leader = leader;
@@ -450,6 +452,43 @@ void duet_trap_pipe_set_role(struct duet_trap_pipe *p, bool leader, bool ready, 
 			}
 	}
 	p->last_batch_n = 0;
+}
+
+void duet_trap_pipe_set_role(struct duet_trap_pipe *p, const struct duet_trap_pipe_role *r,
+			     uint64_t now_ms)
+{
+	if (!r->leader) {
+		change_role(p, false, false, now_ms);
+		return;
+	}
+	if (r->term != p->term) {
+		/* a new leadership (also one lost and won again between two
+		 * calls): start over */
+		change_role(p, false, false, now_ms);
+		p->term = r->term;
+		p->term_start = r->term_start;
+		/* our batches of earlier terms are before term_start, or gone
+		 * (an index past it may be reused by another entry) */
+		p->last_proposed = 0;
+	}
+	/* To START proposing, every entry that may hold traps (an earlier
+	 * leader's, or ours from before a lease blip) must be applied, so that
+	 * the committed keys show what the log has. Once proposing, the leader
+	 * stays so while it leads. */
+	bool ready =
+	    proposing(p) || (r->applied >= p->term_start && r->applied >= p->last_proposed);
+	change_role(p, true, ready, now_ms);
+}
+
+void duet_trap_pipe_batch_proposed(struct duet_trap_pipe *p, uint64_t index)
+{
+	if (index > p->last_proposed)
+		p->last_proposed = index;
+}
+
+bool duet_trap_pipe_proposing(const struct duet_trap_pipe *p)
+{
+	return proposing(p);
 }
 
 /* Encodes up to batch_max items from the head of list `from`, each moved

@@ -112,10 +112,29 @@ int duet_trap_pipe_receive(struct duet_trap_pipe *p, uint8_t kind, const char *s
 			   const uint8_t identity[DUET_TRAP_IDENTITY_BYTES], const void *payload,
 			   uint32_t len, uint64_t wall_ms, uint64_t now_ms, uint32_t *ordinal);
 
-/* This node leads (a data node, leader with the lease) and is ready (its
- * commit index reached its own term's first entry). Call whenever either
- * may have changed; cheap when nothing did. */
-void duet_trap_pipe_set_role(struct duet_trap_pipe *p, bool leader, bool ready, uint64_t now_ms);
+/* What the node knows of its leadership, for duet_trap_pipe_set_role(). */
+struct duet_trap_pipe_role {
+	bool leader;         /* a data node, raft leader with the lease */
+	uint64_t term;       /* its term */
+	uint64_t term_start; /* an index at or past the first entry it appended */
+	uint64_t applied;    /* the last entry applied here */
+};
+/*
+ * Call whenever the role may have changed (cheap when nothing did). The
+ * pipe PROPOSES once the node leads and every entry that may hold traps is
+ * applied: the entries of earlier terms (term_start) and every batch this
+ * node proposed before (duet_trap_pipe_batch_proposed: a leader that lost
+ * the lease for a moment must not propose its in-flight batches again).
+ * It keeps proposing while it leads in that term; a new term, or losing
+ * the lead, starts over.
+ */
+void duet_trap_pipe_set_role(struct duet_trap_pipe *p, const struct duet_trap_pipe_role *r,
+			     uint64_t now_ms);
+/* The batch last taken was proposed at `index` (in the term of the last
+ * set_role()). */
+void duet_trap_pipe_batch_proposed(struct duet_trap_pipe *p, uint64_t index);
+/* True while the pipe proposes (set_role's verdict). */
+bool duet_trap_pipe_proposing(const struct duet_trap_pipe *p);
 
 /* Leader: encodes up to batch_max OUTBOX items as one TRAPS payload into
  * buf; they become INFLIGHT. Returns its length, 0 when there is nothing

@@ -34,8 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(duet_trap_pipe_new(&c, &lead) == 0);
 	c.self_id = 2;
 	FUZZ_CHECK(duet_trap_pipe_new(&c, &stand) == 0);
-	duet_trap_pipe_set_role(lead, true, true, 0);
-	duet_trap_pipe_set_role(stand, false, false, 0);
+	struct duet_trap_pipe_role r = {.leader = true, .term = 1};
+	duet_trap_pipe_set_role(lead, &r, 0);
+	r.leader = false;
+	duet_trap_pipe_set_role(stand, &r, 0);
 	uint64_t index = 0, now = 1;
 	while (size >= 3) {
 		uint8_t op = data[0];

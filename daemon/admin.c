@@ -10,7 +10,8 @@
  *   {"cmd":"probe","n":N,"bytes":B}  leader only (elsewhere an error naming
  *       the leader): proposes N entries of type TRAPS, each a valid
  *       one-trap batch (duet_traps_encode, synthetic identity, sender
- *       "probe") with B bytes of payload, pipelined (DUET_EBUSY from
+ *       "probe") with B bytes of payload (a JSON string when B >= 2: the
+ *       trap pipeline applies and delivers these like any trap), pipelined (DUET_EBUSY from
  *       raft_propose is retried at the next loop turn), and answers
  *       {"ok":true,"n":N,"first_index":..,"last_index":..,"elapsed_us":..}
  *       once the last one is applied on the leader (committed). For
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "node_internal.h"
+#include "trapd.h"
 
 #define ADMIN_PROBE_MAX_N 1000000u
 
@@ -225,6 +227,8 @@ char *node_status_json(struct node *n)
 	fprintf(f, ",\"admin\":{\"clients\":%u,\"refused\":%" PRIu64 "}", n->n_clients,
 		n->admin_refused);
 	ctl_status_json(n, f);
+	fputs(",\"traps\":", f);
+	trapd_status_json(n, f);
 	fputs("}", f);
 	if (fclose(f) != 0) {
 		free(text);
@@ -523,6 +527,8 @@ static void start_probe(struct admin_client *c, const char *line)
 	}
 	for (uint64_t i = 0; i < bytes; i++)
 		n->probe.payload[i] = (uint8_t)('a' + i % 26);
+	if (bytes >= 2) /* a JSON string, like every trap payload a sink gets */
+		n->probe.payload[0] = n->probe.payload[bytes - 1] = '"';
 	n->probe.active = true;
 	n->probe.client = c;
 	n->probe.n = count;

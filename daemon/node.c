@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "node_internal.h"
+#include "trapd.h"
 
 uint64_t node_now_ms(void)
 {
@@ -78,6 +79,9 @@ static void send_msgs(struct node *n, const struct raft_msg *msgs, size_t count)
 
 /* ---- applying ----------------------------------------------------------- */
 
+static void checkpoint(struct node *n);
+static void free_checkpoints(struct node *n);
+
 static void apply_committed(struct node *n, const struct raft_update *u)
 {
 	if (u->restore_snapshot) {
@@ -85,6 +89,8 @@ static void apply_committed(struct node *n, const struct raft_update *u)
 		if (rc)
 			node_fatal(n, "restore of the fsm snapshot from the leader", rc);
 		n->last_snapshot_index = n->fsm.applied_index;
+		n->last_snapshot_bytes = n->applied_bytes;
+		free_checkpoints(n); /* copies of a state the snapshot replaced */
 		duet_log(DUET_LOG_INFO, "restored snapshot at index %" PRIu64,
 			 n->fsm.applied_index);
 	}
@@ -94,6 +100,11 @@ static void apply_committed(struct node *n, const struct raft_update *u)
 		int rc = fsm_apply(&n->fsm, &u->committed[i], &res);
 		if (rc)
 			node_fatal(n, "fsm_apply", rc);
+		if (res.outcome != FSM_STALE) {
+			n->applied_bytes += u->committed[i].len;
+			trapd_applied(n, &u->committed[i]);
+			checkpoint(n);
+		}
 		if (res.outcome == FSM_REFUSED) {
 			n->fsm_refused++;
 			duet_log(DUET_LOG_WARN, "entry %" PRIu64 " (%s) refused by the fsm: %s",
@@ -108,19 +119,66 @@ static void apply_committed(struct node *n, const struct raft_update *u)
 	}
 }
 
+/* A copy of the fsm every NODE_CKPT_EVERY applied entries (ring). */
+static void checkpoint(struct node *n)
+{
+	if (n->fsm.applied_index % NODE_CKPT_EVERY != 0)
+		return;
+	struct node_ckpt *c = &n->ckpt[n->ckpt_next];
+	if (!c->fsm && !(c->fsm = malloc(sizeof *c->fsm)))
+		return;
+	*c->fsm = n->fsm;
+	c->index = n->fsm.applied_index;
+	c->bytes = n->applied_bytes;
+	n->ckpt_next = (n->ckpt_next + 1) % NODE_CKPT_N;
+}
+
+/* The state to snapshot: the applied one when the log may be compacted up
+ * to it, else the newest checkpoint at or below the floor (NULL if none). */
+static const struct fsm *snapshot_state(struct node *n, uint64_t *bytes)
+{
+	uint64_t floor = trapd_compact_floor(n, n->fsm.applied_index);
+	*bytes = n->applied_bytes;
+	if (floor >= n->fsm.applied_index)
+		return &n->fsm;
+	const struct node_ckpt *best = NULL;
+	for (unsigned i = 0; i < NODE_CKPT_N; i++) {
+		const struct node_ckpt *c = &n->ckpt[i];
+		if (c->index && c->index <= floor && (!best || c->index > best->index))
+			best = c;
+	}
+	if (!best)
+		return NULL;
+	*bytes = best->bytes;
+	return best->fsm;
+}
+
+static void free_checkpoints(struct node *n)
+{
+	for (unsigned i = 0; i < NODE_CKPT_N; i++)
+		free(n->ckpt[i].fsm);
+	memset(n->ckpt, 0, sizeof n->ckpt);
+}
+
 static void maybe_snapshot(struct node *n)
 {
-	if (n->fsm.applied_index < n->last_snapshot_index + NODE_SNAPSHOT_EVERY_ENTRIES)
+	if (n->fsm.applied_index < n->last_snapshot_index + NODE_SNAPSHOT_EVERY_ENTRIES &&
+	    n->applied_bytes - n->last_snapshot_bytes < NODE_SNAPSHOT_EVERY_BYTES)
 		return;
-	size_t cap = fsm_snapshot_size(&n->fsm);
+	uint64_t bytes;
+	const struct fsm *f = snapshot_state(n, &bytes);
+	if (!f || f->applied_index <= n->last_snapshot_index)
+		return; /* the sink still needs everything since the last one */
+	size_t cap = fsm_snapshot_size(f);
 	uint8_t *buf = malloc(cap ? cap : 1);
 	if (!buf)
 		return;
-	long len = fsm_snapshot_encode(&n->fsm, buf, cap);
+	long len = fsm_snapshot_encode(f, buf, cap);
 	if (len >= 0) {
-		int rc = raft_snapshot_taken(n->raft, n->fsm.applied_index, buf, (uint32_t)len);
+		int rc = raft_snapshot_taken(n->raft, f->applied_index, buf, (uint32_t)len);
 		if (rc == 0) {
-			n->last_snapshot_index = n->fsm.applied_index;
+			n->last_snapshot_index = f->applied_index;
+			n->last_snapshot_bytes = bytes;
 			/* the compacted entries' memory goes back to the system, not
 			 * just to the allocator: the witness is meant to stay small */
 			malloc_trim(0);
@@ -128,7 +186,7 @@ static void maybe_snapshot(struct node *n)
 				 n->last_snapshot_index);
 		} else {
 			duet_log(DUET_LOG_WARN, "snapshot at index %" PRIu64 ": %s",
-				 n->fsm.applied_index, duet_strerror(rc));
+				 f->applied_index, duet_strerror(rc));
 		}
 	}
 	free(buf);
@@ -172,6 +230,7 @@ static void finish_update(struct node *n)
 	memset(u, 0, sizeof *u);
 	maybe_snapshot(n);
 	ctl_step(n);
+	trapd_step(n);
 }
 
 static void persist_done(uv_work_t *w, int status)
@@ -208,6 +267,7 @@ static void arm_timer(struct node *n)
 static void drive(struct node *n)
 {
 	admin_probe_pump(n);
+	trapd_pump(n);
 	while (!n->stopping && !n->persisting) {
 		int rc = raft_ready(n->raft, &n->update);
 		if (rc == DUET_ENOENT || rc == DUET_EBUSY)
@@ -273,6 +333,10 @@ static void on_recv(void *data, uint32_t peer_id, uint8_t type, const uint8_t *p
 	if (type == NODE_FRAME_PROPOSE) {
 		ctl_forwarded(n, peer_id, payload, len);
 		drive(n);
+		return;
+	}
+	if (type == NODE_FRAME_TRAPS_FORWARD || type == NODE_FRAME_TRAPS_ANSWER) {
+		trapd_frame(n, peer_id, type, payload, len);
 		return;
 	}
 	if (type != NODE_FRAME_RAFT) {
@@ -453,6 +517,7 @@ static void stop(struct node *n, const char *why)
 	uv_close((uv_handle_t *)&n->tick_timer, NULL);
 	uv_close((uv_handle_t *)&n->kick_timer, NULL);
 	ctl_close(n);
+	trapd_close(n);
 	uv_close((uv_handle_t *)&n->sig_term, NULL);
 	uv_close((uv_handle_t *)&n->sig_int, NULL);
 	uv_close((uv_handle_t *)&n->sig_hup, NULL);
@@ -612,6 +677,10 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 		duet_log(DUET_LOG_ERROR, "cannot open the data node's actions; exiting");
 		exit(1);
 	}
+	if (n->cfg.self_kind == DUET_MEMBER_DATA && trapd_open(n)) {
+		duet_log(DUET_LOG_ERROR, "cannot open the trap receivers or the sink; exiting");
+		exit(1);
+	}
 	uv_signal_init(n->loop, &n->sig_term);
 	uv_signal_init(n->loop, &n->sig_int);
 	uv_signal_init(n->loop, &n->sig_hup);
@@ -624,6 +693,7 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	uv_run(n->loop, UV_RUN_DEFAULT);
 
 	/* every handle is closed and no write is in flight */
+	free_checkpoints(n);
 	raft_free(n->raft);
 	store_close(n->store);
 	uv_loop_close(n->loop);

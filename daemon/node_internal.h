@@ -28,13 +28,29 @@
 #define NODE_FRAME_RAFT 1
 /* A follower's proposal forwarded to the leader (ctl_propose.c). */
 #define NODE_FRAME_PROPOSE 2
-/* Take an fsm snapshot every this many applied entries (config key later). */
+/* Take an fsm snapshot every this many applied entries, or when the entries
+ * applied since the last one hold this many payload bytes (TRAPS batches are
+ * large: the core keeps the log after the snapshot in memory). */
 #define NODE_SNAPSHOT_EVERY_ENTRIES 10000
+#define NODE_SNAPSHOT_EVERY_BYTES   (64u << 20)
+/* Copies of the fsm kept at every NODE_CKPT_EVERY applied entries: a
+ * snapshot may have to stop short of the applied index (the sink still
+ * needs entries, trapd.h), and its state is then the copy at that point. */
+#define NODE_CKPT_EVERY 256
+#define NODE_CKPT_N     32
 /* Bounds of the admin socket. */
 #define ADMIN_MAX_REQUEST_BYTES 4096
 #define ADMIN_MAX_CLIENTS       16
 
 struct admin_client;
+struct trapd_state;
+struct trapd_rx;
+
+struct node_ckpt {
+	uint64_t index; /* 0: empty */
+	uint64_t bytes; /* n->applied_bytes at that index */
+	struct fsm *fsm;
+};
 
 struct node {
 	uv_loop_t *loop;
@@ -67,6 +83,10 @@ struct node {
 	bool stopping;
 	uint64_t start_ms;
 	uint64_t last_snapshot_index;
+	uint64_t last_snapshot_bytes; /* applied_bytes at the last snapshot */
+	uint64_t applied_bytes;       /* payload bytes applied since start */
+	struct node_ckpt ckpt[NODE_CKPT_N];
+	unsigned ckpt_next;
 	uint64_t frames_bad; /* transport frames that were no raft message */
 	uint64_t sends_failed;
 	uint64_t fsm_refused;
@@ -74,6 +94,9 @@ struct node {
 
 	/* data nodes: the role controller (ctl.h) */
 	struct ctl ctl;
+	/* data nodes: the trap pipeline (trapd.h); NULL on the witness */
+	struct trapd_state *traps;
+	struct trapd_rx *traps_rx; /* its receivers (trapd_rx.c) */
 
 	/* the admin "probe" in flight (admin.c): at most one at a time */
 	struct {

@@ -1,0 +1,484 @@
+/*
+ * trapd.c - the trap pipeline's log, transport and sink side (trapd.h).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duet/traps_pipe.h"
+#include "duet/traps_sink.h"
+
+#include "node_internal.h"
+#include "trapd.h"
+
+/* Keep this much queued in the sink at most before reading more entries. */
+#define TRAPD_SINK_QUEUE_BYTES (32u << 20)
+
+struct trapd_state {
+	struct duet_trap_pipe *pipe;
+	struct duet_trap_sink *sink; /* NULL with [sink] type = none */
+	uv_timer_t tick;
+	bool tick_open;
+	uint8_t *buf, *ans; /* one batch; one answer */
+	size_t cap, ans_cap;
+
+	bool proposing, delivering;
+	uint64_t lead_term;            /* term in which we last started or stopped proposing */
+	uint64_t submitted, confirmed; /* entry indexes, this leadership */
+	uint64_t delivered_prop_index, delivered_prop_term, delivered_prop_ms;
+
+	struct {
+		uint64_t batches, batch_busy, forward_frames, forward_failed, answers;
+		uint64_t forwards_not_leader, frames_bad, bad_entries, delivered_entries;
+		uint64_t submit_busy, confirms;
+	} c;
+};
+
+static struct trapd_state *st_of(const struct node *n)
+{
+	return n->traps;
+}
+
+/* ---- role ---------------------------------------------------------------- */
+
+static void deliver_reset(struct node *n, bool on)
+{
+	struct trapd_state *t = st_of(n);
+	if (t->sink)
+		duet_sink_reset(t->sink);
+	t->delivering = on;
+	t->submitted = t->confirmed = duet_trap_pipe_delivered_index(t->pipe);
+	if (on)
+		duet_log(DUET_LOG_INFO,
+			 "traps: this node delivers now, from entry %" PRIu64 " on (the last "
+			 "DELIVERED)",
+			 t->submitted + 1);
+}
+
+static void update_role(struct node *n, uint64_t now)
+{
+	struct trapd_state *t = st_of(n);
+	struct raft_status rs;
+	raft_status(n->raft, now, &rs);
+	struct duet_trap_pipe_role role = {
+	    .leader = rs.role == RAFT_LEADER && rs.lease_expiry_ms > now,
+	    .term = rs.term,
+	    .term_start = rs.last_index, /* read after the election's entry was appended */
+	    .applied = n->fsm.applied_index,
+	};
+	duet_trap_pipe_set_role(t->pipe, &role, now);
+	bool ready = duet_trap_pipe_proposing(t->pipe);
+	if (ready != t->proposing) {
+		t->proposing = ready;
+		t->lead_term = rs.term;
+		duet_log(DUET_LOG_INFO, "traps: %s",
+			 ready ? "this node proposes traps (leader with the lease)"
+			       : "this node holds and forwards traps (standby)");
+	}
+	bool deliver = ready && t->sink;
+	if (deliver != t->delivering)
+		deliver_reset(n, deliver);
+}
+
+/* ---- batches and DELIVERED ----------------------------------------------- */
+
+static void propose_batches(struct node *n)
+{
+	struct trapd_state *t = st_of(n);
+	for (;;) {
+		long len = duet_trap_pipe_take_batch(t->pipe, t->buf, t->cap);
+		if (len <= 0) {
+			if (len < 0)
+				duet_log(DUET_LOG_ERROR, "traps: batch: %s",
+					 duet_strerror((int)len));
+			return;
+		}
+		uint64_t index;
+		int rc = raft_propose(n->raft, node_now_ms(), RAFT_ENTRY_TRAPS, node_wall_ms(),
+				      t->buf, (uint32_t)len, &index);
+		if (rc) {
+			duet_trap_pipe_batch_refused(t->pipe);
+			t->c.batch_busy++;
+			if (rc != DUET_EBUSY)
+				duet_log(DUET_LOG_WARN, "traps: propose: %s", duet_strerror(rc));
+			return; /* retried at the next turn */
+		}
+		t->c.batches++;
+		duet_trap_pipe_batch_proposed(t->pipe, index);
+	}
+}
+
+static void build_id(const struct node *n, uint64_t index, uint32_t pos, char *id, size_t cap)
+{
+	snprintf(id, cap, "%016" PRIx64 "-%" PRIu64 "-%" PRIu32, n->cfg.cluster_id, index, pos);
+}
+
+static void deliver_more(struct node *n)
+{
+	struct trapd_state *t = st_of(n);
+	struct duet_trap_pipe_entry e;
+	while (t->delivering && duet_sink_queued_bytes(t->sink) < TRAPD_SINK_QUEUE_BYTES &&
+	       duet_trap_pipe_undelivered(t->pipe, t->submitted, &e)) {
+		struct duet_sink_record *recs = calloc(e.n ? e.n : 1, sizeof *recs);
+		if (!recs)
+			return;
+		for (uint32_t i = 0; i < e.n; i++) {
+			const struct duet_member *m =
+			    duet_membership_find(&n->cfg.membership, e.traps[i].receiver);
+			build_id(n, e.index, i, recs[i].id, sizeof recs[i].id);
+			recs[i].trap = &e.traps[i];
+			recs[i].receiver = m ? m->name : "unknown";
+		}
+		int rc = duet_sink_submit(t->sink, e.index, recs, e.n);
+		free(recs);
+		if (rc) {
+			t->c.submit_busy++;
+			return;
+		}
+		t->submitted = e.index;
+	}
+}
+
+static void propose_delivered(struct node *n, uint64_t now)
+{
+	struct trapd_state *t = st_of(n);
+	if (!t->delivering || t->confirmed <= duet_trap_pipe_delivered_index(t->pipe))
+		return;
+	if (t->delivered_prop_term == t->lead_term &&
+	    t->delivered_prop_index > n->fsm.applied_index)
+		return; /* the last one is not applied yet */
+	if (now - t->delivered_prop_ms < TRAPD_DELIVERED_EVERY_MS)
+		return;
+	struct duet_delivered d = {.up_to_index = t->confirmed, .sink = (uint8_t)n->cfg.sink.type};
+	uint8_t buf[64];
+	long len = duet_delivered_encode(&d, buf, sizeof buf);
+	uint64_t index;
+	if (len > 0 && raft_propose(n->raft, now, RAFT_ENTRY_DELIVERED, node_wall_ms(), buf,
+				    (uint32_t)len, &index) == 0) {
+		t->delivered_prop_index = index;
+		t->delivered_prop_term = t->lead_term;
+		t->delivered_prop_ms = now;
+	}
+}
+
+static void on_confirm(void *data, uint64_t tag)
+{
+	struct node *n = data;
+	struct trapd_state *t = st_of(n);
+	if (!t->delivering || tag <= t->confirmed || tag > t->submitted)
+		return; /* from before a reset */
+	t->confirmed = tag;
+	t->c.confirms++;
+	node_drive_later(n);
+}
+
+static void on_sink_log(void *data, int level, const char *text)
+{
+	(void)data;
+	duet_log(level >= 3   ? DUET_LOG_ERROR
+		 : level == 2 ? DUET_LOG_WARN
+		 : level == 1 ? DUET_LOG_INFO
+			      : DUET_LOG_DEBUG,
+		 "sink: %s", text);
+}
+
+void trapd_pump(struct node *n)
+{
+	struct trapd_state *t = st_of(n);
+	if (!t || n->stopping)
+		return;
+	uint64_t now = node_now_ms();
+	update_role(n, now);
+	if (t->proposing)
+		propose_batches(n);
+	deliver_more(n);
+	propose_delivered(n, now);
+}
+
+void trapd_step(struct node *n)
+{
+	trapd_pump(n);
+}
+
+/* ---- applying ------------------------------------------------------------ */
+
+void trapd_applied(struct node *n, const struct raft_entry *e)
+{
+	struct trapd_state *t = st_of(n);
+	if (!t)
+		return;
+	if (e->type == RAFT_ENTRY_TRAPS) {
+		int rc = duet_trap_pipe_committed(t->pipe, e->index, e->data, e->len);
+		if (rc == DUET_ENOMEM) {
+			duet_log(DUET_LOG_ERROR,
+				 "traps: out of memory keeping committed entry %" PRIu64
+				 "; exiting",
+				 e->index);
+			exit(1);
+		}
+		if (rc) {
+			t->c.bad_entries++;
+			duet_log(DUET_LOG_WARN,
+				 "traps: committed entry %" PRIu64 " does not decode: %s", e->index,
+				 duet_strerror(rc));
+		}
+	} else if (e->type == RAFT_ENTRY_DELIVERED) {
+		struct duet_delivered d;
+		if (duet_delivered_decode(e->data, e->len, &d) == 0) {
+			duet_trap_pipe_delivered(t->pipe, d.up_to_index);
+			t->c.delivered_entries++;
+		} else {
+			t->c.bad_entries++;
+		}
+	}
+}
+
+uint64_t trapd_compact_floor(const struct node *n, uint64_t applied)
+{
+	const struct trapd_state *t = st_of(n);
+	return t ? duet_trap_pipe_compact_floor(t->pipe, applied) : applied;
+}
+
+/* ---- forwarding ---------------------------------------------------------- */
+
+static uint32_t data_leader(struct node *n, uint64_t now)
+{
+	struct raft_status rs;
+	raft_status(n->raft, now, &rs);
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, rs.leader);
+	if (!m || m->kind != DUET_MEMBER_DATA || rs.leader == n->cfg.self_id)
+		return 0;
+	return rs.leader;
+}
+
+static void forward_due(struct node *n)
+{
+	struct trapd_state *t = st_of(n);
+	uint64_t now = node_now_ms();
+	if (t->proposing || !n->xport)
+		return;
+	uint32_t leader = data_leader(n, now);
+	if (!leader)
+		return; /* kept; sent when a data node leads */
+	long len;
+	while ((len = duet_trap_pipe_take_forward(t->pipe, now, t->buf, t->cap)) > 0) {
+		int rc =
+		    xport_send(n->xport, leader, NODE_FRAME_TRAPS_FORWARD, t->buf, (uint32_t)len);
+		if (rc) {
+			/* the items stay pending and go again after reforward */
+			t->c.forward_failed++;
+			return;
+		}
+		t->c.forward_frames++;
+	}
+}
+
+static void on_tick(uv_timer_t *h)
+{
+	struct node *n = h->data;
+	if (n->stopping)
+		return;
+	trapd_pump(n);
+	forward_due(n);
+	trapd_rx_tick(n);
+}
+
+void trapd_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *payload, uint32_t len)
+{
+	struct trapd_state *t = st_of(n);
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, from);
+	if (!t || !m || m->kind != DUET_MEMBER_DATA) {
+		n->frames_bad++;
+		if (t)
+			t->c.frames_bad++;
+		return;
+	}
+	if (type == NODE_FRAME_TRAPS_FORWARD) {
+		trapd_pump(n); /* the role as of now */
+		if (!t->proposing) {
+			t->c.forwards_not_leader++; /* the sender forwards again later */
+			return;
+		}
+		long alen = duet_trap_pipe_forwarded(t->pipe, payload, len, node_now_ms(), t->ans,
+						     t->ans_cap);
+		if (alen < 0) {
+			t->c.frames_bad++;
+			n->frames_bad++;
+			duet_log(DUET_LOG_WARN, "traps: forward from %s refused: %s", m->name,
+				 duet_strerror((int)alen));
+			return;
+		}
+		if (alen > 0 && xport_send(n->xport, from, NODE_FRAME_TRAPS_ANSWER, t->ans,
+					   (uint32_t)alen) == 0)
+			t->c.answers++;
+		node_drive_later(n);
+	} else if (duet_trap_pipe_ack(t->pipe, payload, len) != 0) {
+		t->c.frames_bad++;
+		n->frames_bad++;
+	}
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+int trapd_receive(struct node *n, uint8_t kind, const char *sender, const void *content,
+		  size_t content_len, const char *json, size_t json_len)
+{
+	struct trapd_state *t = st_of(n);
+	uint8_t id[DUET_TRAP_IDENTITY_BYTES] = {0};
+	if (json_len > DUET_TRAP_MAX_PAYLOAD)
+		return duet_trap_pipe_receive(t->pipe, kind, sender, id, NULL, UINT32_MAX, 0, 0,
+					      NULL); /* counted as too large */
+	if (duet_trap_identity(kind, sender, content, content_len, id) != 0)
+		return DUET_TRAP_NO_MEMORY;
+	int r = duet_trap_pipe_receive(t->pipe, kind, sender, id, json, (uint32_t)json_len,
+				       node_wall_ms(), node_now_ms(), NULL);
+	if (r == DUET_TRAP_TAKEN && t->proposing)
+		node_drive_later(n);
+	return r;
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+int trapd_open(struct node *n)
+{
+	const struct duet_config_traps *ct = &n->cfg.traps;
+	struct trapd_state *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
+	n->traps = t;
+	struct duet_trap_pipe_config pc;
+	duet_trap_pipe_config_default(&pc, n->cfg.self_id);
+	pc.window_ms = ct->window_ms;
+	pc.forward_delay_ms = ct->forward_delay_ms;
+	if (pc.reforward_ms < pc.forward_delay_ms * 2)
+		pc.reforward_ms = pc.forward_delay_ms * 2;
+	pc.batch_max = ct->batch_max;
+	pc.live_max = ct->pending_max;
+	pc.backlog_max = ct->backlog_max;
+	pc.keep_undelivered = n->cfg.sink.type != DUET_CONFIG_SINK_NONE;
+	int rc = duet_trap_pipe_new(&pc, &t->pipe);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "traps: %s", duet_strerror(rc));
+		return -1;
+	}
+	t->cap = pc.batch_max_bytes;
+	t->ans_cap = 1024 + (size_t)pc.batch_max * 128 + pc.batch_max_bytes / 8;
+	t->buf = malloc(t->cap);
+	t->ans = malloc(t->ans_cap);
+	if (!t->buf || !t->ans)
+		return -1;
+	if (n->cfg.sink.type != DUET_CONFIG_SINK_NONE) {
+		struct duet_sink_config sc = {0};
+		sc.type =
+		    n->cfg.sink.type == DUET_CONFIG_SINK_TCP ? DUET_SINK_TCP : DUET_SINK_POSTGRESQL;
+		sc.address = n->cfg.sink.address[0] ? n->cfg.sink.address : NULL;
+		sc.conninfo = n->cfg.sink.conninfo;
+		sc.table = n->cfg.sink.table;
+		sc.timeout_ms = n->cfg.sink.timeout_ms;
+		sc.on_confirm = on_confirm;
+		sc.on_log = on_sink_log;
+		sc.data = n;
+		char err[256] = "";
+		rc = duet_sink_new(n->loop, &sc, &t->sink, err, sizeof err);
+		if (rc) {
+			duet_log(DUET_LOG_ERROR, "[sink]: %s", err[0] ? err : duet_strerror(rc));
+			return -1;
+		}
+	}
+	uv_timer_init(n->loop, &t->tick);
+	t->tick.data = n;
+	t->tick_open = true;
+	uv_timer_start(&t->tick, on_tick, TRAPD_TICK_MS, TRAPD_TICK_MS);
+	return trapd_rx_open(n);
+}
+
+static void sink_closed(void *data)
+{
+	(void)data;
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	struct trapd_state *t = h->data;
+	duet_trap_pipe_free(t->pipe);
+	free(t->buf);
+	free(t->ans);
+	free(t);
+}
+
+void trapd_close(struct node *n)
+{
+	struct trapd_state *t = st_of(n);
+	if (!t)
+		return;
+	trapd_rx_close(n);
+	if (t->sink)
+		duet_sink_close(t->sink, sink_closed, NULL);
+	t->sink = NULL;
+	n->traps = NULL;
+	if (t->tick_open) {
+		t->tick.data = t;
+		uv_close((uv_handle_t *)&t->tick, tick_closed);
+	} else {
+		duet_trap_pipe_free(t->pipe);
+		free(t->buf);
+		free(t->ans);
+		free(t);
+	}
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+void trapd_status_json(struct node *n, FILE *f)
+{
+	struct trapd_state *t = st_of(n);
+	if (!t) {
+		fputs("null", f);
+		return;
+	}
+	struct duet_trap_pipe_stats s;
+	duet_trap_pipe_get_stats(t->pipe, &s);
+	fprintf(f,
+		"{\"proposing\":%s,\"delivering\":%s,\"received\":%" PRIu64 ",\"taken\":%" PRIu64
+		",\"drops\":{",
+		t->proposing ? "true" : "false", t->delivering ? "true" : "false", s.received,
+		s.taken);
+	for (int i = 1; i < DUET_TRAP_DROP_N; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", duet_trap_drop_name(i),
+			s.drops[i]);
+	fprintf(f,
+		"},\"outbox\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"pending\":%" PRIu64
+		",\"proposed\":%" PRIu64 ",\"committed\":%" PRIu64 ",\"committed_repeats\":%" PRIu64
+		",\"matched_by_commit\":%" PRIu64 ",\"forwarded_sent\":%" PRIu64
+		",\"forwarded_received\":%" PRIu64 ",\"forwarded_duplicate\":%" PRIu64
+		",\"forwarded_committed\":%" PRIu64 ",\"answers_received\":%" PRIu64
+		",\"answer_matched\":%" PRIu64 ",\"committed_keys\":%" PRIu64
+		",\"keys_evicted\":%" PRIu64 ",\"undelivered\":%" PRIu64
+		",\"undelivered_bytes\":%" PRIu64 ",\"delivered_index\":%" PRIu64
+		",\"last_committed_index\":%" PRIu64 ",\"submitted_index\":%" PRIu64
+		",\"confirmed_index\":%" PRIu64,
+		s.outbox, s.inflight, s.pending, s.proposed, s.committed, s.committed_repeats,
+		s.matched_by_commit, s.forwarded_sent, s.forwarded_received, s.forwarded_duplicate,
+		s.forwarded_committed, s.acks_received, s.ack_matched, s.committed_keys,
+		s.keys_evicted, s.undelivered, s.undelivered_bytes, s.delivered_index,
+		s.last_committed_index, t->submitted, t->confirmed);
+	fprintf(f,
+		",\"batches\":%" PRIu64 ",\"batch_busy\":%" PRIu64 ",\"forward_frames\":%" PRIu64
+		",\"forward_failed\":%" PRIu64 ",\"answers_sent\":%" PRIu64
+		",\"forwards_not_leader\":%" PRIu64 ",\"frames_bad\":%" PRIu64
+		",\"bad_entries\":%" PRIu64 ",\"delivered_entries\":%" PRIu64
+		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"sink\":",
+		t->c.batches, t->c.batch_busy, t->c.forward_frames, t->c.forward_failed,
+		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
+		t->c.delivered_entries, t->c.submit_busy, t->c.confirms);
+	if (t->sink) {
+		char buf[1024];
+		duet_sink_stats_json(t->sink, buf, sizeof buf);
+		fputs(buf, f);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"receivers\":", f);
+	trapd_rx_status_json(n, f);
+	fputc('}', f);
+}

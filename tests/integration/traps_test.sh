@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# traps_test.sh - the trap pipeline end to end (DESIGN.md 5) with real
+# processes and real clients: two duetd and one duet-witness on loopback
+# (lib.sh), node-a's receivers on 127.0.0.1 and node-b's on 127.0.0.2 (same
+# ports), both delivering to one duet-trapsink (a TCP JSON-lines sink that
+# counts, per message seq, the distinct record ids that carried it).
+#
+# usage: traps_test.sh BIN_DIR HELPER_DIR TEST
+#   clients    logger (UDP, TCP, TCP octet counting, RFC 3164 and 5424),
+#              snmptrap (v1, v2c, v3 authPriv SHA/AES and MD5/DES), snmpinform
+#              v2c, curl (HTTP and HTTPS with a token): every trap sent to
+#              both nodes reaches the sink exactly once; a trap sent twice
+#              on purpose reaches it twice
+#   failover   a steady syslog stream to both nodes; the leader is killed
+#              with -9 in the middle: every message reaches the sink, none
+#              under two ids
+#   malformed  truncated BER, a wrong community, wrong USM keys, a 1 MiB
+#              syslog line, invalid JSON, a slow HTTP client, a wrong token:
+#              each refused and counted by reason, nothing reaches the sink,
+#              both nodes stay up and a valid trap afterwards still does
+set -u
+BIN=$1
+HELPERS=$2
+TEST=$3
+SRC=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$SRC/lib.sh"
+
+declare -A RXIP=([node-a]=127.0.0.1 [node-b]=127.0.0.2)
+read -r P_SYSLOG_UDP P_SYSLOG_TCP P_SNMP P_HTTP P_HTTPS <<<"$(free_ports 5)"
+ENGINE=0x80001f8804647565746531
+TOKEN=duet-test-token-0123456789
+SINK_PID=
+REPORT=$TMP/sink-report.json
+
+extra_config() {
+	local name=$1
+	[ "$name" = witness ] && return 0
+	local ip=${RXIP[$name]}
+	cat <<EOC
+
+[traps]
+syslog_udp = $ip:$P_SYSLOG_UDP
+syslog_tcp = $ip:$P_SYSLOG_TCP
+snmp_udp = $ip:$P_SNMP
+http = $ip:$P_HTTP
+https = $ip:$P_HTTPS
+tls_cert = $TMP/certs/$name.pem
+tls_key = $TMP/certs/$name.key
+http_token_file = $TMP/token
+snmp_communities = public
+snmp_users_file = $TMP/snmp-users
+request_timeout_ms = 1500
+
+[sink]
+type = tcp
+address = 127.0.0.1:$SINK_PORT
+EOC
+}
+
+# start_sink ARGS...: duet-trapsink in the background, SINK_PORT set
+start_sink() {
+	rm -f "$TMP/sink.port" "$REPORT"
+	"$BIN/duet-trapsink" --listen 127.0.0.1:0 --port-file "$TMP/sink.port" \
+		--report "$REPORT" "$@" 2>>"$TMP/sink.log" &
+	SINK_PID=$!
+	STARTED+=("$SINK_PID")
+	wait_until 5 "the sink listens" test -s "$TMP/sink.port"
+	SINK_PORT=$(cat "$TMP/sink.port")
+}
+
+# sink_report: waits for the sink to stop (it stops by itself at
+# --until-count, else it gets SIGTERM) and prints its report
+sink_report() {
+	local deadline=$(($(now_ms) + ${1:-20} * 1000 * SLOW))
+	while kill -0 "$SINK_PID" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+		sleep 0.05
+	done
+	kill -TERM "$SINK_PID" 2>/dev/null
+	wait "$SINK_PID" 2>/dev/null
+	cat "$REPORT"
+}
+
+setup_traps() {
+	printf '%s\n' "$TOKEN" >"$TMP/token"
+	cat >"$TMP/snmp-users" <<EOU
+# net-snmp createUser lines
+createUser -e $ENGINE duetsha SHA shaAuthPass1 AES shaPrivPass1
+createUser -e $ENGINE duetmd5 MD5 md5AuthPass1 DES md5PrivPass1
+EOU
+	setup
+	start_all
+	wait_until 5 "a data node leads with the lease" leader_with_lease
+	wait_until 5 "$LEADER proposes traps" is "$LEADER" '.traps.proposing'
+}
+
+msg() { echo "duetbench seq=$1 sent_ns=$(date +%s%N) tag=$TAG"; }
+
+# to_both CMD...: runs CMD with {IP} replaced by each node's receiver address
+to_both() {
+	local ip
+	for ip in 127.0.0.1 127.0.0.2; do
+		"${@//\{IP\}/$ip}" || fail "sender failed: ${*//\{IP\}/$ip}"
+	done
+}
+
+snmp_v2c() {
+	to_both snmptrap -v 2c -c public "{IP}:$P_SNMP" '' 1.3.6.1.4.1.99999.0.1 \
+		1.3.6.1.4.1.99999.1 s "$(msg "$1")"
+}
+
+custom_json() {
+	printf '{"FacilityID":"it","DATA":[{"DATE":"2026-11-25T12:00:00Z","TYPE":"STRING","KEY":"k","MSG":"%s"}]}' "$(msg "$1")"
+}
+
+t_clients() {
+	TAG=clients
+	# 13 kinds of sends below, seqs 1..13, then seq 14 twice on purpose
+	start_sink --tag "$TAG" --expect-first 1 --expect-last 14 --until-count 14 --linger-ms 1500
+	setup_traps
+	to_both logger --udp -n "{IP}" -P "$P_SYSLOG_UDP" --rfc3164 -t duetit "$(msg 1)"
+	to_both logger --udp -n "{IP}" -P "$P_SYSLOG_UDP" --rfc5424 -t duetit "$(msg 2)"
+	to_both logger --tcp -n "{IP}" -P "$P_SYSLOG_TCP" --rfc3164 -t duetit "$(msg 3)"
+	to_both logger --tcp -n "{IP}" -P "$P_SYSLOG_TCP" --rfc5424 -t duetit "$(msg 4)"
+	to_both logger --tcp -n "{IP}" -P "$P_SYSLOG_TCP" --octet-count --rfc5424 -t duetit "$(msg 5)"
+	to_both snmptrap -v 1 -c public "{IP}:$P_SNMP" 1.3.6.1.4.1.99999 127.0.0.1 6 1 '' \
+		1.3.6.1.4.1.99999.1 s "$(msg 6)"
+	snmp_v2c 7
+	to_both snmptrap -v 3 -e "$ENGINE" -u duetsha -l authPriv -a SHA -A shaAuthPass1 -x AES \
+		-X shaPrivPass1 "{IP}:$P_SNMP" '' 1.3.6.1.4.1.99999.0.2 1.3.6.1.4.1.99999.1 s "$(msg 8)"
+	to_both snmptrap -v 3 -e "$ENGINE" -u duetmd5 -l authPriv -a MD5 -A md5AuthPass1 -x DES \
+		-X md5PrivPass1 "{IP}:$P_SNMP" '' 1.3.6.1.4.1.99999.0.3 1.3.6.1.4.1.99999.1 s "$(msg 9)"
+	# an inform waits for our Response (snmpinform fails without one)
+	to_both snmpinform -v 2c -c public -r 1 -t 3 "{IP}:$P_SNMP" '' 1.3.6.1.4.1.99999.0.4 \
+		1.3.6.1.4.1.99999.1 s "$(msg 10)"
+	to_both curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' --data "$(custom_json 11)" "http://{IP}:$P_HTTP/traps"
+	local a body
+	body=$(custom_json 12) # one trap: the same body to both nodes
+	for a in node-a node-b; do
+		curl -sf -o /dev/null --cacert "$TMP/certs/ca.pem" \
+			--resolve "$a:$P_HTTPS:${RXIP[$a]}" -H "Authorization: Bearer $TOKEN" \
+			-H 'Content-Type: application/json' --data "$body" \
+			"https://$a:$P_HTTPS/traps" || fail "curl https to $a"
+	done
+	to_both logger --udp -n "{IP}" -P "$P_SYSLOG_UDP" --rfc5424 -t duetit "$(msg 13)"
+	# the same trap twice, on purpose, inside the window: two traps
+	local twice
+	twice=$(msg 14)
+	to_both logger --udp -n "{IP}" -P "$P_SYSLOG_UDP" --rfc3164 -t duetit "$twice"
+	to_both logger --udp -n "{IP}" -P "$P_SYSLOG_UDP" --rfc3164 -t duetit "$twice"
+	local r
+	r=$(sink_report 30)
+	echo "sink: $r"
+	echo "$r" | jq -e '.lost == 0' >/dev/null || fail "lost: $(echo "$r" | jq -c .first_lost)"
+	echo "$r" | jq -e '.duplicated == 1 and .first_duplicated == [14]' >/dev/null ||
+		fail "only seq 14, sent twice on purpose, may arrive under two ids: $r"
+	ok "every trap of every client reached the sink once; the repeat sent on purpose twice"
+	local n
+	for n in node-a node-b; do
+		[ "$(field "$n" '.traps.committed_repeats')" = 0 ] || fail "$n: committed repeats"
+		[ "$(field "$n" '.traps.receivers.snmp.copies >= 5')" = true ] ||
+			fail "$n received no SNMP: $(field "$n" .traps.receivers)"
+	done
+	[ "$(field node-a '.traps.receivers.informs_answered')" -ge 1 ] || fail "no inform answered"
+	ok "no committed repeat; informs answered"
+}
+
+t_failover() {
+	TAG=failover
+	local rate=2000 secs=8 count
+	count=$((rate * secs))
+	start_sink --tag "$TAG" --expect-first 1 --expect-last "$count" --until-count "$count" \
+		--linger-ms 2000
+	setup_traps
+	"$BIN/duet-trapgen" --to "127.0.0.1:$P_SYSLOG_UDP" --to "127.0.0.2:$P_SYSLOG_UDP" \
+		--rate "$rate" --count "$count" --tag "$TAG" >"$TMP/gen.json" 2>>"$TMP/gen.log" &
+	local gen=$!
+	STARTED+=("$gen")
+	# kill the leader once a third of the stream went through it
+	wait_until 10 "the sink sees the stream" \
+		is "$LEADER" ".traps.committed >= $((count / 3))"
+	local old=$LEADER new
+	new=$(other_data "$old")
+	kill9 "$old"
+	ok "killed $old (leader) with $(field "$new" .traps.committed) traps committed"
+	wait "$gen" || fail "trapgen failed: $(cat "$TMP/gen.log")"
+	wait_until 10 "$new proposes traps" is "$new" '.traps.proposing'
+	local r
+	r=$(sink_report 60)
+	echo "sink: $r"
+	echo "generator: $(cat "$TMP/gen.json")"
+	echo "$r" | jq -e ".lost == 0 and .duplicated == 0 and .seqs_seen == $count" >/dev/null ||
+		fail "lost $(echo "$r" | jq .lost) (first $(echo "$r" | jq -c .first_lost)), duplicated $(echo "$r" | jq .duplicated)"
+	ok "$count traps across the failover: 0 lost, 0 duplicated ($(echo "$r" | jq .repeated_ids) redelivered under the same id)"
+	[ "$(field "$new" '.traps.receivers.syslog_udp_listeners[0].kernel_drops')" = 0 ] ||
+		fail "kernel drops on $new"
+}
+
+# udp_send IP PORT HEX|@FILE: one datagram
+udp_send() {
+	python3 - "$@" <<'EOP'
+import socket, sys
+ip, port, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data = open(what[1:], 'rb').read() if what.startswith('@') else bytes.fromhex(what)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(data, (ip, port))
+EOP
+}
+
+t_malformed() {
+	TAG=malformed
+	start_sink --tag "$TAG" --expect-first 1 --expect-last 1 --until-count 1 --linger-ms 1000
+	setup_traps
+	local ip
+	for ip in 127.0.0.1 127.0.0.2; do
+		# a v2c trap cut in the middle of its varbinds (BER runs past its end)
+		udp_send "$ip" "$P_SNMP" 302902010104067075626c6963a71c02
+		# a wrong community
+		snmptrap -v 2c -c secret "$ip:$P_SNMP" '' 1.3.6.1.4.1.99999.0.1 \
+			1.3.6.1.4.1.99999.1 s "$(msg 900)"
+		# a known user with the wrong keys
+		snmptrap -v 3 -e "$ENGINE" -u duetsha -l authPriv -a SHA -A wrongAuthPass -x AES \
+			-X wrongPrivPass "$ip:$P_SNMP" '' 1.3.6.1.4.1.99999.0.2 1.3.6.1.4.1.99999.1 s "$(msg 901)"
+		# a 1 MiB syslog line over TCP
+		python3 -c "
+import socket
+s = socket.create_connection(('$ip', $P_SYSLOG_TCP))
+s.sendall(b'<13>' + b'x' * (1 << 20) + b'\n')
+s.close()"
+		# invalid JSON, a wrong token
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+			-H 'Content-Type: application/json' --data '{"FacilityID":' \
+			"http://$ip:$P_HTTP/traps")" = 400 ] || fail "invalid JSON not 400"
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer nope" \
+			-H 'Content-Type: application/json' --data "$(custom_json 902)" \
+			"http://$ip:$P_HTTP/traps")" = 401 ] || fail "wrong token not 401"
+		# a slow client: headers, then nothing until the request deadline
+		python3 -c "
+import socket
+s = socket.create_connection(('$ip', $P_HTTP))
+s.sendall(b'POST /traps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $TOKEN\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{')
+s.settimeout(10)
+print(s.recv(200).split(b'\r\n')[0].decode())" >"$TMP/slow.txt" 2>&1
+		grep -q ' 408 ' "$TMP/slow.txt" || fail "slow client not 408: $(cat "$TMP/slow.txt")"
+	done
+	local n
+	for n in node-a node-b; do
+		wait_until 5 "$n counted the refusals" is "$n" '
+			(.traps.receivers.snmp_refused | length) >= 2 and
+			.traps.receivers.syslog_tcp_server.refused.oversized >= 1 and
+			.traps.receivers.http_server.refused.invalid_trap >= 1 and
+			.traps.receivers.http_server.refused.token_wrong >= 1 and
+			.traps.receivers.http_server.refused.request_timeout >= 1'
+		echo "$n refused: $(status "$n" | jq -c '.traps.receivers |
+			{snmp: .snmp_refused, tcp: .syslog_tcp_server.refused, http: .http_server.refused}')"
+	done
+	ok "every malformed input refused and counted by reason on both nodes"
+	to_both logger --udp -n "{IP}" -P "$P_SYSLOG_UDP" --rfc5424 -t duetit "$(msg 1)"
+	local r
+	r=$(sink_report 20)
+	echo "sink: $r"
+	echo "$r" | jq -e '.lost == 0 and .duplicated == 0 and .lines_other_tag == 0 and
+		.seqs_unexpected == 0' >/dev/null || fail "the sink got something it should not: $r"
+	for n in node-a node-b; do
+		kill -0 "${PID[$n]}" 2>/dev/null || fail "$n died"
+	done
+	ok "a valid trap afterwards reached the sink once; both nodes up"
+}
+
+case $TEST in
+clients | failover | malformed) "t_$TEST" ;;
+*)
+	echo "unknown test $TEST"
+	exit 2
+	;;
+esac
+exit 0

@@ -129,6 +129,18 @@ kill9() {
 	wait "${PID[$1]}" 2>/dev/null
 }
 
+# stop_clean NAME: SIGTERM, then the process must exit 0 and its log must
+# hold no sanitizer report (leaks show at exit, under ASan builds)
+stop_clean() {
+	kill -TERM "${PID[$1]}"
+	wait "${PID[$1]}"
+	local rc=$?
+	[ "$rc" = 0 ] || fail "$1 exited with $rc after SIGTERM"
+	if grep -q -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$TMP/$1.log"; then
+		fail "sanitizer report in $1's log"
+	fi
+}
+
 status() { "$BIN/duetctl" status --config "$TMP/$1.ini" --json 2>/dev/null; }
 field() { status "$1" | jq -r "$2" 2>/dev/null; }
 # is NODE JQ_EXPR: the expression is true in NODE's status (asked anew each call)

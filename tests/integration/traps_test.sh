@@ -164,6 +164,10 @@ t_clients() {
 	done
 	[ "$(field node-a '.traps.receivers.informs_answered')" -ge 1 ] || fail "no inform answered"
 	ok "no committed repeat; informs answered"
+	for n in node-a node-b witness; do
+		stop_clean "$n"
+	done
+	ok "every process stopped cleanly on SIGTERM"
 }
 
 t_failover() {

@@ -5,7 +5,8 @@
 # and TEST. On exit - success or failure - it kills exactly the PIDs the test
 # started (STARTED) and removes the dir (kept with DUET_KEEP=1; the logs
 # are printed on failure). Synchronisation is polling with deadlines, never
-# a fixed sleep. A test may define extra_config NAME to add config sections.
+# a fixed sleep. A test may define extra_config NAME to add config sections
+# and extra_cleanup to undo what it set up besides processes.
 set -u
 # Deadlines (seconds) may be stretched for slow builds (ASan): DUET_SLOW=3.
 SLOW=${DUET_SLOW:-1}
@@ -15,6 +16,9 @@ STARTED=()
 FAILED=0
 
 cleanup() {
+	if declare -F extra_cleanup >/dev/null; then
+		extra_cleanup
+	fi
 	for p in "${STARTED[@]}"; do
 		kill -9 "$p" 2>/dev/null
 	done

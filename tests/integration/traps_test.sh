@@ -14,6 +14,8 @@
 #   failover   a steady syslog stream to both nodes; the leader is killed
 #              with -9 in the middle: every message reaches the sink, none
 #              under two ids
+#   pg_sink    the same stream and kill -9 with [sink] type = postgresql, a
+#              real PostgreSQL 15 on loopback: every message is one row
 #   malformed  truncated BER, a wrong community, wrong USM keys, a 1 MiB
 #              syslog line, invalid JSON, a slow HTTP client, a wrong token:
 #              each refused and counted by reason, nothing reaches the sink,
@@ -52,11 +54,56 @@ snmp_communities = public
 snmp_users_file = $TMP/snmp-users
 request_timeout_ms = 1500
 
+EOC
+	if [ -n "${PG_PORT:-}" ]; then
+		cat <<EOC
+[sink]
+type = postgresql
+conninfo = host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres connect_timeout=5
+table = traps
+EOC
+	else
+		cat <<EOC
 [sink]
 type = tcp
 address = 127.0.0.1:$SINK_PORT
 EOC
+	fi
 }
+
+# ---- a PostgreSQL 15 server on loopback for the postgresql sink ----------
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_DIR=
+PG_PID=
+
+extra_cleanup() {
+	if [ -n "$PG_PID" ]; then
+		kill -QUIT "$PG_PID" 2>/dev/null # immediate shutdown
+		wait "$PG_PID" 2>/dev/null
+	fi
+	[ -n "$PG_DIR" ] && rm -rf "$PG_DIR"
+}
+
+# as_pg CMD...: runs CMD as the postgres user (initdb and postgres refuse root)
+as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+
+start_pg() {
+	PG_DIR=$(mktemp -d /tmp/duet-pg.XXXXXX)
+	chown postgres: "$PG_DIR"
+	read -r PG_PORT <<<"$(free_ports 1)"
+	as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -N --no-instructions \
+		>"$TMP/initdb.log" 2>&1 || fail "initdb: $(tail -5 "$TMP/initdb.log")"
+	# exec: $! is the postmaster itself, not a subshell waiting for it
+	(exec setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/postgres" \
+		-D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 \
+		-c fsync=off >"$TMP/postgres.log" 2>&1) &
+	PG_PID=$!
+	wait_until 30 "PostgreSQL accepts connections" \
+		"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
+}
+
+psql_value() { psql -X -A -t -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "$1"; }
 
 # start_sink ARGS...: duet-trapsink in the background, SINK_PORT set
 start_sink() {
@@ -170,6 +217,25 @@ t_clients() {
 	ok "every process stopped cleanly on SIGTERM"
 }
 
+# stream_and_kill RATE COUNT: duet-trapgen to both nodes; the leader is
+# killed with -9 once a third of the stream is committed; sets OLD and NEW
+stream_and_kill() {
+	local rate=$1 count=$2
+	"$BIN/duet-trapgen" --to "127.0.0.1:$P_SYSLOG_UDP" --to "127.0.0.2:$P_SYSLOG_UDP" \
+		--rate "$rate" --count "$count" --tag "$TAG" >"$TMP/gen.json" 2>>"$TMP/gen.log" &
+	local gen=$!
+	STARTED+=("$gen")
+	wait_until 10 "a third of the stream is committed" \
+		is "$LEADER" ".traps.committed >= $((count / 3))"
+	OLD=$LEADER
+	NEW=$(other_data "$OLD")
+	kill9 "$OLD"
+	ok "killed $OLD (leader) with $(field "$NEW" .traps.committed) traps committed"
+	wait "$gen" || fail "trapgen failed: $(cat "$TMP/gen.log")"
+	echo "generator: $(cat "$TMP/gen.json")"
+	wait_until 10 "$NEW proposes traps" is "$NEW" '.traps.proposing'
+}
+
 t_failover() {
 	TAG=failover
 	local rate=2000 secs=8 count
@@ -177,28 +243,34 @@ t_failover() {
 	start_sink --tag "$TAG" --expect-first 1 --expect-last "$count" --until-count "$count" \
 		--linger-ms 2000
 	setup_traps
-	"$BIN/duet-trapgen" --to "127.0.0.1:$P_SYSLOG_UDP" --to "127.0.0.2:$P_SYSLOG_UDP" \
-		--rate "$rate" --count "$count" --tag "$TAG" >"$TMP/gen.json" 2>>"$TMP/gen.log" &
-	local gen=$!
-	STARTED+=("$gen")
-	# kill the leader once a third of the stream went through it
-	wait_until 10 "the sink sees the stream" \
-		is "$LEADER" ".traps.committed >= $((count / 3))"
-	local old=$LEADER new
-	new=$(other_data "$old")
-	kill9 "$old"
-	ok "killed $old (leader) with $(field "$new" .traps.committed) traps committed"
-	wait "$gen" || fail "trapgen failed: $(cat "$TMP/gen.log")"
-	wait_until 10 "$new proposes traps" is "$new" '.traps.proposing'
-	local r
+	stream_and_kill "$rate" "$count"
+	local new=$NEW r
 	r=$(sink_report 60)
 	echo "sink: $r"
-	echo "generator: $(cat "$TMP/gen.json")"
 	echo "$r" | jq -e ".lost == 0 and .duplicated == 0 and .seqs_seen == $count" >/dev/null ||
 		fail "lost $(echo "$r" | jq .lost) (first $(echo "$r" | jq -c .first_lost)), duplicated $(echo "$r" | jq .duplicated)"
 	ok "$count traps across the failover: 0 lost, 0 duplicated ($(echo "$r" | jq .repeated_ids) redelivered under the same id)"
 	[ "$(field "$new" '.traps.receivers.syslog_udp_listeners[0].kernel_drops')" = 0 ] ||
 		fail "kernel drops on $new"
+}
+
+t_pg_sink() {
+	TAG=pgsink
+	local rate=2000 count=8000
+	start_pg
+	setup_traps
+	stream_and_kill "$rate" "$count"
+	local q="SELECT count(*), count(DISTINCT seq), coalesce(min(seq), 0), coalesce(max(seq), 0)
+		FROM (SELECT substring(trap->>'msg' from 'seq=([0-9]+)')::int AS seq FROM traps
+		      WHERE trap->>'msg' LIKE '%tag=$TAG%') s"
+	wait_until 60 "every message is a row" eval '[ "$(psql_value "$q" 2>/dev/null)" = "$count|$count|1|$count" ]'
+	ok "$count traps across the failover: $(psql_value "$q") (rows, distinct seqs, min, max)"
+	# the id is the primary key: a redelivery after the failover was
+	# ignored, and no seq sits under two ids
+	[ "$(psql_value "SELECT count(*) FROM traps")" = "$count" ] || fail "extra rows"
+	[ "$(field "$NEW" '.traps.sink.type')" = postgresql ] ||
+		fail "sink: $(status "$NEW" | jq -c .traps.sink)"
+	ok "one row per trap: $count rows"
 }
 
 # udp_send IP PORT HEX|@FILE: one datagram
@@ -273,7 +345,7 @@ print(s.recv(200).split(b'\r\n')[0].decode())" >"$TMP/slow.txt" 2>&1
 }
 
 case $TEST in
-clients | failover | malformed) "t_$TEST" ;;
+clients | failover | malformed | pg_sink) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

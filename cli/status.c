@@ -153,6 +153,36 @@ static const char *jget(const char *from, const char *key, char *out, size_t cap
 	return out;
 }
 
+/* The trap pipeline's lines (status .traps), from its object on. */
+static void print_traps(const char *tr)
+{
+	char a[128], b[128], c[128], d[128], e[128], f[128], g[128];
+	printf("traps       %s%s; received %s, taken %s; waiting: pending %s, outbox %s, "
+	       "in flight %s\n",
+	       strcmp(jget(tr, "proposing", a, sizeof a), "true") == 0 ? "proposing" : "standby",
+	       strcmp(jget(tr, "delivering", b, sizeof b), "true") == 0 ? ", delivering" : "",
+	       jget(tr, "received", c, sizeof c), jget(tr, "taken", d, sizeof d),
+	       jget(tr, "pending", e, sizeof e), jget(tr, "outbox", f, sizeof f),
+	       jget(tr, "inflight", g, sizeof g));
+	const char *dr = strstr(tr, "\"drops\":{");
+	printf("            refused: duplicate %s, live_full %s, backlog_full %s, too_large %s\n",
+	       jget(dr, "duplicate", a, sizeof a), jget(dr, "live_full", b, sizeof b),
+	       jget(dr, "backlog_full", c, sizeof c), jget(dr, "too_large", d, sizeof d));
+	printf("            committed %s, undelivered %s, delivered up to entry %s\n",
+	       jget(tr, "committed", a, sizeof a), jget(tr, "undelivered", b, sizeof b),
+	       jget(tr, "delivered_index", c, sizeof c));
+	const char *sk = strstr(tr, "\"sink\":{");
+	if (!sk)
+		return;
+	jget(sk, "last_error", f, sizeof f);
+	printf("sink        %s %s: %s, %s batches confirmed, %s errors%s%s\n",
+	       jget(sk, "type", a, sizeof a), jget(sk, "target", b, sizeof b),
+	       strcmp(jget(sk, "connected", c, sizeof c), "true") == 0 ? "connected"
+								       : "not connected",
+	       jget(sk, "batches_confirmed", d, sizeof d), jget(sk, "errors", e, sizeof e),
+	       f[0] ? "; last: " : "", f);
+}
+
 static void print_table(const char *js)
 {
 	char a[128], b[128], c[128], d[128], e[128];
@@ -183,6 +213,8 @@ static void print_table(const char *js)
 			printf("postgresql  %s, lsn %s, synchronous_standby_names '%s'\n",
 			       jget(pg, "role", b, sizeof b), jget(pg, "lsn", c, sizeof c),
 			       jget(pg, "synchronous_standby_names", d, sizeof d));
+		else if (strcmp(jget(pg, "managed", b, sizeof b), "false") == 0)
+			printf("postgresql  not managed ([pg] conninfo is empty)\n");
 		else
 			printf("postgresql  does not answer: %s\n", jget(pg, "error", b, sizeof b));
 		const char *rp = strstr(acting, "\"replication\":[");
@@ -232,6 +264,9 @@ static void print_table(const char *js)
 			printf("            fence: %s\n",
 			       jget(acting, "last_takeover_fence", e, sizeof e));
 	}
+	const char *tr = strstr(js, "\"traps\":{");
+	if (tr)
+		print_traps(tr);
 	const char *el = strstr(js, "\"last_election\":");
 	printf("election    last %s, %s ms ago\n", jget(el, "reason", a, sizeof a),
 	       jget(el, "ago_ms", b, sizeof b));

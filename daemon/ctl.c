@@ -957,7 +957,7 @@ void ctl_status_json(struct node *n, FILE *f)
 	json_str(f, c->act == CTL_ACTIVATING ? step_name(c->step) : "");
 	fputs(",\"why_not_master\":", f);
 	json_str(f, c->why_not_master);
-	fputs(",\"pg\":{\"answers\":", f);
+	fprintf(f, ",\"pg\":{\"managed\":%s,\"answers\":", c->pg ? "true" : "false");
 	fputs(c->pg_known ? "true" : "false", f);
 	if (c->pg_known) {
 		fprintf(

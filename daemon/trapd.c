@@ -472,9 +472,11 @@ void trapd_status_json(struct node *n, FILE *f)
 		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
 		t->c.delivered_entries, t->c.submit_busy, t->c.confirms);
 	if (t->sink) {
-		char buf[1024];
-		duet_sink_stats_json(t->sink, buf, sizeof buf);
-		fputs(buf, f);
+		char buf[4096];
+		int len = duet_sink_stats_json(t->sink, buf, sizeof buf);
+		/* a cut object would break the whole document */
+		fputs(len > 0 && (size_t)len < sizeof buf ? buf : "{\"error\":\"stats too long\"}",
+		      f);
 	} else {
 		fputs("null", f);
 	}

@@ -211,6 +211,12 @@ t_clients() {
 	done
 	[ "$(field node-a '.traps.receivers.informs_answered')" -ge 1 ] || fail "no inform answered"
 	ok "no committed repeat; informs answered"
+	"$BIN/duetctl" status --config "$TMP/$LEADER.ini" >"$TMP/status.txt" ||
+		fail "duetctl status"
+	grep -q '^traps .*proposing, delivering; received [1-9]' "$TMP/status.txt" &&
+		grep -q '^sink  *tcp 127.0.0.1:[0-9]*: .*, [1-9][0-9]* batches confirmed' "$TMP/status.txt" ||
+		fail "duetctl status shows no trap lines: $(cat "$TMP/status.txt")"
+	ok "duetctl status: $(grep -A3 '^traps' "$TMP/status.txt" | tr -s ' ' | tr '\n' '|')"
 	for n in node-a node-b witness; do
 		stop_clean "$n"
 	done

@@ -5,8 +5,10 @@
  * content and JSON written, and handed to trapd_receive(); everything
  * refused is counted by receiver and reason (trapd_rx_status_json).
  *
- * The sender of a copy is the client's IP address without the port: a
- * device that sends one trap to both nodes may do so from two sockets.
+ * The sender of a copy is the client's IP address without the port (a
+ * device that sends one trap to both nodes may do so from two sockets),
+ * IPv4-mapped IPv6 as IPv4 (duet_addr_ip_text: a node listening on [::]
+ * and one on its IPv4 address name the device alike).
  *
  * SNMP informs are answered (a Response from the address the inform went
  * to) once the copy is taken or known as a duplicate, never when it was
@@ -21,6 +23,7 @@
 
 #include <openssl/rand.h>
 
+#include "duet/addr.h"
 #include "duet/traps_http.h"
 #include "duet/traps_pipe.h"
 #include "duet/traps_snmp.h"
@@ -76,17 +79,6 @@ static struct trapd_rx *rx_of(struct node *n)
 	return n->traps_rx;
 }
 
-static void sender_of(const struct sockaddr_storage *from, char *out, size_t cap)
-{
-	out[0] = '\0';
-	if (from->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, out,
-			  (socklen_t)cap);
-	else if (from->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, out,
-			  (socklen_t)cap);
-}
-
 static int hand_on(struct trapd_rx *r, int src, uint8_t kind, const char *sender,
 		   const void *content, size_t clen, const char *json, size_t jlen)
 {
@@ -130,7 +122,7 @@ static void on_syslog_udp(void *data, const struct sockaddr_storage *from, const
 		return;
 	}
 	char sender[INET6_ADDRSTRLEN];
-	sender_of(from, sender, sizeof sender);
+	duet_addr_ip_text(from, sender, sizeof sender);
 	(void)syslog_take(r, SRC_SYSLOG_UDP, sender, buf, len);
 }
 
@@ -195,7 +187,7 @@ static void on_snmp_udp(void *data, const struct sockaddr_storage *from, const u
 		return;
 	}
 	char sender[INET6_ADDRSTRLEN];
-	sender_of(from, sender, sizeof sender);
+	duet_addr_ip_text(from, sender, sizeof sender);
 	int res = hand_on(r, SRC_SNMP, DUET_TRAP_SNMP, sender, r->content, (size_t)clen, r->json,
 			  (size_t)jlen);
 	if ((res == DUET_TRAP_TAKEN || res == DUET_TRAP_DUPLICATE) &&

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,4 +57,23 @@ int duet_addr_port(const struct sockaddr_storage *sa)
 	if (sa->ss_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
 	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+void duet_addr_ip_text(const struct sockaddr_storage *sa, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "?");
+	if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+			struct sockaddr_in a4;
+			memset(&a4, 0, sizeof a4);
+			a4.sin_family = AF_INET;
+			memcpy(&a4.sin_addr, &a6->sin6_addr.s6_addr[12], 4);
+			uv_ip4_name(&a4, buf, cap);
+		} else {
+			uv_ip6_name(a6, buf, cap);
+		}
+	} else if (sa->ss_family == AF_INET) {
+		uv_ip4_name((const struct sockaddr_in *)sa, buf, cap);
+	}
 }

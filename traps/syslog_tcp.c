@@ -437,22 +437,8 @@ static void peer_text(uv_tcp_t *tcp, char *buf, size_t cap)
 	struct sockaddr_storage sa;
 	int len = sizeof sa;
 	snprintf(buf, cap, "?");
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &len) != 0)
-		return;
-	if (sa.ss_family == AF_INET6) {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
-		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
-			struct sockaddr_in a4;
-			memset(&a4, 0, sizeof a4);
-			a4.sin_family = AF_INET;
-			memcpy(&a4.sin_addr, &a6->sin6_addr.s6_addr[12], 4);
-			uv_ip4_name(&a4, buf, cap);
-		} else {
-			uv_ip6_name(a6, buf, cap);
-		}
-	} else if (sa.ss_family == AF_INET) {
-		uv_ip4_name((struct sockaddr_in *)&sa, buf, cap);
-	}
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&sa, &len) == 0)
+		duet_addr_ip_text(&sa, buf, cap);
 }
 
 static struct syslog_tcp_conn *conn_new(struct syslog_tcp_listener *l)

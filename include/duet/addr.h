@@ -7,6 +7,7 @@
 #ifndef DUET_ADDR_H
 #define DUET_ADDR_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
 /* Parses text into *sa (port 0..65535: 0 asks the kernel for a port when
@@ -16,5 +17,11 @@ int duet_addr_parse(const char *text, struct sockaddr_storage *sa);
 
 /* The port of a parsed address (host order). */
 int duet_addr_port(const struct sockaddr_storage *sa);
+
+/* The IP of a peer's address as text, without the port, an IPv4-mapped
+ * IPv6 address as plain IPv4: a socket bound to [::] and one bound to an
+ * IPv4 address then name the same device alike (a trap's identity hashes
+ * its sender). "?" for another family. cap >= INET6_ADDRSTRLEN. */
+void duet_addr_ip_text(const struct sockaddr_storage *sa, char *buf, size_t cap);
 
 #endif

@@ -24,7 +24,8 @@
  *     (the HTTP token, the SNMPv3 users; not with DUET_CONFIG_SKIP_FILES),
  *     applies defaults and fills struct duet_config only when there is no
  *     error at all. The draft is zeroed before it is freed: it held the
- *     secrets.
+ *     secrets. The [traps] and [sink] part of this pass, the two secrets
+ *     files included, is in config_traps.c.
  *
  * Every error is collected (up to DUET_CONFIG_MAX_ERRORS) with its line, so a
  * person can fix a file in one pass.
@@ -47,33 +48,7 @@
 #include "config_internal.h"
 #include "duet/err.h"
 
-#define MAX_DRAFT_MEMBERS DUET_MAX_MEMBERS
-
 /* ---- the key table ------------------------------------------------------- */
-
-enum section_kind {
-	SEC_NONE = 0,
-	SEC_CLUSTER,
-	SEC_NODE,
-	SEC_MEMBER,
-	SEC_TLS,
-	SEC_RAFT,
-	SEC_PG,
-	SEC_FIP,
-	SEC_FENCE,
-	SEC_MANAGER,
-	SEC_HEALTH,
-	SEC_TRAPS,
-	SEC_SINK,
-	SEC_BAD
-};
-
-struct section_def {
-	enum section_kind kind;
-	const char *name;  /* as written in the header, before any member name */
-	const char *title; /* for documentation: "[member NAME]" */
-	const char *meaning;
-};
 
 static const struct section_def sections[] = {
     {SEC_CLUSTER, "cluster", "[cluster]", "the cluster; the same in all three files"},
@@ -116,11 +91,6 @@ enum key_home { IN_DRAFT, IN_MEMBER, IN_RAFT };
 #define K_REQUIRED 1u /* no default: must be in the file */
 #define K_COMPUTED 2u /* default_text describes a default resolve() computes */
 
-struct choice {
-	const char *name;
-	int value;
-};
-
 static const struct choice kind_choices[] = {
     {"data", DUET_MEMBER_DATA}, {"witness", DUET_MEMBER_WITNESS}, {NULL, 0}};
 static const struct choice level_choices[] = {{"error", DUET_LOG_ERROR},
@@ -138,44 +108,6 @@ static const struct choice sink_choices[] = {{"none", DUET_CONFIG_SINK_NONE},
 					     {"tcp", DUET_CONFIG_SINK_TCP},
 					     {"postgresql", DUET_CONFIG_SINK_POSTGRESQL},
 					     {NULL, 0}};
-
-#define MAX_KEYS 128
-
-struct member_draft {
-	char name[DUET_NAME_MAX];
-	int header_line;
-	uint32_t id;
-	int kind;
-	struct duet_config_addrs addrs;
-	int key_line[MAX_KEYS]; /* indexed like keys[]; 0: not set */
-};
-
-struct draft {
-	char cluster_name[DUET_NAME_MAX];
-	uint64_t cluster_id;
-	char node_name[DUET_NAME_MAX];
-	char data_dir[DUET_CONFIG_PATH_MAX];
-	char admin_socket[DUET_CONFIG_PATH_MAX];
-	int log_level;
-	int log_target;
-	struct duet_config_addrs listen;
-	char tls_ca[DUET_CONFIG_PATH_MAX];
-	char tls_cert[DUET_CONFIG_PATH_MAX];
-	char tls_key[DUET_CONFIG_PATH_MAX];
-	struct raft_config raft;
-	struct duet_config_actions act;
-	struct duet_config_traps traps;
-	struct duet_config_sink sink;
-	/* as written; resolve() parses them into traps and sink */
-	char snmp_communities[DUET_CONFIG_STR_MAX];
-	char snmp_engine_id[DUET_CONFIG_STR_MAX];
-	struct duet_config_addrs sink_address;
-	int key_line[MAX_KEYS];    /* keys outside [member]: line where set, 0: not set */
-	bool key_bad[MAX_KEYS];    /* that value was refused (rules that span keys skip it) */
-	int section_line[SEC_BAD]; /* header line of each single section, 0: absent */
-	unsigned n_members;
-	struct member_draft members[MAX_DRAFT_MEMBERS];
-};
 
 struct key_def {
 	enum section_kind section;
@@ -418,7 +350,7 @@ static const struct key_def keys[] = {
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(N_KEYS <= MAX_KEYS, "key_line[] arrays hold MAX_KEYS keys");
 
-static const struct section_def *section_def(enum section_kind kind)
+const struct section_def *config_section_def(enum section_kind kind)
 {
 	for (size_t i = 0; i < N_SECTIONS; i++)
 		if (sections[i].kind == kind)
@@ -426,7 +358,7 @@ static const struct section_def *section_def(enum section_kind kind)
 	return NULL;
 }
 
-static int key_index(enum section_kind section, const char *name)
+int config_key_index(enum section_kind section, const char *name)
 {
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (keys[i].section == section && strcmp(keys[i].key, name) == 0)
@@ -436,19 +368,7 @@ static int key_index(enum section_kind section, const char *name)
 
 /* ---- errors -------------------------------------------------------------- */
 
-struct loader {
-	struct duet_config_errors *errs;
-	struct draft *d;
-	const char *p, *end; /* text still to read */
-	int line;            /* line inih is looking at */
-	bool line_bad;       /* the reader already reported this line */
-	enum section_kind cur;
-	struct member_draft *cur_member;
-	char cur_title[DUET_NAME_MAX + 16]; /* "member node-a", for messages */
-};
-
-__attribute__((format(printf, 3, 4))) static void add_error(struct duet_config_errors *errs,
-							    int line, const char *fmt, ...)
+void config_add_error(struct duet_config_errors *errs, int line, const char *fmt, ...)
 {
 	if (errs->n == DUET_CONFIG_MAX_ERRORS) {
 		errs->dropped++;
@@ -521,7 +441,7 @@ static int parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out, cha
 	return 0;
 }
 
-static int parse_choice(const char *v, const struct choice *choices, int *out, char *why,
+int config_parse_choice(const char *v, const struct choice *choices, int *out, char *why,
 			size_t whylen)
 {
 	for (const struct choice *c = choices; c->name; c++) {
@@ -588,7 +508,7 @@ static int set_value(const struct key_def *k, struct draft *d, struct member_dra
 	case T_U32:
 		return parse_u32(v, k->min, k->max, field, why, whylen);
 	case T_CHOICE:
-		return parse_choice(v, k->choices, field, why, whylen);
+		return config_parse_choice(v, k->choices, field, why, whylen);
 	case T_PATH:
 		return parse_path(v, field, k->size, why, whylen);
 	case T_ADDRS:
@@ -632,17 +552,18 @@ static void open_member(struct loader *ld, const char *name)
 	struct draft *d = ld->d;
 	for (unsigned i = 0; i < d->n_members; i++) {
 		if (strcmp(d->members[i].name, name) == 0) {
-			add_error(ld->errs, ld->line,
-				  "section [member %s] appears twice (first at line %d)", name,
-				  d->members[i].header_line);
+			config_add_error(ld->errs, ld->line,
+					 "section [member %s] appears twice (first at line %d)",
+					 name, d->members[i].header_line);
 			ld->cur = SEC_BAD;
 			return;
 		}
 	}
 	if (d->n_members == MAX_DRAFT_MEMBERS) {
-		add_error(ld->errs, ld->line,
-			  "too many [member] sections: duet has exactly 3 members (2 kind = data, "
-			  "1 kind = witness)");
+		config_add_error(
+		    ld->errs, ld->line,
+		    "too many [member] sections: duet has exactly 3 members (2 kind = data, "
+		    "1 kind = witness)");
 		ld->cur = SEC_BAD;
 		return;
 	}
@@ -677,19 +598,21 @@ static void open_section(struct loader *ld, char *text)
 			s = &sections[i];
 	if (!s) {
 		const char *hint = closest(text, SEC_NONE, true);
-		add_error(ld->errs, ld->line, "unknown section [%.40s]%s%s%s", text,
-			  hint ? " (did you mean [" : "", hint ? hint : "", hint ? "]?)" : "");
+		config_add_error(ld->errs, ld->line, "unknown section [%.40s]%s%s%s", text,
+				 hint ? " (did you mean [" : "", hint ? hint : "",
+				 hint ? "]?)" : "");
 		return;
 	}
 	if (s->kind == SEC_MEMBER) {
 		char name[DUET_NAME_MAX];
 		if (rl == 0) {
-			add_error(ld->errs, ld->line,
-				  "section [member] needs a name: [member NAME]");
+			config_add_error(ld->errs, ld->line,
+					 "section [member] needs a name: [member NAME]");
 			return;
 		}
 		if (parse_name(rest, name, sizeof(name), why, sizeof(why)) != 0) {
-			add_error(ld->errs, ld->line, "section [member %.40s]: %s", rest, why);
+			config_add_error(ld->errs, ld->line, "section [member %.40s]: %s", rest,
+					 why);
 			return;
 		}
 		ld->cur = SEC_MEMBER;
@@ -698,13 +621,14 @@ static void open_section(struct loader *ld, char *text)
 		return;
 	}
 	if (rl != 0) {
-		add_error(ld->errs, ld->line, "section [%s] takes no name (found '%.40s')", s->name,
-			  rest);
+		config_add_error(ld->errs, ld->line, "section [%s] takes no name (found '%.40s')",
+				 s->name, rest);
 		return;
 	}
 	if (ld->d->section_line[s->kind]) {
-		add_error(ld->errs, ld->line, "section [%s] appears twice (first at line %d)",
-			  s->name, ld->d->section_line[s->kind]);
+		config_add_error(ld->errs, ld->line,
+				 "section [%s] appears twice (first at line %d)", s->name,
+				 ld->d->section_line[s->kind]);
 		return;
 	}
 	ld->d->section_line[s->kind] = ld->line;
@@ -732,13 +656,13 @@ static bool inspect_line(struct loader *ld, char *s)
 	if (*s == '[') {
 		char *close = memchr(s, ']', (size_t)(cend - s));
 		if (!close) {
-			add_error(ld->errs, ld->line, "section header without ']'");
+			config_add_error(ld->errs, ld->line, "section header without ']'");
 			ld->cur = SEC_BAD;
 			return false;
 		}
 		for (char *p = close + 1; p < cend; p++) {
 			if (!isspace((unsigned char)*p)) {
-				add_error(ld->errs, ld->line, "unexpected text after ']'");
+				config_add_error(ld->errs, ld->line, "unexpected text after ']'");
 				ld->cur = SEC_BAD;
 				return false;
 			}
@@ -751,7 +675,7 @@ static bool inspect_line(struct loader *ld, char *s)
 		return true;
 	}
 	if (!memchr(s, '=', (size_t)(cend - s)) && !memchr(s, ':', (size_t)(cend - s))) {
-		add_error(ld->errs, ld->line, "expected 'key = value' or '[section]'");
+		config_add_error(ld->errs, ld->line, "expected 'key = value' or '[section]'");
 		return false;
 	}
 	return true;
@@ -783,10 +707,10 @@ static char *read_line(char *str, int num, void *stream)
 
 	str[0] = '\0';
 	if (memchr(s, '\0', len)) {
-		add_error(ld->errs, ld->line, "line contains a NUL byte");
+		config_add_error(ld->errs, ld->line, "line contains a NUL byte");
 		ld->line_bad = true;
 	} else if (len > limit) {
-		add_error(ld->errs, ld->line, "line longer than %zu characters", limit);
+		config_add_error(ld->errs, ld->line, "line longer than %zu characters", limit);
 		ld->line_bad = true;
 	} else {
 		memcpy(str, s, len);
@@ -811,35 +735,37 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	if (ld->line_bad)
 		return 1;
 	if (name[0] == '\0') {
-		add_error(ld->errs, ld->line, "missing key name before '='");
+		config_add_error(ld->errs, ld->line, "missing key name before '='");
 		return 1;
 	}
 	if (ld->cur == SEC_NONE) {
-		add_error(ld->errs, ld->line,
-			  "key '%.40s' is outside any section (put it under [cluster], [node], "
-			  "[member NAME], [tls] or [raft])",
-			  name);
+		config_add_error(
+		    ld->errs, ld->line,
+		    "key '%.40s' is outside any section (put it under [cluster], [node], "
+		    "[member NAME], [tls] or [raft])",
+		    name);
 		return 1;
 	}
 	if (ld->cur == SEC_BAD)
 		return 1; /* the section header was reported */
-	int ki = key_index(ld->cur, name);
+	int ki = config_key_index(ld->cur, name);
 	if (ki < 0) {
 		const char *hint = closest(name, ld->cur, false);
-		add_error(ld->errs, ld->line, "unknown key '%.40s' in [%s]%s%s%s", name,
-			  ld->cur_title, hint ? " (did you mean '" : "", hint ? hint : "",
-			  hint ? "'?)" : "");
+		config_add_error(ld->errs, ld->line, "unknown key '%.40s' in [%s]%s%s%s", name,
+				 ld->cur_title, hint ? " (did you mean '" : "", hint ? hint : "",
+				 hint ? "'?)" : "");
 		return 1;
 	}
 	int *seen = ld->cur == SEC_MEMBER ? &ld->cur_member->key_line[ki] : &ld->d->key_line[ki];
 	if (*seen) {
-		add_error(ld->errs, ld->line, "key '%s' set twice in [%s] (first at line %d)", name,
-			  ld->cur_title, *seen);
+		config_add_error(ld->errs, ld->line,
+				 "key '%s' set twice in [%s] (first at line %d)", name,
+				 ld->cur_title, *seen);
 		return 1;
 	}
 	*seen = ld->line;
 	if (set_value(&keys[ki], ld->d, ld->cur_member, value, why, sizeof(why)) != 0) {
-		add_error(ld->errs, ld->line, "key '%s': %s", name, why);
+		config_add_error(ld->errs, ld->line, "key '%s': %s", name, why);
 		if (ld->cur != SEC_MEMBER)
 			ld->d->key_bad[ki] = true;
 	}
@@ -854,8 +780,8 @@ static void require(struct loader *ld, enum section_kind sec, int header_line, c
 	for (size_t i = 0; i < N_KEYS; i++) {
 		if (keys[i].section != sec || !(keys[i].flags & K_REQUIRED) || key_line[i])
 			continue;
-		add_error(ld->errs, header_line, "[%s] key '%s' is required: %s", title,
-			  keys[i].key, keys[i].meaning);
+		config_add_error(ld->errs, header_line, "[%s] key '%s' is required: %s", title,
+				 keys[i].key, keys[i].meaning);
 	}
 }
 
@@ -876,8 +802,9 @@ static void apply_defaults(struct draft *d)
 static void check_members(struct loader *ld)
 {
 	struct draft *d = ld->d;
-	int ki_id = key_index(SEC_MEMBER, "id"), ki_kind = key_index(SEC_MEMBER, "kind");
-	int ki_addr = key_index(SEC_MEMBER, "address");
+	int ki_id = config_key_index(SEC_MEMBER, "id"),
+	    ki_kind = config_key_index(SEC_MEMBER, "kind");
+	int ki_addr = config_key_index(SEC_MEMBER, "address");
 	unsigned n_data = 0, n_witness = 0;
 	bool kinds_known = true;
 	for (unsigned i = 0; i < d->n_members; i++) {
@@ -894,37 +821,39 @@ static void check_members(struct loader *ld)
 		for (unsigned j = 0; j < i; j++) {
 			const struct member_draft *o = &d->members[j];
 			if (m->key_line[ki_id] && o->key_line[ki_id] && m->id && m->id == o->id)
-				add_error(ld->errs, m->key_line[ki_id],
-					  "key 'id': %" PRIu32 " is already the id of [member %s] "
-					  "(line %d); ids must be unique",
-					  m->id, o->name, o->key_line[ki_id]);
+				config_add_error(ld->errs, m->key_line[ki_id],
+						 "key 'id': %" PRIu32
+						 " is already the id of [member %s] "
+						 "(line %d); ids must be unique",
+						 m->id, o->name, o->key_line[ki_id]);
 			for (unsigned a = 0; a < m->addrs.n; a++)
 				for (unsigned b = 0; b < o->addrs.n; b++)
 					if (strcmp(m->addrs.v[a], o->addrs.v[b]) == 0)
-						add_error(ld->errs, m->key_line[ki_addr],
-							  "key 'address': %s is also an address "
-							  "of [member %s] (line %d)",
-							  m->addrs.v[a], o->name,
-							  o->key_line[ki_addr]);
+						config_add_error(
+						    ld->errs, m->key_line[ki_addr],
+						    "key 'address': %s is also an address "
+						    "of [member %s] (line %d)",
+						    m->addrs.v[a], o->name, o->key_line[ki_addr]);
 		}
 	}
 	if (d->n_members != 3)
-		add_error(
+		config_add_error(
 		    ld->errs, 0,
 		    "%u [member NAME] section%s found; duet needs exactly 3 (2 kind = data, 1 "
 		    "kind = witness)",
 		    d->n_members, d->n_members == 1 ? "" : "s");
 	else if (kinds_known && (n_data != 2 || n_witness != 1))
-		add_error(ld->errs, 0,
-			  "members are %u kind = data and %u kind = witness; duet needs 2 data "
-			  "nodes and 1 witness",
-			  n_data, n_witness);
+		config_add_error(
+		    ld->errs, 0,
+		    "members are %u kind = data and %u kind = witness; duet needs 2 data "
+		    "nodes and 1 witness",
+		    n_data, n_witness);
 }
 
 static const struct member_draft *find_self(struct loader *ld)
 {
 	struct draft *d = ld->d;
-	int ki = key_index(SEC_NODE, "name");
+	int ki = config_key_index(SEC_NODE, "name");
 	if (!d->key_line[ki] || d->node_name[0] == '\0')
 		return NULL;
 	for (unsigned i = 0; i < d->n_members; i++)
@@ -935,34 +864,36 @@ static const struct member_draft *find_self(struct loader *ld)
 	for (unsigned i = 0; i < d->n_members; i++)
 		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "",
 				      d->members[i].name);
-	add_error(ld->errs, d->key_line[ki], "key 'name': no [member %s] section (members: %s)",
-		  d->node_name, d->n_members ? names : "none");
+	config_add_error(ld->errs, d->key_line[ki],
+			 "key 'name': no [member %s] section (members: %s)", d->node_name,
+			 d->n_members ? names : "none");
 	return NULL;
 }
 
 static void check_node(struct loader *ld, const struct member_draft *self)
 {
 	struct draft *d = ld->d;
-	int ki_sock = key_index(SEC_NODE, "admin_socket");
-	int ki_dir = key_index(SEC_NODE, "data_dir");
-	int ki_listen = key_index(SEC_NODE, "listen");
+	int ki_sock = config_key_index(SEC_NODE, "admin_socket");
+	int ki_dir = config_key_index(SEC_NODE, "data_dir");
+	int ki_listen = config_key_index(SEC_NODE, "listen");
 	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
 	if (!d->key_line[ki_sock] && d->data_dir[0]) {
 		size_t dl = strlen(d->data_dir);
 		int n = snprintf(d->admin_socket, sizeof(d->admin_socket), "%s%sadmin.sock",
 				 d->data_dir, d->data_dir[dl - 1] == '/' ? "" : "/");
 		if (n < 0 || (size_t)n > max)
-			add_error(
+			config_add_error(
 			    ld->errs, d->key_line[ki_dir],
 			    "key 'data_dir': the default admin_socket <data_dir>/admin.sock "
 			    "would be longer than %zu bytes, the limit of a Unix socket path; "
 			    "set admin_socket to a shorter path",
 			    max);
 	} else if (strlen(d->admin_socket) > max) {
-		add_error(ld->errs, d->key_line[ki_sock],
-			  "key 'admin_socket': longer than %zu bytes, the limit of a Unix socket "
-			  "path",
-			  max);
+		config_add_error(
+		    ld->errs, d->key_line[ki_sock],
+		    "key 'admin_socket': longer than %zu bytes, the limit of a Unix socket "
+		    "path",
+		    max);
 	}
 	if (!d->key_line[ki_listen] && self)
 		d->listen = self->addrs;
@@ -972,12 +903,12 @@ static void check_raft(struct loader *ld, const struct member_draft *self)
 {
 	struct draft *d = ld->d;
 	char why[DUET_CONFIG_MSG_MAX - 64];
-	if (!d->key_line[key_index(SEC_RAFT, "transfer_timeout_ms")])
+	if (!d->key_line[config_key_index(SEC_RAFT, "transfer_timeout_ms")])
 		d->raft.transfer_timeout_ms = d->raft.election_timeout_min_ms;
 	d->raft.self_id = self && self->id ? self->id : 1; /* so timings are checked anyway */
 	d->raft.self_incarnation = 1;
 	if (raft_config_check(&d->raft, why, sizeof(why)) != 0)
-		add_error(ld->errs, d->section_line[SEC_RAFT], "[raft] %s", why);
+		config_add_error(ld->errs, d->section_line[SEC_RAFT], "[raft] %s", why);
 }
 
 /* Is `text` an IPv4 or IPv6 address with a prefix ("10.0.0.100/24")? */
@@ -1023,32 +954,36 @@ static void check_actions(struct loader *ld)
 	struct draft *d = ld->d;
 	struct duet_config_actions *a = &d->act;
 	char why[DUET_CONFIG_MSG_MAX - 64];
-#define LINE(sec, key) d->key_line[key_index(sec, key)]
+#define LINE(sec, key) d->key_line[config_key_index(sec, key)]
 	if (a->fip_address[0] && check_cidr(a->fip_address, why, sizeof(why)))
-		add_error(ld->errs, LINE(SEC_FIP, "address"), "key 'address': %s", why);
+		config_add_error(ld->errs, LINE(SEC_FIP, "address"), "key 'address': %s", why);
 	bool cloud = a->fip_add_command[0] || a->fip_del_command[0] || a->fip_check_command[0];
 	if (cloud && !(a->fip_add_command[0] && a->fip_del_command[0] && a->fip_check_command[0]))
-		add_error(ld->errs, d->section_line[SEC_FIP],
-			  "[fip] add_command, del_command and check_command go together: set all "
-			  "three or none");
+		config_add_error(
+		    ld->errs, d->section_line[SEC_FIP],
+		    "[fip] add_command, del_command and check_command go together: set all "
+		    "three or none");
 	if (cloud && !a->fip_address[0])
-		add_error(ld->errs, d->section_line[SEC_FIP],
-			  "[fip] the FIP commands need address (it names the FIP in logs and "
-			  "status)");
+		config_add_error(
+		    ld->errs, d->section_line[SEC_FIP],
+		    "[fip] the FIP commands need address (it names the FIP in logs and "
+		    "status)");
 	if (a->fip_address[0] && !cloud && !a->fip_interface[0])
-		add_error(ld->errs, LINE(SEC_FIP, "address"),
-			  "key 'address': [fip] interface is required to add the FIP through "
-			  "netlink (or set the three FIP commands)");
+		config_add_error(
+		    ld->errs, LINE(SEC_FIP, "address"),
+		    "key 'address': [fip] interface is required to add the FIP through "
+		    "netlink (or set the three FIP commands)");
 	if (a->fence_method == DUET_CONFIG_FENCE_COMMAND && !a->fence_command[0])
-		add_error(ld->errs, LINE(SEC_FENCE, "method"),
-			  "key 'method': command needs [fence] command");
+		config_add_error(ld->errs, LINE(SEC_FENCE, "method"),
+				 "key 'method': command needs [fence] command");
 	if (a->fence_method == DUET_CONFIG_FENCE_IPMI &&
 	    !(a->fence_ipmi_host[0] && a->fence_ipmi_user[0] && a->fence_ipmi_password_file[0]))
-		add_error(ld->errs, LINE(SEC_FENCE, "method"),
-			  "key 'method': ipmi needs ipmi_host, ipmi_user and ipmi_password_file");
+		config_add_error(
+		    ld->errs, LINE(SEC_FENCE, "method"),
+		    "key 'method': ipmi needs ipmi_host, ipmi_user and ipmi_password_file");
 	if ((a->manager_start_command[0] != 0) != (a->manager_stop_command[0] != 0))
-		add_error(ld->errs, d->section_line[SEC_MANAGER],
-			  "[manager] start_command and stop_command go together");
+		config_add_error(ld->errs, d->section_line[SEC_MANAGER],
+				 "[manager] start_command and stop_command go together");
 	if (!LINE(SEC_HEALTH, "fs_paths"))
 		snprintf(a->health_fs_paths, sizeof(a->health_fs_paths), "%s", d->data_dir);
 	if (!LINE(SEC_HEALTH, "nic"))
@@ -1060,9 +995,9 @@ static void check_actions(struct loader *ld)
 		while (n && p[n - 1] == ' ')
 			n--;
 		if (n && p[0] != '/')
-			add_error(ld->errs, LINE(SEC_HEALTH, "fs_paths"),
-				  "key 'fs_paths': '%.*s' is not an absolute path",
-				  (int)(n > 60 ? 60 : n), p);
+			config_add_error(ld->errs, LINE(SEC_HEALTH, "fs_paths"),
+					 "key 'fs_paths': '%.*s' is not an absolute path",
+					 (int)(n > 60 ? 60 : n), p);
 		p += strcspn(p, ",");
 	}
 	for (const char *p = a->health_critical; *p;) {
@@ -1070,590 +1005,19 @@ static void check_actions(struct loader *ld)
 			p++;
 		size_t n = strcspn(p, ", ");
 		if (n && !known_check(p, n))
-			add_error(ld->errs, LINE(SEC_HEALTH, "critical"),
-				  "key 'critical': '%.*s' is not one of pg, fs, nic, fip, manager, "
-				  "isolation",
-				  (int)(n > 40 ? 40 : n), p);
+			config_add_error(
+			    ld->errs, LINE(SEC_HEALTH, "critical"),
+			    "key 'critical': '%.*s' is not one of pg, fs, nic, fip, manager, "
+			    "isolation",
+			    (int)(n > 40 ? 40 : n), p);
 		p += n;
 	}
 	if (d->act.health_timeout_ms > d->act.health_interval_ms * 4u)
-		add_error(ld->errs, LINE(SEC_HEALTH, "timeout_ms"),
-			  "key 'timeout_ms': %" PRIu32
-			  " ms is more than 4 probe intervals (%" PRIu32
-			  " ms); a hung probe would hide failures for too long",
-			  d->act.health_timeout_ms, d->act.health_interval_ms);
-#undef LINE
-}
-
-/* ---- [traps] and [sink] -------------------------------------------------- */
-
-/* The host and port of an address that config_check_addr() accepted. */
-static void split_addr(const char *addr, char *host, size_t hostlen, const char **port)
-{
-	const char *colon = strrchr(addr, ':');
-	size_t hl = (size_t)(colon - addr);
-	snprintf(host, hostlen, "%.*s", (int)hl, addr);
-	*port = colon + 1;
-}
-
-/* Can a socket bound to a and one bound to b share the machine? Not if
- * they have the same port and the same host, or one of them is a wildcard
- * that covers the other ([::] is dual-stack: it covers IPv4 too). */
-static bool addrs_clash(const char *a, const char *b)
-{
-	char ha[DUET_ADDR_MAX], hb[DUET_ADDR_MAX];
-	const char *pa, *pb;
-	split_addr(a, ha, sizeof(ha), &pa);
-	split_addr(b, hb, sizeof(hb), &pb);
-	if (strcmp(pa, pb) != 0)
-		return false;
-	if (strcmp(ha, hb) == 0 || strcmp(ha, "[::]") == 0 || strcmp(hb, "[::]") == 0)
-		return true;
-	return (strcmp(ha, "0.0.0.0") == 0 && hb[0] != '[') ||
-	       (strcmp(hb, "0.0.0.0") == 0 && ha[0] != '[');
-}
-
-/* Every address of a is an IP literal (receivers bind, they do not resolve). */
-static void check_numeric(struct loader *ld, int line, const char *key,
-			  const struct duet_config_addrs *a)
-{
-	for (unsigned i = 0; i < a->n; i++) {
-		char host[DUET_ADDR_MAX];
-		const char *port;
-		split_addr(a->v[i], host, sizeof(host), &port);
-		if (host[0] != '[' && strspn(host, "0123456789.") != strlen(host))
-			add_error(
-			    ld->errs, line,
-			    "key '%s': '%s' names a host; use a numeric address (a.b.c.d:port "
-			    "or [v6]:port): duet does not resolve names",
-			    key, a->v[i]);
-	}
-}
-
-struct listener_key {
-	const char *section, *key;
-	int line;
-	const struct duet_config_addrs *addrs;
-};
-
-/* No two sockets of one protocol on the same port and host; reported on
- * the later key. The first key may be [node] listen: its addresses are
- * compared with the receivers', not with each other (that list is the
- * transport's, checked where it binds). */
-static void check_clashes(struct loader *ld, const struct listener_key *k, size_t n,
-			  const char *proto)
-{
-	for (size_t j = 0; j < n; j++)
-		for (size_t i = (j == 0 && strcmp(k[0].section, "node") == 0); i <= j; i++)
-			for (unsigned b = 0; b < k[j].addrs->n; b++)
-				for (unsigned a = 0; a < (i == j ? b : k[i].addrs->n); a++) {
-					if (!addrs_clash(k[i].addrs->v[a], k[j].addrs->v[b]))
-						continue;
-					add_error(ld->errs, k[j].line,
-						  "key '%s': %s takes the %s port of [%s] %s = "
-						  "%s; give each listener its own port",
-						  k[j].key, k[j].addrs->v[b], proto, k[i].section,
-						  k[i].key, k[i].addrs->v[a]);
-				}
-}
-
-/* Parses hex ("0x" allowed) into an SnmpEngineID: 5..32 bytes, neither all
- * zeros nor all 0xff (RFC 3411 reserves them). */
-static int parse_engine_id(const char *hex, uint8_t *out, uint8_t *out_len, char *why,
-			   size_t whylen)
-{
-	const char *p = hex;
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-		p += 2;
-	size_t n = strlen(p);
-	if (n == 0 || strspn(p, "0123456789abcdefABCDEF") != n || n % 2) {
-		snprintf(why, whylen, "engine ID '%.70s' is not an even number of hex digits", hex);
-		return -1;
-	}
-	if (n / 2 < DUET_CONFIG_ENGINE_ID_MIN || n / 2 > DUET_CONFIG_ENGINE_ID_MAX) {
-		snprintf(why, whylen, "engine ID '%.70s' is %zu bytes; an engine ID has %d to %d",
-			 hex, n / 2, DUET_CONFIG_ENGINE_ID_MIN, DUET_CONFIG_ENGINE_ID_MAX);
-		return -1;
-	}
-	bool zeros = true, ones = true;
-	for (size_t i = 0; i < n / 2; i++) {
-		char byte[3] = {p[2 * i], p[2 * i + 1], '\0'};
-		out[i] = (uint8_t)strtoul(byte, NULL, 16);
-		zeros &= out[i] == 0x00;
-		ones &= out[i] == 0xff;
-	}
-	if (zeros || ones) {
-		snprintf(why, whylen, "engine ID '%.70s' is all %s, which RFC 3411 reserves", hex,
-			 zeros ? "zeros" : "0xff bytes");
-		return -1;
-	}
-	*out_len = (uint8_t)(n / 2);
-	return 0;
-}
-
-/* Splits the comma-separated communities into t (blanks around commas
- * ignored); reports every bad one. */
-static void parse_communities(struct loader *ld, int line, const char *text,
-			      struct duet_config_traps *t)
-{
-	for (const char *p = text; *p;) {
-		const char *end = p + strcspn(p, ",");
-		const char *s = p, *e = end;
-		while (s < e && isspace((unsigned char)*s))
-			s++;
-		while (e > s && isspace((unsigned char)e[-1]))
-			e--;
-		size_t n = (size_t)(e - s);
-		p = *end ? end + 1 : end;
-		if (n == 0) {
-			add_error(
-			    ld->errs, line,
-			    "key 'snmp_communities': empty community in the list (a comma too "
-			    "many?)");
-			continue;
-		}
-		if (n >= DUET_CONFIG_COMMUNITY_MAX) {
-			add_error(ld->errs, line,
-				  "key 'snmp_communities': '%.20s...' is longer than %d bytes", s,
-				  DUET_CONFIG_COMMUNITY_MAX - 1);
-			continue;
-		}
-		bool twice = false;
-		for (unsigned i = 0; i < t->n_snmp_communities; i++)
-			twice |= strlen(t->snmp_communities[i]) == n &&
-				 memcmp(t->snmp_communities[i], s, n) == 0;
-		if (twice) {
-			add_error(ld->errs, line, "key 'snmp_communities': '%.*s' is listed twice",
-				  (int)n, s);
-			continue;
-		}
-		if (t->n_snmp_communities == DUET_CONFIG_MAX_COMMUNITIES) {
-			add_error(ld->errs, line,
-				  "key 'snmp_communities': more than %d communities",
-				  DUET_CONFIG_MAX_COMMUNITIES);
-			return;
-		}
-		memcpy(t->snmp_communities[t->n_snmp_communities], s, n);
-		t->snmp_communities[t->n_snmp_communities++][n] = '\0';
-	}
-}
-
-/* Reads the whole of a small regular file into a malloc()ed buffer (NUL
- * added). Returns 0, or -1 with a reason. */
-static int read_small_file(const char *path, size_t max, char **out, size_t *out_len, char *why,
-			   size_t whylen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		if (fstat(fd, &st) != 0)
-			snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
-		else if (!S_ISREG(st.st_mode))
-			snprintf(why, whylen, "%s is not a regular file", path);
-		else
-			snprintf(why, whylen, "%s is larger than %zu bytes", path, max);
-		close(fd);
-		return -1;
-	}
-	char *buf = malloc(max + 1);
-	size_t got = 0;
-	while (buf && got < max) {
-		ssize_t k = read(fd, buf + got, max - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
-			explicit_bzero(buf, got);
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	close(fd);
-	if (!buf) {
-		snprintf(why, whylen, "cannot read %s: out of memory", path);
-		return -1;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*out_len = got;
-	return 0;
-}
-
-static void free_secret(char *buf, size_t len)
-{
-	if (buf)
-		explicit_bzero(buf, len);
-	free(buf);
-}
-
-/* [traps] http_token_file: its first line (without CR) is the token. */
-static void read_token(struct loader *ld, int line, const char *path, char *token)
-{
-	char why[DUET_CONFIG_MSG_MAX - 64];
-	char *buf;
-	size_t len;
-	if (read_small_file(path, 64u << 10, &buf, &len, why, sizeof(why)) != 0) {
-		add_error(ld->errs, line, "key 'http_token_file': %s", why);
-		return;
-	}
-	const char *lf = memchr(buf, '\n', len);
-	size_t n = lf ? (size_t)(lf - buf) : len;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	size_t bad = n; /* first byte that is not visible ASCII (NUL included) */
-	for (size_t i = 0; i < n && bad == n; i++)
-		if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f)
-			bad = i;
-	if (n == 0)
-		add_error(ld->errs, line,
-			  "key 'http_token_file': the first line of %s is empty; put the token "
-			  "there",
-			  path);
-	else if (n >= DUET_CONFIG_TOKEN_MAX)
-		add_error(ld->errs, line,
-			  "key 'http_token_file': the token in %s is %zu bytes, more than %d", path,
-			  n, DUET_CONFIG_TOKEN_MAX - 1);
-	else if (bad < n)
-		add_error(ld->errs, line,
-			  "key 'http_token_file': the token in %s has byte 0x%02x at position %zu; "
-			  "a bearer token is visible ASCII without blanks",
-			  path, (unsigned char)buf[bad], bad + 1);
-	else {
-		memcpy(token, buf, n);
-		token[n] = '\0';
-	}
-	free_secret(buf, len);
-}
-
-/* One word of a users-file line, as net-snmp's copy_nword() reads it: a run
- * of non-blanks, or a "..." / '...' string in which a backslash escapes the
- * next byte. Returns the word's length, or -1 with a reason; *p moves past
- * it. out has room for cap bytes and a NUL. */
-static long users_word(const char **p, char *out, size_t cap, char *why, size_t whylen)
-{
-	const char *s = *p;
-	size_t n = 0;
-	bool overflow = false;
-	if (*s == '"' || *s == '\'') {
-		char quote = *s++;
-		while (*s && *s != quote) {
-			if (*s == '\\' && s[1])
-				s++;
-			if (n < cap)
-				out[n] = *s;
-			overflow |= n >= cap;
-			n++;
-			s++;
-		}
-		if (*s != quote) {
-			snprintf(why, whylen, "a %c-quoted word is not closed", quote);
-			return -1;
-		}
-		s++;
-	} else {
-		while (*s && *s != ' ' && *s != '\t') {
-			if (n < cap)
-				out[n] = *s;
-			overflow |= n >= cap;
-			n++;
-			s++;
-		}
-	}
-	out[n < cap ? n : cap] = '\0';
-	while (*s == ' ' || *s == '\t')
-		s++;
-	*p = s;
-	return overflow ? (long)cap + 1 : (long)n;
-}
-
-static const struct choice snmp_auth_choices[] = {{"MD5", DUET_CONFIG_SNMP_AUTH_MD5},
-						  {"SHA", DUET_CONFIG_SNMP_AUTH_SHA1},
-						  {"SHA-224", DUET_CONFIG_SNMP_AUTH_SHA224},
-						  {"SHA-256", DUET_CONFIG_SNMP_AUTH_SHA256},
-						  {"SHA-384", DUET_CONFIG_SNMP_AUTH_SHA384},
-						  {"SHA-512", DUET_CONFIG_SNMP_AUTH_SHA512},
-						  {NULL, 0}};
-static const struct choice snmp_priv_choices[] = {
-    {"DES", DUET_CONFIG_SNMP_PRIV_DES}, {"AES", DUET_CONFIG_SNMP_PRIV_AES128}, {NULL, 0}};
-
-/* A passphrase word: 8..128 bytes. */
-static int users_pass(const char **p, char *out, const char *what, char *why, size_t whylen)
-{
-	long n = users_word(p, out, DUET_CONFIG_SNMP_PASS_MAX - 1, why, whylen);
-	if (n < 0)
-		return -1;
-	if (n < DUET_CONFIG_SNMP_PASS_MIN_BYTES || n >= DUET_CONFIG_SNMP_PASS_MAX) {
-		snprintf(why, whylen, "the %s passphrase is %s%ld bytes; it must have %d to %d",
-			 what, n >= DUET_CONFIG_SNMP_PASS_MAX ? "over " : "",
-			 n >= DUET_CONFIG_SNMP_PASS_MAX ? (long)DUET_CONFIG_SNMP_PASS_MAX - 1 : n,
-			 DUET_CONFIG_SNMP_PASS_MIN_BYTES, DUET_CONFIG_SNMP_PASS_MAX - 1);
-		return -1;
-	}
-	return 0;
-}
-
-/* Parses one non-blank, non-comment line of the users file into *u.
- * Returns 0, or -1 with a reason. */
-static int parse_user_line(const char *line, struct duet_config_snmp_user *u, char *why,
-			   size_t whylen)
-{
-	char word[DUET_CONFIG_STR_MAX];
-	const char *p = line;
-	memset(u, 0, sizeof(*u));
-	long n = users_word(&p, word, sizeof(word) - 1, why, whylen);
-	if (n < 0)
-		return -1;
-	if (strcasecmp(word, "createUser") != 0) {
-		snprintf(why, whylen, "expected 'createUser', found '%.40s'", word);
-		return -1;
-	}
-	if ((n = users_word(&p, word, sizeof(word) - 1, why, whylen)) < 0)
-		return -1;
-	if (strcmp(word, "-e") == 0) {
-		if ((n = users_word(&p, word, sizeof(word) - 1, why, whylen)) < 0)
-			return -1;
-		if (n == 0) {
-			snprintf(why, whylen, "-e needs an engine ID in hex");
-			return -1;
-		}
-		if (parse_engine_id(word, u->engine_id, &u->engine_id_len, why, whylen) != 0)
-			return -1;
-		if ((n = users_word(&p, word, sizeof(word) - 1, why, whylen)) < 0)
-			return -1;
-	} else if (word[0] == '-' && word[1]) {
-		snprintf(why, whylen,
-			 "option '%.20s' is not supported (only -e ENGINEID; give passphrases, not "
-			 "keys)",
-			 word);
-		return -1;
-	}
-	if (n == 0) {
-		snprintf(why, whylen, "createUser needs a user name");
-		return -1;
-	}
-	if (n >= DUET_CONFIG_SNMP_USER_MAX) {
-		snprintf(why, whylen, "user name '%.40s...' is longer than %d bytes", word,
-			 DUET_CONFIG_SNMP_USER_MAX - 1);
-		return -1;
-	}
-	memcpy(u->name, word, (size_t)n + 1);
-	if (!*p)
-		return 0; /* noAuthNoPriv */
-	if (users_word(&p, word, sizeof(word) - 1, why, whylen) < 0)
-		return -1;
-	if (parse_choice(word, snmp_auth_choices, &u->auth, why, whylen) != 0) {
-		snprintf(why, whylen,
-			 "unknown authentication protocol '%.40s' (MD5, SHA, SHA-224, SHA-256, "
-			 "SHA-384 or SHA-512)",
-			 word);
-		return -1;
-	}
-	if (!*p) {
-		snprintf(why, whylen, "%s needs an authentication passphrase", word);
-		return -1;
-	}
-	if (users_pass(&p, u->auth_pass, "authentication", why, whylen) != 0)
-		return -1;
-	if (!*p)
-		return 0; /* authNoPriv */
-	if (users_word(&p, word, sizeof(word) - 1, why, whylen) < 0)
-		return -1;
-	if (parse_choice(word, snmp_priv_choices, &u->priv, why, whylen) != 0) {
-		snprintf(why, whylen, "unknown privacy protocol '%.40s' (DES or AES)", word);
-		return -1;
-	}
-	if (!*p) {
-		memcpy(u->priv_pass, u->auth_pass, sizeof(u->priv_pass)); /* as net-snmp */
-		return 0;
-	}
-	if (users_pass(&p, u->priv_pass, "privacy", why, whylen) != 0)
-		return -1;
-	if (*p) {
-		if (users_word(&p, word, sizeof(word) - 1, why, whylen) >= 0)
-			snprintf(why, whylen, "unexpected '%.40s' after the privacy passphrase",
-				 word);
-		return -1;
-	}
-	return 0;
-}
-
-/* [traps] snmp_users_file: every line checked, errors as "FILE:LINE:
- * reason" against the key's line, at most DUET_CONFIG_MAX_SNMP_USERS. */
-static void read_snmp_users(struct loader *ld, int key_line, const char *path,
-			    struct duet_config_traps *t)
-{
-	char why[DUET_CONFIG_MSG_MAX - 64];
-	char *buf;
-	size_t len;
-	if (read_small_file(path, DUET_CONFIG_SNMP_USERS_MAX_BYTES, &buf, &len, why, sizeof(why)) !=
-	    0) {
-		add_error(ld->errs, key_line, "key 'snmp_users_file': %s", why);
-		return;
-	}
-	int user_line[DUET_CONFIG_MAX_SNMP_USERS];
-	unsigned lineno = 0;
-	bool too_many = false;
-	for (char *p = buf; p < buf + len;) {
-		char *end = memchr(p, '\n', (size_t)(buf + len - p));
-		if (!end)
-			end = buf + len;
-		lineno++;
-		char *s = p;
-		p = end + 1;
-		bool nul = memchr(s, '\0', (size_t)(end - s)) != NULL;
-		*end = '\0';
-		if (end > s && end[-1] == '\r')
-			end[-1] = '\0';
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s == '\0' || *s == '#')
-			continue;
-		struct duet_config_snmp_user u;
-		int rc = -1;
-		if (nul)
-			snprintf(why, sizeof(why), "the line contains a NUL byte");
-		else
-			rc = parse_user_line(s, &u, why, sizeof(why));
-		for (unsigned i = 0; rc == 0 && i < t->n_snmp_users; i++) {
-			const struct duet_config_snmp_user *o = &t->snmp_users[i];
-			if (strcmp(o->name, u.name) == 0 && o->engine_id_len == u.engine_id_len &&
-			    memcmp(o->engine_id, u.engine_id, u.engine_id_len) == 0) {
-				snprintf(why, sizeof(why),
-					 "user '%s' is already defined for this engine ID (line "
-					 "%d)",
-					 u.name, user_line[i]);
-				rc = -1;
-			}
-		}
-		if (rc == 0 && t->n_snmp_users == DUET_CONFIG_MAX_SNMP_USERS) {
-			if (!too_many)
-				add_error(ld->errs, key_line,
-					  "key 'snmp_users_file': %s:%u: more than %d users", path,
-					  lineno, DUET_CONFIG_MAX_SNMP_USERS);
-			too_many = true;
-		} else if (rc == 0) {
-			user_line[t->n_snmp_users] = (int)lineno;
-			t->snmp_users[t->n_snmp_users++] = u;
-		} else {
-			add_error(ld->errs, key_line, "key 'snmp_users_file': %s:%u: %s", path,
-				  lineno, why);
-		}
-		explicit_bzero(&u, sizeof(u));
-	}
-	free_secret(buf, len);
-}
-
-/* What spans the keys of [traps]; a witness may not have the section. */
-static void check_traps(struct loader *ld, const struct member_draft *self, unsigned flags)
-{
-	struct draft *d = ld->d;
-	struct duet_config_traps *t = &d->traps;
-	char why[DUET_CONFIG_MSG_MAX - 64];
-#define LINE(key) d->key_line[key_index(SEC_TRAPS, key)]
-#define BAD(key)  d->key_bad[key_index(SEC_TRAPS, key)]
-	if (self && self->kind == DUET_MEMBER_WITNESS) {
-		for (enum section_kind s = SEC_TRAPS; s <= SEC_SINK; s++)
-			if (d->section_line[s])
-				add_error(
-				    ld->errs, d->section_line[s],
-				    "[%s]: only data nodes receive traps, and [member %s] is "
-				    "kind = witness; remove [traps] and [sink] from its config",
-				    section_def(s)->name, self->name);
-		return;
-	}
-	/* [node] listen first: a clash is reported on the [traps] key */
-	struct listener_key tcp[] = {
-	    {"node", "listen", d->key_line[key_index(SEC_NODE, "listen")], &d->listen},
-	    {"traps", "syslog_tcp", LINE("syslog_tcp"), &t->syslog_tcp},
-	    {"traps", "http", LINE("http"), &t->http},
-	    {"traps", "https", LINE("https"), &t->https}};
-	struct listener_key udp[] = {{"traps", "syslog_udp", LINE("syslog_udp"), &t->syslog_udp},
-				     {"traps", "snmp_udp", LINE("snmp_udp"), &t->snmp_udp}};
-	for (size_t i = 1; i < sizeof(tcp) / sizeof(tcp[0]); i++)
-		check_numeric(ld, tcp[i].line, tcp[i].key, tcp[i].addrs);
-	for (size_t i = 0; i < sizeof(udp) / sizeof(udp[0]); i++)
-		check_numeric(ld, udp[i].line, udp[i].key, udp[i].addrs);
-	check_clashes(ld, tcp, sizeof(tcp) / sizeof(tcp[0]), "TCP");
-	check_clashes(ld, udp, sizeof(udp) / sizeof(udp[0]), "UDP");
-
-	bool no_cert = !LINE("tls_cert"), no_key = !LINE("tls_key");
-	if (t->https.n && (no_cert || no_key))
-		add_error(ld->errs, LINE("https"), "key 'https': HTTPS needs [traps] %s",
-			  no_cert && no_key ? "tls_cert and tls_key"
-			  : no_cert         ? "tls_cert"
-					    : "tls_key");
-	/* reported on whichever of the two keys is set (the later if both) */
-	int window_line = LINE("window_ms"), delay_line = LINE("forward_delay_ms");
-	if (!BAD("window_ms") && !BAD("forward_delay_ms") && t->forward_delay_ms >= t->window_ms)
-		add_error(ld->errs, delay_line > window_line ? delay_line : window_line,
-			  "[traps] forward_delay_ms (%" PRIu32
-			  ") must be less than window_ms (%" PRIu32
-			  "): a trap forwarded after the window could no longer be matched",
-			  t->forward_delay_ms, t->window_ms);
-	int batch_line = LINE("batch_max"), backlog_line = LINE("backlog_max");
-	if (!BAD("batch_max") && !BAD("backlog_max") && t->batch_max > t->backlog_max)
-		add_error(ld->errs, batch_line > backlog_line ? batch_line : backlog_line,
-			  "[traps] batch_max (%" PRIu32 ") is more than backlog_max (%" PRIu32
-			  "): one full TRAPS entry could never be committed",
-			  t->batch_max, t->backlog_max);
-	parse_communities(ld, LINE("snmp_communities"), d->snmp_communities, t);
-	if (d->snmp_engine_id[0] && parse_engine_id(d->snmp_engine_id, t->snmp_engine_id,
-						    &t->snmp_engine_id_len, why, sizeof(why)) != 0)
-		add_error(ld->errs, LINE("snmp_engine_id"), "key 'snmp_engine_id': %s", why);
-	if (flags & DUET_CONFIG_SKIP_FILES)
-		return;
-	if (t->http_token_file[0])
-		read_token(ld, LINE("http_token_file"), t->http_token_file, t->http_token);
-	if (t->snmp_users_file[0])
-		read_snmp_users(ld, LINE("snmp_users_file"), t->snmp_users_file, t);
-#undef BAD
-#undef LINE
-}
-
-static bool sql_name(const char *s)
-{
-	if (!(islower((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (; *s; s++)
-		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
-			return false;
-	return true;
-}
-
-/* What spans the keys of [sink] (the witness was dealt with in check_traps). */
-static void check_sink(struct loader *ld, const struct member_draft *self)
-{
-	struct draft *d = ld->d;
-	struct duet_config_sink *k = &d->sink;
-#define LINE(key) d->key_line[key_index(SEC_SINK, key)]
-#define BAD(key)  d->key_bad[key_index(SEC_SINK, key)]
-	if (self && self->kind == DUET_MEMBER_WITNESS)
-		return;
-	if (d->sink_address.n > 1)
-		add_error(ld->errs, LINE("address"),
-			  "key 'address': %u addresses; the TCP sink is one server: give one "
-			  "host:port",
-			  d->sink_address.n);
-	check_numeric(ld, LINE("address"), "address", &d->sink_address);
-	if (d->sink_address.n)
-		memcpy(k->address, d->sink_address.v[0], sizeof(k->address));
-	if (!BAD("table") && !sql_name(k->table))
-		add_error(ld->errs, LINE("table"),
-			  "key 'table': '%.70s' is not a lower-case SQL name ([a-z_][a-z0-9_]*)",
-			  k->table);
-	if (k->type == DUET_CONFIG_SINK_TCP && !d->sink_address.n && !BAD("address"))
-		add_error(ld->errs, LINE("type"), "key 'type': tcp needs [sink] address");
-	if (k->type == DUET_CONFIG_SINK_POSTGRESQL && !k->conninfo[0] && !BAD("conninfo"))
-		add_error(ld->errs, LINE("type"), "key 'type': postgresql needs [sink] conninfo");
-#undef BAD
+		config_add_error(ld->errs, LINE(SEC_HEALTH, "timeout_ms"),
+				 "key 'timeout_ms': %" PRIu32
+				 " ms is more than 4 probe intervals (%" PRIu32
+				 " ms); a hung probe would hide failures for too long",
+				 d->act.health_timeout_ms, d->act.health_interval_ms);
 #undef LINE
 }
 
@@ -1664,19 +1028,19 @@ static void check_files(struct loader *ld)
 	const char *paths[] = {ld->d->tls_ca, ld->d->tls_cert, ld->d->tls_key,
 			       ld->d->traps.tls_cert, ld->d->traps.tls_key};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		int line = ld->d->key_line[key_index(secs[i], tls_keys[i])];
+		int line = ld->d->key_line[config_key_index(secs[i], tls_keys[i])];
 		if (!line || paths[i][0] == '\0')
 			continue;
 		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		struct stat st;
 		if (fd < 0) {
-			add_error(ld->errs, line, "key '%s': cannot read %s: %s", tls_keys[i],
-				  paths[i], strerror(errno));
+			config_add_error(ld->errs, line, "key '%s': cannot read %s: %s",
+					 tls_keys[i], paths[i], strerror(errno));
 			continue;
 		}
 		if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
-			add_error(ld->errs, line, "key '%s': %s is not a regular file", tls_keys[i],
-				  paths[i]);
+			config_add_error(ld->errs, line, "key '%s': %s is not a regular file",
+					 tls_keys[i], paths[i]);
 		close(fd);
 	}
 }
@@ -1745,7 +1109,7 @@ int duet_config_load_buffer(const char *name, const char *text, size_t len, unsi
 	errors_init(errs, name);
 	memset(cfg, 0, sizeof(*cfg));
 	if (len > DUET_CONFIG_MAX_BYTES) {
-		add_error(errs, 0, "file is larger than %u bytes", DUET_CONFIG_MAX_BYTES);
+		config_add_error(errs, 0, "file is larger than %u bytes", DUET_CONFIG_MAX_BYTES);
 		return DUET_EINVAL;
 	}
 	struct draft *d = calloc(1, sizeof(*d));
@@ -1761,19 +1125,20 @@ int duet_config_load_buffer(const char *name, const char *text, size_t len, unsi
 		return rc == -2 ? DUET_ENOMEM : DUET_EINVAL;
 	}
 	if (rc > 0 && !has_errors(errs)) /* read_line should have caught it; say something */
-		add_error(errs, rc, "syntax error");
+		config_add_error(errs, rc, "syntax error");
 
 	for (enum section_kind s = SEC_CLUSTER; s < SEC_BAD; s++)
 		if (s != SEC_MEMBER)
-			require(&ld, s, d->section_line[s], section_def(s)->name, d->key_line);
+			require(&ld, s, d->section_line[s], config_section_def(s)->name,
+				d->key_line);
 	apply_defaults(d);
 	check_members(&ld);
 	const struct member_draft *self = find_self(&ld);
 	check_node(&ld, self);
 	check_raft(&ld, self);
 	check_actions(&ld);
-	check_traps(&ld, self, flags);
-	check_sink(&ld, self);
+	config_check_traps(&ld, self, flags);
+	config_check_sink(&ld, self);
 	if (!(flags & DUET_CONFIG_SKIP_FILES))
 		check_files(&ld);
 
@@ -1796,18 +1161,19 @@ int duet_config_load(const char *path, unsigned flags, struct duet_config *cfg,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		add_error(errs, 0, "cannot open: %s", strerror(e));
+		config_add_error(errs, 0, "cannot open: %s", strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > DUET_CONFIG_MAX_BYTES) {
 		int e = errno;
 		if (fstat(fd, &st) != 0)
-			add_error(errs, 0, "cannot read: %s", strerror(e));
+			config_add_error(errs, 0, "cannot read: %s", strerror(e));
 		else if (!S_ISREG(st.st_mode))
-			add_error(errs, 0, "not a regular file");
+			config_add_error(errs, 0, "not a regular file");
 		else
-			add_error(errs, 0, "file is larger than %u bytes", DUET_CONFIG_MAX_BYTES);
+			config_add_error(errs, 0, "file is larger than %u bytes",
+					 DUET_CONFIG_MAX_BYTES);
 		close(fd);
 		return DUET_EINVAL;
 	}
@@ -1823,7 +1189,7 @@ int duet_config_load(const char *path, unsigned flags, struct duet_config *cfg,
 			continue;
 		if (k < 0) {
 			int e = errno;
-			add_error(errs, 0, "cannot read: %s", strerror(e));
+			config_add_error(errs, 0, "cannot read: %s", strerror(e));
 			free(buf);
 			close(fd);
 			return -e;

@@ -334,6 +334,11 @@ static const struct key_def keys[] = {
      "refused"},
     {SEC_TRAPS, "backlog_max", T_U32, TRAPS_FIELD(backlog_max), 1, UINT32_MAX, NULL, 0, "1000000",
      "committed traps not yet delivered to the sink; past it new traps are refused and counted"},
+    {SEC_TRAPS, "identities_max", T_U32, TRAPS_FIELD(identities_max), 1000, 100000000, NULL, 0,
+     "2000000",
+     "distinct traps this node tracks within window_ms to count repeats (about 100 bytes of "
+     "memory each at full use); size it as the highest trap rate times window_ms; past it new "
+     "traps are refused and counted"},
 
     {SEC_SINK, "type", T_CHOICE, SINK_FIELD(type), 0, 0, sink_choices, 0, "none",
      "none, tcp or postgresql; with none traps are received, deduplicated and committed to "

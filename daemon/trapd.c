@@ -11,6 +11,10 @@
 #include "node_internal.h"
 #include "trapd.h"
 
+/* Batches proposed and not yet applied, at most: traps that arrive
+ * meanwhile gather into the next batch (fewer, larger entries: one durable
+ * write on each member per entry), unless a full batch is waiting. */
+#define TRAPD_BATCHES_IN_FLIGHT 2
 /* Keep this much queued in the sink at most before reading more entries. */
 #define TRAPD_SINK_QUEUE_BYTES (32u << 20)
 
@@ -23,8 +27,9 @@ struct trapd_state {
 	size_t cap, ans_cap;
 
 	bool proposing, delivering;
-	uint64_t lead_term;            /* term in which we last started or stopped proposing */
-	uint64_t submitted, confirmed; /* entry indexes, this leadership */
+	uint64_t lead_term; /* term in which we last started or stopped proposing */
+	uint64_t inflight[TRAPD_BATCHES_IN_FLIGHT]; /* indexes of the last batches proposed */
+	uint64_t submitted, confirmed;              /* entry indexes, this leadership */
 	uint64_t delivered_prop_index, delivered_prop_term, delivered_prop_ms;
 
 	struct {
@@ -82,10 +87,29 @@ static void update_role(struct node *n, uint64_t now)
 
 /* ---- batches and DELIVERED ----------------------------------------------- */
 
+/* The slot of the oldest batch still in flight, or -1 when one is free. */
+static int inflight_full(const struct node *n, const struct trapd_state *t)
+{
+	int oldest = 0;
+	for (int k = 0; k < TRAPD_BATCHES_IN_FLIGHT; k++) {
+		if (t->inflight[k] <= n->fsm.applied_index)
+			return -1;
+		if (t->inflight[k] < t->inflight[oldest])
+			oldest = k;
+	}
+	return oldest;
+}
+
 static void propose_batches(struct node *n)
 {
 	struct trapd_state *t = st_of(n);
 	for (;;) {
+		int slot = inflight_full(n, t);
+		if (slot >= 0 && duet_trap_pipe_outbox(t->pipe) < n->cfg.traps.batch_max)
+			return; /* proposed when a batch is applied (trapd_step) */
+		if (slot < 0)
+			for (slot = 0; t->inflight[slot] > n->fsm.applied_index; slot++)
+				;
 		long len = duet_trap_pipe_take_batch(t->pipe, t->buf, t->cap);
 		if (len <= 0) {
 			if (len < 0)
@@ -104,6 +128,7 @@ static void propose_batches(struct node *n)
 			return; /* retried at the next turn */
 		}
 		t->c.batches++;
+		t->inflight[slot] = index;
 		duet_trap_pipe_batch_proposed(t->pipe, index);
 	}
 }
@@ -355,6 +380,7 @@ int trapd_open(struct node *n)
 	pc.batch_max = ct->batch_max;
 	pc.live_max = ct->pending_max;
 	pc.backlog_max = ct->backlog_max;
+	pc.identities_max = ct->identities_max;
 	pc.keep_undelivered = n->cfg.sink.type != DUET_CONFIG_SINK_NONE;
 	int rc = duet_trap_pipe_new(&pc, &t->pipe);
 	if (rc) {

@@ -78,6 +78,7 @@ struct duet_trap_pipe {
 	size_t last_batch_n;
 
 	struct uentry *uhead, *utail;
+	const struct uentry *ucursor; /* the last one handed out (undelivered()) */
 	uint64_t un, ubytes;
 	uint64_t delivered_index, last_index;
 
@@ -104,7 +105,7 @@ void duet_trap_pipe_config_default(struct duet_trap_pipe_config *c, uint32_t sel
 	c->live_max = 200000;
 	c->backlog_max = 1000000;
 	c->committed_max = 4000000;
-	c->identities_max = 1000000;
+	c->identities_max = 2000000;
 	c->keep_undelivered = true;
 }
 
@@ -338,7 +339,9 @@ int duet_trap_pipe_new(const struct duet_trap_pipe_config *c, struct duet_trap_p
 		return DUET_ENOMEM;
 	p->cfg = *c;
 	p->tolerance_ms = c->window_ms / 2;
-	p->retention_ms = (uint64_t)c->window_ms * 2;
+	/* a late copy is checked against the committed keys within moments
+	 * of its receipt, a forwarded one within seconds: a window is plenty */
+	p->retention_ms = c->window_ms;
 	int rc = duet_trap_window_new(c->window_ms, c->identities_max, &p->window);
 	if (rc) {
 		free(p);
@@ -484,6 +487,11 @@ void duet_trap_pipe_batch_proposed(struct duet_trap_pipe *p, uint64_t index)
 {
 	if (index > p->last_proposed)
 		p->last_proposed = index;
+}
+
+size_t duet_trap_pipe_outbox(const struct duet_trap_pipe *p)
+{
+	return p->lists[ST_OUTBOX].n;
 }
 
 bool duet_trap_pipe_proposing(const struct duet_trap_pipe *p)
@@ -655,6 +663,8 @@ void duet_trap_pipe_delivered(struct duet_trap_pipe *p, uint64_t up_to)
 		p->uhead = u->next;
 		if (!p->uhead)
 			p->utail = NULL;
+		if (p->ucursor == u)
+			p->ucursor = NULL;
 		p->un -= u->n;
 		p->ubytes -= u->bytes;
 		uentry_free(u);
@@ -732,14 +742,18 @@ int duet_trap_pipe_ack(struct duet_trap_pipe *p, const void *buf, size_t len)
 
 /* ---- delivery ------------------------------------------------------------ */
 
-bool duet_trap_pipe_undelivered(const struct duet_trap_pipe *p, uint64_t after,
+bool duet_trap_pipe_undelivered(struct duet_trap_pipe *p, uint64_t after,
 				struct duet_trap_pipe_entry *out)
 {
-	for (const struct uentry *u = p->uhead; u; u = u->next)
+	/* the deliverer asks for the entry after the one it got last: start
+	 * there, not at the head (a long backlog would make it quadratic) */
+	const struct uentry *u = p->ucursor && p->ucursor->index <= after ? p->ucursor : p->uhead;
+	for (; u; u = u->next)
 		if (u->index > after) {
 			out->index = u->index;
 			out->n = u->n;
 			out->traps = u->traps;
+			p->ucursor = u;
 			return true;
 		}
 	return false;

@@ -2,6 +2,7 @@
  * udp.c - the UDP trap receiver (traps_udp.h).
  */
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,8 +188,16 @@ int duet_udp_rx_port(const struct duet_udp_rx *rx)
 
 void duet_udp_rx_get_stats(const struct duet_udp_rx *rx, struct duet_udp_rx_stats *out)
 {
-	if (rx && out)
-		*out = rx->stats;
+	if (!rx || !out)
+		return;
+	*out = rx->stats;
+	/* SO_RXQ_OVFL's count arrives with the next datagram: drops at the end
+	 * of a burst show only here, in the socket's own counter */
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof mem;
+	if (!rx->closing && getsockopt(rx->fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+	    len > SK_MEMINFO_DROPS * sizeof mem[0] && mem[SK_MEMINFO_DROPS] > out->kernel_drops)
+		out->kernel_drops = mem[SK_MEMINFO_DROPS];
 }
 
 static void on_closed(uv_handle_t *h)
@@ -218,8 +227,8 @@ void duet_udp_rx_close(struct duet_udp_rx *rx, void (*closed)(void *data), void 
 int duet_udp_rx_send(struct duet_udp_rx *rx, const struct sockaddr_storage *to, const void *buf,
 		     size_t len)
 {
-	socklen_t tl = to->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						 : sizeof(struct sockaddr_in);
+	socklen_t tl =
+	    to->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	if (rx->closing)
 		return -EBADF;
 	ssize_t r = sendto(rx->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)to, tl);

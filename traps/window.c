@@ -8,7 +8,8 @@
  * place: when the table is three quarters full it is rebuilt with only the
  * live entries (those seen within the window), doubling while that is not
  * enough; it is also swept when max_identities are tracked, and a new
- * identity is refused only when that many are live.
+ * identity is refused only when that many are live (then no sweep runs for
+ * an eighth of the window: refusals cost nothing while the table is full).
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct duet_trap_window {
 	uint32_t window_ms, max;
 	size_t cap, used; /* cap is a power of two */
 	struct slot *slots;
+	uint64_t next_sweep_ms; /* full: no sweep before this (see count) */
 };
 
 static size_t hash_of(const uint8_t *id)
@@ -139,13 +141,20 @@ int duet_trap_window_count(struct duet_trap_window *w, const uint8_t *identity, 
 		return 0;
 	}
 	if ((w->used + 1) * 4 > w->cap * 3 || w->used >= w->max) {
+		/* A full table is swept at most eight times per window: sweeping
+		 * on every new identity would make each refusal cost a scan of
+		 * the whole table, just when the receiver is busiest. */
+		if (w->used >= w->max && now_ms < w->next_sweep_ms)
+			return DUET_EBUSY;
 		/* sweep the expired; grow while the live ones fill 3/4 */
 		size_t cap = w->cap;
 		size_t live_n = 0;
 		for (size_t i = 0; i < w->cap; i++)
 			live_n += live(w, &w->slots[i], now_ms);
-		if (live_n >= w->max)
+		if (live_n >= w->max) {
+			w->next_sweep_ms = now_ms + w->window_ms / 8 + 1;
 			return DUET_EBUSY;
+		}
 		while ((live_n + 1) * 4 > cap * 3)
 			cap *= 2;
 		int rc = rebuild(w, cap, now_ms);

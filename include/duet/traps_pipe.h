@@ -14,8 +14,8 @@
  *
  * The pipe of one node holds:
  *  - COMMITTED keys: every trap of an applied TRAPS entry, kept while the
- *    log's time (the newest committed receive time) is less than
- *    2 x window_ms past them, and at most committed_max of them;
+ *    log's time (the newest committed receive time) is less than window_ms
+ *    past them, and at most committed_max of them;
  *  - live ITEMS, each in one state:
  *      OUTBOX    leader: to go into the next TRAPS batch;
  *      INFLIGHT  leader: in a proposed batch, not yet committed;
@@ -78,7 +78,7 @@ struct duet_trap_pipe_config {
 };
 
 /* Defaults: window 30 s, forward 200 ms, reforward 1 s, batch 1000 traps or
- * 1 MiB, 200000 live, 1000000 backlog, 4000000 committed keys, 1000000
+ * 1 MiB, 200000 live, 1000000 backlog, 4000000 committed keys, 2000000
  * identities, keep_undelivered true. */
 void duet_trap_pipe_config_default(struct duet_trap_pipe_config *c, uint32_t self_id);
 
@@ -133,6 +133,8 @@ void duet_trap_pipe_set_role(struct duet_trap_pipe *p, const struct duet_trap_pi
 /* The batch last taken was proposed at `index` (in the term of the last
  * set_role()). */
 void duet_trap_pipe_batch_proposed(struct duet_trap_pipe *p, uint64_t index);
+/* Traps waiting in the OUTBOX for the next batch. */
+size_t duet_trap_pipe_outbox(const struct duet_trap_pipe *p);
 /* True while the pipe proposes (set_role's verdict). */
 bool duet_trap_pipe_proposing(const struct duet_trap_pipe *p);
 
@@ -180,7 +182,7 @@ struct duet_trap_pipe_entry {
 	const struct duet_trap *traps;
 };
 /* The first undelivered entry with index > after. Returns true if one. */
-bool duet_trap_pipe_undelivered(const struct duet_trap_pipe *p, uint64_t after,
+bool duet_trap_pipe_undelivered(struct duet_trap_pipe *p, uint64_t after,
 				struct duet_trap_pipe_entry *out);
 /* Highest index a committed DELIVERED covers. */
 uint64_t duet_trap_pipe_delivered_index(const struct duet_trap_pipe *p);

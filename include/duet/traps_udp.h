@@ -10,7 +10,9 @@
  *    the kernel granted is in the stats.
  *  - SO_RXQ_OVFL makes the kernel attach its running count of datagrams it
  *    dropped on this socket (buffer full) to every datagram; kernel_drops is
- *    the latest value.
+ *    the latest value, or the socket's own drop counter (SO_MEMINFO) read
+ *    when the stats are asked for, if higher (drops at the end of a burst,
+ *    with no datagram after them to carry the count).
  *  - Each readable event reads up to `batch` datagrams per recvmmsg call and
  *    at most DUET_UDP_RX_MAX_ROUNDS calls, then yields to the loop.
  *  - A datagram longer than max_datagram is cut by the kernel (MSG_TRUNC):

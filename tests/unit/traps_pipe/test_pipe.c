@@ -230,6 +230,11 @@ Test(pipe, undelivered_entries_bound_compaction_until_delivered)
 	cr_assert_eq(memcmp(e.traps[0].payload, "one", 3), 0);
 	cr_assert(duet_trap_pipe_undelivered(a, 10, &e));
 	cr_assert_eq(e.index, 12);
+	/* asked again from the start (a new deliverer): the first one again */
+	cr_assert(duet_trap_pipe_undelivered(a, 0, &e));
+	cr_assert_eq(e.index, 10);
+	cr_assert(duet_trap_pipe_undelivered(a, 11, &e));
+	cr_assert_eq(e.index, 12);
 	duet_trap_pipe_delivered(a, 10);
 	cr_assert_eq(duet_trap_pipe_compact_floor(a, 15), 11);
 	duet_trap_pipe_delivered(a, 12);

@@ -124,6 +124,31 @@ Test(window, expired_identities_are_swept_and_the_bound_holds)
 	duet_trap_window_free(w);
 }
 
+Test(window, a_full_table_is_swept_at_most_every_eighth_of_the_window)
+{
+	/* window 1000 ms, 100 identities: 50 seen at 0 ms, 50 at 900 ms */
+	struct duet_trap_window *w;
+	cr_assert_eq(duet_trap_window_new(1000, 100, &w), 0);
+	uint8_t id[32];
+	uint32_t ord;
+	char content[32];
+	for (int i = 0; i < 100; i++) {
+		snprintf(content, sizeof content, "trap %d", i);
+		id_of("s", content, id);
+		cr_assert_eq(duet_trap_window_count(w, id, i < 50 ? 0 : 900, &ord), 0);
+	}
+	id_of("s", "new", id);
+	/* at 950 all 100 are live: refused, and no sweep before 950 + 125 */
+	cr_assert_eq(duet_trap_window_count(w, id, 950, &ord), DUET_EBUSY);
+	/* at 1010 the first 50 have expired, but the table is not swept yet */
+	cr_assert_eq(duet_trap_window_count(w, id, 1010, &ord), DUET_EBUSY);
+	/* at 1080 it is, and the new identity fits */
+	cr_assert_eq(duet_trap_window_count(w, id, 1080, &ord), 0);
+	cr_assert_eq(ord, 1);
+	cr_assert_leq(duet_trap_window_size(w), 51);
+	duet_trap_window_free(w);
+}
+
 Test(window, refuses_bad_arguments)
 {
 	struct duet_trap_window *w = NULL;

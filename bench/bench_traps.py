@@ -558,7 +558,7 @@ def main():
                     help="rates to climb, messages/s (default %s)" %
                     " ".join(str(s) for s in DEFAULT_STEPS))
     ap.add_argument("--step-seconds", type=float, default=35.0,
-                    help="seconds of sending per step (default 5)")
+                    help="seconds of sending per step (default 35: past the window)")
     ap.add_argument("--latency-rate", type=int, default=10000,
                     help="rate of the latency and CPU figures (default 10000)")
     ap.add_argument("--drain-seconds", type=int, default=30,

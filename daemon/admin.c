@@ -10,13 +10,13 @@
  *   {"cmd":"probe","n":N,"bytes":B}  leader only (elsewhere an error naming
  *       the leader): proposes N entries of type TRAPS, each a valid
  *       one-trap batch (duet_traps_encode, synthetic identity, sender
- *       "probe") with B bytes of payload (a JSON string when B >= 2: the
- *       trap pipeline applies and delivers these like any trap), pipelined (DUET_EBUSY from
+ *       "probe") with B bytes of payload (a JSON string: the trap pipeline
+ *       applies and delivers these like any trap), pipelined (DUET_EBUSY from
  *       raft_propose is retried at the next loop turn), and answers
  *       {"ok":true,"n":N,"first_index":..,"last_index":..,"elapsed_us":..}
  *       once the last one is applied on the leader (committed). For
  *       bench-cluster and the tests: 1 <= N <= ADMIN_PROBE_MAX_N,
- *       B <= DUET_TRAP_MAX_PAYLOAD, one probe at a time (error if busy);
+ *       2 <= B <= DUET_TRAP_MAX_PAYLOAD, one probe at a time (error if busy);
  *       losing the leadership meanwhile answers an error.
  * Anything else gets {"ok":false,"error":"..."}. The parser is deliberately
  * tiny: it looks for the "cmd" key and its string value (and, for probe,
@@ -492,10 +492,10 @@ static void start_probe(struct admin_client *c, const char *line)
 	struct node *n = c->node;
 	uint64_t count = 0, bytes = 0;
 	if (parse_uint(line, "\"n\"", &count) || parse_uint(line, "\"bytes\"", &bytes) ||
-	    count == 0 || count > ADMIN_PROBE_MAX_N || bytes > DUET_TRAP_MAX_PAYLOAD) {
+	    count == 0 || count > ADMIN_PROBE_MAX_N || bytes < 2 || bytes > DUET_TRAP_MAX_PAYLOAD) {
 		char msg[128];
 		snprintf(msg, sizeof msg,
-			 "probe: expected {\"cmd\":\"probe\",\"n\":1..%u,\"bytes\":0..%d}",
+			 "probe: expected {\"cmd\":\"probe\",\"n\":1..%u,\"bytes\":2..%d}",
 			 ADMIN_PROBE_MAX_N, DUET_TRAP_MAX_PAYLOAD);
 		client_send(c, error_json(msg));
 		return;
@@ -527,8 +527,8 @@ static void start_probe(struct admin_client *c, const char *line)
 	}
 	for (uint64_t i = 0; i < bytes; i++)
 		n->probe.payload[i] = (uint8_t)('a' + i % 26);
-	if (bytes >= 2) /* a JSON string, like every trap payload a sink gets */
-		n->probe.payload[0] = n->probe.payload[bytes - 1] = '"';
+	/* a JSON string, like every trap payload a sink gets */
+	n->probe.payload[0] = n->probe.payload[bytes - 1] = '"';
 	n->probe.active = true;
 	n->probe.client = c;
 	n->probe.n = count;

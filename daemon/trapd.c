@@ -35,7 +35,7 @@ struct trapd_state {
 	struct {
 		uint64_t batches, batch_busy, forward_frames, forward_failed, answers;
 		uint64_t forwards_not_leader, frames_bad, bad_entries, delivered_entries;
-		uint64_t submit_busy, confirms;
+		uint64_t submit_busy, confirms, undeliverable;
 	} c;
 };
 
@@ -156,6 +156,18 @@ static void deliver_more(struct node *n)
 		}
 		int rc = duet_sink_submit(t->sink, e.index, recs, e.n);
 		free(recs);
+		if (rc == DUET_EINVAL) {
+			/* a record no sink can take (not decoder output: an admin
+			 * probe, say): counted and skipped, or it would hold back
+			 * every trap after it; the empty batch keeps the order */
+			t->c.undeliverable += e.n;
+			duet_log(DUET_LOG_ERROR,
+				 "traps: entry %" PRIu64
+				 " has a record the sink refuses; its %" PRIu32
+				 " trap(s) are skipped",
+				 e.index, e.n);
+			rc = duet_sink_submit(t->sink, e.index, NULL, 0);
+		}
 		if (rc) {
 			t->c.submit_busy++;
 			return;
@@ -493,10 +505,11 @@ void trapd_status_json(struct node *n, FILE *f)
 		",\"forward_failed\":%" PRIu64 ",\"answers_sent\":%" PRIu64
 		",\"forwards_not_leader\":%" PRIu64 ",\"frames_bad\":%" PRIu64
 		",\"bad_entries\":%" PRIu64 ",\"delivered_entries\":%" PRIu64
-		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"sink\":",
+		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"undeliverable\":%" PRIu64
+		",\"sink\":",
 		t->c.batches, t->c.batch_busy, t->c.forward_frames, t->c.forward_failed,
 		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
-		t->c.delivered_entries, t->c.submit_busy, t->c.confirms);
+		t->c.delivered_entries, t->c.submit_busy, t->c.confirms, t->c.undeliverable);
 	if (t->sink) {
 		char buf[4096];
 		int len = duet_sink_stats_json(t->sink, buf, sizeof buf);

@@ -20,7 +20,9 @@
  * one is refused with DUET_EBUSY (the receiver counts it as a drop reason;
  * the trap is not taken). Expired identities are swept when the table fills
  * up; a full table is swept at most every window_ms / 8, so a refusal costs
- * no scan. Size max_identities for the highest rate times window_ms. Pure: no I/O, no clock (the caller passes its monotonic now_ms).
+ * no scan. Size max_identities for the highest rate times window_ms.
+ *
+ * Pure: no I/O, no clock (the caller passes its monotonic now_ms).
  */
 #ifndef DUET_TRAPS_H
 #define DUET_TRAPS_H

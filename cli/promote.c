@@ -37,9 +37,7 @@ void cmd_promote_help(void)
 	       "Exit status: 0 proposed, 1 refused (reason printed), 2 usage error.\n");
 }
 
-/* Appends s to out as a JSON string body (quotes and backslashes escaped,
- * control characters dropped). */
-static void json_body(char *out, size_t cap, const char *s)
+void duetctl_json_body(char *out, size_t cap, const char *s)
 {
 	size_t n = strlen(out);
 	for (; *s && n + 3 < cap; s++) {
@@ -50,6 +48,14 @@ static void json_body(char *out, size_t cap, const char *s)
 		out[n++] = *s;
 	}
 	out[n] = 0;
+}
+
+void duetctl_operator_who(char *who, size_t cap)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
+	snprintf(who, cap, "%s@%s", pw ? pw->pw_name : "uid?", host);
 }
 
 int cmd_promote(int argc, char **argv)
@@ -81,15 +87,12 @@ int cmd_promote(int argc, char **argv)
 	int src = duetctl_admin_socket("promote", config, &sock);
 	if (src)
 		return src;
-	const struct passwd *pw = getpwuid(getuid());
-	char who[32]; /* DUET_NAME_MAX: the OPERATOR entry keeps 31 bytes */
-	char host[64] = "";
-	gethostname(host, sizeof host - 1);
-	snprintf(who, sizeof who, "%s@%s", pw ? pw->pw_name : "uid?", host);
+	char who[32];
+	duetctl_operator_who(who, sizeof who);
 	char req[1024] = "{\"cmd\":\"promote\",\"accept_data_loss\":1,\"who\":\"";
-	json_body(req, sizeof req - 40, who);
+	duetctl_json_body(req, sizeof req - 40, who);
 	strcat(req, "\",\"why\":\"");
-	json_body(req, sizeof req - 8, why);
+	duetctl_json_body(req, sizeof req - 8, why);
 	strcat(req, "\"}\n");
 	char err[512] = "";
 	char *answer = duetctl_ask(sock, req, err, sizeof err);

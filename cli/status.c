@@ -30,8 +30,9 @@ void cmd_status_help(void)
 	       "\n"
 	       "Asks a running duetd / duet-witness for its status over its admin socket\n"
 	       "(the config's admin_socket, default <data_dir>/admin.sock): member, role,\n"
-	       "term, leader, commit/applied/last index, lease, master, peers (match index\n"
-	       "and last ack, on the leader), transport links and refusals, raft counters.\n"
+	       "term, leader, commit/applied/last index, lease, master, maintenance (when\n"
+	       "on: since which entry, who, why), peers (match index and last ack, on the\n"
+	       "leader), transport links and refusals, raft counters.\n"
 	       "\n"
 	       "  --socket PATH  the admin socket to ask\n"
 	       "  --config FILE  take admin_socket from this config\n"
@@ -59,9 +60,15 @@ int duetctl_admin_socket(const char *cmd, const char *config, const char **sock)
 	return DUETCTL_OK;
 }
 
+char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen)
+{
+	return duetctl_ask_wait(path, req, STATUS_TIMEOUT_S, err, errlen);
+}
+
 /* Sends one request line (with its newline) and returns the response line
  * (malloc'd) or NULL with a message in err. */
-char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen)
+char *duetctl_ask_wait(const char *path, const char *req, unsigned timeout_s, char *err,
+		       size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -74,7 +81,7 @@ char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return NULL;
 	}
-	struct timeval tv = {STATUS_TIMEOUT_S, 0};
+	struct timeval tv = {(time_t)timeout_s, 0};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
@@ -106,6 +113,10 @@ char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen)
 			cap *= 2;
 		}
 		ssize_t r = read(fd, buf + len, cap - 1 - len);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			snprintf(err, errlen, "no answer from %s within %u s", path, timeout_s);
+			break;
+		}
 		if (r <= 0) {
 			snprintf(err, errlen, "read from %s: %s", path,
 				 r == 0 ? "connection closed" : strerror(errno));
@@ -201,6 +212,18 @@ static void print_table(const char *js)
 	const char *master = strstr(js, "\"master\":");
 	printf("master      %s (%s, since entry %s)\n", jget(master, "node", a, sizeof a),
 	       jget(master, "reason", b, sizeof b), jget(master, "since_index", c, sizeof c));
+	const char *mt = strstr(js, "\"maintenance\":{");
+	if (mt && strcmp(jget(mt, "on", a, sizeof a), "true") == 0) {
+		char why[DUET_DETAIL_MAX];
+		if (strcmp(jget(mt, "who", b, sizeof b), "null") == 0)
+			printf("maintenance on since entry %s (who and why: duetctl log --type "
+			       "OPERATOR): no automatic failover\n",
+			       jget(mt, "since_index", c, sizeof c));
+		else
+			printf("maintenance on since entry %s by %s: %s; no automatic failover\n",
+			       jget(mt, "since_index", c, sizeof c), b,
+			       jget(mt, "why", why, sizeof why));
+	}
 	const char *acting = strstr(js, "\"acting\":");
 	if (acting) {
 		printf("acting      %s%s%s\n", jget(acting, "acting", a, sizeof a),

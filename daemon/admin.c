@@ -18,6 +18,21 @@
  *       bench-cluster and the tests: 1 <= N <= ADMIN_PROBE_MAX_N,
  *       2 <= B <= DUET_TRAP_MAX_PAYLOAD, one probe at a time (error if busy);
  *       losing the leadership meanwhile answers an error.
+ *   {"cmd":"promote","accept_data_loss":1,"who":"..","why":".."}  forced
+ *       promotion (ctl_force_promote), answered once proposed.
+ *   {"cmd":"maintenance","on":true|false,"who":"..","why":".."}  data nodes
+ *       only (the witness answers an error). If the applied state already
+ *       is the one asked for, nothing is recorded: the answer says so
+ *       ("changed":false, since which entry, who, why), so only changes
+ *       are in the audit. Otherwise OPERATOR(maintenance on/off, node =
+ *       this node, who, why) is proposed here when this node leads, or
+ *       forwarded to the leader (ctl_propose.c), and the answer waits until
+ *       this node has applied the change: {"ok":true,"maintenance":..,
+ *       "changed":true,"since_index":..,"who":..,"why":..}. After
+ *       ADMIN_MAINTENANCE_WAIT_MS without it (no leader, no quorum, a
+ *       leader change), an error says so; the entry may still commit
+ *       later. Other requests on the same connection are answered
+ *       meanwhile; one maintenance request per connection at a time.
  * Anything else gets {"ok":false,"error":"..."}. The parser is deliberately
  * tiny: it looks for the "cmd" key and its string value (and, for probe,
  * two unsigned integers), nothing is evaluated.
@@ -34,6 +49,10 @@
 #include "trapd.h"
 
 #define ADMIN_PROBE_MAX_N 1000000u
+/* A maintenance request not applied by then is answered with an error; the
+ * tick (at most a second apart) notices, so the answer comes within a second
+ * of it. duetctl waits longer than this (cli/maintenance.c). */
+#define ADMIN_MAINTENANCE_WAIT_MS 5000u
 
 struct admin_client {
 	uv_pipe_t pipe;
@@ -41,6 +60,13 @@ struct admin_client {
 	struct admin_client *next;
 	size_t len;
 	bool closing;
+	/* a maintenance request waiting for its entry to be applied */
+	struct {
+		bool active;
+		bool on;
+		uint64_t baseline;    /* fsm.applied_index when it was asked */
+		uint64_t deadline_ms; /* monotonic */
+	} mnt;
 	char buf[ADMIN_MAX_REQUEST_BYTES];
 };
 
@@ -103,6 +129,36 @@ static const char *master_reason_name(uint8_t r)
 	}
 }
 
+/* ,"maintenance":{"on":..,"since_index":..,"since_ms":..,"who":..,"why":..}
+ * on every member: since_index is the entry that set the current state (0:
+ * never set). who and why are the operator's when the fsm's last OPERATOR
+ * entry is that one (nothing recorded after it), else null: duetctl log
+ * --type OPERATOR has them. */
+static void maintenance_json(FILE *f, const struct node *n)
+{
+	const struct fsm_operator_state *lo = &n->fsm.last_operator;
+	bool known =
+	    n->fsm.maintenance_since && lo->index == n->fsm.maintenance_since &&
+	    (lo->op.command == DUET_OP_MAINTENANCE_ON || lo->op.command == DUET_OP_MAINTENANCE_OFF);
+	fprintf(f, ",\"maintenance\":{\"on\":%s,\"since_index\":%" PRIu64 ",\"since_ms\":",
+		n->fsm.maintenance ? "true" : "false", n->fsm.maintenance_since);
+	if (known)
+		fprintf(f, "%" PRIu64, lo->wall_ms);
+	else
+		fputs("null", f);
+	fputs(",\"who\":", f);
+	if (known)
+		json_string(f, lo->op.who);
+	else
+		fputs("null", f);
+	fputs(",\"why\":", f);
+	if (known)
+		json_string(f, lo->op.why);
+	else
+		fputs("null", f);
+	fputs("}", f);
+}
+
 char *node_status_json(struct node *n)
 {
 	char *text = NULL;
@@ -152,6 +208,7 @@ char *node_status_json(struct node *n)
 	fprintf(f, ",\"id\":%" PRIu32 ",\"reason\":\"%s\",\"since_index\":%" PRIu64 "}",
 		n->fsm.master.node, master_reason_name(n->fsm.master.reason),
 		n->fsm.master.since_index);
+	maintenance_json(f, n);
 	fprintf(f, ",\"fsm\":{\"refused\":%" PRIu64 ",\"last_refusal\":", n->fsm.counters.refused);
 	if (n->fsm.last_refusal.index)
 		json_string(f, n->fsm.last_refusal.why);
@@ -538,6 +595,106 @@ static void start_probe(struct admin_client *c, const char *line)
 	node_drive(n);
 }
 
+/* ---- maintenance ---------------------------------------------------------- */
+
+/* Finds "key" : true|false in line. */
+static int parse_bool(const char *line, const char *key, bool *out)
+{
+	const char *p = value_of(line, key);
+	if (p && strncmp(p, "true", 4) == 0)
+		*out = true;
+	else if (p && strncmp(p, "false", 5) == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* The answer to a maintenance request from the applied state. */
+static char *maintenance_answer(const struct node *n, bool changed)
+{
+	char *t = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&t, &size);
+	if (!f)
+		return NULL;
+	fprintf(f, "{\"ok\":true,\"changed\":%s", changed ? "true" : "false");
+	maintenance_json(f, n);
+	fputs("}", f);
+	if (fclose(f) != 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void start_maintenance(struct admin_client *c, const char *line)
+{
+	struct node *n = c->node;
+	char who[DUET_NAME_MAX] = "", why[DUET_DETAIL_MAX] = "", err[512] = "";
+	bool on = false;
+	/* "on" first: the CLI writes it before who and why */
+	if (parse_bool(line, "\"on\"", &on) || parse_text(line, "\"who\"", who, sizeof who) ||
+	    parse_text(line, "\"why\"", why, sizeof why)) {
+		n->admin_refused++;
+		client_send(c,
+			    error_json("maintenance: expected {\"cmd\":\"maintenance\",\"on\":"
+				       "true|false,\"who\":\"...\",\"why\":\"...\"} (who at most "
+				       "31 bytes, why at most 511)"));
+		return;
+	}
+	if (c->mnt.active) {
+		client_send(c,
+			    error_json("maintenance: a request of this connection is in flight"));
+		return;
+	}
+	if (n->cfg.self_kind == DUET_MEMBER_DATA && n->fsm.maintenance == on) {
+		client_send(c, maintenance_answer(n, false));
+		return;
+	}
+	uint64_t baseline = n->fsm.applied_index, index = 0;
+	if (ctl_maintenance(n, on, who, why, &index, err, sizeof err) != 0) {
+		client_send(c, error_json(err));
+		return;
+	}
+	c->mnt.active = true;
+	c->mnt.on = on;
+	c->mnt.baseline = baseline;
+	c->mnt.deadline_ms = node_now_ms() + ADMIN_MAINTENANCE_WAIT_MS;
+	node_drive(n);
+}
+
+void admin_maintenance_check(struct node *n)
+{
+	uint64_t now = node_now_ms();
+	for (struct admin_client *c = n->clients; c; c = c->next) {
+		if (!c->mnt.active || c->closing)
+			continue;
+		/* the state changed after the request: our entry, or another one
+		 * asking the same (the leader records only changes) */
+		if (n->fsm.maintenance == c->mnt.on && n->fsm.maintenance_since > c->mnt.baseline) {
+			c->mnt.active = false;
+			client_send(c, maintenance_answer(n, true));
+			continue;
+		}
+		if (now < c->mnt.deadline_ms)
+			continue;
+		c->mnt.active = false;
+		struct raft_status st;
+		raft_status(n->raft, now, &st);
+		const char *leader = member_name(n, st.leader);
+		char msg[400];
+		snprintf(msg, sizeof msg,
+			 "not applied within %u ms (%s is %s in term %" PRIu64
+			 ", leader %s, commit index %" PRIu64
+			 "): the leader may have no quorum or may have changed; the entry may "
+			 "still commit: check duetctl status, then try again",
+			 ADMIN_MAINTENANCE_WAIT_MS, n->cfg.node_name, raft_role_name(st.role),
+			 st.term, leader ? leader : "unknown", st.commit_index);
+		client_send(c, error_json(msg));
+	}
+}
+
 static void handle_line(struct admin_client *c, char *line)
 {
 	struct node *n = c->node;
@@ -581,9 +738,14 @@ static void handle_line(struct admin_client *c, char *line)
 		client_send(c, strdup("{\"ok\":true}"));
 		return;
 	}
+	if (strcmp(cmd, "maintenance") == 0) {
+		start_maintenance(c, line);
+		return;
+	}
 	n->admin_refused++;
-	char msg[96];
-	snprintf(msg, sizeof msg, "unknown command '%s'; known: status, probe, promote", cmd);
+	char msg[128];
+	snprintf(msg, sizeof msg,
+		 "unknown command '%s'; known: status, probe, promote, maintenance", cmd);
 	client_send(c, error_json(msg));
 }
 

@@ -664,7 +664,8 @@ static void leader_not_master(struct node *n, const struct raft_status *st)
 }
 
 /* The acting master whose committed health has a critical check failing
- * hands leadership to the synchronous standby (DESIGN.md 7); the transfer
+ * hands leadership to the synchronous standby (DESIGN.md 7), unless
+ * maintenance is on (no automatic failover, either way); the transfer
  * voids the lease at once, so ctl_step() demotes this node right after.
  * The HEALTH entry is committed first, so the new leader knows not to hand
  * leadership back. */
@@ -675,6 +676,19 @@ static void maybe_step_down(struct node *n, const struct raft_status *st)
 		return;
 	if (!check_failing(n, n->cfg.self_id) || c->stepdown_term == st->term)
 		return;
+	if (n->fsm.maintenance) {
+		/* a hand-over is a failover: maintenance holds it back (the
+		 * operator may be stopping PostgreSQL on purpose) */
+		snprintf(c->why_not_master, sizeof c->why_not_master,
+			 "a critical check fails on this master, but maintenance is on (entry "
+			 "%" PRIu64 "): staying master",
+			 n->fsm.maintenance_since);
+		if (c->maintenance_hold_term != st->term) {
+			c->maintenance_hold_term = st->term;
+			duet_log(DUET_LOG_WARN, "%s", c->why_not_master);
+		}
+		return;
+	}
 	uint32_t other = ctl_other_data(n);
 	if (fsm_role_of(&n->fsm, other) != FSM_ROLE_SYNC_STANDBY) {
 		snprintf(c->why_not_master, sizeof c->why_not_master,
@@ -794,11 +808,12 @@ void ctl_step(struct node *n)
 	if ((c->act == CTL_ACTIVATING || c->act == CTL_MASTER) && lease && c->lease_timer_open &&
 	    st.lease_expiry_ms > now)
 		uv_timer_start(&c->lease_timer, on_lease_timer, st.lease_expiry_ms - now + 1, 0);
-	maybe_step_down(n, &st);
 	if (lease && current && !named)
 		leader_not_master(n, &st);
 	else if (named || !leader)
 		c->why_not_master[0] = '\0';
+	/* after the reset above, so that its "staying master" reasons show */
+	maybe_step_down(n, &st);
 }
 
 /* ---- forced promotion ---------------------------------------------------- */

@@ -24,6 +24,9 @@
  *  - as acting master: keep synchronous replication as DESIGN.md 4.2/4.3
  *    order it (ctl_sync.c), and hand over to the synchronous standby when a
  *    critical check fails (ctl_health.c).
+ *  - maintenance on (duetctl maintenance, an OPERATOR entry): no MASTER
+ *    proposal and no hand-over on a failing check; status says why.
+ *    Hand-back to a live master and forced promotion still work.
  *
  * Everything runs on the loop thread; the actions are asynchronous (libpq
  * on the loop, commands through uv_spawn, netlink on the threadpool).
@@ -97,11 +100,12 @@ struct ctl {
 	 * was our leader (monotonic ms; 0: never since we started) */
 	uint32_t contact_id[DUET_MAX_MEMBERS];
 	uint64_t contact_ms[DUET_MAX_MEMBERS];
-	uint64_t proposed_term;   /* MASTER proposed in this term (once per term) */
-	uint64_t transfer_at;     /* last leadership transfer we started */
-	uint64_t stepdown_term;   /* critical failure hand-over started in this term */
-	uint64_t stale_stop_at;   /* last stop of a stale primary (monotonic ms) */
-	char why_not_master[256]; /* for status: why this leader does not take over */
+	uint64_t proposed_term;         /* MASTER proposed in this term (once per term) */
+	uint64_t transfer_at;           /* last leadership transfer we started */
+	uint64_t stepdown_term;         /* critical failure hand-over started in this term */
+	uint64_t maintenance_hold_term; /* hand-over held back by maintenance, logged */
+	uint64_t stale_stop_at;         /* last stop of a stale primary (monotonic ms) */
+	char why_not_master[256];       /* for status: why this leader does not take over */
 
 	/* the last takeover, for status and bench-failover */
 	struct {
@@ -138,6 +142,14 @@ void ctl_status_json(struct node *n, FILE *f);
  * OPERATOR(force promote) and MASTER(self, forced). 0, or an error with
  * a sentence in err. */
 int ctl_force_promote(struct node *n, const char *who, const char *why, char *err, size_t errlen);
+/* Maintenance (duetctl maintenance on|off, ctl_propose.c): when this node
+ * leads, proposes OPERATOR(maintenance on/off, node = self, who, why) with
+ * *index its index, unless the applied state has it already (*index 0);
+ * otherwise forwards it to the leader (*index 0). 0, or an error with a
+ * sentence in err (the witness, no leader known, the witness leads, the
+ * proposal or the send failed). The caller waits for the applied state. */
+int ctl_maintenance(struct node *n, bool on, const char *who, const char *why, uint64_t *index,
+		    char *err, size_t errlen);
 
 /* ctl_sync.c: synchronous replication on the acting master. */
 void ctl_sync_step(struct node *n);

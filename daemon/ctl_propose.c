@@ -5,8 +5,14 @@
  *
  * A forwarded proposal is one transport frame NODE_FRAME_PROPOSE: u8 entry
  * type, then the payload. The leader takes only what a member may say about
- * itself: HEALTH whose node is the sender. Anything else is refused and
- * counted, like any other bad frame.
+ * itself: HEALTH whose node is the sender, and OPERATOR maintenance on/off
+ * whose node is the sender, a data member (duetctl maintenance run on a
+ * follower). Anything else is refused and counted, like any other bad frame.
+ *
+ * Maintenance records changes only: a request for the state the leader's
+ * applied log already has proposes nothing (the requester finds its answer
+ * in its own applied state, see admin.c). Two requests racing may still
+ * both be recorded; the second entry then changes nothing.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -93,12 +99,139 @@ void ctl_propose_or_forward(struct node *n, uint8_t type, const void *payload, u
 		n->forward_dropped++;
 }
 
+static const char *member_name(const struct node *n, uint32_t id)
+{
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, id);
+	return m ? m->name : "none";
+}
+
+static bool is_maintenance(uint8_t command)
+{
+	return command == DUET_OP_MAINTENANCE_ON || command == DUET_OP_MAINTENANCE_OFF;
+}
+
+/* The leader proposes a maintenance change unless the applied state has it. */
+static int propose_maintenance(struct node *n, const struct duet_operator *op, uint64_t *index)
+{
+	uint8_t on = op->command == DUET_OP_MAINTENANCE_ON;
+	if (n->fsm.maintenance == on) {
+		duet_log(DUET_LOG_INFO,
+			 "maintenance %s asked by %s (via %s): already so since entry %" PRIu64
+			 "; nothing recorded",
+			 on ? "on" : "off", op->who, member_name(n, op->node),
+			 n->fsm.maintenance_since);
+		return 0;
+	}
+	uint8_t buf[1024];
+	long len = duet_operator_encode(op, buf, sizeof buf);
+	int rc =
+	    len < 0 ? (int)len : ctl_propose(n, RAFT_ENTRY_OPERATOR, buf, (uint32_t)len, index);
+	if (rc == 0)
+		duet_log(DUET_LOG_INFO, "proposed OPERATOR(maintenance %s) by %s via %s: %s",
+			 on ? "on" : "off", op->who, member_name(n, op->node), op->why);
+	return rc;
+}
+
+int ctl_maintenance(struct node *n, bool on, const char *who, const char *why, uint64_t *index,
+		    char *err, size_t errlen)
+{
+	*index = 0;
+	if (n->cfg.self_kind != DUET_MEMBER_DATA) {
+		snprintf(err, errlen,
+			 "%s is the witness: maintenance is asked of a data node (duetctl "
+			 "maintenance --config with a duetd config)",
+			 n->cfg.node_name);
+		return DUET_EWITNESS;
+	}
+	struct duet_operator op;
+	memset(&op, 0, sizeof op);
+	op.command = on ? DUET_OP_MAINTENANCE_ON : DUET_OP_MAINTENANCE_OFF;
+	op.node = n->cfg.self_id;
+	snprintf(op.who, sizeof op.who, "%s", who && who[0] ? who : "unknown");
+	snprintf(op.why, sizeof op.why, "%s", why && why[0] ? why : "(no reason given)");
+	struct raft_status st;
+	raft_status(n->raft, node_now_ms(), &st);
+	if (st.role == RAFT_LEADER) {
+		int rc = propose_maintenance(n, &op, index);
+		if (rc)
+			snprintf(err, errlen, "%s leads but cannot propose the OPERATOR entry: %s",
+				 n->cfg.node_name, duet_strerror(rc));
+		return rc;
+	}
+	const struct duet_member *leader = duet_membership_find(&n->cfg.membership, st.leader);
+	if (!leader || !n->xport) {
+		snprintf(err, errlen,
+			 "no leader known to %s (%s, term %" PRIu64 "): the cluster needs a "
+			 "leader and a quorum to record maintenance; try again once duetctl status "
+			 "shows a leader",
+			 n->cfg.node_name, raft_role_name(st.role), st.term);
+		return DUET_ENOTLEADER;
+	}
+	if (leader->kind != DUET_MEMBER_DATA) {
+		snprintf(err, errlen,
+			 "the witness %s leads for the moment (it hands leadership to a data "
+			 "node); try again in a second",
+			 leader->name);
+		return DUET_ENOTLEADER;
+	}
+	uint8_t buf[1024];
+	buf[0] = RAFT_ENTRY_OPERATOR;
+	long len = duet_operator_encode(&op, buf + 1, sizeof buf - 1);
+	int rc = len < 0
+		     ? (int)len
+		     : xport_send(n->xport, st.leader, NODE_FRAME_PROPOSE, buf, (uint32_t)len + 1);
+	if (rc) {
+		n->forward_dropped++;
+		snprintf(err, errlen, "cannot forward the request to the leader %s: %s",
+			 leader->name, duet_strerror(rc));
+		return rc;
+	}
+	duet_log(DUET_LOG_INFO, "maintenance %s by %s forwarded to the leader %s",
+		 on ? "on" : "off", op.who, leader->name);
+	return 0;
+}
+
+/* A follower's maintenance request (duetctl maintenance run on it). */
+static void forwarded_operator(struct node *n, uint32_t from, const uint8_t *payload, uint32_t len)
+{
+	struct duet_operator op;
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, from);
+	if (duet_operator_decode(payload, len, &op) != 0 || !is_maintenance(op.command) ||
+	    op.node != from || !m || m->kind != DUET_MEMBER_DATA) {
+		n->frames_bad++;
+		duet_log(DUET_LOG_WARN,
+			 "forwarded OPERATOR from member %" PRIu32
+			 " does not decode, is not maintenance on/off, is about another node or "
+			 "comes from no data member; dropped",
+			 from);
+		return;
+	}
+	struct raft_status st;
+	raft_status(n->raft, node_now_ms(), &st);
+	if (st.role != RAFT_LEADER) {
+		/* the requester's deadline tells its operator; nothing is re-sent */
+		n->forward_dropped++;
+		duet_log(DUET_LOG_WARN,
+			 "maintenance request from %s arrived after this node stopped leading; "
+			 "dropped",
+			 m->name);
+		return;
+	}
+	(void)propose_maintenance(n, &op, NULL);
+}
+
 void ctl_forwarded(struct node *n, uint32_t from, const uint8_t *payload, uint32_t len)
 {
+	if (len >= 1 && payload[0] == RAFT_ENTRY_OPERATOR) {
+		forwarded_operator(n, from, payload + 1, len - 1);
+		return;
+	}
 	if (len < 1 || payload[0] != RAFT_ENTRY_HEALTH) {
 		n->frames_bad++;
 		duet_log(DUET_LOG_WARN,
-			 "forwarded proposal from member %" PRIu32 " is not HEALTH; dropped", from);
+			 "forwarded proposal from member %" PRIu32
+			 " is neither HEALTH nor OPERATOR; dropped",
+			 from);
 		return;
 	}
 	struct duet_health h;

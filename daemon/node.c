@@ -288,6 +288,7 @@ static void drive(struct node *n)
 		finish_update(n);
 	}
 	admin_probe_check(n);
+	admin_maintenance_check(n);
 	arm_timer(n);
 }
 

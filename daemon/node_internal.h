@@ -136,5 +136,8 @@ char *node_status_json(struct node *n);
  * at the next turn), answers it once its last entry is applied. */
 void admin_probe_pump(struct node *n);
 void admin_probe_check(struct node *n);
+/* Answers the maintenance requests whose change is applied, or whose
+ * deadline passed (admin.c; after every drive). */
+void admin_maintenance_check(struct node *n);
 
 #endif

@@ -4,7 +4,7 @@
 #
 # usage: cluster_test.sh BIN_DIR HELPER_DIR TEST
 #   TEST: leader | failover | restart | witness_quorum | foreign_ca | garbage | audit |
-#         probe
+#         probe | follow | maintenance
 #
 # Each test builds its own world (certs, three configs on free ports, three
 # data dirs in a mktemp dir), starts the processes, and on exit - success or
@@ -253,8 +253,117 @@ t_probe() {
 	[ "$(field "$follower" .fsm.refused)" = 0 ] || fail "fsm refused entries"
 }
 
+# operator_entries NODE: the OPERATOR records of NODE's audit chain, one JSON
+# object per line
+operator_entries() { "$BIN/duetctl" log --config "$TMP/$1.ini" --type OPERATOR --json; }
+count_type() { "$BIN/duetctl" log --config "$TMP/$1.ini" --type "$2" | grep -c .; }
+
+# duetctl maintenance on through the follower (forwarded to the leader), shown
+# on every member and in the audit chain with who and why; no failover while
+# it is on (the log's master stays, no MASTER proposed); off through the
+# leader; usage errors and the witness refused
+t_maintenance() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local old=$LEADER follower out rc
+	follower=$(other_data "$old")
+	wait_until 3 "MASTER($old) applied on $follower" \
+		is "$follower" '.master.node == "'"$old"'"'
+
+	"$BIN/duetctl" maintenance sideways --config "$TMP/$follower.ini" 2>"$TMP/err.txt"
+	rc=$?
+	[ "$rc" = 2 ] || fail "maintenance sideways exited $rc"
+	"$BIN/duetctl" maintenance --config "$TMP/$follower.ini" 2>>"$TMP/err.txt"
+	rc=$?
+	[ "$rc" = 2 ] || fail "maintenance without on/off exited $rc"
+	ok "bad arguments exit 2: $(tr '\n' ' ' <"$TMP/err.txt")"
+	"$BIN/duetctl" maintenance on --why "witness" --config "$TMP/witness.ini" 2>"$TMP/err.txt"
+	rc=$?
+	[ "$rc" = 1 ] || fail "maintenance on the witness exited $rc"
+	grep -q "is the witness" "$TMP/err.txt" || fail "witness refusal: $(cat "$TMP/err.txt")"
+	ok "witness refuses: $(cat "$TMP/err.txt")"
+
+	out=$("$BIN/duetctl" maintenance on --why "kernel upgrade" --config "$TMP/$follower.ini") ||
+		fail "maintenance on via $follower: $out"
+	ok "via the follower $follower: $out"
+	# answered once applied on the node asked: no waiting here
+	is "$follower" '.maintenance.on and .maintenance.why == "kernel upgrade"' ||
+		fail "$follower answered before applying: $(field "$follower" .maintenance)"
+	local since
+	since=$(field "$follower" .maintenance.since_index)
+	for n in "${NAMES[@]}"; do
+		wait_until 3 "maintenance on in $n's status" is "$n" \
+			'.maintenance.on and .maintenance.since_index == '"$since"' and
+			 (.maintenance.who | test("@")) and .maintenance.why == "kernel upgrade"'
+	done
+	ok "status on all three: $(status witness | jq -c .maintenance)"
+	"$BIN/duetctl" status --config "$TMP/$old.ini" | grep -q "^maintenance on since entry $since by .*: kernel upgrade" ||
+		fail "status table lacks the maintenance line: $("$BIN/duetctl" status --config "$TMP/$old.ini")"
+	wait_until 3 "the OPERATOR entry in the witness's audit chain" \
+		eval '[ "$(operator_entries witness | grep -c .)" = 1 ]'
+	operator_entries witness | jq -e '.entry.index == '"$since"' and
+		.entry.payload.command == "maintenance on" and .entry.payload.node == '"$(field "$follower" .id)"' and
+		(.entry.payload.who | test("@")) and .entry.payload.why == "kernel upgrade"' >/dev/null ||
+		fail "audit entry: $(operator_entries witness)"
+	ok "audit: $(operator_entries witness | jq -c .entry.payload)"
+
+	out=$("$BIN/duetctl" maintenance on --json --config "$TMP/$old.ini") || fail "maintenance on again: $out"
+	echo "$out" | jq -e '.ok and .changed == false and .maintenance.since_index == '"$since" >/dev/null ||
+		fail "maintenance on again: $out"
+	ok "asked again on the leader $old: nothing recorded: $out"
+
+	local masters refused
+	masters=$(count_type "$follower" MASTER)
+	refused=$(field "$follower" .fsm.refused)
+	kill9 "$old"
+	wait_until 5 "$follower leads after kill -9 of $old" \
+		is "$follower" '.role == "leader" and .lease.valid'
+	wait_until 5 "$follower says maintenance holds back the failover" \
+		is "$follower" '.why_not_master | test("maintenance is on")'
+	ok "$follower leads, not master: $(field "$follower" .why_not_master)"
+	[ "$(field "$follower" .master.node)" = "$old" ] || fail "master changed: $(field "$follower" .master)"
+	[ "$(count_type "$follower" MASTER)" = "$masters" ] || fail "a MASTER entry was committed"
+	[ "$(field "$follower" .fsm.refused)" = "$refused" ] || fail "a MASTER was proposed (and refused)"
+	ok "no MASTER proposed: the log still names $old master"
+
+	start "$old"
+	wait_until 8 "$follower hands leadership back to $old" \
+		is "$old" '.role == "leader" and .lease.valid and .master.node == "'"$old"'"'
+	out=$("$BIN/duetctl" maintenance off --why "done" --config "$TMP/$old.ini") ||
+		fail "maintenance off via $old: $out"
+	ok "via the leader $old: $out"
+	for n in "${NAMES[@]}"; do
+		wait_until 3 "maintenance off in $n's status" is "$n" \
+			'(.maintenance.on | not) and .maintenance.since_index > '"$since"' and
+			 .maintenance.why == "done"'
+	done
+	"$BIN/duetctl" status --config "$TMP/$follower.ini" | grep -q "^maintenance" &&
+		fail "status table still shows maintenance"
+	wait_until 3 "two OPERATOR entries in $follower's audit chain" \
+		eval '[ "$(operator_entries "$follower" | grep -c .)" = 2 ]'
+	operator_entries "$follower" | tail -n 1 | jq -e '.entry.payload.command == "maintenance off" and
+		.entry.payload.node == '"$(field "$old" .id)" >/dev/null ||
+		fail "audit entry: $(operator_entries "$follower" | tail -n 1)"
+	[ "$(count_type "$follower" MASTER)" = "$masters" ] || fail "a MASTER entry was committed"
+	ok "maintenance off on all three; the audit has on and off; $old still master"
+
+	# without a quorum the request fails with the reason, after the deadline
+	stop_clean "$follower"
+	stop_clean witness
+	"$BIN/duetctl" maintenance on --why "alone" --config "$TMP/$old.ini" 2>"$TMP/err.txt"
+	rc=$?
+	[ "$rc" = 1 ] || fail "maintenance on without a quorum exited $rc"
+	grep -E -q "not applied within|no leader known" "$TMP/err.txt" ||
+		fail "no-quorum answer: $(cat "$TMP/err.txt")"
+	ok "no quorum: $(cat "$TMP/err.txt")"
+	is "$old" '.maintenance.on | not' || fail "maintenance on without a quorum"
+	stop_clean "$old"
+	ok "clean stop of all three"
+}
+
 case $TEST in
-leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow) "t_$TEST" ;;
+leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -168,13 +168,13 @@ Test(duetctl, help_everywhere)
 	cr_assert(strstr(r->out, "usage: duetctl check-config FILE"), "%s", r->out);
 	cr_assert(strstr(r->out, "election_timeout_min_ms"), "--help lists the keys: %s", r->out);
 
-	const char *later[] = {"rejoin", "switchover", "maintenance"};
+	const char *later[] = {"rejoin", "switchover"};
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
 		r = run_duetctl(later[i], "--help", NULL);
 		cr_assert_eq(r->status, 0, "%s --help", later[i]);
 		cr_assert(strstr(r->out, "Not available yet: "), "%s: %s", later[i], r->out);
 	}
-	const char *now[] = {"status", "log", "gencerts", "promote"};
+	const char *now[] = {"status", "log", "gencerts", "promote", "maintenance"};
 	for (size_t i = 0; i < sizeof(now) / sizeof(now[0]); i++) {
 		r = run_duetctl(now[i], "--help", NULL);
 		cr_assert_eq(r->status, 0, "%s --help", now[i]);
@@ -205,6 +205,35 @@ Test(duetctl, not_available_and_unknown)
 	cr_assert(strstr(r->err, "unknown option '--frob'"), "%s", r->err);
 	r = run_duetctl("check-config", "a.ini", "b.ini", NULL);
 	cr_assert_eq(r->status, 2);
+}
+
+/* Usage errors exit 2 before any daemon is asked; a socket nobody listens
+ * on is a failure (1) with the reason. The daemon side is in
+ * tests/integration (cluster_test.sh maintenance). */
+Test(duetctl, maintenance_usage)
+{
+	struct run *r = run_duetctl("maintenance", "--socket", "/nonexistent.sock", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "say on or off"), "%s", r->err);
+	r = run_duetctl("maintenance", "sideways", "--socket", "/nonexistent.sock", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "unknown argument 'sideways'"), "%s", r->err);
+	r = run_duetctl("maintenance", "on", "off", "--socket", "/nonexistent.sock", NULL);
+	cr_assert_eq(r->status, 2);
+	r = run_duetctl("maintenance", "on", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "needs --socket PATH or --config FILE"), "%s", r->err);
+	r = run_duetctl("maintenance", "on", "--why", NULL);
+	cr_assert_eq(r->status, 2);
+	static char long_why[600];
+	memset(long_why, 'x', sizeof long_why - 1);
+	r = run_duetctl("maintenance", "on", "--why", long_why, "--socket", "/nonexistent.sock",
+			NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "--why is 599 bytes"), "%s", r->err);
+	r = run_duetctl("maintenance", "off", "--socket", "/nonexistent.sock", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->err, "cannot connect to /nonexistent.sock"), "%s", r->err);
 }
 
 Test(duetctl, print_keys)

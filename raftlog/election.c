@@ -196,12 +196,15 @@ int handle_vote_resp(struct raft *r, const struct raft_msg *m)
 		return 0;
 	if (!pre && r->role != RAFT_CANDIDATE)
 		return 0;
-	uint64_t expect = pre ? r->term + 1 : r->term;
-	if (m->term != expect) {
-		if (m->term > r->term && !m->vote_resp.granted)
-			become_follower(r, m->term, 0);
+	/* a refusal carries the voter's term: a pre-vote at or below it cannot
+	 * win, so learn it (else members at terms t and t + 1, the one at t with
+	 * the longer log, refuse each other's pre-votes forever) */
+	if (m->term > r->term && !m->vote_resp.granted) {
+		become_follower(r, m->term, 0);
 		return 0;
 	}
+	if (m->term != (pre ? r->term + 1 : r->term))
+		return 0;
 	struct peer *p = peer_find(r, m->from);
 	if (!p || p->vote_responded)
 		return 0;

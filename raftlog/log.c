@@ -180,6 +180,15 @@ static void peers_from_conf(struct raft *r)
 		for (uint32_t j = 0; j < n_old; j++)
 			if (old[j].id == m->id)
 				*p = old[j];
+		if (p->id == m->id && p->incarnation != m->incarnation) {
+			/* rebuilt by rejoin: what its old self acknowledged is gone */
+			p->match = p->next = 0;
+			p->ring_head = p->ring_n = 0;
+			p->probe_sent = false;
+			p->snapshot_sent_ms = 0;
+			p->acked = false;
+			p->lease_ack_ts = 0;
+		}
 		p->id = m->id;
 		p->kind = m->kind;
 		p->incarnation = m->incarnation;

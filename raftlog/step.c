@@ -24,7 +24,10 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *m)
 		CNT(r, refused_unknown);
 		return 0;
 	}
-	if (sender->incarnation != m->from_incarnation) {
+	/* lower: the sender's old self, gone. Higher: our log has not yet reached
+	 * the MEMBERSHIP that rebuilt it (a fresh store knows only the bootstrap
+	 * incarnations); its own core keeps it from voting until it caught up. */
+	if (m->from_incarnation < sender->incarnation) {
 		CNT(r, refused_incarnation);
 		return 0;
 	}

@@ -29,8 +29,19 @@
  *    event (the core changes only in events) and only ends as clocks move,
  *    so checking at every event time sees every overlap (lease);
  *  - replies that promise durable state (a granted vote, an append ack) leave
- *    only when that state is durable (durable_before_reply).
- * Liveness after healing is check_liveness().
+ *    only when that state is durable (durable_before_reply);
+ *  - incarnations (DESIGN.md section 3, wipe.c): a member grants a vote or a
+ *    pre-vote only while its own membership in force gives it the incarnation
+ *    of its configuration (incarnation_vote), and a member whose disk was
+ *    wiped grants none until it durably holds the committed MEMBERSHIP that
+ *    raised its incarnation (wiped_vote; a pre-vote may rest on that entry
+ *    still in memory). The wiped disk counts as holding what it held only
+ *    while its member is kept down waiting for that entry: a leader may count
+ *    acknowledgements sent before the wipe, and the rejoin commit replicates
+ *    them again before the member returns. A commit that rests on a wiped
+ *    disk of a member already back is wiped_ack.
+ * Liveness after healing is check_liveness(): it includes a wiped member back
+ * under its new incarnation and applying what the cluster commits.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -105,14 +116,6 @@ void check_log_entry(struct sim *s, uint32_t node, uint64_t index, uint64_t term
 	slot->more[slot->n_more++] = (struct lm_pair){term, chain};
 }
 
-static bool durable_holds(const struct sim_disk *d, uint64_t index, uint64_t chain)
-{
-	uint64_t c;
-	if (d->has_snap && d->snap.index >= index)
-		return true;
-	return disk_chain_at(d, index, &c) && c == chain;
-}
-
 void check_commit_report(struct sim *s, struct sim_node *n, const struct raft_entry *e)
 {
 	struct sim_check *c = &s->check;
@@ -135,14 +138,27 @@ void check_commit_report(struct sim *s, struct sim_node *n, const struct raft_en
 				 c->commits[i].term);
 		return;
 	}
-	int holders = 0;
+	int holders = 0, back_lost = 0;
 	char who[64] = "";
 	for (uint32_t id = 1; id <= SIM_NODES; id++) {
-		if (durable_holds(&s->nodes[id].disk, i, chain)) {
+		const struct sim_node *h = &s->nodes[id];
+		bool lost = h->has_lost && disk_holds(&h->lost, i, chain);
+		if (disk_holds(&h->disk, i, chain) || (lost && h->rejoin == REJOIN_WAITING)) {
 			holders++;
 			size_t l = strlen(who);
-			snprintf(who + l, sizeof(who) - l, " n%u", id);
+			snprintf(who + l, sizeof(who) - l, " n%u%s", id,
+				 h->rejoin == REJOIN_WAITING ? "(wiped)" : "");
+		} else if (lost) {
+			back_lost = (int)id;
 		}
+	}
+	if (holders < 2 && back_lost) {
+		sim_fail(s, "wiped_ack",
+			 "n%u hands out %" PRIu64 "/%" PRIu64
+			 " as committed, durable only on [%s ] and on the wiped disk of n%u, "
+			 "which is back without it",
+			 n->id, i, e->term, who, back_lost);
+		return;
 	}
 	if (holders < 2) {
 		sim_fail(s, "commit_not_durable_majority",
@@ -201,9 +217,46 @@ void check_restore(struct sim *s, struct sim_node *n, const struct raft_update *
 			 n->id, bi.index, bi.term);
 }
 
+/* A granted vote or pre-vote from n: the incarnation rules (see top). */
+static void check_vote_grant(struct sim *s, struct sim_node *n, const struct raft_msg *m)
+{
+	bool pre = m->type == RAFT_MSG_PREVOTE_RESP;
+	struct raft_status st;
+	raft_status(n->r, node_now_ms(s, n), &st);
+	const struct duet_member *me = duet_membership_find(&st.conf, n->id);
+	uint64_t seen = me ? me->incarnation : 0;
+	if (seen != n->incarnation) {
+		sim_fail(s, "incarnation_vote",
+			 "n%u grants its %s to %u in term %" PRIu64
+			 " while its membership gives it incarnation %" PRIu64
+			 ", its configuration %" PRIu64,
+			 n->id, pre ? "pre-vote" : "vote", m->to, m->term, seen, n->incarnation);
+		return;
+	}
+	if (!rejoin_behind(s, n))
+		return;
+	/* a pre-vote leaves before the update is durable: the entry in memory will do */
+	if (pre && n->rejoin_index && n->rejoin_index <= st.last_index)
+		return;
+	sim_fail(s, "wiped_vote",
+		 "n%u grants its %s to %u in term %" PRIu64
+		 " after its disk was wiped, before it durably holds %s (durable log ends at "
+		 "%" PRIu64 ")",
+		 n->id, pre ? "pre-vote" : "vote", m->to, m->term,
+		 n->rejoin_index ? "the MEMBERSHIP that raised its incarnation"
+				 : "a MEMBERSHIP raising its incarnation (none was committed)",
+		 disk_last_index(&n->disk));
+}
+
 void check_send(struct sim *s, struct sim_node *n, const struct raft_msg *m)
 {
 	const struct sim_disk *d = &n->disk;
+	if ((m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP) &&
+	    m->vote_resp.granted) {
+		check_vote_grant(s, n, m);
+		if (s->failed)
+			return;
+	}
 	/* a later durable term also protects the vote: it can never be cast again */
 	if (m->type == RAFT_MSG_VOTE_RESP && m->vote_resp.granted && d->term <= m->term &&
 	    (d->term != m->term || d->vote != m->to))
@@ -234,7 +287,7 @@ void check_leader_durable(struct sim *s, struct sim_node *n, uint64_t term)
 	n->lc_pending = false;
 	uint64_t req = n->lc_required;
 	const struct commit_rec *c = check_commit(s, req);
-	if (!c || durable_holds(&n->disk, req, c->chain))
+	if (!c || disk_holds(&n->disk, req, c->chain))
 		return;
 	sim_fail(s, "leader_completeness",
 		 "n%u leads term %" PRIu64 " without committed entry %" PRIu64 "/%" PRIu64

@@ -88,6 +88,14 @@ bool disk_chain_at(const struct sim_disk *d, uint64_t index, uint64_t *chain)
 	return false;
 }
 
+bool disk_holds(const struct sim_disk *d, uint64_t index, uint64_t chain)
+{
+	uint64_t c;
+	if (d->has_snap && d->snap.index >= index)
+		return true;
+	return disk_chain_at(d, index, &c) && c == chain;
+}
+
 static void truncate_from(struct sim_disk *d, uint64_t from)
 {
 	while (d->n && entries_last(d) >= from)

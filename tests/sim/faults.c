@@ -12,7 +12,8 @@
  * crash a node (sometimes chosen because a write is in flight, so crashes
  * land mid-persist), pause a node (the clock "jump", clock.c), isolate a node
  * (symmetric partition), cut one direction of one link, change the network's
- * loss/duplication/delay, jump a wall clock by minutes, or heal all links.
+ * loss/duplication/delay, jump a wall clock by minutes, wipe a member's disk
+ * (WIPE: it stays down until its rejoin commits, wipe.c), or heal all links.
  * Storage faults live in node.c (fsync failure, crash after sync). Besides
  * timed crashes, a seed may crash the node an event just touched, right after
  * that event (sim.c): crashes then land at protocol-relevant instants (just
@@ -30,7 +31,9 @@
  *
  * Healing (after --steps events): partitions end, the network turns calm,
  * crashed nodes restart, paused nodes resume, faults and transfers stop; the
- * client keeps proposing. Liveness is then due within SIM_LIVENESS_BOUND_MS.
+ * client keeps proposing. A wiped member still waits for its rejoin, which
+ * goes on. Liveness is then due within SIM_LIVENESS_BOUND_MS, and includes a
+ * wiped member back and caught up.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -78,6 +81,9 @@ void faults_params(struct sim *s)
 	p->w_net = range32(g, 1, 4);
 	p->w_wall = range32(g, 0, 2);
 	p->w_heal = range32(g, 1, 4);
+	p->w_wipe = range32(g, 0, calm ? 1 : 2);
+	if (!s->wipes)
+		p->w_wipe = 0; /* drawn either way: the parameters after it keep their draws */
 	p->pause_max_ms = rng_below(g, 3) ? 3000 : 6000;
 	p->restart_max_ms = range32(g, 100, 5000);
 	p->fsync_fail_ppm = calm ? 0 : range32(g, 0, 3000);
@@ -113,8 +119,8 @@ int faults_event(struct sim *s, struct sim_event *ev)
 	if (s->healing)
 		return -1;
 	struct sim_params *p = &s->p;
-	uint32_t weights[] = {p->w_crash,  p->w_crash_pending, p->w_pause, p->w_isolate,
-			      p->w_oneway, p->w_net,           p->w_wall,  p->w_heal};
+	uint32_t weights[] = {p->w_crash, p->w_crash_pending, p->w_pause, p->w_isolate, p->w_oneway,
+			      p->w_net,   p->w_wall,          p->w_wipe,  p->w_heal};
 	uint32_t total = 0;
 	for (size_t i = 0; i < sizeof(weights) / sizeof(weights[0]); i++)
 		total += weights[i];
@@ -166,6 +172,9 @@ int faults_event(struct sim *s, struct sim_event *ev)
 		trace_add(s, TR_WALL, n->id, 0, 0, (uint64_t)by, 0, 0, 0);
 		break;
 	}
+	case 7:
+		touched = wipe_node(s, &s->nodes[rng_range(&s->rng, 1, SIM_NODES)]);
+		break;
 	default:
 		net_heal_all(s);
 	}
@@ -296,7 +305,7 @@ void faults_heal(struct sim *s)
 	net_calm(s);
 	for (uint32_t id = 1; id <= SIM_NODES; id++) {
 		struct sim_node *n = &s->nodes[id];
-		if (!n->up)
+		if (!n->up && n->rejoin != REJOIN_WAITING)
 			sim_push(s, s->now_us, EV_RESTART, id, ++n->restart_gen);
 		else if (n->paused)
 			sim_push(s, s->now_us, EV_RESUME, id, ++n->resume_gen);

@@ -6,8 +6,8 @@
  * totals and `seeds: N failures: F`, and the exit status is 1 when F > 0, 2
  * on bad usage. Running one seed also prints `digest: <hex>`, a 64-bit hash
  * of its whole trace, so two runs can be compared for identical replay.
- * The reproduce line repeats --steps as given: the heal phase starts after
- * that many events, so the same value replays the same run.
+ * The reproduce line repeats --steps (and --no-wipe) as given: the heal phase
+ * starts after that many events, so the same value replays the same run.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,17 +26,21 @@ static const char *prog = "duet-sim";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [--seeds N] [--seed S] [--steps K] [--max-failures M] [--verbose]\n"
+		"usage: %s [--seeds N] [--seed S] [--steps K] [--max-failures M] [--no-wipe]\n"
+		"          [--verbose]\n"
 		"\n"
 		"Deterministic simulation of duet's consensus core: two data nodes and a\n"
 		"witness over a faulty network, slow and mortal disks, drifting clocks,\n"
-		"pauses, crashes and restarts, checked after every event.\n"
+		"pauses, crashes and restarts, wiped disks and their rejoin, checked after\n"
+		"every event.\n"
 		"\n"
 		"  --seeds N         run N seeds (default: $DUET_SIM_SEEDS if set, else %d)\n"
 		"  --seed S          run seed S only, or seeds S..S+N-1 with --seeds N;\n"
 		"                    without --seed the seeds are 1..N\n"
 		"  --steps K         events before the heal phase (default %d)\n"
 		"  --max-failures M  stop after M failing seeds (default: run all)\n"
+		"  --no-wipe         leave WIPE (a member's storage lost, then its rejoin)\n"
+		"                    out of the fault mix\n"
 		"  --verbose         trace every event to stderr; print each seed's digest\n"
 		"                    and the last 50 trace lines of a failing seed\n"
 		"  --help            this text\n"
@@ -94,6 +98,9 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
 	a->fsync_failures += b->fsync_failures;
 	a->tick_spins += b->tick_spins;
 	a->sim_ms += b->sim_ms;
+	a->wipes += b->wipes;
+	a->rejoins += b->rejoins;
+	a->rejoin_proposals += b->rejoin_proposals;
 }
 
 int main(int argc, char **argv)
@@ -103,7 +110,7 @@ int main(int argc, char **argv)
 		prog = slash ? slash + 1 : argv[0];
 	}
 	uint64_t seeds = DEFAULT_SEEDS, seed = 1, steps = DEFAULT_STEPS, max_failures = 0;
-	bool have_seeds = false, have_seed = false, verbose = false;
+	bool have_seeds = false, have_seed = false, verbose = false, wipes = true;
 	const char *env = getenv("DUET_SIM_SEEDS");
 	if (env && *env && parse_u64("DUET_SIM_SEEDS", env, &seeds))
 		return 2;
@@ -115,6 +122,9 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
 			verbose = true;
+			continue;
+		} else if (strcmp(a, "--no-wipe") == 0) {
+			wipes = false;
 			continue;
 		}
 		uint64_t *dst = strcmp(a, "--seeds") == 0          ? &seeds
@@ -152,7 +162,7 @@ int main(int argc, char **argv)
 	for (uint64_t k = 0; k < seeds; k++) {
 		uint64_t sd = seed + k;
 		struct sim_result res;
-		sim_run(sd, steps, verbose, verbose || seeds == 1, &res);
+		sim_run(sd, steps, wipes, verbose, verbose || seeds == 1, &res);
 		ran++;
 		add_stats(&total, &res.stats);
 		digest = res.digest;
@@ -169,8 +179,8 @@ int main(int argc, char **argv)
 			failures++;
 			printf("FAIL seed=%" PRIu64 " step=%" PRIu64 " invariant=%s: %s\n", sd,
 			       res.fail_step, res.invariant, res.detail);
-			printf("reproduce: %s --seed %" PRIu64 " --steps %" PRIu64 "\n", prog, sd,
-			       steps);
+			printf("reproduce: %s --seed %" PRIu64 " --steps %" PRIu64 "%s\n", prog, sd,
+			       steps, wipes ? "" : " --no-wipe");
 			if (res.tail)
 				fputs(res.tail, stdout);
 			fflush(stdout);
@@ -185,12 +195,14 @@ int main(int argc, char **argv)
 	       " pauses=%" PRIu64 " partitions=%" PRIu64 " snapshots_taken=%" PRIu64
 	       " snapshots_installed=%" PRIu64 " commits=%" PRIu64 " transfers=%" PRIu64
 	       " msgs=%" PRIu64 " dropped=%" PRIu64 " duplicated=%" PRIu64 " corrupted=%" PRIu64
-	       " persists=%" PRIu64 " fsync_failures=%" PRIu64 " tick_spins=%" PRIu64 "\n",
+	       " persists=%" PRIu64 " fsync_failures=%" PRIu64 " tick_spins=%" PRIu64
+	       " wipes=%" PRIu64 " rejoins=%" PRIu64 " rejoin_proposals=%" PRIu64 "\n",
 	       total.steps, total.sim_ms / 1000, total.elections, total.leader_terms, total.crashes,
 	       total.restarts, total.pauses, total.partitions, total.snapshots_taken,
 	       total.snapshots_installed, total.commits, total.transfers, total.msgs_sent,
 	       total.msgs_dropped, total.msgs_duplicated, total.msgs_corrupted, total.persists,
-	       total.fsync_failures, total.tick_spins);
+	       total.fsync_failures, total.tick_spins, total.wipes, total.rejoins,
+	       total.rejoin_proposals);
 	printf("elapsed: %.2f s (%.1f seeds/s)\n", secs, secs > 0 ? (double)ran / secs : 0.0);
 	if (ran == 1)
 		printf("digest: %016" PRIx64 "\n", digest);

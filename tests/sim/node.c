@@ -50,7 +50,7 @@ void node_boot(struct sim *s, struct sim_node *n)
 {
 	struct raft_config cfg = s->cfg;
 	cfg.self_id = n->id;
-	cfg.self_incarnation = 1;
+	cfg.self_incarnation = n->incarnation;
 	cfg.seed = rng_next(&s->rng);
 	int rc = raft_new(&cfg, &n->r);
 	if (rc) {
@@ -86,6 +86,7 @@ void node_boot(struct sim *s, struct sim_node *n)
 		s->stats.restarts++;
 	trace_add(s, TR_BOOT, n->id, 0, 0, n->disk.term, disk_last_index(&n->disk),
 		  n->disk.has_snap ? n->disk.snap.index : 0, now);
+	rejoin_on_boot(s, n);
 	node_drive(s, n, false);
 }
 
@@ -182,6 +183,7 @@ static void persist_done(struct sim *s, struct sim_node *n)
 		return;
 	}
 	disk_apply(s, n, u);
+	rejoin_on_persist(s, n);
 	s->stats.persists++;
 	trace_add(s, TR_PERSIST, n->id, 0, 0, u->seq, u->n_entries, disk_last_index(&n->disk),
 		  n->disk.term);
@@ -230,8 +232,10 @@ static void start_update(struct sim *s, struct sim_node *n)
 	trace_add(s, TR_READY, n->id, 0, 0, u->seq, u->n_msgs,
 		  (uint64_t)u->n_msgs_after << 32 | (uint32_t)u->n_entries, u->n_committed);
 	disk_preview(s, n, u);
-	for (size_t i = 0; i < u->n_committed && !s->failed; i++)
+	for (size_t i = 0; i < u->n_committed && !s->failed; i++) {
 		check_commit_report(s, n, &u->committed[i]);
+		rejoin_on_commit(s, &u->committed[i]);
+	}
 	send_all(s, n, u->msgs, u->n_msgs);
 	uint64_t latency = rng_range(&s->rng, 50, 5000);
 	if (rng_ppm(&s->rng, s->p.disk_slow_ppm))

@@ -3,12 +3,12 @@
  * heal, wait for liveness, tear down.
  *
  * The world: members 1 and 2 are data nodes ("node-a", "node-b"), 3 the
- * witness, incarnation 1 each; every disk starts with raft_bootstrap_entry()
- * (index 1, term 1, MEMBERSHIP); each core gets raft_config_default() (or, in
- * half the seeds, a random valid configuration) plus its id, incarnation and
- * a seed drawn from the run's generator (a new one at every boot). Clock
- * rates are drawn once per node within the drift bound of that config
- * (clock.c).
+ * witness, incarnation 1 each (a rejoin after a WIPE raises one, wipe.c);
+ * every disk starts with raft_bootstrap_entry() (index 1, term 1,
+ * MEMBERSHIP); each core gets raft_config_default() (or, in half the seeds, a
+ * random valid configuration) plus its id, incarnation and a seed drawn from
+ * the run's generator (a new one at every boot). Clock rates are drawn once
+ * per node within the drift bound of that config (clock.c).
  *
  * The loop pops one event, lets its handler run, then runs the checks
  * (check.c) before the next event; the first violation ends the run. A step
@@ -168,6 +168,7 @@ static bool setup(struct sim *s)
 	for (uint32_t id = 1; id <= SIM_NODES; id++) {
 		struct sim_node *n = &s->nodes[id];
 		n->id = id;
+		n->incarnation = 1;
 		disk_init(&n->disk, &s->boot);
 		fsm_reset(&n->fsm);
 		sim_push(s, rng_range(&s->rng, 0, 50000), EV_RESTART, id, 0);
@@ -192,6 +193,8 @@ static void teardown(struct sim *s)
 			free(n->deferred[i].buf);
 		free(n->deferred);
 		disk_free(&n->disk);
+		if (n->has_lost)
+			disk_free(&n->lost);
 	}
 	sched_free(&s->sched);
 	check_free(s);
@@ -215,6 +218,8 @@ static int dispatch(struct sim *s, struct sim_event *ev)
 		return faults_event(s, ev);
 	case EV_CLIENT:
 		return client_event(s, ev);
+	case EV_REJOIN:
+		return rejoin_event(s, ev);
 	}
 	return -1;
 }
@@ -258,22 +263,36 @@ static void loop(struct sim *s)
 				break;
 			if (s->now_us > s->heal_start_us + bound_us) {
 				const struct sim_check *c = &s->check;
-				sim_fail(s, "liveness",
-					 "%" PRIu64
-					 " ms after healing: %s, %s (%u proposals accepted since)",
-					 bound_us / 1000,
-					 c->live_leader ? "a data node led with a lease"
-							: "no data node led with a valid lease",
-					 c->live_commit ? "a proposal committed everywhere"
-							: "no proposal made after healing was "
-							  "applied on all three",
-					 c->n_props);
+				char rejoin[96] = "";
+				for (uint32_t id = 1; id <= SIM_NODES; id++) {
+					const struct sim_node *n = &s->nodes[id];
+					if (n->rejoin == REJOIN_WAITING)
+						snprintf(rejoin, sizeof(rejoin),
+							 "; n%u waits for its rejoin to commit",
+							 id);
+					else if (n->rejoin == REJOIN_CATCHING_UP)
+						snprintf(rejoin, sizeof(rejoin),
+							 "; n%u rejoined but has not caught up",
+							 id);
+				}
+				sim_fail(
+				    s, "liveness",
+				    "%" PRIu64
+				    " ms after healing: %s, %s (%u proposals accepted since)%s",
+				    bound_us / 1000,
+				    c->live_leader ? "a data node led with a lease"
+						   : "no data node led with a valid lease",
+				    c->live_commit ? "a proposal committed everywhere"
+						   : "no proposal made after healing was "
+						     "applied on all three",
+				    c->n_props, rejoin);
 			}
 		}
 	}
 }
 
-void sim_run(uint64_t seed, uint64_t steps, bool verbose, bool want_tail, struct sim_result *res)
+void sim_run(uint64_t seed, uint64_t steps, bool wipes, bool verbose, bool want_tail,
+	     struct sim_result *res)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -284,6 +303,7 @@ void sim_run(uint64_t seed, uint64_t steps, bool verbose, bool want_tail, struct
 	uint64_t x = seed;
 	rng_seed(&s->rng, sim_splitmix64(&x) ^ 0x6475657473696d21ull);
 	s->max_steps = steps;
+	s->wipes = wipes;
 	trace_init(&s->trace, verbose);
 	sched_init(&s->sched);
 	if (setup(s))

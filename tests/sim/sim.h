@@ -17,7 +17,8 @@
  * Files: sched.c (event queue), clock.c (drifting monotonic clocks, jumping
  * wall clocks, pauses), net.c (network), disk.c (durable state), fsm.c (the
  * state machine), node.c (the driver loop of raftlog.h, crash and restart),
- * faults.c (fault schedule and workload), check.c (invariants), trace.c
+ * faults.c (fault schedule and workload), wipe.c (the WIPE fault and the
+ * rejoin that brings a wiped member back), check.c (invariants), trace.c
  * (trace ring and digest), sim.c (one run), main.c (command line).
  */
 #ifndef DUET_SIM_H
@@ -136,6 +137,7 @@ enum sim_event_kind {
 	EV_LINK_HEAL,   /* a partition ends (gen = link mask, aux = partition epoch) */
 	EV_FAULT,       /* the fault schedule acts */
 	EV_CLIENT,      /* the workload proposes (or transfers) */
+	EV_REJOIN,      /* the rejoin driver tries to commit a wiped member's MEMBERSHIP */
 };
 
 struct sim_event {
@@ -203,6 +205,9 @@ void disk_free(struct sim_disk *d);
 uint64_t disk_last_index(const struct sim_disk *d);
 /* Chain hash of the durable log at `index`: true if known (entry or snapshot). */
 bool disk_chain_at(const struct sim_disk *d, uint64_t index, uint64_t *chain);
+/* True if d durably holds the entry at `index` whose prefix hash is `chain`
+ * (in its log, or under its snapshot). */
+bool disk_holds(const struct sim_disk *d, uint64_t index, uint64_t chain);
 /* Registers the entries of u in the log-matching map as if u were applied. */
 void disk_preview(struct sim *s, struct sim_node *n, const struct raft_update *u);
 /* Applies u durably, in raftlog.h's order, checking the storage contract,
@@ -265,6 +270,13 @@ static inline uint32_t net_link_bit(uint32_t from, uint32_t to)
 
 /* ---- nodes (node.c) ------------------------------------------------------ */
 
+/* Where a member stands after a WIPE (wipe.c). */
+enum rejoin_state {
+	REJOIN_NONE = 0,    /* never wiped, or caught up under its new incarnation */
+	REJOIN_WAITING,     /* wiped and down until a MEMBERSHIP raising its incarnation commits */
+	REJOIN_CATCHING_UP, /* up under the new incarnation; not yet durably holding that entry */
+};
+
 struct sim_node {
 	uint32_t id;
 	bool up;     /* the process runs (not crashed) */
@@ -289,6 +301,14 @@ struct sim_node {
 	bool lc_pending; /* leader completeness still to verify for lc_term */
 	uint64_t lc_term, lc_required;
 	uint64_t boots;
+
+	/* wipe and rejoin (wipe.c) */
+	uint64_t incarnation;  /* cfg.self_incarnation of its next boot */
+	uint8_t rejoin;        /* enum rejoin_state */
+	uint64_t rejoin_index; /* the committed MEMBERSHIP that gave it `incarnation`; 0: none */
+	uint64_t rejoin_chain; /* its chain hash */
+	bool has_lost;
+	struct sim_disk lost; /* the wiped disk, kept until it caught up (check.c) */
 };
 
 uint64_t node_now_ms(const struct sim *s, const struct sim_node *n);
@@ -314,6 +334,7 @@ struct sim_params {
 	uint32_t quiet_transfer_ppm; /* per quiet-phase client event */
 	uint32_t fault_gap_min_us, fault_gap_max_us;
 	uint32_t w_crash, w_crash_pending, w_pause, w_isolate, w_oneway, w_net, w_wall, w_heal;
+	uint32_t w_wipe;
 	uint32_t pause_max_ms;
 	uint32_t restart_max_ms;
 	uint32_t fsync_fail_ppm;       /* injected storage failure: crash at that point */
@@ -329,6 +350,30 @@ void faults_params(struct sim *s);
 int faults_event(struct sim *s, struct sim_event *ev);
 int client_event(struct sim *s, struct sim_event *ev);
 void faults_heal(struct sim *s);
+
+/* ---- wipe and rejoin (wipe.c) -------------------------------------------- */
+
+struct sim_rejoin {
+	uint32_t node;        /* the member waiting for its MEMBERSHIP to commit; 0: none */
+	uint64_t incarnation; /* the incarnation that entry gives it */
+	uint32_t gen;         /* EV_REJOIN generation */
+	uint32_t proposer;    /* last accepted proposal: node, its term, when */
+	uint64_t prop_term, prop_index, prop_us;
+};
+
+/* Crashes n (if up), wipes its disk and starts its rejoin. Returns n's id, or
+ * 0 when a member is still being rebuilt (one lost disk at a time). */
+int wipe_node(struct sim *s, struct sim_node *n);
+/* EV_REJOIN: propose the MEMBERSHIP on a data-node leader, as duetctl rejoin. */
+int rejoin_event(struct sim *s, struct sim_event *ev);
+/* A node reports e committed for the first time (after check_commit_report). */
+void rejoin_on_commit(struct sim *s, const struct raft_entry *e);
+/* n booted: a rejoining member starts catching up. */
+void rejoin_on_boot(struct sim *s, struct sim_node *n);
+/* n's write became durable: has a rejoining member caught up? */
+void rejoin_on_persist(struct sim *s, struct sim_node *n);
+/* True while n was wiped and does not yet durably hold its rejoin entry. */
+bool rejoin_behind(const struct sim *s, const struct sim_node *n);
 
 /* ---- invariants (check.c) ------------------------------------------------ */
 
@@ -403,6 +448,15 @@ enum trace_kind {
 	TR_HEAL,
 	TR_FSYNC_FAIL,
 	TR_CONFIG,
+	TR_WIPE,
+	TR_REJOIN,
+};
+
+/* TR_REJOIN sub-kinds */
+enum rejoin_trace {
+	RJ_PROPOSE = 1,
+	RJ_COMMITTED,
+	RJ_CAUGHT_UP,
 };
 
 enum drop_reason {
@@ -440,6 +494,7 @@ struct sim_stats {
 	uint64_t snapshots_taken, snapshots_installed, commits, proposals_ok, transfers;
 	uint64_t msgs_sent, msgs_dropped, msgs_duplicated, msgs_corrupted, persists;
 	uint64_t fsync_failures, tick_spins, sim_ms;
+	uint64_t wipes, rejoins, rejoin_proposals;
 };
 
 struct sim {
@@ -449,6 +504,7 @@ struct sim {
 	uint64_t now_us;
 	uint64_t step;
 	uint64_t max_steps;
+	bool wipes; /* WIPE is in the fault mix (--no-wipe clears it) */
 
 	struct duet_membership conf;
 	struct raft_config cfg; /* defaults; self_id, incarnation and seed set per boot */
@@ -460,6 +516,7 @@ struct sim {
 	struct sim_net net;
 	struct sim_params p;
 	struct sim_check check;
+	struct sim_rejoin rejoin;
 	struct sim_trace trace;
 	struct sim_stats stats;
 
@@ -485,7 +542,8 @@ struct sim_result {
 	char *tail; /* the last trace lines of a failed run if asked for (free it) */
 };
 
-void sim_run(uint64_t seed, uint64_t steps, bool verbose, bool want_tail, struct sim_result *res);
+void sim_run(uint64_t seed, uint64_t steps, bool wipes, bool verbose, bool want_tail,
+	     struct sim_result *res);
 /* Records the first violation of the run; the run stops after this event. */
 void sim_fail(struct sim *s, const char *invariant, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -187,6 +187,29 @@ static void format_rec(const struct trace_rec *r, char *out, size_t cap)
 	case TR_FSYNC_FAIL:
 		snprintf(body, sizeof(body), "fsync fails (injected) on write #%" PRIu64, r->a);
 		break;
+	case TR_WIPE:
+		snprintf(body, sizeof(body),
+			 "WIPE incarnation=%" PRIu64 ": lost log to %" PRIu64 ", term=%" PRIu64
+			 " vote=%" PRIu64,
+			 r->a, r->b, r->c, r->d);
+		break;
+	case TR_REJOIN:
+		if (r->sub == RJ_PROPOSE)
+			snprintf(body, sizeof(body),
+				 "rejoin: propose MEMBERSHIP n%u incarnation=%" PRIu64
+				 " -> %s index=%" PRIu64,
+				 r->peer, r->c, sa ? duet_strerror((int)sa) : "ok", r->b);
+		else if (r->sub == RJ_COMMITTED)
+			snprintf(body, sizeof(body),
+				 "rejoin: MEMBERSHIP %" PRIu64 "/%" PRIu64
+				 " committed: restarts empty, incarnation=%" PRIu64,
+				 r->a, r->b, r->c);
+		else
+			snprintf(body, sizeof(body),
+				 "rejoin: caught up (holds %" PRIu64 ", durable last=%" PRIu64
+				 ") incarnation=%" PRIu64,
+				 r->a, r->b, r->c);
+		break;
 	default:
 		snprintf(body, sizeof(body), "kind %u", r->kind);
 	}

@@ -41,6 +41,8 @@ const char *duet_strerror(int err)
 		return "entry was compacted into a snapshot";
 	case DUET_ELOCKED:
 		return "store is open in another process";
+	case DUET_ENOTREWINDABLE:
+		return "the PostgreSQL data directory cannot be rewound (a base backup is needed)";
 	}
 	if (err < 0 && err > -4096)
 		return strerror(-err);

@@ -17,15 +17,16 @@ enum duet_err {
 	DUET_EFOREIGN = -10004, /* store belongs to another cluster or node */
 	DUET_EVERSION = -10005, /* unknown format version */
 	DUET_EMAPFULL = -10006, /* LMDB map is full and may not grow further */
-	DUET_ENOTLEADER = -10007, /* only the leader may do this */
-	DUET_EBUSY = -10008,      /* an operation of this kind is already in progress */
-	DUET_ETOOBIG = -10009,    /* message or entry exceeds its size limit */
-	DUET_ENOENT = -10010,     /* no such entry, member or record */
-	DUET_ETRUNCATED = -10011, /* input ended before a complete value */
-	DUET_EWITNESS = -10012,   /* the witness never takes the master role */
-	DUET_ESTALE = -10013,     /* incarnation or term does not match */
-	DUET_ECOMPACTED = -10014, /* entry was compacted into a snapshot */
-	DUET_ELOCKED = -10015,    /* store is open in another process */
+	DUET_ENOTLEADER = -10007,     /* only the leader may do this */
+	DUET_EBUSY = -10008,          /* an operation of this kind is already in progress */
+	DUET_ETOOBIG = -10009,        /* message or entry exceeds its size limit */
+	DUET_ENOENT = -10010,         /* no such entry, member or record */
+	DUET_ETRUNCATED = -10011,     /* input ended before a complete value */
+	DUET_EWITNESS = -10012,       /* the witness never takes the master role */
+	DUET_ESTALE = -10013,         /* incarnation or term does not match */
+	DUET_ECOMPACTED = -10014,     /* entry was compacted into a snapshot */
+	DUET_ELOCKED = -10015,        /* store is open in another process */
+	DUET_ENOTREWINDABLE = -10016, /* pg_rewind cannot bring this data directory back */
 };
 
 /* Returns a static, human-readable description of `err` (never NULL). */

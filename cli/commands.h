@@ -26,6 +26,8 @@ int cmd_promote(int argc, char **argv);
 void cmd_promote_help(void);
 int cmd_maintenance(int argc, char **argv);
 void cmd_maintenance_help(void);
+int cmd_rejoin(int argc, char **argv);
+void cmd_rejoin_help(void);
 
 /* status.c: the admin socket to ask: *sock if set, else the config's
  * admin_socket (errors printed; returns DUETCTL_OK, _USAGE or _FAILED). */

@@ -209,6 +209,7 @@ char *node_status_json(struct node *n)
 		n->fsm.master.node, master_reason_name(n->fsm.master.reason),
 		n->fsm.master.since_index);
 	maintenance_json(f, n);
+	rejoin_status_json(n, f);
 	fprintf(f, ",\"fsm\":{\"refused\":%" PRIu64 ",\"last_refusal\":", n->fsm.counters.refused);
 	if (n->fsm.last_refusal.index)
 		json_string(f, n->fsm.last_refusal.why);

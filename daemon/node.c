@@ -56,6 +56,8 @@ static void drive(struct node *n);
 
 static void send_msgs(struct node *n, const struct raft_msg *msgs, size_t count)
 {
+	if (rejoin_waiting(n))
+		return; /* rejoin mode: nothing under the bootstrap incarnation */
 	for (size_t i = 0; i < count && n->xport && !n->stopping; i++) {
 		const struct raft_msg *m = &msgs[i];
 		size_t size = raft_msg_encoded_size(m);
@@ -261,6 +263,8 @@ static void arm_timer(struct node *n)
 	uint64_t delay = at > now ? at - now : 0;
 	if (delay > 1000)
 		delay = 1000;
+	if (rejoin_waiting(n))
+		delay = 200; /* the core gets no tick: poll for the answer */
 	uv_timer_start(&n->tick_timer, on_tick, delay, 0);
 }
 
@@ -289,6 +293,7 @@ static void drive(struct node *n)
 	}
 	admin_probe_check(n);
 	admin_maintenance_check(n);
+	rejoin_step(n);
 	arm_timer(n);
 }
 
@@ -316,7 +321,7 @@ void node_drive_later(struct node *n)
 static void on_tick(uv_timer_t *t)
 {
 	struct node *n = t->data;
-	int rc = raft_tick(n->raft, node_now_ms());
+	int rc = rejoin_waiting(n) ? 0 : raft_tick(n->raft, node_now_ms());
 	if (rc)
 		node_fatal(n, "raft_tick", rc);
 	ctl_step(n);
@@ -336,6 +341,13 @@ static void on_recv(void *data, uint32_t peer_id, uint8_t type, const uint8_t *p
 		drive(n);
 		return;
 	}
+	if (type == NODE_FRAME_REJOIN || type == NODE_FRAME_REJOIN_ANSWER) {
+		rejoin_frame(n, peer_id, type, payload, len);
+		drive(n);
+		return;
+	}
+	if (rejoin_waiting(n) && type == NODE_FRAME_RAFT)
+		return; /* rejoin mode: the core hears nothing yet */
 	if (type == NODE_FRAME_TRAPS_FORWARD || type == NODE_FRAME_TRAPS_ANSWER) {
 		trapd_frame(n, peer_id, type, payload, len);
 		return;
@@ -365,6 +377,7 @@ static void on_recv(void *data, uint32_t peer_id, uint8_t type, const uint8_t *p
 		return;
 	}
 	uint64_t now = node_now_ms();
+	rejoin_heard_raft(n, peer_id);
 	rc = raft_step(n->raft, now, &m);
 	raft_msg_release(&m);
 	if (rc)
@@ -445,6 +458,7 @@ static int start_raft(struct node *n, struct store_loaded *ld)
 	rc_cfg.self_id = n->cfg.self_id;
 	if (ld->incarnation)
 		rc_cfg.self_incarnation = ld->incarnation;
+	n->incarnation = rc_cfg.self_incarnation;
 	rc_cfg.seed = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ n->cfg.self_id;
 	int rc = raft_new(&rc_cfg, &n->raft);
 	if (rc) {
@@ -470,6 +484,26 @@ static int start_raft(struct node *n, struct store_loaded *ld)
 		return rc;
 	}
 	return 0;
+}
+
+int node_restart_raft(struct node *n)
+{
+	struct store_loaded ld;
+	memset(&ld, 0, sizeof ld);
+	char err[512] = "";
+	int rc = store_load(n->store, &ld, err, sizeof err);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "cannot load store %s: %s", n->cfg.data_dir,
+			 err[0] ? err : duet_strerror(rc));
+		return rc;
+	}
+	raft_free(n->raft);
+	n->raft = NULL;
+	free_checkpoints(n);
+	n->last_snapshot_index = n->last_snapshot_bytes = n->applied_bytes = 0;
+	rc = start_raft(n, &ld);
+	store_loaded_free(&ld);
+	return rc;
 }
 
 static int start_transport(struct node *n)
@@ -649,7 +683,7 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	n->start_ms = node_now_ms();
 	struct store_loaded ld;
 	memset(&ld, 0, sizeof ld);
-	if (open_store(n, &ld) || start_raft(n, &ld)) {
+	if (rejoin_open(n) || open_store(n, &ld) || start_raft(n, &ld)) {
 		store_loaded_free(&ld);
 		if (n->store)
 			store_close(n->store);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <uv.h>
 
@@ -28,6 +29,10 @@
 #define NODE_FRAME_RAFT 1
 /* A follower's proposal forwarded to the leader (ctl_propose.c). */
 #define NODE_FRAME_PROPOSE 2
+/* Rejoin (rejoin.c): a wiped member's request (an encoded OPERATOR REJOIN),
+ * and the leader's answer (u64 incarnation, 0: refused; u64 entry; text). */
+#define NODE_FRAME_REJOIN        5
+#define NODE_FRAME_REJOIN_ANSWER 6
 /* Take an fsm snapshot every this many applied entries, or when the entries
  * applied since the last one hold this many payload bytes (TRAPS batches are
  * large: the core keeps the log after the snapshot in memory). */
@@ -45,6 +50,23 @@
 struct admin_client;
 struct trapd_state;
 struct trapd_rx;
+
+enum node_rejoin_state {
+	NODE_REJOIN_NONE = 0,
+	NODE_REJOIN_WAITING,     /* marker present: no raft until an incarnation is recorded */
+	NODE_REJOIN_CATCHING_UP, /* new incarnation stored; own view not yet naming it */
+	NODE_REJOIN_DONE,        /* own view names it: votes again */
+};
+
+/* The leader's side of one rejoin (rejoin.c). */
+struct node_rejoin_lead {
+	bool active; /* proposed, waiting for the MEMBERSHIP to apply */
+	uint32_t node;
+	uint64_t incarnation, term, index;
+	/* the last answer, until a raft message from that member is heard */
+	uint32_t answered_node;
+	uint64_t answered_inc, answered_index;
+};
 
 struct node_ckpt {
 	uint64_t index; /* 0: empty */
@@ -98,6 +120,19 @@ struct node {
 	struct trapd_state *traps;
 	struct trapd_rx *traps_rx; /* its receivers (trapd_rx.c) */
 
+	/* this member's incarnation as its raft core runs it */
+	uint64_t incarnation;
+	/* rejoin mode (rejoin.c) */
+	struct {
+		int state; /* enum node_rejoin_state */
+		char who[32], why[512];
+		uint64_t asked, last_ask_ms;
+		uint64_t pending_inc; /* answered, to be stored */
+		uint64_t entry_index; /* the leader's MEMBERSHIP entry */
+		char answer[256];     /* the last answer (a refusal's reason) */
+	} rejoin;
+	struct node_rejoin_lead rejoin_lead;
+
 	/* the admin "probe" in flight (admin.c): at most one at a time */
 	struct {
 		bool active;
@@ -126,6 +161,17 @@ void node_drive(struct node *n);
 /* Runs node_drive() at the next loop turn (from action callbacks, which may
  * come from inside drive()). */
 void node_drive_later(struct node *n);
+
+/* node.c: frees the raft core and starts a new one from the store (rejoin). */
+int node_restart_raft(struct node *n);
+
+/* rejoin.c */
+int rejoin_open(struct node *n);
+bool rejoin_waiting(const struct node *n);
+void rejoin_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *p, uint32_t len);
+void rejoin_heard_raft(struct node *n, uint32_t from);
+void rejoin_step(struct node *n);
+void rejoin_status_json(struct node *n, FILE *f);
 
 /* admin.c */
 int admin_open(struct node *n);

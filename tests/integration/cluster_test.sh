@@ -4,7 +4,7 @@
 #
 # usage: cluster_test.sh BIN_DIR HELPER_DIR TEST
 #   TEST: leader | failover | restart | witness_quorum | foreign_ca | garbage | audit |
-#         probe | follow | maintenance
+#         probe | follow | maintenance | rejoin
 #
 # Each test builds its own world (certs, three configs on free ports, three
 # data dirs in a mktemp dir), starts the processes, and on exit - success or
@@ -362,8 +362,92 @@ t_maintenance() {
 	ok "clean stop of all three"
 }
 
+# every_view_has NAME INC: NAME has incarnation INC in every member's membership view
+every_view_has() {
+	local n
+	for n in "${NAMES[@]}"; do
+		is "$n" '[.membership[] | select(.name == "'"$1"'") | .incarnation] == ['"$2"']' ||
+			return 1
+	done
+}
+
+# rejoin_one NAME INC: stop NAME, wipe its data_dir, duetctl rejoin, start it;
+# it must catch up and hold incarnation INC in every view
+rejoin_one() {
+	local n=$1 inc=$2 target out rc
+	stop_clean "$n"
+	rm -rf "${TMP:?}/$n"
+	target=$(field "$LEADER" .commit_index)
+	"$BIN/duetctl" rejoin --yes --why "disk replaced ($n)" --timeout $((20 * SLOW)) \
+		--config "$TMP/$n.ini" >"$TMP/rejoin-$n.out" 2>&1 &
+	local rj=$!
+	STARTED+=("$rj")
+	wait_until 3 "duetctl rejoin wrote the marker for $n" test -f "$TMP/$n.rejoin"
+	start "$n"
+	wait "$rj"
+	rc=$?
+	out=$(cat "$TMP/rejoin-$n.out")
+	[ "$rc" = 0 ] || fail "duetctl rejoin of $n exited $rc: $out"
+	grep -q "rejoined: incarnation $inc" "$TMP/rejoin-$n.out" || fail "rejoin output: $out"
+	[ -f "$TMP/$n.rejoin" ] && fail "the marker of $n is still there"
+	wait_until 5 "$n caught up to commit $target" \
+		is "$n" ".commit_index >= $target and .applied_index >= $target"
+	wait_until 5 "incarnation $inc of $n in every view" every_view_has "$n" "$inc"
+	is "$n" ".incarnation == $inc and .rejoin.state == \"rejoined\"" ||
+		fail "status of $n: $(field "$n" '{incarnation, rejoin}')"
+	ok "$n rejoined under incarnation $inc: $(echo "$out" | tr '\n' '|')"
+	wait_until 3 "OPERATOR(rejoin $n) in $LEADER's audit chain" eval \
+		'operator_entries "$LEADER" | jq -e "select(.entry.payload.command | test(\"rejoin\"))
+			| select(.entry.payload.node == $(field "$n" .id))" >/dev/null'
+	ok "OPERATOR rejoin of $n recorded: $(operator_entries "$LEADER" | grep -i rejoin | tail -n 1)"
+}
+
+t_rejoin() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local follower ans
+	follower=$(other_data "$LEADER")
+	ans=$(admin "$LEADER" '{"cmd":"probe","n":50,"bytes":64}')
+	echo "$ans" | jq -e '.ok == true' >/dev/null || fail "probe: $ans"
+	wait_until 3 "incarnation 1 everywhere" every_view_has "$follower" 1
+
+	# refused while the daemon runs
+	"$BIN/duetctl" rejoin --yes --config "$TMP/$follower.ini" 2>"$TMP/err.txt"
+	[ $? = 1 ] || fail "rejoin with the daemon running did not exit 1"
+	grep -q "is running" "$TMP/err.txt" || fail "refusal: $(cat "$TMP/err.txt")"
+	[ -d "$TMP/$follower" ] || fail "the data_dir was touched"
+	ok "refused while running: $(cat "$TMP/err.txt")"
+	# refused without a terminal and without --yes (daemon stopped)
+	stop_clean "$follower"
+	"$BIN/duetctl" rejoin --config "$TMP/$follower.ini" </dev/null 2>"$TMP/err.txt"
+	[ $? = 1 ] || fail "rejoin without --yes and without a terminal did not exit 1"
+	grep -q -- "--yes" "$TMP/err.txt" || fail "refusal: $(cat "$TMP/err.txt")"
+	[ -f "$TMP/$follower.rejoin" ] && fail "a marker was written without confirmation"
+	ok "refused without --yes: $(cat "$TMP/err.txt")"
+	start "$follower"
+	wait_until 5 "$follower back" is "$follower" '.leader != null'
+
+	rejoin_one "$follower" 2
+	admin "$LEADER" '{"cmd":"probe","n":20,"bytes":64}' | jq -e '.ok == true' >/dev/null ||
+		fail "probe after the rejoin"
+	rejoin_one witness 2
+	[ "$(field "$follower" .fsm.refused)" = 0 ] || fail "fsm refused entries"
+
+	# planted: a wiped follower started WITHOUT rejoin comes back at its
+	# bootstrap incarnation (the known unsafe path, README): it is not refused
+	stop_clean "$follower"
+	rm -rf "${TMP:?}/$follower"
+	start "$follower"
+	wait_until 5 "$follower (wiped, no rejoin) hears the leader" \
+		is "$follower" '.leader != null'
+	ok "without rejoin: $follower runs incarnation $(field "$follower" .incarnation), own view \
+$(field "$follower" '[.membership[] | select(.name == "'"$follower"'") | .incarnation]' | tr -d ' \n')\
+, leader refused $(field "$LEADER" .raft.refused_incarnation) messages"
+}
+
 case $TEST in
-leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance) "t_$TEST" ;;
+leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -1,0 +1,393 @@
+/*
+ * rejoin.c - the consensus half of `duetctl rejoin` (DESIGN.md 3, incarnations,
+ * and 6): a member whose store was lost comes back under a new incarnation.
+ *
+ * Member side. duetctl rejoin moves the old data_dir aside and writes the
+ * marker file <data_dir>.rejoin (two lines: who, why). A member that starts
+ * with the marker present creates a fresh store (bootstrap entry only) and
+ * runs in rejoin mode: the raft core is loaded but gets no tick and no
+ * message, and sends none, so it can neither vote nor campaign nor ack under
+ * the bootstrap incarnation. Every NODE_REJOIN_ASK_MS it sends every peer a
+ * NODE_FRAME_REJOIN frame: OPERATOR(REJOIN, node = itself, incarnation 0,
+ * who, why). Only the data-node leader acts on it; the others ignore it (the
+ * member asks everyone, so no forwarding is needed in a three-member
+ * cluster). When the answer NODE_FRAME_REJOIN_ANSWER carries an incarnation,
+ * the member stores it (store_set_incarnation, durable), removes the marker
+ * (and syncs the directory), and restarts its raft core with
+ * self_incarnation = the new one. Its own view still has the old incarnation
+ * for it until the MEMBERSHIP entry arrives from the leader, so the core
+ * does not vote before it has caught up that far (raftlog/election.c).
+ *
+ * Leader side (a data node; the witness never proposes, and says so). On a
+ * request from X it refuses, with a reason X shows in its status, when X is
+ * master in the applied log, or when another member's rejoin is pending.
+ * Else it proposes OPERATOR(REJOIN, X, n+1, who, why) and MEMBERSHIP = the
+ * membership in force with X's incarnation n+1 (everything else equal), and
+ * answers n+1 once it has applied that MEMBERSHIP, still leading the term it
+ * proposed in (else it forgets the request; X asks again).
+ *
+ * Repeated requests: while a proposal for X is pending, requests from X are
+ * absorbed. After answering, the leader remembers (X, n+1) until it hears
+ * any raft message from X: a request from X before that (the answer was
+ * lost, or X was interrupted before it stored n+1) gets n+1 again, since X
+ * has not run raft under n+1, so it cannot have voted under it. Any later
+ * request (another leader, a restart of the leader, or X ran raft since)
+ * raises the incarnation again: always safe, it only costs an entry.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "duet/wire.h"
+#include "node_internal.h"
+
+#define NODE_REJOIN_ASK_MS 1000u
+
+static const char *state_name(int s)
+{
+	return s == NODE_REJOIN_WAITING       ? "waiting_for_leader"
+	       : s == NODE_REJOIN_CATCHING_UP ? "catching_up"
+	       : s == NODE_REJOIN_DONE        ? "rejoined"
+					      : "none";
+}
+
+/* Copies s into out[cap], cut to fit. */
+static void copy_cut(char *out, size_t cap, const char *s)
+{
+	size_t len = strnlen(s, cap - 1);
+	memcpy(out, s, len);
+	out[len] = 0;
+}
+
+static void marker_path(const struct node *n, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s.rejoin", n->cfg.data_dir);
+}
+
+int rejoin_open(struct node *n)
+{
+	char path[PATH_MAX + 16];
+	marker_path(n, path, sizeof path);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		duet_log(DUET_LOG_ERROR, "cannot read the rejoin marker %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	char line[600];
+	if (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		copy_cut(n->rejoin.who, sizeof n->rejoin.who, line);
+	}
+	if (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		copy_cut(n->rejoin.why, sizeof n->rejoin.why, line);
+	}
+	fclose(f);
+	n->rejoin.state = NODE_REJOIN_WAITING;
+	duet_log(DUET_LOG_INFO,
+		 "rejoin marker %s present: rejoin mode, no vote until the leader records a new "
+		 "incarnation for %s",
+		 path, n->cfg.node_name);
+	return 0;
+}
+
+bool rejoin_waiting(const struct node *n)
+{
+	return n->rejoin.state == NODE_REJOIN_WAITING;
+}
+
+static void send_answer(struct node *n, uint32_t to, uint64_t inc, uint64_t index, const char *text)
+{
+	uint8_t buf[8 + 8 + 256];
+	struct wire_writer w;
+	wire_writer_init(&w, buf, sizeof buf);
+	wire_put_u64(&w, inc);
+	wire_put_u64(&w, index);
+	size_t len = strlen(text);
+	if (len > 255)
+		len = 255;
+	wire_put_bytes(&w, text, len);
+	if (n->xport &&
+	    xport_send(n->xport, to, NODE_FRAME_REJOIN_ANSWER, buf, (uint32_t)(16 + len)) != 0)
+		n->sends_failed++;
+}
+
+static void refuse(struct node *n, uint32_t to, const char *fmt, const char *a, const char *b)
+{
+	char text[256];
+	snprintf(text, sizeof text, fmt, a, b);
+	duet_log(DUET_LOG_WARN, "rejoin request refused: %s", text);
+	send_answer(n, to, 0, 0, text);
+}
+
+static void leader_request(struct node *n, uint32_t from, const struct duet_operator *req)
+{
+	uint64_t now = node_now_ms();
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	const struct duet_member *m = duet_membership_find(&st.conf, from);
+	if (st.role != RAFT_LEADER || !m)
+		return; /* the member asks every peer; the leader answers */
+	if (n->cfg.self_kind != DUET_MEMBER_DATA) {
+		refuse(n, from,
+		       "the witness %s leads for the moment (it hands leadership to a "
+		       "data node)%s; asking again",
+		       n->cfg.node_name, "");
+		return;
+	}
+	if (n->fsm.master.node == from) {
+		refuse(n, from,
+		       "%s is master in the log: a rejoin of the master is refused while it is "
+		       "master; wait for the failover (duetctl status)%s",
+		       m->name, "");
+		return;
+	}
+	struct node_rejoin_lead *rl = &n->rejoin_lead;
+	if (rl->active && rl->term == st.term) {
+		if (rl->node != from)
+			refuse(n, from, "the rejoin of another member is pending%s%s; asking again",
+			       "", "");
+		return; /* pending: the answer comes once applied */
+	}
+	rl->active = false;
+	if (rl->answered_node == from && rl->answered_inc == m->incarnation) {
+		/* answered, and no raft message from it since: it did not run
+		 * raft under that incarnation */
+		duet_log(DUET_LOG_INFO,
+			 "rejoin of %s asked again: incarnation %" PRIu64
+			 " is recorded and unused; answered again",
+			 m->name, m->incarnation);
+		send_answer(n, from, m->incarnation, rl->answered_index, "");
+		return;
+	}
+	struct duet_operator op = *req;
+	op.command = DUET_OP_REJOIN;
+	op.node = from;
+	op.target = 0;
+	op.incarnation = m->incarnation + 1;
+	op.who[sizeof op.who - 1] = 0;
+	op.why[sizeof op.why - 1] = 0;
+	struct duet_membership conf = st.conf;
+	for (uint32_t i = 0; i < conf.n; i++)
+		if (conf.members[i].id == from)
+			conf.members[i].incarnation = op.incarnation;
+	uint8_t obuf[1024], mbuf[4096];
+	long olen = duet_operator_encode(&op, obuf, sizeof obuf);
+	long mlen = duet_membership_encode(&conf, mbuf, sizeof mbuf);
+	uint64_t idx = 0;
+	int rc = olen < 0 ? (int)olen : mlen < 0 ? (int)mlen : 0;
+	if (rc == 0)
+		rc = ctl_propose(n, RAFT_ENTRY_OPERATOR, obuf, (uint32_t)olen, NULL);
+	if (rc == 0)
+		rc = ctl_propose(n, RAFT_ENTRY_MEMBERSHIP, mbuf, (uint32_t)mlen, &idx);
+	if (rc) {
+		refuse(n, from, "the leader cannot propose the rejoin entries: %s%s",
+		       duet_strerror(rc), "");
+		return;
+	}
+	rl->active = true;
+	rl->node = from;
+	rl->incarnation = op.incarnation;
+	rl->term = st.term;
+	rl->index = idx;
+	duet_log(DUET_LOG_INFO,
+		 "rejoin of %s by %s (%s): proposed OPERATOR(rejoin) and MEMBERSHIP with "
+		 "incarnation %" PRIu64 " at entry %" PRIu64,
+		 m->name, op.who, op.why, op.incarnation, idx);
+}
+
+static void member_answer(struct node *n, uint32_t from, const uint8_t *p, uint32_t len)
+{
+	if (len < 16)
+		return;
+	struct wire_reader r;
+	wire_reader_init(&r, p, len);
+	uint64_t inc = wire_get_u64(&r);
+	uint64_t index = wire_get_u64(&r);
+	uint32_t tl = len - 16 > 255 ? 255 : len - 16;
+	char text[256];
+	memcpy(text, p + 16, tl);
+	text[tl] = 0;
+	if (!rejoin_waiting(n))
+		return;
+	const struct duet_member *me = duet_membership_find(&n->cfg.membership, n->cfg.self_id);
+	if (inc == 0 || !me || inc <= me->incarnation) {
+		snprintf(n->rejoin.answer, sizeof n->rejoin.answer, "%s", text);
+		return;
+	}
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, from);
+	duet_log(DUET_LOG_INFO, "rejoin: %s recorded incarnation %" PRIu64 " at entry %" PRIu64,
+		 m ? m->name : "?", inc, index);
+	n->rejoin.pending_inc = inc;
+	n->rejoin.entry_index = index;
+	snprintf(n->rejoin.answer, sizeof n->rejoin.answer, "incarnation %" PRIu64 " recorded",
+		 inc);
+}
+
+void rejoin_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *p, uint32_t len)
+{
+	if (type == NODE_FRAME_REJOIN_ANSWER) {
+		member_answer(n, from, p, len);
+		return;
+	}
+	struct duet_operator op;
+	if (duet_operator_decode(p, len, &op) != 0 || op.command != DUET_OP_REJOIN ||
+	    op.node != from) {
+		n->frames_bad++;
+		duet_log(DUET_LOG_WARN,
+			 "rejoin request from member %" PRIu32
+			 " does not decode or is about another node; dropped",
+			 from);
+		return;
+	}
+	leader_request(n, from, &op);
+}
+
+void rejoin_heard_raft(struct node *n, uint32_t from)
+{
+	if (n->rejoin_lead.answered_node == from)
+		n->rejoin_lead.answered_node = 0;
+}
+
+static int sync_dir_of(const char *path)
+{
+	char dir[PATH_MAX + 16];
+	copy_cut(dir, sizeof dir, path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof dir, ".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static void member_step(struct node *n, uint64_t now)
+{
+	if (n->rejoin.pending_inc && !n->persisting) {
+		uint64_t inc = n->rejoin.pending_inc;
+		n->rejoin.pending_inc = 0;
+		int rc = store_set_incarnation(n->store, inc);
+		if (rc) {
+			duet_log(DUET_LOG_ERROR, "rejoin: store_set_incarnation: %s; exiting",
+				 duet_strerror(rc));
+			exit(1);
+		}
+		char path[PATH_MAX + 16];
+		marker_path(n, path, sizeof path);
+		if (unlink(path) != 0 || sync_dir_of(path) != 0) {
+			duet_log(DUET_LOG_ERROR, "rejoin: cannot remove the marker %s: %s; exiting",
+				 path, strerror(errno));
+			exit(1);
+		}
+		if (node_restart_raft(n) != 0)
+			exit(1);
+		n->rejoin.state = NODE_REJOIN_CATCHING_UP;
+		duet_log(DUET_LOG_INFO,
+			 "rejoin: incarnation %" PRIu64 " stored, marker removed; catching up "
+			 "(no vote until this member's own log records the new incarnation)",
+			 inc);
+		node_drive_later(n);
+		return;
+	}
+	if (rejoin_waiting(n) && now - n->rejoin.last_ask_ms >= NODE_REJOIN_ASK_MS && n->xport) {
+		n->rejoin.last_ask_ms = now;
+		n->rejoin.asked++;
+		struct duet_operator op;
+		memset(&op, 0, sizeof op);
+		op.command = DUET_OP_REJOIN;
+		op.node = n->cfg.self_id;
+		snprintf(op.who, sizeof op.who, "%s", n->rejoin.who[0] ? n->rejoin.who : "unknown");
+		snprintf(op.why, sizeof op.why, "%s",
+			 n->rejoin.why[0] ? n->rejoin.why : "(no reason given)");
+		uint8_t buf[1024];
+		long len = duet_operator_encode(&op, buf, sizeof buf);
+		for (uint32_t i = 0; len > 0 && i < n->cfg.membership.n; i++) {
+			uint32_t id = n->cfg.membership.members[i].id;
+			if (id != n->cfg.self_id)
+				(void)xport_send(n->xport, id, NODE_FRAME_REJOIN, buf,
+						 (uint32_t)len);
+		}
+	}
+	if (n->rejoin.state == NODE_REJOIN_CATCHING_UP) {
+		struct raft_status st;
+		raft_status(n->raft, now, &st);
+		const struct duet_member *me = duet_membership_find(&st.conf, n->cfg.self_id);
+		if (me && me->incarnation == n->incarnation) {
+			n->rejoin.state = NODE_REJOIN_DONE;
+			duet_log(DUET_LOG_INFO,
+				 "rejoin: caught up to the MEMBERSHIP naming incarnation %" PRIu64
+				 "; this member votes again",
+				 n->incarnation);
+		}
+	}
+}
+
+static void leader_step(struct node *n, uint64_t now)
+{
+	struct node_rejoin_lead *rl = &n->rejoin_lead;
+	if (!rl->active)
+		return;
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	if (st.role != RAFT_LEADER || st.term != rl->term) {
+		rl->active = false; /* the member asks again, whoever leads */
+		return;
+	}
+	if (n->fsm.applied_index < rl->index)
+		return;
+	rl->active = false;
+	rl->answered_node = rl->node;
+	rl->answered_inc = rl->incarnation;
+	rl->answered_index = rl->index;
+	send_answer(n, rl->node, rl->incarnation, rl->index, "");
+	duet_log(DUET_LOG_INFO,
+		 "rejoin: incarnation %" PRIu64 " of member %" PRIu32 " committed at entry %" PRIu64
+		 "; answered",
+		 rl->incarnation, rl->node, rl->index);
+}
+
+void rejoin_step(struct node *n)
+{
+	if (n->stopping)
+		return;
+	uint64_t now = node_now_ms();
+	member_step(n, now);
+	leader_step(n, now);
+}
+
+void rejoin_status_json(struct node *n, FILE *f)
+{
+	struct raft_status st;
+	raft_status(n->raft, node_now_ms(), &st);
+	const struct duet_member *me = duet_membership_find(&st.conf, n->cfg.self_id);
+	fprintf(f, ",\"incarnation\":%" PRIu64 ",\"membership\":[", n->incarnation);
+	for (uint32_t i = 0; i < st.conf.n; i++) {
+		const struct duet_member *m = &st.conf.members[i];
+		fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":\"%s\",\"incarnation\":%" PRIu64 "}",
+			i ? "," : "", m->id, m->name, m->incarnation);
+	}
+	fprintf(f,
+		"],\"rejoin\":{\"state\":\"%s\",\"asked\":%" PRIu64 ",\"view_incarnation\":%" PRIu64
+		",\"entry_index\":%" PRIu64 ",\"answer\":\"",
+		state_name(n->rejoin.state), n->rejoin.asked, me ? me->incarnation : 0,
+		n->rejoin.entry_index);
+	for (const char *p = n->rejoin.answer; *p; p++)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			fputc(*p, f);
+	fputs("\"}", f);
+}

@@ -77,3 +77,17 @@ void duet_addr_ip_text(const struct sockaddr_storage *sa, char *buf, size_t cap)
 		uv_ip4_name((const struct sockaddr_in *)sa, buf, cap);
 	}
 }
+
+int duet_addr_listen(uv_tcp_t *tcp, const struct sockaddr_storage *sa, int backlog,
+		     uv_connection_cb on_connection)
+{
+	int rc = uv_tcp_bind(tcp, (const struct sockaddr *)sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)tcp, backlog, on_connection);
+	if (rc < 0)
+		return rc;
+	struct sockaddr_storage bound;
+	int len = sizeof bound;
+	rc = uv_tcp_getsockname(tcp, (struct sockaddr *)&bound, &len);
+	return rc < 0 ? rc : duet_addr_port(&bound);
+}

@@ -370,18 +370,12 @@ static int listener_open(struct xport *x, unsigned i, const char *addr, char *er
 	l->tcp.data = x; /* for xport_simple_handle_closed */
 	l->open = true;
 	x->n_handles++;
-	int rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&sa, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&l->tcp, 64, listener_on_connection);
-	if (rc) {
+	int rc = duet_addr_listen(&l->tcp, &sa, 64, listener_on_connection);
+	if (rc < 0) {
 		snprintf(errbuf, errlen, "cannot listen on %s: %s", addr, uv_strerror(rc));
 		return rc;
 	}
-	struct sockaddr_storage bound;
-	int len = sizeof bound;
-	uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &len);
-	l->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-						    : ((struct sockaddr_in *)&bound)->sin_port);
+	l->port = rc;
 	l->tcp.data = l;
 	return 0;
 }

@@ -706,20 +706,14 @@ static int listen_on(struct trap_http_server *s, const struct trap_http_listen *
 	l->tcp.data = l;
 	l->open = true;
 	s->n_handles++;
-	int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&sa, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
+	int rc = duet_addr_listen(&l->tcp, &sa, 128, on_connection);
 	if (rc < 0) {
 		snprintf(errbuf, errlen,
 			 "cannot listen for HTTP traps on %s: %s; is another process using it?",
 			 cfg->addr, uv_strerror(rc));
 		return rc;
 	}
-	struct sockaddr_storage bound;
-	int len = sizeof bound;
-	uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &len);
-	l->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-						    : ((struct sockaddr_in *)&bound)->sin_port);
+	l->port = rc;
 	return 0;
 }
 

@@ -531,9 +531,7 @@ static int listen_on(struct trap_syslog_tcp *s, const char *addr, char *errbuf, 
 	l->tcp.data = l;
 	l->open = true;
 	s->n_handles++;
-	int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&sa, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
+	int rc = duet_addr_listen(&l->tcp, &sa, 128, on_connection);
 	if (rc < 0) {
 		snprintf(errbuf, errlen,
 			 "cannot listen for syslog over TCP on %s: %s; is another process using "
@@ -541,10 +539,7 @@ static int listen_on(struct trap_syslog_tcp *s, const char *addr, char *errbuf, 
 			 addr, uv_strerror(rc));
 		return rc;
 	}
-	struct sockaddr_storage bound;
-	int len = sizeof bound;
-	if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &len) == 0)
-		l->port = duet_addr_port(&bound);
+	l->port = rc;
 	return 0;
 }
 

@@ -460,7 +460,8 @@ static char **build_env(const struct duet_pg_tool *t, char extra[4][300])
  * (spawn_error), like cmd.c. */
 static void spawn_tool(struct duet_pg_tool *t)
 {
-	char file[PGS_PATH_BYTES], target[PGS_PATH_BYTES + 20], source[600];
+	char file[PGS_PATH_BYTES], target[PGS_PATH_BYTES + 20], source[600],
+	    conf[PGS_PATH_BYTES + 20];
 	snprintf(file, sizeof file, "%s/%s", t->cfg.bin_dir, tool_name(t));
 	const char *args[MAX_ARGS];
 	int a = 0;
@@ -471,6 +472,10 @@ static void spawn_tool(struct duet_pg_tool *t)
 		args[a++] = target;
 		args[a++] = source;
 		args[a++] = "--progress";
+		if (t->cfg.config_file[0]) {
+			snprintf(conf, sizeof conf, "--config-file=%s", t->cfg.config_file);
+			args[a++] = conf;
+		}
 	} else {
 		const char *const rest[] = {
 		    "-D",   t->cfg.data_dir, "-d", t->cfg.primary_conninfo, "-X", "stream", "-c",

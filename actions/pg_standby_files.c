@@ -48,7 +48,8 @@ int pgs_config_resolve(const struct duet_pg_standby_config *in, struct duet_pg_s
 	if (!in || !fits(in->bin_dir, sizeof in->bin_dir) ||
 	    !fits(in->data_dir, sizeof in->data_dir) || !fits(in->os_user, sizeof in->os_user) ||
 	    !fits(in->primary_conninfo, sizeof in->primary_conninfo) ||
-	    !fits(in->application_name, sizeof in->application_name))
+	    !fits(in->application_name, sizeof in->application_name) ||
+	    !fits(in->config_file, sizeof in->config_file))
 		return DUET_EINVAL;
 	*out = *in;
 	if (!out->bin_dir[0])

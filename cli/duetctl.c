@@ -25,10 +25,6 @@ struct command {
 	const char *not_yet; /* run == NULL: what it needs, which issue brings it */
 };
 
-#define NEEDS_FAILOVER                                                                             \
-	"arrives with the failover and rejoin work (PostgreSQL promotion, switchover, rejoin); "   \
-	"not built yet"
-
 static const struct command commands[] = {
     {"check-config", "FILE [--json] [--no-files] | --print-keys [--markdown]",
      "check a duetd / duet-witness config file and print what it resolves to", cmd_check_config,
@@ -39,10 +35,11 @@ static const struct command commands[] = {
     {"log", "--config FILE [--since T] [--type T] [--json] [--verify]",
      "the audit chain; --verify checks its SHA-256 links", cmd_log, cmd_log_help, NULL},
     {"rejoin", "--config FILE [--yes] [--why TEXT] [--start CMD] [--json]",
-     "bring this member back after its store was lost (new incarnation)", cmd_rejoin,
+     "bring this member back as a synchronous standby after any failure", cmd_rejoin,
      cmd_rejoin_help, NULL},
-    {"switchover", "[NODE]", "move the master role to the standby, no data lost", NULL, NULL,
-     NEEDS_FAILOVER},
+    {"switchover", "[--to NODE] [--why TEXT] (--config FILE | --socket PATH) [--no-wait]",
+     "move the master role to the synchronous standby, no data lost", cmd_switchover,
+     cmd_switchover_help, NULL},
     {"maintenance", "on|off [--why TEXT] (--config FILE | --socket PATH) [--json]",
      "suspend or resume automatic failover (recorded)", cmd_maintenance, cmd_maintenance_help,
      NULL},

@@ -1,19 +1,23 @@
 /*
- * rejoin.c - `duetctl rejoin`: bring back a member whose LMDB store was lost
- * (DESIGN.md 3, incarnations, and 6), the consensus half: a data node whose
- * PostgreSQL is intact, or the witness.
+ * rejoin.c - `duetctl rejoin`: bring a member back after any failure (DESIGN.md
+ * 3, incarnations, and 6): a data node whose store, PostgreSQL or both were
+ * lost or diverged (the old master after a failover), or the witness.
  *
  * Run on the member while its daemon is stopped (refused if its admin socket
- * answers). It moves data_dir aside to data_dir.old-<UTC time> (after a
- * confirmation, or with --yes; without a terminal --yes is required) and
- * writes the marker <data_dir>.rejoin (who, why), which makes the daemon
- * start in rejoin mode (daemon/rejoin.c): a fresh store, no vote, until the
- * leader has committed OPERATOR(rejoin, incarnation n+1) and MEMBERSHIP with
- * this member at n+1. Then it starts the daemon (--start CMD) or asks the
- * operator to, and follows the daemon's status until its own membership
- * view names the new incarnation (it votes again) or --timeout passes.
+ * answers, unless a rejoin is in progress: then it follows that one). It
+ * moves data_dir aside to data_dir.old-<UTC time> (after a confirmation, or
+ * with --yes; without a terminal --yes is required) and writes the marker
+ * <data_dir>.rejoin (who, why), which makes the daemon start in rejoin mode
+ * (daemon/rejoin.c): a fresh store, no vote, until the leader has committed
+ * OPERATOR(rejoin, incarnation n+1) and MEMBERSHIP with this member at n+1.
+ * Then it starts the daemon (--start CMD) or asks the operator to, and
+ * follows the daemon's status through the four steps: a new incarnation,
+ * the member's own log naming it (it votes again), the PostgreSQL rebuild
+ * the daemon then runs by itself (daemon/ctl_rebuild.c: nothing, pg_rewind
+ * or pg_basebackup, whichever the data directory needs), and SYNC on.
  * Running it again after an interruption is safe: the leader raises the
- * incarnation again or answers the one it recorded and that was never used.
+ * incarnation again or answers the one it recorded and that was never used,
+ * and the rebuild picks up where it stopped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,20 +41,28 @@ void cmd_rejoin_help(void)
 	printf("usage: duetctl rejoin --config FILE [--yes] [--why TEXT] [--start CMD]\n"
 	       "                      [--timeout SECONDS] [--json]\n"
 	       "\n"
-	       "Brings this member back after its LMDB store (data_dir) was lost. Run it\n"
-	       "with the member's daemon STOPPED: it moves data_dir aside (to\n"
-	       "data_dir.old-<time>), writes the marker <data_dir>.rejoin and waits for the\n"
-	       "daemon (started by you, or by --start CMD) to get a new incarnation from the\n"
-	       "leader (OPERATOR(rejoin) and MEMBERSHIP, committed) and catch up; it votes\n"
-	       "again once its own log records the new incarnation.\n"
+	       "Brings this member back as a synchronous standby (or, the witness, as a\n"
+	       "voter) after any failure: store lost, disk replaced, PostgreSQL diverged\n"
+	       "after a failover. Run it with the member's daemon STOPPED: it moves data_dir\n"
+	       "aside (to data_dir.old-<time>), writes the marker <data_dir>.rejoin and\n"
+	       "follows the daemon (started by you, or by --start CMD) through four steps:\n"
+	       "  1. a new incarnation from the leader (OPERATOR(rejoin), MEMBERSHIP)\n"
+	       "  2. the leader's snapshot and log replayed; the member votes again\n"
+	       "  3. PostgreSQL rebuilt as a standby of the master, as the data directory\n"
+	       "     needs: nothing (already streaming), pg_rewind (diverged), or\n"
+	       "     pg_basebackup (empty, another system); progress with bytes and ETA\n"
+	       "  4. streaming and caught up: the master commits SYNC on\n"
+	       "The master keeps serving throughout. Run again after an interruption, it\n"
+	       "picks up where it stopped (while the daemon runs, it follows the rejoin).\n"
 	       "\n"
 	       "  --config FILE     the member's config (data_dir, admin_socket)\n"
 	       "  --yes             do not ask before moving data_dir aside (required\n"
 	       "                    without a terminal)\n"
 	       "  --why TEXT        recorded in the audit log, at most 511 bytes\n"
 	       "  --start CMD       run CMD (sh -c) to start the daemon\n"
-	       "  --timeout SECONDS how long to wait for the rejoin (default 300)\n"
-	       "  --json            print the daemon's final status line as is\n"
+	       "  --timeout SECONDS how long to follow the rejoin (default 3600); the daemon\n"
+	       "                    goes on after it\n"
+	       "  --json            no progress lines; print the daemon's final status\n"
 	       "\n"
 	       "Exit status: 0 rejoined, 1 refused or not done in time, 2 usage error.\n");
 }
@@ -109,17 +121,49 @@ static int start_daemon(const char *cmd)
 	return 0;
 }
 
-static int wait_rejoined(const char *sock, const char *marker, unsigned timeout_s, bool json)
+/* Prints a progress line: on a terminal it replaces the previous one. */
+static void progress(bool tty, const char *line, char *last, size_t cap)
 {
-	time_t deadline = time(NULL) + timeout_s;
+	if (strcmp(line, last) == 0)
+		return;
+	if (tty)
+		printf("\r\033[K%s", line);
+	else
+		printf("%s\n", line);
+	fflush(stdout);
+	snprintf(last, cap, "%s", line);
+}
+
+static void progress_end(bool tty, const char *last)
+{
+	if (tty && last[0])
+		putchar('\n');
+}
+
+static void human_bytes(unsigned long long b, char *out, size_t cap)
+{
+	if (b >= 10ull << 30)
+		snprintf(out, cap, "%.1f GiB", (double)b / (1ull << 30));
+	else if (b >= 10ull << 20)
+		snprintf(out, cap, "%.0f MiB", (double)b / (1ull << 20));
+	else
+		snprintf(out, cap, "%.1f MiB", (double)b / (1ull << 20));
+}
+
+/* Steps 1 and 2: the new incarnation, recorded in the member's own log.
+ * Returns DUETCTL_OK, or DUETCTL_FAILED after the deadline; *st_out gets
+ * the last status (caller frees). */
+static int wait_incarnation(const char *sock, const char *marker, time_t deadline, bool tty,
+			    char **st_out)
+{
 	char last[512] = "";
 	while (time(NULL) < deadline) {
 		char err[512] = "";
 		char *st = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
 		char line[512];
 		if (!st) {
-			snprintf(line, sizeof line, "waiting for the daemon's admin socket %s",
-				 sock);
+			snprintf(line, sizeof line,
+				 "step 1/4: waiting for the daemon's admin socket %s", sock);
 		} else {
 			const char *rj = strstr(st, "\"rejoin\":{");
 			char state[32] = "", answer[256] = "";
@@ -134,50 +178,162 @@ static int wait_rejoined(const char *sock, const char *marker, unsigned timeout_
 				    (strcmp(state, "none") == 0 && inc > 1 && view == inc &&
 				     access(marker, F_OK) != 0);
 			if (done) {
-				if (json)
-					printf("%s\n", st);
-				else
-					printf(
-					    "rejoined: incarnation %llu, recorded in this member's "
-					    "own log at commit %llu; it votes again\n",
-					    inc, num_of(st, "commit_index"));
-				free(st);
+				progress_end(tty, last);
+				printf(
+				    "step 2/4: rejoined under incarnation %llu, recorded in this "
+				    "member's own log at commit %llu; it votes again\n",
+				    inc, num_of(st, "commit_index"));
+				fflush(stdout);
+				*st_out = st;
 				return DUETCTL_OK;
 			}
 			if (strcmp(state, "waiting_for_leader") == 0)
 				snprintf(line, sizeof line,
-					 "step 1/2: asking the leader for a new incarnation (%llu "
+					 "step 1/4: asking the leader for a new incarnation (%llu "
 					 "asks)%s%s",
 					 rj ? num_of(rj, "asked") : 0, answer[0] ? ": " : "",
 					 answer);
 			else
 				snprintf(
 				    line, sizeof line,
-				    "step 2/2: incarnation %llu stored; catching up: log index "
+				    "step 2/4: incarnation %llu stored; catching up: log index "
 				    "%llu, leader commit %llu, own view has incarnation %llu",
 				    inc, num_of(st, "last_index"), num_of(st, "commit_index"),
 				    view);
 			free(st);
 		}
-		if (strcmp(line, last) != 0 && !json) {
-			printf("%s\n", line);
-			fflush(stdout);
-			snprintf(last, sizeof last, "%s", line);
-		}
+		progress(tty, line, last, sizeof last);
 		usleep(250 * 1000);
 	}
+	progress_end(tty, last);
 	fprintf(stderr,
-		"duetctl rejoin: not rejoined within %u s (last: %s); run it again with the "
-		"daemon stopped, or check duetctl status on the leader\n",
-		timeout_s, last);
+		"duetctl rejoin: no new incarnation in time (last: %s). If no leader answers, "
+		"the cluster may have no quorum: check duetctl status on the other members. To "
+		"undo, stop the daemon, delete %s and move the old store back\n",
+		last, marker);
 	return DUETCTL_FAILED;
+}
+
+/* Steps 3 and 4: the daemon rebuilds its PostgreSQL as a standby
+ * (ctl_rebuild.c) until the master commits SYNC on for it. */
+static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
+{
+	char last[512] = "";
+	while (time(NULL) < deadline) {
+		char err[512] = "";
+		char *st = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
+		if (!st) {
+			progress_end(tty, last);
+			fprintf(stderr, "duetctl rejoin: the daemon stopped answering (%s)\n", err);
+			return DUETCTL_FAILED;
+		}
+		const char *rb = strstr(st, "\"pg_rebuild\":{");
+		if (!rb) {
+			free(st);
+			break;
+		}
+		char state[32] = "", method[32] = "", step[256] = "", error[512] = "",
+		     detail[512] = "";
+		str_of(rb, "state", state, sizeof state);
+		str_of(rb, "method", method, sizeof method);
+		str_of(rb, "step", step, sizeof step);
+		str_of(rb, "error", error, sizeof error);
+		str_of(rb, "detail", detail, sizeof detail);
+		unsigned long long elapsed = num_of(rb, "elapsed_ms");
+		unsigned long long in_state = num_of(rb, "state_ms");
+		if (strcmp(state, "done") == 0) {
+			progress_end(tty, last);
+			if (json)
+				printf("%s\n", st);
+			else
+				printf(
+				    "step 4/4: a synchronous standby again (PostgreSQL: %s, %.1f "
+				    "s)%s%s\n",
+				    method, (double)elapsed / 1000.0, detail[0] ? "; " : "",
+				    detail);
+			free(st);
+			return DUETCTL_OK;
+		}
+		if (strcmp(state, "failed") == 0) {
+			progress_end(tty, last);
+			fprintf(stderr, "duetctl rejoin: the PostgreSQL rebuild failed: %s\n",
+				error);
+			free(st);
+			return DUETCTL_FAILED;
+		}
+		char line[512];
+		if (strcmp(state, "rewind") == 0 || strcmp(state, "basebackup") == 0) {
+			/* percent is a number that may be -1: read it by hand */
+			const char *pp = strstr(rb, "\"percent\":");
+			int pct = pp ? atoi(pp + 10) : -1;
+			unsigned long long done = num_of(rb, "bytes_done"),
+					   total = num_of(rb, "bytes_total");
+			char d[32], t[32], eta[48] = "";
+			human_bytes(done, d, sizeof d);
+			human_bytes(total, t, sizeof t);
+			if (pct > 0 && pct < 100 && in_state > 0) {
+				unsigned long long left =
+				    in_state * (100u - (unsigned)pct) / (unsigned)pct / 1000u;
+				snprintf(eta, sizeof eta, ", ETA %llum%02llus", left / 60,
+					 left % 60);
+			}
+			if (pct >= 0)
+				snprintf(line, sizeof line, "step 3/4: %s: %s of %s (%d%%)%s",
+					 state, d, t, pct, eta);
+			else
+				snprintf(line, sizeof line, "step 3/4: %s: %s", state,
+					 step[0] ? step : "starting");
+		} else if (strcmp(state, "waiting_sync") == 0) {
+			snprintf(line, sizeof line, "step 4/4: %s", step);
+		} else {
+			snprintf(line, sizeof line, "step 3/4: PostgreSQL: %s%s%s", state,
+				 step[0] ? ": " : "", step);
+		}
+		if (error[0] && strcmp(state, "stopping") == 0) {
+			size_t len = strlen(line);
+			snprintf(line + len, sizeof line - len, " (last failure, retrying: %s)",
+				 error);
+		}
+		free(st);
+		progress(tty, line, last, sizeof last);
+		usleep(250 * 1000);
+	}
+	progress_end(tty, last);
+	if (time(NULL) >= deadline) {
+		fprintf(stderr,
+			"duetctl rejoin: PostgreSQL not a synchronous standby in time (last: %s); "
+			"the daemon goes on: run duetctl rejoin again to follow it\n",
+			last);
+		return DUETCTL_FAILED;
+	}
+	return DUETCTL_OK; /* no PostgreSQL managed here (the witness) */
+}
+
+/* Follows a rejoin whose daemon runs: incarnation, then PostgreSQL. */
+static int follow(const char *sock, const char *marker, unsigned timeout_s, bool json)
+{
+	time_t deadline = time(NULL) + timeout_s;
+	bool tty = !json && isatty(1);
+	char *st = NULL;
+	int rc = wait_incarnation(sock, marker, deadline, tty, &st);
+	if (rc != DUETCTL_OK)
+		return rc;
+	bool pg = strstr(st, "\"pg\":{\"managed\":true") != NULL;
+	if (!pg) {
+		if (json)
+			printf("%s\n", st);
+		free(st);
+		return DUETCTL_OK;
+	}
+	free(st);
+	return wait_rebuild(sock, deadline, tty, json);
 }
 
 int cmd_rejoin(int argc, char **argv)
 {
 	const char *config = NULL, *why = "", *start = NULL;
 	bool yes = false, json = false;
-	unsigned timeout_s = 300;
+	unsigned timeout_s = 3600;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--why") == 0 && i + 1 < argc)
 			why = argv[++i];
@@ -220,17 +376,34 @@ int cmd_rejoin(int argc, char **argv)
 	int rc = DUETCTL_FAILED;
 	char err[512] = "";
 	const char *sock = cfg->admin_socket;
+	char marker[PATH_MAX + 16], aside[PATH_MAX + 64];
+	snprintf(marker, sizeof marker, "%s.rejoin", cfg->data_dir);
 	char *ans = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
 	if (ans) {
+		/* a rejoin in progress (this command was interrupted): follow it */
+		char rstate[32] = "", bstate[32] = "";
+		const char *rj = strstr(ans, "\"rejoin\":{");
+		const char *rb = strstr(ans, "\"pg_rebuild\":{");
+		if (rj)
+			str_of(rj, "state", rstate, sizeof rstate);
+		if (rb)
+			str_of(rb, "state", bstate, sizeof bstate);
 		free(ans);
+		bool busy = strcmp(rstate, "waiting_for_leader") == 0 ||
+			    strcmp(rstate, "catching_up") == 0 ||
+			    (bstate[0] && strcmp(bstate, "idle") != 0 &&
+			     strcmp(bstate, "done") != 0 && strcmp(bstate, "failed") != 0);
+		if (busy) {
+			printf("a rejoin of %s is in progress: following it\n", cfg->node_name);
+			rc = follow(sock, marker, timeout_s, json);
+			goto out;
+		}
 		fprintf(stderr,
 			"duetctl rejoin: the daemon of %s is running (its admin socket %s "
 			"answers); stop it first: rejoin replaces its store\n",
 			cfg->node_name, sock);
 		goto out;
 	}
-	char marker[PATH_MAX + 16], aside[PATH_MAX + 64];
-	snprintf(marker, sizeof marker, "%s.rejoin", cfg->data_dir);
 	struct stat sb;
 	if (stat(cfg->data_dir, &sb) == 0) {
 		char ts[32];
@@ -281,7 +454,7 @@ int cmd_rejoin(int argc, char **argv)
 		       cfg->self_kind == DUET_MEMBER_WITNESS ? "duet-witness" : "duetd", config);
 	}
 	fflush(stdout);
-	rc = wait_rejoined(sock, marker, timeout_s, json);
+	rc = follow(sock, marker, timeout_s, json);
 out:
 	duet_config_free(cfg);
 	free(cfg);

@@ -33,6 +33,10 @@
  *       leader change), an error says so; the entry may still commit
  *       later. Other requests on the same connection are answered
  *       meanwhile; one maintenance request per connection at a time.
+ *   {"cmd":"switchover","to":"NODE or empty","who":"..","why":".."}  data
+ *       nodes: a planned switchover (ctl_switchover.c), answered once
+ *       started on the leader or forwarded to it; its progress is in the
+ *       status (.switchover on the old master, .master everywhere).
  * Anything else gets {"ok":false,"error":"..."}. The parser is deliberately
  * tiny: it looks for the "cmd" key and its string value (and, for probe,
  * two unsigned integers), nothing is evaluated.
@@ -743,10 +747,32 @@ static void handle_line(struct admin_client *c, char *line)
 		start_maintenance(c, line);
 		return;
 	}
+	if (strcmp(cmd, "switchover") == 0) {
+		char to[DUET_NAME_MAX] = "", who[DUET_NAME_MAX] = "", why[DUET_DETAIL_MAX / 2] = "",
+		     err[512] = "";
+		if (parse_text(line, "\"to\"", to, sizeof to) ||
+		    parse_text(line, "\"who\"", who, sizeof who) ||
+		    parse_text(line, "\"why\"", why, sizeof why)) {
+			n->admin_refused++;
+			client_send(c,
+				    error_json("switchover: expected {\"cmd\":\"switchover\","
+					       "\"to\":\"NODE or empty\",\"who\":\"...\","
+					       "\"why\":\"...\"} (to and who at most 31 bytes)"));
+			return;
+		}
+		if (ctl_switchover(n, to, who, why, err, sizeof err) != 0) {
+			client_send(c, error_json(err));
+			return;
+		}
+		node_drive(n);
+		client_send(c, strdup("{\"ok\":true}"));
+		return;
+	}
 	n->admin_refused++;
 	char msg[128];
 	snprintf(msg, sizeof msg,
-		 "unknown command '%s'; known: status, probe, promote, maintenance", cmd);
+		 "unknown command '%s'; known: status, probe, promote, maintenance, switchover",
+		 cmd);
 	client_send(c, error_json(msg));
 }
 

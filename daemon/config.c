@@ -210,6 +210,25 @@ static const struct key_def keys[] = {
      "then synchronous_standby_names is cleared (ms)"},
     {SEC_PG, "promote_timeout_ms", T_U32, ACT_FIELD(pg_promote_timeout_ms), 1000, 3600000, NULL, 0,
      "60000", "pg_promote(wait => true) may take this long (ms)"},
+    {SEC_PG, "data_dir", T_PATH, ACT_STR(pg_data_dir), 0, 0, NULL, 0, "/var/lib/postgresql/15/main",
+     "this node's PostgreSQL data directory (PG_VERSION, postmaster.pid), which duetctl rejoin "
+     "and a switchover rebuild as a standby with pg_rewind or pg_basebackup"},
+    {SEC_PG, "config_file", T_PATH, ACT_STR(pg_config_file), 0, 0, NULL, 0, "",
+     "postgresql.conf when it is kept outside data_dir (Debian: "
+     "/etc/postgresql/15/main/postgresql.conf): pg_rewind reads it (--config-file) when it "
+     "must finish the crash recovery of a server that was not shut down cleanly"},
+    {SEC_PG, "bin_dir", T_PATH, ACT_STR(pg_bin_dir), 0, 0, NULL, 0, "/usr/lib/postgresql/15/bin",
+     "where pg_rewind and pg_basebackup are"},
+    {SEC_PG, "os_user", T_NAME, ACT_STR(pg_os_user), 0, 0, NULL, 0, "postgres",
+     "the user that owns data_dir; pg_rewind and pg_basebackup run as this user when duet "
+     "runs as root"},
+    {SEC_PG, "peer_conninfo", T_STR, ACT_STR(pg_peer_conninfo), 0, 0, NULL, K_COMPUTED,
+     "host=<the other data member's address> port=5432 user=postgres dbname=postgres",
+     "libpq connection string of the OTHER data node's PostgreSQL as reached from here "
+     "(superuser with replication rights): the source of pg_rewind and pg_basebackup and "
+     "this node's primary_conninfo as a standby"},
+    {SEC_PG, "rebuild_timeout_ms", T_U32, ACT_FIELD(pg_rebuild_timeout_ms), 1000, 86400000, NULL, 0,
+     "14400000", "deadline of one pg_rewind or pg_basebackup run (ms)"},
 
     {SEC_FIP, "address", T_STR, ACT_STR(fip_address), 0, 0, NULL, 0, "",
      "the floating IP with its prefix, e.g. 10.0.0.100/24 (empty: no FIP)"},
@@ -954,6 +973,30 @@ static bool known_check(const char *name, size_t len)
 }
 
 /* What spans the keys of [pg], [fip], [fence], [manager] and [health]. */
+/* [pg] peer_conninfo's default: the other data member's first address,
+ * without its port (and brackets), on PostgreSQL's port. Empty if there is
+ * no other data member. */
+static void peer_conninfo(const struct draft *d, char *out, size_t cap)
+{
+	out[0] = '\0';
+	for (unsigned i = 0; i < d->n_members; i++) {
+		const struct member_draft *m = &d->members[i];
+		if (m->kind != DUET_MEMBER_DATA || strcmp(m->name, d->node_name) == 0 ||
+		    !m->addrs.n)
+			continue;
+		const char *a = m->addrs.v[0];
+		const char *colon = strrchr(a, ':');
+		size_t len = colon ? (size_t)(colon - a) : strlen(a);
+		if (len >= 2 && a[0] == '[' && a[len - 1] == ']') {
+			a++;
+			len -= 2;
+		}
+		snprintf(out, cap, "host=%.*s port=5432 user=postgres dbname=postgres", (int)len,
+			 a);
+		return;
+	}
+}
+
 static void check_actions(struct loader *ld)
 {
 	struct draft *d = ld->d;
@@ -989,6 +1032,8 @@ static void check_actions(struct loader *ld)
 	if ((a->manager_start_command[0] != 0) != (a->manager_stop_command[0] != 0))
 		config_add_error(ld->errs, d->section_line[SEC_MANAGER],
 				 "[manager] start_command and stop_command go together");
+	if (!LINE(SEC_PG, "peer_conninfo"))
+		peer_conninfo(d, a->pg_peer_conninfo, sizeof(a->pg_peer_conninfo));
 	if (!LINE(SEC_HEALTH, "fs_paths"))
 		snprintf(a->health_fs_paths, sizeof(a->health_fs_paths), "%s", d->data_dir);
 	if (!LINE(SEC_HEALTH, "nic"))

@@ -139,7 +139,7 @@ static void run_demote_cmd(struct node *n, const char *cmd)
  * stop PostgreSQL (the node acted, or the probe says it is a primary); a
  * standby's PostgreSQL keeps streaming.
  */
-static void demote(struct node *n, const char *why, bool pg_primary)
+void ctl_demote(struct node *n, const char *why, bool pg_primary)
 {
 	struct ctl *c = &n->ctl;
 	c->gen++;
@@ -528,28 +528,37 @@ static void activate(struct node *n, uint64_t term)
 
 /* ---- the leader's proposals ---------------------------------------------- */
 
-static void propose_master(struct node *n, uint64_t term, uint8_t reason, const char *detail)
+int ctl_propose_master(struct node *n, uint64_t term, uint32_t node, uint8_t reason,
+		       const char *detail)
 {
 	struct duet_master m;
 	memset(&m, 0, sizeof m);
-	m.node = n->cfg.self_id;
+	m.node = node;
 	m.previous = n->fsm.master.node;
 	m.reason = reason;
 	scopy(m.detail, sizeof m.detail, detail);
 	uint8_t buf[1024];
 	long len = duet_master_encode(&m, buf, sizeof buf);
 	if (len < 0)
-		return;
+		return (int)len;
 	n->ctl.proposed_term = term;
-	if (ctl_propose(n, RAFT_ENTRY_MASTER, buf, (uint32_t)len, NULL) == 0)
-		duet_log(DUET_LOG_INFO, "proposed MASTER(%s, %s): %s", n->cfg.node_name,
-			 reason == DUET_MASTER_FIRST_START ? "first start"
-			 : reason == DUET_MASTER_FORCED    ? "forced"
-							   : "failover",
+	int rc = ctl_propose(n, RAFT_ENTRY_MASTER, buf, (uint32_t)len, NULL);
+	if (rc == 0)
+		duet_log(DUET_LOG_INFO, "proposed MASTER(%s, %s): %s", member_name(n, node),
+			 reason == DUET_MASTER_FIRST_START  ? "first start"
+			 : reason == DUET_MASTER_FORCED     ? "forced"
+			 : reason == DUET_MASTER_SWITCHOVER ? "switchover"
+							    : "failover",
 			 detail);
+	return rc;
 }
 
-static bool check_failing(const struct node *n, uint32_t id)
+static void propose_master(struct node *n, uint64_t term, uint8_t reason, const char *detail)
+{
+	(void)ctl_propose_master(n, term, n->cfg.self_id, reason, detail);
+}
+
+bool ctl_check_failing(const struct node *n, uint32_t id)
 {
 	const struct fsm_node *fn = fsm_node_find(&n->fsm, id);
 	if (!fn)
@@ -560,7 +569,7 @@ static bool check_failing(const struct node *n, uint32_t id)
 	return false;
 }
 
-static void try_transfer(struct node *n, uint32_t to, const char *why)
+void ctl_transfer(struct node *n, uint32_t to, const char *why)
 {
 	uint64_t now = node_now_ms();
 	if (n->ctl.transfer_at && now - n->ctl.transfer_at < CTL_TRANSFER_GAP)
@@ -589,13 +598,13 @@ static void leader_not_master(struct node *n, const struct raft_status *st)
 			if (p->id != master || !p->last_ack_ms)
 				continue;
 			if (now - p->last_ack_ms < n->cfg.raft.heartbeat_ms * 3u &&
-			    !check_failing(n, master) && p->match_index >= st->commit_index) {
+			    !ctl_check_failing(n, master) && p->match_index >= st->commit_index) {
 				snprintf(c->why_not_master, sizeof c->why_not_master,
 					 "the master %s is alive and in touch: leadership handed "
 					 "back",
 					 member_name(n, master));
 				c->handbacks++;
-				try_transfer(n, master, "the master is alive");
+				ctl_transfer(n, master, "the master is alive");
 				return;
 			}
 		}
@@ -632,7 +641,7 @@ static void leader_not_master(struct node *n, const struct raft_status *st)
 			 "no master yet and the local PostgreSQL is a standby: leadership goes to "
 			 "%s",
 			 member_name(n, ctl_other_data(n)));
-		try_transfer(n, ctl_other_data(n), "first start, its PostgreSQL is the primary");
+		ctl_transfer(n, ctl_other_data(n), "first start, its PostgreSQL is the primary");
 		return;
 	}
 	if (role != FSM_ROLE_SYNC_STANDBY) {
@@ -674,7 +683,7 @@ static void maybe_step_down(struct node *n, const struct raft_status *st)
 	struct ctl *c = &n->ctl;
 	if ((c->act != CTL_MASTER && c->act != CTL_ACTIVATING) || st->role != RAFT_LEADER)
 		return;
-	if (!check_failing(n, n->cfg.self_id) || c->stepdown_term == st->term)
+	if (!ctl_check_failing(n, n->cfg.self_id) || c->stepdown_term == st->term)
 		return;
 	if (n->fsm.maintenance) {
 		/* a hand-over is a failover: maintenance holds it back (the
@@ -700,7 +709,7 @@ static void maybe_step_down(struct node *n, const struct raft_status *st)
 	c->stepdown_term = st->term;
 	c->stepdowns++;
 	c->transfer_at = 0;
-	try_transfer(n, other, "a critical check fails on the master");
+	ctl_transfer(n, other, "a critical check fails on the master");
 }
 
 /* ---- the rule ------------------------------------------------------------ */
@@ -781,19 +790,21 @@ void ctl_step(struct node *n)
 	bool should_act = lease && named;
 
 	if (!should_act && (c->act == CTL_ACTIVATING || c->act == CTL_MASTER)) {
-		demote(n,
-		       !leader  ? "no longer the leader"
-		       : !lease ? "the lease was lost"
-				: "another node is master",
-		       true);
+		ctl_demote(n,
+			   !leader  ? "no longer the leader"
+			   : !lease ? "the lease was lost"
+				    : "another node is master",
+			   true);
 	} else if (c->act == CTL_UNKNOWN) {
 		/* just started: FIP and manager go at once; PostgreSQL is judged
 		 * below, once the log is known (at the very first start the log
 		 * has no master and the primary must keep running) */
-		demote(n, "starting", false);
+		ctl_demote(n, "starting", false);
 	}
 	stale_primary(n, &st);
-	if (should_act && c->act == CTL_STANDBY && current)
+	/* a planned switchover holds the activation back while it stops */
+	bool hold = ctl_switchover_step(n, &st);
+	if (should_act && c->act == CTL_STANDBY && current && !hold)
 		activate(n, st.term);
 	if (c->act == CTL_ACTIVATING)
 		chain_next(n);
@@ -804,6 +815,7 @@ void ctl_step(struct node *n)
 		ctl_health_step(n);
 	} else {
 		ctl_health_step(n);
+		ctl_rebuild_step(n);
 	}
 	if ((c->act == CTL_ACTIVATING || c->act == CTL_MASTER) && lease && c->lease_timer_open &&
 	    st.lease_expiry_ms > now)
@@ -923,6 +935,7 @@ void ctl_close(struct node *n)
 		c->lease_timer_open = false;
 	}
 	ctl_health_close(n);
+	ctl_rebuild_close(n);
 	if (c->pg) {
 		duet_pg_close(c->pg, pg_closed, n);
 		c->pg = NULL;
@@ -947,7 +960,7 @@ static const char *act_name(int act)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
+void ctl_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -969,26 +982,26 @@ void ctl_status_json(struct node *n, FILE *f)
 		return;
 	uint64_t now = node_now_ms();
 	fprintf(f, ",\"acting\":\"%s\",\"activation_step\":", act_name(c->act));
-	json_str(f, c->act == CTL_ACTIVATING ? step_name(c->step) : "");
+	ctl_json_str(f, c->act == CTL_ACTIVATING ? step_name(c->step) : "");
 	fputs(",\"why_not_master\":", f);
-	json_str(f, c->why_not_master);
+	ctl_json_str(f, c->why_not_master);
 	fprintf(f, ",\"pg\":{\"managed\":%s,\"answers\":", c->pg ? "true" : "false");
 	fputs(c->pg_known ? "true" : "false", f);
 	if (c->pg_known) {
 		fprintf(
 		    f, ",\"role\":\"%s\",\"lsn\":", c->pg_last.in_recovery ? "standby" : "primary");
-		json_str(f, c->pg_last.lsn);
+		ctl_json_str(f, c->pg_last.lsn);
 		fputs(",\"synchronous_standby_names\":", f);
-		json_str(f, c->pg_last.sync_names);
+		ctl_json_str(f, c->pg_last.sync_names);
 		fputs(",\"replication\":[", f);
 		for (uint32_t i = 0; i < c->pg_last.n_repl; i++) {
 			const struct duet_pg_repl *r = &c->pg_last.repl[i];
 			fprintf(f, "%s{\"name\":", i ? "," : "");
-			json_str(f, r->application_name);
+			ctl_json_str(f, r->application_name);
 			fputs(",\"state\":", f);
-			json_str(f, r->state);
+			ctl_json_str(f, r->state);
 			fputs(",\"sync_state\":", f);
-			json_str(f, r->sync_state);
+			ctl_json_str(f, r->sync_state);
 			fprintf(
 			    f, ",\"flush_lag_bytes\":%" PRId64 ",\"replay_lag_bytes\":%" PRId64 "}",
 			    r->flush_lag_bytes, r->replay_lag_bytes);
@@ -996,7 +1009,7 @@ void ctl_status_json(struct node *n, FILE *f)
 		fputs("]", f);
 	} else {
 		fputs(",\"error\":", f);
-		json_str(f, c->pg_err);
+		ctl_json_str(f, c->pg_err);
 	}
 	fprintf(f, ",\"probe_age_ms\":%" PRIu64 "}", c->pg_last_ms ? now - c->pg_last_ms : 0);
 	fprintf(f,
@@ -1020,7 +1033,7 @@ void ctl_status_json(struct node *n, FILE *f)
 			snprintf(fence, sizeof fence,
 				 "FAILED: %.150s; the old master's lease was waited out instead",
 				 c->last.fence_detail);
-		json_str(f, fence);
+		ctl_json_str(f, fence);
 	}
 	fprintf(f,
 		",\"last_takeover_mono_ms\":{\"leader\":%" PRIu64 ",\"committed\":%" PRIu64
@@ -1032,7 +1045,7 @@ void ctl_status_json(struct node *n, FILE *f)
 		const struct duet_member *m = &n->fsm.membership.members[i];
 		const struct fsm_node *fn = fsm_node_find(&n->fsm, m->id);
 		fprintf(f, "%s{\"name\":", i ? "," : "");
-		json_str(f, m->name);
+		ctl_json_str(f, m->name);
 		fprintf(f, ",\"role\":\"%s\",\"sync\":%s,\"sync_since_index\":%" PRIu64 "}",
 			fsm_role_name(fsm_role_of(&n->fsm, m->id)),
 			fn && fn->sync ? "true" : "false", fn ? fn->sync_since_index : 0);
@@ -1045,4 +1058,6 @@ void ctl_status_json(struct node *n, FILE *f)
 		c->steps_ok, c->steps_failed, c->demotions, c->handbacks, c->stepdowns,
 		n->forward_dropped);
 	ctl_health_status_json(n, f);
+	ctl_rebuild_status_json(n, f);
+	ctl_switchover_status_json(n, f);
 }

@@ -63,6 +63,66 @@ enum ctl_step_id {
 	CTL_STEP_DONE,
 };
 
+/* The rebuild of this node's PostgreSQL as a standby (ctl_rebuild.c). */
+enum ctl_rebuild_state {
+	REBUILD_IDLE = 0,
+	REBUILD_STOPPING,
+	REBUILD_CHECKPOINT,
+	REBUILD_REWIND,
+	REBUILD_BASEBACKUP,
+	REBUILD_CONFIGURING,
+	REBUILD_STARTING,
+	REBUILD_WAITING_SYNC,
+	REBUILD_DONE,
+	REBUILD_FAILED,
+};
+
+enum ctl_rebuild_method {
+	REBUILD_METHOD_UNKNOWN = 0,
+	REBUILD_METHOD_NONE,       /* already a standby streaming from the master */
+	REBUILD_METHOD_REWIND,     /* pg_rewind */
+	REBUILD_METHOD_BASEBACKUP, /* pg_basebackup */
+};
+
+struct duet_pg_tool;
+struct raft_status;
+
+/* A planned switchover run by the master (ctl_switchover.c). */
+enum ctl_switchover_state {
+	SWITCHOVER_NONE = 0,
+	SWITCHOVER_STOPPING, /* this master stops PostgreSQL, FIP and manager */
+	SWITCHOVER_PROPOSED, /* MASTER(to, switchover) proposed, not applied yet */
+	SWITCHOVER_DONE,     /* applied: leadership handed to `to`, rebuild started */
+	SWITCHOVER_ABORTED,  /* given up before MASTER(to) committed: the master resumes */
+};
+
+struct ctl_switchover {
+	int state; /* enum ctl_switchover_state */
+	uint32_t to;
+	uint64_t term; /* the leader term it runs in */
+	uint64_t started_ms, stopped_ms, proposed_ms, done_ms;
+	char who[DUET_NAME_MAX];
+	char detail[256];
+};
+
+struct ctl_rebuild {
+	int state;       /* enum ctl_rebuild_state */
+	int method;      /* enum ctl_rebuild_method */
+	bool busy;       /* a command, tool or threadpool job is in flight */
+	bool stopped;    /* the stop command ran in this rebuild */
+	bool again_soon; /* the failure is expected to pass soon */
+	uint64_t gen;    /* bumped by start and close: stale callbacks do nothing */
+	uint64_t started_ms, state_ms, done_ms, retry_at;
+	char reason[32]; /* "rejoin", "switchover" */
+	char step[160];  /* what the current state is doing, for a person */
+	uint64_t bytes_done, bytes_total;
+	int percent; /* -1: no progress line yet */
+	uint32_t failures;
+	char detail[512]; /* the last tool's outcome */
+	char error[512];  /* the last failure */
+	struct duet_pg_tool *tool;
+};
+
 struct ctl {
 	int act;           /* enum ctl_act */
 	int step;          /* enum ctl_step_id while CTL_ACTIVATING */
@@ -124,6 +184,9 @@ struct ctl {
 	uint64_t became_leader_term;
 
 	uint64_t steps_ok, steps_failed, demotions, handbacks, stepdowns;
+
+	struct ctl_rebuild rebuild;
+	struct ctl_switchover so;
 };
 
 /* Opens the actions from the config (data nodes only); 0 or an error. */
@@ -166,6 +229,38 @@ void ctl_health_step(struct node *n);
 void ctl_health_status_json(struct node *n, FILE *f);
 /* True when a critical check of this node is failing; name in *which. */
 bool ctl_health_critical_failing(struct node *n, const char **which);
+
+/* ctl.c, for ctl_switchover.c */
+void ctl_demote(struct node *n, const char *why, bool pg_primary);
+bool ctl_check_failing(const struct node *n, uint32_t id);
+void ctl_transfer(struct node *n, uint32_t to, const char *why);
+int ctl_propose_master(struct node *n, uint64_t term, uint32_t node, uint8_t reason,
+		       const char *detail);
+
+/* ctl_switchover.c: duetctl switchover (a planned change of master). On the
+ * leader that acts as master: checks the request, records OPERATOR
+ * (switchover) and starts it; elsewhere forwards the OPERATOR entry to the
+ * leader. `to`: a member name, "" for the other data node. */
+int ctl_switchover(struct node *n, const char *to, const char *who, const char *why, char *err,
+		   size_t errlen);
+/* The leader got a forwarded OPERATOR(switchover). */
+void ctl_switchover_forwarded(struct node *n, const struct duet_operator *op);
+/* Drives a switchover in progress; true while it holds the activation back. */
+bool ctl_switchover_step(struct node *n, const struct raft_status *st);
+void ctl_switchover_status_json(struct node *n, FILE *f);
+
+/* ctl_rebuild.c: the local PostgreSQL rebuilt as a standby of the master
+ * (after duetctl rejoin, and on the old master after a switchover); start
+ * does nothing while a rebuild runs. */
+void ctl_rebuild_start(struct node *n, const char *reason);
+bool ctl_rebuild_active(const struct node *n);
+void ctl_rebuild_step(struct node *n);
+void ctl_rebuild_close(struct node *n);
+/* The status fragment: ,"pg_rebuild":{...}. */
+void ctl_rebuild_status_json(struct node *n, FILE *f);
+
+/* s as a JSON string, quoted and escaped. */
+void ctl_json_str(FILE *f, const char *s);
 
 /* The other data member's id (0 if none). */
 uint32_t ctl_other_data(const struct node *n);

@@ -62,6 +62,7 @@ void ctl_propose_step(struct node *n, uint8_t action, uint32_t node, bool ok, ui
 		 : action == DUET_STEP_MANAGER    ? "manager"
 		 : action == DUET_STEP_DEMOTE     ? "demote"
 		 : action == DUET_STEP_LEASE_WAIT ? "lease-wait"
+		 : action == DUET_STEP_REBUILD    ? "rebuild"
 						  : "?",
 		 ok ? "ok" : "FAILED", duration_ms, s.detail);
 	uint8_t buf[1024];
@@ -69,11 +70,14 @@ void ctl_propose_step(struct node *n, uint8_t action, uint32_t node, bool ok, ui
 	if (len < 0)
 		return;
 	/* a STEP is the audit of an action that already happened; only the
-	 * leader writes it (a demoted node's log line above is all there is) */
+	 * leader writes it (a demoted node's log line above is all there is),
+	 * except a standby's rebuild, which the standby forwards */
 	struct raft_status st;
 	raft_status(n->raft, node_now_ms(), &st);
 	if (st.role == RAFT_LEADER)
 		(void)ctl_propose(n, RAFT_ENTRY_STEP, buf, (uint32_t)len, NULL);
+	else if (action == DUET_STEP_REBUILD && node == n->cfg.self_id)
+		ctl_propose_or_forward(n, RAFT_ENTRY_STEP, buf, (uint32_t)len);
 }
 
 void ctl_propose_or_forward(struct node *n, uint8_t type, const void *payload, uint32_t len)
@@ -196,6 +200,11 @@ static void forwarded_operator(struct node *n, uint32_t from, const uint8_t *pay
 {
 	struct duet_operator op;
 	const struct duet_member *m = duet_membership_find(&n->cfg.membership, from);
+	if (m && m->kind == DUET_MEMBER_DATA && duet_operator_decode(payload, len, &op) == 0 &&
+	    op.command == DUET_OP_SWITCHOVER) {
+		ctl_switchover_forwarded(n, &op);
+		return;
+	}
 	if (duet_operator_decode(payload, len, &op) != 0 || !is_maintenance(op.command) ||
 	    op.node != from || !m || m->kind != DUET_MEMBER_DATA) {
 		n->frames_bad++;
@@ -220,17 +229,43 @@ static void forwarded_operator(struct node *n, uint32_t from, const uint8_t *pay
 	(void)propose_maintenance(n, &op, NULL);
 }
 
+/* A standby's audit of its own rebuild (ctl_rebuild.c). */
+static void forwarded_step(struct node *n, uint32_t from, const uint8_t *payload, uint32_t len)
+{
+	struct duet_step s;
+	if (duet_step_decode(payload, len, &s) != 0 || s.action != DUET_STEP_REBUILD ||
+	    s.node != from) {
+		n->frames_bad++;
+		duet_log(DUET_LOG_WARN,
+			 "forwarded STEP from member %" PRIu32
+			 " does not decode, is not a rebuild or is about another node; dropped",
+			 from);
+		return;
+	}
+	struct raft_status st;
+	raft_status(n->raft, node_now_ms(), &st);
+	if (st.role != RAFT_LEADER) {
+		n->forward_dropped++;
+		return;
+	}
+	(void)ctl_propose(n, RAFT_ENTRY_STEP, payload, len, NULL);
+}
+
 void ctl_forwarded(struct node *n, uint32_t from, const uint8_t *payload, uint32_t len)
 {
 	if (len >= 1 && payload[0] == RAFT_ENTRY_OPERATOR) {
 		forwarded_operator(n, from, payload + 1, len - 1);
 		return;
 	}
+	if (len >= 1 && payload[0] == RAFT_ENTRY_STEP) {
+		forwarded_step(n, from, payload + 1, len - 1);
+		return;
+	}
 	if (len < 1 || payload[0] != RAFT_ENTRY_HEALTH) {
 		n->frames_bad++;
 		duet_log(DUET_LOG_WARN,
 			 "forwarded proposal from member %" PRIu32
-			 " is neither HEALTH nor OPERATOR; dropped",
+			 " is neither HEALTH, OPERATOR nor STEP; dropped",
 			 from);
 		return;
 	}

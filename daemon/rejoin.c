@@ -333,6 +333,8 @@ static void member_step(struct node *n, uint64_t now)
 				 "rejoin: caught up to the MEMBERSHIP naming incarnation %" PRIu64
 				 "; this member votes again",
 				 n->incarnation);
+			/* DESIGN.md 6 step 3: now the local PostgreSQL */
+			ctl_rebuild_start(n, "rejoin");
 		}
 	}
 }

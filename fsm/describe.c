@@ -138,6 +138,8 @@ const char *fsm_step_action_name(uint8_t action)
 		return "demote";
 	case DUET_STEP_LEASE_WAIT:
 		return "lease wait";
+	case DUET_STEP_REBUILD:
+		return "rebuild";
 	}
 	return "unknown";
 }

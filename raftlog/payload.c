@@ -266,7 +266,7 @@ int duet_sync_decode(const void *buf, size_t len, struct duet_sync *s)
 
 static int step_action_valid(uint8_t v)
 {
-	return v >= DUET_STEP_FENCE && v <= DUET_STEP_LEASE_WAIT;
+	return v >= DUET_STEP_FENCE && v <= DUET_STEP_REBUILD;
 }
 
 long duet_step_encode(const struct duet_step *s, void *buf, size_t cap)

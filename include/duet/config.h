@@ -102,6 +102,13 @@ struct duet_config_actions {
 	uint32_t pg_probe_interval_ms;
 	uint32_t pg_sync_timeout_ms;
 	uint32_t pg_promote_timeout_ms;
+	/* [pg] rebuilding this node as a standby (duetctl rejoin, switchover) */
+	char pg_data_dir[DUET_CONFIG_PATH_MAX];
+	char pg_bin_dir[DUET_CONFIG_PATH_MAX];
+	char pg_config_file[DUET_CONFIG_PATH_MAX];
+	char pg_os_user[DUET_NAME_MAX];
+	char pg_peer_conninfo[DUET_CONFIG_STR_MAX]; /* computed from the other data member */
+	uint32_t pg_rebuild_timeout_ms;
 	/* [fip] */
 	char fip_address[DUET_CONFIG_STR_MAX]; /* "10.0.0.100/24"; empty: no FIP */
 	char fip_interface[DUET_NAME_MAX];

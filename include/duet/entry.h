@@ -154,6 +154,7 @@ enum duet_step_action {
 	DUET_STEP_MANAGER = 4,
 	DUET_STEP_DEMOTE = 5,
 	DUET_STEP_LEASE_WAIT = 6,
+	DUET_STEP_REBUILD = 7, /* a rejoined node's PostgreSQL rebuilt as a standby */
 };
 
 struct duet_step {

@@ -128,6 +128,11 @@ struct duet_pg_standby_config {
 	char application_name[64];  /* this member's name, which the primary's
 				       synchronous_standby_names names; required by
 				       make_standby */
+	char config_file[256];      /* postgresql.conf when it lives outside data_dir
+				       (Debian: /etc/postgresql/15/main/postgresql.conf),
+				       passed to pg_rewind --config-file so the
+				       single-user recovery it may run reads the real
+				       settings (wal_keep_size...); "" = none */
 	uint32_t timeout_ms;        /* deadline of one tool run;
 				       0 = DUET_PG_STANDBY_DEFAULT_TIMEOUT_MS */
 };

@@ -28,6 +28,33 @@ Test(config_actions, defaults)
 	cr_assert_eq(cfg.act.health_ok_after, 2);
 	cr_assert_str_eq(cfg.act.health_fs_paths, cfg.data_dir, "fs probe defaults to data_dir");
 	cr_assert_str_eq(cfg.act.health_critical, "pg,fs");
+	/* rebuilding as a standby (rejoin, switchover) */
+	cr_assert_str_eq(cfg.act.pg_data_dir, "/var/lib/postgresql/15/main");
+	cr_assert_str_eq(cfg.act.pg_bin_dir, "/usr/lib/postgresql/15/bin");
+	cr_assert_str_eq(cfg.act.pg_os_user, "postgres");
+	cr_assert_str_eq(cfg.act.pg_config_file, "");
+	cr_assert_eq(cfg.act.pg_rebuild_timeout_ms, 14400000);
+}
+
+Test(config_actions, peer_conninfo_defaults_to_the_other_data_member)
+{
+	int rc = load_text(BASE_CONFIG, &cfg, &errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg.act.pg_peer_conninfo,
+			 "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+			 "node-b's first address, PostgreSQL's port: %s", cfg.act.pg_peer_conninfo);
+	rc = load_text(replace(BASE_CONFIG, "address = 127.0.0.1:7102", "address = [fd00::2]:7102"),
+		       &cfg, &errs);
+	if (rc)
+		dump_errors(&errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg.act.pg_peer_conninfo,
+			 "host=fd00::2 port=5432 user=postgres dbname=postgres", "%s",
+			 cfg.act.pg_peer_conninfo);
+	rc = load_text(with_extra("[pg]\npeer_conninfo = host=pg-b.example port=5433\n"), &cfg,
+		       &errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg.act.pg_peer_conninfo, "host=pg-b.example port=5433");
 }
 
 Test(config_actions, full_data_node)

@@ -690,7 +690,7 @@ Test(payload, out_of_range_enums_refused)
 	check_bad_byte(codec("master"), 9, reason, sizeof reason);
 	const uint8_t flag[] = {2, 255};
 	check_bad_byte(codec("sync"), 5, flag, sizeof flag);
-	const uint8_t action[] = {0, 7, 255};
+	const uint8_t action[] = {0, 8, 255};
 	check_bad_byte(codec("step"), 1, action, sizeof action);
 	check_bad_byte(codec("step"), 6, flag, sizeof flag);
 	/* health: version, node, check "isolation" (2 + 9 bytes), state, critical */
@@ -722,7 +722,7 @@ Test(payload, out_of_range_enums_refused_on_encode)
 	assert_rc(duet_sync_encode(&s, buf, sizeof buf), DUET_EINVAL);
 	struct duet_step st;
 	sample_step(&st);
-	st.action = 7;
+	st.action = 8;
 	assert_rc(duet_step_encode(&st, buf, sizeof buf), DUET_EINVAL);
 	struct duet_health h;
 	sample_health(&h);

@@ -19,7 +19,15 @@
  *  - An update with nothing to write (heartbeat replies, commit notices)
  *    does not reach storage: there is nothing to make durable.
  *  - The core's clock is CLOCK_MONOTONIC in milliseconds.
+ *  - A member restored from a snapshot counts its next snapshot from there,
+ *    as the daemon does (daemon/node.c): a rejoining member does not write a
+ *    snapshot of its own in the middle of its catch-up.
+ *  - A member restarted empty (cluster_member_restart_empty) is a new process
+ *    on a new disk: its mail queued meanwhile is dropped and its figures start
+ *    from zero; its store is created as `duetctl rejoin` leaves it.
  */
+#include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -44,16 +52,7 @@
 #define IDLE_WAIT_MAX_MS  1000 /* a loop sleeps at most this long */
 #define LEADER_POLL_US    2000
 
-static const uint8_t snapshot_blob[] = "bench";
-
-/* What a member thread tells the main thread after every loop turn. */
-struct published {
-	int role;
-	uint32_t leader;
-	bool lease;
-	uint64_t term;
-	uint64_t commit_index;
-};
+static const uint8_t small_snapshot_blob[] = "bench";
 
 struct member {
 	uint32_t id;
@@ -67,7 +66,11 @@ struct member {
 	char path[4200];
 
 	_Atomic(struct workload *) work; /* set by main, cleared by the thread */
+	atomic_bool stop;                /* cluster_member_stop() */
 	uint64_t last_snapshot_index;
+	uint64_t applied_index; /* the thread's: restored or applied */
+	uint64_t applied_ns;
+	uint64_t restored_ns;
 
 	/* figures, the thread's; main reads them after the join */
 	uint64_t writes;
@@ -79,12 +82,15 @@ struct member {
 
 	pthread_mutex_t status_mu;
 	bool status_mu_ready;
-	struct published status;
+	struct cluster_member_status status;
 };
 
 struct cluster {
 	struct member members[CLUSTER_MEMBERS];
 	uint32_t snapshot_every;
+	const uint8_t *snapshot_blob; /* small_snapshot_blob or owned */
+	uint32_t snapshot_len;
+	struct duet_membership conf; /* as the leader last committed it (main's) */
 	atomic_bool stop;
 
 	pthread_mutex_t mu; /* guards failed/failure; cv signals a finish or failure */
@@ -211,6 +217,8 @@ static bool workload_wants_to_propose(const struct workload *w)
 		return false;
 	if (w->phase == WORKLOAD_LATENCY)
 		return w->waiting_index == 0;
+	if (w->phase == WORKLOAD_ENTRIES)
+		return true;
 	return w->proposed - w->applied < w->max_outstanding;
 }
 
@@ -220,14 +228,23 @@ static int workload_propose(struct member *m, struct workload *w)
 	uint8_t payload[WORKLOAD_MAX_ENTRY_BYTES];
 
 	while (workload_wants_to_propose(w)) {
-		/* distinct payloads: nothing downstream may shortcut on repeats */
-		memset(payload, (int)(w->proposed & 0xff), w->entry_bytes);
-		memcpy(payload, &w->proposed,
-		       w->entry_bytes < sizeof(w->proposed) ? w->entry_bytes : sizeof(w->proposed));
+		uint8_t type = RAFT_ENTRY_TRAPS;
+		const void *data = payload;
+		uint32_t len = w->entry_bytes;
+		if (w->phase == WORKLOAD_ENTRIES) {
+			type = w->entries[w->proposed].type;
+			data = w->entries[w->proposed].data;
+			len = w->entries[w->proposed].len;
+		} else {
+			/* distinct payloads: nothing downstream may shortcut on repeats */
+			memset(payload, (int)(w->proposed & 0xff), w->entry_bytes);
+			memcpy(payload, &w->proposed,
+			       w->entry_bytes < sizeof(w->proposed) ? w->entry_bytes
+								    : sizeof(w->proposed));
+		}
 		uint64_t t = now_ns();
 		uint64_t index;
-		int rc = raft_propose(m->core, t / 1000000u, RAFT_ENTRY_TRAPS, wall_ms(), payload,
-				      w->entry_bytes, &index);
+		int rc = raft_propose(m->core, t / 1000000u, type, wall_ms(), data, len, &index);
 		if (rc != 0) {
 			cluster_fail(m->cluster,
 				     "member %u: raft_propose in the %s phase (%" PRIu64
@@ -317,17 +334,25 @@ static int handle_update(struct member *m, struct raft_update *u)
 		return rc;
 	}
 	rc = send_msgs(m, u->msgs_after, u->n_msgs_after);
-	if (rc != 0 || u->n_committed == 0)
+	if (rc != 0)
 		return rc;
+	if (u->restore_snapshot) {
+		/* the state machine keeps nothing: restoring is moving the marks */
+		m->applied_index = m->last_snapshot_index = u->snap.index;
+		m->applied_ns = m->restored_ns = now_ns();
+	}
+	if (u->n_committed == 0)
+		return 0;
 
-	/* the state machine keeps nothing, so restore_snapshot needs no work */
 	struct workload *w = atomic_load(&m->work);
 	if (w)
 		workload_apply(m, w, u->committed, u->n_committed);
 	uint64_t last = u->committed[u->n_committed - 1].index;
+	m->applied_index = last;
+	m->applied_ns = now_ns();
 	if (last - m->last_snapshot_index >= m->cluster->snapshot_every) {
-		rc = raft_snapshot_taken(m->core, last, snapshot_blob,
-					 (uint32_t)sizeof(snapshot_blob));
+		rc = raft_snapshot_taken(m->core, last, m->cluster->snapshot_blob,
+					 m->cluster->snapshot_len);
 		if (rc != 0) {
 			cluster_fail(m->cluster, "member %u: raft_snapshot_taken(%" PRIu64 "): %s",
 				     m->id, last, duet_strerror(rc));
@@ -350,6 +375,12 @@ static void publish_status(struct member *m)
 	m->status.lease = lease;
 	m->status.term = st.term;
 	m->status.commit_index = st.commit_index;
+	m->status.applied_index = m->applied_index;
+	m->status.applied_ns = m->applied_ns;
+	m->status.restored_ns = m->restored_ns;
+	m->status.snapshot_index = st.snapshot_index;
+	m->status.last_index = st.last_index;
+	m->status.snapshots_installed = st.counters.snapshots_installed;
 	pthread_mutex_unlock(&m->status_mu);
 }
 
@@ -400,7 +431,7 @@ static void *member_main(void *arg)
 {
 	struct member *m = arg;
 
-	while (!atomic_load(&m->cluster->stop)) {
+	while (!atomic_load(&m->cluster->stop) && !atomic_load(&m->stop)) {
 		if (member_turn(m) != 0)
 			break;
 		publish_status(m);
@@ -426,16 +457,16 @@ static void membership_fill(struct duet_membership *conf)
 	}
 }
 
-/* Opens the member's store, writes the bootstrap entry and loads the core
- * with raft_config_default() settings. */
-static int member_open(struct member *m, const char *dir, const struct raft_entry *boot)
+/* Opens (creates) the member's store at m->path, writes the bootstrap entry
+ * and the incarnation, and loads the core with raft_config_default()
+ * settings under that incarnation. */
+static int member_open(struct member *m, const struct raft_entry *boot, uint64_t incarnation)
 {
 	struct cluster *c = m->cluster;
 	char errbuf[400] = "";
 	struct raft_config cfg;
 	struct store_loaded loaded;
 
-	snprintf(m->path, sizeof(m->path), "%s/member%u", dir, m->id);
 	struct store_options o = {
 	    .path = m->path,
 	    .cluster_id = CLUSTER_ID,
@@ -450,7 +481,7 @@ static int member_open(struct member *m, const char *dir, const struct raft_entr
 		return rc;
 	}
 	/* raft_load() refuses entries newer than the stored term */
-	rc = store_set_incarnation(m->store, INCARNATION);
+	rc = store_set_incarnation(m->store, incarnation);
 	if (rc == 0)
 		rc = store_set_hardstate(m->store, boot->term, 0);
 	if (rc == 0)
@@ -463,7 +494,7 @@ static int member_open(struct member *m, const char *dir, const struct raft_entr
 
 	raft_config_default(&cfg);
 	cfg.self_id = m->id;
-	cfg.self_incarnation = INCARNATION;
+	cfg.self_incarnation = incarnation;
 	cfg.seed = 0x9e3779b97f4a7c15ull * m->id;
 	rc = raft_config_check(&cfg, errbuf, sizeof(errbuf));
 	if (rc == 0)
@@ -485,6 +516,22 @@ static int member_open(struct member *m, const char *dir, const struct raft_entr
 		cluster_fail(c, "raft_load of member %u from %s: %s", m->id, m->path,
 			     duet_strerror(rc));
 	return rc;
+}
+
+static int member_start_thread(struct member *m)
+{
+	publish_status(m);
+	pthread_mutex_lock(&m->status_mu);
+	m->status.running = true;
+	pthread_mutex_unlock(&m->status_mu);
+	int rc = pthread_create(&m->thread, NULL, member_main, m);
+	if (rc != 0) {
+		cluster_fail(m->cluster, "cannot start the thread of member %u: %s", m->id,
+			     strerror(rc));
+		return -1;
+	}
+	m->thread_started = true;
+	return 0;
 }
 
 static int cluster_sync_init(struct cluster *c)
@@ -521,8 +568,28 @@ int cluster_start(const struct cluster_options *o, struct cluster **out)
 		return -1;
 	}
 	c->snapshot_every = o->snapshot_every ? o->snapshot_every : UINT32_MAX;
+	c->snapshot_blob = small_snapshot_blob;
+	c->snapshot_len = (uint32_t)sizeof(small_snapshot_blob);
+	if (o->snapshot_bytes) {
+		uint8_t *blob = malloc(o->snapshot_bytes);
+		if (!blob) {
+			cluster_fail(c, "out of memory for a %u-byte snapshot", o->snapshot_bytes);
+			return -1;
+		}
+		/* not compressible, should anything on the way try */
+		uint64_t x = 0x9e3779b97f4a7c15ull;
+		for (uint32_t i = 0; i < o->snapshot_bytes; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			blob[i] = (uint8_t)x;
+		}
+		c->snapshot_blob = blob;
+		c->snapshot_len = o->snapshot_bytes;
+	}
 
 	membership_fill(&conf);
+	c->conf = conf;
 	int rc = raft_bootstrap_entry(&conf, &boot, boot_buf, sizeof(boot_buf));
 	if (rc != 0) {
 		cluster_fail(c, "raft_bootstrap_entry: %s", duet_strerror(rc));
@@ -542,29 +609,24 @@ int cluster_start(const struct cluster_options *o, struct cluster **out)
 			return -1;
 		}
 		m->status_mu_ready = true;
-		if (member_open(m, o->dir, &boot) != 0)
+		snprintf(m->path, sizeof(m->path), "%s/member%u", o->dir, m->id);
+		if (member_open(m, &boot, INCARNATION) != 0)
 			return -1;
 	}
 	for (uint32_t i = 0; i < CLUSTER_MEMBERS; i++) {
 		struct member *m = &c->members[i];
-		publish_status(m);
-		rc = pthread_create(&m->thread, NULL, member_main, m);
-		if (rc != 0) {
-			cluster_fail(c, "cannot start the thread of member %u: %s", m->id,
-				     strerror(rc));
+		if (member_start_thread(m) != 0)
 			return -1;
-		}
-		m->thread_started = true;
 	}
 	return 0;
 }
 
 /* ---- the main thread's side ---------------------------------------------- */
 
-static struct published member_status(struct member *m)
+static struct cluster_member_status member_status(struct member *m)
 {
 	pthread_mutex_lock(&m->status_mu);
-	struct published st = m->status;
+	struct cluster_member_status st = m->status;
 	pthread_mutex_unlock(&m->status_mu);
 	return st;
 }
@@ -583,7 +645,7 @@ uint32_t cluster_wait_leader(struct cluster *c, uint32_t timeout_ms,
 	uint64_t deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline && !cluster_failed(c) && !*interrupted) {
 		for (uint32_t id = 1; id <= CLUSTER_MEMBERS; id++) {
-			struct published st = member_status(member_by_id(c, id));
+			struct cluster_member_status st = member_status(member_by_id(c, id));
 			if (id != CLUSTER_WITNESS_ID && st.role == RAFT_LEADER && st.lease)
 				return id;
 		}
@@ -602,7 +664,9 @@ int cluster_run(struct cluster *c, uint32_t leader, struct workload *w, uint32_t
 	if (!m || w->target == 0 || w->entry_bytes > WORKLOAD_MAX_ENTRY_BYTES ||
 	    (w->phase == WORKLOAD_LATENCY && !w->latency_ns) ||
 	    (w->phase == WORKLOAD_THROUGHPUT && w->max_outstanding == 0) ||
-	    (w->phase != WORKLOAD_LATENCY && w->phase != WORKLOAD_THROUGHPUT)) {
+	    (w->phase == WORKLOAD_ENTRIES && !w->entries) ||
+	    (w->phase != WORKLOAD_LATENCY && w->phase != WORKLOAD_THROUGHPUT &&
+	     w->phase != WORKLOAD_ENTRIES)) {
 		cluster_fail(c, "cluster_run: invalid workload");
 		return -1;
 	}
@@ -624,7 +688,7 @@ int cluster_run(struct cluster *c, uint32_t leader, struct workload *w, uint32_t
 		if (now_ms() - last_change_ms <= stall_ms)
 			continue;
 		pthread_mutex_unlock(&c->mu);
-		struct published st = member_status(m);
+		struct cluster_member_status st = member_status(m);
 		cluster_fail(c,
 			     "no commit for %u ms in the %s phase: %" PRIu64 " of %" PRIu64
 			     " entries committed; member %u is %s in term %" PRIu64
@@ -652,6 +716,134 @@ void cluster_stop(struct cluster *c)
 			pthread_join(m->thread, NULL);
 		m->thread_started = false;
 	}
+}
+
+/* ---- rejoin -------------------------------------------------------------- */
+
+void cluster_member_status(struct cluster *c, uint32_t id, struct cluster_member_status *st)
+{
+	struct member *m = member_by_id(c, id);
+	memset(st, 0, sizeof(*st));
+	if (m && m->status_mu_ready)
+		*st = member_status(m);
+}
+
+static void member_join(struct member *m)
+{
+	atomic_store(&m->stop, true);
+	mailbox_wake(&m->box);
+	if (m->thread_started)
+		pthread_join(m->thread, NULL);
+	m->thread_started = false;
+	pthread_mutex_lock(&m->status_mu);
+	m->status.running = false;
+	pthread_mutex_unlock(&m->status_mu);
+}
+
+void cluster_member_stop(struct cluster *c, uint32_t id)
+{
+	struct member *m = member_by_id(c, id);
+	if (!m || !m->box_ready)
+		return;
+	member_join(m);
+	if (m->core)
+		raft_free(m->core);
+	if (m->store)
+		store_close(m->store);
+	m->core = NULL;
+	m->store = NULL;
+}
+
+int cluster_raise_incarnation(struct cluster *c, uint32_t leader, uint32_t id, uint32_t stall_ms,
+			      const volatile sig_atomic_t *interrupted, uint64_t *incarnation,
+			      uint64_t *index)
+{
+	uint8_t op_buf[1024], conf_buf[4096];
+	struct duet_membership conf = c->conf;
+	struct duet_operator op;
+
+	const struct duet_member *dm = duet_membership_find(&conf, id);
+	if (!dm) {
+		cluster_fail(c, "cluster_raise_incarnation: no member %u", id);
+		return -1;
+	}
+	memset(&op, 0, sizeof(op));
+	op.command = DUET_OP_REJOIN;
+	op.node = id;
+	op.incarnation = dm->incarnation + 1;
+	snprintf(op.who, sizeof(op.who), "bench");
+	snprintf(op.why, sizeof(op.why), "store wiped by the benchmark");
+	for (uint32_t i = 0; i < conf.n; i++)
+		if (conf.members[i].id == id)
+			conf.members[i].incarnation = op.incarnation;
+	long op_len = duet_operator_encode(&op, op_buf, sizeof(op_buf));
+	long conf_len = duet_membership_encode(&conf, conf_buf, sizeof(conf_buf));
+	if (op_len < 0 || conf_len < 0) {
+		cluster_fail(c, "cannot encode the rejoin entries: %s",
+			     duet_strerror((int)(op_len < 0 ? op_len : conf_len)));
+		return -1;
+	}
+	/* the daemon's order (daemon/rejoin.c): the operator's command, then the
+	 * membership that carries it out */
+	const struct workload_entry entries[] = {
+	    {.type = RAFT_ENTRY_OPERATOR, .data = op_buf, .len = (uint32_t)op_len},
+	    {.type = RAFT_ENTRY_MEMBERSHIP, .data = conf_buf, .len = (uint32_t)conf_len},
+	};
+	struct workload w = {
+	    .phase = WORKLOAD_ENTRIES,
+	    .target = sizeof(entries) / sizeof(entries[0]),
+	    .entries = entries,
+	};
+	if (cluster_run(c, leader, &w, stall_ms, interrupted) != 0)
+		return -1;
+	c->conf = conf;
+	*incarnation = op.incarnation;
+	*index = w.first_index + 1;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path) != 0 ? errno : 0;
+}
+
+int cluster_member_restart_empty(struct cluster *c, uint32_t id)
+{
+	struct duet_membership boot_conf;
+	struct raft_entry boot;
+	uint8_t boot_buf[4096];
+
+	struct member *m = member_by_id(c, id);
+	if (!m || m->thread_started || m->core || m->store) {
+		cluster_fail(c, "cluster_member_restart_empty: member %u is not stopped", id);
+		return -1;
+	}
+	int rc = nftw(m->path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc != 0) {
+		cluster_fail(c, "cannot remove store %s: %s", m->path,
+			     strerror(rc > 0 ? rc : errno));
+		return -1;
+	}
+	/* a fresh store knows the bootstrap membership only, as after duetctl
+	 * rejoin; the new incarnation reaches its view through its log */
+	membership_fill(&boot_conf);
+	rc = raft_bootstrap_entry(&boot_conf, &boot, boot_buf, sizeof(boot_buf));
+	if (rc != 0) {
+		cluster_fail(c, "raft_bootstrap_entry: %s", duet_strerror(rc));
+		return -1;
+	}
+	mail_free_list(mailbox_take(&m->box, false, 0));
+	m->writes = m->write_entries = m->write_ns = m->write_ns_max = 0;
+	m->n_one_entry_writes = 0;
+	m->last_snapshot_index = m->applied_index = m->applied_ns = m->restored_ns = 0;
+	atomic_store(&m->work, NULL);
+	atomic_store(&m->stop, false);
+	if (member_open(m, &boot, duet_membership_find(&c->conf, id)->incarnation) != 0)
+		return -1;
+	return member_start_thread(m);
 }
 
 void cluster_figures(struct cluster *c, uint32_t id, struct cluster_member_figures *f)
@@ -692,6 +884,8 @@ void cluster_free(struct cluster *c)
 		if (m->status_mu_ready)
 			pthread_mutex_destroy(&m->status_mu);
 	}
+	if (c->snapshot_blob != small_snapshot_blob)
+		free((void *)c->snapshot_blob);
 	if (c->sync_ready) {
 		pthread_cond_destroy(&c->cv);
 		pthread_mutex_destroy(&c->mu);

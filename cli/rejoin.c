@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "commands.h"
 #include "duet/config.h"
 
@@ -121,6 +123,26 @@ static int start_daemon(const char *cmd)
 	return 0;
 }
 
+/* 1 when the PostgreSQL at conninfo answers as a primary, 0 when it answers
+ * as a standby or does not answer (then err says why). */
+static int local_primary(const char *conninfo, char *err, size_t errlen)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {conninfo, "3", "duetctl-rejoin", NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	int rc = 0;
+	if (c && PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQexec(c, "SELECT pg_is_in_recovery()");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			rc = PQgetvalue(r, 0, 0)[0] == 'f';
+		PQclear(r);
+	} else {
+		snprintf(err, errlen, "%s", c ? PQerrorMessage(c) : "out of memory");
+	}
+	PQfinish(c);
+	return rc;
+}
+
 /* Prints a progress line: on a terminal it replaces the previous one. */
 static void progress(bool tty, const char *line, char *last, size_t cap)
 {
@@ -157,6 +179,8 @@ static int wait_incarnation(const char *sock, const char *marker, time_t deadlin
 			    char **st_out)
 {
 	char last[512] = "";
+	time_t asking_since = 0;
+	bool hinted = false;
 	while (time(NULL) < deadline) {
 		char err[512] = "";
 		char *st = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
@@ -186,6 +210,17 @@ static int wait_incarnation(const char *sock, const char *marker, time_t deadlin
 				fflush(stdout);
 				*st_out = st;
 				return DUETCTL_OK;
+			}
+			if (strcmp(state, "waiting_for_leader") == 0 && !asking_since)
+				asking_since = time(NULL);
+			if (asking_since && !hinted && time(NULL) - asking_since >= 15 &&
+			    strcmp(state, "waiting_for_leader") == 0) {
+				hinted = true;
+				progress_end(tty, last);
+				last[0] = 0;
+				printf("no leader has answered for 15 s: the other members may be "
+				       "down or without a quorum (duetctl status on them); still "
+				       "asking\n");
 			}
 			if (strcmp(state, "waiting_for_leader") == 0)
 				snprintf(line, sizeof line,
@@ -402,6 +437,19 @@ int cmd_rejoin(int argc, char **argv)
 			"duetctl rejoin: the daemon of %s is running (its admin socket %s "
 			"answers); stop it first: rejoin replaces its store\n",
 			cfg->node_name, sock);
+		goto out;
+	}
+	/* the most likely harm: rejoin run on the serving master */
+	if (cfg->self_kind == DUET_MEMBER_DATA && cfg->act.pg_conninfo[0] &&
+	    local_primary(cfg->act.pg_conninfo, err, sizeof err) == 1) {
+		fprintf(
+		    stderr,
+		    "duetctl rejoin: the local PostgreSQL (%s) answers as a PRIMARY: %s looks like "
+		    "the serving master, and rejoin would make it a standby of the other node, "
+		    "discarding its writes. If the other node has taken over (duetctl status "
+		    "there says it is master), stop this PostgreSQL first ([pg] stop_command) "
+		    "and run duetctl rejoin again. Nothing was changed.\n",
+		    cfg->act.pg_conninfo, cfg->node_name);
 		goto out;
 	}
 	struct stat sb;

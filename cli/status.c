@@ -194,6 +194,25 @@ static void print_traps(const char *tr)
 	       f[0] ? "; last: " : "", f);
 }
 
+/* The PostgreSQL rebuild (rejoin, switchover) and a switchover run by this
+ * node, when there is something to say. */
+static void print_rebuild_switchover(const char *acting)
+{
+	char a[128], b[128], c[160], d[128], e[512];
+	const char *rb = strstr(acting, "\"pg_rebuild\":{");
+	if (rb && strcmp(jget(rb, "state", a, sizeof a), "idle") != 0) {
+		printf("rebuild     %s (%s, %s), %s ms: %s\n", a, jget(rb, "method", b, sizeof b),
+		       jget(rb, "reason", d, sizeof d), jget(rb, "elapsed_ms", e, sizeof e),
+		       jget(rb, "step", c, sizeof c));
+		if (strcmp(jget(rb, "error", e, sizeof e), ""))
+			printf("            last failure: %s\n", e);
+	}
+	const char *so = strstr(acting, "\"switchover\":{");
+	if (so && strcmp(jget(so, "state", a, sizeof a), "none") != 0)
+		printf("switchover  %s to %s (%s ms): %s\n", a, jget(so, "to", b, sizeof b),
+		       jget(so, "elapsed_ms", d, sizeof d), jget(so, "detail", e, sizeof e));
+}
+
 static void print_table(const char *js)
 {
 	char a[128], b[128], c[128], d[128], e[128];
@@ -286,6 +305,7 @@ static void print_table(const char *js)
 		if (lt && strcmp(a, "0"))
 			printf("            fence: %s\n",
 			       jget(acting, "last_takeover_fence", e, sizeof e));
+		print_rebuild_switchover(acting);
 	}
 	const char *tr = strstr(js, "\"traps\":{");
 	if (tr)

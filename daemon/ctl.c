@@ -71,12 +71,15 @@ struct pg_probe_ctx {
 	struct node *n;
 };
 
+static void pg_probe_maybe(struct node *n);
+
 static void pg_probe_done(void *data, int rc, const struct duet_pg_state *st, const char *err)
 {
 	struct node *n = data;
 	struct ctl *c = &n->ctl;
 	c->pg_probe_busy = false;
 	c->pg_last_ms = node_now_ms();
+	c->pg_last_started_ms = c->pg_probe_started_ms;
 	if (rc == -ECANCELED || n->stopping)
 		return;
 	if (rc == 0 && st) {
@@ -91,6 +94,12 @@ static void pg_probe_done(void *data, int rc, const struct duet_pg_state *st, co
 	node_drive_later(n);
 }
 
+void ctl_probe_now(struct node *n)
+{
+	n->ctl.pg_next_probe = 0;
+	pg_probe_maybe(n);
+}
+
 static void pg_probe_maybe(struct node *n)
 {
 	struct ctl *c = &n->ctl;
@@ -98,8 +107,10 @@ static void pg_probe_maybe(struct node *n)
 	if (!c->pg || c->pg_probe_busy || now < c->pg_next_probe)
 		return;
 	c->pg_next_probe = now + n->cfg.act.pg_probe_interval_ms;
-	if (duet_pg_probe(c->pg, pg_probe_done, n) == 0)
+	if (duet_pg_probe(c->pg, pg_probe_done, n) == 0) {
 		c->pg_probe_busy = true;
+		c->pg_probe_started_ms = now;
+	}
 }
 
 /* ---- demotion ------------------------------------------------------------ */
@@ -112,6 +123,8 @@ static void demote_cmd_done(void *data, const struct duet_cmd_result *r)
 	n->ctl.demotions_in_flight--;
 	duet_log(r->exit_status == 0 ? DUET_LOG_INFO : DUET_LOG_ERROR, "demotion command: %s",
 		 what);
+	if (!n->stopping && n->ctl.so.state == SWITCHOVER_STOPPING)
+		node_drive_later(n); /* the switchover waits for this */
 }
 
 static void demote_fip_done(void *data, int rc, const char *detail)
@@ -120,6 +133,8 @@ static void demote_fip_done(void *data, int rc, const char *detail)
 	n->ctl.demotions_in_flight--;
 	duet_log(rc ? DUET_LOG_ERROR : DUET_LOG_INFO, "demotion: FIP %s: %s",
 		 rc ? "release FAILED" : "released", detail ? detail : "");
+	if (!n->stopping && n->ctl.so.state == SWITCHOVER_STOPPING)
+		node_drive_later(n);
 }
 
 static void run_demote_cmd(struct node *n, const char *cmd)
@@ -918,7 +933,10 @@ int ctl_open(struct node *n)
 		duet_log(DUET_LOG_WARN,
 			 "[pg] stop_command is not set: a demoted master's PostgreSQL keeps "
 			 "running (synchronous replication still holds its commits)");
-	return ctl_health_open(n);
+	rc = ctl_health_open(n);
+	if (rc == 0 && c->pg)
+		ctl_rebuild_resume(n);
+	return rc;
 }
 
 static void pg_closed(void *data)
@@ -1046,9 +1064,12 @@ void ctl_status_json(struct node *n, FILE *f)
 		const struct fsm_node *fn = fsm_node_find(&n->fsm, m->id);
 		fprintf(f, "%s{\"name\":", i ? "," : "");
 		ctl_json_str(f, m->name);
-		fprintf(f, ",\"role\":\"%s\",\"sync\":%s,\"sync_since_index\":%" PRIu64 "}",
+		fprintf(f,
+			",\"role\":\"%s\",\"sync\":%s,\"sync_since_index\":%" PRIu64
+			",\"critical_failing\":%s}",
 			fsm_role_name(fsm_role_of(&n->fsm, m->id)),
-			fn && fn->sync ? "true" : "false", fn ? fn->sync_since_index : 0);
+			fn && fn->sync ? "true" : "false", fn ? fn->sync_since_index : 0,
+			ctl_check_failing(n, m->id) ? "true" : "false");
 	}
 	fputs("]", f);
 	fprintf(f,

@@ -113,7 +113,7 @@ struct ctl_rebuild {
 	bool again_soon; /* the failure is expected to pass soon */
 	uint64_t gen;    /* bumped by start and close: stale callbacks do nothing */
 	uint64_t started_ms, state_ms, done_ms, retry_at;
-	char reason[32]; /* "rejoin", "switchover" */
+	char reason[64]; /* "rejoin", "switchover" */
 	char step[160];  /* what the current state is doing, for a person */
 	uint64_t bytes_done, bytes_total;
 	int percent; /* -1: no progress line yet */
@@ -137,8 +137,10 @@ struct ctl {
 	bool pg_probe_busy;
 	bool pg_known; /* pg_last is from a probe that answered */
 	struct duet_pg_state pg_last;
-	uint64_t pg_last_ms; /* when the last probe ended (answer or error) */
-	char pg_err[256];    /* the last probe's error, "" when it answered */
+	uint64_t pg_last_ms;          /* when the last probe ended (answer or error) */
+	uint64_t pg_probe_started_ms; /* when the probe in flight started */
+	uint64_t pg_last_started_ms;  /* when the probe behind pg_last started */
+	char pg_err[256];             /* the last probe's error, "" when it answered */
 	uint64_t pg_next_probe;
 
 	/* synchronous replication (ctl_sync.c) */
@@ -232,6 +234,9 @@ bool ctl_health_critical_failing(struct node *n, const char **which);
 
 /* ctl.c, for ctl_switchover.c */
 void ctl_demote(struct node *n, const char *why, bool pg_primary);
+/* Probes the local PostgreSQL now (unless a probe is in flight). Call it
+ * once per need, not on every step: a probe's end runs ctl_step. */
+void ctl_probe_now(struct node *n);
 bool ctl_check_failing(const struct node *n, uint32_t id);
 void ctl_transfer(struct node *n, uint32_t to, const char *why);
 int ctl_propose_master(struct node *n, uint64_t term, uint32_t node, uint8_t reason,
@@ -254,6 +259,8 @@ void ctl_switchover_status_json(struct node *n, FILE *f);
  * does nothing while a rebuild runs. */
 void ctl_rebuild_start(struct node *n, const char *reason);
 bool ctl_rebuild_active(const struct node *n);
+/* At start: resumes a rebuild a previous run left in progress. */
+void ctl_rebuild_resume(struct node *n);
 void ctl_rebuild_step(struct node *n);
 void ctl_rebuild_close(struct node *n);
 /* The status fragment: ,"pg_rebuild":{...}. */

@@ -28,6 +28,12 @@
  * final (FAILED): this node is the master in the log, and a major version
  * that differs from the master's. The rebuild stops when this node starts
  * acting (it became master some other way).
+ *
+ * A rebuild in progress leaves <data_dir>/rebuild.pending (data_dir of
+ * [node], the reason inside), removed when it is done or failed for good: a
+ * daemon restarted in the middle (a crash, a kill, a reboot) resumes it at
+ * start (ctl_rebuild_resume), so an interrupted rejoin or switchover does
+ * not leave PostgreSQL half rebuilt until someone notices.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -46,10 +52,9 @@
 #include "duet/pg_standby.h"
 #include "node_internal.h"
 
-#define REBUILD_RETRY_MS       5000
-#define REBUILD_RETRY_SOON_MS  500 /* the master is being promoted (a switchover) */
-#define REBUILD_CONNECT_S      "5"
-#define REBUILD_STALE_PROBE_MS 100 /* a probe this much older than the state is stale */
+#define REBUILD_RETRY_MS      5000
+#define REBUILD_RETRY_SOON_MS 500 /* the master is being promoted (a switchover) */
+#define REBUILD_CONNECT_S     "5"
 
 static const char *state_name(int s)
 {
@@ -83,9 +88,35 @@ static void scopy(char *dst, size_t cap, const char *src)
 	dst[len] = '\0';
 }
 
+static void pending_path(const struct node *n, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/rebuild.pending", n->cfg.data_dir);
+}
+
+/* The marker of a rebuild in progress: written when it starts, removed when
+ * it ends (a tiny file; not fsynced: losing it only loses the resume). */
+static void pending_set(const struct node *n, const char *reason)
+{
+	char path[DUET_CONFIG_PATH_MAX + 32];
+	pending_path(n, path, sizeof path);
+	if (!reason) {
+		if (unlink(path) != 0 && errno != ENOENT)
+			duet_log(DUET_LOG_WARN, "rebuild: cannot remove %s: %s", path,
+				 strerror(errno));
+		return;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, reason, strlen(reason)) < 0)
+		duet_log(DUET_LOG_WARN, "rebuild: cannot write %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void enter(struct node *n, int state)
 {
 	struct ctl_rebuild *r = &n->ctl.rebuild;
+	if (state == REBUILD_DONE || state == REBUILD_FAILED)
+		pending_set(n, NULL);
 	r->state = state;
 	r->state_ms = node_now_ms();
 	r->step[0] = '\0';
@@ -428,9 +459,26 @@ void ctl_rebuild_start(struct node *n, const char *reason)
 	r->started_ms = node_now_ms();
 	scopy(r->reason, sizeof r->reason, reason);
 	duet_log(DUET_LOG_INFO, "rebuild of the local PostgreSQL as a standby (%s)", reason);
+	pending_set(n, reason);
 	enter(n, REBUILD_STOPPING);
 	/* a probe started after now decides whether the server must stop */
 	c->pg_next_probe = 0;
+}
+
+void ctl_rebuild_resume(struct node *n)
+{
+	char path[DUET_CONFIG_PATH_MAX + 32], reason[32] = "";
+	pending_path(n, path, sizeof path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t got = read(fd, reason, sizeof reason - 1);
+	close(fd);
+	reason[got > 0 ? got : 0] = '\0';
+	char why[64];
+	snprintf(why, sizeof why, "%s, resumed after a restart", reason[0] ? reason : "rebuild");
+	duet_log(DUET_LOG_WARN, "%s: a rebuild was in progress when the daemon stopped", path);
+	ctl_rebuild_start(n, why);
 }
 
 bool ctl_rebuild_active(const struct node *n)
@@ -467,8 +515,11 @@ void ctl_rebuild_step(struct node *n)
 	switch (r->state) {
 	case REBUILD_STOPPING:
 		/* judge the server by a probe made in this state */
-		if (c->pg_last_ms < r->state_ms + REBUILD_STALE_PROBE_MS || c->pg_probe_busy)
+		if (c->pg_last_started_ms < r->state_ms) {
+			if (!c->pg_probe_busy)
+				ctl_probe_now(n);
 			return;
+		}
 		if (streaming_standby(c) && !r->stopped) {
 			r->method = REBUILD_METHOD_NONE;
 			scopy(r->detail, sizeof r->detail,

@@ -258,11 +258,15 @@ bool ctl_switchover_step(struct node *n, const struct raft_status *st)
 			return true;
 		if (!so->stopped_ms) {
 			so->stopped_ms = now;
-			c->pg_next_probe = 0; /* a probe after the stop decides */
+			ctl_probe_now(n); /* a probe after the stop decides */
 			return true;
 		}
-		if (c->pg && (c->pg_probe_busy || c->pg_last_ms <= so->stopped_ms))
+		/* a probe that started after the stop ended: not one from before */
+		if (c->pg && c->pg_last_started_ms < so->stopped_ms) {
+			if (!c->pg_probe_busy)
+				ctl_probe_now(n);
 			return true;
+		}
 		if (c->pg && c->pg_known) {
 			abort_so(n, "%s", "PostgreSQL still answers after [pg] stop_command");
 			return false;

@@ -388,7 +388,7 @@ rejoin_one() {
 	rc=$?
 	out=$(cat "$TMP/rejoin-$n.out")
 	[ "$rc" = 0 ] || fail "duetctl rejoin of $n exited $rc: $out"
-	grep -q "rejoined: incarnation $inc" "$TMP/rejoin-$n.out" || fail "rejoin output: $out"
+	grep -q "rejoined under incarnation $inc" "$TMP/rejoin-$n.out" || fail "rejoin output: $out"
 	[ -f "$TMP/$n.rejoin" ] && fail "the marker of $n is still there"
 	wait_until 5 "$n caught up to commit $target" \
 		is "$n" ".commit_index >= $target and .applied_index >= $target"

@@ -269,7 +269,7 @@ def node_figures(st):
     rx = t.get("receivers") or {}
     udp = rx.get("syslog_udp") or {}
     drops = {k: v for k, v in (t.get("drops") or {}).items() if k != "duplicate" and v}
-    for k in ("too_large", "empty", "truncated"):
+    for k in ("oversized", "empty", "truncated"):
         if udp.get(k):
             drops["syslog_" + k] = udp[k]
     listeners = rx.get("syslog_udp_listeners") or []

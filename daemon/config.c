@@ -19,13 +19,14 @@
  *     in a draft, after checking it.
  *  2. resolve() checks what spans keys (required keys, three members with
  *     the right kinds, unique ids and addresses, [node] name is a member,
- *     raft_config_check(), receivers that would share a port, [traps] and
- *     [sink] only on data nodes), reads the two secrets files [traps] names
- *     (the HTTP token, the SNMPv3 users; not with DUET_CONFIG_SKIP_FILES),
- *     applies defaults and fills struct duet_config only when there is no
- *     error at all. The draft is zeroed before it is freed: it held the
- *     secrets. The [traps] and [sink] part of this pass, the two secrets
- *     files included, is in config_traps.c.
+ *     raft_config_check(), receivers that would share a port, [traps],
+ *     [sink] and [http] only on data nodes), reads the two secrets files
+ *     [traps] names (the HTTP token, the SNMPv3 users; not with
+ *     DUET_CONFIG_SKIP_FILES), applies defaults and fills struct
+ *     duet_config only when there is no error at all. The draft is zeroed
+ *     before it is freed: it held the secrets. The [traps], [sink] and
+ *     [http] part of this pass, the two secrets files included, is in
+ *     config_traps.c.
  *
  * Every error is collected (up to DUET_CONFIG_MAX_ERRORS) with its line, so a
  * person can fix a file in one pass.
@@ -82,6 +83,10 @@ static const struct section_def sections[] = {
      "data nodes: where the master delivers each committed trap, with a stable id so that a "
      "repeat after a failover is ignored (TCP: JSON lines; PostgreSQL: INSERT ... ON CONFLICT "
      "DO NOTHING)"},
+    {SEC_HTTP, "http", "[http]",
+     "data nodes: duetd's own HTTP endpoints, for load balancers, agents and Prometheus: "
+     "GET /master (200 on the acting master, 503 elsewhere), GET /health, GET /metrics "
+     "(HEAD too); a server apart from the custom-trap receiver of [traps]"},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -133,6 +138,8 @@ struct key_def {
 #define TRAPS_FIELD(f) IN_DRAFT, offsetof(struct draft, traps.f), 0
 #define SINK_STR(f)    IN_DRAFT, offsetof(struct draft, sink.f), sizeof(((struct draft *)0)->sink.f)
 #define SINK_FIELD(f)  IN_DRAFT, offsetof(struct draft, sink.f), 0
+#define HTTP_STR(f)    IN_DRAFT, offsetof(struct draft, http.f), sizeof(((struct draft *)0)->http.f)
+#define HTTP_FIELD(f)  IN_DRAFT, offsetof(struct draft, http.f), 0
 #define RAFT_MS(f, lo, meaning)                                                                    \
 	{                                                                                          \
 		SEC_RAFT, #f, T_U32, IN_RAFT, offsetof(struct raft_config, f), 0, lo, UINT32_MAX,  \
@@ -370,6 +377,19 @@ static const struct key_def keys[] = {
      "type = postgresql: the table traps are inserted into, [a-z_][a-z0-9_]*, at most 63 bytes"},
     {SEC_SINK, "timeout_ms", T_U32, SINK_FIELD(timeout_ms), 100, 600000, NULL, 0, "5000",
      "deadline of one delivery (connect, send or insert) before it is tried again (ms)"},
+
+    {SEC_HTTP, "listen", T_ADDRS, HTTP_FIELD(listen), 0, 0, NULL, 0, NULL,
+     "numeric host:port list to serve GET /master, /health and /metrics on, e.g. this node's "
+     "own address 10.0.0.1:8008 (empty: off)"},
+    {SEC_HTTP, "tls_cert", T_PATH, HTTP_STR(tls_cert), 0, 0, NULL, 0, NULL,
+     "with tls_key: every listen address speaks HTTPS only, with this certificate chain "
+     "(PEM, absolute path)"},
+    {SEC_HTTP, "tls_key", T_PATH, HTTP_STR(tls_key), 0, 0, NULL, 0, NULL,
+     "the private key of tls_cert (PEM, absolute path)"},
+    {SEC_HTTP, "max_connections", T_U32, HTTP_FIELD(max_connections), 1, 65536, NULL, 0, "64",
+     "open connections per listen address; one more is closed at once"},
+    {SEC_HTTP, "request_timeout_ms", T_U32, HTTP_FIELD(request_timeout_ms), 100, 3600000, NULL, 0,
+     "5000", "a request must arrive whole within this time of its first byte (ms)"},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(N_KEYS <= MAX_KEYS, "key_line[] arrays hold MAX_KEYS keys");
@@ -1073,10 +1093,13 @@ static void check_actions(struct loader *ld)
 
 static void check_files(struct loader *ld)
 {
-	static const char *const tls_keys[] = {"ca", "cert", "key", "tls_cert", "tls_key"};
-	static const enum section_kind secs[] = {SEC_TLS, SEC_TLS, SEC_TLS, SEC_TRAPS, SEC_TRAPS};
-	const char *paths[] = {ld->d->tls_ca, ld->d->tls_cert, ld->d->tls_key,
-			       ld->d->traps.tls_cert, ld->d->traps.tls_key};
+	static const char *const tls_keys[] = {"ca",      "cert",     "key",    "tls_cert",
+					       "tls_key", "tls_cert", "tls_key"};
+	static const enum section_kind secs[] = {SEC_TLS,   SEC_TLS,  SEC_TLS, SEC_TRAPS,
+						 SEC_TRAPS, SEC_HTTP, SEC_HTTP};
+	const char *paths[] = {ld->d->tls_ca,         ld->d->tls_cert,      ld->d->tls_key,
+			       ld->d->traps.tls_cert, ld->d->traps.tls_key, ld->d->http.tls_cert,
+			       ld->d->http.tls_key};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		int line = ld->d->key_line[config_key_index(secs[i], tls_keys[i])];
 		if (!line || paths[i][0] == '\0')
@@ -1126,6 +1149,7 @@ static void fill(struct duet_config *cfg, const struct draft *d, const struct me
 	cfg->act = d->act;
 	cfg->traps = d->traps;
 	cfg->sink = d->sink;
+	cfg->http = d->http;
 }
 
 /* Orders errors by line (stable), those about the whole file last, so a
@@ -1189,6 +1213,7 @@ int duet_config_load_buffer(const char *name, const char *text, size_t len, unsi
 	check_actions(&ld);
 	config_check_traps(&ld, self, flags);
 	config_check_sink(&ld, self);
+	config_check_http(&ld, self);
 	if (!(flags & DUET_CONFIG_SKIP_FILES))
 		check_files(&ld);
 

@@ -40,6 +40,7 @@ enum section_kind {
 	SEC_HEALTH,
 	SEC_TRAPS,
 	SEC_SINK,
+	SEC_HTTP,
 	SEC_BAD
 };
 
@@ -82,6 +83,7 @@ struct draft {
 	struct duet_config_actions act;
 	struct duet_config_traps traps;
 	struct duet_config_sink sink;
+	struct duet_config_http http;
 	/* as written; resolve() parses them into traps and sink */
 	char snmp_communities[DUET_CONFIG_STR_MAX];
 	char snmp_engine_id[DUET_CONFIG_STR_MAX];
@@ -133,5 +135,10 @@ void config_check_traps(struct loader *ld, const struct member_draft *self, unsi
 /* What spans the keys of [sink] (nothing for a witness: see
  * config_check_traps()). */
 void config_check_sink(struct loader *ld, const struct member_draft *self);
+
+/* [http]: a witness may not have it; numeric listen addresses (their TCP
+ * ports are checked against the others' in config_check_traps()); tls_cert
+ * and tls_key together or not at all. */
+void config_check_http(struct loader *ld, const struct member_draft *self);
 
 #endif

@@ -20,6 +20,9 @@
  *  - [sink]: one numeric address for tcp, conninfo for postgresql, a
  *    lower-case SQL table name.
  *  - a witness may have neither [traps] nor [sink].
+ *  - [http] (duetd's /master, /health, /metrics): numeric listen addresses
+ *    whose TCP ports clash with no receiver's nor [node] listen, tls_cert
+ *    and tls_key together; not on a witness either.
  *
  * The two files are read only without DUET_CONFIG_SKIP_FILES; their buffers
  * are zeroed before they are freed.
@@ -530,10 +533,12 @@ void config_check_traps(struct loader *ld, const struct member_draft *self, unsi
 	    {"node", "listen", d->key_line[config_key_index(SEC_NODE, "listen")], &d->listen},
 	    {"traps", "syslog_tcp", LINE("syslog_tcp"), &t->syslog_tcp},
 	    {"traps", "http", LINE("http"), &t->http},
-	    {"traps", "https", LINE("https"), &t->https}};
+	    {"traps", "https", LINE("https"), &t->https},
+	    {"http", "listen", d->key_line[config_key_index(SEC_HTTP, "listen")], &d->http.listen}};
 	struct listener_key udp[] = {{"traps", "syslog_udp", LINE("syslog_udp"), &t->syslog_udp},
 				     {"traps", "snmp_udp", LINE("snmp_udp"), &t->snmp_udp}};
-	for (size_t i = 1; i < sizeof(tcp) / sizeof(tcp[0]); i++)
+	/* [http] listen is checked for numbers in config_check_http() */
+	for (size_t i = 1; i < sizeof(tcp) / sizeof(tcp[0]) - 1; i++)
 		check_numeric(ld, tcp[i].line, tcp[i].key, tcp[i].addrs);
 	for (size_t i = 0; i < sizeof(udp) / sizeof(udp[0]); i++)
 		check_numeric(ld, udp[i].line, udp[i].key, udp[i].addrs);
@@ -614,5 +619,32 @@ void config_check_sink(struct loader *ld, const struct member_draft *self)
 		config_add_error(ld->errs, LINE("type"),
 				 "key 'type': postgresql needs [sink] conninfo");
 #undef BAD
+#undef LINE
+}
+
+/* [http]: duetd's own endpoints (their ports were compared with the
+ * receivers' in config_check_traps()). */
+void config_check_http(struct loader *ld, const struct member_draft *self)
+{
+	struct draft *d = ld->d;
+#define LINE(key) d->key_line[config_key_index(SEC_HTTP, key)]
+	if (self && self->kind == DUET_MEMBER_WITNESS) {
+		if (d->section_line[SEC_HTTP])
+			config_add_error(
+			    ld->errs, d->section_line[SEC_HTTP],
+			    "[http]: only data nodes serve /master, /health and "
+			    "/metrics, and [member %s] is kind = witness; remove [http] "
+			    "from its config",
+			    self->name);
+		return;
+	}
+	check_numeric(ld, LINE("listen"), "listen", &d->http.listen);
+	bool cert = LINE("tls_cert") && d->http.tls_cert[0],
+	     key = LINE("tls_key") && d->http.tls_key[0];
+	if (cert != key)
+		config_add_error(ld->errs, cert ? LINE("tls_cert") : LINE("tls_key"),
+				 "key '%s': HTTPS needs both [http] tls_cert and tls_key (set "
+				 "neither for plain HTTP)",
+				 cert ? "tls_cert" : "tls_key");
 #undef LINE
 }

@@ -447,6 +447,8 @@ static void chain_next(struct node *n)
 	}
 	case CTL_STEP_PROMOTE:
 		if (!c->pg) {
+			/* nothing to promote: done now (status and log show 0 ms) */
+			c->last.promoted_ms = now;
 			c->step = CTL_STEP_FIP;
 			chain_next(n);
 			return;

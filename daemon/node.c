@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_api.h"
 #include "node_internal.h"
 #include "trapd.h"
 
@@ -553,6 +554,7 @@ static void stop(struct node *n, const char *why)
 	uv_close((uv_handle_t *)&n->kick_timer, NULL);
 	ctl_close(n);
 	trapd_close(n);
+	http_api_close(n);
 	uv_close((uv_handle_t *)&n->sig_term, NULL);
 	uv_close((uv_handle_t *)&n->sig_int, NULL);
 	uv_close((uv_handle_t *)&n->sig_hup, NULL);
@@ -714,6 +716,10 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	}
 	if (n->cfg.self_kind == DUET_MEMBER_DATA && trapd_open(n)) {
 		duet_log(DUET_LOG_ERROR, "cannot open the trap receivers or the sink; exiting");
+		exit(1);
+	}
+	if (http_api_open(n)) {
+		duet_log(DUET_LOG_ERROR, "cannot open the HTTP endpoints ([http]); exiting");
 		exit(1);
 	}
 	uv_signal_init(n->loop, &n->sig_term);

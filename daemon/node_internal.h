@@ -50,6 +50,7 @@
 struct admin_client;
 struct trapd_state;
 struct trapd_rx;
+struct http_api;
 
 enum node_rejoin_state {
 	NODE_REJOIN_NONE = 0,
@@ -119,6 +120,9 @@ struct node {
 	/* data nodes: the trap pipeline (trapd.h); NULL on the witness */
 	struct trapd_state *traps;
 	struct trapd_rx *traps_rx; /* its receivers (trapd_rx.c) */
+	/* data nodes: /master, /health, /metrics on [http] listen (http_api.h);
+	 * NULL when off */
+	struct http_api *http_api;
 
 	/* this member's incarnation as its raft core runs it */
 	uint64_t incarnation;

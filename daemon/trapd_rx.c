@@ -478,7 +478,7 @@ void trapd_rx_status_json(struct node *n, FILE *f)
 	fputc('{', f);
 	for (int s = 0; s < SRC_N; s++) {
 		fprintf(f,
-			"%s\"%s\":{\"copies\":%" PRIu64 ",\"too_large\":%" PRIu64
+			"%s\"%s\":{\"copies\":%" PRIu64 ",\"oversized\":%" PRIu64
 			",\"empty\":%" PRIu64 ",\"truncated\":%" PRIu64,
 			s ? "," : "", src_names[s], r->c[s].copies, r->c[s].too_large,
 			r->c[s].empty, r->c[s].truncated);

@@ -4,8 +4,10 @@
  * the names of drop reasons (behaviour in include/duet/traps_http.h).
  *
  * The table is data (like the FSM tables elsewhere in duet): a request is
- * matched on (method, path) exactly, and anything absent is 404 or 405.
- * The daemon adds /master and /metrics as more rows, not as code here.
+ * matched on (method, path) exactly (HEAD falls back to the path's GET
+ * row, http_session.c), and anything absent is 404 or 405. The daemon's
+ * /master, /health and /metrics are rows of a server without the built-in
+ * ones (no_builtin_routes; daemon/http_api.c), not code here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +208,7 @@ int trap_http_router_init(struct trap_http_router *r, const struct trap_http_con
 			  char *errbuf, size_t errlen)
 {
 	memset(r, 0, sizeof *r);
-	if (!cfg->on_trap) {
+	if (!cfg->on_trap && !cfg->no_builtin_routes) {
 		snprintf(errbuf, errlen, "the HTTP trap receiver needs an on_trap callback");
 		return DUET_EINVAL;
 	}
@@ -234,7 +236,7 @@ int trap_http_router_init(struct trap_http_router *r, const struct trap_http_con
 	    {"GET", "/health", 0, handle_health, r},
 	};
 	int rc = 0;
-	for (unsigned i = 0; i < 2 && rc == 0; i++)
+	for (unsigned i = 0; i < 2 && rc == 0 && !cfg->no_builtin_routes; i++)
 		rc = add_route(r, &builtin[i], errbuf, errlen);
 	for (unsigned i = 0; i < cfg->n_routes && rc == 0; i++)
 		rc = add_route(r, &cfg->routes[i], errbuf, errlen);

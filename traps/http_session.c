@@ -95,12 +95,14 @@ static void write_answer(struct trap_http_session *s, const struct trap_http_res
 	n += snprintf(head + n, sizeof head - (size_t)n,
 		      "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n", resp->body_len,
 		      resp->headers, keep_alive ? "keep-alive" : "close");
+	/* an answer to HEAD has the headers of the GET answer, not its body */
 	if ((size_t)n >= sizeof head || out_append(s, head, (size_t)n) != 0 ||
-	    out_append(s, resp->body, resp->body_len) != 0) {
+	    (!s->head && out_append(s, resp->body, resp->body_len) != 0)) {
 		/* cannot say anything sensible: just end the connection */
 		s->out_len = 0;
 		keep_alive = false;
 	}
+	s->head = false; /* one answer per request: the next one is judged anew */
 	s->state = keep_alive ? TRAP_HTTP_SESSION_IDLE : TRAP_HTTP_SESSION_DONE;
 }
 
@@ -164,6 +166,7 @@ static int on_message_begin(http_parser *p)
 	s->header_overflow = false;
 	s->headers_done = false;
 	s->last_was_value = true; /* the first field starts a header */
+	s->head = false;
 	s->url_len = 0;
 	s->url_overflow = false;
 	s->field_len = 0;
@@ -454,6 +457,7 @@ static void judge_headers(struct trap_http_session *s)
 	const char *path, *query;
 	char why[160];
 
+	s->head = p->method == HTTP_HEAD;
 	if (s->header_overflow) {
 		refuse(s, 431, TRAP_HTTP_DROP_HEADER_TOO_LARGE, NULL, "headers over %zu bytes",
 		       r->max_header_bytes);
@@ -473,6 +477,7 @@ static void judge_headers(struct trap_http_session *s)
 	s->query = query;
 	char allow[128] = "";
 	size_t allow_len = 0;
+	const struct trap_http_route *get_route = NULL; /* serves HEAD without a HEAD route */
 	for (unsigned i = 0; i < r->n_routes; i++) {
 		const struct trap_http_route *rt = &r->routes[i];
 		if (strcmp(rt->path, path) != 0)
@@ -481,11 +486,15 @@ static void judge_headers(struct trap_http_session *s)
 			s->route = rt;
 			break;
 		}
+		if (strcmp(rt->method, "GET") == 0)
+			get_route = rt;
 		int n = snprintf(allow + allow_len, sizeof allow - allow_len, "%s%s",
 				 allow_len ? ", " : "", rt->method);
 		if (n > 0 && (size_t)n < sizeof allow - allow_len)
 			allow_len += (size_t)n;
 	}
+	if (!s->route && s->head)
+		s->route = get_route;
 	if (!s->route && allow_len == 0) {
 		refuse(s, 404, TRAP_HTTP_DROP_NOT_FOUND, NULL, "no such path: %.80s", path);
 		return;
@@ -547,7 +556,7 @@ static void finish_request(struct trap_http_session *s)
 {
 	http_parser *p = &s->parser;
 	struct trap_http_request req = {
-	    .method = s->route->method,
+	    .method = s->head ? "HEAD" : s->route->method,
 	    .path = s->path,
 	    .query = s->query,
 	    .content_type = s->content_type.count ? s->content_type.buf : NULL,

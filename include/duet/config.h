@@ -55,8 +55,8 @@
 /* Flags of duet_config_load*(). */
 enum duet_config_flags {
 	/* Do not open the files the config names (for checking a config on
-	 * another machine than the one it is for): the TLS files ([tls], and
-	 * [traps] tls_cert and tls_key) are not checked, and [traps]
+	 * another machine than the one it is for): the TLS files ([tls],
+	 * [traps] and [http] tls_cert and tls_key) are not checked, and [traps]
 	 * http_token_file and snmp_users_file are not read, so
 	 * traps.http_token stays empty and traps.n_snmp_users 0. */
 	DUET_CONFIG_SKIP_FILES = 1u << 0,
@@ -248,6 +248,22 @@ struct duet_config_sink {
 	uint32_t timeout_ms;                  /* one delivery attempt */
 };
 
+/*
+ * [http] (data nodes only): duetd's own HTTP endpoints, GET /master,
+ * /health and /metrics (daemon/http_api.h), for load balancers, agents and
+ * Prometheus. Off until listen is set; HTTPS on every listen address when
+ * tls_cert and tls_key are set. A server apart from the custom-trap
+ * receiver of [traps], so that a flood of traps never starves the health
+ * checks of a load balancer.
+ */
+struct duet_config_http {
+	struct duet_config_addrs listen;     /* numeric; n == 0: off */
+	char tls_cert[DUET_CONFIG_PATH_MAX]; /* "" (and tls_key ""): plain HTTP */
+	char tls_key[DUET_CONFIG_PATH_MAX];
+	uint32_t max_connections;    /* per listener */
+	uint32_t request_timeout_ms; /* a request, first byte to last */
+};
+
 struct duet_config {
 	char cluster_name[DUET_NAME_MAX];
 	uint64_t cluster_id; /* nonzero; storage refuses a store of another cluster */
@@ -282,6 +298,9 @@ struct duet_config {
 	struct duet_config_traps traps;
 	/* data nodes: where committed traps go; type NONE on the witness */
 	struct duet_config_sink sink;
+	/* data nodes: /master, /health, /metrics; off on the witness, whose
+	 * config may not set it */
+	struct duet_config_http http;
 };
 
 /*

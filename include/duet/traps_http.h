@@ -2,9 +2,10 @@
  * traps_http.h - the HTTP(S) receiver of custom traps (DESIGN.md sections
  * 5 and 8): an HTTP/1.1 server on a libuv loop, optional TLS, that accepts
  * `POST /traps` with a JSON body (validated by traps_custom.h) and hands
- * each accepted trap to the caller. It also answers `GET /health`, and the
- * daemon adds its own routes (`/master`, `/metrics`) through the route
- * table in the config.
+ * each accepted trap to the caller. It also answers `GET /health`. More
+ * routes come through the route table in the config; with
+ * no_builtin_routes the server has only those (duetd's own endpoints,
+ * `/master`, `/health`, `/metrics`: daemon/http_api.c).
  *
  * Three layers, each usable alone:
  *
@@ -59,7 +60,12 @@
  * http-parser's own HTTP_MAX_HEADER_SIZE (80 KiB) bounds what is read
  * meanwhile (431 too). A request not complete within request_timeout_ms of
  * its first byte is 408 request_timeout (slowloris). The path is matched
- * exactly, as sent (no percent-decoding), the query ignored. Error bodies
+ * exactly, as sent (no percent-decoding), the query ignored. HEAD is
+ * answered by a path's GET route unless it has a HEAD route of its own:
+ * the handler runs (req->method is "HEAD") and the answer carries the GET
+ * answer's headers, Content-Length included, without the body; every
+ * other answer to a HEAD request (404, 405, ...) has no body either.
+ * Error bodies
  * are {"error":"<reason>","detail":"<text>"} (plus "reason" from the
  * validator for invalid_trap); the detail's non-ASCII bytes become '?'.
  *
@@ -266,8 +272,11 @@ struct trap_http_config {
 	 * may not replace): at most TRAP_HTTP_MAX_ROUTES - 2. */
 	const struct trap_http_route *routes;
 	unsigned n_routes;
+	/* true: no built-in route at all, only `routes` (up to
+	 * TRAP_HTTP_MAX_ROUTES); on_trap is then not used and may be NULL. */
+	bool no_builtin_routes;
 
-	trap_http_on_trap_cb on_trap; /* required */
+	trap_http_on_trap_cb on_trap; /* required unless no_builtin_routes */
 	trap_http_log_cb on_log;      /* may be NULL */
 	void *data;                   /* passed to on_trap, on_log and the close callback */
 };
@@ -291,10 +300,11 @@ struct trap_http_router {
 
 /*
  * Fills r from cfg (defaults applied; listeners, files and timeouts are not
- * looked at) with the built-in routes first. r must not move afterwards
- * (the built-in routes point at it). Returns 0 or DUET_EINVAL (no on_trap,
- * token too long, too many routes, a route without method/path/handler,
- * or two routes with the same method and path), with a sentence in errbuf.
+ * looked at) with the built-in routes first (none with no_builtin_routes).
+ * r must not move afterwards (the built-in routes point at it). Returns 0
+ * or DUET_EINVAL (no on_trap while there are built-in routes, token too
+ * long, too many routes, a route without method/path/handler, or two
+ * routes with the same method and path), with a sentence in errbuf.
  */
 int trap_http_router_init(struct trap_http_router *r, const struct trap_http_config *cfg,
 			  char *errbuf, size_t errlen);
@@ -328,6 +338,7 @@ struct trap_http_session {
 	bool header_overflow; /* over max_header_bytes: 431 once the headers end */
 	bool headers_done;
 	bool last_was_value;              /* a header field after a value starts a new header */
+	bool head;                        /* this request is HEAD: answers carry no body */
 	enum trap_http_drop pending_drop; /* refusal decided inside a parser callback */
 	int pending_status;
 	char url[TRAP_HTTP_MAX_URL_BYTES + 1];

@@ -246,6 +246,101 @@ Test(session, duplicate_or_bad_routes_are_refused)
 	cr_assert_eq(trap_http_router_init(&r, &cfg, err, sizeof err), DUET_EINVAL);
 }
 
+/* HEAD: the GET route's answer without its body, Content-Length that of the
+ * GET answer; other answers to HEAD have no body either; the connection
+ * goes on, so the next request must be read right after the headers. */
+Test(session, head_is_answered_by_the_get_route_without_a_body)
+{
+	const char *get = feed("GET /health HTTP/1.1\r\n\r\n");
+	cr_assert_eq(status_of(get), 200);
+	const char *body = strstr(get, "\r\n\r\n") + 4;
+	char want_len[64];
+	snprintf(want_len, sizeof want_len, "Content-Length: %zu\r\n", strlen(body));
+	const char *a = feed("HEAD /health HTTP/1.1\r\n\r\nGET /master HTTP/1.1\r\n\r\n");
+	cr_assert_eq(status_of(a), 200, "%s", a);
+	cr_assert_not_null(strstr(a, want_len), "%s", a);
+	cr_assert_not_null(strstr(a, "Content-Type: application/json\r\n"), "%s", a);
+	/* right after the HEAD answer's headers comes the GET answer */
+	const char *end = strstr(a, "\r\n\r\n");
+	cr_assert_not_null(end);
+	cr_assert_eq(strncmp(end + 4, "HTTP/1.1 200", 12), 0, "%s", a);
+	cr_assert_not_null(strstr(end, "master query="));
+	cr_assert_eq(trap_http_session_state(&session), TRAP_HTTP_SESSION_IDLE);
+	/* HEAD of a path without a GET route (and a 404): no body */
+	a = feed("HEAD /traps HTTP/1.1\r\n\r\n");
+	cr_assert_eq(status_of(a), 405, "%s", a);
+	end = strstr(a, "\r\n\r\n");
+	cr_assert_eq(end[4], '\0', "body after a 405 to HEAD: %s", a);
+	trap_http_session_free(&session);
+	trap_http_session_init(&session, &router, "p");
+	a = feed("HEAD /nope HTTP/1.1\r\n\r\n");
+	cr_assert_eq(status_of(a), 404);
+	cr_assert_eq(strstr(a, "\r\n\r\n")[4], '\0', "%s", a);
+}
+
+static void method_handler(void *data, const struct trap_http_request *req,
+			   struct trap_http_response *resp)
+{
+	trap_http_respond(resp, 200, "text/plain", req->method, strlen(req->method));
+}
+
+static void own_health_handler(void *data, const struct trap_http_request *req,
+			       struct trap_http_response *resp)
+{
+	trap_http_respond(resp, 503, "text/plain", "own", 3);
+}
+
+Test(session, a_server_without_builtin_routes_has_only_its_own)
+{
+	static const struct trap_http_route own[] = {
+	    {"GET", "/health", 0, own_health_handler, NULL},
+	    {"GET", "/m", 0, method_handler, NULL},
+	    {"HEAD", "/h", 0, method_handler, NULL},
+	};
+	struct trap_http_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.no_builtin_routes = true; /* and no on_trap */
+	cfg.routes = own;
+	cfg.n_routes = 3;
+	char err[200] = "";
+	struct trap_http_router r;
+	cr_assert_eq(trap_http_router_init(&r, &cfg, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(r.n_routes, 3);
+	struct trap_http_session s;
+	trap_http_session_init(&s, &r, "p");
+	static const char req[] = "GET /health HTTP/1.1\r\n\r\nGET /m HTTP/1.1\r\n\r\n"
+				  "HEAD /m HTTP/1.1\r\n\r\nHEAD /h HTTP/1.1\r\n\r\n"
+				  "POST /traps HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+	trap_http_session_feed(&s, req, sizeof req - 1);
+	size_t len;
+	const uint8_t *o = trap_http_session_output(&s, &len);
+	char text[4096];
+	cr_assert_lt(len, sizeof text);
+	memcpy(text, o, len);
+	text[len] = 0;
+	/* the route replaced the built-in /health; GET gets "GET"; HEAD of a
+	 * GET route runs it with "HEAD" (Content-Length 4, no body); a HEAD
+	 * route of its own says "HEAD" too, but no body; no POST /traps */
+	const char *a1 = strstr(text, "HTTP/1.1 503");
+	const char *a2 = strstr(text, "Content-Length: 3\r\nConnection: keep-alive\r\n\r\nGET");
+	const char *a5 = strstr(text, "HTTP/1.1 404");
+	cr_assert(a1 && a2 && a5, "%s", text);
+	cr_assert_not_null(strstr(a2, "Content-Length: 4\r\nConnection: keep-alive\r\n\r\nHTTP"),
+			   "%s", text);
+	cr_assert_null(strstr(text, "HEADHEAD"), "%s", text);
+	cr_assert_null(strstr(a2, "\r\n\r\nHEAD"), "a body was sent to HEAD: %s", text);
+	cr_assert_eq(r.stats.requests, 5);
+	cr_assert_eq(r.stats.drops[TRAP_HTTP_DROP_NOT_FOUND], 1);
+	trap_http_session_free(&s);
+	/* with built-in routes, a route may not replace /health, and on_trap
+	 * stays required */
+	cfg.no_builtin_routes = false;
+	cr_assert_eq(trap_http_router_init(&r, &cfg, err, sizeof err), DUET_EINVAL);
+	cfg.on_trap = on_trap;
+	cr_assert_eq(trap_http_router_init(&r, &cfg, err, sizeof err), DUET_EINVAL);
+	cr_assert_not_null(strstr(err, "GET /health"), "%s", err);
+}
+
 Test(session, length_required_and_too_large)
 {
 	const char *a = feed("POST /traps HTTP/1.1\r\nContent-Type: application/json\r\n\r\n");

@@ -1,0 +1,296 @@
+/*
+ * http_api.c - duetd's HTTP endpoints on the node's loop (http_api.h):
+ * GET (and HEAD) /master, /health and /metrics on [http] listen, over the
+ * custom-trap receiver's server code (traps_http.h) with no built-in
+ * routes.
+ *
+ * Each answer is decided at once from what the node holds in memory: the
+ * raft core's status, the role controller, the applied state, the health
+ * checks. /master applies http_api_is_master() to the same facts ctl.c
+ * acts on, read at the moment of the request (not ctl's last step): a lease
+ * that ran out a moment ago answers 503 even before the lease timer has
+ * demoted the node. /metrics builds the status document, parses it and
+ * formats it (http_metrics.c).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duet/health.h"
+
+#include "http_api.h"
+#include "node_internal.h"
+
+#define HTTP_API_MAX_BODY_BYTES 4096 /* the endpoints take no body */
+#define HTTP_API_NO_STORE       "Cache-Control: no-store\r\n"
+#define HTTP_API_N_ROUTES       3
+
+struct http_api {
+	struct node *n;
+	struct trap_http_server *srv;
+	struct trap_http_route routes[HTTP_API_N_ROUTES];
+	int last_missing; /* duet_status_fields_missing of the last /metrics */
+};
+
+/* ---- answers ------------------------------------------------------------------ */
+
+static const char *member_name(const struct node *n, uint32_t id)
+{
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, id);
+	return m ? m->name : NULL;
+}
+
+static void json_name(FILE *f, const char *name)
+{
+	if (name)
+		ctl_json_str(f, name);
+	else
+		fputs("null", f);
+}
+
+/* Sends what the memstream f gathered into *text (f is closed here, *text
+ * freed) as a JSON answer. */
+static void respond_json(struct trap_http_response *resp, int status, FILE *f, char **text,
+			 size_t *len)
+{
+	if (fclose(f) != 0 || !*text) {
+		free(*text);
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	trap_http_respond(resp, status, "application/json", *text, *len);
+	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
+	free(*text);
+}
+
+static bool node_is_master(struct node *n, struct raft_status *st, bool *lease)
+{
+	uint64_t now = node_now_ms();
+	raft_status(n->raft, now, st);
+	*lease = st->role == RAFT_LEADER && raft_lease_valid(n->raft, now);
+	return http_api_is_master(n->ctl.act == CTL_MASTER, st->role == RAFT_LEADER, *lease,
+				  n->fsm.master.node, n->cfg.self_id);
+}
+
+static const char *acting_name(int act)
+{
+	switch (act) {
+	case CTL_STANDBY:
+		return "standby";
+	case CTL_ACTIVATING:
+		return "activating";
+	case CTL_MASTER:
+		return "master";
+	default:
+		return "starting";
+	}
+}
+
+static void handle_master(void *data, const struct trap_http_request *req,
+			  struct trap_http_response *resp)
+{
+	(void)req;
+	struct http_api *api = data;
+	struct node *n = api->n;
+	struct raft_status st;
+	bool lease;
+	bool master = node_is_master(n, &st, &lease) && !n->stopping;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f) {
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	fprintf(f, "{\"master\":%s,\"node\":", master ? "true" : "false");
+	ctl_json_str(f, n->cfg.node_name);
+	fprintf(f, ",\"term\":%" PRIu64 ",\"master_node\":", st.term);
+	json_name(f, member_name(n, n->fsm.master.node));
+	fputs(",\"leader\":", f);
+	json_name(f, member_name(n, st.leader));
+	fprintf(f, ",\"acting\":\"%s\",\"lease_valid\":%s}", acting_name(n->ctl.act),
+		lease ? "true" : "false");
+	respond_json(resp, master ? 200 : 503, f, &text, &len);
+}
+
+static void handle_health(void *data, const struct trap_http_request *req,
+			  struct trap_http_response *resp)
+{
+	(void)req;
+	struct http_api *api = data;
+	struct node *n = api->n;
+	const char *failing = NULL;
+	bool bad = n->stopping || ctl_health_critical_failing(n, &failing);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f) {
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	fprintf(f, "{\"status\":\"%s\",\"node\":", bad ? "failing" : "ok");
+	ctl_json_str(f, n->cfg.node_name);
+	fputs(",\"failing\":", f);
+	json_name(f, n->stopping ? "stopping" : failing);
+	fputs(",\"detail\":", f);
+	char detail[DUET_HEALTH_DETAIL_MAX] = "";
+	if (n->stopping)
+		snprintf(detail, sizeof detail, "the daemon is shutting down");
+	else if (failing)
+		(void)duet_health_state(n->ctl.health, failing, NULL, NULL, detail, sizeof detail);
+	ctl_json_str(f, detail);
+	/* every check, critical or not, with its state (the whole story is in
+	 * duetctl status and /metrics) */
+	fputs(",\"checks\":[", f);
+	unsigned count = n->ctl.health ? duet_health_count(n->ctl.health) : 0;
+	for (unsigned i = 0; i < count; i++) {
+		struct duet_health_status hs;
+		if (duet_health_status_at(n->ctl.health, i, &hs) != 0)
+			continue;
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		ctl_json_str(f, hs.name);
+		fprintf(f, ",\"state\":\"%s\",\"critical\":%s,\"paused\":%s}",
+			duet_health_state_name(hs.state), hs.critical ? "true" : "false",
+			hs.paused ? "true" : "false");
+	}
+	fputs("]}", f);
+	respond_json(resp, bad ? 503 : 200, f, &text, &len);
+}
+
+/* The old master's last message to this node, to this node's leading: the
+ * detection part of the last takeover, when that takeover took the role
+ * from another node (-1 otherwise). */
+static int64_t takeover_detect_ms(const struct node *n)
+{
+	const struct ctl *c = &n->ctl;
+	const struct fsm_master_state *m = &n->fsm.master;
+	if (!c->last.term || !c->last.leader_ms || m->node != n->cfg.self_id ||
+	    m->since_term != c->last.term || !m->previous || m->previous == n->cfg.self_id)
+		return -1;
+	for (uint32_t i = 0; i < DUET_MAX_MEMBERS; i++)
+		if (c->contact_id[i] == m->previous && c->contact_ms[i] &&
+		    c->contact_ms[i] <= c->last.leader_ms)
+			return (int64_t)(c->last.leader_ms - c->contact_ms[i]);
+	return -1;
+}
+
+static void handle_metrics(void *data, const struct trap_http_request *req,
+			   struct trap_http_response *resp)
+{
+	(void)req;
+	struct http_api *api = data;
+	struct node *n = api->n;
+	char *status = node_status_json(n);
+	json_error_t jerr;
+	json_t *doc = status ? json_loads(status, 0, &jerr) : NULL;
+	free(status);
+	if (!doc) {
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR,
+					"the status document could not be built");
+		return;
+	}
+	struct raft_status st;
+	bool lease;
+	struct trap_http_stats hs;
+	trap_http_get_stats(api->srv, &hs);
+	struct http_metrics_input in = {
+	    .status = doc,
+	    .version = DUET_VERSION,
+	    .is_master = node_is_master(n, &st, &lease) && !n->stopping,
+	    .fsm = &n->fsm,
+	    .takeover_detect_ms = takeover_detect_ms(n),
+	    .http = &hs,
+	};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int missing = f ? http_metrics_write(f, &in) : DUET_ENOMEM;
+	json_decref(doc);
+	if (!f || fclose(f) != 0 || missing < 0) {
+		free(text);
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR,
+					"the metrics could not be written");
+		return;
+	}
+	if (missing != api->last_missing) /* a bug, said once per change */
+		duet_log(missing ? DUET_LOG_WARN : DUET_LOG_INFO,
+			 "/metrics: %d fields of the status document that metrics read are "
+			 "missing (duet_status_fields_missing)",
+			 missing);
+	api->last_missing = missing;
+	trap_http_respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
+	free(text);
+}
+
+/* ---- open and close ------------------------------------------------------------- */
+
+/* The server's refusals come at INFO (for the trap receiver, a device's
+ * bad request matters); here a scanner's 404 is noise: DEBUG. */
+static void on_http_log(void *data, int level, const char *text)
+{
+	(void)data;
+	duet_log(level >= TRAP_HTTP_LOG_ERROR  ? DUET_LOG_ERROR
+		 : level == TRAP_HTTP_LOG_WARN ? DUET_LOG_WARN
+					       : DUET_LOG_DEBUG,
+		 "http: %s", text);
+}
+
+int http_api_open(struct node *n)
+{
+	const struct duet_config_http *ch = &n->cfg.http;
+	if (n->cfg.self_kind != DUET_MEMBER_DATA || !ch->listen.n)
+		return 0;
+	struct http_api *api = calloc(1, sizeof *api);
+	if (!api) {
+		duet_log(DUET_LOG_ERROR, "[http]: out of memory");
+		return -1;
+	}
+	api->n = n;
+	api->routes[0] = (struct trap_http_route){"GET", "/master", 0, handle_master, api};
+	api->routes[1] = (struct trap_http_route){"GET", "/health", 0, handle_health, api};
+	api->routes[2] = (struct trap_http_route){"GET", "/metrics", 0, handle_metrics, api};
+	bool tls = ch->tls_cert[0] && ch->tls_key[0];
+	struct trap_http_config hc;
+	memset(&hc, 0, sizeof hc);
+	for (unsigned i = 0; i < ch->listen.n && hc.n_listen < TRAP_HTTP_MAX_LISTEN; i++)
+		hc.listen[hc.n_listen++] = (struct trap_http_listen){ch->listen.v[i], tls};
+	hc.cert_file = tls ? ch->tls_cert : NULL;
+	hc.key_file = tls ? ch->tls_key : NULL;
+	hc.max_connections = ch->max_connections;
+	hc.max_body_bytes = HTTP_API_MAX_BODY_BYTES;
+	hc.request_timeout_ms = ch->request_timeout_ms;
+	hc.routes = api->routes;
+	hc.n_routes = HTTP_API_N_ROUTES;
+	hc.no_builtin_routes = true;
+	hc.on_log = on_http_log;
+	hc.data = api;
+	char err[256] = "";
+	int rc = trap_http_new(n->loop, &hc, &api->srv, err, sizeof err);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR, "[http] listen: %s", err[0] ? err : duet_strerror(rc));
+		free(api);
+		return -1;
+	}
+	n->http_api = api;
+	for (unsigned i = 0; i < hc.n_listen; i++)
+		duet_log(DUET_LOG_INFO, "http: /master, /health, /metrics on %s://%s (port %d)",
+			 tls ? "https" : "http", hc.listen[i].addr,
+			 trap_http_listen_port(api->srv, i));
+	return 0;
+}
+
+static void api_closed(void *data)
+{
+	free(data);
+}
+
+void http_api_close(struct node *n)
+{
+	struct http_api *api = n->http_api;
+	if (!api)
+		return;
+	n->http_api = NULL;
+	trap_http_close(api->srv, api_closed); /* calls back with hc.data == api */
+}

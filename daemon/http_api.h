@@ -1,0 +1,97 @@
+/*
+ * http_api.h - duetd's own HTTP endpoints (DESIGN.md 8), for load
+ * balancers, agents that try a list of manager addresses, and Prometheus:
+ *
+ *   GET /master   200 only on the ACTING master: ctl acts as master (the
+ *                 activation chain is done), the node leads, its lease is
+ *                 valid and the applied log names it master: the condition
+ *                 under which its PostgreSQL takes writes. 503 elsewhere,
+ *                 with the master the log names, so that an agent can go
+ *                 there. Body: {"master":bool,"node":..,"term":..,
+ *                 "master_node":name|null,"leader":name|null,"acting":..,
+ *                 "lease_valid":bool}.
+ *   GET /health   200 while the daemon runs and none of its critical checks
+ *                 ([health] critical) is failing; 503 naming the failing
+ *                 check (or "stopping"). Body: {"status":"ok"|"failing",
+ *                 "node":..,"failing":name|null,"detail":..,"checks":[..]}.
+ *   GET /metrics  the Prometheus text exposition format 0.0.4: the status
+ *                 document (duetctl status --json) under fixed names, see
+ *                 http_metrics_write() and README "HTTP endpoints".
+ *
+ * HEAD works on all three (the traps_http.h session answers it from the
+ * GET route, without the body). Answers carry "Cache-Control: no-store".
+ *
+ * The server is the custom-trap receiver's (traps_http.h) built with
+ * no_builtin_routes and these three routes, on [http] listen, HTTPS when
+ * [http] tls_cert and tls_key are set. It is a server of its own, not
+ * routes added to the [traps] receiver: the port a load balancer checks
+ * exists whether custom traps are on or not, its connection limit is its
+ * own (a flood of trap senders cannot make health checks fail and move a
+ * load balancer off the master), and the trap receiver may face devices on
+ * another network with another certificate.
+ *
+ * Everything runs on the node's loop; a request is answered at once from
+ * what the node knows (no I/O, no wait): the status document is built and
+ * parsed (Jansson) for each /metrics request.
+ */
+#ifndef DUET_HTTP_API_H
+#define DUET_HTTP_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "duet/fsm.h"
+#include "duet/traps_http.h"
+
+struct node;
+
+/* ---- the server (http_api.c) ------------------------------------------------ */
+
+/* Opens the server on [http] listen (a data node; nothing when it is
+ * empty). Returns 0, or -1 (logged: which address or file, and why). */
+int http_api_open(struct node *n);
+/* Closes it (connections and requests in flight are dropped); the memory
+ * is freed from a later loop callback. Idempotent. */
+void http_api_close(struct node *n);
+
+/* ---- pure parts (http_metrics.c), unit-tested ------------------------------- */
+
+/*
+ * The /master rule: acting (ctl act is CTL_MASTER), leader with a valid
+ * lease, and the applied log names self master (self != 0).
+ */
+bool http_api_is_master(bool acting, bool leader, bool lease_valid, uint32_t master_id,
+			uint32_t self_id);
+
+/* What /metrics is made of. */
+struct http_metrics_input {
+	const json_t *status;               /* node_status_json(), parsed; required */
+	const char *version;                /* duetd's version, for duet_info; NULL: "" */
+	bool is_master;                     /* what GET /master answers */
+	const struct fsm *fsm;              /* the replicated state's counters; NULL: none */
+	int64_t takeover_detect_ms;         /* old master's last message -> leading; < 0: unknown */
+	const struct trap_http_stats *http; /* this server's own counters; NULL: none */
+};
+
+/*
+ * Writes the exposition of `in` into f: every family with "# HELP" and
+ * "# TYPE", names prefixed duet_, counters ending in _total, label values
+ * escaped (http_metrics_label_value), durations in seconds, sizes in bytes.
+ * A status field that one of the fixed families reads and that is absent
+ * (or of another JSON type) is counted in duet_status_fields_missing (the
+ * last family), so that a renamed status key shows instead of a series
+ * that silently vanishes; fields that only some nodes have (the leader's
+ * view of its peers, PostgreSQL's when it answers, the sink) are optional.
+ * Returns the number of missing fields (>= 0), or DUET_EINVAL when
+ * in->status is not an object.
+ */
+int http_metrics_write(FILE *f, const struct http_metrics_input *in);
+
+/* Writes s as the inside of a label value: backslash, double quote and line
+ * feed escaped as \\, \" and \n (the exposition format's rules). */
+void http_metrics_label_value(FILE *f, const char *s);
+
+#endif

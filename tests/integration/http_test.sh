@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# http_test.sh - duetd's HTTP endpoints (daemon/http_api.c) with real
+# processes: two duetd and one duet-witness on loopback (lib.sh), each data
+# node with [http] listen on its own port, asked with curl.
+#
+# usage: http_test.sh BIN_DIR HELPER_DIR TEST
+#   master   GET and HEAD /master: exactly one data node answers 200 (the
+#            acting master), the other 503 naming it; kill -9 of the master:
+#            the survivor leads but still answers 503 naming the dead master
+#            (no SYNC standby without PostgreSQL: no automatic failover),
+#            until `duetctl promote --accept-data-loss` makes it master: then
+#            200; the old master restarted answers 503 naming the new one.
+#            /metrics on each step: valid exposition format, no status field
+#            missing, duet_is_master agreeing with /master, the term that
+#            `duetctl status` shows, the forced promotion and its timings
+#   https    the same endpoints over HTTPS ([http] tls_cert and tls_key, the
+#            member certificates of `duetctl gencerts`): verified against
+#            the cluster CA; plain HTTP to that port gets no answer
+#   health   GET /health: 200 while the critical checks pass; 503 naming the
+#            fs check once its directory is gone, 200 again once it is back
+#
+# Synchronisation is polling with deadlines (lib.sh wait_until), never a
+# fixed sleep.
+set -u
+BIN=$1
+HELPERS=$2
+TEST=$3
+SRC=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$SRC/lib.sh"
+
+read -r P_HTTP_A P_HTTP_B <<<"$(free_ports 2)"
+declare -A HPORT=([node-a]=$P_HTTP_A [node-b]=$P_HTTP_B)
+TLS=0
+FS_CHECK=0
+
+extra_config() {
+	local name=$1
+	[ "$name" = witness ] && return 0
+	echo
+	echo "[http]"
+	echo "listen = 127.0.0.1:${HPORT[$name]}"
+	if [ "$TLS" = 1 ]; then
+		echo "tls_cert = $TMP/certs/$name.pem"
+		echo "tls_key = $TMP/certs/$name.key"
+	fi
+	if [ "$FS_CHECK" = 1 ]; then
+		cat <<EOC
+
+[health]
+fs_paths = $TMP/fs-$name
+interval_ms = 100
+timeout_ms = 400
+fail_after = 2
+ok_after = 2
+EOC
+	fi
+}
+
+# url NODE PATH
+url() {
+	if [ "$TLS" = 1 ]; then
+		echo "https://$1:${HPORT[$1]}$2"
+	else
+		echo "http://127.0.0.1:${HPORT[$1]}$2"
+	fi
+}
+
+# get NODE PATH [CURL ARGS...]: the body to stdout; HTTP_CODE set
+get() {
+	local n=$1 path=$2
+	shift 2
+	local out
+	out=$(curl -s --max-time 5 --cacert "$TMP/certs/ca.pem" \
+		--resolve "$n:${HPORT[$n]}:127.0.0.1" -w '\n%{http_code}' "$@" "$(url "$n" "$path")")
+	HTTP_CODE=${out##*$'\n'}
+	BODY=${out%$'\n'*}
+}
+
+# code_is NODE PATH CODE: the path answers CODE (asked anew)
+code_is() {
+	get "$1" "$2"
+	[ "$HTTP_CODE" = "$3" ]
+}
+
+# json_is EXPR: the last body matches the jq expression
+json_is() { [ "$(jq -r "$1" <<<"$BODY" 2>/dev/null)" = true ]; }
+
+# metrics NODE: fetches /metrics into $TMP/NODE.prom and checks it
+metrics() {
+	get "$1" /metrics
+	[ "$HTTP_CODE" = 200 ] || fail "/metrics on $1 answered $HTTP_CODE"
+	printf '%s' "$BODY" >"$TMP/$1.prom"
+	python3 "$SRC/prom_check.py" "$TMP/$1.prom" >/dev/null ||
+		fail "/metrics of $1 is not valid: $(python3 "$SRC/prom_check.py" "$TMP/$1.prom" 2>&1)"
+	[ "$(series "$1" duet_status_fields_missing)" = 0 ] ||
+		fail "/metrics of $1: status fields missing (a status key renamed?)"
+}
+
+# series NODE SERIES: the value in the last $TMP/NODE.prom
+series() { python3 "$SRC/prom_check.py" "$TMP/$1.prom" "$2" 2>/dev/null; }
+
+# check_master MASTER OTHER: /master 200 on MASTER, 503 naming it on OTHER,
+# HEAD the same without a body, and /metrics agreeing
+check_master() {
+	local m=$1 o=$2
+	code_is "$m" /master 200 || fail "/master on $m: $HTTP_CODE $BODY"
+	json_is '.master == true and .node == "'"$m"'" and .acting == "master"' ||
+		fail "/master body on $m: $BODY"
+	# the follower names the master once it has applied the MASTER entry
+	wait_until 3 "/master on $o answers 503 naming $m" \
+		eval "code_is $o /master 503 && json_is '.master == false and .master_node == \"$m\"'"
+	get "$m" /master -I
+	[ "$HTTP_CODE" = 200 ] || fail "HEAD /master on $m: $HTTP_CODE"
+	grep -qi '^content-length: [1-9]' <<<"$BODY" || fail "HEAD /master: no Content-Length: $BODY"
+	grep -q '"master"' <<<"$BODY" && fail "HEAD /master sent a body: $BODY"
+	get "$o" /master -I
+	[ "$HTTP_CODE" = 503 ] || fail "HEAD /master on $o: $HTTP_CODE"
+	metrics "$m"
+	metrics "$o"
+	[ "$(series "$m" duet_is_master)" = 1 ] || fail "duet_is_master on $m is not 1"
+	[ "$(series "$o" duet_is_master)" = 0 ] || fail "duet_is_master on $o is not 0"
+	[ "$(series "$m" 'duet_raft_role{role="leader"}')" = 1 ] || fail "$m: not leader in /metrics"
+	[ "$(series "$m" "duet_log_master{master=\"$m\",reason=\"$(field "$m" .master.reason)\"}")" = 1 ] ||
+		fail "$m: duet_log_master disagrees with status"
+	# the term moves only with an election: status and metrics agree on it
+	local term
+	term=$(field "$m" .term)
+	[ "$(series "$m" duet_raft_term)" = "$term" ] || fail "$m: duet_raft_term is not $term"
+	[ "$(series "$o" duet_raft_term)" = "$term" ] || fail "$o: duet_raft_term is not $term"
+}
+
+# ---- tests -------------------------------------------------------------------
+
+t_master() {
+	setup
+	start_all
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	local old=$LEADER new
+	new=$(other_data "$old")
+	wait_until 5 "$old acts as master" is "$old" '.acting == "master"'
+	wait_until 5 "/master answers 200 on $old" code_is "$old" /master 200
+	check_master "$old" "$new"
+	ok "/master: 200 on $old, 503 naming $old on $new; HEAD; /metrics agree"
+	# exactly one 200 whatever the moment: ask both, many times
+	local i ones
+	for i in $(seq 1 20); do
+		ones=0
+		code_is node-a /master 200 && ones=$((ones + 1))
+		code_is node-b /master 200 && ones=$((ones + 1))
+		[ "$ones" = 1 ] || fail "round $i: $ones data nodes answered 200"
+	done
+	ok "20 rounds: exactly one 200"
+
+	kill9 "$old"
+	wait_until 5 "$new leads with the lease after kill -9 of $old" \
+		is "$new" '.role == "leader" and .lease.valid'
+	# no SYNC standby without PostgreSQL: MASTER(failover) is refused, the
+	# log still names the dead master and /master must not say otherwise
+	wait_until 5 "$new refused to take over (no promotable standby)" \
+		is "$new" '.why_not_master | test("no promotable standby")'
+	code_is "$new" /master 503 || fail "/master on $new after the kill: $HTTP_CODE $BODY"
+	json_is '.master_node == "'"$old"'" and .leader == "'"$new"'"' ||
+		fail "/master on $new should name $old master and $new leader: $BODY"
+	metrics "$new"
+	[ "$(series "$new" duet_is_master)" = 0 ] || fail "duet_is_master on $new is not 0"
+	ok "$new leads, refuses the failover, /master 503 still names $old"
+
+	"$BIN/duetctl" promote --accept-data-loss --why "http_test" --config "$TMP/$new.ini" \
+		>/dev/null || fail "duetctl promote on $new"
+	wait_until 5 "/master answers 200 on $new after the forced promotion" \
+		code_is "$new" /master 200
+	json_is '.master == true and .master_node == "'"$new"'"' || fail "/master on $new: $BODY"
+	metrics "$new"
+	[ "$(series "$new" duet_is_master)" = 1 ] || fail "duet_is_master on $new is not 1"
+	[ "$(series "$new" duet_forced_promotions_total)" = 1 ] ||
+		fail "duet_forced_promotions_total on $new is not 1"
+	[ "$(series "$new" duet_last_takeover_term)" = "$(field "$new" .last_takeover.term)" ] ||
+		fail "duet_last_takeover_term disagrees with status"
+	local d total
+	d=$(series "$new" 'duet_last_takeover_duration_seconds{phase="detect"}') ||
+		fail "no detect phase after a takeover from $old"
+	total=$(series "$new" 'duet_last_takeover_duration_seconds{phase="total"}') ||
+		fail "no total phase after the takeover"
+	ok "forced promotion: /master 200 on $new (detect ${d}s, total ${total}s after leading)"
+
+	start "$old"
+	wait_until 10 "$old answers /master 503 naming $new" \
+		eval "code_is $old /master 503 && json_is '.master_node == \"$new\"'"
+	check_master "$new" "$old"
+	ok "$old restarted: 503 naming $new"
+	stop_clean "$new"
+	stop_clean "$old"
+	ok "both data nodes stop cleanly with the HTTP endpoints open"
+}
+
+t_https() {
+	TLS=1
+	setup
+	start_all
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	local m=$LEADER o
+	o=$(other_data "$m")
+	wait_until 5 "/master answers 200 over HTTPS on $m" code_is "$m" /master 200
+	check_master "$m" "$o"
+	ok "HTTPS, verified against the cluster CA: 200 on $m, 503 on $o, /metrics valid"
+	code_is "$o" /health 200 || fail "/health over HTTPS on $o: $HTTP_CODE"
+	# plain HTTP to the HTTPS port: no HTTP answer (curl's code 000)
+	local code
+	code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' \
+		"http://127.0.0.1:${HPORT[$m]}/master")
+	[ "$code" = 000 ] || fail "plain HTTP to the HTTPS port answered $code"
+	# a client that does not trust the cluster CA is refused by its own side
+	curl -s --max-time 5 -o /dev/null --resolve "$m:${HPORT[$m]}:127.0.0.1" \
+		"https://$m:${HPORT[$m]}/master" && fail "curl trusted an unknown CA"
+	ok "plain HTTP gets no answer from the HTTPS port; an unverified client refuses"
+	stop_clean "$m"
+	stop_clean "$o"
+}
+
+t_health() {
+	FS_CHECK=1
+	mkdir -p "$TMP/fs-node-a" "$TMP/fs-node-b"
+	setup
+	start_all
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	# break the check of the node that is not master (a failing critical
+	# check on the master would make it try to hand over)
+	local n
+	n=$(other_data "$LEADER")
+	wait_until 5 "/health on $n answers 200" code_is "$n" /health 200
+	json_is '.status == "ok" and (.checks | map(select(.name == "fs" and .critical)) | length == 1)' ||
+		fail "/health body on $n: $BODY"
+	code_is "$LEADER" /health 200 || fail "/health on $LEADER: $HTTP_CODE $BODY"
+	rm -rf "$TMP/fs-$n"
+	wait_until 10 "/health on $n answers 503 naming fs" \
+		eval "code_is $n /health 503 && json_is '.failing == \"fs\" and .status == \"failing\"'"
+	json_is '.detail | length > 0' || fail "/health on $n gives no detail: $BODY"
+	metrics "$n"
+	[ "$(series "$n" 'duet_check_failing{check="fs"}')" = 1 ] || fail "duet_check_failing on $n is not 1"
+	code_is "$LEADER" /health 200 || fail "/health on $LEADER: $HTTP_CODE $BODY"
+	ok "fs check failing on $n: /health 503 naming it; $LEADER still 200"
+	mkdir -p "$TMP/fs-$n"
+	wait_until 10 "/health on $n answers 200 again" code_is "$n" /health 200
+	get "$n" /health -I
+	[ "$HTTP_CODE" = 200 ] || fail "HEAD /health on $n: $HTTP_CODE"
+	ok "directory back: /health 200 again"
+	stop_clean node-a
+	stop_clean node-b
+}
+
+case "$TEST" in
+master | https | health) "t_$TEST" ;;
+*)
+	echo "unknown test $TEST" >&2
+	exit 2
+	;;
+esac

@@ -32,7 +32,8 @@ extern char **environ;
 
 #define READ_CHUNK_BYTES 4096
 #define DRAIN_MS         500
-#define MAX_ARGS         16
+#define MAX_ARGS         24
+#define PGS_SETPRIV      "/usr/bin/setpriv" /* util-linux, essential on Debian */
 
 enum kind { REWIND, BASEBACKUP };
 enum phase { PREPARE, RUN, FINISH };
@@ -465,6 +466,16 @@ static void spawn_tool(struct duet_pg_tool *t)
 	snprintf(file, sizeof file, "%s/%s", t->cfg.bin_dir, tool_name(t));
 	const char *args[MAX_ARGS];
 	int a = 0;
+	/* the tool dies with duet: a daemon killed mid-copy must not leave a
+	 * pg_basebackup writing into the directory the next run starts over in
+	 * (setpriv sets PR_SET_PDEATHSIG, which the exec keeps) */
+	bool pdeath = access(PGS_SETPRIV, X_OK) == 0;
+	if (pdeath) {
+		args[a++] = PGS_SETPRIV;
+		args[a++] = "--pdeathsig";
+		args[a++] = "KILL";
+		args[a++] = "--";
+	}
 	args[a++] = file;
 	if (t->kind == REWIND) {
 		snprintf(target, sizeof target, "--target-pgdata=%s", t->cfg.data_dir);
@@ -515,7 +526,7 @@ static void spawn_tool(struct duet_pg_tool *t)
 	stdio[2].data.fd = fds[1];
 	uv_process_options_t opt = {
 	    .exit_cb = on_exit_cb,
-	    .file = file,
+	    .file = args[0],
 	    .args = (char **)args,
 	    .env = env,
 	    .cwd = "/", /* os_user may not be allowed into duet's directory */

@@ -261,12 +261,22 @@ int pgs_check_stopped(const char *data_dir, char *err, size_t errlen)
 
 int pgs_prepare_rewind(const char *data_dir, bool *skip, char *err, size_t errlen)
 {
-	char partial[PGS_PATH_BYTES], done[PGS_PATH_BYTES], control[PGS_PATH_BYTES];
+	char partial[PGS_PATH_BYTES], done[PGS_PATH_BYTES], control[PGS_PATH_BYTES],
+	    copy[PGS_PATH_BYTES];
 	*skip = false;
 	if (join(partial, sizeof partial, data_dir, PARTIAL_REWIND) ||
 	    join(done, sizeof done, data_dir, DONE_REWIND) ||
-	    join(control, sizeof control, data_dir, "/global/pg_control"))
+	    join(control, sizeof control, data_dir, "/global/pg_control") ||
+	    join(copy, sizeof copy, data_dir, PARTIAL_BASEBACKUP))
 		return -ENAMETOOLONG;
+	if (exists(copy)) {
+		/* pg_rewind may well find nothing to do on it and succeed: the
+		 * copy is still incomplete and would never start */
+		ERR("%s holds an interrupted pg_basebackup (%s exists): take the base backup "
+		    "again",
+		    data_dir, copy);
+		return DUET_PG_ENOTREWINDABLE;
+	}
 	if (exists(partial)) {
 		ERR("an earlier pg_rewind of %s was interrupted (%s exists): its files cannot be "
 		    "trusted, take a base backup",

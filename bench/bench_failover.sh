@@ -173,8 +173,11 @@ if [ "$STRESS_MIN" != 0 ]; then
 		idx1=$(duet_field "$holder" .master.since_index)
 		terms1=$(duet_field "$holder" .term)
 		failovers=0
-		[ "$idx0" = "$idx1" ] || failovers=$(("$BIN/duetctl" log --config "$RIG_DIR/$holder.ini" \
-			--type MASTER --json | jq -s 'length') - 1)
+		if [ "$idx0" != "$idx1" ]; then
+			failovers=$("$BIN/duetctl" log --config "$RIG_DIR/$holder.ini" --type MASTER \
+				--json | jq -s 'length')
+			failovers=$((failovers - 1))
+		fi
 		duet_probes_stop
 		lost=$(duet_verify "$holder" 2>/dev/null | sed -n 's/.*lost=\([0-9]*\).*/\1/p')
 		echo "stress_minutes: $STRESS_MIN"

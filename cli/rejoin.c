@@ -102,8 +102,11 @@ static void str_of(const char *s, const char *key, char *out, size_t cap)
 	const char *p = strstr(s, pat);
 	size_t i = 0;
 	if (p)
-		for (p += strlen(pat); *p && *p != '"' && i + 1 < cap; p++)
+		for (p += strlen(pat); *p && *p != '"' && i + 1 < cap; p++) {
+			if (*p == '\\' && p[1])
+				p++; /* \" and \\ as the character; \n and \uXXXX as a letter */
 			out[i++] = *p;
+		}
 	out[i] = 0;
 }
 
@@ -238,7 +241,7 @@ static int wait_incarnation(const char *sock, const char *marker, time_t deadlin
 			free(st);
 		}
 		progress(tty, line, last, sizeof last);
-		usleep(250 * 1000);
+		usleep(100 * 1000);
 	}
 	progress_end(tty, last);
 	fprintf(stderr,
@@ -319,7 +322,8 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 				snprintf(line, sizeof line, "step 3/4: %s: %s", state,
 					 step[0] ? step : "starting");
 		} else if (strcmp(state, "waiting_sync") == 0) {
-			snprintf(line, sizeof line, "step 4/4: %s", step);
+			snprintf(line, sizeof line, "step 4/4: %s",
+				 step[0] ? step : "waiting for SYNC on");
 		} else {
 			snprintf(line, sizeof line, "step 3/4: PostgreSQL: %s%s%s", state,
 				 step[0] ? ": " : "", step);
@@ -331,7 +335,7 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 		}
 		free(st);
 		progress(tty, line, last, sizeof last);
-		usleep(250 * 1000);
+		usleep(100 * 1000);
 	}
 	progress_end(tty, last);
 	if (time(NULL) >= deadline) {

@@ -106,12 +106,13 @@ struct ctl_switchover {
 };
 
 struct ctl_rebuild {
-	int state;       /* enum ctl_rebuild_state */
-	int method;      /* enum ctl_rebuild_method */
-	bool busy;       /* a command, tool or threadpool job is in flight */
-	bool stopped;    /* the stop command ran in this rebuild */
-	bool again_soon; /* the failure is expected to pass soon */
-	uint64_t gen;    /* bumped by start and close: stale callbacks do nothing */
+	int state;          /* enum ctl_rebuild_state */
+	int method;         /* enum ctl_rebuild_method */
+	bool busy;          /* a command, tool or threadpool job is in flight */
+	bool stopped;       /* the stop command ran in this rebuild */
+	bool again_soon;    /* the failure is expected to pass soon */
+	bool waited_master; /* step says "no master yet" */
+	uint64_t gen;       /* bumped by start and close: stale callbacks do nothing */
 	uint64_t started_ms, state_ms, done_ms, retry_at;
 	char reason[64]; /* "rejoin", "switchover" */
 	char step[160];  /* what the current state is doing, for a person */

@@ -508,7 +508,12 @@ void ctl_rebuild_step(struct node *n)
 	}
 	if (!master) {
 		scopy(r->step, sizeof r->step, "waiting: the log names no master yet");
+		r->waited_master = true;
 		return;
+	}
+	if (r->waited_master) {
+		r->waited_master = false;
+		r->step[0] = '\0';
 	}
 	struct duet_pg_standby_config sc;
 	int rc;
@@ -529,7 +534,10 @@ void ctl_rebuild_step(struct node *n)
 			enter(n, REBUILD_WAITING_SYNC);
 			return;
 		}
-		if (c->pg_known && n->cfg.act.pg_stop_command[0]) {
+		/* also when it does not answer: a server may be starting (a
+		 * start that timed out leaves one waiting) and would hold
+		 * postmaster.pid; stopping a stopped server is harmless */
+		if (n->cfg.act.pg_stop_command[0]) {
 			run_cmd(n, n->cfg.act.pg_stop_command);
 			return;
 		}

@@ -46,7 +46,7 @@
 #include "duet/wire.h"
 #include "node_internal.h"
 
-#define NODE_REJOIN_ASK_MS 1000u
+#define NODE_REJOIN_ASK_MS 200u /* asks are cheap: the leader absorbs repeats */
 
 static const char *state_name(int s)
 {

@@ -26,7 +26,10 @@
  * otherwise as duet's own user. At the deadline (or on cancel) the whole
  * process group gets SIGTERM, then SIGKILL DUET_PG_TOOL_KILL_GRACE_MS
  * later, so pg_basebackup's WAL-streaming child and pg_rewind's
- * single-user postgres die with their parent.
+ * single-user postgres die with their parent. The tool runs under
+ * /usr/bin/setpriv --pdeathsig KILL (when it exists), so it also dies with
+ * duet: a daemon killed in the middle leaves no tool writing into the data
+ * directory that the next run deletes and copies again.
  *
  * Before a tool starts, the directory work it needs (checking that the
  * data directory is empty, moving an old one aside, creating it with mode
@@ -41,6 +44,11 @@
  * fsynced before the tool starts, removed after it succeeded), so that a run
  * cut short (a kill, a crash of duet, a power cut, a deadline) is
  * recognised by the next one:
+ *
+ * duet_pg_rewind on a directory that holds an interrupted base backup
+ *   (DATA.duet-basebackup-partial) reports DUET_PG_ENOTREWINDABLE: pg_rewind
+ *   may find nothing to rewind in the copy and succeed, but the copy is
+ *   incomplete and would never start.
  *
  * duet_pg_rewind, half done: the data directory is a mixture of its old
  *   files and the source's and cannot be trusted (PostgreSQL's own advice

@@ -12,10 +12,19 @@
 #   duet_status NODE, duet_is NODE JQ, duet_field NODE JQ
 #   duet_kill9 NODE               kill -9 of duetd (or duet-witness) on NODE
 #   duet_kill9_all NODE           duetd, every postgres process, the manager
+#   duet_stop NODE                SIGTERM to NODE's daemon, waiting for it to end
 #   duet_writer_start / duet_sampler_start / duet_probes_stop
 #   duet_wait_acks N [SERVER]     until N more acks (from SERVER if given)
+#   duet_write_failures T0 [T1]   failed write attempts with T0 <= mono_ns <= T1
 #   duet_verify NODE              every acked id is on NODE's PostgreSQL
+#   duet_wait_verify NODE [SECS]  the same, retried while a standby replays
 #   duet_check_samples            no sample saw two primaries
+#   duet_expect_takeover NEW OLD  NEW acts as master, holds the FIP, acks writes
+#   duet_unfence NODE             a fenced node "powered back": stale FIP gone, link up
+#   duet_pg_standby_of NODE MASTER  NODE's PostgreSQL is in recovery, streaming from MASTER
+#   duet_start_cmd NODE           shell command starting NODE's daemon (for rejoin --start)
+#   duet_rejoin NODE OUT [ARGS]   duetctl rejoin --yes --start ... of NODE (output in OUT)
+#   duet_rejoin_bg / duet_rejoin_wait   the same in two halves (DUET_REJOIN_PID)
 #   duet_stop_all                 SIGTERM to the daemons; fails on a sanitizer report
 #
 # DUET_FENCE_COMMAND replaces the fence command (e.g. one that fails).
@@ -27,7 +36,9 @@ source "$DUET_RIG_SRC/rig.sh"
 
 declare -A DUET_PID=()
 DUET_ACKS=
+DUET_WRITE_ERRORS=
 DUET_SAMPLES=
+DUET_REJOIN_PID=
 DUET_WRITER_PID=
 DUET_SAMPLER_PID=
 
@@ -84,6 +95,10 @@ EOC
 conninfo = $(rig_pg_conninfo "$n")
 start_command = $(rig_pg_cmd "$n" start)
 stop_command = $(rig_pg_cmd "$n" stop)
+data_dir = $(rig_pg_datadir "$n")
+config_file = $RIG_DIR/$n/conf/postgresql.conf
+bin_dir = $RIG_PGBIN
+peer_conninfo = host=$(rig_ip "$other") port=$RIG_PG_PORT user=postgres dbname=postgres
 
 [fip]
 address = $RIG_FIP/24
@@ -159,7 +174,26 @@ duet_kill9() {
 	[ -n "$pid" ] || return 0
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# a daemon started by duetctl rejoin --start is not our child: wait
+	# until it is gone (or a zombie nobody reaps)
+	rig_wait 10 "pid $pid to end" duet__dead "$pid"
 	DUET_PID[$1]=
+}
+
+duet__dead() {
+	! rig__alive "$1"
+}
+
+# duet_stop NODE: SIGTERM to NODE's daemon and wait until it has ended
+duet_stop() {
+	local pid=${DUET_PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	rig_stop "$pid" 10 >/dev/null 2>&1
+	DUET_PID[$1]=
+	if rig__alive "$pid"; then
+		rig__err "the daemon of $1 (pid $pid) did not end"
+		return 1
+	fi
 }
 
 duet_kill9_all() {
@@ -195,9 +229,11 @@ duet_up() {
 
 duet_writer_start() {
 	DUET_ACKS=$RIG_DIR/acks.log
+	DUET_WRITE_ERRORS=$RIG_DIR/write-errors.log
 	rig_bg client "$RIG_DIR/writer.log" "$TESTS/pgprobe" write \
 		--conninfo "host=$RIG_FIP port=$RIG_PG_PORT user=postgres dbname=postgres" \
-		--out "$DUET_ACKS" --interval-ms "${DUET_WRITE_INTERVAL_MS:-5}" \
+		--out "$DUET_ACKS" --errors "$DUET_WRITE_ERRORS" \
+		--interval-ms "${DUET_WRITE_INTERVAL_MS:-5}" \
 		--timeout-ms "${DUET_WRITE_TIMEOUT_MS:-1000}" || return 1
 	DUET_WRITER_PID=$RIG_BG_PID
 }
@@ -242,6 +278,148 @@ duet_verify() {
 	rig_exec client "$TESTS/pgprobe" verify \
 		--conninfo "host=$(rig_ip "$1") port=$RIG_PG_PORT user=postgres dbname=postgres" \
 		--acks "${2:-$DUET_ACKS}"
+}
+
+# duet_wait_verify NODE [SECS]: duet_verify, retried for SECS (default 10):
+# a synchronous standby has flushed every acknowledged commit but may not
+# have replayed the last ones yet (synchronous_commit = on, not remote_apply)
+duet_wait_verify() {
+	rig_wait "${2:-10}" "every acknowledged id on $1" duet__verify_quiet "$1" ||
+		{
+			duet_verify "$1"
+			return 1
+		}
+	duet_verify "$1"
+}
+
+duet__verify_quiet() {
+	duet_verify "$1" >/dev/null 2>&1
+}
+
+# duet_write_failures T0 [T1]: how many write attempts failed (pgprobe write
+# --errors) at mono_ns T0..T1 (T1 empty: until now); a write that waits for
+# synchronous replication is not a failure
+duet_write_failures() {
+	local t0=$1 t1=${2:-} n=0 t rest
+	if [ -f "$DUET_WRITE_ERRORS" ]; then
+		while read -r t rest; do
+			[[ "$t" =~ ^[0-9]+$ ]] || continue
+			[ "$t" -ge "$t0" ] || continue
+			[ -z "$t1" ] || [ "$t" -le "$t1" ] || continue
+			n=$((n + 1))
+		done <"$DUET_WRITE_ERRORS"
+	fi
+	echo "$n"
+}
+
+# duet_expect_takeover NEW OLD: NEW acts as master within 30 s, holds the FIP
+# (OLD may still hold a stale one only on a fenced, down link) and
+# acknowledges 50 writes; prints what it saw on stdout, errors on stderr
+duet_expect_takeover() {
+	local new=$1 old=$2 holders
+	rig_wait 30 "$new is acting master" duet_acting_master "$new" || {
+		echo "$new did not take over" >&2
+		return 1
+	}
+	holders=$(rig_fip_holder | tr '\n' ' ')
+	case " $holders " in
+	*" $new "*) ;;
+	*)
+		echo "FIP holders: '$holders', $new is not among them" >&2
+		return 1
+		;;
+	esac
+	case " $holders " in
+	*" $old "*)
+		# a node killed with kill -9 keeps its addresses; fencing took it
+		# off the network (its link is down), which is what makes that safe
+		rig_exec "$old" ip -o link show eth0 | grep -q "state DOWN\|NO-CARRIER" || {
+			echo "$old still holds the FIP on a live link" >&2
+			return 1
+		}
+		echo "$old's stale FIP sits on a fenced (down) link"
+		;;
+	esac
+	duet_wait_acks 50 "$new" 30 || {
+		echo "no writes acknowledged by $new" >&2
+		return 1
+	}
+	echo "$new took over: $(duet_field "$new" '.last_takeover | "promoted \(.promoted_after_ms) ms, FIP \(.fip_after_ms) ms, ready \(.ready_after_ms) ms after leading"')"
+}
+
+# duet_unfence NODE: the rig's fencing takes NODE's eth0 down where a real
+# one cuts the power; a node powered back has no FIP (addresses do not
+# survive a reboot), so the stale FIP is deleted before the link comes up
+duet_unfence() {
+	ip -n "$(rig_ns "$1")" addr del "$RIG_FIP/24" dev eth0 2>/dev/null
+	rig_nic_up "$1"
+}
+
+# duet_pg_standby_of NODE MASTER: NODE's PostgreSQL is in recovery and its
+# WAL receiver streams from MASTER, which lists it as streaming
+duet_pg_standby_of() {
+	[ "$(rig_psql "$1" "SELECT pg_is_in_recovery()" 2>/dev/null)" = t ] || return 1
+	[ "$(rig_psql "$1" "SELECT status || ' ' || sender_host FROM pg_stat_wal_receiver" \
+		2>/dev/null)" = "streaming $(rig_ip "$2")" ] || return 1
+	rig__pg_streaming "$2" "$1"
+}
+
+duet__pidfile() {
+	echo "$RIG_DIR/$1/daemon.pid"
+}
+
+# duet_start_cmd NODE: a shell command that starts NODE's daemon in NODE's
+# namespace in the background (its output appended to the usual log) and
+# writes its pid to $RIG_DIR/NODE/daemon.pid; for duetctl rejoin --start
+duet_start_cmd() {
+	local n=$1 exe=duetd
+	[ "$n" = witness ] && exe=duet-witness
+	echo "ip netns exec $(rig_ns "$n") $BIN/$exe --config $RIG_DIR/$n.ini" \
+		">>$RIG_DIR/$n/duetd.log 2>&1 </dev/null & echo \$! >$(duet__pidfile "$n")"
+}
+
+# duet_adopt NODE: the daemon started by duet_start_cmd's command becomes
+# ours (DUET_PID, and rig_down stops it)
+duet_adopt() {
+	local f p
+	f=$(duet__pidfile "$1")
+	[ -s "$f" ] || return 1
+	p=$(cat "$f")
+	[[ "$p" =~ ^[0-9]+$ ]] || return 1
+	rig__alive "$p" || return 1
+	DUET_PID[$1]=$p
+	echo "$p" >>"$RIG_DIR/pids"
+}
+
+# duet_rejoin_bg NODE OUT [ARGS...]: duetctl rejoin --yes of NODE, run in
+# NODE's namespace in the background (pid in DUET_REJOIN_PID), starting its
+# daemon with duet_start_cmd; stdout and stderr in OUT. ARGS: --why, --timeout...
+duet_rejoin_bg() {
+	local n=$1 out=$2
+	shift 2
+	rm -f "$(duet__pidfile "$n")"
+	rig_exec "$n" "$BIN/duetctl" rejoin --config "$RIG_DIR/$n.ini" --yes \
+		--start "$(duet_start_cmd "$n")" "$@" >"$out" 2>&1 </dev/null &
+	DUET_REJOIN_PID=$!
+	echo "$DUET_REJOIN_PID" >>"$RIG_DIR/pids"
+}
+
+# duet_rejoin_wait NODE: waits for duet_rejoin_bg's duetctl, adopts the
+# daemon it started; returns duetctl's exit status
+duet_rejoin_wait() {
+	local rc=0
+	wait "$DUET_REJOIN_PID" || rc=$?
+	DUET_REJOIN_PID=
+	if [ -z "${DUET_PID[$1]:-}" ] || ! rig__alive "${DUET_PID[$1]}"; then
+		duet_adopt "$1"
+	fi
+	return "$rc"
+}
+
+# duet_rejoin NODE OUT [ARGS...]: both, in the foreground
+duet_rejoin() {
+	duet_rejoin_bg "$@" || return 1
+	duet_rejoin_wait "$1"
 }
 
 duet_check_samples() {

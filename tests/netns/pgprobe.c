@@ -2,7 +2,7 @@
  * pgprobe - the client side of duet's failover tests (tests/netns).
  *
  *   pgprobe write --conninfo CI --out ACKS [--interval-ms 5] [--timeout-ms 1000]
- *                 [--start-id N]
+ *                 [--start-id N] [--errors FAILS]
  *   pgprobe sample --conninfo A --conninfo B --out SAMPLES [--interval-ms 50]
  *                  [--timeout-ms 500]
  *   pgprobe check-samples SAMPLES
@@ -12,7 +12,9 @@
  *
  * write inserts ids 1, 2, 3... into duet_probe, one new id per attempt
  * (never retried), and appends "id mono_ns server" to ACKS for each
- * acknowledged commit; sample records which servers say they are primary;
+ * acknowledged commit (and "mono_ns what id" to FAILS for each attempt that
+ * failed: a connect, the table set-up or an insert that ended in an error;
+ * an insert that waits is not a failure); sample records which servers say they are primary;
  * verify proves that no acknowledged commit was lost. mono_ns is
  * CLOCK_MONOTONIC in nanoseconds, the same clock in every namespace of the
  * machine (`pgprobe now` prints it, for scripts).
@@ -280,11 +282,12 @@ static PGresult *exec_wait(PGconn *c, const char *sql, int nparams, const char *
 struct writer {
 	const char *conninfo;
 	FILE *out;
+	FILE *fails; /* --errors: one line per failed attempt, or NULL */
 	unsigned interval_ms;
 	int64_t next_id; /* 0: take max(id)+1 at the first connection */
 	int64_t current; /* id in flight, for notices */
 	bool table_ok;
-	uint64_t attempts, acked, errors, notices;
+	uint64_t attempts, acked, errors, notices, failures;
 	/* error throttling: one line per second per distinct message */
 	char last_err[256];
 	uint64_t last_err_at, suppressed;
@@ -309,6 +312,21 @@ static void writer_error(struct writer *w, int64_t id, const char *what, const c
 		logmsg("id %" PRId64 ": %s: %s", id, what, buf);
 	else
 		logmsg("%s: %s", what, buf);
+}
+
+/* A failed attempt (connect, set-up, send, connection, insert): counted and,
+ * with --errors, recorded as "mono_ns what id" so that a script can count the
+ * failures inside a window of `pgprobe now` times. */
+static void writer_failed(struct writer *w, int64_t id, const char *what)
+{
+	w->failures++;
+	if (!w->fails)
+		return;
+	fprintf(w->fails, "%" PRIu64 " %s %" PRId64 "\n", mono_ns(), what, id);
+	if (fflush(w->fails) != 0) {
+		logmsg("writing the errors file: %s", strerror(errno));
+		g_stop = 1;
+	}
 }
 
 static void writer_notice(void *arg, const char *message)
@@ -336,6 +354,7 @@ static int writer_prepare(struct writer *w, PGconn *c)
 		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
 			writer_error(w, 0, "create table",
 				     r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+			writer_failed(w, 0, "create-table");
 			PQclear(r);
 			return -1;
 		}
@@ -347,6 +366,7 @@ static int writer_prepare(struct writer *w, PGconn *c)
 		if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 			writer_error(w, 0, "max(id)",
 				     r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+			writer_failed(w, 0, "max-id");
 			PQclear(r);
 			return -1;
 		}
@@ -371,6 +391,7 @@ static int writer_attempt(struct writer *w, PGconn *c)
 	snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 	if (!PQsendQueryParams(c, SQL_INSERT, 1, NULL, params, NULL, NULL, 0)) {
 		writer_error(w, id, "send", PQerrorMessage(c));
+		writer_failed(w, id, "send");
 		return 0;
 	}
 	rc = result_wait(c, 0);
@@ -380,6 +401,7 @@ static int writer_attempt(struct writer *w, PGconn *c)
 	}
 	if (rc != 0) {
 		writer_error(w, id, "connection", PQerrorMessage(c));
+		writer_failed(w, id, "connection");
 		return 0;
 	}
 	while ((r = PQgetResult(c)) != NULL) {
@@ -409,12 +431,13 @@ static int writer_attempt(struct writer *w, PGconn *c)
 	}
 	w->errors++;
 	writer_error(w, id, "insert", last ? PQresultErrorMessage(last) : PQerrorMessage(c));
+	writer_failed(w, id, "insert");
 	PQclear(last);
 	return 0;
 }
 
-static int cmd_write(const char *conninfo, const char *out_path, unsigned interval_ms,
-		     unsigned timeout_ms, int64_t start_id)
+static int cmd_write(const char *conninfo, const char *out_path, const char *fails_path,
+		     unsigned interval_ms, unsigned timeout_ms, int64_t start_id)
 {
 	struct writer w;
 	PGconn *c = NULL;
@@ -430,13 +453,24 @@ static int cmd_write(const char *conninfo, const char *out_path, unsigned interv
 		fprintf(stderr, "pgprobe write: cannot open %s: %s\n", out_path, strerror(errno));
 		return 2;
 	}
+	if (fails_path) {
+		w.fails = fopen(fails_path, "a");
+		if (!w.fails) {
+			fprintf(stderr, "pgprobe write: cannot open %s: %s\n", fails_path,
+				strerror(errno));
+			fclose(w.out);
+			return 2;
+		}
+	}
 	logmsg("writing to %s every %u ms", out_path, interval_ms);
 	while (!g_stop) {
 		if (!c) {
 			c = conn_open(conninfo, timeout_ms, why, sizeof(why));
 			if (!c) {
-				if (!g_stop)
+				if (!g_stop) {
 					writer_error(&w, 0, "connect", why);
+					writer_failed(&w, 0, "connect");
+				}
 				nap_ms(interval_ms ? interval_ms : 1);
 				continue;
 			}
@@ -466,9 +500,11 @@ static int cmd_write(const char *conninfo, const char *out_path, unsigned interv
 		logmsg("(%" PRIu64 " more like the last)", w.suppressed);
 	PQfinish(c);
 	fclose(w.out);
-	logmsg("stopped: attempts=%" PRIu64 " acked=%" PRIu64 " errors=%" PRIu64 " notices=%" PRIu64
-	       " next_id=%" PRId64,
-	       w.attempts, w.acked, w.errors, w.notices, w.next_id);
+	if (w.fails)
+		fclose(w.fails);
+	logmsg("stopped: attempts=%" PRIu64 " acked=%" PRIu64 " errors=%" PRIu64
+	       " failures=%" PRIu64 " notices=%" PRIu64 " next_id=%" PRId64,
+	       w.attempts, w.acked, w.errors, w.failures, w.notices, w.next_id);
 	return 0;
 }
 
@@ -1005,12 +1041,13 @@ static void usage(FILE *f)
 	    f,
 	    "usage:\n"
 	    "  pgprobe write --conninfo CI --out ACKS [--interval-ms 5] [--timeout-ms 1000]\n"
-	    "                [--start-id N]\n"
+	    "                [--start-id N] [--errors FAILS]\n"
 	    "      insert ids 1, 2, 3... (default: from max(id)+1) into duet_probe, one new id\n"
 	    "      per attempt, never retried; append 'id mono_ns server' to ACKS for each\n"
 	    "      acknowledged commit (server = cluster_name). Errors go to stderr and the\n"
 	    "      connection is made afresh (each connect within --timeout-ms). Runs until\n"
-	    "      SIGTERM/SIGINT.\n"
+	    "      SIGTERM/SIGINT. With --errors, append 'mono_ns what id' to FAILS for each\n"
+	    "      failed attempt (connect, set-up or insert ending in an error; id 0: none).\n"
 	    "  pgprobe sample --conninfo A --conninfo B --out SAMPLES [--interval-ms 50]\n"
 	    "                 [--timeout-ms 500]\n"
 	    "      each interval ask both servers pg_is_in_recovery() and append\n"
@@ -1040,9 +1077,11 @@ int main(int argc, char **argv)
 					     {"acks", required_argument, NULL, 'a'},
 					     {"after-ns", required_argument, NULL, 'n'},
 					     {"server", required_argument, NULL, 'S'},
+					     {"errors", required_argument, NULL, 'e'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	const char *conninfo[2] = {NULL, NULL}, *out = NULL, *acks = NULL, *server = NULL;
+	const char *fails = NULL;
 	unsigned nconn = 0, interval_ms = 0, timeout_ms = 0;
 	bool have_interval = false, have_after = false;
 	uint64_t after = 0, start_id = 0;
@@ -1102,6 +1141,9 @@ int main(int argc, char **argv)
 		case 'S':
 			server = optarg;
 			break;
+		case 'e':
+			fails = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1116,7 +1158,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "pgprobe write: needs --conninfo CI --out ACKS\n");
 			return 2;
 		}
-		return cmd_write(conninfo[0], out, have_interval ? interval_ms : 5,
+		return cmd_write(conninfo[0], out, fails, have_interval ? interval_ms : 5,
 				 timeout_ms ? timeout_ms : 1000, (int64_t)start_id);
 	}
 	if (!strcmp(cmd, "sample")) {

@@ -6,13 +6,14 @@
  * Started by rejoin.c once a rejoined member votes again (duetctl rejoin),
  * it runs as a small state machine on the loop, driven by ctl_step():
  *
- *   STOPPING      the local server answers and is not a standby streaming
- *                 from the master: [pg] stop_command; one that is already
- *                 such a standby needs nothing (method "none")
+ *   STOPPING      the local server is not a standby streaming from the
+ *                 master and answers or has a postmaster.pid: [pg]
+ *                 stop_command; one that is already such a standby needs
+ *                 nothing (method "none")
  *   CHECKPOINT    on the master (peer_conninfo, on the threadpool): it must
  *                 be a primary of the same major version as data_dir's
- *                 PG_VERSION; its CHECKPOINT makes pg_rewind see the new
- *                 timeline (pg_standby.h)
+ *                 PG_VERSION; before a rewind, its CHECKPOINT makes
+ *                 pg_rewind see the new timeline (pg_standby.h)
  *   REWIND        pg_rewind when data_dir holds a cluster, else
  *   BASEBACKUP    pg_basebackup (also when pg_rewind reports the directory
  *                 not rewindable); the old directory is moved aside
@@ -306,13 +307,16 @@ static void checkpoint_work(uv_work_t *req)
 		w->final = true;
 		goto out;
 	}
-	res = PQexec(c, "CHECKPOINT");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(w->err, sizeof w->err, "CHECKPOINT on the master: %.400s",
-			 PQerrorMessage(c));
-		w->rc = -EIO;
+	/* only pg_rewind needs it; pg_basebackup -c fast checkpoints itself */
+	if (w->has_cluster) {
+		res = PQexec(c, "CHECKPOINT");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(w->err, sizeof w->err, "CHECKPOINT on the master: %.400s",
+				 PQerrorMessage(c));
+			w->rc = -EIO;
+		}
+		PQclear(res);
 	}
-	PQclear(res);
 out:
 	if (c)
 		PQfinish(c);
@@ -443,6 +447,15 @@ static bool streaming_standby(const struct ctl *c)
 	       strcmp(c->pg_last.wal_receiver_status, "streaming") == 0;
 }
 
+/* data_dir/postmaster.pid exists (a stat: cheap enough for the loop). */
+static bool pid_file(const struct node *n)
+{
+	char path[DUET_CONFIG_PATH_MAX + 32];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/postmaster.pid", n->cfg.act.pg_data_dir);
+	return stat(path, &st) == 0;
+}
+
 void ctl_rebuild_start(struct node *n, const char *reason)
 {
 	struct ctl *c = &n->ctl;
@@ -534,10 +547,10 @@ void ctl_rebuild_step(struct node *n)
 			enter(n, REBUILD_WAITING_SYNC);
 			return;
 		}
-		/* also when it does not answer: a server may be starting (a
-		 * start that timed out leaves one waiting) and would hold
-		 * postmaster.pid; stopping a stopped server is harmless */
-		if (n->cfg.act.pg_stop_command[0]) {
+		/* also when it does not answer but postmaster.pid exists: a
+		 * server may be starting (a start that timed out leaves one
+		 * waiting); stopping a stopped server is harmless */
+		if (n->cfg.act.pg_stop_command[0] && (c->pg_known || pid_file(n))) {
 			run_cmd(n, n->cfg.act.pg_stop_command);
 			return;
 		}

@@ -31,6 +31,10 @@
 #   interrupted       an empty_disk rejoin whose duetd gets kill -9 during
 #                     pg_basebackup (the link to node-b slowed down with tc
 #                     so that the copy takes seconds); rejoin again: done
+#   version_mismatch  node-b's emptied data directory claims PostgreSQL 14
+#                     (PG_VERSION): the rebuild stops for good with "version
+#                     mismatch", duetctl rejoin exits 1 saying so; with the
+#                     file gone, duetctl rejoin again: base backup, SYNC on
 #   refused_on_master duetctl rejoin on the running master: refused, naming
 #                     the running daemon; on a stopped standby without --yes
 #                     and without a terminal: refused; nothing touched
@@ -262,6 +266,26 @@ interrupted)
 	rejoin node-b node-a basebackup
 	f=$(duet_write_failures "$t0")
 	[ "$f" = 0 ] || fail "$f write attempts failed since the first rejoin started"
+	;;
+version_mismatch)
+	wipe node-b all
+	d=$(rig_pg_datadir node-b)
+	echo 14 >"$d/PG_VERSION"
+	chown postgres:postgres "$d/PG_VERSION"
+	out=$RIG_DIR/rejoin-mismatch.out
+	duet_rejoin node-b "$out" --why "rig test: $SCENARIO (first)" --timeout $((60 * RIG_SLOW))
+	rc=$?
+	sed 's/^/    | /' "$out"
+	[ "$rc" = 1 ] || fail "duetctl rejoin with a PostgreSQL 14 directory exited $rc"
+	grep -q "version mismatch: .* holds PostgreSQL 14, the master runs 15" "$out" ||
+		fail "the refusal does not name the versions"
+	[ "$(duet_field node-b '.pg_rebuild.state')" = failed ] ||
+		fail "node-b's rebuild: $(duet_field node-b '.pg_rebuild')"
+	[ "$(cat "$d/PG_VERSION")" = 14 ] || fail "the data directory was touched"
+	ok "refused: $(grep "version mismatch" "$out")"
+	duet_stop node-b || fail "stop node-b's daemon"
+	rm -f "$d/PG_VERSION"
+	rejoin node-b node-a basebackup
 	;;
 refused_on_master)
 	out=$RIG_DIR/refused.txt

@@ -54,7 +54,8 @@
 #include "node_internal.h"
 
 #define REBUILD_RETRY_MS      5000
-#define REBUILD_RETRY_SOON_MS 500 /* the master is being promoted (a switchover) */
+#define REBUILD_RETRY_SOON_MS 500    /* the master is being promoted (a switchover) */
+#define REBUILD_STREAM_MS     120000 /* started but not streaming this long: again */
 #define REBUILD_CONNECT_S     "5"
 
 static const char *state_name(int s)
@@ -195,7 +196,8 @@ static void tool_done(void *data, int rc, const char *detail)
 	struct rb_ctx *x = data;
 	struct node *n = x->n;
 	struct ctl_rebuild *r = &n->ctl.rebuild;
-	r->tool = NULL;
+	if (x->gen == r->gen)
+		r->tool = NULL;
 	if (!ctx_current(x)) {
 		free(x);
 		return;
@@ -604,6 +606,13 @@ void ctl_rebuild_step(struct node *n)
 			duet_log(DUET_LOG_INFO,
 				 "rebuild done in %" PRIu64 " ms (%s): a synchronous standby again",
 				 now - r->started_ms, method_name(r->method));
+			return;
+		}
+		if (!streaming_standby(c) && now - r->state_ms > REBUILD_STREAM_MS) {
+			failed(n, false,
+			       "PostgreSQL does not stream from the master %u s after it started: "
+			       "rebuilding again",
+			       REBUILD_STREAM_MS / 1000);
 			return;
 		}
 		snprintf(r->step, sizeof r->step, "waiting for SYNC on: PostgreSQL %s%s%s",

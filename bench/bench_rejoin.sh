@@ -24,7 +24,10 @@
 #                      acknowledged writes around it
 #
 # Options: --scale N (default 70), --runs N (rejoins, default 3),
-# --switchovers N (default 10; 0: skip),
+# --switchovers N (default 10; 0: skip), --link-mbit N (shape the links
+# between the machines with tc to N Mbit/s, e.g. 1000 for a gigabit LAN;
+# default: the veth pairs' own speed, several Gbit/s, which makes the
+# copy unusually short next to rejoin's fixed costs),
 # --keep (keep the rig's directory), --check (exit 1 unless every figure
 # line has a number: the ctest smoke). RIG_TMP is where the rig lives; it
 # needs about 4 x the database size free.
@@ -35,6 +38,7 @@ TESTS=
 SCALE=70
 SWITCHOVERS=10
 RUNS=3
+LINK_MBIT=
 CHECK=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -56,6 +60,10 @@ while [ $# -gt 0 ]; do
 		;;
 	--runs)
 		RUNS=$2
+		shift
+		;;
+	--link-mbit)
+		LINK_MBIT=$2
 		shift
 		;;
 	--keep) export RIG_KEEP=1 ;;
@@ -82,6 +90,11 @@ case "$SCALE" in '' | *[!0-9]* | 0)
 esac
 case "$RUNS" in '' | *[!0-9]* | 0)
 	echo "bench-rejoin: --runs takes a positive number" >&2
+	exit 2
+	;;
+esac
+case "$LINK_MBIT" in *[!0-9]* | 0)
+	echo "bench-rejoin: --link-mbit takes a positive number" >&2
 	exit 2
 	;;
 esac
@@ -147,6 +160,16 @@ percentile() { # P < file of numbers: nearest-rank percentile
 	fig pgbench_init_s "$(secs "$t0" "$t1")"
 	rig_wait 120 "node-b a SYNC standby" duet_sync_on node-a node-b >/dev/null 2>&1 ||
 		die "node-b is not a SYNC standby after pgbench -i"
+	if [ -n "$LINK_MBIT" ]; then
+		# every bridge port's egress: each direction between two machines
+		# crosses one of them at most N Mbit/s (after pgbench -i: the
+		# copies are what is measured)
+		for port in va vb vw vc; do
+			tc -n "$(rig_ns hub)" qdisc add dev "$port" root tbf rate "${LINK_MBIT}mbit" \
+				burst 1mb latency 50ms || die "tc on $port"
+		done
+		fig link_mbit "$LINK_MBIT"
+	fi
 	duet_writer_start || die "writer"
 	duet_wait_acks 100 node-a 30 >/dev/null 2>&1 || die "no writes through the FIP"
 

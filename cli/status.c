@@ -201,9 +201,10 @@ static void print_rebuild_switchover(const char *acting)
 	char a[128], b[128], c[160], d[128], e[512];
 	const char *rb = strstr(acting, "\"pg_rebuild\":{");
 	if (rb && strcmp(jget(rb, "state", a, sizeof a), "idle") != 0) {
-		printf("rebuild     %s (%s, %s), %s ms: %s\n", a, jget(rb, "method", b, sizeof b),
+		jget(rb, "step", c, sizeof c);
+		printf("rebuild     %s (%s, %s), %s ms%s%s\n", a, jget(rb, "method", b, sizeof b),
 		       jget(rb, "reason", d, sizeof d), jget(rb, "elapsed_ms", e, sizeof e),
-		       jget(rb, "step", c, sizeof c));
+		       c[0] ? ": " : "", c);
 		if (strcmp(jget(rb, "error", e, sizeof e), ""))
 			printf("            last failure: %s\n", e);
 	}

@@ -38,9 +38,9 @@ static void names_done(void *data, int rc, const char *err)
 {
 	struct node *n = data;
 	n->ctl.names_busy = false;
-	n->ctl.pg_next_probe = 0; /* see the effect at once */
 	if (rc == -ECANCELED)
 		return;
+	ctl_probe_now(n); /* see the effect at once */
 	if (rc)
 		duet_log(DUET_LOG_WARN, "setting synchronous_standby_names failed: %s",
 			 err ? err : duet_strerror(rc));
@@ -136,6 +136,7 @@ void ctl_sync_step(struct node *n)
 	uint64_t cur = ctl_parse_lsn(c->pg_last.lsn);
 	if (!c->sync_candidate_lsn) {
 		c->sync_candidate_lsn = cur ? cur : 1;
+		ctl_probe_now(n); /* once: the next probe may find it flushed */
 		return;
 	}
 	uint64_t flushed = cur - (uint64_t)r->flush_lag_bytes;

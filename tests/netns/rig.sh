@@ -640,7 +640,9 @@ rig_pg_kill() {
 rig__children() {
 	local f line rest
 	for f in /proc/[0-9]*/stat; do
-		read -r line <"$f" 2>/dev/null || continue
+		# a process may end between the glob and the read: quiet (the
+		# redirection's error goes to the stderr in force before 2>)
+		{ read -r line <"$f"; } 2>/dev/null || continue
 		rest=${line##*) }
 		# rest: state ppid ...
 		rest=${rest#* }

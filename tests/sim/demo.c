@@ -10,8 +10,8 @@
  * Time is simulated (milliseconds), so the run is the same every time for a
  * given --seed, and takes well under a second.
  *
- * This is what scripts/demo.sh shows until the daemons (duetd, duet-witness)
- * exist; then the demo runs real processes and PostgreSQL servers.
+ * scripts/demo.sh --simulated shows it; scripts/demo.sh itself runs the real
+ * daemons and PostgreSQL servers in network namespaces.
  */
 #include <inttypes.h>
 #include <stdarg.h>

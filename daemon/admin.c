@@ -501,7 +501,7 @@ void admin_probe_pump(struct node *n)
 		for (int i = 0; i < 8; i++)
 			t.identity[24 + i] = (uint8_t)(n->probe.start_us >> (8 * i));
 		t.ordinal = (uint32_t)(seq + 1);
-		t.recv_ms = node_wall_ms();
+		t.recv_ms = node_trap_ms();
 		t.receiver = n->cfg.self_id;
 		t.kind = DUET_TRAP_CUSTOM;
 		snprintf(t.sender, sizeof t.sender, "probe");

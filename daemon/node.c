@@ -42,6 +42,18 @@ uint64_t node_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t node_trap_ms(void)
+{
+	static uint64_t wall0, mono0;
+	static bool anchored;
+	if (!anchored) {
+		wall0 = node_wall_ms();
+		mono0 = node_now_ms();
+		anchored = true;
+	}
+	return wall0 + (node_now_ms() - mono0);
+}
+
 static void node_fatal(struct node *n, const char *what, int rc)
 {
 	duet_log(DUET_LOG_ERROR,
@@ -624,6 +636,7 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	 * arenas that the libuv threadpool would otherwise create. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mallopt(M_ARENA_MAX, 2);
+	(void)node_trap_ms(); /* anchored now */
 	/* the threadpool runs storage writes, one fs probe per directory (a
 	 * hung filesystem holds its thread), NIC and FIP netlink work: more
 	 * than libuv's default 4 */

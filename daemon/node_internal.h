@@ -155,6 +155,12 @@ struct node {
 uint64_t node_now_ms(void);
 /* Wall clock milliseconds since the epoch (for entries and people). */
 uint64_t node_wall_ms(void);
+/* Trap receive times (recv_ms): the wall clock as it was at the daemon's
+ * start, advanced by the monotonic clock since. A step of the wall clock
+ * (settimeofday, an NTP step) does not move them, so the receive times the
+ * two nodes give one trap stay comparable: copies are matched on them
+ * (traps_pipe.h). The daemon calls it once at start to anchor it. */
+uint64_t node_trap_ms(void);
 
 /* Runs a member process to completion; returns the exit status. */
 int node_main(int argc, char **argv, const char *prog, uint8_t kind);

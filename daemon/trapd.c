@@ -368,7 +368,7 @@ int trapd_receive(struct node *n, uint8_t kind, const char *sender, const void *
 	if (duet_trap_identity(kind, sender, content, content_len, id) != 0)
 		return DUET_TRAP_NO_MEMORY;
 	int r = duet_trap_pipe_receive(t->pipe, kind, sender, id, json, (uint32_t)json_len,
-				       node_wall_ms(), node_now_ms(), NULL);
+				       node_trap_ms(), node_now_ms(), NULL);
 	if (r == DUET_TRAP_TAKEN && t->proposing)
 		node_drive_later(n);
 	return r;

@@ -21,6 +21,7 @@ packages=(
   libcriterion-dev                       # unit tests
   jq python3                             # integration tests read duetctl --json, send raw bytes
   stress-ng                              # bench-cluster --stress-minutes: both cores saturated
+  libfaketime                            # fault matrix clock_jump: the master's wall clock stepped
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
 )
 

@@ -26,8 +26,15 @@
 #   duet_rejoin NODE OUT [ARGS]   duetctl rejoin --yes --start ... of NODE (output in OUT)
 #   duet_rejoin_bg / duet_rejoin_wait   the same in two halves (DUET_REJOIN_PID)
 #   duet_stop_all                 SIGTERM to the daemons; fails on a sanitizer report
+#   duet_audit_has NODE TYPE ERE  NODE's audit log has a TYPE entry matching ERE
 #
 # DUET_FENCE_COMMAND replaces the fence command (e.g. one that fails).
+# Hooks, optional functions the caller defines (as rig.sh's rig_on_down):
+#   duet_extra_config NODE  prints lines appended to NODE's config by duet_up
+#                           (sections of its own, e.g. [traps] and [sink])
+#   duet_wrap NODE          prints a command prefix duet_start runs NODE's
+#                           daemon under (words without spaces, e.g.
+#                           "env LD_PRELOAD=... FAKETIME=..."); empty: none
 # Everything lives in $RIG_DIR and goes with rig_down (the EXIT trap).
 
 DUET_RIG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -112,6 +119,9 @@ command = ${DUET_FENCE_COMMAND:-ip -n $(rig_ns "$other") link set eth0 down}
 [manager]
 $(rig_manager_cmds "$n")
 
+[http]
+listen = $(rig_ip "$n"):8008
+
 [health]
 fs_paths = $d, $(rig_pg_datadir "$n")
 critical = pg, fs
@@ -120,11 +130,15 @@ EOC
 
 # duet_start NODE: starts the member's daemon in its namespace
 duet_start() {
-	local n=$1 exe=duetd
+	local n=$1 exe=duetd wrap=()
 	[ "$n" = witness ] && exe=duet-witness
 	mkdir -p "$RIG_DIR/$n/duet"
 	chmod 0700 "$RIG_DIR/$n/duet"
-	rig_bg "$n" "$RIG_DIR/$n/duetd.log" "$BIN/$exe" --config "$RIG_DIR/$n.ini" || return 1
+	if declare -F duet_wrap >/dev/null; then
+		read -r -a wrap <<<"$(duet_wrap "$n")" || true
+	fi
+	rig_bg "$n" "$RIG_DIR/$n/duetd.log" "${wrap[@]}" "$BIN/$exe" --config "$RIG_DIR/$n.ini" ||
+		return 1
 	DUET_PID[$n]=$RIG_BG_PID
 }
 
@@ -213,6 +227,9 @@ duet_up() {
 	local n
 	for n in node-a node-b witness; do
 		duet__config "$n" >"$RIG_DIR/$n.ini" || return 1
+		if declare -F duet_extra_config >/dev/null; then
+			duet_extra_config "$n" >>"$RIG_DIR/$n.ini" || return 1
+		fi
 		"$BIN/duetctl" check-config "$RIG_DIR/$n.ini" >/dev/null || {
 			"$BIN/duetctl" check-config "$RIG_DIR/$n.ini" >&2
 			return 1
@@ -420,6 +437,12 @@ duet_rejoin_wait() {
 duet_rejoin() {
 	duet_rejoin_bg "$@" || return 1
 	duet_rejoin_wait "$1"
+}
+
+# duet_audit_has NODE TYPE ERE: NODE's audit log (duetctl log --type TYPE,
+# read from its store) has an entry matching the extended regex ERE
+duet_audit_has() {
+	"$BIN/duetctl" log --config "$RIG_DIR/$1.ini" --type "$2" 2>/dev/null | grep -Eqi "$3"
 }
 
 duet_check_samples() {

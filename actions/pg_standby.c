@@ -503,7 +503,11 @@ static void spawn_tool(struct duet_pg_tool *t)
 	char extra[4][300];
 	char **env = build_env(t, extra);
 	uv_file fds[2];
-	int rc = env ? uv_pipe(fds, UV_NONBLOCK_PIPE, 0) : UV_ENOMEM;
+	/* under setpriv a missing tool would be setpriv's exit status 127:
+	 * report it as the spawn error it is */
+	int rc = !env ? UV_ENOMEM : access(file, X_OK) != 0 ? -errno : 0;
+	if (rc == 0)
+		rc = uv_pipe(fds, UV_NONBLOCK_PIPE, 0);
 	if (rc == 0 && (rc = uv_pipe_open(&t->pipe, fds[0])) != 0) {
 		close(fds[0]);
 		close(fds[1]);

@@ -68,6 +68,34 @@ static void scopy(char *dst, size_t cap, const char *src)
 	dst[len] = '\0';
 }
 
+/* What any member's applied log can tell about the target; 0 or an error
+ * with the reason in err. A member asked to forward the request checks it
+ * first, so that its operator hears a refusal (the leader's would only be
+ * in the leader's log). */
+static int check_target(struct node *n, uint32_t to, char *err, size_t errlen)
+{
+	const struct duet_member *m = duet_membership_find(&n->cfg.membership, to);
+	if (!m || m->kind != DUET_MEMBER_DATA) {
+		snprintf(err, errlen, "the target must be a data node");
+		return DUET_EINVAL;
+	}
+	if (fsm_role_of(&n->fsm, to) != FSM_ROLE_SYNC_STANDBY) {
+		snprintf(err, errlen,
+			 "%s is not a synchronous standby (no committed SYNC on): switching over "
+			 "to it could lose transactions; wait for SYNC on (duetctl status)",
+			 m->name);
+		return DUET_EINVAL;
+	}
+	if (ctl_check_failing(n, to)) {
+		snprintf(err, errlen,
+			 "a critical check of %s is failing in the log (duetctl status: "
+			 "members[].critical_failing); try again once it passes",
+			 m->name);
+		return DUET_EINVAL;
+	}
+	return 0;
+}
+
 /* Checks on the leader; 0 or an error with the reason in err. */
 static int check(struct node *n, uint32_t to, char *err, size_t errlen)
 {
@@ -96,18 +124,9 @@ static int check(struct node *n, uint32_t to, char *err, size_t errlen)
 			 member_name(n, c->so.to), state_name(c->so.state));
 		return DUET_EBUSY;
 	}
-	if (fsm_role_of(&n->fsm, to) != FSM_ROLE_SYNC_STANDBY) {
-		snprintf(err, errlen,
-			 "%s is not a synchronous standby (no committed SYNC on): switching over "
-			 "to it could lose transactions; wait for SYNC on (duetctl status)",
-			 m->name);
-		return DUET_EINVAL;
-	}
-	if (ctl_check_failing(n, to)) {
-		snprintf(err, errlen, "a critical check of %s is failing (duetctl status)",
-			 m->name);
-		return DUET_EINVAL;
-	}
+	int rc = check_target(n, to, err, errlen);
+	if (rc)
+		return rc;
 	bool in_touch = false;
 	for (uint32_t i = 0; i < st.n_peers; i++)
 		if (st.peers[i].id == to && st.peers[i].last_ack_ms &&
@@ -196,6 +215,9 @@ int ctl_switchover(struct node *n, const char *to, const char *who, const char *
 	raft_status(n->raft, node_now_ms(), &st);
 	if (st.role == RAFT_LEADER)
 		return begin(n, &op, err, errlen);
+	int rc = check_target(n, op.node, err, errlen);
+	if (rc)
+		return rc;
 	const struct duet_member *leader = duet_membership_find(&n->cfg.membership, st.leader);
 	if (!leader || !n->xport || leader->kind != DUET_MEMBER_DATA) {
 		snprintf(err, errlen,
@@ -207,8 +229,7 @@ int ctl_switchover(struct node *n, const char *to, const char *who, const char *
 	uint8_t buf[1024];
 	buf[0] = RAFT_ENTRY_OPERATOR;
 	long len = duet_operator_encode(&op, buf + 1, sizeof buf - 1);
-	int rc = len < 0
-		     ? (int)len
+	rc = len < 0 ? (int)len
 		     : xport_send(n->xport, st.leader, NODE_FRAME_PROPOSE, buf, (uint32_t)len + 1);
 	if (rc) {
 		snprintf(err, errlen, "cannot forward the request to the leader %s: %s",

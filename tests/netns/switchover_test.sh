@@ -7,7 +7,8 @@
 #
 #   1. refusals that change nothing: the witness is asked (it has no
 #      PostgreSQL), the target is the master itself, an unknown member, and
-#      the standby is not SYNC (its PostgreSQL stopped until SYNC off);
+#      the standby is not SYNC (its PostgreSQL stopped until SYNC off), asked
+#      of the master and of the standby (refused before forwarding);
 #   2. node-a -> node-b, asked of the master: node-b acts, holds the FIP and
 #      acknowledges writes; node-a's PostgreSQL is rebuilt as node-b's
 #      standby with pg_rewind and node-a is SYNC on again; the audit log has
@@ -109,6 +110,11 @@ $(longest_gap "$t0" "$t1") ms; $old rewound: $(duet_field "$old" '.pg_rebuild.de
 			--type STEP | grep -i fence)"
 	fi
 	ok "audited: OPERATOR(switchover) with the reason, MASTER(switchover), no fencing"
+	# the old master's pg check failed while its PostgreSQL was rebuilt: the
+	# next switchover to it is refused until the log has it passing again
+	rig_wait 30 "$old's critical checks pass in the log" \
+		duet_is "$new" '(.members[] | select(.name == "'"$old"'") | .critical_failing) == false' ||
+		fail "$old's checks: $(duet_field "$new" '.members')"
 }
 
 duet_up "" || fail "the cluster did not come up"
@@ -127,6 +133,8 @@ rig_wait 20 "node-a commits SYNC(node-b, off)" \
 	duet_is node-a '(.members[] | select(.name == "node-b") | .sync) == false' ||
 	fail "SYNC off not committed"
 refused "not a synchronous standby" "$BIN/duetctl" switchover --config "$RIG_DIR/node-a.ini"
+# asked of the standby: refused there, before it would forward the request
+refused "not a synchronous standby" "$BIN/duetctl" switchover --config "$RIG_DIR/node-b.ini"
 duet_acting_master node-a || fail "node-a stopped acting after a refusal"
 rig_pg_start node-b || fail "start node-b's PostgreSQL"
 rig_wait 30 "node-b SYNC on again" duet_sync_on node-a node-b || fail "node-b not SYNC again"

@@ -5,7 +5,8 @@
  * the status of the node it asked: the master in its log changes to the
  * target (the old master stopped first, so no acknowledged write is lost),
  * then, unless --no-wait, the old master is a synchronous standby again
- * (its PostgreSQL rebuilt by its daemon, ctl_rebuild.c).
+ * (its PostgreSQL rebuilt by its daemon, ctl_rebuild.c) with its critical
+ * checks passing in the log, so that a switchover back is accepted.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,7 +37,8 @@ void cmd_switchover_help(void)
 	       "  --config FILE      this node's config (for its admin_socket)\n"
 	       "  --socket PATH      or the admin socket itself\n"
 	       "  --no-wait          return once NODE is master, without waiting for the old\n"
-	       "                     master to be a synchronous standby again\n"
+	       "                     master to be a synchronous standby again with its\n"
+	       "                     checks passing\n"
 	       "  --timeout SECONDS  how long to follow it (default 600)\n"
 	       "  --json             print one JSON object with the outcome\n"
 	       "\n"
@@ -64,8 +66,10 @@ static void master_of(const char *st, char *out, size_t cap)
 		str_of(m, "node", out, cap);
 }
 
-/* The .sync flag of member `name` in the status's members list. */
-static bool member_sync(const char *st, const char *name)
+/* Member `name` of the status's members list is SYNC and no critical
+ * check of it is failing in the log: a standby as before, one a next
+ * switchover may pick (its pg check fails while it is rebuilt). */
+static bool member_back(const char *st, const char *name)
 {
 	char pat[80];
 	snprintf(pat, sizeof pat, "\"name\":\"%s\"", name);
@@ -75,7 +79,8 @@ static bool member_sync(const char *st, const char *name)
 		return false;
 	const char *end = strchr(p, '}');
 	const char *s = strstr(p, "\"sync\":true");
-	return s && end && s < end;
+	const char *c = strstr(p, "\"critical_failing\":false");
+	return s && c && end && s < end && c < end;
 }
 
 static long long now_ms(void)
@@ -180,12 +185,12 @@ int cmd_switchover(int argc, char **argv)
 					break;
 				}
 			}
-			if (master_ms >= 0 && member_sync(st, old_master)) {
+			if (master_ms >= 0 && member_back(st, old_master)) {
 				sync_ms = now_ms() - t0;
 				free(st);
 				if (!json)
-					printf("%s is a synchronous standby again (%lld ms after "
-					       "the request)\n",
+					printf("%s is a synchronous standby again, its checks "
+					       "passing (%lld ms after the request)\n",
 					       old_master, sync_ms);
 				break;
 			}

@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets with clang (build-fuzz/) and runs each one.
 #
 # Usage: scripts/fuzz.sh [--smoke] [TARGET...]
-#   --smoke   each target runs DUET_FUZZ_SECONDS (default 20) seconds;
+#   --smoke   each target runs DUET_FUZZ_SECONDS (default 10) seconds;
 #             without it, DUET_FUZZ_SECONDS defaults to 300.
 #   TARGET    run only these (e.g. fuzz_msg); default: every build-fuzz/bin/fuzz_*
 #
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${DUET_FUZZ_SECONDS:-300}
 if [ "${1:-}" = "--smoke" ]; then
-  seconds=${DUET_FUZZ_SECONDS:-20}
+  seconds=${DUET_FUZZ_SECONDS:-10}
   shift
 fi
 case "$seconds" in

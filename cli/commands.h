@@ -46,6 +46,9 @@ void duetctl_operator_who(char *who, size_t cap);
 /* promote.c: appends s to out[cap] as a JSON string body (quotes and
  * backslashes escaped, control characters dropped, cut to fit). */
 void duetctl_json_body(char *out, size_t cap, const char *s);
+/* The string value of the first "key":"..." in s (from a daemon's status
+ * document) into out, "" if absent; escapes read as the escaped character. */
+void duetctl_json_text(const char *s, const char *key, char *out, size_t cap);
 void cmd_gencerts_help(void);
 
 #endif

@@ -50,6 +50,21 @@ void duetctl_json_body(char *out, size_t cap, const char *s)
 	out[n] = 0;
 }
 
+void duetctl_json_text(const char *s, const char *key, char *out, size_t cap)
+{
+	char pat[48];
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *p = strstr(s, pat);
+	size_t i = 0;
+	if (p)
+		for (p += strlen(pat); *p && *p != '"' && i + 1 < cap; p++) {
+			if (*p == '\\' && p[1])
+				p++; /* \" and \\ as the character; \n and \uXXXX as a letter */
+			out[i++] = *p;
+		}
+	out[i] = 0;
+}
+
 void duetctl_operator_who(char *who, size_t cap)
 {
 	const struct passwd *pw = getpwuid(getuid());

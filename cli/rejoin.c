@@ -95,21 +95,6 @@ static unsigned long long num_of(const char *s, const char *key)
 	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
 }
 
-static void str_of(const char *s, const char *key, char *out, size_t cap)
-{
-	char pat[48];
-	snprintf(pat, sizeof pat, "\"%s\":\"", key);
-	const char *p = strstr(s, pat);
-	size_t i = 0;
-	if (p)
-		for (p += strlen(pat); *p && *p != '"' && i + 1 < cap; p++) {
-			if (*p == '\\' && p[1])
-				p++; /* \" and \\ as the character; \n and \uXXXX as a letter */
-			out[i++] = *p;
-		}
-	out[i] = 0;
-}
-
 static int start_daemon(const char *cmd)
 {
 	pid_t pid = fork();
@@ -195,8 +180,8 @@ static int wait_incarnation(const char *sock, const char *marker, time_t deadlin
 			const char *rj = strstr(st, "\"rejoin\":{");
 			char state[32] = "", answer[256] = "";
 			if (rj) {
-				str_of(rj, "state", state, sizeof state);
-				str_of(rj, "answer", answer, sizeof answer);
+				duetctl_json_text(rj, "state", state, sizeof state);
+				duetctl_json_text(rj, "answer", answer, sizeof answer);
 			}
 			unsigned long long inc = num_of(st, "incarnation");
 			unsigned long long view = rj ? num_of(rj, "view_incarnation") : 0;
@@ -272,11 +257,11 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 		}
 		char state[32] = "", method[32] = "", step[256] = "", error[512] = "",
 		     detail[512] = "";
-		str_of(rb, "state", state, sizeof state);
-		str_of(rb, "method", method, sizeof method);
-		str_of(rb, "step", step, sizeof step);
-		str_of(rb, "error", error, sizeof error);
-		str_of(rb, "detail", detail, sizeof detail);
+		duetctl_json_text(rb, "state", state, sizeof state);
+		duetctl_json_text(rb, "method", method, sizeof method);
+		duetctl_json_text(rb, "step", step, sizeof step);
+		duetctl_json_text(rb, "error", error, sizeof error);
+		duetctl_json_text(rb, "detail", detail, sizeof detail);
 		unsigned long long elapsed = num_of(rb, "elapsed_ms");
 		unsigned long long in_state = num_of(rb, "state_ms");
 		if (strcmp(state, "done") == 0) {
@@ -424,9 +409,9 @@ int cmd_rejoin(int argc, char **argv)
 		const char *rj = strstr(ans, "\"rejoin\":{");
 		const char *rb = strstr(ans, "\"pg_rebuild\":{");
 		if (rj)
-			str_of(rj, "state", rstate, sizeof rstate);
+			duetctl_json_text(rj, "state", rstate, sizeof rstate);
 		if (rb)
-			str_of(rb, "state", bstate, sizeof bstate);
+			duetctl_json_text(rb, "state", bstate, sizeof bstate);
 		free(ans);
 		bool busy = strcmp(rstate, "waiting_for_leader") == 0 ||
 			    strcmp(rstate, "catching_up") == 0 ||

@@ -45,25 +45,13 @@ void cmd_switchover_help(void)
 	       "Exit status: 0 done, 1 refused or not done in time, 2 usage error.\n");
 }
 
-static void str_of(const char *s, const char *key, char *out, size_t cap)
-{
-	char pat[48];
-	snprintf(pat, sizeof pat, "\"%s\":\"", key);
-	const char *p = strstr(s, pat);
-	size_t i = 0;
-	if (p)
-		for (p += strlen(pat); *p && *p != '"' && i + 1 < cap; p++)
-			out[i++] = *p;
-	out[i] = 0;
-}
-
 /* The master's name in a status document. */
 static void master_of(const char *st, char *out, size_t cap)
 {
 	const char *m = strstr(st, "\"master\":{");
 	out[0] = 0;
 	if (m)
-		str_of(m, "node", out, cap);
+		duetctl_json_text(m, "node", out, cap);
 }
 
 /* Member `name` of the status's members list is SYNC and no critical
@@ -198,8 +186,8 @@ int cmd_switchover(int argc, char **argv)
 			const char *so = strstr(st, "\"switchover\":{");
 			char state[32] = "", detail[256] = "";
 			if (so) {
-				str_of(so, "state", state, sizeof state);
-				str_of(so, "detail", detail, sizeof detail);
+				duetctl_json_text(so, "state", state, sizeof state);
+				duetctl_json_text(so, "detail", detail, sizeof detail);
 			}
 			free(st);
 			if (master_ms < 0 && strcmp(state, "aborted") == 0) {

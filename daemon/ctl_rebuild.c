@@ -475,9 +475,8 @@ void ctl_rebuild_start(struct node *n, const char *reason)
 	scopy(r->reason, sizeof r->reason, reason);
 	duet_log(DUET_LOG_INFO, "rebuild of the local PostgreSQL as a standby (%s)", reason);
 	pending_set(n, reason);
+	/* STOPPING waits for a probe started after now */
 	enter(n, REBUILD_STOPPING);
-	/* a probe started after now decides whether the server must stop */
-	c->pg_next_probe = 0;
 }
 
 void ctl_rebuild_resume(struct node *n)

@@ -47,20 +47,42 @@
 #define MAX_POLL_ERRORS       3 /* error events in a row libpq may ignore before we give up */
 #define TARGET_BYTES          160
 
-/* The probe: one round trip, three results. The current LSN of a standby
- * is its replay position: pg_current_wal_lsn() fails during recovery. */
+/* The probe: one round trip, five results. The current LSN of a standby
+ * is its replay position: pg_current_wal_lsn() fails during recovery.
+ * The first statement reads the LSN once (a MATERIALIZED CTE is evaluated
+ * once, whatever the join plan) and every pg_stat_replication row with it:
+ * the lags and flush positions are against that same LSN (DESIGN 4.6;
+ * two statements each read their own). The LEFT JOIN keeps one row when
+ * there is no standby. The synchronous_commit reads follow; the one from
+ * pg_file_settings comes last because a role without pg_read_all_settings
+ * gets an error there, which only marks it unreadable. */
 #define PROBE_LSN                                                                                  \
 	"(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "                            \
 	"ELSE pg_current_wal_lsn() END)"
+#define SC_WAITS "lower(substr(c, 20)) IN ('on','true','yes','1','remote_write','remote_apply')"
 static const char PROBE_SQL[] =
-    "SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names'), " PROBE_LSN "::text;"
-    "SELECT application_name, state, sync_state,"
-    " COALESCE(pg_wal_lsn_diff(w.lsn, flush_lsn)::bigint, -1),"
-    " COALESCE(pg_wal_lsn_diff(w.lsn, replay_lsn)::bigint, -1)"
-    " FROM pg_stat_replication, (SELECT " PROBE_LSN " AS lsn) w"
-    " ORDER BY application_name LIMIT 8;"
-    "SELECT status FROM pg_stat_wal_receiver;";
+    "WITH w AS MATERIALIZED (SELECT pg_is_in_recovery() AS rec,"
+    " current_setting('synchronous_standby_names') AS names, " PROBE_LSN " AS lsn)"
+    " SELECT w.rec, w.names, COALESCE(w.lsn::text, ''), r.application_name, r.state,"
+    " r.sync_state,"
+    " COALESCE(pg_wal_lsn_diff(w.lsn, r.flush_lsn)::bigint, -1),"
+    " COALESCE(pg_wal_lsn_diff(w.lsn, r.replay_lsn)::bigint, -1),"
+    " COALESCE(r.flush_lsn::text, '')"
+    " FROM w LEFT JOIN (SELECT * FROM pg_stat_replication ORDER BY application_name"
+    " LIMIT 8) r ON true ORDER BY r.application_name;"
+    "SELECT status FROM pg_stat_wal_receiver;"
+    "SELECT reset_val, source, boot_val FROM pg_settings WHERE name = 'synchronous_commit';"
+    "SELECT COALESCE(d.datname::text, ''), COALESCE(o.rolname::text, ''), substr(c, 20)"
+    " FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase"
+    " LEFT JOIN pg_roles o ON o.oid = s.setrole, unnest(s.setconfig) c"
+    " WHERE c ILIKE 'synchronous\\_commit=%'"
+    " ORDER BY " SC_WAITS ", 1, 2 LIMIT 9;"
+    "SELECT setting FROM pg_file_settings"
+    " WHERE lower(name) = 'synchronous_commit' AND applied;";
+#define PROBE_RESULTS 5
 _Static_assert(DUET_PG_MAX_REPL == 8, "PROBE_SQL's LIMIT must match DUET_PG_MAX_REPL");
+_Static_assert(DUET_PG_MAX_SC_OVERRIDES == 8,
+	       "PROBE_SQL's LIMIT 9 is DUET_PG_MAX_SC_OVERRIDES + 1");
 
 enum op_kind { OP_PROBE, OP_SET_SYNC, OP_PROMOTE };
 enum sync_step { SYNC_ALTER, SYNC_RELOAD, SYNC_CONFIRM };
@@ -109,6 +131,7 @@ struct duet_pg {
 	struct pg_op ops[DUET_PG_MAX_QUEUE];
 	struct pg_op *queue[DUET_PG_MAX_QUEUE]; /* FIFO; queue[0] is the head */
 	unsigned n_queue;
+	uint64_t probe_seq; /* the last probe sent */
 
 	bool closing;
 	unsigned open_handles;
@@ -455,6 +478,8 @@ static void step_send(struct duet_pg *pg, struct pg_op *op)
 	op->n_results = 0;
 	op->rc = 0;
 	op->err[0] = 0;
+	if (op->kind == OP_PROBE)
+		op->st.probe_seq = ++pg->probe_seq; /* sent only after the previous op ended */
 	if (!send_sql(pg, op)) {
 		head_fail_conn(pg, op, "sending the query");
 		return;
@@ -497,30 +522,60 @@ static void take_probe(struct pg_op *op, const PGresult *res, unsigned index)
 {
 	struct duet_pg_state *st = &op->st;
 	if (index == 0) {
-		if (!shape_ok(op, res, 1, 3))
-			return;
-		st->in_recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		copy_str(st->sync_names, sizeof st->sync_names, PQgetvalue(res, 0, 1));
-		copy_str(st->lsn, sizeof st->lsn, PQgetvalue(res, 0, 2)); /* NULL reads as "" */
-	} else if (index == 1) {
-		if (!shape_ok(op, res, -1, 5))
+		if (!shape_ok(op, res, -1, 9))
 			return;
 		int n = PQntuples(res);
+		if (n < 1) {
+			op_error(op, -EPROTO, "unexpected answer to %s",
+				 "the probe query (no row)");
+			return;
+		}
+		st->in_recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		copy_str(st->sync_names, sizeof st->sync_names, PQgetvalue(res, 0, 1));
+		copy_str(st->lsn, sizeof st->lsn, PQgetvalue(res, 0, 2));
 		for (int i = 0; i < n && st->n_repl < DUET_PG_MAX_REPL; i++) {
+			if (PQgetisnull(res, i, 3))
+				continue; /* the LEFT JOIN's row when there is no standby */
 			struct duet_pg_repl *r = &st->repl[st->n_repl++];
 			copy_str(r->application_name, sizeof r->application_name,
-				 PQgetvalue(res, i, 0));
-			copy_str(r->state, sizeof r->state, PQgetvalue(res, i, 1));
-			copy_str(r->sync_state, sizeof r->sync_state, PQgetvalue(res, i, 2));
-			r->flush_lag_bytes = strtoll(PQgetvalue(res, i, 3), NULL, 10);
-			r->replay_lag_bytes = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+				 PQgetvalue(res, i, 3));
+			copy_str(r->state, sizeof r->state, PQgetvalue(res, i, 4));
+			copy_str(r->sync_state, sizeof r->sync_state, PQgetvalue(res, i, 5));
+			r->flush_lag_bytes = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+			r->replay_lag_bytes = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+			r->flush_lsn = duet_pg_parse_lsn(PQgetvalue(res, i, 8));
 		}
-	} else if (index == 2) {
+	} else if (index == 1) {
 		if (!shape_ok(op, res, -1, 1))
 			return;
 		if (PQntuples(res) > 0)
 			copy_str(st->wal_receiver_status, sizeof st->wal_receiver_status,
 				 PQgetvalue(res, 0, 0));
+	} else if (index == 2) {
+		if (!shape_ok(op, res, 1, 3))
+			return;
+		copy_str(st->sc_reset_val, sizeof st->sc_reset_val, PQgetvalue(res, 0, 0));
+		copy_str(st->sc_source, sizeof st->sc_source, PQgetvalue(res, 0, 1));
+		copy_str(st->sc_boot_val, sizeof st->sc_boot_val, PQgetvalue(res, 0, 2));
+	} else if (index == 3) {
+		if (!shape_ok(op, res, -1, 3))
+			return;
+		int n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			if (st->n_sc_overrides == DUET_PG_MAX_SC_OVERRIDES) {
+				st->sc_overrides_truncated = true;
+				break;
+			}
+			struct duet_pg_sc_override *o = &st->sc_overrides[st->n_sc_overrides++];
+			copy_str(o->database, sizeof o->database, PQgetvalue(res, i, 0));
+			copy_str(o->role, sizeof o->role, PQgetvalue(res, i, 1));
+			copy_str(o->value, sizeof o->value, PQgetvalue(res, i, 2));
+		}
+	} else if (index == 4) {
+		if (!shape_ok(op, res, -1, 1))
+			return;
+		if (PQntuples(res) > 0)
+			copy_str(st->sc_file, sizeof st->sc_file, PQgetvalue(res, 0, 0));
 	}
 }
 
@@ -529,6 +584,16 @@ static void take_result(struct duet_pg *pg, struct pg_op *op, const PGresult *re
 	unsigned index = op->n_results++;
 	if (op->rc)
 		return;
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR && op->kind == OP_PROBE &&
+	    index == PROBE_RESULTS - 1 && PQstatus(pg->conn) == CONNECTION_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (state && strcmp(state, "42501") == 0) {
+			/* pg_file_settings needs pg_read_all_settings: not an error
+			 * of the probe (duet_pg_sync_commit_check says what to do) */
+			op->st.sc_file_unreadable = true;
+			return;
+		}
+	}
 	if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
 		const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -572,7 +637,7 @@ static void take_result(struct duet_pg *pg, struct pg_op *op, const PGresult *re
 
 static unsigned expected_results(const struct pg_op *op)
 {
-	return op->kind == OP_PROBE ? 3 : 1;
+	return op->kind == OP_PROBE ? PROBE_RESULTS : 1;
 }
 
 static void on_retry(uv_timer_t *t);

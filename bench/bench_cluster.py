@@ -108,6 +108,11 @@ class Cluster:
         for n in NAMES:
             with open(self.ini(n), "w") as f:
                 f.write(self.config(n, certs))
+        # a new cluster's stores are made on purpose: a daemon without one
+        # rejoins instead of creating one (duetctl init)
+        for n in NAMES:
+            subprocess.run([os.path.join(bindir, "duetctl"), "init", "--config", self.ini(n)],
+                           check=True, stdout=subprocess.DEVNULL)
 
     def ini(self, n):
         return os.path.join(self.tmp, n + ".ini")

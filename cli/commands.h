@@ -28,6 +28,8 @@ int cmd_maintenance(int argc, char **argv);
 void cmd_maintenance_help(void);
 int cmd_switchover(int argc, char **argv);
 void cmd_switchover_help(void);
+int cmd_init(int argc, char **argv);
+void cmd_init_help(void);
 int cmd_rejoin(int argc, char **argv);
 void cmd_rejoin_help(void);
 

@@ -26,6 +26,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"init", "--config FILE [--timeout-ms N] [--json]",
+     "create this member's store for a new cluster (refused if a peer answers)", cmd_init,
+     cmd_init_help, NULL},
     {"check-config", "FILE [--json] [--no-files] | --print-keys [--markdown]",
      "check a duetd / duet-witness config file and print what it resolves to", cmd_check_config,
      cmd_check_config_help, NULL},

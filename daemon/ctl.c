@@ -529,7 +529,7 @@ static void activate(struct node *n, uint64_t term)
 	c->gen++;
 	/* the sync manager starts afresh: what it saw as master before is stale */
 	c->standby_missing_since = 0;
-	c->sync_candidate_lsn = 0;
+	memset(&c->sync_proof, 0, sizeof c->sync_proof);
 	c->sync_proposed_index = 0;
 	if (c->last.term != term) {
 		memset(&c->last, 0, sizeof c->last);
@@ -1084,3 +1084,5 @@ void ctl_status_json(struct node *n, FILE *f)
 	ctl_rebuild_status_json(n, f);
 	ctl_switchover_status_json(n, f);
 }
+	fputs(",\"sync_why\":", f);
+	ctl_json_str(f, c->sync_why);

@@ -147,7 +147,8 @@ struct ctl {
 	/* synchronous replication (ctl_sync.c) */
 	bool names_busy;
 	uint64_t standby_missing_since; /* 0: the standby streams */
-	uint64_t sync_candidate_lsn;    /* current lsn when the standby was first seen sync */
+	struct duet_pg_sync_proof sync_proof; /* DESIGN 4.6, duet_pg_sync_judge */
+	char sync_why[320];                   /* status pg.sync_why: why not SYNC (yet) */
 	uint64_t sync_proposed_term;    /* a SYNC proposal of this term awaits its commit */
 	uint64_t sync_proposed_index;
 

@@ -10,9 +10,14 @@
  *    the standby may be promoted.
  *  - the standby streams again: set synchronous_standby_names to it (ALTER
  *    SYSTEM, persisted: a master restarting alone comes back synchronous);
- *    once pg_stat_replication shows it "sync" and it has flushed everything
- *    up to the position seen when it first showed "sync" (every commit
- *    acknowledged while it was asynchronous), commit SYNC(X, on).
+ *    commit SYNC(X, on) on the proof of DESIGN 4.6 (duet_pg_sync_judge in
+ *    actions/pg_sync.c): X "sync" in one probe, then X's flush position
+ *    past the master LSN read by a probe that started after that one, and
+ *    synchronous_commit waiting at server, database and role level.
+ *  - synchronous_commit stops waiting (local/off at any level) while X is
+ *    SYNC: commit SYNC(X, off), logged as an error and shown in status
+ *    (pg.sync_why). X is then not provably complete, so not promotable;
+ *    SYNC(X, on) comes back through the proof once the setting waits again.
  *
  * It works from the last probe (ctl.c probes every probe_interval_ms) and
  * proposes at most one SYNC entry at a time, waiting until it is applied.
@@ -55,8 +60,8 @@ static void set_names(struct node *n, const char *name)
 		n->ctl.names_busy = true;
 }
 
-static void propose_sync(struct node *n, uint32_t node, bool on, const char *fmt, const char *a,
-			 uint64_t b)
+static void propose_sync(struct node *n, uint32_t node, const char *name, bool on, const char *fmt,
+			 const char *a, uint64_t b)
 {
 	struct duet_sync s;
 	memset(&s, 0, sizeof s);
@@ -73,9 +78,19 @@ static void propose_sync(struct node *n, uint32_t node, bool on, const char *fmt
 	if (ctl_propose(n, RAFT_ENTRY_SYNC, buf, (uint32_t)len, &index) == 0) {
 		n->ctl.sync_proposed_index = index;
 		n->ctl.sync_proposed_term = st.term;
-		duet_log(DUET_LOG_INFO, "proposed SYNC(%s, %s) at %" PRIu64 ": %s", a,
+		duet_log(DUET_LOG_INFO, "proposed SYNC(%s, %s) at %" PRIu64 ": %s", name,
 			 on ? "on" : "off", index, s.detail);
 	}
+}
+
+/* The sentence status shows under pg.sync_why; logged when it changes. */
+static void sync_why(struct ctl *c, int level, const char *why)
+{
+	if (strcmp(c->sync_why, why) == 0)
+		return;
+	snprintf(c->sync_why, sizeof c->sync_why, "%s", why);
+	if (why[0])
+		duet_log(level, "sync: %s", why);
 }
 
 void ctl_sync_step(struct node *n)
@@ -106,43 +121,57 @@ void ctl_sync_step(struct node *n)
 		c->standby_missing_since = now;
 	bool gone = !streaming && now - c->standby_missing_since >= n->cfg.act.pg_sync_timeout_ms;
 	bool names_other = names_are(c->pg_last.sync_names, om->name);
+	char why[256];
 
 	if (fn->sync) {
-		if (gone) {
-			propose_sync(n, other, false, "%s has not streamed for %" PRIu64 " ms",
-				     om->name, now - c->standby_missing_since);
+		memset(&c->sync_proof, 0, sizeof c->sync_proof);
+		if (duet_pg_sync_commit_check(&c->pg_last, om->name, why, sizeof why) != 0) {
+			/* DESIGN 4.6: no longer provably synchronous. SYNC(off) keeps
+			 * the standby from being promoted; commits that do wait still
+			 * wait (synchronous_standby_names stays). */
+			char line[320];
+			snprintf(line, sizeof line, "%s is SYNC but no longer provably: %s",
+				 om->name, why);
+			sync_why(c, DUET_LOG_ERROR, line);
+			propose_sync(n, other, om->name, false, "not provably synchronous: %s", why,
+				     0);
+		} else if (gone) {
+			propose_sync(n, other, om->name, false,
+				     "%s has not streamed for %" PRIu64 " ms", om->name,
+				     now - c->standby_missing_since);
 		} else if (!names_other) {
 			/* the log says SYNC: PostgreSQL must wait for it (e.g. it was
 			 * restarted with other settings) */
 			set_names(n, om->name);
+		} else {
+			sync_why(c, DUET_LOG_INFO, "");
 		}
 		return;
 	}
 	if (!streaming) {
-		c->sync_candidate_lsn = 0;
+		memset(&c->sync_proof, 0, sizeof c->sync_proof);
 		if (names_other && gone)
 			set_names(n, ""); /* SYNC(X, off) is applied: commits may go on */
 		return;
 	}
 	if (!names_other) {
-		c->sync_candidate_lsn = 0;
+		memset(&c->sync_proof, 0, sizeof c->sync_proof);
 		set_names(n, om->name);
 		return;
 	}
-	if (strcmp(r->sync_state, "sync") != 0 || r->flush_lag_bytes < 0) {
-		c->sync_candidate_lsn = 0;
-		return;
-	}
-	uint64_t cur = ctl_parse_lsn(c->pg_last.lsn);
-	if (!c->sync_candidate_lsn) {
-		c->sync_candidate_lsn = cur ? cur : 1;
-		ctl_probe_now(n); /* once: the next probe may find it flushed */
-		return;
-	}
-	uint64_t flushed = cur - (uint64_t)r->flush_lag_bytes;
-	if (flushed >= c->sync_candidate_lsn)
-		propose_sync(n, other, true,
+	struct duet_pg_sync_proof before = c->sync_proof;
+	enum duet_pg_sync_verdict v =
+	    duet_pg_sync_judge(&c->sync_proof, &c->pg_last, om->name, why, sizeof why);
+	if (v == DUET_PG_SYNC_PROVEN) {
+		sync_why(c, DUET_LOG_INFO, "");
+		propose_sync(n, other, om->name, true,
 			     "%s streams synchronously and has flushed past %" PRIu64
-			     " (every commit acknowledged before it became sync)",
-			     om->name, c->sync_candidate_lsn);
+			     " (read by a probe after the one that first saw it sync)",
+			     om->name, c->sync_proof.target_lsn);
+		return;
+	}
+	sync_why(c, v == DUET_PG_SYNC_REFUSED ? DUET_LOG_WARN : DUET_LOG_DEBUG, why);
+	/* the proof moved on: the next probe may complete it, take it now */
+	if (v == DUET_PG_SYNC_WAIT && memcmp(&before, &c->sync_proof, sizeof before) != 0)
+		ctl_probe_now(n);
 }

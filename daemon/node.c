@@ -14,7 +14,12 @@
  * take a snapshot, free the update, drive() again.
  *
  * A failed storage write is fatal (storage.h: commit errors are sticky, an
- * fsync is never retried): log and exit(1), restart reads what is durable.
+ * fsync is never retried): log and exit NODE_EXIT_STORAGE (74), which the
+ * systemd units list in RestartPreventExitStatus=: after a failed write-back
+ * the page cache may hold pages that never reached the disk, and a restart
+ * would read them as if they were durable. The operator checks the disk
+ * first. Other fatal errors (a core invariant) exit 1: a restart reads what
+ * is durable.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -61,6 +66,18 @@ static void node_fatal(struct node *n, const char *what, int rc)
 		 "a restart reads what is durable)",
 		 what, duet_strerror(rc));
 	exit(1);
+}
+
+_Noreturn void node_fatal_storage(struct node *n, const char *what, int rc)
+{
+	duet_log(DUET_LOG_ERROR,
+		 "%s failed: %s; exiting with status %d, NOT to be restarted automatically: "
+		 "after a failed write the page cache may hold pages that never reached the disk. "
+		 "Check the disk holding %s first (dmesg, free space, SMART); start the daemon "
+		 "again only once it is sound, or run duetctl rejoin on this member if the store "
+		 "does not open",
+		 what, duet_strerror(rc), NODE_EXIT_STORAGE, n->cfg.data_dir);
+	exit(NODE_EXIT_STORAGE);
 }
 
 static void drive(struct node *n);
@@ -253,8 +270,8 @@ static void persist_done(uv_work_t *w, int status)
 	struct node *n = w->data;
 	n->persisting = false;
 	if (status == UV_ECANCELED || n->work_rc)
-		node_fatal(n, n->work_what ? n->work_what : "storage write",
-			   n->work_rc ? n->work_rc : -ECANCELED);
+		node_fatal_storage(n, n->work_what ? n->work_what : "storage write",
+				   n->work_rc ? n->work_rc : -ECANCELED);
 	if (n->stopping) {
 		/* the write is durable; what was to be sent and applied is
 		 * redone from the log at the next start */
@@ -432,25 +449,23 @@ static int open_store(struct node *n, struct store_loaded *ld)
 	o.node_id = n->cfg.self_id;
 	int rc = store_open(&o, &n->store, err, sizeof err);
 	if (rc == DUET_ENOENT) {
-		/* first start: a new store holding hard state (1, 0) and the
-		 * bootstrap entry, MEMBERSHIP of the config's members */
-		o.create = true;
-		rc = store_open(&o, &n->store, err, sizeof err);
-		if (rc == 0) {
-			uint8_t buf[4096];
-			struct raft_entry e;
-			rc = raft_bootstrap_entry(&n->cfg.membership, &e, buf, sizeof buf);
-			if (rc == 0)
-				rc = store_set_hardstate(n->store, 1, 0);
-			if (rc == 0)
-				rc = store_log_append(n->store, &e, 1);
-			if (rc) {
-				duet_log(DUET_LOG_ERROR, "cannot initialise store %s: %s",
-					 n->cfg.data_dir, duet_strerror(rc));
-				return rc;
-			}
-			duet_log(DUET_LOG_INFO, "created store %s (first start)", n->cfg.data_dir);
-		}
+		/* DESIGN.md 3: no store is never a first start. A new cluster's
+		 * stores come from duetctl init; a member without one has
+		 * forgotten its votes and entries, so it comes back silent, under
+		 * a new incarnation (rejoin mode), whatever the reason. */
+		if (!rejoin_waiting(n) && (rc = rejoin_enter_auto(n)) != 0)
+			return rc;
+		uint8_t buf[4096];
+		struct raft_entry e;
+		rc = raft_bootstrap_entry(&n->cfg.membership, &e, buf, sizeof buf);
+		if (rc == 0)
+			rc = store_create_new(&o, &e, &n->store, err, sizeof err);
+		if (rc == 0)
+			duet_log(
+			    DUET_LOG_INFO,
+			    "created an empty store %s for the rejoin (silent until the cluster "
+			    "records a new incarnation)",
+			    n->cfg.data_dir);
 	}
 	if (rc) {
 		duet_log(DUET_LOG_ERROR, "%s", err[0] ? err : duet_strerror(rc));

@@ -134,6 +134,8 @@ struct node {
 		uint64_t pending_inc; /* answered, to be stored */
 		uint64_t entry_index; /* the leader's MEMBERSHIP entry */
 		char answer[256];     /* the last answer (a refusal's reason) */
+		bool automatic;       /* entered because no store was found */
+		uint64_t last_warn_ms;
 	} rejoin;
 	struct node_rejoin_lead rejoin_lead;
 
@@ -172,11 +174,22 @@ void node_drive(struct node *n);
  * come from inside drive()). */
 void node_drive_later(struct node *n);
 
+/* node.c: the exit status of a failed storage write (EX_IOERR): the units
+ * do not restart on it (RestartPreventExitStatus=). Logs what to do first. */
+#define NODE_EXIT_STORAGE 74
+_Noreturn void node_fatal_storage(struct node *n, const char *what, int rc);
+
 /* node.c: frees the raft core and starts a new one from the store (rejoin). */
 int node_restart_raft(struct node *n);
 
 /* rejoin.c */
 int rejoin_open(struct node *n);
+/* No store at start, and no rejoin marker (DESIGN.md 3): a store is never
+ * created at incarnation 1 outside `duetctl init`. Writes the marker
+ * durably (so a crash before the new incarnation is stored comes back here,
+ * not to a store at incarnation 1), enters rejoin mode and says so loudly.
+ * Returns 0 or a negative errno (the marker could not be written). */
+int rejoin_enter_auto(struct node *n);
 bool rejoin_waiting(const struct node *n);
 void rejoin_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *p, uint32_t len);
 void rejoin_heard_raft(struct node *n, uint32_t from);

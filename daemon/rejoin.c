@@ -46,7 +46,8 @@
 #include "duet/wire.h"
 #include "node_internal.h"
 
-#define NODE_REJOIN_ASK_MS 200u /* asks are cheap: the leader absorbs repeats */
+#define NODE_REJOIN_ASK_MS  200u   /* asks are cheap: the leader absorbs repeats */
+#define NODE_REJOIN_WARN_MS 30000u /* the log repeats why this member is silent */
 
 static const char *state_name(int s)
 {
@@ -92,10 +93,52 @@ int rejoin_open(struct node *n)
 	}
 	fclose(f);
 	n->rejoin.state = NODE_REJOIN_WAITING;
+	/* written by rejoin_enter_auto() at an earlier start */
+	n->rejoin.automatic = n->prog && strcmp(n->rejoin.who, n->prog) == 0;
 	duet_log(DUET_LOG_INFO,
 		 "rejoin marker %s present: rejoin mode, no vote until the leader records a new "
 		 "incarnation for %s",
 		 path, n->cfg.node_name);
+	return 0;
+}
+
+static int sync_dir_of(const char *path);
+
+int rejoin_enter_auto(struct node *n)
+{
+	char path[PATH_MAX + 16];
+	marker_path(n, path, sizeof path);
+	snprintf(n->rejoin.who, sizeof n->rejoin.who, "%s", n->prog ? n->prog : "duetd");
+	snprintf(n->rejoin.why, sizeof n->rejoin.why,
+		 "no store at start (a first start without duetctl init, a wiped or replaced "
+		 "disk, or a state volume that is not mounted)");
+	char buf[sizeof n->rejoin.who + sizeof n->rejoin.why + 4];
+	int len = snprintf(buf, sizeof buf, "%s\n%s\n", n->rejoin.who, n->rejoin.why);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int rc = fd < 0 ? -errno : 0;
+	if (rc == 0 && (write(fd, buf, (size_t)len) != len || fsync(fd) != 0))
+		rc = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0)
+		rc = sync_dir_of(path);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR,
+			 "no store at %s, and the rejoin marker %s cannot be written (%s); "
+			 "exiting: a member without its store must not run",
+			 n->cfg.data_dir, path, strerror(-rc));
+		return rc;
+	}
+	n->rejoin.state = NODE_REJOIN_WAITING;
+	n->rejoin.automatic = true;
+	duet_log(DUET_LOG_ERROR,
+		 "NO STORE at %s: this member has forgotten its votes and every entry it "
+		 "acknowledged (a first start without duetctl init, a wiped or replaced disk, or a "
+		 "state volume that is not mounted). It does not vote or acknowledge: rejoin mode "
+		 "(marker %s), asking the cluster for a new incarnation. In a running cluster "
+		 "nothing more is needed: it rejoins once a data-node leader answers. For a NEW "
+		 "cluster, stop it and run `duetctl init --config %s` on the members first.",
+		 n->cfg.data_dir, path, n->config_path ? n->config_path : "FILE");
 	return 0;
 }
 
@@ -282,11 +325,8 @@ static void member_step(struct node *n, uint64_t now)
 		uint64_t inc = n->rejoin.pending_inc;
 		n->rejoin.pending_inc = 0;
 		int rc = store_set_incarnation(n->store, inc);
-		if (rc) {
-			duet_log(DUET_LOG_ERROR, "rejoin: store_set_incarnation: %s; exiting",
-				 duet_strerror(rc));
-			exit(1);
-		}
+		if (rc)
+			node_fatal_storage(n, "rejoin: store_set_incarnation", rc);
 		char path[PATH_MAX + 16];
 		marker_path(n, path, sizeof path);
 		if (unlink(path) != 0 || sync_dir_of(path) != 0) {
@@ -303,6 +343,16 @@ static void member_step(struct node *n, uint64_t now)
 			 inc);
 		node_drive_later(n);
 		return;
+	}
+	if (rejoin_waiting(n) && now - n->rejoin.last_warn_ms >= NODE_REJOIN_WARN_MS) {
+		if (n->rejoin.last_warn_ms)
+			duet_log(DUET_LOG_WARN,
+				 "rejoin mode%s: still no new incarnation after %" PRIu64
+				 " requests (%s); this member neither votes nor acknowledges",
+				 n->rejoin.automatic ? " (no store at start)" : "", n->rejoin.asked,
+				 n->rejoin.answer[0] ? n->rejoin.answer
+						     : "no data-node leader has answered");
+		n->rejoin.last_warn_ms = now;
 	}
 	if (rejoin_waiting(n) && now - n->rejoin.last_ask_ms >= NODE_REJOIN_ASK_MS && n->xport) {
 		n->rejoin.last_ask_ms = now;
@@ -384,10 +434,10 @@ void rejoin_status_json(struct node *n, FILE *f)
 			i ? "," : "", m->id, m->name, m->incarnation);
 	}
 	fprintf(f,
-		"],\"rejoin\":{\"state\":\"%s\",\"asked\":%" PRIu64 ",\"view_incarnation\":%" PRIu64
-		",\"entry_index\":%" PRIu64 ",\"answer\":\"",
-		state_name(n->rejoin.state), n->rejoin.asked, me ? me->incarnation : 0,
-		n->rejoin.entry_index);
+		"],\"rejoin\":{\"state\":\"%s\",\"automatic\":%s,\"asked\":%" PRIu64
+		",\"view_incarnation\":%" PRIu64 ",\"entry_index\":%" PRIu64 ",\"answer\":\"",
+		state_name(n->rejoin.state), n->rejoin.automatic ? "true" : "false",
+		n->rejoin.asked, me ? me->incarnation : 0, n->rejoin.entry_index);
 	for (const char *p = n->rejoin.answer; *p; p++)
 		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
 			fputc(*p, f);

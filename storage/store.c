@@ -339,3 +339,41 @@ void store_close(struct store *s)
 	free(s->path);
 	free(s);
 }
+
+int store_create_new(const struct store_options *o, const struct raft_entry *first,
+		     struct store **out, char *errbuf, size_t errlen)
+{
+	*out = NULL;
+	struct store_options probe = *o;
+	probe.create = false;
+	probe.readonly = true;
+	struct store *s = NULL;
+	int rc = store_open(&probe, &s, NULL, 0);
+	if (rc != DUET_ENOENT) {
+		if (s)
+			store_close(s);
+		store_errf(
+		    errbuf, errlen,
+		    "%s already holds a store%s; it is never created again over one (move it "
+		    "aside first if it really is to go)",
+		    o->path, rc == 0 ? "" : " (which does not open)");
+		return -EEXIST;
+	}
+	struct store_options c = *o;
+	c.create = true;
+	c.readonly = false;
+	rc = store_open(&c, &s, errbuf, errlen);
+	if (rc)
+		return rc;
+	rc = store_set_hardstate(s, 1, 0);
+	if (rc == 0)
+		rc = store_log_append(s, first, 1);
+	if (rc) {
+		store_errf(errbuf, errlen, "cannot initialise the new store %s: %s", o->path,
+			   duet_strerror(rc));
+		store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}

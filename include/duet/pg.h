@@ -51,12 +51,22 @@
  *
  * ---- SQL -----------------------------------------------------------------
  *
- * probe (one round trip, three statements in one simple query):
- *     SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names'),
- *            <replay or current LSN>::text;
- *     SELECT application_name, state, sync_state, lag bytes ... FROM
- *            pg_stat_replication ORDER BY application_name LIMIT 8;
+ * probe (one round trip, five statements in one simple query):
+ *     WITH w AS MATERIALIZED (SELECT pg_is_in_recovery(),
+ *            current_setting('synchronous_standby_names'),
+ *            <replay or current LSN>)
+ *     SELECT w.*, application_name, state, sync_state, lags, flush_lsn
+ *            FROM w LEFT JOIN pg_stat_replication (LIMIT 8) ON true;
+ *            -- ONE statement: the LSN, the rows and their lags are read
+ *            -- together (the LSN once), never in two statements
  *     SELECT status FROM pg_stat_wal_receiver;
+ *     SELECT reset_val, source, boot_val FROM pg_settings
+ *            WHERE name = 'synchronous_commit';
+ *     SELECT database, role, value FROM pg_db_role_setting ... for
+ *            synchronous_commit (those that do not wait first, LIMIT 9);
+ *     SELECT setting FROM pg_file_settings WHERE name = 'synchronous_commit'
+ *            AND applied;  -- last: a role without the privilege to read
+ *            -- it (insufficient_privilege) only sets sc_file_unreadable
  * set_sync_names (DESIGN 3: safety settings persist, so ALTER SYSTEM):
  *     ALTER SYSTEM SET synchronous_standby_names = '"N"'   (or '')
  *     SELECT pg_reload_conf()
@@ -111,6 +121,19 @@ struct duet_pg_repl { /* one row of pg_stat_replication */
 	char sync_state[16];     /* "sync", "async", "potential", "quorum" */
 	int64_t flush_lag_bytes; /* pg_current_wal_lsn() - flush_lsn, -1 if NULL */
 	int64_t replay_lag_bytes;
+	uint64_t flush_lsn; /* the standby's flush position, 0 if NULL; read in the same
+			       statement as duet_pg_state.lsn */
+};
+
+#define DUET_PG_MAX_SC_OVERRIDES 8
+
+/* One pg_db_role_setting entry that sets synchronous_commit (ALTER DATABASE
+ * / ALTER ROLE ... SET). "" for database: every database; "" for role:
+ * every role. */
+struct duet_pg_sc_override {
+	char database[64];
+	char role[64];
+	char value[24]; /* as stored, e.g. "local", "off", "remote_apply" */
 };
 
 struct duet_pg_state {
@@ -122,6 +145,23 @@ struct duet_pg_state {
 				 DUET_PG_MAX_REPL, in application_name order */
 	struct duet_pg_repl repl[DUET_PG_MAX_REPL];
 	char wal_receiver_status[16]; /* standby: pg_stat_wal_receiver.status, "" if none */
+	/* 1, 2, ...: this module's probes in the order they ran. A probe with a
+	 * higher number was sent after every lower-numbered one had ended
+	 * (one connection, FIFO), so it "started after" them (DESIGN 4.6). */
+	uint64_t probe_seq;
+	/* synchronous_commit as it applies to other sessions (DESIGN 4.6):
+	 * pg_settings' reset_val, source and boot_val in the probe's session,
+	 * the applied value from pg_file_settings ("" if none) and whether that
+	 * view could be read, and every pg_db_role_setting override (those that
+	 * do not wait first; truncated when there are more). */
+	char sc_reset_val[24];
+	char sc_source[32];
+	char sc_boot_val[24];
+	char sc_file[24];
+	bool sc_file_unreadable;
+	uint32_t n_sc_overrides;
+	bool sc_overrides_truncated;
+	struct duet_pg_sc_override sc_overrides[DUET_PG_MAX_SC_OVERRIDES];
 };
 
 struct duet_pg_stats {
@@ -198,6 +238,64 @@ int duet_pg_set_sync_names(struct duet_pg *pg, const char *standby_name_or_empty
  * DUET_PG_MAX_PROMOTE_WAIT_S, cb NULL, closing) or DUET_EBUSY.
  */
 int duet_pg_promote(struct duet_pg *pg, uint32_t wait_seconds, duet_pg_done_cb cb, void *data);
+
+/* ---- The SYNC(X, on) proof (pure: no I/O, no clock; actions/pg_sync.c) ----
+ *
+ * DESIGN 4.6: X may be committed SYNC only on proof taken after the fact
+ * and only while synchronous_commit makes commits wait for X. The caller
+ * (daemon/ctl_sync.c) feeds every probe of the master to
+ * duet_pg_sync_judge() with the same proof record; it may feed the same
+ * probe twice (repeats are recognised by probe_seq).
+ *
+ *  1. probe P1 first shows X streaming and "sync": remembered (first_seq);
+ *  2. the first probe P2 with probe_seq > P1's (so it started after P1
+ *     ended) and X still sync: its master LSN becomes the target;
+ *  3. P2 or any later probe, X still sync, shows X's flush_lsn >= target:
+ *     proven. Every commit acknowledged before X became sync (while
+ *     commits did not wait for it) has an LSN below the target.
+ * X seen not streaming/sync, or synchronous_commit not waiting, at any
+ * point resets the record: the proof starts again from step 1.
+ */
+
+/* "16/B374D848" -> 0x16B374D848; 0 for NULL, "" or garbage. */
+uint64_t duet_pg_parse_lsn(const char *text);
+
+/*
+ * Does synchronous_commit make every commit wait for the synchronous
+ * standby? Looks at the server-level value (reset_val in the probe's
+ * session unless that session's value came from a database/role/client
+ * override, then pg_file_settings' applied value, else boot_val) and at
+ * every pg_db_role_setting override. Values that wait: on, remote_write,
+ * remote_apply (and on's spellings true, yes, 1). Returns 0, or
+ * DUET_EINVAL with a sentence in why naming the setting, its level and
+ * what to do, e.g. "synchronous_commit = local for database app: commits
+ * would not wait for node-b; set it to on, remote_write or remote_apply".
+ * `standby` is only used in the message.
+ */
+int duet_pg_sync_commit_check(const struct duet_pg_state *st, const char *standby, char *why,
+			      size_t whylen);
+
+struct duet_pg_sync_proof {  /* zero it to start afresh */
+	uint64_t first_seq;  /* probe that first saw X sync, 0: none */
+	uint64_t target_seq; /* probe whose master LSN is the target, 0: none yet */
+	uint64_t target_lsn;
+};
+
+enum duet_pg_sync_verdict {
+	DUET_PG_SYNC_NOT_SYNC, /* X not streaming with sync_state "sync" (or no row) */
+	DUET_PG_SYNC_REFUSED,  /* X is sync but synchronous_commit does not wait */
+	DUET_PG_SYNC_WAIT,     /* on its way: a later probe is needed */
+	DUET_PG_SYNC_PROVEN,   /* SYNC(X, on) may be committed */
+};
+
+/*
+ * One step of the proof above for the standby named `standby` in `st`
+ * (a probe of the primary). Updates *proof; why gets one line for status
+ * (never empty). Pure and deterministic.
+ */
+enum duet_pg_sync_verdict duet_pg_sync_judge(struct duet_pg_sync_proof *proof,
+					     const struct duet_pg_state *st, const char *standby,
+					     char *why, size_t whylen);
 
 /* Operations queued or running now. */
 unsigned duet_pg_pending(const struct duet_pg *pg);

@@ -79,6 +79,18 @@ struct store_options {
 int store_open(const struct store_options *o, struct store **out, char *errbuf, size_t errlen);
 void store_close(struct store *s);
 
+/*
+ * Creates a NEW store (DESIGN.md 3, bootstrap): o->create is implied; the
+ * store holds hard state (term 1, no vote), incarnation 1 and `first` (the
+ * bootstrap MEMBERSHIP entry, index 1), all durable when it returns 0 with
+ * *out open. -EEXIST, with a sentence in errbuf, when o->path already holds a
+ * store: a store is never re-created over one. Only `duetctl init` (a new
+ * cluster) and a member in rejoin mode (which takes a new incarnation before
+ * it votes) create stores.
+ */
+int store_create_new(const struct store_options *o, const struct raft_entry *first,
+		     struct store **out, char *errbuf, size_t errlen);
+
 struct store_meta {
 	uint32_t format_version;
 	uint64_t cluster_id;

@@ -94,6 +94,13 @@ else
 		check "$u.service: ExecStart=/usr/sbin/$u --config /etc/duet/duet.ini" \
 			grep -qx "ExecStart=/usr/sbin/$u --config /etc/duet/duet.ini" "$f"
 		check "$u.service: no @VARIABLE@ left" not grep -q '@[A-Z_]*@' "$f"
+		# a failed storage write (exit 74) is never restarted into a page
+		# cache that may hold lost write-backs; the store's volume must be
+		# mounted before the daemon starts
+		check "$u.service: RestartPreventExitStatus=2 74" \
+			grep -qx "RestartPreventExitStatus=2 74" "$f"
+		check "$u.service: RequiresMountsFor=/var/lib/duet" \
+			grep -qx "RequiresMountsFor=/var/lib/duet" "$f"
 		# verify checks that ExecStart exists on this machine: point it at
 		# the DESTDIR copy, everything else unchanged
 		sed "s|^ExecStart=/usr/sbin/|ExecStart=$root/usr/sbin/|" "$f" >"$tmp/verify/$u.service"

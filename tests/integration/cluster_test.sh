@@ -434,20 +434,116 @@ t_rejoin() {
 	rejoin_one witness 2
 	[ "$(field "$follower" .fsm.refused)" = 0 ] || fail "fsm refused entries"
 
-	# planted: a wiped follower started WITHOUT rejoin comes back at its
-	# bootstrap incarnation (the known unsafe path, README): it is not refused
+}
+
+# Issue 13 defect 1: a wiped member started WITHOUT duetctl rejoin used to
+# come back under the incarnation its re-created store held (1), with its
+# votes and acknowledged entries forgotten. Now it enters rejoin mode by
+# itself: silent until the leader commits a new incarnation for it.
+t_wipe_without_rejoin() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local follower
+	follower=$(other_data "$LEADER")
+	admin "$LEADER" '{"cmd":"probe","n":30,"bytes":64}' | jq -e '.ok == true' >/dev/null ||
+		fail "probe"
+	wait_until 3 "incarnation 1 everywhere" every_view_has "$follower" 1
 	stop_clean "$follower"
 	rm -rf "${TMP:?}/$follower"
 	start "$follower"
-	wait_until 5 "$follower (wiped, no rejoin) hears the leader" \
-		is "$follower" '.leader != null'
-	ok "without rejoin: $follower runs incarnation $(field "$follower" .incarnation), own view \
-$(field "$follower" '[.membership[] | select(.name == "'"$follower"'") | .incarnation]' | tr -d ' \n')\
-, leader refused $(field "$LEADER" .raft.refused_incarnation) messages"
+	wait_until 5 "$follower says NO STORE in its log" grep -q "NO STORE at $TMP/$follower" \
+		"$TMP/$follower.log"
+	wait_until 5 "$follower rejoined by itself" \
+		is "$follower" '.rejoin.state == "rejoined" and .rejoin.automatic == true'
+	wait_until 5 "incarnation 2 of $follower in every view" every_view_has "$follower" 2
+	[ -f "$TMP/$follower.rejoin" ] && fail "the marker of $follower is still there"
+	wait_until 3 "OPERATOR(rejoin $follower) in $LEADER's audit chain" eval \
+		'operator_entries "$LEADER" | jq -e "select(.entry.payload.command | test(\"rejoin\"))
+			| select(.entry.payload.node == $(field "$follower" .id))" >/dev/null'
+	local target
+	target=$(field "$LEADER" .commit_index)
+	wait_until 5 "$follower caught up to commit $target" \
+		is "$follower" ".commit_index >= $target and .applied_index >= $target"
+	ok "a wiped $follower started without rejoin came back under incarnation 2 by itself"
+}
+
+# duetctl init: the one way a store is created; refused over a store and
+# while a peer answers; daemons without stores never form a cluster
+t_init() {
+	NO_INIT=1 setup
+	local out rc
+	# no store anywhere and no init: every member is silent, none leads
+	start_all
+	wait_until 5 "node-a in rejoin mode" is node-a '.rejoin.state == "waiting_for_leader" and
+		.rejoin.automatic == true'
+	is node-a '.leader == null and .term <= 1' || fail "a member without a store took part in \
+an election: $(field node-a '{term, leader, role}')"
+	is witness '.rejoin.automatic == true' || fail "witness: $(field witness .rejoin)"
+	# a peer answers: init refused, nothing created
+	stop_clean node-b
+	rm -rf "${TMP:?}/node-b" "$TMP/node-b.rejoin"
+	"$BIN/duetctl" init --config "$TMP/node-b.ini" >"$TMP/init.out" 2>&1
+	rc=$?
+	[ "$rc" = 1 ] || fail "init while peers answer exited $rc: $(cat "$TMP/init.out")"
+	grep -q "already runs" "$TMP/init.out" || fail "init refusal: $(cat "$TMP/init.out")"
+	[ -e "$TMP/node-b" ] && fail "init created $TMP/node-b although it refused"
+	ok "init refused while peers answer: $(cat "$TMP/init.out")"
+	for n in node-a witness; do stop_clean "$n"; done
+	for n in "${NAMES[@]}"; do rm -rf "${TMP:?}/$n" "$TMP/$n.rejoin"; done
+	# a new cluster: init on all three, then the daemons form it
+	for n in "${NAMES[@]}"; do
+		"$BIN/duetctl" init --json --config "$TMP/$n.ini" >"$TMP/init.out" 2>&1 ||
+			fail "init $n: $(cat "$TMP/init.out")"
+		jq -e '.created == true' "$TMP/init.out" >/dev/null || fail "init --json: $(cat "$TMP/init.out")"
+	done
+	"$BIN/duetctl" init --config "$TMP/node-a.ini" >"$TMP/init.out" 2>&1
+	rc=$?
+	[ "$rc" = 1 ] || fail "init over a store exited $rc"
+	grep -q "already holds a store" "$TMP/init.out" || fail "init over a store: $(cat "$TMP/init.out")"
+	ok "init refused over a store: $(cat "$TMP/init.out")"
+	start_all
+	wait_until 5 "a leader of the initialised cluster" leader_with_lease
+	is "$LEADER" '.rejoin.automatic == false' || fail "rejoin mode after init"
+	ok "the initialised cluster has leader $LEADER"
+}
+
+# Issue 13 defect 10: a failed storage write used to exit 1, which the
+# units restart after 5 s into a page cache that may hold pages whose
+# write-back failed. It exits 74 now (RestartPreventExitStatus=2 74) and
+# says what to check. The witness's store lives on a small tmpfs of its
+# own, filled to the last byte, so its next append fails (ENOSPC).
+STORE_MNT=""
+extra_cleanup() {
+	[ -n "$STORE_MNT" ] && umount -l "$STORE_MNT" 2>/dev/null
+	return 0
+}
+
+t_storage_error_exit_status() {
+	NO_INIT=1 setup
+	mkdir -p "$TMP/witness"
+	mount -t tmpfs -o size=4m tmpfs "$TMP/witness" || fail "mount a tmpfs for the witness"
+	STORE_MNT=$TMP/witness
+	for n in "${NAMES[@]}"; do
+		"$BIN/duetctl" init --config "$TMP/$n.ini" >/dev/null || fail "duetctl init $n"
+	done
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	admin "$LEADER" '{"cmd":"probe","n":10,"bytes":64}' | jq -e '.ok == true' >/dev/null ||
+		fail "probe before the disk is full"
+	dd if=/dev/zero of="$TMP/witness/fill" bs=64k 2>/dev/null
+	admin "$LEADER" '{"cmd":"probe","n":200,"bytes":4096}' >/dev/null
+	wait_until 10 "the witness exits" eval '! kill -0 "${PID[witness]}" 2>/dev/null'
+	local rc=0
+	wait "${PID[witness]}" || rc=$?
+	[ "$rc" = 74 ] || fail "the witness exited $rc after a failed storage write, not 74"
+	grep -q "NOT to be restarted automatically" "$TMP/witness.log" ||
+		fail "the log does not say what to do: $(grep -i failed "$TMP/witness.log" | tail -n 3)"
+	ok "a failed storage write exits 74: $(grep 'NOT to be restarted' "$TMP/witness.log" | cut -c1-200)"
 }
 
 case $TEST in
-leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin) "t_$TEST" ;;
+leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin | wipe_without_rejoin | init | storage_error_exit_status) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

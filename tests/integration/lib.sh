@@ -116,6 +116,12 @@ setup() {
 	for n in "${NAMES[@]}"; do
 		write_config "$n" "$TMP/$n" "$TMP/certs" >"$TMP/$n.ini"
 	done
+	# a new cluster's stores are made on purpose (a daemon without one
+	# rejoins instead of creating one): duetctl init, before any daemon runs
+	[ "${NO_INIT:-0}" = 1 ] && return 0
+	for n in "${NAMES[@]}"; do
+		"$BIN/duetctl" init --config "$TMP/$n.ini" >/dev/null || fail "duetctl init $n"
+	done
 }
 
 start() {

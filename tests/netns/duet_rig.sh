@@ -235,6 +235,11 @@ duet_up() {
 			return 1
 		}
 	done
+	# a new cluster: its stores are made on purpose (a daemon without one
+	# rejoins instead); in each namespace, where the peers' addresses are
+	for n in node-a node-b witness; do
+		rig_exec "$n" "$BIN/duetctl" init --config "$RIG_DIR/$n.ini" >/dev/null || return 1
+	done
 	duet_start witness && duet_start node-a || return 1
 	# node-a holds the primary: let it lead the first term (node-b would
 	# hand leadership over anyway; this only saves a transfer)

@@ -216,3 +216,130 @@ Test(pg_live, promote_standby_and_a_server_that_is_down)
 	tl_pg_close(p);
 	tl_pg_close(s);
 }
+
+/* Probes pg and feeds the SYNC proof until it gives `want` (fails the test
+ * after wait_ms); the last probe in r, the sentence in why. */
+static void judge_until(struct duet_pg *pg, struct duet_pg_sync_proof *proof,
+			enum duet_pg_sync_verdict want, unsigned wait_ms, struct tl_result *r,
+			char *why, size_t whylen)
+{
+	uint64_t until = uv_now(tl_loop) + wait_ms;
+	for (;;) {
+		cr_assert_eq(tl_probe(pg, r, 5000), 0, "probe: %s", r->err);
+		enum duet_pg_sync_verdict v =
+		    duet_pg_sync_judge(proof, &r->st, "standby1", why, whylen);
+		if (v == want)
+			return;
+		cr_assert(uv_now(tl_loop) < until, "verdict %d, not %d, within %u ms: %s", v, want,
+			  wait_ms, why);
+		pause_ms(20);
+	}
+}
+
+static void exec_ok(const struct pg_server *s, const char *sql)
+{
+	char out[300];
+	cr_assert_eq(cl_exec(s, sql, out, sizeof out), 0, "%s: %s", sql, out);
+}
+
+/* Defect 13.5, live: the LSN, the rows and their lags come from one
+ * statement (the lag is exactly that LSN minus the flush position), probes
+ * are numbered in the order they ran, and on a real synchronous standby the
+ * proof needs a second probe even though the first shows it caught up. */
+Test(pg_live, sync_on_needs_later_probe)
+{
+	struct duet_pg *pg = tl_pg_new(cl.primary.conninfo, 2000);
+	struct tl_result r;
+	char why[320];
+	cr_assert_eq(tl_set_sync(pg, "standby1", &r, 5000), 0, "%s", r.err);
+	wait_repl(pg, "streaming", "sync", 15000, &r);
+	exec_ok(&cl.primary, "CREATE TABLE duet_t(x int); INSERT INTO duet_t VALUES (1)");
+
+	uint64_t last_seq = 0;
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(tl_probe(pg, &r, 5000), 0, "probe: %s", r.err);
+		cr_assert_gt(r.st.probe_seq, last_seq, "probes numbered in order");
+		last_seq = r.st.probe_seq;
+		const struct duet_pg_repl *row = tl_repl(&r.st, "standby1");
+		cr_assert_not_null(row);
+		if (row->flush_lsn)
+			cr_assert_eq((int64_t)(duet_pg_parse_lsn(r.st.lsn) - row->flush_lsn),
+				     row->flush_lag_bytes,
+				     "lag %lld is not %s - flush position %llX: not one statement",
+				     (long long)row->flush_lag_bytes, r.st.lsn,
+				     (unsigned long long)row->flush_lsn);
+		exec_ok(&cl.primary, "INSERT INTO duet_t VALUES (2)");
+	}
+
+	/* idle and caught up: the first probe alone, seen twice, is no proof */
+	struct duet_pg_sync_proof proof;
+	memset(&proof, 0, sizeof proof);
+	judge_until(pg, &proof, DUET_PG_SYNC_WAIT, 10000, &r, why, sizeof why);
+	cr_assert_eq(duet_pg_sync_judge(&proof, &r.st, "standby1", why, sizeof why),
+		     DUET_PG_SYNC_WAIT, "the same probe again: %s", why);
+	uint64_t first = proof.first_seq;
+	cr_assert_eq(first, r.st.probe_seq);
+	judge_until(pg, &proof, DUET_PG_SYNC_PROVEN, 10000, &r, why, sizeof why);
+	cr_assert_gt(proof.target_seq, first, "%s", why);
+	cr_assert(strstr(why, "flushed"), "%s", why);
+	tl_pg_close(pg);
+}
+
+/* Defect 13.6: pg_stat_replication says "sync" whatever synchronous_commit
+ * is; with local/off at database, role or server level the proof refuses
+ * and says why. A real primary with a real synchronous standby. */
+Test(pg_live, sync_on_refused_synchronous_commit_local)
+{
+	struct duet_pg *pg = tl_pg_new(cl.primary.conninfo, 2000);
+	struct tl_result r;
+	char why[320];
+	struct duet_pg_sync_proof proof;
+	memset(&proof, 0, sizeof proof);
+	cr_assert_eq(tl_set_sync(pg, "standby1", &r, 5000), 0, "%s", r.err);
+	wait_repl(pg, "streaming", "sync", 15000, &r);
+	judge_until(pg, &proof, DUET_PG_SYNC_PROVEN, 10000, &r, why, sizeof why);
+
+	exec_ok(&cl.primary, "CREATE DATABASE app");
+	exec_ok(&cl.primary, "ALTER DATABASE app SET synchronous_commit = local");
+	judge_until(pg, &proof, DUET_PG_SYNC_REFUSED, 5000, &r, why, sizeof why);
+	cr_assert(strstr(why, "synchronous_commit = local for database app: commits would not "
+			      "wait for standby1; set it to on, remote_write or remote_apply"),
+		  "%s", why);
+	cr_assert_eq(tl_repl(&r.st, "standby1")->sync_state[0], 's', "still says sync");
+	cr_assert_eq(proof.first_seq, 0, "the proof starts again");
+	exec_ok(&cl.primary, "ALTER DATABASE app SET synchronous_commit = remote_write");
+	judge_until(pg, &proof, DUET_PG_SYNC_PROVEN, 10000, &r, why, sizeof why);
+
+	exec_ok(&cl.primary, "CREATE ROLE writer LOGIN");
+	exec_ok(&cl.primary, "ALTER ROLE writer SET synchronous_commit = off");
+	judge_until(pg, &proof, DUET_PG_SYNC_REFUSED, 5000, &r, why, sizeof why);
+	cr_assert(strstr(why, "synchronous_commit = off for role writer:"), "%s", why);
+	exec_ok(&cl.primary, "ALTER ROLE writer IN DATABASE app SET synchronous_commit = off");
+	exec_ok(&cl.primary, "ALTER ROLE writer RESET synchronous_commit");
+	judge_until(pg, &proof, DUET_PG_SYNC_REFUSED, 5000, &r, why, sizeof why);
+	cr_assert(strstr(why, "= off for role writer in database app"), "%s", why);
+	exec_ok(&cl.primary, "ALTER ROLE writer IN DATABASE app RESET synchronous_commit");
+	judge_until(pg, &proof, DUET_PG_SYNC_PROVEN, 10000, &r, why, sizeof why);
+
+	/* server level: ALTER SYSTEM + reload reaches the probe's backend
+	 * asynchronously, so probe until it shows */
+	exec_ok(&cl.primary, "ALTER SYSTEM SET synchronous_commit = off");
+	exec_ok(&cl.primary, "SELECT pg_reload_conf()");
+	judge_until(pg, &proof, DUET_PG_SYNC_REFUSED, 10000, &r, why, sizeof why);
+	cr_assert(strstr(why, "synchronous_commit = off at server level"), "%s", why);
+
+	/* the probe's own database overrides it to on: its session no longer
+	 * shows the server's value, which comes from the files instead */
+	exec_ok(&cl.primary, "ALTER DATABASE postgres SET synchronous_commit = on");
+	tl_pg_close(pg);
+	pg = tl_pg_new(cl.primary.conninfo, 2000);
+	memset(&proof, 0, sizeof proof);
+	judge_until(pg, &proof, DUET_PG_SYNC_REFUSED, 5000, &r, why, sizeof why);
+	cr_assert_str_eq(r.st.sc_source, "database");
+	cr_assert(strstr(why, "= off at server level (configuration files)"), "%s", why);
+
+	exec_ok(&cl.primary, "ALTER SYSTEM RESET synchronous_commit");
+	exec_ok(&cl.primary, "SELECT pg_reload_conf()");
+	judge_until(pg, &proof, DUET_PG_SYNC_PROVEN, 10000, &r, why, sizeof why);
+	tl_pg_close(pg);
+}

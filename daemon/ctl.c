@@ -1031,6 +1031,8 @@ void ctl_status_json(struct node *n, FILE *f)
 		fputs(",\"error\":", f);
 		ctl_json_str(f, c->pg_err);
 	}
+	fputs(",\"sync_why\":", f);
+	ctl_json_str(f, c->sync_why);
 	fprintf(f, ",\"probe_age_ms\":%" PRIu64 "}", c->pg_last_ms ? now - c->pg_last_ms : 0);
 	fprintf(f,
 		",\"last_takeover\":{\"term\":%" PRIu64 ",\"committed_after_ms\":%" PRId64
@@ -1084,5 +1086,3 @@ void ctl_status_json(struct node *n, FILE *f)
 	ctl_rebuild_status_json(n, f);
 	ctl_switchover_status_json(n, f);
 }
-	fputs(",\"sync_why\":", f);
-	ctl_json_str(f, c->sync_why);

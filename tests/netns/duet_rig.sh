@@ -238,6 +238,7 @@ duet_up() {
 	# a new cluster: its stores are made on purpose (a daemon without one
 	# rejoins instead); in each namespace, where the peers' addresses are
 	for n in node-a node-b witness; do
+		mkdir -p "$RIG_DIR/$n"
 		rig_exec "$n" "$BIN/duetctl" init --config "$RIG_DIR/$n.ini" >/dev/null || return 1
 	done
 	duet_start witness && duet_start node-a || return 1

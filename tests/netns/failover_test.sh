@@ -20,6 +20,15 @@
 #                OPERATOR entry is in the audit log
 #   partition    the master cut off from standby and witness (iptables): it
 #                demotes itself within its lease, the standby is promoted
+#   stale_standby_wiped_witness  issue 13 defect 1: the standby (duetd and
+#                PostgreSQL) is down, the master commits SYNC off with the
+#                witness and goes on acknowledging writes, the master dies,
+#                the witness's store is wiped and the witness started again,
+#                the stale standby started: the witness comes back silent
+#                (no store: rejoin mode), so the stale standby wins no vote
+#                and is never promoted; when the master returns, the
+#                witness rejoins under incarnation 2 and every
+#                acknowledged write is on the master
 #   fence_fails  the master's link goes down and fencing fails (a BMC that
 #                cannot be reached): the standby still takes over after
 #                waiting out the old lease, and log and status say so
@@ -166,6 +175,47 @@ standby_down)
 	acked_sync=$(awk '$3 == "node-a"' "$DUET_ACKS" | head -n 100 >"$RIG_DIR/acks-sync.log"; wc -l <"$RIG_DIR/acks-sync.log")
 	duet_verify node-b "$RIG_DIR/acks-sync.log" || fail "writes acknowledged under SYNC are lost"
 	ok "the $acked_sync writes acknowledged while node-b was SYNC are on node-b"
+	duet_check_samples || fail "two PostgreSQL servers were primaries at once"
+	;;
+stale_standby_wiped_witness)
+	duet_stop node-b || fail "stop node-b's duetd"
+	rig_pg_stop node-b || fail "stop node-b's postgres"
+	rig_wait 20 "node-a commits SYNC(node-b, off)" \
+		duet_is node-a '(.members[] | select(.name == "node-b") | .sync) == false' ||
+		fail "SYNC off not committed"
+	duet_wait_acks 50 node-a 20 || fail "writes did not go on after SYNC off"
+	ok "SYNC(node-b, off) committed and node-a goes on accepting writes alone"
+	duet_kill9_all node-a
+	duet_kill9 witness
+	rm -rf "${RIG_DIR:?}/witness/duet"
+	duet_start witness || fail "start the witness again, without its store"
+	rig_pg_start node-b || fail "start node-b's postgres again"
+	duet_start node-b || fail "start node-b's duetd again"
+	# node-b's log still says SYNC for itself; it must not become leader
+	# or master with the wiped witness's vote: watch it for 10 elections
+	deadline=$(($(rig__now_ms) + 10000 * RIG_SLOW))
+	while [ "$(rig__now_ms)" -lt "$deadline" ]; do
+		duet_acting_master node-b && fail "the stale standby node-b was promoted"
+		duet_is node-b '.role == "leader"' && fail "the stale standby node-b became leader"
+		sleep 0.1
+	done
+	[ "$(duet_field node-b .pg.role)" = standby ] || fail "node-b's PostgreSQL is not a standby"
+	ok "the stale standby is neither leader nor master: $(duet_field node-b .why_not_master)"
+	rig_wait 10 "the witness is in rejoin mode by itself" \
+		duet_is witness '.rejoin.automatic and .rejoin.state == "waiting_for_leader"' ||
+		fail "witness: $(duet_field witness .rejoin)"
+	grep -q "NO STORE at" "$RIG_DIR/witness/duetd.log" || fail "the witness's log does not say NO STORE"
+	rig_pg_start node-a || fail "start node-a's postgres again"
+	duet_start node-a || fail "start node-a's duetd again"
+	rig_wait 30 "node-a is acting master again" duet_acting_master node-a ||
+		fail "node-a did not come back as master"
+	rig_wait 20 "the witness rejoined under incarnation 2" \
+		duet_is witness '.rejoin.state == "rejoined" and .incarnation == 2' ||
+		fail "witness: $(duet_field witness '{incarnation, rejoin}')"
+	ok "node-a is master again and the witness rejoined under incarnation 2"
+	duet_probes_stop
+	duet_verify node-a "$DUET_ACKS" || fail "acknowledged writes are missing on node-a"
+	ok "all $(wc -l <"$DUET_ACKS") acknowledged writes are on node-a"
 	duet_check_samples || fail "two PostgreSQL servers were primaries at once"
 	;;
 fence_fails)

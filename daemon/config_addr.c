@@ -4,13 +4,16 @@
  *
  * An address is checked by its form only, never resolved: check-config must
  * give the same answer on any machine, and a config must not fail to load
- * because DNS is down at boot. A host that looks like an IPv4 literal (digits
- * and dots only) must be one, so a typo such as 10.0.0.256 is not accepted
- * as a hostname; an IPv6 literal goes in brackets, because its colons would
- * otherwise run into the port's.
+ * because DNS is down at boot. Every address list of the config is used as
+ * IP literals at run time (duet_addr_parse: the transport, the receivers,
+ * the isolation targets, the TCP sink), so a list refuses host names. A host that looks like an
+ * IPv4 literal (digits and dots only) must be one, so a typo such as 10.0.0.256 is not accepted as
+ * a hostname; an IPv6 literal goes in brackets, because its colons would otherwise run into the
+ * port's.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +111,16 @@ int config_check_addr(const char *addr, char *why, size_t whylen)
 	return 0;
 }
 
+/* An address that config_check_addr() accepted has an IP literal for a
+ * host: in brackets, or digits and dots (checked as IPv4 there). */
+static bool addr_is_literal(const char *addr)
+{
+	if (addr[0] == '[')
+		return true;
+	size_t hl = (size_t)(strrchr(addr, ':') - addr);
+	return strspn(addr, "0123456789.") >= hl;
+}
+
 int config_parse_addrs(const char *value, struct duet_config_addrs *out, char *why, size_t whylen)
 {
 	memset(out, 0, sizeof(*out));
@@ -136,6 +149,14 @@ int config_parse_addrs(const char *value, struct duet_config_addrs *out, char *w
 		one[n] = '\0';
 		if (config_check_addr(one, why, whylen) != 0)
 			return -1;
+		if (!addr_is_literal(one)) {
+			snprintf(why, whylen,
+				 "'%s' names a host; use a numeric address (a.b.c.d:port or "
+				 "[v6]:port): duet resolves no names, so that a slow or absent "
+				 "resolver can never stall a member or keep it from starting",
+				 one);
+			return -1;
+		}
 		for (unsigned i = 0; i < out->n; i++) {
 			if (strcmp(out->v[i], one) == 0) {
 				snprintf(why, whylen, "'%s' is listed twice", one);

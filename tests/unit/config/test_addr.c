@@ -64,12 +64,16 @@ Test(config_addr, lists)
 {
 	struct duet_config_addrs a;
 	char why[256];
-	cr_assert_eq(config_parse_addrs(" a:1 ,b:2,  [::1]:3", &a, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(config_parse_addrs(" 10.0.0.1:1 ,10.0.0.2:2,  [::1]:3", &a, why, sizeof(why)),
+		     0, "%s", why);
 	cr_assert_eq(a.n, 3);
-	cr_assert_str_eq(a.v[0], "a:1");
+	cr_assert_str_eq(a.v[0], "10.0.0.1:1");
 	cr_assert_str_eq(a.v[2], "[::1]:3");
 	cr_assert_eq(config_parse_addrs("", &a, why, sizeof(why)), -1);
-	cr_assert_eq(config_parse_addrs("a:1,,b:1", &a, why, sizeof(why)), -1);
+	cr_assert_eq(config_parse_addrs("10.0.0.1:1,,10.0.0.2:1", &a, why, sizeof(why)), -1);
+	/* a well-formed host name is still refused in a list: nothing resolves it */
+	cr_assert_eq(config_parse_addrs("10.0.0.1:1,node-b.example:1", &a, why, sizeof(why)), -1);
+	cr_assert(strstr(why, "names a host") != NULL, "%s", why);
 }
 
 Test(config_addr, distance)

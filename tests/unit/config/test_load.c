@@ -165,8 +165,8 @@ Test(config_load, dialect)
 			   "  name: demo ; inline comment\r\n"
 			   "\tid = 00C0FFEE00C0FFEE\r\n"
 			   "[node]\r\nname = w\r\n"
-			   "[member node-a]\r\nid = 1\r\nkind = Data\r\naddress = a.example:1\r\n"
-			   "[member node-b]\r\nid = 2\r\nkind = data\r\naddress = b.example:1\r\n"
+			   "[member node-a]\r\nid = 1\r\nkind = Data\r\naddress = 192.0.2.1:1\r\n"
+			   "[member node-b]\r\nid = 2\r\nkind = data\r\naddress = 192.0.2.2:1\r\n"
 			   "[ member   w ]\r\nid = 4294967295\r\nkind = witness\r\naddress = "
 			   "[fe80::1]:9\r\n"
 			   "[tls]\r\nca = /a\r\ncert = /b\r\nkey = /c";

@@ -28,7 +28,7 @@
 
 #define DETAIL_MAX 512 /* DUET_DETAIL_MAX: what a STEP entry holds */
 
-enum op_kind { OP_ACQUIRE, OP_RELEASE, OP_CHECK };
+enum op_kind { OP_ACQUIRE, OP_RELEASE, OP_CHECK, OP_ANNOUNCE };
 
 /* A blocking step done by a worker thread. */
 enum job_kind { JOB_ADD, JOB_DEL, JOB_CHECK, JOB_GARP };
@@ -62,6 +62,11 @@ struct duet_fip {
 	int job_rc;
 	bool job_flag; /* existed / absent / present */
 	char job_err[FIP_ERR_MAX];
+
+	/* An operation that ends without I/O ends from this timer callback
+	 * (never inside the call that queued it). */
+	int defer_rc;
+	char defer_detail[DETAIL_MAX];
 
 	/* Acquire progress. */
 	bool existed;
@@ -286,6 +291,13 @@ int duet_fip_acquire(struct duet_fip *f, duet_fip_cb cb, void *data)
 	return enqueue(f, (struct fip_op){.kind = OP_ACQUIRE, .cb = cb, .data = data});
 }
 
+int duet_fip_announce(struct duet_fip *f, duet_fip_cb cb, void *data)
+{
+	if (!cb)
+		return DUET_EINVAL;
+	return enqueue(f, (struct fip_op){.kind = OP_ANNOUNCE, .cb = cb, .data = data});
+}
+
 int duet_fip_release(struct duet_fip *f, duet_fip_cb cb, void *data)
 {
 	if (!cb)
@@ -328,6 +340,36 @@ static void run_job(uv_work_t *w)
 
 static void job_done(uv_work_t *w, int status);
 
+/* DESIGN.md 4.7: the owner's last word before an address is added or
+ * announced. */
+static bool may_act(const struct duet_fip *f)
+{
+	return !f->cfg.may_act || f->cfg.may_act(f->cfg.may_act_data);
+}
+
+/* Ends the running operation: the owner no longer allows it. */
+static void refused(struct duet_fip *f, const char *what)
+{
+	char d[DETAIL_MAX];
+	snprintf(d, sizeof d, "%s: %s not sent: this node may no longer act as master",
+		 f->addr.text, what);
+	complete(f, DUET_ENOTLEADER, false, d);
+}
+
+static void on_defer_timer(uv_timer_t *t)
+{
+	struct duet_fip *f = t->data;
+	complete(f, f->defer_rc, f->defer_rc == 0, f->defer_detail);
+}
+
+/* Ends the operation being started without I/O, from a fresh loop callback. */
+static int defer_complete(struct duet_fip *f, int rc, const char *detail)
+{
+	f->defer_rc = rc;
+	snprintf(f->defer_detail, sizeof f->defer_detail, "%s", detail);
+	return uv_timer_start(&f->timer, on_defer_timer, 0, 0);
+}
+
 static int queue_job(struct duet_fip *f, enum job_kind job)
 {
 	f->job = job;
@@ -341,6 +383,10 @@ static int queue_job(struct duet_fip *f, enum job_kind job)
 static void on_garp_timer(uv_timer_t *t)
 {
 	struct duet_fip *f = t->data;
+	if (!may_act(f)) {
+		refused(f, "gratuitous ARP");
+		return;
+	}
 	int rc = queue_job(f, JOB_GARP);
 	if (rc) {
 		char d[DETAIL_MAX];
@@ -403,6 +449,10 @@ static void job_done(uv_work_t *w, int status)
 			return;
 		}
 		f->garps_sent = 0;
+		if (!may_act(f)) {
+			refused(f, "gratuitous ARP");
+			return;
+		}
 		if (queue_job(f, JOB_GARP) == 0)
 			return;
 		f->job_rc = -EAGAIN;
@@ -410,6 +460,16 @@ static void job_done(uv_work_t *w, int status)
 		acquire_step(f);
 		return;
 	case JOB_GARP:
+		if (f->queue[f->head].kind == OP_ANNOUNCE) {
+			if (f->job_rc)
+				snprintf(d, sizeof d, "%s: gratuitous ARP on %s failed: %s",
+					 f->addr.text, f->cfg.interface, f->job_err);
+			else
+				snprintf(d, sizeof d, "%s: gratuitous ARP sent on %s", f->addr.text,
+					 f->cfg.interface);
+			complete(f, f->job_rc, true, d);
+			return;
+		}
 		acquire_step(f);
 		return;
 	case JOB_DEL:
@@ -444,7 +504,7 @@ static void command_done(void *data, const struct duet_cmd_result *r)
 		return;
 	}
 	enum op_kind kind = f->queue[f->head].kind;
-	static const char *const names[] = {"add", "delete", "check"};
+	static const char *const names[] = {"add", "delete", "check", "announce"};
 	char what[256], d[DETAIL_MAX];
 	duet_cmd_describe(r, what, sizeof what);
 	int rc = 0;
@@ -473,6 +533,22 @@ static int start_op(struct duet_fip *f)
 {
 	enum op_kind kind = f->queue[f->head].kind;
 	f->busy = true;
+	if (kind == OP_ACQUIRE || kind == OP_ANNOUNCE) {
+		char d[DETAIL_MAX];
+		if (!may_act(f)) {
+			snprintf(d, sizeof d,
+				 "%s: %s not sent: this node may no longer act as master",
+				 f->addr.text, kind == OP_ACQUIRE ? "address" : "gratuitous ARP");
+			return defer_complete(f, DUET_ENOTLEADER, d);
+		}
+		if (kind == OP_ANNOUNCE && (f->command_mode || f->addr.family != AF_INET)) {
+			snprintf(d, sizeof d, "%s: nothing to announce (%s)", f->addr.text,
+				 f->command_mode ? "command mode" : "IPv6");
+			return defer_complete(f, 0, d);
+		}
+		if (kind == OP_ANNOUNCE)
+			return queue_job(f, JOB_GARP);
+	}
 	if (f->command_mode) {
 		const char *command = kind == OP_ACQUIRE   ? f->cfg.add_command
 				      : kind == OP_RELEASE ? f->cfg.del_command

@@ -167,6 +167,12 @@ struct duet_fip_config {
 	char del_command[DUET_CMD_COMMAND_MAX];
 	char check_command[DUET_CMD_COMMAND_MAX];
 	uint32_t timeout_ms; /* per operation; 0 = DUET_FIP_DEFAULT_TIMEOUT_MS */
+	/* DESIGN.md 4.7: asked on the loop right before the address is added
+	 * and before each gratuitous ARP (of acquire and announce); false ends
+	 * the operation with DUET_ENOTLEADER and nothing more is sent. NULL:
+	 * always allowed. */
+	bool (*may_act)(void *data);
+	void *may_act_data;
 };
 
 /* Checks "address/prefix" (IPv4 prefix 1..32, IPv6 1..128; the prefix is
@@ -198,6 +204,12 @@ typedef void (*duet_fip_check_cb)(void *data, int rc, bool present, const char *
  * from starting the work (DUET_ENOMEM); on an error cb never comes.
  */
 int duet_fip_acquire(struct duet_fip *f, duet_fip_cb cb, void *data);
+
+/* Sends one gratuitous ARP for the address (the acting master repeats it,
+ * DESIGN.md 4.7), whether or not the address is on the interface (the
+ * caller knows it holds it). Nothing is sent for IPv6 or in command mode
+ * (rc 0, the detail says so). Same returns as acquire. */
+int duet_fip_announce(struct duet_fip *f, duet_fip_cb cb, void *data);
 
 /* Deletes the address (absent = success). Same returns as acquire, and in
  * netlink mode -EADDRINUSE when the address is on the interface with

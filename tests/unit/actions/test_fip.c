@@ -512,3 +512,82 @@ Test(fip, release_refuses_the_address_under_another_prefix)
 	cr_assert(shown_on("v0", "10.77.0.100/16"));
 	destroy(f);
 }
+
+/* ---- DESIGN.md 4.7: the master re-announces; nothing after the role ----- */
+
+/* issue 13 defect 7: ARPs went out only on acquire, so the real master
+ * never re-announced (a neighbour that believed a paused old master kept
+ * its entry). One gratuitous ARP per duet_fip_announce(). */
+Test(fip, master_reannounces_with_periodic_garp)
+{
+	netns_setup();
+	int cap = open_capture("v1");
+	uint8_t mac[6];
+	mac_of("v0", mac);
+	struct duet_fip *f = make(FIP, "v0", 1);
+	struct outcome o = acquire(f);
+	cr_assert_eq(o.rc, 0, "%s", o.detail);
+	expect_garp(cap, mac);
+	for (int i = 0; i < 2; i++) {
+		o = (struct outcome){0};
+		cr_assert_eq(duet_fip_announce(f, on_fip, &o), 0);
+		cr_assert(!o.called, "callback must not run inside the call");
+		loop_until(&o.called, SAFETY_LIMIT_MS);
+		cr_assert_eq(o.rc, 0, "%s", o.detail);
+		cr_assert_str_eq(o.detail, FIP ": gratuitous ARP sent on v0");
+		expect_garp(cap, mac);
+	}
+	close(cap);
+	destroy(f);
+}
+
+static int gate_allows; /* how many more times may_act says yes */
+
+static bool gate(void *data)
+{
+	(void)data;
+	return gate_allows-- > 0;
+}
+
+/* issue 13 defect 7: an acquire started before a pause went on adding the
+ * address and sending ARPs after the node lost the role. The owner's
+ * may_act() is asked before the add and before each ARP. */
+Test(fip, acquire_stops_announcing_once_the_role_is_lost)
+{
+	netns_setup();
+	int cap = open_capture("v1");
+	uint8_t mac[6];
+	mac_of("v0", mac);
+	struct duet_fip_config cfg = {0};
+	snprintf(cfg.address, sizeof cfg.address, "%s", FIP);
+	snprintf(cfg.interface, sizeof cfg.interface, "v0");
+	cfg.garp_count = 3;
+	cfg.garp_interval_ms = 10;
+	cfg.may_act = gate;
+	struct duet_fip *f = NULL;
+	char err[256] = "";
+	cr_assert_eq(duet_fip_new(t_loop, &cfg, &f, err, sizeof err), 0, "%s", err);
+
+	gate_allows = 0; /* not even the address */
+	struct outcome o = acquire(f);
+	cr_assert_eq(o.rc, DUET_ENOTLEADER, "%d: %s", o.rc, o.detail);
+	cr_assert(!shown_on("v0", FIP_IP), "the address was added after the role was lost");
+
+	gate_allows = 2; /* the add and the first ARP, then the role is gone */
+	o = acquire(f);
+	cr_assert_eq(o.rc, DUET_ENOTLEADER, "%d: %s", o.rc, o.detail);
+	cr_assert(strstr(o.detail, "may no longer act"), "%s", o.detail);
+	expect_garp(cap, mac);
+	/* every ARP sent went out before the acquire ended: none may wait */
+	struct arp_ipv4 p;
+	cr_assert_lt(recv(cap, &p, sizeof p, MSG_DONTWAIT), 0,
+		     "a second ARP went out after the role was lost");
+
+	gate_allows = 0;
+	o = (struct outcome){0};
+	cr_assert_eq(duet_fip_announce(f, on_fip, &o), 0);
+	loop_until(&o.called, SAFETY_LIMIT_MS);
+	cr_assert_eq(o.rc, DUET_ENOTLEADER, "%d: %s", o.rc, o.detail);
+	close(cap);
+	destroy(f);
+}

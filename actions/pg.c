@@ -36,6 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <libpq-fe.h>
@@ -86,7 +89,17 @@ _Static_assert(DUET_PG_MAX_SC_OVERRIDES == 8,
 
 enum op_kind { OP_PROBE, OP_SET_SYNC, OP_PROMOTE };
 enum sync_step { SYNC_ALTER, SYNC_RELOAD, SYNC_CONFIRM };
-enum conn_state { CONN_NONE, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
+enum conn_state { CONN_NONE, CONN_RESOLVING, CONN_CONNECTING, CONN_IDLE, CONN_BUSY };
+
+#define MAX_HOSTS 8 /* entries of a host= list duet resolves itself */
+
+/* One uv_getaddrinfo in flight. Owned by the module until abandoned (a
+ * deadline or close while it runs): then pg is NULL and the callback only
+ * frees it. */
+struct pg_resolve {
+	uv_getaddrinfo_t req;
+	struct duet_pg *pg;
+};
 
 struct pg_op {
 	struct duet_pg *pg;
@@ -118,6 +131,15 @@ struct duet_pg {
 	uv_loop_t *loop;
 	struct duet_pg_config cfg;
 	char target[TARGET_BYTES]; /* "host:port", for messages */
+
+	/* host names in host= are resolved here, off the loop (PQconnectStart
+	 * would call a blocking getaddrinfo): hostaddr= gets the addresses */
+	bool resolve;               /* some host= entry is a name */
+	unsigned n_hosts;           /* entries of host= */
+	char hosts[MAX_HOSTS][256]; /* "" for an entry that needs no lookup */
+	char addrs[MAX_HOSTS][64];  /* resolved, or "" */
+	unsigned resolve_index;     /* entry being resolved */
+	struct pg_resolve *resolving;
 
 	PGconn *conn;
 	enum conn_state cstate;
@@ -274,8 +296,18 @@ static int poll_watch(struct duet_pg *pg, int events)
 	return uv_poll_start(&pg->poll->handle, events, on_poll);
 }
 
+static void resolve_abandon(struct duet_pg *pg)
+{
+	if (!pg->resolving)
+		return;
+	pg->resolving->pg = NULL; /* its callback frees it */
+	uv_cancel((uv_req_t *)&pg->resolving->req);
+	pg->resolving = NULL;
+}
+
 static void conn_close(struct duet_pg *pg)
 {
+	resolve_abandon(pg);
 	poll_drop(pg);
 	if (pg->conn)
 		PQfinish(pg->conn); /* non-blocking socket: the Terminate message is best effort */
@@ -361,7 +393,7 @@ static void head_fail(struct duet_pg *pg, int rc, const char *err)
 {
 	char msg[ERR_BYTES];
 	copy_str(msg, sizeof msg, err); /* err may live in the PGconn */
-	if (pg->cstate == CONN_CONNECTING)
+	if (pg->cstate == CONN_CONNECTING || pg->cstate == CONN_RESOLVING)
 		pg->stats.connect_failures++;
 	conn_close(pg);
 	uv_timer_stop(&pg->retry);
@@ -383,15 +415,48 @@ static void head_fail_uv(struct duet_pg *pg, int rc, const char *doing)
 	char msg[ERR_BYTES];
 	msgf(msg, sizeof msg, "%s on %s: %s", doing, pg->target,
 	     rc == DUET_ENOMEM ? "out of memory" : uv_strerror(rc));
-	head_fail(pg, pg->cstate == CONN_CONNECTING ? -ENOTCONN : -ECONNRESET, msg);
+	head_fail(pg,
+		  pg->cstate == CONN_CONNECTING || pg->cstate == CONN_RESOLVING ? -ENOTCONN
+										: -ECONNRESET,
+		  msg);
 }
 
 /* ---- Connecting ------------------------------------------------------------ */
 
-static void conn_start(struct duet_pg *pg)
+/* PQconnectStart for the conninfo, with hostaddr= from the lookups when
+ * duet resolved the host names itself. */
+static PGconn *connect_start_libpq(struct duet_pg *pg)
 {
-	pg->stats.connects++;
-	pg->conn = PQconnectStart(pg->cfg.conninfo);
+	if (!pg->resolve)
+		return PQconnectStart(pg->cfg.conninfo);
+	PQconninfoOption *opts = PQconninfoParse(pg->cfg.conninfo, NULL);
+	if (!opts)
+		return NULL;
+	const char *keys[64], *vals[64];
+	unsigned n = 0;
+	for (PQconninfoOption *o = opts; o->keyword && n < 62; o++) {
+		if (!o->val || strcmp(o->keyword, "hostaddr") == 0)
+			continue;
+		keys[n] = o->keyword;
+		vals[n++] = o->val;
+	}
+	char hostaddr[MAX_HOSTS * 65] = "";
+	size_t len = 0;
+	for (unsigned i = 0; i < pg->n_hosts; i++)
+		len += (size_t)snprintf(hostaddr + len, sizeof hostaddr - len, "%s%s", i ? "," : "",
+					pg->addrs[i]);
+	keys[n] = "hostaddr";
+	vals[n++] = hostaddr;
+	keys[n] = NULL;
+	vals[n] = NULL;
+	PGconn *conn = PQconnectStartParams(keys, vals, 0);
+	PQconninfoFree(opts);
+	return conn;
+}
+
+static void conn_start_libpq(struct duet_pg *pg)
+{
+	pg->conn = connect_start_libpq(pg);
 	pg->cstate = CONN_CONNECTING;
 	if (!pg->conn) {
 		head_fail(pg, DUET_ENOMEM, "out of memory starting a libpq connection");
@@ -408,6 +473,83 @@ static void conn_start(struct duet_pg *pg)
 	int rc = poll_watch(pg, UV_WRITABLE);
 	if (rc)
 		head_fail_uv(pg, rc, "watching the socket while connecting");
+}
+
+static void resolve_next(struct duet_pg *pg);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct pg_resolve *r = (struct pg_resolve *)req;
+	struct duet_pg *pg = r->pg;
+	free(r);
+	if (!pg) { /* abandoned */
+		uv_freeaddrinfo(res);
+		return;
+	}
+	pg->resolving = NULL;
+	unsigned i = pg->resolve_index;
+	char *addr = pg->addrs[i];
+	addr[0] = 0;
+	for (struct addrinfo *a = status == 0 ? res : NULL; a && !addr[0]; a = a->ai_next) {
+		if (a->ai_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)a->ai_addr, addr, sizeof pg->addrs[i]);
+		else if (a->ai_family == AF_INET6)
+			uv_ip6_name((struct sockaddr_in6 *)a->ai_addr, addr, sizeof pg->addrs[i]);
+	}
+	uv_freeaddrinfo(res);
+	if (!addr[0]) {
+		char msg[ERR_BYTES];
+		msgf(msg, sizeof msg, "could not resolve host name \"%.100s\": %s", pg->hosts[i],
+		     status ? uv_strerror(status) : "no IPv4 or IPv6 address");
+		head_fail(pg, -ENOTCONN, msg);
+		return;
+	}
+	pg->resolve_index++;
+	resolve_next(pg);
+}
+
+/* Resolves the next host name of host= on the threadpool, or connects
+ * when none is left. */
+static void resolve_next(struct duet_pg *pg)
+{
+	while (pg->resolve_index < pg->n_hosts && !pg->hosts[pg->resolve_index][0])
+		pg->resolve_index++;
+	if (pg->resolve_index == pg->n_hosts) {
+		conn_start_libpq(pg);
+		return;
+	}
+	struct pg_resolve *r = calloc(1, sizeof *r);
+	if (!r) {
+		head_fail(pg, DUET_ENOMEM, "out of memory resolving the host name");
+		return;
+	}
+	r->pg = pg;
+	struct addrinfo hints;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	int rc = uv_getaddrinfo(pg->loop, &r->req, on_resolved, pg->hosts[pg->resolve_index], NULL,
+				&hints);
+	if (rc) {
+		free(r);
+		head_fail_uv(pg, rc, "resolving the host name");
+		return;
+	}
+	pg->resolving = r;
+}
+
+static void conn_start(struct duet_pg *pg)
+{
+	pg->stats.connects++;
+	if (!pg->resolve) {
+		conn_start_libpq(pg);
+		return;
+	}
+	pg->cstate = CONN_RESOLVING;
+	pg->resolve_index = 0;
+	for (unsigned i = 0; i < pg->n_hosts; i++)
+		pg->addrs[i][0] = 0;
+	resolve_next(pg);
 }
 
 static void connect_step(struct duet_pg *pg)
@@ -786,6 +928,9 @@ static void on_deadline(uv_timer_t *t)
 	else if (pg->cstate == CONN_BUSY)
 		msgf(msg, sizeof msg, "timed out after %llu ms waiting for %s to answer %s", ms,
 		     pg->target, step_name(op));
+	else if (pg->cstate == CONN_RESOLVING)
+		msgf(msg, sizeof msg, "timed out after %llu ms resolving the host name \"%.100s\"",
+		     ms, pg->hosts[pg->resolve_index]);
 	else
 		msgf(msg, sizeof msg, "timed out after %llu ms connecting to %s", ms, pg->target);
 	head_fail(pg, -ETIMEDOUT, msg);
@@ -859,6 +1004,78 @@ static void describe_target(const char *conninfo, char *dst, size_t cap)
 	PQconninfoFree(opts);
 }
 
+/* Is this host= entry something libpq connects to without a lookup: a
+ * socket directory, an abstract socket, or a numeric address? */
+static bool host_needs_no_lookup(const char *h)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return !h[0] || h[0] == '/' || h[0] == '@' || inet_pton(AF_INET, h, buf) == 1 ||
+	       inet_pton(AF_INET6, h, buf) == 1;
+}
+
+int duet_pg_conninfo_hosts(const char *conninfo, char *name, size_t namelen)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", NULL);
+	if (!opts)
+		return DUET_EINVAL;
+	const char *host = NULL, *hostaddr = NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val && strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (o->val && strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	}
+	int rc = 0; /* no name to resolve */
+	if (host && (!hostaddr || !hostaddr[0])) {
+		unsigned count = 0;
+		for (const char *p = host;; count++) {
+			size_t n = strcspn(p, ",");
+			char h[256];
+			snprintf(h, sizeof h, "%.*s", (int)(n < 255 ? n : 255), p);
+			if (!host_needs_no_lookup(h)) {
+				if (rc == 0 && name && namelen)
+					snprintf(name, namelen, "%s", h);
+				rc = 1;
+			}
+			if (!p[n])
+				break;
+			p += n + 1;
+		}
+		if (rc && count + 1 > MAX_HOSTS)
+			rc = DUET_EINVAL;
+	}
+	PQconninfoFree(opts);
+	return rc;
+}
+
+/* Which host= entries this module must resolve itself (see pg.h). */
+static int plan_resolve(struct duet_pg *pg)
+{
+	int rc = duet_pg_conninfo_hosts(pg->cfg.conninfo, NULL, 0);
+	if (rc <= 0)
+		return rc;
+	PQconninfoOption *opts = PQconninfoParse(pg->cfg.conninfo, NULL);
+	if (!opts)
+		return DUET_EINVAL;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || strcmp(o->keyword, "host") != 0)
+			continue;
+		for (const char *p = o->val; pg->n_hosts < MAX_HOSTS; p++) {
+			size_t n = strcspn(p, ",");
+			char *h = pg->hosts[pg->n_hosts++];
+			snprintf(h, sizeof pg->hosts[0], "%.*s", (int)(n < 255 ? n : 255), p);
+			if (host_needs_no_lookup(h))
+				h[0] = 0;
+			p += n;
+			if (!*p)
+				break;
+		}
+	}
+	PQconninfoFree(opts);
+	pg->resolve = true;
+	return 0;
+}
+
 int duet_pg_new(uv_loop_t *loop, const struct duet_pg_config *cfg, struct duet_pg **out)
 {
 	if (!loop || !cfg || !out || !memchr(cfg->conninfo, 0, sizeof cfg->conninfo))
@@ -873,6 +1090,10 @@ int duet_pg_new(uv_loop_t *loop, const struct duet_pg_config *cfg, struct duet_p
 	if (!pg->cfg.timeout_ms)
 		pg->cfg.timeout_ms = DUET_PG_DEFAULT_TIMEOUT_MS;
 	describe_target(pg->cfg.conninfo, pg->target, sizeof pg->target);
+	if (plan_resolve(pg) != 0) {
+		free(pg);
+		return DUET_EINVAL;
+	}
 	/* uv_timer_init cannot fail on unix */
 	uv_timer_init(loop, &pg->kick);
 	uv_timer_init(loop, &pg->retry);

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "duet/config.h"
 #include "duet/err.h"
+#include "duet/pg.h"
 #include "json.h"
 
 #define MAX_RAFT_SETTINGS 32
@@ -176,6 +177,42 @@ static void print_json_errors(const struct duet_config_errors *errs)
 	fprintf(o, "],\"errors_not_shown\":%u}\n", errs->dropped);
 }
 
+/* [pg] conninfo as actions/pg.c will take it: it must parse, and host names
+ * are resolved off duetd's loop (uv_getaddrinfo) for at most 8 host=
+ * entries. A name is fine but noted: each connect depends on the resolver
+ * within [pg] timeout_ms. Returns 0 or DUET_EINVAL (error added). */
+static int check_pg_conninfo(const struct duet_config *cfg, struct duet_config_errors *errs,
+			     bool json)
+{
+	const char *ci = cfg->act.pg_conninfo;
+	char why[200], name[128] = "";
+	if (!ci[0])
+		return 0;
+	int rc = duet_pg_conninfo_check(ci, why, sizeof why);
+	if (rc == 0)
+		rc = duet_pg_conninfo_hosts(ci, name, sizeof name);
+	else
+		snprintf(errs->v[0].message, sizeof errs->v[0].message,
+			 "[pg] conninfo does not parse: %s", why);
+	if (rc == DUET_EINVAL && duet_pg_conninfo_check(ci, NULL, 0) == 0)
+		snprintf(errs->v[0].message, sizeof errs->v[0].message,
+			 "[pg] conninfo: more than 8 host= entries with a host name among them; "
+			 "duetd resolves names itself (off its loop) for at most 8: give numeric "
+			 "addresses (host=10.0.0.1,... or hostaddr=) or fewer hosts");
+	if (rc == DUET_EINVAL) {
+		errs->v[0].line = 0;
+		errs->n = 1;
+		errs->dropped = 0;
+		return DUET_EINVAL;
+	}
+	if (rc == 1 && !json)
+		printf("note: [pg] conninfo names host '%s': duetd resolves it off its loop before "
+		       "each connect (within [pg] timeout_ms); host=127.0.0.1, hostaddr= or a "
+		       "socket directory (host=/run/postgresql) needs no resolver\n",
+		       name);
+	return 0;
+}
+
 int cmd_check_config(int argc, char **argv)
 {
 	bool json = false, no_files = false, print_keys = false, markdown = false;
@@ -228,6 +265,10 @@ int cmd_check_config(int argc, char **argv)
 	struct duet_config cfg;
 	struct duet_config_errors errs;
 	int rc = duet_config_load(path, no_files ? DUET_CONFIG_SKIP_FILES : 0, &cfg, &errs);
+	if (rc == 0 && check_pg_conninfo(&cfg, &errs, json) != 0) {
+		duet_config_free(&cfg);
+		rc = DUET_EINVAL;
+	}
 	if (rc == 0) {
 		if (json)
 			print_json_ok(path, &cfg, !no_files);

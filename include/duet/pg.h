@@ -82,10 +82,16 @@
  *
  * Everything runs on the caller's loop thread and nothing blocks it: libpq
  * is driven through PQconnectStart/PQconnectPoll, PQsendQuery,
- * PQconsumeInput/PQisBusy and a uv_poll on PQsocket. One caveat from
- * libpq: a host NAME in the conninfo is resolved with a blocking
- * getaddrinfo(); give a numeric address (host=127.0.0.1 or hostaddr=) or a
- * socket directory (host=/run/postgresql) as duetd's config does.
+ * PQconsumeInput/PQisBusy and a uv_poll on PQsocket. libpq would resolve
+ * a host NAME with a blocking getaddrinfo() inside PQconnectStart, so when
+ * host= holds names (and no hostaddr= is given) the module resolves them
+ * itself with uv_getaddrinfo (threadpool) at every connection attempt,
+ * inside the operation's deadline, and passes the first address of each
+ * as hostaddr= (host= is kept for TLS and messages). Socket directories
+ * and numeric addresses need no lookup and go to libpq unchanged. Not
+ * covered: a host name reached through PGHOST or a service file (libpq
+ * reads those itself): put the host in the conninfo. At most 8 host=
+ * entries when any is a name (duet_pg_new refuses more).
  * The config is copied. The module owns its handles; duet_pg_close() closes
  * them and frees the module, then calls closed(data). State pointers
  * handed to callbacks are valid during the call only. Callbacks may queue
@@ -191,9 +197,19 @@ typedef void (*duet_pg_done_cb)(void *data, int rc, const char *err);
 int duet_pg_conninfo_check(const char *conninfo, char *errbuf, size_t errlen);
 
 /*
+ * Does the conninfo name a host that must be looked up (host= with a name,
+ * no hostaddr=)? 0: no; 1: yes, the first such name in `name` (if not
+ * NULL); DUET_EINVAL: it does not parse, or names with more than 8 host=
+ * entries (the module cannot resolve those: use numeric addresses). Never
+ * blocks. For check-config and duet_pg_new.
+ */
+int duet_pg_conninfo_hosts(const char *conninfo, char *name, size_t namelen);
+
+/*
  * Creates the module on `loop`; connects nothing yet. Returns 0 with *out
- * set, DUET_EINVAL (conninfo not NUL-terminated within its array or does
- * not parse) or DUET_ENOMEM.
+ * set, DUET_EINVAL (conninfo not NUL-terminated within its array, does
+ * not parse, or more than 8 host= entries with a name among them) or
+ * DUET_ENOMEM.
  */
 int duet_pg_new(uv_loop_t *loop, const struct duet_pg_config *cfg, struct duet_pg **out);
 

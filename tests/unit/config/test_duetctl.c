@@ -245,3 +245,34 @@ Test(duetctl, print_keys)
 	cr_assert_eq(r->status, 0);
 	cr_assert(strstr(r->out, "[member NAME]\n"), "%s", r->out);
 }
+
+/* Issue 13 defect 8: [pg] conninfo is checked as duetd's libpq module
+ * takes it. A host name is accepted with a note (duetd resolves it off its
+ * loop); what it cannot handle is refused with what to do. */
+Test(duetctl, check_config_pg_conninfo_host_names)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s",
+		 write_temp(with_extra("[pg]\nconninfo = host=db-a.example port=5432\n")));
+	struct run *r = run_duetctl("check-config", path, "--no-files", NULL);
+	cr_assert_eq(r->status, 0, "%s", r->err);
+	cr_assert(strstr(r->out, "note: [pg] conninfo names host 'db-a.example': duetd resolves it "
+				 "off its loop"),
+		  "%s", r->out);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s",
+		 write_temp(with_extra("[pg]\nconninfo = host=a,b,c,d,e,f,g,h,i port=5432\n")));
+	r = run_duetctl("check-config", path, "--no-files", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->err, "more than 8 host= entries with a host name among them"), "%s",
+		  r->err);
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s",
+		 write_temp(with_extra("[pg]\nconninfo = host='127.0.0.1\n")));
+	r = run_duetctl("check-config", path, "--no-files", "--json", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->out, "[pg] conninfo does not parse: "), "%s", r->out);
+	unlink(path);
+}

@@ -251,6 +251,8 @@ static const struct key_def keys[] = {
      "cloud FIP: exit 0 if this node holds the FIP, 1 if not"},
     {SEC_FIP, "garp_count", T_U32, ACT_FIELD(fip_garp_count), 0, 100, NULL, 0, "3",
      "gratuitous ARPs sent after adding the FIP"},
+    {SEC_FIP, "garp_repeat_ms", T_U32, ACT_FIELD(fip_garp_repeat_ms), 0, 600000, NULL, 0, "2000",
+     "the acting master repeats one gratuitous ARP this often (ms; 0: only on acquire)"},
     {SEC_FIP, "timeout_ms", T_U32, ACT_FIELD(fip_timeout_ms), 100, 600000, NULL, 0, "5000",
      "deadline of one FIP operation (ms)"},
 

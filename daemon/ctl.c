@@ -11,9 +11,11 @@
 #include "duet/actions.h"
 #include "node_internal.h"
 
-#define CTL_RETRY_MS      500  /* a failed activation step runs again after this */
-#define CTL_TRANSFER_GAP  2000 /* at most one leadership transfer per this (ms) */
-#define CTL_PG_WAIT_SLACK 5000 /* promotion deadline on top of promote_timeout_ms */
+#define CTL_RETRY_MS      500   /* a failed activation step runs again after this */
+#define CTL_TRANSFER_GAP  2000  /* at most one leadership transfer per this (ms) */
+#define CTL_PG_WAIT_SLACK 5000  /* promotion deadline on top of promote_timeout_ms */
+#define CTL_SWEEP_MS      2000  /* a standby looks for a FIP left over this often */
+#define CTL_SWEEP_MAX_MS  30000 /* the longest wait between two failed releases */
 
 /* Copies src into dst[cap], cut if need be, always terminated. */
 static void scopy(char *dst, size_t cap, const char *src)
@@ -80,9 +82,13 @@ static void pg_probe_done(void *data, int rc, const struct duet_pg_state *st, co
 	c->pg_probe_busy = false;
 	c->pg_last_ms = node_now_ms();
 	c->pg_last_started_ms = c->pg_probe_started_ms;
+	c->pg_last_epoch = c->pg_probe_epoch;
 	if (rc == -ECANCELED || n->stopping)
 		return;
 	if (rc == 0 && st) {
+		/* PostgreSQL runs again after our own stop: its check counts again */
+		if (c->pg_last_epoch == c->demote_epoch && !c->demotions_in_flight)
+			c->pg_stopped_by_us = false;
 		c->pg_known = true;
 		c->pg_last = *st;
 		c->pg_err[0] = '\0';
@@ -110,42 +116,73 @@ static void pg_probe_maybe(struct node *n)
 	if (duet_pg_probe(c->pg, pg_probe_done, n) == 0) {
 		c->pg_probe_busy = true;
 		c->pg_probe_started_ms = now;
+		c->pg_probe_epoch = c->demote_epoch;
 	}
 }
 
 /* ---- demotion ------------------------------------------------------------ */
+
+/* One demotion action ended. DESIGN.md 4.9: an activation waits until the
+ * last one has (ctl_step), and then trusts only a probe of PostgreSQL that
+ * started afterwards (demote_epoch); a switchover hands over only when
+ * none failed (ctl_switchover.c). */
+static void demotion_ended(struct node *n, bool ok, const char *what)
+{
+	struct ctl *c = &n->ctl;
+	c->demotions_in_flight--;
+	if (!ok) {
+		c->demote_failed = true;
+		scopy(c->demote_error, sizeof c->demote_error, what);
+	}
+	if (!c->demotions_in_flight)
+		c->demote_epoch++;
+	if (!n->stopping)
+		node_drive_later(n); /* an activation or a switchover waits for this */
+}
 
 static void demote_cmd_done(void *data, const struct duet_cmd_result *r)
 {
 	struct node *n = data;
 	char what[300];
 	duet_cmd_describe(r, what, sizeof what);
-	n->ctl.demotions_in_flight--;
 	duet_log(r->exit_status == 0 ? DUET_LOG_INFO : DUET_LOG_ERROR, "demotion command: %s",
 		 what);
-	if (!n->stopping && n->ctl.so.state == SWITCHOVER_STOPPING)
-		node_drive_later(n); /* the switchover waits for this */
+	demotion_ended(n, r->exit_status == 0, what);
 }
 
 static void demote_fip_done(void *data, int rc, const char *detail)
 {
 	struct node *n = data;
-	n->ctl.demotions_in_flight--;
+	char what[300];
+	snprintf(what, sizeof what, "FIP release: %.280s",
+		 detail && detail[0] ? detail : duet_strerror(rc));
 	duet_log(rc ? DUET_LOG_ERROR : DUET_LOG_INFO, "demotion: FIP %s: %s",
 		 rc ? "release FAILED" : "released", detail ? detail : "");
-	if (!n->stopping && n->ctl.so.state == SWITCHOVER_STOPPING)
-		node_drive_later(n);
+	if (rc) /* the standby's sweep tries again, with backoff */
+		n->ctl.sweep_at = 0;
+	demotion_ended(n, rc == 0, what);
 }
 
-static void run_demote_cmd(struct node *n, const char *cmd)
+/* `pg_stop`: cmd stops the local PostgreSQL. Unless a critical check of
+ * this node already fails in the log (then the stop is not the cause), the
+ * pg check is held while PostgreSQL is down by our own doing: a failure
+ * caused by the node's own demotion is not a health failure (DESIGN.md
+ * 4.9; ctl_health_step). */
+static void run_demote_cmd(struct node *n, const char *cmd, bool pg_stop)
 {
 	if (!cmd[0])
 		return;
 	if (duet_cmd_run(n->loop, cmd, NULL, n->cfg.act.manager_timeout_ms, demote_cmd_done, n,
-			 NULL) == 0)
+			 NULL) == 0) {
 		n->ctl.demotions_in_flight++;
-	else
+		if (pg_stop && !ctl_check_failing(n, n->cfg.self_id))
+			n->ctl.pg_stopped_by_us = true;
+	} else {
+		n->ctl.demote_failed = true;
+		snprintf(n->ctl.demote_error, sizeof n->ctl.demote_error, "cannot run '%.200s'",
+			 cmd);
 		duet_log(DUET_LOG_ERROR, "demotion: cannot run '%s'", cmd);
+	}
 }
 
 /*
@@ -160,15 +197,27 @@ void ctl_demote(struct node *n, const char *why, bool pg_primary)
 	c->gen++;
 	c->step_busy = false;
 	c->demotions++;
+	if (!c->demotions_in_flight) {
+		c->demote_failed = false;
+		c->demote_error[0] = '\0';
+	}
 	duet_log(DUET_LOG_WARN, "demoting (%s): %s%s%s", why,
 		 pg_primary && n->cfg.act.pg_stop_command[0] ? "PostgreSQL stopped, " : "",
 		 c->fip ? "FIP released, " : "",
 		 n->cfg.act.manager_stop_command[0] ? "manager stopped" : "");
 	if (pg_primary)
-		run_demote_cmd(n, n->cfg.act.pg_stop_command);
-	if (c->fip && duet_fip_release(c->fip, demote_fip_done, n) == 0)
-		c->demotions_in_flight++;
-	run_demote_cmd(n, n->cfg.act.manager_stop_command);
+		run_demote_cmd(n, n->cfg.act.pg_stop_command, true);
+	if (c->fip) {
+		if (duet_fip_release(c->fip, demote_fip_done, n) == 0) {
+			c->demotions_in_flight++;
+		} else {
+			c->demote_failed = true;
+			scopy(c->demote_error, sizeof c->demote_error,
+			      "the FIP release could not be queued");
+			c->sweep_at = 0;
+		}
+	}
+	run_demote_cmd(n, n->cfg.act.manager_stop_command, false);
 	c->act = CTL_STANDBY;
 	/* a STEP for the audit, if this node can still write one (it can when
 	 * a critical check made it hand over; not when the lease was lost) */
@@ -310,7 +359,9 @@ static void pg_start_done(void *data, const struct duet_cmd_result *r)
 		 "PostgreSQL start_command: %s", what);
 	free(s);
 	n->ctl.pg_next_probe = 0;
+	n->ctl.pg_started_ms = r->exit_status == 0 ? node_now_ms() : 0;
 	step_failed(n, r->exit_status == 0 ? 0 : CTL_RETRY_MS);
+	node_drive_later(n);
 }
 
 static void fip_done(void *data, int rc, const char *detail)
@@ -385,6 +436,12 @@ static void chain_next(struct node *n)
 	uint64_t now = node_now_ms();
 	if (c->act != CTL_ACTIVATING || c->step_busy || n->stopping || now < c->retry_at)
 		return;
+	if (!ctl_may_act(n)) {
+		/* a paused node wakes up here: it demotes, it never finishes an
+		 * activation it started before (DESIGN.md 4.7) */
+		ctl_demote(n, "the role was lost during the activation", true);
+		return;
+	}
 	const struct duet_config_actions *a = &n->cfg.act;
 	struct step_ctx *s;
 	switch (c->step) {
@@ -453,9 +510,22 @@ static void chain_next(struct node *n)
 			chain_next(n);
 			return;
 		}
+		if (c->pg_last_epoch != c->demote_epoch) {
+			/* the last probe started before a demotion ended (it may
+			 * have seen PostgreSQL up just before our own stop did its
+			 * work): ask again (DESIGN.md 4.9) */
+			if (!c->pg_probe_busy)
+				ctl_probe_now(n);
+			return;
+		}
 		if (!c->pg_known) {
 			/* no answer yet, or PostgreSQL is down: start it if we may */
-			if (c->pg_err[0] && a->pg_start_command[0] &&
+			/* a server started by this activation may still be in
+			 * recovery ("starting up"): wait for it, up to the
+			 * promotion deadline, before starting it again */
+			bool started =
+			    c->pg_started_ms && now - c->pg_started_ms < a->pg_promote_timeout_ms;
+			if (c->pg_err[0] && a->pg_start_command[0] && !started &&
 			    now - c->pg_last_ms < 2u * a->pg_probe_interval_ms) {
 				if (!(s = step_ctx_new(n)))
 					return;
@@ -510,6 +580,8 @@ static void chain_next(struct node *n)
 	default:
 		c->act = CTL_MASTER;
 		c->last.done_ms = now;
+		c->garp_at = now + a->fip_garp_repeat_ms;
+		c->pg_next_probe = 0; /* /master waits for a probe after this */
 		duet_log(DUET_LOG_INFO,
 			 "acting master since term %" PRIu64 ": promoted %" PRIu64
 			 " ms, FIP %" PRIu64 " ms, ready %" PRIu64 " ms after leading",
@@ -524,6 +596,7 @@ static void activate(struct node *n, uint64_t term)
 	struct ctl *c = &n->ctl;
 	c->act = CTL_ACTIVATING;
 	c->act_term = term;
+	c->pg_started_ms = 0;
 	c->step = CTL_STEP_FENCE;
 	c->retry_at = 0;
 	c->gen++;
@@ -769,9 +842,112 @@ static void stale_primary(struct node *n, const struct raft_status *st)
 		 "the local PostgreSQL is a primary but the log names %s master (entry %" PRIu64
 		 "): stopping it",
 		 member_name(n, master), n->fsm.master.since_index);
-	run_demote_cmd(n, n->cfg.act.pg_stop_command);
+	run_demote_cmd(n, n->cfg.act.pg_stop_command, true);
 	c->pg_known = false;
 	c->pg_next_probe = 0;
+}
+
+bool ctl_may_act(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	if (n->stopping || (c->act != CTL_ACTIVATING && c->act != CTL_MASTER))
+		return false;
+	uint64_t now = node_now_ms();
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	return st.role == RAFT_LEADER && raft_lease_valid(n->raft, now) &&
+	       n->fsm.master.node == n->cfg.self_id;
+}
+
+/* The fip module asks this before it adds the address or sends an ARP. */
+static bool fip_may_act(void *data)
+{
+	return ctl_may_act(data);
+}
+
+/* ---- what a node that is not acting master finds left over ---------------- */
+
+static void sweep_release_done(void *data, int rc, const char *detail)
+{
+	struct node *n = data;
+	struct ctl *c = &n->ctl;
+	c->sweep_busy = false;
+	if (n->stopping)
+		return;
+	uint64_t now = node_now_ms();
+	if (rc) {
+		c->sweep_backoff_ms = c->sweep_backoff_ms ? c->sweep_backoff_ms * 2 : CTL_RETRY_MS;
+		if (c->sweep_backoff_ms > CTL_SWEEP_MAX_MS)
+			c->sweep_backoff_ms = CTL_SWEEP_MAX_MS;
+		c->sweep_at = now + c->sweep_backoff_ms;
+		duet_log(DUET_LOG_ERROR,
+			 "a FIP left over on this node (not acting master) could not be removed: "
+			 "%s; trying again in %" PRIu32 " ms",
+			 detail ? detail : duet_strerror(rc), c->sweep_backoff_ms);
+		return;
+	}
+	c->sweep_backoff_ms = 0;
+	c->sweep_at = now + CTL_SWEEP_MS;
+	duet_log(DUET_LOG_WARN, "a FIP left over on this node (not acting master): %s",
+		 detail ? detail : "removed");
+}
+
+static void sweep_check_done(void *data, int rc, bool present, const char *detail)
+{
+	struct node *n = data;
+	struct ctl *c = &n->ctl;
+	c->sweep_busy = false;
+	if (n->stopping)
+		return;
+	c->sweep_at = node_now_ms() + (c->sweep_backoff_ms ? c->sweep_backoff_ms : CTL_SWEEP_MS);
+	if (rc) {
+		duet_log(DUET_LOG_DEBUG, "FIP check on a standby: %s",
+			 detail ? detail : duet_strerror(rc));
+		return;
+	}
+	/* the role may have come since the check was queued: an activation's
+	 * acquire is queued behind us and decides */
+	if (!present || c->act != CTL_STANDBY)
+		return;
+	if (duet_fip_release(c->fip, sweep_release_done, n) == 0)
+		c->sweep_busy = true;
+}
+
+/* DESIGN.md 4.7: a node that is not acting master removes a FIP it finds
+ * on its interface (a release that failed, an address added by hand, a
+ * crash between acquire and demotion), retrying with backoff. */
+static void sweep_left_over(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	if (!c->fip || c->act != CTL_STANDBY || c->sweep_busy || c->demotions_in_flight ||
+	    node_now_ms() < c->sweep_at)
+		return;
+	if (duet_fip_check(c->fip, sweep_check_done, n) == 0)
+		c->sweep_busy = true;
+}
+
+static void garp_done(void *data, int rc, const char *detail)
+{
+	struct node *n = data;
+	n->ctl.garp_busy = false;
+	if (rc && rc != DUET_ENOTLEADER && !n->stopping)
+		duet_log(DUET_LOG_WARN, "periodic gratuitous ARP: %s",
+			 detail ? detail : duet_strerror(rc));
+}
+
+/* DESIGN.md 4.7: the acting master repeats a gratuitous ARP every [fip]
+ * garp_repeat_ms, so a neighbour that learnt another MAC (a paused old
+ * master's late ARP) comes back to this one. */
+static void garp_repeat(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	uint32_t every = n->cfg.act.fip_garp_repeat_ms;
+	uint64_t now = node_now_ms();
+	if (!c->fip || !every || c->act != CTL_MASTER || c->garp_busy || now < c->garp_at)
+		return;
+	c->garp_at = now + every;
+	if (duet_fip_announce(c->fip, garp_done, n) == 0)
+		c->garp_busy = true;
 }
 
 static void on_lease_timer(uv_timer_t *t)
@@ -821,18 +997,22 @@ void ctl_step(struct node *n)
 	stale_primary(n, &st);
 	/* a planned switchover holds the activation back while it stops */
 	bool hold = ctl_switchover_step(n, &st);
-	if (should_act && c->act == CTL_STANDBY && current && !hold)
+	/* DESIGN.md 4.9: an activation waits for every demotion it supersedes
+	 * (a stop still running would undo what the activation does) */
+	if (should_act && c->act == CTL_STANDBY && current && !hold && !c->demotions_in_flight)
 		activate(n, st.term);
 	if (c->act == CTL_ACTIVATING)
 		chain_next(n);
 	if (c->act == CTL_MASTER) {
 		ctl_sync_step(n);
 		ctl_health_step(n);
+		garp_repeat(n);
 	} else if (c->act == CTL_ACTIVATING) {
 		ctl_health_step(n);
 	} else {
 		ctl_health_step(n);
 		ctl_rebuild_step(n);
+		sweep_left_over(n);
 	}
 	if ((c->act == CTL_ACTIVATING || c->act == CTL_MASTER) && lease && c->lease_timer_open &&
 	    st.lease_expiry_ms > now)
@@ -923,6 +1103,8 @@ int ctl_open(struct node *n)
 		scopy(fc.check_command, sizeof fc.check_command, a->fip_check_command);
 		fc.garp_count = a->fip_garp_count;
 		fc.garp_interval_ms = 50;
+		fc.may_act = fip_may_act;
+		fc.may_act_data = n;
 		fc.timeout_ms = a->fip_timeout_ms;
 		char err[256] = "";
 		rc = duet_fip_new(n->loop, &fc, &c->fip, err, sizeof err);

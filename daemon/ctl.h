@@ -132,6 +132,21 @@ struct ctl {
 	uint64_t act_term; /* term of the activation */
 	uint64_t retry_at; /* a failed step runs again at this monotonic time */
 	uint32_t demotions_in_flight;
+	/* DESIGN.md 4.9: bumped when the last demotion command in flight ended;
+	 * the promote step trusts only a probe started in the current epoch */
+	uint64_t demote_epoch;
+	uint64_t pg_probe_epoch; /* epoch when the probe in flight started */
+	uint64_t pg_last_epoch;  /* epoch when the probe behind pg_last started */
+	bool pg_stopped_by_us;   /* our own demotion stopped PostgreSQL (not a health failure) */
+	uint64_t pg_started_ms;  /* the activation's start_command succeeded then (0: not) */
+	bool demote_failed;      /* a demotion command or the FIP release failed */
+	char demote_error[256];  /* ... what failed */
+	/* DESIGN.md 4.7: what a node that is not acting master finds left over */
+	uint64_t sweep_at;         /* next look for a FIP / manager left over (monotonic ms) */
+	uint32_t sweep_backoff_ms; /* grows while a release fails */
+	bool sweep_busy;
+	uint64_t garp_at; /* the acting master's next gratuitous ARP (monotonic ms) */
+	bool garp_busy;
 
 	/* the local PostgreSQL */
 	struct duet_pg *pg;
@@ -146,10 +161,10 @@ struct ctl {
 
 	/* synchronous replication (ctl_sync.c) */
 	bool names_busy;
-	uint64_t standby_missing_since; /* 0: the standby streams */
+	uint64_t standby_missing_since;       /* 0: the standby streams */
 	struct duet_pg_sync_proof sync_proof; /* DESIGN 4.6, duet_pg_sync_judge */
 	char sync_why[320];                   /* status pg.sync_why: why not SYNC (yet) */
-	uint64_t sync_proposed_term;    /* a SYNC proposal of this term awaits its commit */
+	uint64_t sync_proposed_term;          /* a SYNC proposal of this term awaits its commit */
 	uint64_t sync_proposed_index;
 
 	struct duet_fip *fip;
@@ -233,6 +248,12 @@ void ctl_health_step(struct node *n);
 void ctl_health_status_json(struct node *n, FILE *f);
 /* True when a critical check of this node is failing; name in *which. */
 bool ctl_health_critical_failing(struct node *n, const char **which);
+
+/* DESIGN.md 4.7: true when this node may perform a side effect of the
+ * master role now: it leads, holds a valid lease, the applied log names it
+ * master, and it activates or acts for the term it leads. Asked right
+ * before every step's action. */
+bool ctl_may_act(struct node *n);
 
 /* ctl.c, for ctl_switchover.c */
 void ctl_demote(struct node *n, const char *why, bool pg_primary);

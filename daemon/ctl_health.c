@@ -271,6 +271,12 @@ void ctl_health_step(struct node *n)
 	if (!n->ctl.health)
 		return;
 	bool master = n->ctl.act == CTL_MASTER;
+	/* DESIGN.md 4.9: PostgreSQL stopped by this node's own demotion is not
+	 * a health failure (it would keep the master named by the log from
+	 * being handed leadership back); the check resumes once a probe finds
+	 * PostgreSQL running again (ctl.c) */
+	if (n->ctl.pg)
+		(void)duet_health_set_pause(n->ctl.health, "pg", n->ctl.pg_stopped_by_us);
 	if (n->ctl.fip)
 		(void)duet_health_set_pause(n->ctl.health, "fip", !master);
 	if (n->cfg.act.manager_check_command[0])

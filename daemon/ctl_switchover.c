@@ -22,7 +22,8 @@
  *      (ctl_rebuild.c), which ends with SYNC(this node, on).
  *
  * Any failure before MASTER(target) is proposed (leadership lost, a stop
- * that did not stop PostgreSQL, SWITCHOVER_STOP_MS passed) aborts: the hold
+ * command that failed, a FIP release that failed, a stop that did not stop
+ * PostgreSQL, SWITCHOVER_STOP_MS passed) aborts: the hold
  * is released and this node, still named master by the log, activates
  * again (starting PostgreSQL with [pg] start_command). Once proposed, the
  * log decides: if the entry commits, the target is master; if it does not
@@ -250,9 +251,9 @@ void ctl_switchover_forwarded(struct node *n, const struct duet_operator *op)
 static void abort_so(struct node *n, const char *fmt, const char *arg)
 {
 	struct ctl_switchover *so = &n->ctl.so;
-	char why[200];
+	char why[300];
 	snprintf(why, sizeof why, fmt, arg);
-	snprintf(so->detail, sizeof so->detail, "aborted: %s", why);
+	snprintf(so->detail, sizeof so->detail, "aborted: %.240s", why);
 	so->state = SWITCHOVER_ABORTED;
 	so->done_ms = node_now_ms();
 	duet_log(DUET_LOG_ERROR, "switchover to %s %s", member_name(n, so->to), so->detail);
@@ -277,6 +278,13 @@ bool ctl_switchover_step(struct node *n, const struct raft_status *st)
 		}
 		if (c->demotions_in_flight)
 			return true;
+		if (c->demote_failed) {
+			/* DESIGN.md 4.7: hand over only after every stop succeeded
+			 * and the FIP is gone; this node, still named master,
+			 * activates again */
+			abort_so(n, "a stop on the old master failed (%s)", c->demote_error);
+			return false;
+		}
 		if (!so->stopped_ms) {
 			so->stopped_ms = now;
 			ctl_probe_now(n); /* a probe after the stop decides */

@@ -64,13 +64,27 @@ static void respond_json(struct trap_http_response *resp, int status, FILE *f, c
 	free(*text);
 }
 
+/* DESIGN.md 4.9: /master answers 200 only while the local PostgreSQL is a
+ * writable primary, by a probe that started after the activation finished
+ * and after the last demotion ended (so not one that saw it up just before
+ * our own stop). No managed PostgreSQL: nothing to check. */
+static bool pg_writable(const struct node *n)
+{
+	const struct ctl *c = &n->ctl;
+	if (!c->pg)
+		return true;
+	return c->pg_known && !c->pg_last.in_recovery && c->pg_last_epoch == c->demote_epoch &&
+	       !c->demotions_in_flight && c->pg_last_started_ms >= c->last.done_ms;
+}
+
 static bool node_is_master(struct node *n, struct raft_status *st, bool *lease)
 {
 	uint64_t now = node_now_ms();
 	raft_status(n->raft, now, st);
 	*lease = st->role == RAFT_LEADER && raft_lease_valid(n->raft, now);
 	return http_api_is_master(n->ctl.act == CTL_MASTER, st->role == RAFT_LEADER, *lease,
-				  n->fsm.master.node, n->cfg.self_id);
+				  n->fsm.master.node, n->cfg.self_id) &&
+	       pg_writable(n);
 }
 
 static const char *acting_name(int act)

@@ -116,6 +116,7 @@ struct duet_config_actions {
 	char fip_del_command[DUET_CONFIG_STR_MAX];
 	char fip_check_command[DUET_CONFIG_STR_MAX];
 	uint32_t fip_garp_count;
+	uint32_t fip_garp_repeat_ms; /* the master re-announces this often; 0: never */
 	uint32_t fip_timeout_ms;
 	/* [fence] how this node fences the other data node */
 	int fence_method; /* enum duet_config_fence */

@@ -117,7 +117,7 @@ method = command
 command = ${DUET_FENCE_COMMAND:-ip -n $(rig_ns "$other") link set eth0 down}
 
 [manager]
-$(rig_manager_cmds "$n")
+$(duet__manager_cmds "$n")
 
 [http]
 listen = $(rig_ip "$n"):8008
@@ -126,6 +126,18 @@ listen = $(rig_ip "$n"):8008
 fs_paths = $d, $(rig_pg_datadir "$n")
 critical = pg, fs
 EOC
+}
+
+# the manager's commands; the hook duet_manager_stop_command NODE, when the
+# caller defines it and it succeeds, prints the stop_command to use instead
+duet__manager_cmds() {
+	local stop
+	if declare -F duet_manager_stop_command >/dev/null &&
+		stop=$(duet_manager_stop_command "$1"); then
+		rig_manager_cmds "$1" | sed "s|^stop_command = .*|stop_command = $stop|"
+	else
+		rig_manager_cmds "$1"
+	fi
 }
 
 # duet_start NODE: starts the member's daemon in its namespace

@@ -6,11 +6,18 @@
  * probes.
  *
  * Why a later probe: the probe that first shows X "sync" may have read the
- * master's LSN before X became synchronous, and PostgreSQL's backends start
- * waiting only once the checkpointer has taken the new
- * synchronous_standby_names. A master LSN read by a probe that started
- * after that probe ended is past every commit acknowledged while commits
- * did not wait for X; X's flush position reaching it proves X has them all.
+ * master's LSN before X became synchronous (in one statement the order of
+ * the reads is not defined). A master LSN read by a probe that started
+ * after that probe ended is past every commit acknowledged before X showed
+ * "sync"; X's flush position reaching it proves X has them all.
+ *
+ * What it does not prove: pg_stat_replication computes "sync" from the
+ * walsender's own reload of synchronous_standby_names, while backends
+ * start to wait once the checkpointer has reloaded it
+ * (WalSndCtl->sync_standbys_defined, not visible from SQL). A checkpointer
+ * that reloads later than a whole probe round trip (busy in a checkpoint's
+ * fsync phase) leaves commits after the target that did not wait. The
+ * window is that reload delay minus a probe; reported, not closed.
  *
  * Why synchronous_commit at every level: pg_stat_replication says "sync"
  * whatever synchronous_commit is; with local or off a commit returns

@@ -271,6 +271,9 @@ static void print_table(const char *js)
 			       jget(rp, "sync_state", c, sizeof c),
 			       jget(rp, "flush_lag_bytes", d, sizeof d));
 		}
+		char sw[400]; /* why the standby is not (or no longer) SYNC, DESIGN 4.6 */
+		if (pg && strcmp(jget(pg, "sync_why", sw, sizeof sw), "") && strcmp(sw, "-"))
+			printf("            sync: %s\n", sw);
 		const char *mb = strstr(acting, "\"members\":[");
 		const char *mend = mb ? strchr(mb, ']') : NULL;
 		printf("members    ");

@@ -150,12 +150,18 @@ void ctl_sync_step(struct node *n)
 	}
 	if (!streaming) {
 		memset(&c->sync_proof, 0, sizeof c->sync_proof);
+		snprintf(why, sizeof why, "%s does not stream (pg_stat_replication: %s)", om->name,
+			 r ? r->state : "no row");
+		sync_why(c, DUET_LOG_DEBUG, why);
 		if (names_other && gone)
 			set_names(n, ""); /* SYNC(X, off) is applied: commits may go on */
 		return;
 	}
 	if (!names_other) {
 		memset(&c->sync_proof, 0, sizeof c->sync_proof);
+		snprintf(why, sizeof why, "synchronous_standby_names is '%.64s', not %s yet",
+			 c->pg_last.sync_names, om->name);
+		sync_why(c, DUET_LOG_DEBUG, why);
 		set_names(n, om->name);
 		return;
 	}

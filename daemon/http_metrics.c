@@ -359,6 +359,9 @@ static const struct scalar scalars[] = {
 	"traps.sink.connected", OPT),
     ONE("duet_trap_sink_errors_total", COUNTER,
 	"Failures of the trap sink (each ends a connection).", "traps.sink.errors", OPT),
+    ONE("duet_trap_sink_dead_letters_total", COUNTER,
+	"Trap records the PostgreSQL sink refused for good and kept in <table>_dead.",
+	"traps.sink.dead_letters", OPT),
     ONE("duet_trap_sink_queued_bytes", GAUGE, "Bytes submitted to the sink and not confirmed.",
 	"traps.sink.queued_bytes", OPT),
 };

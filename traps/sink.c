@@ -489,7 +489,7 @@ int duet_sink_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
 	char target[1024], err[1024];
 	target[sink_json_string(target, sizeof target - 1, s->target)] = 0;
 	err[sink_json_string(err, sizeof err - 1, s->stats.last_error)] = 0;
-	char extra[256] = "";
+	char extra[640] = "";
 	if (s->tr->stats_json && s->impl)
 		s->tr->stats_json(s, extra, sizeof extra);
 	const struct duet_sink_stats *st = &s->stats;

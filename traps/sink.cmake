@@ -9,9 +9,10 @@
 #   sink_pg_text.c its SQL, the JSON parameter, the target for messages
 #
 # duet_raftlog for struct duet_trap and duet_strerror(); duet_addr for the
-# address parser.
+# address parser; jansson (libjansson-dev) for the id of a dead letter.
 pkg_check_modules(TRAPS_SINK_UV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(TRAPS_SINK_PQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(TRAPS_SINK_JANSSON REQUIRED IMPORTED_TARGET jansson)
 add_library(duet_traps_sink STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sink.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_format.c
@@ -19,4 +20,4 @@ add_library(duet_traps_sink STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sink_pg.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_pg_text.c)
 target_link_libraries(duet_traps_sink PUBLIC duet_raftlog duet_addr PkgConfig::TRAPS_SINK_UV
-                      PkgConfig::TRAPS_SINK_PQ)
+                      PkgConfig::TRAPS_SINK_PQ PkgConfig::TRAPS_SINK_JANSSON)

@@ -143,10 +143,23 @@ size_t sink_json_string(char *buf, size_t cap, const char *s);
 /* Checks conninfo (DUET_EINVAL with libpq's reason in errbuf) and writes
  * "host:port/dbname" for messages into target. */
 int sink_pg_describe(const char *conninfo, char *target, size_t cap, char *errbuf, size_t errlen);
-/* The setup and INSERT statements for a checked table name. */
-void sink_pg_sql(const char *table, char *setup, size_t setup_cap, char *insert, size_t insert_cap);
+/* The setup, INSERT and dead-letter INSERT ($1 id, $2 SQLSTATE, $3
+ * message, $4 the record as bytea) statements for a checked table name. */
+void sink_pg_sql(const char *table, char *setup, size_t setup_cap, char *insert, size_t insert_cap,
+		 char *dead_insert, size_t dead_cap);
 /* Appends b's records to the INSERT's JSON array, each followed by ','
  * (at most b->len bytes); returns the bytes written. */
 size_t sink_pg_param_append(char *out, const struct sink_batch *b);
+/* The same for len bytes of lines (one record without its '\n' gives the
+ * record alone). */
+size_t sink_pg_lines_append(char *out, const char *data, size_t len);
+/* Is an INSERT refused with this SQLSTATE refused because of a record, so
+ * that sending it again can never succeed (a dead letter)? */
+bool sink_pg_refused_for_good(const char *sqlstate);
+/* "<table>_dead" (the table cut to 58 bytes), the dead letters' table. */
+void sink_pg_dead_table(const char *table, char *out, size_t cap);
+/* The id of one formatted record (its line, without '\n'): 0, or
+ * DUET_EINVAL if the line does not start with a decodable id. */
+int sink_pg_record_id(const char *line, size_t len, char *id, size_t cap);
 
 #endif

@@ -18,10 +18,35 @@
  * array of the record objects, which the statement unpacks with
  * jsonb_array_elements(): no record byte is ever part of the SQL text. An
  * autocommit INSERT that answered COMMAND_OK has committed: its batches
- * are delivered. A refused statement (the server's ERROR) ends the
- * connection like any failure and the batches go again after the backoff,
- * one per statement until one succeeds (so good batches before a bad one
- * are not held up by it).
+ * are delivered.
+ *
+ * A refused statement is one of two kinds (sink_pg_refused_for_good()):
+ *   - about the server (connection, shutdown, privileges, a missing table,
+ *     a full disk, ...): the connection ends like any failure and the
+ *     batches go again after the backoff, one per statement until one
+ *     succeeds (so good batches before a bad one are not held up by it);
+ *   - about a record (class 22 data exception, 23 integrity, 0A000, 54000):
+ *     sending it again can never succeed, so the connection stays and the
+ *     statement's records go again ONE per statement (the bisection); a
+ *     record refused alone is a dead letter: a row in "<table>_dead" (id,
+ *     SQLSTATE, message, the record's line as bytea sent in binary, which
+ *     no encoding conversion can refuse), ON CONFLICT (id) DO NOTHING.
+ *     A batch is delivered once each of its records is in the table or
+ *     in the dead letters, never before: the dead letter is as durable
+ *     as a row. If the dead letter is refused too, that is a failure of
+ *     the first kind.
+ *
+ * At connect the database's encoding is checked (server_encoding and
+ * client_encoding as the server reports them): anything but UTF8 is
+ * logged once with what to do and shown in the stats, since every record
+ * with non-ASCII text would become a dead letter.
+ *
+ * A host NAME in the conninfo is never resolved by libpq (whose
+ * getaddrinfo() blocks): the sink resolves each name with uv_getaddrinfo
+ * (the thread pool) under the connect deadline, then connects with
+ * hostaddr=<every address, in order> and host=<the name, repeated>, so
+ * libpq only parses numbers and still verifies TLS and reads .pgpass by
+ * the name.
  *
  * As in actions/pg.c: the socket is non-blocking, a uv_poll on PQsocket()
  * says when libpq can make progress, the poll is re-armed after every
@@ -30,7 +55,9 @@
  * connection instead of PQcancel() (which blocks). The poll handle is
  * closed before PQfinish() closes its descriptor.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +70,27 @@
 
 #define STMT_MAX_BYTES   (4u << 20) /* parameter bytes per INSERT (a bigger batch goes alone) */
 #define STMT_MAX_RECORDS 5000
-#define MAX_POLL_ERRORS  3 /* error events in a row libpq may ignore before we give up */
+#define MAX_POLL_ERRORS  3  /* error events in a row libpq may ignore before we give up */
+#define MAX_HOSTS        16 /* host entries in a conninfo */
+#define MAX_ADDRS_A_NAME 8  /* addresses of one host name passed to libpq */
+#define HOSTADDR_BYTES   (MAX_HOSTS * MAX_ADDRS_A_NAME * (INET6_ADDRSTRLEN + 1))
 
-enum pg_phase { PG_NONE, PG_CONNECTING, PG_SETUP, PG_IDLE, PG_INSERTING };
+enum pg_phase {
+	PG_NONE,
+	PG_RESOLVING, /* uv_getaddrinfo for a host name in flight */
+	PG_CONNECTING,
+	PG_SETUP,
+	PG_IDLE,
+	PG_INSERTING,
+	PG_DEAD_LETTER, /* keeping a record refused for good */
+};
+
+/* A lookup owns itself: abandoned (p NULL) at a deadline or close, it
+ * frees itself when the thread pool is done with it. */
+struct pg_resolve {
+	uv_getaddrinfo_t req;
+	struct sink_pg *p;
+};
 
 struct pg_poll {
 	uv_poll_t handle; /* first: the close callback casts back */
@@ -65,10 +110,40 @@ struct sink_pg {
 	bool closing;
 	unsigned open; /* deadline + poll handles not yet closed */
 
-	char setup_sql[1024];
+	char setup_sql[2048];
 	char insert_sql[512];
+	char dead_sql[256];
+	char dead_table[DUET_SINK_TABLE_MAX + 1];
 	char *param; /* the statement's JSON array */
 	size_t param_cap;
+
+	/* the conninfo, parsed once: every option set, for PQconnectStartParams */
+	const char **keywords, **values;
+	PQconninfoOption *options;
+	size_t n_options;
+	char *hosts[MAX_HOSTS]; /* the host entries ("" none, a path, a number, a name) */
+	size_t n_hosts;
+	const char *ports; /* the port option as given (NULL if not set) */
+	/* the connection being made: hostaddr (and host, port) lists */
+	struct pg_resolve *resolving;
+	size_t resolve_i; /* the host entry resolved now */
+	size_t n_entries; /* in the lists below */
+	char hostaddr_list[HOSTADDR_BYTES];
+	char host_list[HOSTADDR_BYTES * 2];
+	char port_list[MAX_HOSTS * MAX_ADDRS_A_NAME * 8];
+	char last_hostaddr[HOSTADDR_BYTES]; /* what the last connection was given */
+
+	/* after a statement refused for good: its records one at a time, from
+	 * cur at cur_off (cur_len bytes) up to bisect_last */
+	bool bisect;
+	struct sink_batch *cur, *bisect_last;
+	size_t cur_off, cur_len;
+	char err_state[6];               /* SQLSTATE of the first error */
+	char err_reason[SINK_ERR_BYTES]; /* its message, for a dead letter */
+	char affected[24];               /* PQcmdTuples of the last COMMAND_OK */
+
+	char server_encoding[32], client_encoding[32];
+	bool encoding_ok, encoding_warned;
 
 	/* the INSERT in flight: batches first..last of the queue (NULL after a reset) */
 	struct sink_batch *first, *last;
@@ -76,7 +151,7 @@ struct sink_pg {
 	bool single; /* one batch per statement until one succeeds */
 	int err_level;
 	char err[SINK_ERR_BYTES]; /* the first error of the statement in flight */
-	uint64_t statements, statement_errors;
+	uint64_t statements, statement_errors, records_split;
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -90,6 +165,11 @@ static void maybe_closed(struct sink_pg *p)
 		return;
 	struct duet_trap_sink *s = p->s;
 	free(p->param);
+	free(p->keywords);
+	free(p->values);
+	for (size_t i = 0; i < p->n_hosts; i++)
+		free(p->hosts[i]);
+	PQconninfoFree(p->options);
 	free(p);
 	sink_transport_closed(s);
 }
@@ -139,6 +219,13 @@ static int poll_watch(struct sink_pg *p, int events)
 
 static void conn_close(struct sink_pg *p)
 {
+	if (p->resolving) {
+		p->resolving->p = NULL; /* abandoned: it frees itself */
+		uv_cancel((uv_req_t *)&p->resolving->req);
+		p->resolving = NULL;
+	}
+	p->bisect = false;
+	p->cur = p->bisect_last = NULL;
 	poll_drop(p);
 	if (p->conn)
 		PQfinish(p->conn); /* non-blocking: the Terminate message is best effort */
@@ -207,7 +294,10 @@ static void on_deadline(uv_timer_t *t)
 	struct sink_pg *p = t->data;
 	char why[SINK_ERR_BYTES];
 	unsigned ms = p->s->cfg.timeout_ms;
-	if (p->phase == PG_CONNECTING)
+	if (p->phase == PG_RESOLVING)
+		sink_msgf(why, sizeof why, "timed out after %u ms resolving host %s", ms,
+			  p->hosts[p->resolve_i]);
+	else if (p->phase == PG_CONNECTING)
 		sink_msgf(why, sizeof why, "timed out after %u ms connecting", ms);
 	else if (p->phase == PG_SETUP)
 		sink_msgf(why, sizeof why, "timed out after %u ms creating table %s", ms,
@@ -215,6 +305,9 @@ static void on_deadline(uv_timer_t *t)
 	else if (p->phase == PG_INSERTING)
 		sink_msgf(why, sizeof why, "timed out after %u ms inserting %zu record(s)", ms,
 			  p->stmt_records);
+	else if (p->phase == PG_DEAD_LETTER)
+		sink_msgf(why, sizeof why, "timed out after %u ms keeping a dead letter in %s", ms,
+			  p->dead_table);
 	else
 		return;
 	fail(p, DUET_SINK_LOG_WARN, why);
@@ -222,10 +315,12 @@ static void on_deadline(uv_timer_t *t)
 
 /* ---- Statements ---------------------------------------------------------------- */
 
-/* Sends sql (with the JSON parameter if param) and starts its deadline. */
-static void send_statement(struct sink_pg *p, const char *sql, const char *param)
+/* Sends sql with n parameters (libpq copies them into its buffer before
+ * it returns) and starts its deadline. */
+static void send_params(struct sink_pg *p, const char *sql, int n, const char *const *values,
+			const int *lengths, const int *formats)
 {
-	int ok = param ? PQsendQueryParams(p->conn, sql, 1, NULL, &param, NULL, NULL, 0)
+	int ok = n > 0 ? PQsendQueryParams(p->conn, sql, n, NULL, values, lengths, formats, 0)
 		       : PQsendQuery(p->conn, sql);
 	if (!ok) {
 		fail_conn(p, "sending a statement");
@@ -242,6 +337,26 @@ static void send_statement(struct sink_pg *p, const char *sql, const char *param
 	int rc = poll_watch(p, UV_READABLE | (p->flush_pending ? UV_WRITABLE : 0));
 	if (rc)
 		fail_uv(p, rc, "watching the socket");
+}
+
+/* Sends sql (with the JSON parameter if param) and starts its deadline. */
+static void send_statement(struct sink_pg *p, const char *sql, const char *param)
+{
+	send_params(p, sql, param ? 1 : 0, &param, NULL, NULL);
+}
+
+static bool param_reserve(struct sink_pg *p, size_t need)
+{
+	if (need <= p->param_cap)
+		return true;
+	char *grown = realloc(p->param, need);
+	if (!grown) {
+		fail(p, DUET_SINK_LOG_ERROR, "out of memory building an INSERT");
+		return false;
+	}
+	p->param = grown;
+	p->param_cap = need;
+	return true;
 }
 
 /* Takes the batches of the next INSERT and builds its parameter. Returns
@@ -261,15 +376,8 @@ static bool build_insert(struct sink_pg *p)
 		records += b->n_records;
 		batches++;
 	}
-	if (need > p->param_cap) {
-		char *grown = realloc(p->param, need);
-		if (!grown) {
-			fail(p, DUET_SINK_LOG_ERROR, "out of memory building an INSERT");
-			return false;
-		}
-		p->param = grown;
-		p->param_cap = need;
-	}
+	if (!param_reserve(p, need))
+		return false;
 	size_t len = 0;
 	p->param[len++] = '[';
 	p->first = p->last = NULL;
@@ -289,7 +397,7 @@ static bool build_insert(struct sink_pg *p)
 static void pg_pump(struct duet_trap_sink *s)
 {
 	struct sink_pg *p = s->impl;
-	if (p->phase != PG_IDLE || !sink_peek_unsent(s))
+	if (p->phase != PG_IDLE || p->bisect || !sink_peek_unsent(s))
 		return;
 	if (!build_insert(p))
 		return;
@@ -302,7 +410,11 @@ static void pg_pump(struct duet_trap_sink *s)
 static void take_result(struct sink_pg *p, const PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
-	if (st == PGRES_COMMAND_OK || p->err[0])
+	if (st == PGRES_COMMAND_OK) {
+		sink_msgf(p->affected, sizeof p->affected, "%s", PQcmdTuples((PGresult *)res));
+		return;
+	}
+	if (p->err[0])
 		return;
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -312,9 +424,20 @@ static void take_result(struct sink_pg *p, const PGresult *res)
 	bool gone = (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)) ||
 		    PQstatus(p->conn) == CONNECTION_BAD;
 	p->err_level = gone ? DUET_SINK_LOG_WARN : DUET_SINK_LOG_ERROR;
-	char what[64];
+	sink_msgf(p->err_state, sizeof p->err_state, "%s", state ? state : "");
+	if (!primary)
+		sink_msgf(p->err_reason, sizeof p->err_reason, "%s", PQresStatus(st));
+	else
+		sink_msgf(p->err_reason, sizeof p->err_reason, "%s%s%s%s", primary,
+			  detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+	char what[96];
 	if (p->phase == PG_SETUP)
 		sink_msgf(what, sizeof what, "creating table %s", p->s->table);
+	else if (p->phase == PG_DEAD_LETTER)
+		sink_msgf(what, sizeof what, "keeping a dead letter in %s", p->dead_table);
+	else if (p->bisect && p->cur)
+		sink_msgf(what, sizeof what, "INSERT of one record of batch %llu",
+			  (unsigned long long)p->cur->tag);
 	else if (p->first)
 		sink_msgf(what, sizeof what, "INSERT of batches %llu..%llu",
 			  (unsigned long long)p->first->tag, (unsigned long long)p->last->tag);
@@ -330,6 +453,155 @@ static void take_result(struct sink_pg *p, const PGresult *res)
 			  detail ? ")" : "");
 }
 
+/* After a statement: idle, watching the socket. false if that failed
+ * (the connection is gone). */
+static bool go_idle(struct sink_pg *p)
+{
+	p->phase = PG_IDLE;
+	p->flush_pending = false;
+	/* idle: keep watching, so a server that goes away is noticed */
+	int rc = poll_watch(p, UV_READABLE);
+	if (rc) {
+		fail_uv(p, rc, "watching the socket");
+		return false;
+	}
+	return true;
+}
+
+/* Bytes not ASCII-printable become '?': a dead letter's text columns must
+ * not be refused in their turn (the record itself goes as bytea). */
+static void ascii_only(char *t)
+{
+	for (; *t; t++)
+		if ((unsigned char)*t < 0x20 || (unsigned char)*t > 0x7e)
+			*t = '?';
+}
+
+/* The next record of the bisection, or its end (every batch of the refused
+ * statement delivered: each record is a row or a dead letter). */
+static void bisect_next(struct sink_pg *p)
+{
+	while (p->cur) {
+		struct sink_batch *b = p->cur;
+		if (p->cur_off < b->len) {
+			const char *line = b->data + p->cur_off;
+			const char *nl = memchr(line, '\n', b->len - p->cur_off);
+			p->cur_len = nl ? (size_t)(nl - line) : b->len - p->cur_off;
+			if (!param_reserve(p, p->cur_len + 3))
+				return;
+			size_t n = 0;
+			p->param[n++] = '[';
+			n += sink_pg_lines_append(p->param + n, line, p->cur_len);
+			p->param[n++] = ']';
+			p->param[n] = 0;
+			p->stmt_records = 1;
+			p->phase = PG_INSERTING;
+			p->statements++;
+			send_statement(p, p->insert_sql, p->param);
+			return;
+		}
+		sink_batch_delivered(p->s, b);
+		p->cur = b == p->bisect_last ? NULL : b->next;
+		p->cur_off = 0;
+	}
+	p->bisect = false;
+	p->single = false;
+	p->first = p->last = NULL;
+	pg_pump(p->s);
+}
+
+/* The record at cur/cur_off was refused alone, for good: keep it. */
+static void send_dead_letter(struct sink_pg *p)
+{
+	const char *line = p->cur->data + p->cur_off;
+	char id[DUET_SINK_ID_MAX];
+	if (sink_pg_record_id(line, p->cur_len, id, sizeof id) != 0) /* cannot happen */
+		sink_msgf(id, sizeof id, "batch-%llu-at-%zu", (unsigned long long)p->cur->tag,
+			  p->cur_off);
+	ascii_only(id);
+	char message[SINK_ERR_BYTES];
+	sink_msgf(message, sizeof message, "%s", p->err_reason);
+	ascii_only(message);
+	const char *values[4] = {id, p->err_state, message, line};
+	int lengths[4] = {0, 0, 0, (int)p->cur_len};
+	int formats[4] = {0, 0, 0, 1}; /* the record as raw bytes */
+	p->phase = PG_DEAD_LETTER;
+	p->statements++;
+	send_params(p, p->dead_sql, 4, values, lengths, formats);
+}
+
+/* A statement was refused because of a record; the connection is fine.
+ * Start the bisection, or keep the one record that was refused alone. */
+static void refused_for_good(struct sink_pg *p)
+{
+	if (!go_idle(p))
+		return;
+	if (!p->bisect) {
+		if (!p->first) { /* reset meanwhile: nothing left to split */
+			pg_pump(p->s);
+			return;
+		}
+		sink_log(p->s, DUET_SINK_LOG_INFO, "%s; sending its %zu record(s) one at a time",
+			 p->err, p->stmt_records);
+		p->records_split += p->stmt_records;
+		p->bisect = true;
+		p->cur = p->first;
+		p->bisect_last = p->last;
+		p->cur_off = 0;
+		bisect_next(p);
+		return;
+	}
+	if (!p->cur) {
+		bisect_next(p);
+		return;
+	}
+	send_dead_letter(p);
+}
+
+static void dead_letter_kept(struct sink_pg *p)
+{
+	if (strcmp(p->affected, "1") == 0) { /* 0: kept before (a resend) */
+		p->s->stats.dead_letters++;
+		char id[DUET_SINK_ID_MAX] = "?";
+		if (p->cur)
+			sink_pg_record_id(p->cur->data + p->cur_off, p->cur_len, id, sizeof id);
+		ascii_only(id);
+		sink_log(p->s, DUET_SINK_LOG_ERROR,
+			 "record %s refused for good (%s %s): kept in table %s (%llu dead "
+			 "letter(s)); the rest flows",
+			 id, p->err_state, p->err_reason, p->dead_table,
+			 (unsigned long long)p->s->stats.dead_letters);
+	}
+	if (p->cur)
+		p->cur_off += p->cur_len + 1;
+	bisect_next(p);
+}
+
+/* The session's encodings, once the setup ran (SET client_encoding). */
+static void check_encoding(struct sink_pg *p)
+{
+	const char *server = PQparameterStatus(p->conn, "server_encoding");
+	const char *client = PQparameterStatus(p->conn, "client_encoding");
+	sink_msgf(p->server_encoding, sizeof p->server_encoding, "%s", server ? server : "?");
+	sink_msgf(p->client_encoding, sizeof p->client_encoding, "%s", client ? client : "?");
+	ascii_only(p->server_encoding);
+	ascii_only(p->client_encoding);
+	p->encoding_ok =
+	    strcmp(p->server_encoding, "UTF8") == 0 && strcmp(p->client_encoding, "UTF8") == 0;
+	if (p->encoding_ok) {
+		p->encoding_warned = false;
+		return;
+	}
+	if (p->encoding_warned)
+		return;
+	p->encoding_warned = true;
+	sink_log(p->s, DUET_SINK_LOG_WARN,
+		 "database encoding is %s (client %s), not UTF8: traps with non-ASCII text "
+		 "will be refused and kept in table %s; create the database with ENCODING "
+		 "'UTF8' (TEMPLATE template0)",
+		 p->server_encoding, p->client_encoding, p->dead_table);
+}
+
 /* Every result of the statement has arrived. */
 static void statement_done(struct sink_pg *p)
 {
@@ -337,6 +609,12 @@ static void statement_done(struct sink_pg *p)
 	if (p->err[0]) {
 		if (p->phase == PG_INSERTING) {
 			p->statement_errors++;
+			if (p->err_level == DUET_SINK_LOG_ERROR &&
+			    sink_pg_refused_for_good(p->err_state) &&
+			    PQstatus(p->conn) == CONNECTION_OK && !p->doomed) {
+				refused_for_good(p);
+				return;
+			}
 			if (p->err_level == DUET_SINK_LOG_ERROR)
 				p->single = true;
 		}
@@ -344,16 +622,21 @@ static void statement_done(struct sink_pg *p)
 		return;
 	}
 	enum pg_phase was = p->phase;
-	p->phase = PG_IDLE;
-	p->flush_pending = false;
-	/* idle: keep watching, so a server that goes away is noticed */
-	int rc = poll_watch(p, UV_READABLE);
-	if (rc) {
-		fail_uv(p, rc, "watching the socket");
+	if (!go_idle(p))
+		return;
+	if (was == PG_SETUP) {
+		check_encoding(p);
+		sink_link_up(p->s); /* the kick that follows pumps */
 		return;
 	}
-	if (was == PG_SETUP) {
-		sink_link_up(p->s); /* the kick that follows pumps */
+	if (was == PG_DEAD_LETTER) {
+		dead_letter_kept(p);
+		return;
+	}
+	if (p->bisect) {
+		if (p->cur)
+			p->cur_off += p->cur_len + 1;
+		bisect_next(p);
 		return;
 	}
 	p->single = false;
@@ -451,18 +734,75 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		io_step(p);
 }
 
-static void pg_connect(struct duet_trap_sink *s)
+/* Appends item to list, after a ',' unless it is the first. false if it
+ * does not fit. */
+static bool list_add(char *list, size_t cap, bool first, const char *item)
 {
-	struct sink_pg *p = s->impl;
-	p->conn = PQconnectStart(s->cfg.conninfo);
+	size_t n = strlen(list);
+	int w = snprintf(list + n, cap - n, "%s%s", first ? "" : ",", item);
+	return w >= 0 && (size_t)w < cap - n;
+}
+
+/* Does host entry h need a lookup (a name, not a socket path or number)? */
+static bool is_host_name(const char *h)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return h[0] && h[0] != '/' && h[0] != '@' && inet_pton(AF_INET, h, buf) != 1 &&
+	       inet_pton(AF_INET6, h, buf) != 1;
+}
+
+/* The port of host entry i: the single port, or the i-th of a list. */
+static const char *port_of(struct sink_pg *p, size_t i, char *buf, size_t cap)
+{
+	const char *ports = p->ports ? p->ports : "";
+	if (strchr(ports, ','))
+		for (size_t k = 0; k < i && ports; k++) {
+			ports = strchr(ports, ',');
+			if (ports)
+				ports++;
+		}
+	if (!ports)
+		ports = "";
+	sink_msgf(buf, cap, "%.*s", (int)strcspn(ports, ","), ports);
+	return buf;
+}
+
+/* Every host entry has its addresses: connect with them. */
+static void connect_start(struct sink_pg *p)
+{
+	struct duet_trap_sink *s = p->s;
+	size_t k = 0;
+	for (size_t i = 0; i < p->n_options; i++) {
+		const char *kw = p->options[i].keyword;
+		if (!p->options[i].val || !p->options[i].val[0])
+			continue;
+		if (p->n_hosts > 0 && (strcmp(kw, "host") == 0 || strcmp(kw, "hostaddr") == 0 ||
+				       strcmp(kw, "port") == 0))
+			continue;
+		p->keywords[k] = kw;
+		p->values[k++] = p->options[i].val;
+	}
+	if (p->n_hosts > 0) {
+		p->keywords[k] = "host";
+		p->values[k++] = p->host_list;
+		p->keywords[k] = "hostaddr";
+		p->values[k++] = p->hostaddr_list;
+		if (p->port_list[0]) {
+			p->keywords[k] = "port";
+			p->values[k++] = p->port_list;
+		}
+		sink_msgf(p->last_hostaddr, sizeof p->last_hostaddr, "%s", p->hostaddr_list);
+	}
+	p->keywords[k] = NULL;
+	p->values[k] = NULL;
+	p->conn = PQconnectStartParams(p->keywords, p->values, 0);
 	if (!p->conn) {
+		conn_close(p);
 		sink_link_failed(s, DUET_SINK_LOG_ERROR, "out of memory starting a connection");
 		return;
 	}
 	p->phase = PG_CONNECTING;
 	PQsetNoticeReceiver(p->conn, on_notice, p);
-	uv_update_time(s->loop);
-	uv_timer_start(&p->deadline, on_deadline, s->cfg.timeout_ms, 0);
 	if (PQstatus(p->conn) == CONNECTION_BAD) {
 		fail_conn(p, "cannot connect");
 		return;
@@ -471,6 +811,177 @@ static void pg_connect(struct duet_trap_sink *s)
 	int rc = poll_watch(p, UV_WRITABLE);
 	if (rc)
 		fail_uv(p, rc, "watching the socket while connecting");
+}
+
+/* Adds host entry i with its addresses (or "" for libpq's own). */
+static bool add_host(struct sink_pg *p, size_t i, const char *const *addrs, size_t n)
+{
+	char port[16];
+	port_of(p, i, port, sizeof port);
+	bool ok = true;
+	for (size_t a = 0; a < (n ? n : 1) && ok; a++) {
+		bool first = p->n_entries == 0;
+		ok =
+		    list_add(p->host_list, sizeof p->host_list, first, p->hosts[i]) &&
+		    list_add(p->hostaddr_list, sizeof p->hostaddr_list, first, n ? addrs[a] : "") &&
+		    (!p->ports || list_add(p->port_list, sizeof p->port_list, first, port));
+		p->n_entries++;
+	}
+	if (!ok)
+		fail(p, DUET_SINK_LOG_ERROR, "too many addresses for the host list");
+	return ok;
+}
+
+static void resolve_next(struct sink_pg *p);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct pg_resolve *r = (struct pg_resolve *)req;
+	struct sink_pg *p = r->p;
+	free(r);
+	if (!p) { /* abandoned: a deadline or close came first */
+		uv_freeaddrinfo(res);
+		return;
+	}
+	p->resolving = NULL;
+	if (status) {
+		char why[SINK_ERR_BYTES];
+		sink_msgf(why, sizeof why, "cannot resolve host %s: %s", p->hosts[p->resolve_i],
+			  uv_strerror(status));
+		uv_freeaddrinfo(res);
+		fail(p, DUET_SINK_LOG_WARN, why);
+		return;
+	}
+	char names[MAX_ADDRS_A_NAME][INET6_ADDRSTRLEN];
+	const char *addrs[MAX_ADDRS_A_NAME];
+	size_t n = 0;
+	for (struct addrinfo *ai = res; ai && n < MAX_ADDRS_A_NAME; ai = ai->ai_next) {
+		int rc = -1;
+		if (ai->ai_family == AF_INET)
+			rc = uv_ip4_name((struct sockaddr_in *)ai->ai_addr, names[n],
+					 sizeof names[n]);
+		else if (ai->ai_family == AF_INET6)
+			rc = uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, names[n],
+					 sizeof names[n]);
+		if (rc == 0) {
+			addrs[n] = names[n];
+			n++;
+		}
+	}
+	uv_freeaddrinfo(res);
+	if (n == 0) {
+		char why[SINK_ERR_BYTES];
+		sink_msgf(why, sizeof why, "cannot resolve host %s: no IPv4 or IPv6 address",
+			  p->hosts[p->resolve_i]);
+		fail(p, DUET_SINK_LOG_WARN, why);
+		return;
+	}
+	if (!add_host(p, p->resolve_i, addrs, n))
+		return;
+	p->resolve_i++;
+	resolve_next(p);
+}
+
+/* Looks up the host entries from resolve_i on, off the loop; then connects. */
+static void resolve_next(struct sink_pg *p)
+{
+	for (; p->resolve_i < p->n_hosts; p->resolve_i++) {
+		const char *h = p->hosts[p->resolve_i];
+		if (is_host_name(h))
+			break;
+		/* a number is its own hostaddr; a path or "" is libpq's business */
+		const char *self = h;
+		if (!add_host(p, p->resolve_i, &self, h[0] && h[0] != '/' && h[0] != '@' ? 1 : 0))
+			return;
+	}
+	if (p->resolve_i == p->n_hosts) {
+		connect_start(p);
+		return;
+	}
+	struct pg_resolve *r = calloc(1, sizeof *r);
+	if (!r) {
+		fail(p, DUET_SINK_LOG_ERROR, "out of memory resolving a host name");
+		return;
+	}
+	r->p = p;
+	struct addrinfo hints;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	int rc =
+	    uv_getaddrinfo(p->s->loop, &r->req, on_resolved, p->hosts[p->resolve_i], NULL, &hints);
+	if (rc) {
+		free(r);
+		fail_uv(p, rc, "resolving a host name");
+		return;
+	}
+	p->resolving = r;
+}
+
+static void pg_connect(struct duet_trap_sink *s)
+{
+	struct sink_pg *p = s->impl;
+	p->phase = PG_RESOLVING;
+	p->resolve_i = 0;
+	p->n_entries = 0;
+	p->host_list[0] = p->hostaddr_list[0] = p->port_list[0] = 0;
+	uv_update_time(s->loop);
+	uv_timer_start(&p->deadline, on_deadline, s->cfg.timeout_ms, 0); /* lookup + connect */
+	resolve_next(p);
+}
+
+/* Parses the conninfo once: its options and its host entries (PGHOST when
+ * it names none, as libpq would). */
+static int parse_conninfo(struct sink_pg *p, char *errbuf, size_t errlen)
+{
+	char *why = NULL;
+	p->options = PQconninfoParse(p->s->cfg.conninfo, &why);
+	if (!p->options) {
+		PQfreemem(why);
+		return DUET_ENOMEM; /* sink_pg_describe checked it already */
+	}
+	const char *host = NULL, *service = NULL, *hostaddr = getenv("PGHOSTADDR");
+	for (PQconninfoOption *o = p->options; o->keyword; o++) {
+		p->n_options++;
+		if (!o->val || !o->val[0])
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			p->ports = o->val;
+		else if (strcmp(o->keyword, "service") == 0)
+			service = o->val;
+	}
+	p->keywords = calloc(p->n_options + 4, sizeof *p->keywords);
+	p->values = calloc(p->n_options + 4, sizeof *p->values);
+	if (!p->keywords || !p->values)
+		return DUET_ENOMEM;
+	if (!host && !service) /* a service's own host is libpq's to read */
+		host = getenv("PGHOST");
+	if (hostaddr && hostaddr[0])
+		return 0; /* given: libpq resolves nothing */
+	if (!host || !host[0])
+		return 0; /* the default socket */
+	for (const char *h = host;;) {
+		size_t n = strcspn(h, ",");
+		if (p->n_hosts == MAX_HOSTS) {
+			if (errbuf && errlen)
+				snprintf(errbuf, errlen,
+					 "trap sink postgresql: more than %d hosts in the conninfo",
+					 MAX_HOSTS);
+			return DUET_EINVAL;
+		}
+		p->hosts[p->n_hosts] = strndup(h, n);
+		if (!p->hosts[p->n_hosts])
+			return DUET_ENOMEM;
+		p->n_hosts++;
+		if (!h[n])
+			break;
+		h += n + 1;
+	}
+	return 0;
 }
 
 /* ---- The rest of the interface -------------------------------------------------------- */
@@ -484,8 +995,19 @@ static int pg_init(struct duet_trap_sink *s, char *errbuf, size_t errlen)
 	if (!p)
 		return DUET_ENOMEM;
 	p->s = s;
+	rc = parse_conninfo(p, errbuf, errlen);
+	if (rc) {
+		free(p->keywords);
+		free(p->values);
+		for (size_t i = 0; i < p->n_hosts; i++)
+			free(p->hosts[i]);
+		PQconninfoFree(p->options);
+		free(p);
+		return rc;
+	}
+	sink_pg_dead_table(s->table, p->dead_table, sizeof p->dead_table);
 	sink_pg_sql(s->table, p->setup_sql, sizeof p->setup_sql, p->insert_sql,
-		    sizeof p->insert_sql);
+		    sizeof p->insert_sql, p->dead_sql, sizeof p->dead_sql);
 	uv_timer_init(s->loop, &p->deadline);
 	p->deadline.data = p;
 	p->open = 1;
@@ -496,7 +1018,8 @@ static int pg_init(struct duet_trap_sink *s, char *errbuf, size_t errlen)
 static void pg_forget(struct duet_trap_sink *s)
 {
 	struct sink_pg *p = s->impl;
-	p->first = p->last = NULL; /* the INSERT in flight confirms nothing now */
+	p->first = p->last = NULL;      /* the INSERT in flight confirms nothing now */
+	p->cur = p->bisect_last = NULL; /* nor does the bisection (it ends at its next step) */
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -517,9 +1040,20 @@ static void pg_close(struct duet_trap_sink *s)
 static int pg_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
 {
 	const struct sink_pg *p = s->impl;
-	return snprintf(buf, len, ",\"table\":\"%s\",\"statements\":%llu,\"statement_errors\":%llu",
-			s->table, (unsigned long long)p->statements,
-			(unsigned long long)p->statement_errors);
+	/* table names are [a-z_][a-z0-9_]*, encodings ascii_only() without quotes */
+	return snprintf(buf, len,
+			",\"table\":\"%s\",\"dead_table\":\"%s\",\"statements\":%llu,"
+			"\"statement_errors\":%llu,\"dead_letters\":%llu,\"records_split\":%llu,"
+			"\"server_encoding\":\"%s\",\"encoding_ok\":%s%s,\"hostaddr\":\"%.200s\"",
+			s->table, p->dead_table, (unsigned long long)p->statements,
+			(unsigned long long)p->statement_errors,
+			(unsigned long long)s->stats.dead_letters,
+			(unsigned long long)p->records_split, p->server_encoding,
+			p->encoding_ok || !p->server_encoding[0] ? "true" : "false",
+			p->encoding_ok || !p->server_encoding[0]
+			    ? ""
+			    : ",\"encoding_advice\":\"create the database with ENCODING 'UTF8'\"",
+			p->last_hostaddr);
 }
 
 const struct sink_transport sink_pg_transport = {

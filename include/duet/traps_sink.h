@@ -71,23 +71,51 @@
  * connection is watched, so a server restart is noticed before the next
  * INSERT.
  *
- * A statement the server refuses (a payload that is not valid JSON, a
- * dropped permission, a full disk) is handled like every other failure:
- * counted in errors, its message in last_error and logged at ERROR
- * (repeats of one message at most once a minute), the connection closed,
- * and the batches retried with backoff, for ever. So such a record blocks
- * the batches after it (confirmations are in order) but never silently:
- * the status shows errors rising and the reason. After a refused statement
- * the module sends one batch per statement until one succeeds, so batches
- * before the bad one still get through. The daemon only passes decoder
- * JSON, which is valid; duet_sink_reset() is the way out for an operator.
+ * A statement the server refuses is retried or split, by its SQLSTATE:
+ *   - refused because of the server (connection, shutdown, serialization,
+ *     privileges, a missing table, a full disk, ...): handled like every
+ *     other failure: counted in errors, its message in last_error and
+ *     logged at ERROR (repeats of one message at most once a minute), the
+ *     connection closed, the batches retried with backoff, for ever, one
+ *     batch per statement until one succeeds (so batches before the bad
+ *     one get through; the ones after wait: order is kept);
+ *     duet_sink_reset() is the way out for an operator;
+ *   - refused because of a record, for good (class 22 data exception such
+ *     as a payload that is not JSON or a character the database encoding
+ *     cannot hold, class 23 integrity other than the id's own conflict,
+ *     0A000, 54000): the statement's records go again one per statement,
+ *     and each record refused alone becomes a DEAD LETTER: a row in
+ *     "<table>_dead" (the table name cut to 58 bytes, then "_dead"; made
+ *     at connect like the table):
+ *       (id text PRIMARY KEY, sqlstate text NOT NULL, message text NOT
+ *        NULL, record bytea NOT NULL, dead_at timestamptz NOT NULL DEFAULT
+ *        now())
+ *     record is the record's line as the sink formatted it, sent in
+ *     binary (no encoding conversion can refuse it); id and message keep
+ *     ASCII only. ON CONFLICT (id) DO NOTHING, counted in
+ *     stats.dead_letters (once per record) and logged at ERROR. A batch
+ *     is confirmed once every record of it is a row or a committed dead
+ *     letter, never before; the rest flows.
+ * At every connection the database's encoding is checked: a server or
+ * client encoding other than UTF8 is logged at WARN (once, until a
+ * connection finds UTF8) with what to do (create the database with
+ * ENCODING 'UTF8'), and shown in the stats (server_encoding, encoding_ok,
+ * encoding_advice): on SQL_ASCII every record with non-ASCII text would be
+ * a dead letter.
  *
  * ---- Threads, blocking, ownership ---------------------------------------------
  *
  * Everything runs on the loop thread and nothing blocks it: TCP on libuv;
- * libpq through PQconnectStart/PQconnectPoll, PQsendQueryParams and a
- * uv_poll on its socket (a host NAME in the conninfo is resolved by libpq
- * with a blocking getaddrinfo(): give numeric addresses or a socket dir).
+ * libpq through PQconnectStartParams/PQconnectPoll, PQsendQueryParams and
+ * a uv_poll on its socket. A host NAME (in the conninfo, or PGHOST when it
+ * names none; up to 16 host entries) is resolved with uv_getaddrinfo in
+ * libuv's thread pool, within the connect deadline, before each
+ * connection, and libpq gets hostaddr= with every address (at most 8 a
+ * name, in the resolver's order) and host= the name repeated, so it does
+ * no lookup itself and still checks TLS and .pgpass by the name. Not
+ * seen by the sink, so resolved by libpq itself: a host in a service file
+ * (service=); a hostaddr given (PGHOSTADDR too) makes libpq resolve
+ * nothing.
  * The config strings are copied by duet_sink_new(); records and payloads
  * are formatted into the module's memory by duet_sink_submit(), so the
  * caller's buffers may go right after the call. on_log is called from loop
@@ -194,6 +222,7 @@ struct duet_sink_stats {
 	uint64_t busy;           /* submits refused with DUET_EBUSY or DUET_ETOOBIG */
 	uint64_t resets;         /* duet_sink_reset() calls */
 	uint64_t batches_resent; /* batches sent again on a new connection (or statement) */
+	uint64_t dead_letters;   /* PostgreSQL: records refused for good, kept in <table>_dead */
 };
 
 void duet_sink_get_stats(const struct duet_trap_sink *s, struct duet_sink_stats *st);

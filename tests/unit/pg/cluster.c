@@ -238,7 +238,9 @@ void cl_start(struct cluster *c)
 	struct pg_server *p = &c->primary, *s = &c->standby;
 	server_init(c, p, "primary");
 	server_init(c, s, "standby");
-	cr_assert_eq(pg_cmd(c, PG_BIN "/initdb -D '%s' -A trust -U postgres -N --no-instructions",
+	cr_assert_eq(pg_cmd(c,
+			    PG_BIN "/initdb -D '%s' -A trust -U postgres -N --no-instructions "
+				   "--encoding=UTF8 --locale=C.UTF-8",
 			    p->datadir),
 		     0, "initdb failed (see stderr)");
 	char conf[512];

@@ -8,6 +8,9 @@
  * batches after it; reset is the way out). Without a server: the config
  * checks (table names) and the connect deadline against a silent listener.
  */
+#include <dlfcn.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,21 +161,30 @@ static bool errors_at_least(void *arg)
 	return fx_errors_at_least(arg);
 }
 
-Test(sink_pg, a_refused_statement_is_counted_logged_and_retried)
+/* A refusal about the server, not a record (here a trigger raising P0001,
+ * as a dropped permission or a full disk would refuse): retried, never a
+ * dead letter. */
+Test(sink_pg, a_statement_refused_by_the_server_is_counted_logged_and_retried)
 {
-	struct duet_sink_config c = pg_config(cl.primary.conninfo, "bad_json");
+	query("CREATE TABLE refuses (id text PRIMARY KEY, kind text NOT NULL, sender text NOT "
+	      "NULL, receiver text NOT NULL, recv_ms bigint NOT NULL, ordinal integer NOT NULL, "
+	      "identity text NOT NULL, trap jsonb NOT NULL, inserted_at timestamptz NOT NULL "
+	      "DEFAULT now())");
+	query("CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+	      "NEW.id = 'bad' THEN RAISE EXCEPTION 'not now' USING ERRCODE = 'P0001'; END IF; "
+	      "RETURN NEW; END $$");
+	query("CREATE TRIGGER refuse_bad BEFORE INSERT ON refuses FOR EACH ROW EXECUTE "
+	      "FUNCTION refuse_bad()");
+	struct duet_sink_config c = pg_config(cl.primary.conninfo, "refuses");
 	fx_sink_new(&c);
 	cr_assert_eq(fx_submit(0, 0, 5, 10), 0);
-	struct duet_trap good, bad;
+	struct duet_trap good;
 	memset(&good, 0, sizeof good);
-	good.kind = bad.kind = DUET_TRAP_CUSTOM;
+	good.kind = DUET_TRAP_CUSTOM;
 	good.payload = (const uint8_t *)"{\"ok\":1}";
 	good.len = 8;
-	bad = good;
-	bad.payload = (const uint8_t *)"{not json";
-	bad.len = 9;
 	struct duet_sink_record recs[2] = {{.id = "r5", .trap = &good, .receiver = "a"},
-					   {.id = "bad", .trap = &bad, .receiver = "a"}};
+					   {.id = "bad", .trap = &good, .receiver = "a"}};
 	cr_assert_eq(duet_sink_submit(fx.sink, 1, recs, 2), 0);
 	cr_assert_eq(fx_submit(2, 6, 4, 10), 0);
 
@@ -182,22 +194,160 @@ Test(sink_pg, a_refused_statement_is_counted_logged_and_retried)
 	 * batch 1 cannot, and batch 2 waits behind it: order is kept */
 	cr_assert_eq(fx.n_confirmed, 1);
 	cr_assert_eq(fx.tags[0], 0);
-	cr_assert_str_eq(query("SELECT count(*) FROM bad_json"), "5");
+	cr_assert_str_eq(query("SELECT count(*) FROM refuses"), "5");
 	struct duet_sink_stats st = fx_stats();
 	cr_assert_eq(st.queued_batches, 2);
-	cr_assert_not_null(strstr(st.last_error, "INSERT of batches 1..1 refused: 22P02"), "%s",
+	cr_assert_eq(st.dead_letters, 0);
+	cr_assert_not_null(strstr(st.last_error, "INSERT of batches 1..1 refused: P0001"), "%s",
 			   st.last_error);
 	cr_assert_geq(fx.logs[DUET_SINK_LOG_ERROR], 1);
 	cr_assert_lt(fx.logs[DUET_SINK_LOG_ERROR], st.errors, "repeats are not all logged");
 	cr_assert_not_null(strstr(fx.last_log[DUET_SINK_LOG_ERROR], "refused"), "%s",
 			   fx.last_log[DUET_SINK_LOG_ERROR]);
+	cr_assert_str_eq(query("SELECT count(*) FROM refuses_dead"), "0");
 
 	duet_sink_reset(fx.sink); /* the operator's way out */
 	cr_assert_eq(fx_submit(3, 10, 5, 10), 0);
 	wait_confirmed(2);
 	cr_assert_eq(fx.tags[1], 3);
-	cr_assert_str_eq(query("SELECT count(*) FROM bad_json"), "10");
+	cr_assert_str_eq(query("SELECT count(*) FROM refuses"), "10");
 	cr_assert(!fx.confirmed_inside);
+}
+
+/* Issue 13, defect 13: on a SQL_ASCII database a record with non-ASCII text
+ * is refused for good (0A000), as is one whose payload is not JSON
+ * (22P02); each became a retry for ever that held every later batch up.
+ * Now: the encoding is warned about at connect, each such record is kept
+ * in refused_dead (counted), and every other record is confirmed and
+ * stored. */
+Test(sink_pg, sink_pg_refused_record_dead_lettered)
+{
+	query("CREATE DATABASE ascii_db ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+	      "TEMPLATE template0");
+	char conninfo[128];
+	snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d user=postgres dbname=ascii_db",
+		 cl.primary.port);
+	struct duet_sink_config c = pg_config(conninfo, "refused");
+	fx_sink_new(&c);
+
+	for (unsigned tag = 0; tag < 5; tag++)
+		cr_assert_eq(fx_submit(tag, tag * 10, 10, 30), 0);
+	struct duet_trap good, accent, broken;
+	memset(&good, 0, sizeof good);
+	good.kind = DUET_TRAP_CUSTOM;
+	good.payload = (const uint8_t *)"{\"ok\":1}";
+	good.len = 8;
+	accent = broken = good;
+	accent.payload = (const uint8_t *)"{\"m\":\"caf\\u00e9 \xc3\xa9\"}";
+	accent.len = (uint32_t)strlen((const char *)accent.payload);
+	broken.payload = (const uint8_t *)"{not json";
+	broken.len = 9;
+	struct duet_sink_record recs[4] = {{.id = "g1", .trap = &good, .receiver = "a"},
+					   {.id = "u1", .trap = &accent, .receiver = "a"},
+					   {.id = "g2", .trap = &good, .receiver = "a"},
+					   {.id = "j1", .trap = &broken, .receiver = "a"}};
+	cr_assert_eq(duet_sink_submit(fx.sink, 5, recs, 4), 0);
+	for (unsigned tag = 6; tag < 12; tag++)
+		cr_assert_eq(fx_submit(tag, tag * 10, 10, 30), 0);
+
+	wait_confirmed(12);
+	fx_assert_confirmed_in_order(12);
+	struct duet_sink_stats st = fx_stats();
+	cr_assert_eq(st.dead_letters, 2, "%s", st.last_error);
+	cr_assert_eq(st.queued_batches, 0);
+
+	/* the warning says what to do */
+	cr_assert_eq(fx.logs[DUET_SINK_LOG_WARN], 1, "once, not at every connection");
+	cr_assert_not_null(strstr(fx.last_log[DUET_SINK_LOG_WARN], "encoding is SQL_ASCII"), "%s",
+			   fx.last_log[DUET_SINK_LOG_WARN]);
+	cr_assert_not_null(strstr(fx.last_log[DUET_SINK_LOG_WARN], "ENCODING 'UTF8'"), "%s",
+			   fx.last_log[DUET_SINK_LOG_WARN]);
+	cr_assert_geq(fx.logs[DUET_SINK_LOG_ERROR], 2, "each dead letter is logged");
+	cr_assert_not_null(strstr(fx.last_log[DUET_SINK_LOG_ERROR], "kept in table refused_dead"),
+			   "%s", fx.last_log[DUET_SINK_LOG_ERROR]);
+
+	/* every other record is there: 11 batches of 10 plus g1 and g2 */
+	char out[1024];
+	struct pg_server ascii = cl.primary;
+	snprintf(ascii.conninfo, sizeof ascii.conninfo, "%s", conninfo);
+	cr_assert_eq(cl_exec(&ascii, "SELECT count(*) FROM refused", out, sizeof out), 0, "%s",
+		     out);
+	cr_assert_str_eq(out, "112");
+	cr_assert_eq(cl_exec(&ascii, "SELECT count(*) FROM refused WHERE id IN ('g1', 'g2')", out,
+			     sizeof out),
+		     0, "%s", out);
+	cr_assert_str_eq(out, "2");
+	cr_assert_eq(cl_exec(&ascii,
+			     "SELECT string_agg(id || ' ' || sqlstate, ',' ORDER BY id) FROM "
+			     "refused_dead",
+			     out, sizeof out),
+		     0, "%s", out);
+	cr_assert(strncmp(out, "j1 22", 5) == 0 && strstr(out, ",u1 ") != NULL, "%s", out);
+	/* the record is kept byte for byte */
+	cr_assert_eq(
+	    cl_exec(&ascii,
+		    "SELECT position('\\xc3a9'::bytea IN record) > 0 AND position("
+		    "'\"id\":\"u1\"'::bytea IN record) > 0 FROM refused_dead WHERE id = 'u1'",
+		    out, sizeof out),
+	    0, "%s", out);
+	cr_assert_str_eq(out, "t");
+
+	char json[2048];
+	duet_sink_stats_json(fx.sink, json, sizeof json);
+	cr_assert_not_null(strstr(json, "\"dead_letters\":2"), "%s", json);
+	cr_assert_not_null(strstr(json, "\"server_encoding\":\"SQL_ASCII\""), "%s", json);
+	cr_assert_not_null(strstr(json, "\"encoding_ok\":false"), "%s", json);
+	cr_assert_not_null(strstr(json, "ENCODING 'UTF8'"), "%s", json);
+}
+
+/* getaddrinfo() as libpq and libuv's thread pool call it: this test binary
+ * defines it, so every call in the process comes here first (the dynamic
+ * linker prefers the executable's definition) and goes on to libc's.
+ * Lookups of the name "localhost" (not a numeric parse) are counted by the
+ * thread they ran on. */
+static pthread_t loop_thread;
+static int lookups_on_loop, lookups_off_loop;
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		struct addrinfo **res)
+{
+	typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *,
+			      struct addrinfo **);
+	static gai_fn real;
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+	if (node && strcmp(node, "localhost") == 0 &&
+	    !(hints && (hints->ai_flags & AI_NUMERICHOST)))
+		__atomic_add_fetch(pthread_equal(pthread_self(), loop_thread) ? &lookups_on_loop
+									      : &lookups_off_loop,
+				   1, __ATOMIC_SEQ_CST);
+	return real(node, service, hints, res);
+}
+
+/* Issue 13, defect 8: PQconnectStart resolved a host name with a blocking
+ * getaddrinfo() on the loop thread. Now the sink resolves it in the thread
+ * pool and gives libpq hostaddr= (every address of the name, in order:
+ * "localhost" may be ::1 first, the server listens on 127.0.0.1 only). */
+Test(sink_pg, sink_pg_host_name_resolved_off_the_loop)
+{
+	loop_thread = pthread_self();
+	char conninfo[128];
+	snprintf(conninfo, sizeof conninfo, "host=localhost port=%d user=postgres dbname=postgres",
+		 cl.primary.port);
+	struct duet_sink_config c = pg_config(conninfo, "by_name");
+	fx_sink_new(&c);
+	for (unsigned tag = 0; tag < 3; tag++)
+		cr_assert_eq(fx_submit(tag, tag * 10, 10, 30), 0);
+	wait_confirmed(3);
+	cr_assert_str_eq(query("SELECT count(*) FROM by_name"), "30");
+	cr_assert_eq(__atomic_load_n(&lookups_on_loop, __ATOMIC_SEQ_CST), 0,
+		     "a lookup of localhost ran on the loop thread");
+	cr_assert_geq(__atomic_load_n(&lookups_off_loop, __ATOMIC_SEQ_CST), 1,
+		      "localhost was resolved in the thread pool");
+	char json[2048];
+	duet_sink_stats_json(fx.sink, json, sizeof json);
+	cr_assert_not_null(strstr(json, "\"hostaddr\":\""), "%s", json);
+	cr_assert_not_null(strstr(json, "127.0.0.1"), "%s", json);
 }
 
 /* ---- without a server ------------------------------------------------------------ */

@@ -271,6 +271,13 @@ static const struct key_def keys[] = {
      "method = ipmi: ipmitool -I interface"},
     {SEC_FENCE, "timeout_ms", T_U32, ACT_FIELD(fence_timeout_ms), 100, 600000, NULL, 0, "20000",
      "fencing, power-off confirmation included, must finish within this (ms)"},
+    {SEC_FENCE, "watchdog_device", T_PATH, ACT_STR(fence_watchdog_device), 0, 0, NULL, 0, NULL,
+     "a Linux watchdog device (e.g. /dev/watchdog; softdog where there is no hardware one) "
+     "armed while this node acts as master: a duetd stalled for watchdog_timeout_s resets the "
+     "machine; empty: none. Set it on both data nodes alike: without a confirmed fence the new "
+     "master also waits out the old master's watchdog timeout"},
+    {SEC_FENCE, "watchdog_timeout_s", T_U32, ACT_FIELD(fence_watchdog_timeout_s), 1, 60, NULL, 0,
+     "5", "seconds without a keepalive before the watchdog resets the machine"},
 
     {SEC_MANAGER, "start_command", T_STR, ACT_STR(manager_start_command), 0, 0, NULL, 0, "",
      "starts the manager on the master (empty: no manager)"},

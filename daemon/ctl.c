@@ -477,7 +477,11 @@ static void chain_next(struct node *n)
 		return;
 	}
 	case CTL_STEP_LEASE_WAIT: {
-		uint64_t until = lease_wait_until(n, n->fsm.master.previous);
+		/* DESIGN.md 4.10: without a confirmed fence, the old master's
+		 * watchdog as well (the same [fence] watchdog keys on both) */
+		uint64_t until = duet_watchdog_takeover_until(
+		    lease_wait_until(n, n->fsm.master.previous), c->last.fenced,
+		    duet_watchdog_configured(&c->wd) ? c->wd.want_timeout_s : 0);
 		bool takeover = takeover_now(n);
 		if (takeover && now < until) {
 			c->retry_at = until; /* the tick comes back here */
@@ -494,9 +498,14 @@ static void chain_next(struct node *n)
 			    " ms drift after our last contact)%s",
 			    member_name(n, n->fsm.master.previous), n->cfg.raft.lease_ms,
 			    n->cfg.raft.max_drift_ms,
-			    a->fence_method == DUET_CONFIG_FENCE_NONE ? ""
-			    : c->last.fenced                          ? "; fenced as well"
-					     : "; fencing FAILED, relying on the lease");
+			    a->fence_method == DUET_CONFIG_FENCE_NONE
+				? (duet_watchdog_configured(&c->wd) ? "; and its watchdog's timeout"
+								    : "")
+			    : c->last.fenced ? "; fenced as well"
+			    : duet_watchdog_configured(&c->wd)
+				? "; fencing FAILED, relying on the lease and its watchdog's "
+				  "timeout"
+				: "; fencing FAILED, relying on the lease");
 		}
 		c->step = CTL_STEP_PROMOTE;
 		chain_next(n);
@@ -957,6 +966,38 @@ static void on_lease_timer(uv_timer_t *t)
 	node_drive_later(n);
 }
 
+/* DESIGN.md 4.10: the watchdog's turn (duet_watchdog_decide's table). */
+static void watchdog_turn(struct node *n, uint64_t now)
+{
+	struct ctl *c = &n->ctl;
+	if (!duet_watchdog_configured(&c->wd))
+		return;
+	bool acting = c->act == CTL_ACTIVATING || c->act == CTL_MASTER;
+	enum duet_watchdog_action a = duet_watchdog_decide(
+	    true, c->wd.armed, acting, ctl_may_act(n), c->demotions_in_flight > 0);
+	int rc = 0;
+	if (a == DUET_WATCHDOG_ARM) {
+		rc = duet_watchdog_arm(&c->wd, now);
+		if (rc == 0)
+			duet_log(DUET_LOG_INFO,
+				 "watchdog %s armed (%u s): a stall of this daemon now resets the "
+				 "machine",
+				 c->wd.path, c->wd.timeout_s);
+	} else if (a == DUET_WATCHDOG_PET) {
+		rc = duet_watchdog_pet(&c->wd, now);
+	} else if (a == DUET_WATCHDOG_DISARM) {
+		rc = duet_watchdog_disarm(&c->wd);
+		if (rc == 0)
+			duet_log(DUET_LOG_INFO, "watchdog %s disarmed (a standby again)",
+				 c->wd.path);
+	}
+	if (rc && (a != DUET_WATCHDOG_ARM || c->wd.errors == 1 || c->wd.errors % 100 == 0))
+		duet_log(DUET_LOG_ERROR,
+			 "%s (%" PRIu64 " failures): a stalled daemon may leave PostgreSQL "
+			 "writable; check [fence] watchdog_device",
+			 c->wd.error, c->wd.errors);
+}
+
 void ctl_step(struct node *n)
 {
 	struct ctl *c = &n->ctl;
@@ -1001,6 +1042,8 @@ void ctl_step(struct node *n)
 	 * (a stop still running would undo what the activation does) */
 	if (should_act && c->act == CTL_STANDBY && current && !hold && !c->demotions_in_flight)
 		activate(n, st.term);
+	/* before the chain: armed before any promotion can start */
+	watchdog_turn(n, now);
 	if (c->act == CTL_ACTIVATING)
 		chain_next(n);
 	if (c->act == CTL_MASTER) {
@@ -1077,6 +1120,7 @@ int ctl_open(struct node *n)
 		return 0;
 	const struct duet_config_actions *a = &n->cfg.act;
 	int rc;
+	duet_watchdog_init(&c->wd, a->fence_watchdog_device, a->fence_watchdog_timeout_s, NULL);
 	uv_timer_init(n->loop, &c->lease_timer);
 	c->lease_timer.data = n;
 	c->lease_timer_open = true;
@@ -1132,6 +1176,10 @@ void ctl_close(struct node *n)
 {
 	struct ctl *c = &n->ctl;
 	c->gen++;
+	/* a clean stop disarms (the magic close): an exit without it would
+	 * reset the machine timeout_s later */
+	if (duet_watchdog_disarm(&c->wd) != 0)
+		duet_log(DUET_LOG_ERROR, "%s", c->wd.error);
 	if (c->lease_timer_open) {
 		uv_close((uv_handle_t *)&c->lease_timer, NULL);
 		c->lease_timer_open = false;
@@ -1267,4 +1315,13 @@ void ctl_status_json(struct node *n, FILE *f)
 	ctl_health_status_json(n, f);
 	ctl_rebuild_status_json(n, f);
 	ctl_switchover_status_json(n, f);
+	fputs(",\"watchdog\":{\"device\":", f);
+	ctl_json_str(f, c->wd.path);
+	fprintf(f,
+		",\"armed\":%s,\"timeout_s\":%u,\"pets\":%" PRIu64 ",\"errors\":%" PRIu64
+		",\"error\":",
+		c->wd.armed ? "true" : "false",
+		c->wd.armed ? c->wd.timeout_s : c->wd.want_timeout_s, c->wd.pets, c->wd.errors);
+	ctl_json_str(f, c->wd.error);
+	fputs("}", f);
 }

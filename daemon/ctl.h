@@ -42,6 +42,7 @@
 
 #include "duet/entry.h"
 #include "duet/pg.h"
+#include "duet/watchdog.h"
 
 struct node;
 struct duet_fip;
@@ -132,6 +133,9 @@ struct ctl {
 	uint64_t act_term; /* term of the activation */
 	uint64_t retry_at; /* a failed step runs again at this monotonic time */
 	uint32_t demotions_in_flight;
+	/* DESIGN.md 4.10: armed while activating or acting master (ctl.c,
+	 * watchdog_turn) */
+	struct duet_watchdog wd;
 	/* DESIGN.md 4.9: bumped when the last demotion command in flight ended;
 	 * the promote step trusts only a probe started in the current epoch */
 	uint64_t demote_epoch;

@@ -126,6 +126,10 @@ struct duet_config_actions {
 	char fence_ipmi_password_file[DUET_CONFIG_PATH_MAX];
 	char fence_ipmi_interface[DUET_NAME_MAX];
 	uint32_t fence_timeout_ms;
+	/* [fence] the watchdog armed while acting master (DESIGN.md 4.10);
+	 * "" = none */
+	char fence_watchdog_device[DUET_CONFIG_PATH_MAX];
+	uint32_t fence_watchdog_timeout_s;
 	/* [manager] */
 	char manager_start_command[DUET_CONFIG_STR_MAX];
 	char manager_stop_command[DUET_CONFIG_STR_MAX];

@@ -24,6 +24,7 @@ struct duet_health_probe_ctx {
 	bool abandoned;     /* paused or closing: the answer is ignored */
 	bool cancelled;     /* probe.cancel was called */
 	bool early_ok;
+	uint32_t hung_failures;   /* failures this probe has cost since its deadline */
 	uint64_t started_loop_ms; /* uv_now() at start: for deadline decisions */
 	uint64_t started_ns;      /* uv_hrtime() at start: for the reported duration */
 	char early_detail[DUET_HEALTH_DETAIL_MAX];

@@ -5,8 +5,9 @@
  *
  * Invariants:
  *  - At most one probe of a check is in flight (ctx.in_flight). A tick that
- *    finds one in flight past its deadline counts a failure, never starts a
- *    second probe; so a probe stuck in a hung filesystem costs one worker.
+ *    finds one in flight a whole timeout_ms past its last counted failure
+ *    counts one more, never starts a second probe; so a probe stuck in a
+ *    hung filesystem costs one worker, and a merely slow one one failure.
  *  - A result is counted once: either its answer within the deadline, or
  *    the deadline's failure (then the answer, when it comes, is only
  *    counted as late). An abandoned probe (check paused, set closing)
@@ -127,6 +128,7 @@ static void expire(struct health_check *c)
 {
 	struct duet_health_probe_ctx *ctx = &c->ctx;
 	ctx->expired = true;
+	ctx->hung_failures = 1;
 	uv_timer_stop(&c->deadline);
 	c->timeouts++;
 	char detail[96];
@@ -174,6 +176,7 @@ void health_start_probe(struct health_check *c)
 	ctx->starting = true;
 	ctx->answered_early = false;
 	ctx->expired = false;
+	ctx->hung_failures = 0;
 	ctx->abandoned = false;
 	ctx->cancelled = false;
 	ctx->started_loop_ms = uv_now(c->set->loop);
@@ -214,6 +217,16 @@ void health_tick_cb(uv_timer_t *timer)
 			return;
 	}
 	if (ctx->in_flight && !ctx->answered_early) {
+		/* One slow probe is not a failed check (DESIGN.md 4.9): a probe
+		 * still out costs one more failure per whole timeout_ms it is
+		 * late, not one per tick, so fail_after failures take
+		 * fail_after * timeout_ms of hanging (a hung disk still fails) */
+		uint64_t age = uv_now(c->set->loop) - ctx->started_loop_ms;
+		if (age < (uint64_t)(ctx->hung_failures + 1) * c->timeout_ms) {
+			c->skipped_ticks++;
+			return;
+		}
+		ctx->hung_failures++;
 		c->timeouts++;
 		char detail[128];
 		snprintf(detail, sizeof(detail),

@@ -23,8 +23,10 @@
  * enforces the deadline: a probe that has not answered within timeout_ms has
  * failed ("no answer within N ms"), and its answer, when it comes, is
  * ignored (counted as a late answer). At most one probe of a check is ever in
- * flight: a tick that finds the previous probe past its deadline and still
- * unanswered counts one more failure instead of starting a second probe, so
+ * flight: a tick that finds the previous probe still unanswered a whole
+ * timeout_ms after its last counted failure counts one more failure instead
+ * of starting a second probe (one per timeout_ms late, not one per tick: a
+ * probe that is merely slow, 1.5 timeouts say, costs one failure), so
  * a probe stuck in a hung filesystem or a blocked syscall costs one worker
  * thread, never more. A tick that finds the previous probe still within its
  * deadline (timeout_ms may exceed interval_ms) is skipped and counted, not

@@ -407,3 +407,42 @@ Test(health_core, refused_configurations)
 	cr_assert_str_eq(duet_health_state_name(DUET_HEALTH_FAILING), "FAILING");
 	cr_assert_str_eq(duet_health_state_name(7), "?");
 }
+
+struct slow_wait {
+	uint64_t t0;
+	uint64_t until_ms;
+};
+
+static bool loop_time_passed(void *arg)
+{
+	const struct slow_wait *w = arg;
+	return uv_now(hx_loop) - w->t0 >= w->until_ms;
+}
+
+/* Issue 13 defect 11 (bench-rejoin): one fs probe that ran 1.5 s under a
+ * base backup's I/O, past its 1 s deadline, counted a failure at the
+ * deadline and one more at every 500 ms tick while it was out: three
+ * failures, FAILING, and the master handed over on one slow probe. A probe
+ * still out costs one failure per whole timeout it is late, so however the
+ * loop is scheduled, failures <= its age / timeout_ms. */
+Test(health_core, one_slow_probe_is_not_a_failed_check)
+{
+	static struct script s;
+	hx_set_new();
+	add_script("fs", true, &s, "h", 20, 200);
+	struct slow_wait w = {uv_now(hx_loop), 500};
+	cr_assert_eq(duet_health_start(hx_set), 0);
+	cr_assert(hx_run_until(loop_time_passed, &w, HX_GUARD_MS));
+	struct duet_health_status st = hx_status("fs");
+	uint64_t age = uv_now(hx_loop) - w.t0;
+	cr_assert_eq(st.probes, 1);
+	cr_assert_geq(st.consecutive_failures, 1, "the deadline passed: one failure");
+	cr_assert_leq(st.consecutive_failures, age / 200,
+		      "%u failures for one probe %lu ms out (timeout 200 ms)",
+		      st.consecutive_failures, (unsigned long)age);
+	if (age < 600)
+		cr_assert_neq(st.state, DUET_HEALTH_FAILING, "one slow probe failed the check");
+	/* it answers late: ignored, and the next probes run again */
+	script_answer(&s, true, "late");
+	cr_assert_eq(hx_status("fs").late_answers, 1);
+}

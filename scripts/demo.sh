@@ -424,7 +424,8 @@ demo_run() {
 		"$(rig_ns witness) $(rig_ip witness), $(rig_ns client) $(rig_ip client), on one bridge"
 	say "FIP $RIG_FIP (duet adds it on the master); HTTP /master on each data node, port $HTTP_PORT"
 	say "PostgreSQL 15 primary on node-a, streaming standby on node-b; certificates"
-	say "(duetctl gencerts); duet-witness, duetd on node-a, duetd on node-b..."
+	say "(duetctl gencerts); each member's store for the new cluster (duetctl init: a daemon"
+	say "never creates one itself); duet-witness, duetd on node-a, duetd on node-b..."
 	t_phase=$(date +%s%N)
 	if ! duet_up ""; then
 		for n in node-a node-b witness; do

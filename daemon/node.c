@@ -166,10 +166,13 @@ static void checkpoint(struct node *n)
 }
 
 /* The state to snapshot: the applied one when the log may be compacted up
- * to it, else the newest checkpoint at or below the floor (NULL if none). */
+ * to it, else the newest checkpoint at or below the floor (NULL if none).
+ * The floor is the fsm's (DESIGN.md 3): every member, the witness with no
+ * trap pipeline included, keeps each TRAPS entry that no DELIVERED covers,
+ * so a member catching up from any member's snapshot still gets them. */
 static const struct fsm *snapshot_state(struct node *n, uint64_t *bytes)
 {
-	uint64_t floor = trapd_compact_floor(n, n->fsm.applied_index);
+	uint64_t floor = fsm_trap_floor(&n->fsm);
 	*bytes = n->applied_bytes;
 	if (floor >= n->fsm.applied_index)
 		return &n->fsm;

@@ -176,17 +176,30 @@ static void deliver_more(struct node *n)
 	}
 }
 
+/* The compaction floor is the fsm's (DESIGN.md 3): every member keeps the
+ * TRAPS entries no DELIVERED covers. A leader without a sink has nothing to
+ * deliver, so it records DELIVERED (sink none) up to the last TRAPS entry
+ * applied, or no member could ever compact past the first trap. */
 static void propose_delivered(struct node *n, uint64_t now)
 {
 	struct trapd_state *t = st_of(n);
-	if (!t->delivering || t->confirmed <= duet_trap_pipe_delivered_index(t->pipe))
+	uint64_t up_to;
+	if (t->delivering)
+		up_to = t->confirmed > duet_trap_pipe_delivered_index(t->pipe) ? t->confirmed : 0;
+	else if (t->proposing && !t->sink)
+		up_to =
+		    n->fsm.traps.last_index > n->fsm.traps.delivered ? n->fsm.traps.last_index : 0;
+	else
+		up_to = 0;
+	if (!up_to)
 		return;
 	if (t->delivered_prop_term == t->lead_term &&
 	    t->delivered_prop_index > n->fsm.applied_index)
 		return; /* the last one is not applied yet */
 	if (now - t->delivered_prop_ms < TRAPD_DELIVERED_EVERY_MS)
 		return;
-	struct duet_delivered d = {.up_to_index = t->confirmed, .sink = (uint8_t)n->cfg.sink.type};
+	struct duet_delivered d = {.up_to_index = up_to,
+				   .sink = t->sink ? (uint8_t)n->cfg.sink.type : 0};
 	uint8_t buf[64];
 	long len = duet_delivered_encode(&d, buf, sizeof buf);
 	uint64_t index;
@@ -268,12 +281,6 @@ void trapd_applied(struct node *n, const struct raft_entry *e)
 			t->c.bad_entries++;
 		}
 	}
-}
-
-uint64_t trapd_compact_floor(const struct node *n, uint64_t applied)
-{
-	const struct trapd_state *t = st_of(n);
-	return t ? duet_trap_pipe_compact_floor(t->pipe, applied) : applied;
 }
 
 /* ---- forwarding ---------------------------------------------------------- */
@@ -413,6 +420,7 @@ int trapd_open(struct node *n)
 		sc.conninfo = n->cfg.sink.conninfo;
 		sc.table = n->cfg.sink.table;
 		sc.timeout_ms = n->cfg.sink.timeout_ms;
+		sc.without_acks = n->cfg.sink.ack == DUET_CONFIG_SINK_ACK_NONE;
 		sc.on_confirm = on_confirm;
 		sc.on_log = on_sink_log;
 		sc.data = n;

@@ -25,7 +25,10 @@
  *    was confirmed since: the sink ignores repeats by id). With [sink]
  *    type = none committed traps are not kept and nothing is delivered.
  *  - Compaction. The log keeps every entry the sink still needs: node.c
- *    snapshots no further than trapd_compact_floor().
+ *    snapshots no further than fsm_trap_floor(), which every member (the
+ *    witness too) computes from the applied TRAPS and DELIVERED entries.
+ *    A leader without a sink records DELIVERED (sink none) up to the last
+ *    TRAPS entry, so the floor moves there too.
  */
 #ifndef DUET_TRAPD_H
 #define DUET_TRAPD_H
@@ -58,8 +61,6 @@ void trapd_pump(struct node *n);
 void trapd_applied(struct node *n, const struct raft_entry *e);
 /* A FORWARD or ANSWER frame from a member. */
 void trapd_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *payload, uint32_t len);
-/* The log may be compacted up to this index. */
-uint64_t trapd_compact_floor(const struct node *n, uint64_t applied);
 /* The "traps" member of the status document (a JSON object). */
 void trapd_status_json(struct node *n, FILE *f);
 

@@ -188,6 +188,8 @@ const char *fsm_member_kind_name(uint8_t kind)
 const char *fsm_sink_name(uint8_t sink)
 {
 	switch (sink) {
+	case 0:
+		return "none";
 	case DUET_SINK_TCP:
 		return "tcp";
 	case DUET_SINK_POSTGRESQL:

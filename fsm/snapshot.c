@@ -19,6 +19,8 @@
 #define FSM_CONF_MAX_BYTES 4096 /* an encoded membership of DUET_MAX_MEMBERS */
 #define FSM_OP_MAX_BYTES   1024 /* an encoded operator command */
 
+static bool fsm_traps_valid(const struct fsm *f);
+
 static void fsm_counters_get(const struct fsm *f, uint64_t out[FSM_N_COUNTERS])
 {
 	out[0] = f->counters.first_starts;
@@ -90,12 +92,21 @@ size_t fsm_snapshot_size(const struct fsm *f)
 	n += 8 + 8 + 4 + (size_t)op_len;                        /* operator */
 	n += 8 + 8 + 1 + 4 + 1 + 2;                             /* refusal */
 	n += strnlen(f->last_refusal.why, FSM_REFUSAL_WHY_MAX); /* its text */
-	n += 1 + 8 * FSM_N_COUNTERS + 4;
+	n += 1 + 8 * FSM_N_COUNTERS;
+	n += 8 + 8 + 8 + 4 + 4; /* trap floor, keys length (no keys), crc */
 	return n;
 }
 
 long fsm_snapshot_encode(const struct fsm *f, void *buf, size_t cap)
 {
+	return fsm_snapshot_encode_keys(f, NULL, 0, buf, cap);
+}
+
+long fsm_snapshot_encode_keys(const struct fsm *f, const void *keys, uint32_t keys_len, void *buf,
+			      size_t cap)
+{
+	if (keys_len > FSM_SNAPSHOT_KEYS_MAX_BYTES || (keys_len && !keys))
+		return DUET_EINVAL;
 	uint8_t conf[FSM_CONF_MAX_BYTES], op[FSM_OP_MAX_BYTES];
 	long conf_len, op_len;
 	int rc = fsm_encode_parts(f, conf, &conf_len, op, &op_len);
@@ -157,10 +168,45 @@ long fsm_snapshot_encode(const struct fsm *f, void *buf, size_t cap)
 	wire_put_u8(&w, FSM_N_COUNTERS);
 	for (int i = 0; i < FSM_N_COUNTERS; i++)
 		wire_put_u64(&w, counters[i]);
+	if (!fsm_traps_valid(f))
+		return DUET_EINVAL;
+	wire_put_u64(&w, f->traps.last_index);
+	wire_put_u64(&w, f->traps.delivered);
+	wire_put_u64(&w, f->traps.first_undelivered);
+	wire_put_u32(&w, keys_len);
+	wire_put_bytes(&w, keys, keys_len);
 	if (w.err)
 		return w.err;
 	wire_put_u32(&w, duet_crc32c(0, buf, w.used));
 	return w.err ? w.err : (long)w.used;
+}
+
+/* What fsm_apply keeps: the first undelivered TRAPS entry is past the last
+ * DELIVERED and at or below the last TRAPS entry, which is applied. */
+static bool fsm_traps_valid(const struct fsm *f)
+{
+	const uint64_t first = f->traps.first_undelivered;
+	if (f->traps.last_index > f->applied_index)
+		return false;
+	return first == 0 || (first > f->traps.delivered && first <= f->traps.last_index);
+}
+
+/* The committed keys: a TRAPS payload (entry.h) whose traps carry no
+ * payload, checked whole (bounded by its length, which the caller bounded). */
+static int fsm_keys_valid(const uint8_t *keys, uint32_t len)
+{
+	if (len == 0)
+		return 0;
+	struct duet_traps_iter it;
+	uint32_t n;
+	if (duet_traps_iter_init(&it, keys, len, &n) != 0 || n == 0)
+		return DUET_ECORRUPT; /* canonical: no keys is keys_len 0 */
+	struct duet_trap t;
+	int rc;
+	while ((rc = duet_traps_next(&it, &t)) == 1)
+		if (t.len != 0)
+			return DUET_ECORRUPT;
+	return rc == 0 ? 0 : DUET_ECORRUPT;
 }
 
 /* A string of 1..cap-1 bytes without NUL (empty allowed if allow_empty). */
@@ -214,15 +260,16 @@ static int fsm_decode_nodes(struct wire_reader *r, struct fsm *f)
 	return 0;
 }
 
-static int fsm_decode_body(struct wire_reader *r, struct fsm *f)
+static int fsm_decode_body(struct wire_reader *r, struct fsm *f, const uint8_t **keys,
+			   uint32_t *keys_len)
 {
 	if (wire_get_u32(r) != FSM_SNAPSHOT_MAGIC)
 		return r->err ? r->err : DUET_ECORRUPT;
 	uint8_t version = wire_get_u8(r);
 	if (r->err)
 		return r->err;
-	if (version != FSM_SNAPSHOT_VERSION)
-		return DUET_EVERSION;
+	if (version != FSM_SNAPSHOT_VERSION && version != 1)
+		return DUET_EVERSION; /* 1: before the trap floor, read for upgrades */
 	f->applied_index = wire_get_u64(r);
 	f->applied_term = wire_get_u64(r);
 	uint32_t conf_len = wire_get_u32(r);
@@ -290,12 +337,42 @@ static int fsm_decode_body(struct wire_reader *r, struct fsm *f)
 	if (r->err)
 		return r->err;
 	fsm_counters_set(f, counters);
+	if (version == 1) {
+		/* no trap floor yet: the TRAPS entries after it set one */
+		*keys = NULL;
+		*keys_len = 0;
+		return r->left == 0 ? 0 : DUET_ECORRUPT;
+	}
+	f->traps.last_index = wire_get_u64(r);
+	f->traps.delivered = wire_get_u64(r);
+	f->traps.first_undelivered = wire_get_u64(r);
+	*keys_len = wire_get_u32(r);
+	if (r->err)
+		return r->err;
+	if (!fsm_traps_valid(f) || *keys_len > FSM_SNAPSHOT_KEYS_MAX_BYTES)
+		return DUET_ECORRUPT;
+	*keys = wire_get_bytes(r, *keys_len);
+	if (r->err)
+		return r->err;
+	rc = fsm_keys_valid(*keys, *keys_len);
+	if (rc)
+		return rc;
+	if (*keys_len == 0)
+		*keys = NULL;
 	return r->left == 0 ? 0 : DUET_ECORRUPT;
 }
 
 int fsm_snapshot_decode(const void *buf, size_t len, struct fsm *f)
 {
-	if (!f || (!buf && len))
+	const uint8_t *keys;
+	uint32_t keys_len;
+	return fsm_snapshot_decode_keys(buf, len, f, &keys, &keys_len);
+}
+
+int fsm_snapshot_decode_keys(const void *buf, size_t len, struct fsm *f, const uint8_t **keys,
+			     uint32_t *keys_len)
+{
+	if (!f || (!buf && len) || !keys || !keys_len)
 		return DUET_EINVAL;
 	if (len < 4 + 1 + 4)
 		return DUET_ETRUNCATED;
@@ -306,9 +383,13 @@ int fsm_snapshot_decode(const void *buf, size_t len, struct fsm *f)
 	struct fsm scratch;
 	fsm_init(&scratch);
 	wire_reader_init(&r, buf, len - 4);
-	int rc = fsm_decode_body(&r, &scratch);
+	const uint8_t *k = NULL;
+	uint32_t kl = 0;
+	int rc = fsm_decode_body(&r, &scratch, &k, &kl);
 	if (rc)
 		return rc == DUET_ETRUNCATED ? DUET_ECORRUPT : rc; /* the crc held: not cut short */
 	*f = scratch;
+	*keys = k;
+	*keys_len = kl;
 	return 0;
 }

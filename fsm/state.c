@@ -205,6 +205,27 @@ static int fsm_apply_operator(struct fsm *f, const struct raft_entry *e,
 	return FSM_APPLIED;
 }
 
+/* DELIVERED: the sink has every TRAPS entry up to d->up_to_index. The fsm
+ * keeps no list of TRAPS indexes (the state stays fixed-size), so when a
+ * backlog remains the next undelivered entry is bounded below by up_to + 1:
+ * compaction may stop a little short, never past an undelivered entry. */
+static void fsm_apply_delivered(struct fsm *f, const struct duet_delivered *d)
+{
+	if (d->up_to_index <= f->traps.delivered)
+		return;
+	f->traps.delivered = d->up_to_index;
+	if (f->traps.first_undelivered && f->traps.first_undelivered <= d->up_to_index)
+		f->traps.first_undelivered =
+		    f->traps.last_index > d->up_to_index ? d->up_to_index + 1 : 0;
+}
+
+uint64_t fsm_trap_floor(const struct fsm *f)
+{
+	if (f->traps.first_undelivered && f->traps.first_undelivered - 1 < f->applied_index)
+		return f->traps.first_undelivered - 1;
+	return f->applied_index;
+}
+
 /* Decodes e's payload as `type` into `out`; refuses the entry if it fails. */
 #define FSM_DECODE(f, e, decode, out)                                                              \
 	do {                                                                                       \
@@ -255,9 +276,18 @@ static int fsm_dispatch(struct fsm *f, const struct raft_entry *e)
 			f->counters.steps_failed++;
 		return FSM_APPLIED;
 	}
+	case RAFT_ENTRY_TRAPS: /* the payload is the trap pipeline's; the floor is ours */
+		f->traps.last_index = e->index;
+		if (!f->traps.first_undelivered && e->index > f->traps.delivered)
+			f->traps.first_undelivered = e->index;
+		return FSM_APPLIED;
+	case RAFT_ENTRY_DELIVERED: {
+		struct duet_delivered d;
+		FSM_DECODE(f, e, duet_delivered_decode, &d);
+		fsm_apply_delivered(f, &d);
+		return FSM_APPLIED;
+	}
 	case RAFT_ENTRY_NOOP:
-	case RAFT_ENTRY_TRAPS:     /* the trap pipeline's, not this state's */
-	case RAFT_ENTRY_DELIVERED: /* idem */
 		return FSM_APPLIED;
 	}
 	fsm_refuse(f, e, 0, FSM_REFUSE_BAD_PAYLOAD, "entry type %u is unknown", e->type);

@@ -399,7 +399,9 @@ int duet_operator_decode(const void *buf, size_t len, struct duet_operator *o)
 
 static int sink_valid(uint8_t v)
 {
-	return v == 1 || v == 2; /* tcp, postgresql */
+	/* 0: none (a leader without a sink records that nothing waits for
+	 * one, so the compaction floor moves), tcp, postgresql */
+	return v <= 2;
 }
 
 long duet_delivered_encode(const struct duet_delivered *d, void *buf, size_t cap)

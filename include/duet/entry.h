@@ -211,7 +211,7 @@ enum duet_sink { DUET_SINK_TCP = 1, DUET_SINK_POSTGRESQL = 2 };
 
 struct duet_delivered {
 	uint64_t up_to_index; /* every TRAPS entry at or below this index reached the sink */
-	uint8_t sink;         /* 1: tcp, 2: postgresql */
+	uint8_t sink;         /* 0: none (nothing to deliver), 1: tcp, 2: postgresql */
 };
 
 long duet_delivered_encode(const struct duet_delivered *d, void *buf, size_t cap);

@@ -39,7 +39,9 @@
  *    refuse); a member whose incarnation changed loses SYNC (its storage was
  *    rebuilt); a master that is no longer a DATA member is cleared.
  *  - HEALTH needs a member; OPERATOR is recorded (maintenance on/off sets
- *    the flag); STEP, NOOP, TRAPS and DELIVERED change only counters.
+ *    the flag); STEP and NOOP change only counters; TRAPS and DELIVERED
+ *    move the compaction floor (fsm_trap_floor()); a DELIVERED that does
+ *    not decode is refused like any other payload.
  *
  * A payload that does not decode is refused (FSM_REFUSE_BAD_PAYLOAD): a
  * committed entry is the same on every member, so every member refuses it.
@@ -56,9 +58,9 @@
 
 struct store;
 
-#define FSM_MAX_CHECKS       16  /* health checks kept per node */
-#define FSM_REFUSAL_WHY_MAX  160 /* including NUL */
-#define FSM_SNAPSHOT_VERSION 1
+#define FSM_MAX_CHECKS       16          /* health checks kept per node */
+#define FSM_REFUSAL_WHY_MAX  160         /* including NUL */
+#define FSM_SNAPSHOT_VERSION 2           /* 2: the trap floor and the committed keys */
 #define FSM_SNAPSHOT_MAGIC   0x4d534644u /* "DFSM" little-endian */
 
 /* A node's role as far as MASTER and SYNC are concerned. */
@@ -133,6 +135,16 @@ struct fsm {
 	uint64_t maintenance_since; /* index of that entry */
 	struct fsm_operator_state last_operator;
 	struct fsm_refusal last_refusal; /* index 0: none */
+	/* The compaction floor of DESIGN.md section 3, from TRAPS and DELIVERED
+	 * alone, so every member (the witness too) computes the same one. */
+	struct {
+		uint64_t last_index;        /* the last TRAPS entry applied (0: none) */
+		uint64_t delivered;         /* the highest DELIVERED up_to_index */
+		uint64_t first_undelivered; /* 0: none; else no TRAPS entry below it
+					     * waits for the sink (exact when set by a
+					     * TRAPS, a lower bound after a DELIVERED
+					     * that covers part of the backlog) */
+	} traps;
 	struct {
 		uint64_t first_starts, failovers, switchovers, forced; /* MASTER applied */
 		uint64_t refused;                                      /* entries refused */
@@ -164,6 +176,13 @@ struct fsm_result {
  * driver's bug; nothing changes).
  */
 int fsm_apply(struct fsm *f, const struct raft_entry *e, struct fsm_result *res);
+
+/*
+ * The log may be compacted up to this index and no further: the entry
+ * before the first TRAPS entry the state does not record as delivered, or
+ * applied_index when none waits. Every member snapshots at or below it.
+ */
+uint64_t fsm_trap_floor(const struct fsm *f);
 
 /* Role of node `id` in `f`. */
 int fsm_role_of(const struct fsm *f, uint32_t id);
@@ -198,22 +217,40 @@ int fsm_apply_committed(struct fsm *f, struct store *s, const struct raft_entry 
  *   refusal: u64 index  u64 term  u8 type  u32 node  u8 reason
  *       u16 why_len why
  *   u8 n_counters (at least 7 + RAFT_ENTRY_TYPE_COUNT), u64 each
+ *   traps (version 2): u64 last_index  u64 delivered  u64 first_undelivered
+ *   u32 keys_len  keys: the trap pipeline's committed keys of the last
+ *       window at the snapshot's index (DESIGN.md 5), as a TRAPS payload
+ *       whose traps carry no payload; keys_len 0 when there are none, at
+ *       most FSM_SNAPSHOT_KEYS_MAX_BYTES
  *   u32 crc32c of every byte above
  *
  * The encoding is canonical (a decoded snapshot encodes to the same bytes).
+ * Version 1 (without the traps fields and keys) is still read, so that a
+ * store written before them opens; it is written as version 2.
  */
 
-/* Bytes fsm_snapshot_encode() needs; never more than FSM_SNAPSHOT_MAX_BYTES. */
+/* Bytes fsm_snapshot_encode() needs (without keys: add keys_len for
+ * fsm_snapshot_encode_keys()); never more than FSM_SNAPSHOT_MAX_BYTES. */
 size_t fsm_snapshot_size(const struct fsm *f);
 #define FSM_SNAPSHOT_MAX_BYTES 65536
+/* The keys section, at most (the pipeline keeps the newest that fit). */
+#define FSM_SNAPSHOT_KEYS_MAX_BYTES (64u << 20)
 /* Returns bytes written, DUET_ETOOBIG (cap too small), DUET_EINVAL (a state
  * that would not decode: bad enum, string without NUL...). */
 long fsm_snapshot_encode(const struct fsm *f, void *buf, size_t cap);
+/* The same with the trap pipeline's committed keys (keys_len bytes, copied
+ * as they are; the decoder checks them). */
+long fsm_snapshot_encode_keys(const struct fsm *f, const void *keys, uint32_t keys_len, void *buf,
+			      size_t cap);
 /* Checks everything (crc, magic, version, lengths, enums, node ids against
  * the membership, NUL-free strings, nothing left over) and only then replaces
  * *f; on error *f is unchanged. Returns 0, DUET_ETRUNCATED, DUET_ECORRUPT or
  * DUET_EVERSION. Never reads past len: a fuzz target. */
 int fsm_snapshot_decode(const void *buf, size_t len, struct fsm *f);
+/* The same; *keys (pointing into buf, NULL when none) and *keys_len get the
+ * committed keys section, already checked as a TRAPS payload. */
+int fsm_snapshot_decode_keys(const void *buf, size_t len, struct fsm *f, const uint8_t **keys,
+			     uint32_t *keys_len);
 
 /*
  * For people and tools (duetctl log): an entry in one line, e.g.

@@ -699,7 +699,7 @@ Test(payload, out_of_range_enums_refused)
 	check_bad_byte(codec("health"), 1 + 4 + 2 + 9 + 1, flag, sizeof flag);
 	const uint8_t command[] = {0, 6, 255};
 	check_bad_byte(codec("operator"), 1, command, sizeof command);
-	const uint8_t sink[] = {0, 3, 255};
+	const uint8_t sink[] = {3, 255};
 	check_bad_byte(codec("delivered"), 9, sink, sizeof sink);
 	/* traps: version, count, identity, ordinal, recv_ms, receiver, kind */
 	const uint8_t kind[] = {0, 4, 255};
@@ -734,7 +734,7 @@ Test(payload, out_of_range_enums_refused_on_encode)
 	assert_rc(duet_operator_encode(&o, buf, sizeof buf), DUET_EINVAL);
 	struct duet_delivered d;
 	sample_delivered(&d);
-	d.sink = 0;
+	d.sink = 3;
 	assert_rc(duet_delivered_encode(&d, buf, sizeof buf), DUET_EINVAL);
 	struct duet_trap t[N_SAMPLE_TRAPS];
 	sample_traps(t);

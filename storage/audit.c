@@ -22,7 +22,12 @@
  *    verify see records removed from the end, which no link can show.
  *  - Appends refuse to extend a chain whose tail and last record disagree:
  *    continuing it would bury the damage under new, valid-looking links.
- *  - Never compacted: nothing in storage deletes from "audit".
+ *  - Retention, not compaction: snapshots never touch "audit"; the only
+ *    deletes are audit_retain's, from the front, in the appending
+ *    transaction, each one after the record verified against the anchor,
+ *    which moves forward with it ("meta"/"audit_anchor", storage.h). The
+ *    anchor also carries the bytes stored, so a bound check costs nothing;
+ *    a store from before retention gets it at its first append, by a walk.
  *
  * The database handle: stores created before the chain existed get "audit"
  * at the first writable open (store_audit_prepare). A readonly store (duetctl,
@@ -70,6 +75,8 @@ const char *store_audit_fault_name(int fault)
 		return "records past the recorded tail";
 	case STORE_AUDIT_TAIL:
 		return "tail record damaged or disagreeing";
+	case STORE_AUDIT_ANCHOR:
+		return "retention anchor damaged or disagreeing";
 	}
 	return "unknown fault";
 }
@@ -194,6 +201,93 @@ static int audit_tail_put(struct store *s, MDB_txn *txn, const struct store_audi
 	return store_mdb_err(mdb_put(txn, s->meta_dbi, &k, &v, 0));
 }
 
+/* ---- the retention anchor ------------------------------------------------ */
+
+static MDB_val audit_anchor_key(void)
+{
+	return (MDB_val){.mv_size = sizeof(STORE_KEY_AUDIT_ANCHOR) - 1,
+			 .mv_data = (void *)STORE_KEY_AUDIT_ANCHOR};
+}
+
+/* All zero and 0 when there is none; DUET_ECORRUPT / DUET_EVERSION if bad. */
+static int audit_anchor_get(struct store *s, MDB_txn *txn, struct store_audit_anchor *a,
+			    bool *found)
+{
+	memset(a, 0, sizeof(*a));
+	*found = false;
+	MDB_val k = audit_anchor_key(), v;
+	int rc = mdb_get(txn, s->meta_dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return store_mdb_err(rc);
+	const uint8_t *p = v.mv_data;
+	if (v.mv_size != STORE_AUDIT_ANCHOR_BYTES)
+		return DUET_ECORRUPT;
+	struct wire_reader r;
+	wire_reader_init(&r, p + v.mv_size - 4, 4);
+	if (wire_get_u32(&r) != duet_crc32c(0, p, v.mv_size - 4))
+		return DUET_ECORRUPT;
+	if (p[0] != STORE_RECORD_VERSION)
+		return DUET_EVERSION;
+	wire_reader_init(&r, p + 1, v.mv_size - 5);
+	a->dropped = wire_get_u64(&r);
+	a->seq = wire_get_u64(&r);
+	a->last_index = wire_get_u64(&r);
+	const uint8_t *h = wire_get_bytes(&r, STORE_AUDIT_HASH_BYTES);
+	a->bytes = wire_get_u64(&r);
+	a->max_bytes = wire_get_u64(&r);
+	if (r.err || !h)
+		return DUET_ECORRUPT;
+	memcpy(a->hash, h, STORE_AUDIT_HASH_BYTES);
+	/* sequences start at 1 with no gap: the count is the last seq */
+	if (a->dropped != a->seq)
+		return DUET_ECORRUPT;
+	*found = true;
+	return 0;
+}
+
+static int audit_anchor_put(struct store *s, MDB_txn *txn, const struct store_audit_anchor *a)
+{
+	uint8_t buf[STORE_AUDIT_ANCHOR_BYTES];
+	struct wire_writer w;
+	wire_writer_init(&w, buf, sizeof(buf));
+	wire_put_u8(&w, STORE_RECORD_VERSION);
+	wire_put_u64(&w, a->dropped);
+	wire_put_u64(&w, a->seq);
+	wire_put_u64(&w, a->last_index);
+	wire_put_bytes(&w, a->hash, STORE_AUDIT_HASH_BYTES);
+	wire_put_u64(&w, a->bytes);
+	wire_put_u64(&w, a->max_bytes);
+	wire_put_u32(&w, duet_crc32c(0, buf, w.used));
+	if (w.err)
+		return w.err;
+	MDB_val k = audit_anchor_key(), v = {.mv_size = w.used, .mv_data = buf};
+	return store_mdb_err(mdb_put(txn, s->meta_dbi, &k, &v, 0));
+}
+
+/* Bytes a record costs in the bound: its key and its value. */
+static uint64_t audit_record_bytes(const MDB_val *v)
+{
+	return 8 + (uint64_t)v->mv_size;
+}
+
+/* The chain's stored bytes by a walk: once, for a store without an anchor. */
+static int audit_bytes_walk(struct store *s, MDB_txn *txn, uint64_t *bytes)
+{
+	*bytes = 0;
+	MDB_cursor *c;
+	int rc = store_mdb_err(mdb_cursor_open(txn, s->audit_dbi, &c));
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	int mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	for (; mrc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		*bytes += audit_record_bytes(&v);
+	mdb_cursor_close(c);
+	return mrc == MDB_NOTFOUND ? 0 : store_mdb_err(mrc);
+}
+
 /* ---- records ------------------------------------------------------------- */
 
 /* Parses and checks one record (crc, size, version, seq == key). On failure
@@ -296,6 +390,52 @@ static int audit_tail_checked(struct store *s, MDB_txn *txn, struct store_audit_
 	return 0;
 }
 
+/* Retention: drops the oldest records while the chain stores more than the
+ * bound, at most `limit`, never the last one (seq `last`), and only records
+ * that verify against the anchor (the first record present is anchor seq + 1,
+ * intact, linked to the anchor hash, its hash right). A record that does not
+ * stops it: damage stays for verify to report. */
+static int audit_retain(struct store *s, MDB_txn *txn, struct store_audit_anchor *a, uint64_t last,
+			size_t limit)
+{
+	MDB_cursor *c;
+	int rc = store_mdb_err(mdb_cursor_open(txn, s->audit_dbi, &c));
+	if (rc)
+		return rc;
+	for (size_t n = 0; n < limit && a->bytes > s->audit_max_bytes; n++) {
+		MDB_val k, v;
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : store_mdb_err(rc);
+			break;
+		}
+		struct store_audit_record rec;
+		int fault;
+		uint8_t h[STORE_AUDIT_HASH_BYTES];
+		if (audit_parse(&k, &v, &rec, &fault) != 0 || rec.seq != a->seq + 1 ||
+		    rec.seq >= last || memcmp(rec.prev_hash, a->hash, STORE_AUDIT_HASH_BYTES) != 0)
+			break;
+		rc = audit_hash(rec.prev_hash, v.mv_data,
+				STORE_AUDIT_HEADER_BYTES + (size_t)rec.entry.len, h);
+		if (rc)
+			break;
+		if (memcmp(h, rec.hash, sizeof(h)) != 0 || rec.entry.index <= a->last_index)
+			break;
+		uint64_t cost = audit_record_bytes(&v);
+		rc = store_mdb_err(mdb_cursor_del(c, 0));
+		if (rc)
+			break;
+		a->bytes = a->bytes > cost ? a->bytes - cost : 0;
+		a->dropped++;
+		a->seq = rec.seq;
+		a->last_index = rec.entry.index;
+		memcpy(a->hash, h, sizeof(h));
+		a->max_bytes = s->audit_max_bytes;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
 int store_audit_append_txn(struct store *s, MDB_txn *txn, const struct raft_entry *e, size_t n,
 			   size_t *appended, struct store_audit_tail *tail)
 {
@@ -308,6 +448,14 @@ int store_audit_append_txn(struct store *s, MDB_txn *txn, const struct raft_entr
 	int rc = audit_tail_checked(s, txn, &t);
 	if (rc)
 		return rc;
+	struct store_audit_anchor a;
+	bool anchored;
+	rc = audit_anchor_get(s, txn, &a, &anchored);
+	if (rc)
+		return rc == DUET_EVERSION ? rc
+					   : DUET_ECORRUPT; /* cannot keep the bound honestly */
+	if (!anchored && (rc = audit_bytes_walk(s, txn, &a.bytes)) != 0)
+		return rc; /* a chain from before retention: count it once */
 	size_t added = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].index == 0 || (e[i].len && !e[i].data))
@@ -320,6 +468,7 @@ int store_audit_append_txn(struct store *s, MDB_txn *txn, const struct raft_entr
 		rc = audit_put(s, txn, t.seq + 1, &e[i], t.hash, h);
 		if (rc)
 			return rc;
+		a.bytes += 8 + STORE_AUDIT_FIXED_BYTES + (uint64_t)e[i].len;
 		t.seq++;
 		t.last_index = e[i].index;
 		memcpy(t.hash, h, sizeof(h));
@@ -327,6 +476,10 @@ int store_audit_append_txn(struct store *s, MDB_txn *txn, const struct raft_entr
 	}
 	if (added)
 		rc = audit_tail_put(s, txn, &t);
+	if (rc == 0 && added)
+		rc = audit_retain(s, txn, &a, t.seq, added + STORE_AUDIT_DROP_STEP);
+	if (rc == 0 && added)
+		rc = audit_anchor_put(s, txn, &a);
 	if (rc == 0) {
 		*appended = added;
 		if (tail)
@@ -394,6 +547,18 @@ int store_audit_last(struct store *s, struct store_audit_tail *t)
 	rc = audit_tail_get(s, txn, t, &found);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+int store_audit_anchor(struct store *s, struct store_audit_anchor *a)
+{
+	MDB_txn *txn;
+	bool found;
+	int rc = store_read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = audit_anchor_get(s, txn, a, &found);
+	mdb_txn_abort(txn);
+	return rc == DUET_EVERSION ? DUET_ECORRUPT : rc;
 }
 
 /* ---- iterator ------------------------------------------------------------ */
@@ -509,10 +674,14 @@ static int audit_fault(struct store_audit_report *r, int fault, uint64_t seq, ui
 }
 
 /* Checks record by record in key order; stops at the first fault. */
-static int audit_walk(struct store *s, MDB_txn *txn, struct store_audit_report *r,
-		      struct store_audit_tail *seen)
+static int audit_walk(struct store *s, MDB_txn *txn, const struct store_audit_anchor *a,
+		      struct store_audit_report *r, struct store_audit_tail *seen, uint64_t *bytes)
 {
-	memset(seen, 0, sizeof(*seen));
+	/* the chain starts after the anchor: what retention dropped is not walked */
+	seen->seq = a->seq;
+	seen->last_index = a->last_index;
+	memcpy(seen->hash, a->hash, STORE_AUDIT_HASH_BYTES);
+	*bytes = 0;
 	if (!s->audit_dbi_ok)
 		return 0;
 	MDB_cursor *c;
@@ -533,6 +702,14 @@ static int audit_walk(struct store *s, MDB_txn *txn, struct store_audit_report *
 					 want, rec.seq - 1, rec.seq);
 			break;
 		}
+		if (rc == 0 && rec.seq < want && a->seq > 0 && rec.seq > 0 && seen->seq == a->seq) {
+			rc =
+			    audit_fault(r, STORE_AUDIT_ANCHOR, rec.seq, rec.entry.index,
+					"record %" PRIu64 " is still stored although the retention "
+					"anchor says records 1..%" PRIu64 " were dropped",
+					rec.seq, a->seq);
+			break;
+		}
 		if (rc == 0 && rec.seq < want)
 			fault = STORE_AUDIT_MALFORMED; /* only seq 0 sorts before 1 */
 		if (rc || fault) {
@@ -545,10 +722,12 @@ static int audit_walk(struct store *s, MDB_txn *txn, struct store_audit_report *
 			break;
 		}
 		if (memcmp(rec.prev_hash, seen->hash, STORE_AUDIT_HASH_BYTES) != 0) {
-			rc = audit_fault(r, STORE_AUDIT_LINK, rec.seq, rec.entry.index,
-					 "record %" PRIu64 " (entry %" PRIu64
-					 "): its previous hash is not the hash of record %" PRIu64,
-					 rec.seq, rec.entry.index, rec.seq - 1);
+			rc = audit_fault(
+			    r, STORE_AUDIT_LINK, rec.seq, rec.entry.index,
+			    "record %" PRIu64 " (entry %" PRIu64
+			    "): its previous hash is not the hash of record %" PRIu64 "%s",
+			    rec.seq, rec.entry.index, rec.seq - 1,
+			    a->seq && rec.seq == a->seq + 1 ? " (the retention anchor's)" : "");
 			break;
 		}
 		uint8_t h[STORE_AUDIT_HASH_BYTES];
@@ -572,6 +751,7 @@ static int audit_walk(struct store *s, MDB_txn *txn, struct store_audit_report *
 		}
 		seen->seq = rec.seq;
 		seen->last_index = rec.entry.index;
+		*bytes += audit_record_bytes(&v);
 		memcpy(seen->hash, h, sizeof(h));
 		r->records_ok++;
 	}
@@ -625,12 +805,43 @@ int store_audit_verify(struct store *s, struct store_audit_report *r)
 	rc = store_read_begin(s, &txn);
 	if (rc)
 		return rc;
+	struct store_audit_anchor a;
+	bool anchored;
+	rc = audit_anchor_get(s, txn, &a, &anchored);
+	if (rc == DUET_ECORRUPT || rc == DUET_EVERSION) {
+		mdb_txn_abort(txn);
+		return audit_fault(r, STORE_AUDIT_ANCHOR, 1, 0,
+				   "the retention anchor (meta/%s) is damaged: which records "
+				   "retention dropped cannot be told from removed ones",
+				   STORE_KEY_AUDIT_ANCHOR);
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	r->dropped = a.dropped;
+	r->max_bytes = a.max_bytes;
+	memcpy(r->anchor_hash, a.hash, STORE_AUDIT_HASH_BYTES);
 	struct store_audit_tail seen;
-	rc = audit_walk(s, txn, r, &seen);
+	uint64_t bytes;
+	rc = audit_walk(s, txn, &a, r, &seen, &bytes);
 	if (rc == 0)
 		rc = audit_check_tail(s, txn, &seen, r);
+	r->bytes = bytes;
+	if (rc == 0 && anchored && bytes != a.bytes)
+		rc = audit_fault(r, STORE_AUDIT_ANCHOR, a.seq + 1, 0,
+				 "the retention anchor counts %" PRIu64 " bytes stored but the "
+				 "records hold %" PRIu64 ": records were changed or removed",
+				 a.bytes, bytes);
 	mdb_txn_abort(txn);
-	if (rc == 0)
+	if (rc == 0 && a.dropped)
+		snprintf(
+		    r->detail, sizeof(r->detail),
+		    "records 1..%" PRIu64 " were dropped by retention (audit_max_bytes = %" PRIu64
+		    "); %" PRIu64 " records %" PRIu64 "..%" PRIu64
+		    " intact from the anchor, last entry index %" PRIu64,
+		    a.dropped, a.max_bytes, r->records_ok, a.seq + 1, seen.seq, seen.last_index);
+	else if (rc == 0)
 		snprintf(r->detail, sizeof(r->detail),
 			 "%" PRIu64 " records intact, last entry index %" PRIu64, r->records_ok,
 			 seen.last_index);

@@ -288,6 +288,15 @@ static int store_options_check(const struct store_options *o, char *errbuf, size
 			   o->path);
 		return DUET_EINVAL;
 	}
+	uint64_t max_map = o->max_map_size ? o->max_map_size : STORE_DEFAULT_MAX_MAP_BYTES;
+	if (o->audit_max_bytes > max_map / 2) {
+		store_errf(
+		    errbuf, errlen,
+		    "store %s: audit_max_bytes %llu is over half the map limit (%llu bytes): "
+		    "the chain would fill the map; lower it",
+		    o->path, (unsigned long long)o->audit_max_bytes, (unsigned long long)max_map);
+		return DUET_EINVAL;
+	}
 	return 0;
 }
 
@@ -307,6 +316,10 @@ int store_open(const struct store_options *o, struct store **out, char *errbuf, 
 	s->lock_fd = -1;
 	s->readonly = o->readonly;
 	s->compact_step = STORE_COMPACT_STEP;
+	s->audit_max_bytes =
+	    o->audit_max_bytes ? o->audit_max_bytes : STORE_DEFAULT_AUDIT_MAX_BYTES;
+	if (!o->audit_max_bytes && o->max_map_size && s->audit_max_bytes > o->max_map_size / 2)
+		s->audit_max_bytes = o->max_map_size / 2; /* the default, on a small map */
 	rc = store_prepare_dir(s, o, errbuf, errlen);
 	if (rc == 0 && !s->readonly)
 		rc = store_lock(s, errbuf, errlen);

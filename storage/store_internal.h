@@ -38,6 +38,10 @@
  *                (duet_membership_encode), u32 data_len, data[data_len], crc
  *   audit_tail:  u8 1, u64 last seq, u64 last audited entry index,
  *                u8 last hash[32], crc
+ *   audit_anchor: u8 1, u64 dropped, u64 seq, u64 entry index, u8 hash[32]
+ *                (of the last dropped record), u64 bytes stored, u64 bound,
+ *                crc (retention, storage.h "audit chain"; absent until the
+ *                first append after an upgrade, which counts the bytes)
  */
 #ifndef DUET_STORE_INTERNAL_H
 #define DUET_STORE_INTERNAL_H
@@ -60,6 +64,8 @@
 #define STORE_KEY_SNAPSHOT          "current"
 #define STORE_KEY_AUDIT_TAIL        "audit_tail" /* in "meta" */
 #define STORE_AUDIT_TAIL_BYTES      (1 + 8 + 8 + 32 + 4)
+#define STORE_KEY_AUDIT_ANCHOR      "audit_anchor" /* in "meta" */
+#define STORE_AUDIT_ANCHOR_BYTES    (1 + 8 + 8 + 8 + 32 + 8 + 8 + 4)
 #define STORE_AUDIT_HEADER_BYTES    (1 + 8 + 8 + 8 + 1 + 4 + 8 + 4) /* before the payload */
 #define STORE_AUDIT_FIXED_BYTES     (STORE_AUDIT_HEADER_BYTES + 32 + 32 + 4) /* all but it */
 #define STORE_IDENTITY_BYTES        (1 + 4 + 8 + 4 + 4)
@@ -83,7 +89,8 @@ struct store {
 	MDB_dbi audit_dbi;
 	/* false: a readonly store opened before "audit" existed (audit.c) */
 	bool audit_dbi_ok;
-	int lock_fd; /* -1 when readonly */
+	uint64_t audit_max_bytes; /* retention bound (storage.h "audit chain") */
+	int lock_fd;              /* -1 when readonly */
 	bool readonly;
 	char *path;
 	uint64_t map_size;     /* current map size */

@@ -6,7 +6,9 @@
  *               (term, vote), incarnation;
  *   "log"       entries keyed by index (raft_entry_encode() form, checksummed);
  *   "snapshot"  the latest snapshot: meta + blob, checksummed.
- *   "audit"     the audit chain, never compacted (see "audit chain" below).
+ *   "audit"     the audit chain, bounded by bytes: the oldest records are
+ *               dropped past audit_max_bytes, leaving an anchor (see "audit
+ *               chain" below).
  * Later modules add their own databases through the same environment.
  *
  * Durability (DESIGN.md section 3): every write is one LMDB transaction,
@@ -66,6 +68,9 @@ struct store_options {
 	bool readonly;         /* for duetctl: MDB_RDONLY, no lock file */
 	uint64_t map_size;     /* initial map size in bytes; default 64 MiB */
 	uint64_t max_map_size; /* growth limit in bytes; default 16 GiB */
+	/* audit chain retention bound in bytes (see "audit chain"); 0: the
+	 * default, STORE_DEFAULT_AUDIT_MAX_BYTES; at most half of max_map_size */
+	uint64_t audit_max_bytes;
 };
 
 /*
@@ -188,9 +193,9 @@ void store_stats(struct store *s, struct store_stats *st);
  * Database "audit": one record per audited entry, keyed by its sequence
  * number (1, 2, 3... with no gap) as 8 bytes big-endian. Every record holds
  * the entry as applied and a SHA-256 link to the record before it, so a
- * changed, inserted or removed record breaks the chain at that record. The
- * chain is never compacted (snapshots compact the log, not this). Record
- * value, integers little-endian:
+ * changed, inserted or removed record breaks the chain at that record.
+ * Snapshots compact the log, not this; the chain has its own retention
+ * (below). Record value, integers little-endian:
  *
  *     u8  version (STORE_AUDIT_VERSION)   u64 seq
  *     u64 entry index   u64 entry term   u8 type   u32 author   u64 wall_ms
@@ -212,12 +217,33 @@ void store_stats(struct store *s, struct store_stats *st);
  * snapshot that covers it (raft_snapshot_taken), or a crash in between
  * loses those records for good.
  *
+ * Retention (issue 13 defect 9: an unbounded chain filled the map on all
+ * three members at the same entry). The stored bytes of the chain (8 key
+ * bytes + value size per record) are bounded by audit_max_bytes: the
+ * transaction that appends records also drops the OLDEST records, from the
+ * front, while the chain is over the bound, keeping at least the newest
+ * record; so after every append the chain holds at most max(bound, one
+ * record) bytes. One transaction drops at most the records it appended plus
+ * STORE_AUDIT_DROP_STEP (a lowered bound is reached in bounded steps). A
+ * record is dropped only after it verified against the anchor (crc, link,
+ * hash): retention never discards the evidence of damage; a chain whose
+ * oldest record does not verify stops shrinking until verify is run and the
+ * member is rebuilt. "meta" key "audit_anchor" records, in the same
+ * transaction, the last dropped record's sequence, entry index and hash, how
+ * many records were dropped, the bytes stored and the bound that dropped
+ * them: verify starts the chain from the anchor (the first record present
+ * must be anchor seq + 1 and link to the anchor hash) and reports the
+ * dropped range instead of counting it as verified. Records removed beyond
+ * the anchor, or kept below it, are faults.
+ *
  * Readers (duetctl log) open the store readonly from another process while
  * duetd writes: every read is an LMDB read transaction, never blocked by the
  * writer and never seeing half of a batch.
  */
-#define STORE_AUDIT_VERSION    1
-#define STORE_AUDIT_HASH_BYTES 32
+#define STORE_AUDIT_VERSION           1
+#define STORE_AUDIT_HASH_BYTES        32
+#define STORE_DEFAULT_AUDIT_MAX_BYTES (256ull << 20)
+#define STORE_AUDIT_DROP_STEP         1024 /* records dropped per txn beyond those appended */
 
 /* True for the entry types the audit chain records. */
 bool store_audit_wants(uint8_t type);
@@ -244,6 +270,18 @@ struct store_audit_tail {
 /* Reads the tail record (all zero for an empty chain). DUET_ECORRUPT if it
  * is damaged. */
 int store_audit_last(struct store *s, struct store_audit_tail *t);
+
+struct store_audit_anchor {
+	uint64_t dropped;                     /* records dropped by retention (1..dropped) */
+	uint64_t seq;                         /* the last dropped record; 0 if none */
+	uint64_t last_index;                  /* its entry index */
+	uint8_t hash[STORE_AUDIT_HASH_BYTES]; /* its hash: record seq+1 links to it */
+	uint64_t bytes;                       /* bytes the chain stores now */
+	uint64_t max_bytes;                   /* audit_max_bytes when the last drop ran */
+};
+/* Reads the retention anchor; all zero (and 0) if the store has none yet.
+ * DUET_ECORRUPT if it is damaged. */
+int store_audit_anchor(struct store *s, struct store_audit_anchor *a);
 
 struct store_audit_record {
 	uint64_t seq;
@@ -282,6 +320,7 @@ enum store_audit_fault {
 	STORE_AUDIT_TRUNCATED, /* records missing at the end (tail says more) */
 	STORE_AUDIT_EXTRA,     /* records past the tail, or tail hash differs */
 	STORE_AUDIT_TAIL,      /* the tail record itself is damaged */
+	STORE_AUDIT_ANCHOR,    /* the retention anchor is damaged or disagrees */
 };
 /* "checksum mismatch", "hash mismatch", ... */
 const char *store_audit_fault_name(int fault);
@@ -292,6 +331,12 @@ struct store_audit_report {
 	uint64_t seq;        /* the first bad record (or first missing one) */
 	uint64_t index;      /* its entry index when readable, else 0 */
 	char detail[256];    /* one sentence for a person */
+	/* retention (store_audit_anchor): records 1..dropped are gone and were
+	 * NOT verified; the walk started from the anchor */
+	uint64_t dropped;
+	uint64_t max_bytes; /* the bound that dropped them */
+	uint64_t bytes;     /* bytes the chain stores */
+	uint8_t anchor_hash[STORE_AUDIT_HASH_BYTES];
 };
 /* Walks the whole chain in one read transaction and reports the FIRST fault.
  * Returns 0 (intact), DUET_ECORRUPT (r->fault etc. say where and what), or

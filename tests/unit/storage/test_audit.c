@@ -537,3 +537,237 @@ Test(audit, readonly_reader_in_another_process)
 	cr_assert_eq(WEXITSTATUS(status), 0, "follower failed with %d", WEXITSTATUS(status));
 	store_close(s);
 }
+
+/* ---- retention (issue 13 defect 9) ---------------------------------------- */
+
+#define RET_BOUND 4096u
+
+static struct store *open_bounded(const char *dir, bool create, bool readonly, uint64_t bound,
+				  uint64_t max_map)
+{
+	struct store_options o = {.path = dir,
+				  .cluster_id = TH_CLUSTER,
+				  .node_id = TH_NODE,
+				  .create = create,
+				  .readonly = readonly,
+				  .max_map_size = max_map,
+				  .audit_max_bytes = bound};
+	struct store *s = NULL;
+	char err[512];
+	int rc = store_open(&o, &s, err, sizeof(err));
+	cr_assert_eq(rc, 0, "store_open %s: %s", dir, err);
+	return s;
+}
+
+/* Bytes the chain stores, counted by the iterator: key + value per record. */
+static uint64_t chain_bytes(struct store *s, uint64_t *first, uint64_t *count)
+{
+	struct store_audit_iter *it;
+	cr_assert_eq(store_audit_iter_open(s, 1, &it), 0);
+	struct store_audit_record rec;
+	uint64_t bytes = 0;
+	*first = 0;
+	*count = 0;
+	int rc;
+	while ((rc = store_audit_iter_next(it, &rec)) == 1) {
+		if (!*first)
+			*first = rec.seq;
+		(*count)++;
+		bytes += 8 + STORE_AUDIT_FIXED_BYTES + rec.entry.len;
+	}
+	cr_assert_eq(rc, 0);
+	store_audit_iter_close(it);
+	return bytes;
+}
+
+static void expect_fault_at(const char *dir, int fault, uint64_t seq)
+{
+	struct store *s = open_at(dir, true);
+	struct store_audit_report r;
+	int rc = store_audit_verify(s, &r);
+	cr_assert_eq(rc, DUET_ECORRUPT, "verify passed a damaged chain: %s", r.detail);
+	cr_assert_eq(r.fault, fault, "fault %s, expected %s: %s", store_audit_fault_name(r.fault),
+		     store_audit_fault_name(fault), r.detail);
+	cr_assert_eq(r.seq, seq, "reported seq %llu, expected %llu: %s", (unsigned long long)r.seq,
+		     (unsigned long long)seq, r.detail);
+	store_close(s);
+}
+
+static void expect_intact_dropped(const char *dir, uint64_t dropped)
+{
+	struct store *s = open_at(dir, true);
+	struct store_audit_report r;
+	int rc = store_audit_verify(s, &r);
+	cr_assert_eq(rc, 0, "verify: %s: %s", duet_strerror(rc), r.detail);
+	cr_assert_eq(r.dropped, dropped, "%s", r.detail);
+	store_close(s);
+}
+
+Test(audit, audit_retention_bounds_bytes)
+{
+	const uint64_t rec_bytes = 8 + STORE_AUDIT_FIXED_BYTES + PAYLOAD;
+	struct store *s = open_bounded(th_dir, true, false, RET_BOUND, 0);
+	for (uint64_t i = 1; i <= 400; i += 10) {
+		cr_assert_eq(append_range(s, i, i + 9, NULL), 0);
+		uint64_t first, count, bytes = chain_bytes(s, &first, &count);
+		cr_assert_leq(bytes, RET_BOUND + rec_bytes,
+			      "after entry %llu the chain holds %llu bytes",
+			      (unsigned long long)(i + 9), (unsigned long long)bytes);
+		struct store_audit_anchor a;
+		cr_assert_eq(store_audit_anchor(s, &a), 0);
+		cr_assert_eq(a.bytes, bytes, "anchor counts %llu, records hold %llu",
+			     (unsigned long long)a.bytes, (unsigned long long)bytes);
+		cr_assert_eq(first, a.dropped ? a.dropped + 1 : 1);
+	}
+	uint64_t total = audited_upto(400);
+	struct store_audit_anchor a;
+	cr_assert_eq(store_audit_anchor(s, &a), 0);
+	cr_assert_gt(a.dropped, total / 2, "only %llu of %llu records dropped",
+		     (unsigned long long)a.dropped, (unsigned long long)total);
+	cr_assert_eq(a.seq, a.dropped);
+	cr_assert_eq(a.max_bytes, RET_BOUND);
+	struct store_audit_tail t;
+	cr_assert_eq(store_audit_last(s, &t), 0);
+	cr_assert_eq(t.seq, total);
+	/* the oldest are gone: reading from 1 starts right after the anchor */
+	struct store_audit_iter *it;
+	struct store_audit_record rec;
+	cr_assert_eq(store_audit_iter_open(s, 1, &it), 0);
+	cr_assert_eq(store_audit_iter_next(it, &rec), 1);
+	cr_assert_eq(rec.seq, a.seq + 1);
+	cr_assert_eq(memcmp(rec.prev_hash, a.hash, 32), 0,
+		     "first record does not link to the anchor");
+	cr_assert_gt(rec.entry.index, a.last_index);
+	store_audit_iter_close(it);
+	store_close(s);
+
+	/* verify (readonly, as duetctl log --verify) passes and reports the anchor */
+	s = open_at(th_dir, true);
+	struct store_audit_report r;
+	cr_assert_eq(store_audit_verify(s, &r), 0, "verify: %s", r.detail);
+	cr_assert_eq(r.dropped, a.dropped);
+	cr_assert_eq(r.records_ok, total - a.dropped, "dropped records counted as verified");
+	cr_assert_eq(r.max_bytes, RET_BOUND);
+	char want[128];
+	snprintf(want, sizeof(want),
+		 "records 1..%llu were dropped by retention (audit_max_bytes = %u)",
+		 (unsigned long long)a.dropped, RET_BOUND);
+	cr_assert_not_null(strstr(r.detail, want), "detail: %s", r.detail);
+	store_close(s);
+
+	/* reopened, the store keeps the anchor and carries on from it */
+	s = open_bounded(th_dir, false, false, RET_BOUND, 0);
+	struct store_audit_anchor b;
+	cr_assert_eq(store_audit_anchor(s, &b), 0);
+	cr_assert_eq(b.seq, a.seq);
+	cr_assert_eq(memcmp(b.hash, a.hash, 32), 0);
+	cr_assert_eq(append_range(s, 401, 500, NULL), 0);
+	cr_assert_eq(store_audit_anchor(s, &b), 0);
+	cr_assert_gt(b.seq, a.seq);
+	store_close(s);
+	s = open_at(th_dir, true);
+	cr_assert_eq(store_audit_verify(s, &r), 0, "verify after reopen: %s", r.detail);
+	cr_assert_eq(r.dropped, b.dropped);
+	cr_assert_eq(r.records_ok, audited_upto(500) - b.dropped);
+	store_close(s);
+	a = b;
+
+	/* tampering with a record after the anchor still fails */
+	copy_store();
+	raw_patch(copy_dir, a.seq + 3, PATCH_FIX_CRC);
+	expect_fault_at(copy_dir, STORE_AUDIT_HASH, a.seq + 3);
+	th_rmtree(copy_dir);
+	copy_store(); /* the first record after the anchor, rehashed: its link to the next breaks */
+	raw_patch(copy_dir, a.seq + 1, PATCH_FIX_HASH_AND_CRC);
+	expect_fault_at(copy_dir, STORE_AUDIT_LINK, a.seq + 2);
+	th_rmtree(copy_dir);
+	copy_store(); /* one more record removed at the front is not "retention" */
+	raw_delete_seq(copy_dir, a.seq + 1);
+	expect_fault_at(copy_dir, STORE_AUDIT_GAP, a.seq + 1);
+	th_rmtree(copy_dir);
+	copy_store(); /* neither is a chain whose anchor was removed */
+	raw_delete(copy_dir, "meta", STORE_KEY_AUDIT_ANCHOR, strlen(STORE_KEY_AUDIT_ANCHOR));
+	expect_fault_at(copy_dir, STORE_AUDIT_GAP, 1);
+	th_rmtree(copy_dir);
+	copy_store(); /* nor a damaged anchor */
+	{
+		struct raw w;
+		raw_begin(&w, copy_dir, "meta");
+		MDB_val k = {.mv_size = strlen(STORE_KEY_AUDIT_ANCHOR),
+			     .mv_data = STORE_KEY_AUDIT_ANCHOR},
+			v;
+		cr_assert_eq(mdb_get(w.txn, w.dbi, &k, &v), 0);
+		uint8_t buf[STORE_AUDIT_ANCHOR_BYTES];
+		cr_assert_eq(v.mv_size, sizeof(buf));
+		memcpy(buf, v.mv_data, sizeof(buf));
+		buf[2] ^= 1;
+		v.mv_data = buf;
+		cr_assert_eq(mdb_put(w.txn, w.dbi, &k, &v, 0), 0);
+		raw_end(&w);
+	}
+	expect_fault_at(copy_dir, STORE_AUDIT_ANCHOR, 1);
+	/* and the original still verifies */
+	s = open_at(th_dir, true);
+	cr_assert_eq(store_audit_verify(s, &r), 0, "verify: %s", r.detail);
+	store_close(s);
+}
+
+/* A chain written before retention (no anchor) is counted at its first
+ * bounded append and brought under the bound in bounded steps. */
+Test(audit, audit_retention_adopts_an_old_chain)
+{
+	uint64_t n = make_chain(300); /* default bound: nothing dropped */
+	struct store *s = th_open(false);
+	struct store_audit_anchor a;
+	cr_assert_eq(store_audit_anchor(s, &a), 0);
+	cr_assert_eq(a.dropped, 0);
+	store_close(s);
+	th_raw_del("meta", STORE_KEY_AUDIT_ANCHOR, strlen(STORE_KEY_AUDIT_ANCHOR));
+	s = open_bounded(th_dir, false, false, RET_BOUND, 0);
+	cr_assert_eq(append_range(s, 301, 310, NULL), 0);
+	uint64_t first, count, bytes = chain_bytes(s, &first, &count);
+	cr_assert_leq(bytes, RET_BOUND + 8 + STORE_AUDIT_FIXED_BYTES + PAYLOAD);
+	cr_assert_eq(store_audit_anchor(s, &a), 0);
+	cr_assert_eq(a.bytes, bytes);
+	cr_assert_eq(first, a.seq + 1);
+	cr_assert_eq(count + a.dropped, n + audited_upto(310) - audited_upto(300));
+	store_close(s);
+	expect_intact_dropped(th_dir, a.dropped);
+}
+
+/* The defect itself: a small map, many audited entries; without retention the
+ * chain alone fills the map (DUET_EMAPFULL on every member at the same
+ * entry). With it the store stays well below the cap. */
+Test(audit, audit_retention_map_never_fills)
+{
+	const uint64_t max_map = 2u << 20, bound = 256u << 10;
+	struct store *s = open_bounded(th_dir, true, false, bound, max_map);
+	enum { LEN = 1500, BATCH = 30 };
+	static uint8_t bufs[BATCH][LEN];
+	struct raft_entry e[BATCH];
+	uint64_t index = 0;
+	for (int round = 0; round < 200; round++) { /* ~9 MiB audited into a 2 MiB map */
+		for (int i = 0; i < BATCH; i++) {
+			index++;
+			memset(bufs[i], (int)(index & 0xff), LEN);
+			e[i] = (struct raft_entry){.term = 1,
+						   .index = index,
+						   .wall_ms = index,
+						   .author = 1,
+						   .type = RAFT_ENTRY_STEP,
+						   .len = LEN,
+						   .data = bufs[i]};
+		}
+		int rc = store_audit_append_batch(s, e, BATCH, NULL);
+		cr_assert_eq(rc, 0, "entry %llu: %s", (unsigned long long)index, duet_strerror(rc));
+	}
+	struct store_stats st;
+	store_stats(s, &st);
+	cr_assert_leq(st.map_used, max_map);
+	struct store_audit_anchor a;
+	cr_assert_eq(store_audit_anchor(s, &a), 0);
+	cr_assert_leq(a.bytes, bound + 8 + STORE_AUDIT_FIXED_BYTES + LEN);
+	cr_assert_gt(a.dropped, 0);
+	store_close(s);
+	expect_intact_dropped(th_dir, a.dropped);
+}

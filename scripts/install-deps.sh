@@ -22,6 +22,7 @@ packages=(
   jq python3                             # integration tests read duetctl --json, send raw bytes
   stress-ng                              # bench-cluster --stress-minutes: both cores saturated
   libfaketime                            # fault matrix clock_jump: the master's wall clock stepped
+  mount e2fsprogs                        # fault matrix slow_disk: a loop-mounted ext4 where /tmp is not a block device
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
 )
 

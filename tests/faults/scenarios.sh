@@ -274,6 +274,63 @@ fault__disk_of() {
 	echo "$dev"
 }
 
+# A block device where there is none: when $RIG_TMP (where the rig's
+# directory is made) is not on one (a tmpfs /tmp, say), the slow disk
+# scenario makes its own: a sparse file of FAULT_VOLUME_MB under $RIG_TMP,
+# a loop device on it, ext4, mounted at /tmp/dv<pid> (a short path: duet's
+# config lines hold paths under it), which becomes RIG_TMP. rig_down is wrapped so that the volume goes after the
+# rig has stopped its processes and removed its directory, whichever way
+# the scenario ends (RIG_KEEP=1 keeps it, mounted, with the rig's files).
+# A run killed with SIGKILL leaves it behind: `losetup -a` shows it.
+FAULT_VOLUME_MB=${FAULT_VOLUME_MB:-1024}
+FAULT_VOLUME_DIR='' FAULT_VOLUME_IMG='' FAULT_VOLUME_LOOP='' FAULT_VOLUME_OWNER=''
+
+fault__volume_down() {
+	[ "${FAULT_VOLUME_OWNER:-}" = "$BASHPID" ] || return 0
+	if [ "${RIG_KEEP:-0}" = 1 ] && [ -n "$FAULT_VOLUME_DIR" ]; then
+		echo "kept: $FAULT_VOLUME_DIR (loop device $FAULT_VOLUME_LOOP on $FAULT_VOLUME_IMG)" >&2
+		return 0
+	fi
+	if [ -n "$FAULT_VOLUME_DIR" ] && mountpoint -q "$FAULT_VOLUME_DIR"; then
+		umount "$FAULT_VOLUME_DIR" || umount -l "$FAULT_VOLUME_DIR" ||
+			echo "could not unmount $FAULT_VOLUME_DIR" >&2
+	fi
+	[ -n "$FAULT_VOLUME_LOOP" ] && losetup -d "$FAULT_VOLUME_LOOP" 2>/dev/null
+	[ -n "$FAULT_VOLUME_DIR" ] && rmdir "$FAULT_VOLUME_DIR" 2>/dev/null
+	[ -n "$FAULT_VOLUME_IMG" ] && rm -f "$FAULT_VOLUME_IMG"
+	FAULT_VOLUME_DIR='' FAULT_VOLUME_IMG='' FAULT_VOLUME_LOOP='' FAULT_VOLUME_OWNER=''
+}
+
+# the rig's own teardown, then the volume under it
+eval "fault__rig_down_inner() $(declare -f rig_down | tail -n +2)"
+rig_down() {
+	local rc=$?
+	(exit "$rc")
+	fault__rig_down_inner
+	fault__volume_down
+	return 0
+}
+
+# fault_block_volume: makes RIG_TMP a block device's filesystem if it is not
+fault_block_volume() {
+	local tmp=${RIG_TMP:-/tmp} dev
+	dev=$(stat -c '%Hd:%Ld' "$tmp") || return 1
+	[ -e "/sys/dev/block/$dev" ] && return 0
+	FAULT_VOLUME_OWNER=$BASHPID
+	trap rig_down EXIT # rig_up installs the same; until then the volume goes too
+	FAULT_VOLUME_IMG=$tmp/duet-vol-$$.img
+	FAULT_VOLUME_DIR=/tmp/dv$$ # short: duet's commands name paths under it (< 200 chars)
+	truncate -s "${FAULT_VOLUME_MB}M" "$FAULT_VOLUME_IMG" || return 1
+	FAULT_VOLUME_LOOP=$(losetup --find --show "$FAULT_VOLUME_IMG") || return 1
+	mkfs.ext4 -q -F "$FAULT_VOLUME_LOOP" || return 1
+	mkdir -p "$FAULT_VOLUME_DIR" || return 1
+	mount "$FAULT_VOLUME_LOOP" "$FAULT_VOLUME_DIR" || return 1
+	chmod 0755 "$FAULT_VOLUME_DIR"
+	RIG_TMP=$FAULT_VOLUME_DIR
+	fault_log "$tmp is not on a block device ($dev): the rig runs on $FAULT_VOLUME_LOOP \
+(ext4 on $FAULT_VOLUME_IMG, ${FAULT_VOLUME_MB} MiB sparse) mounted at $FAULT_VOLUME_DIR"
+}
+
 # slow_disk_on NODE IOPS / slow_disk_off
 slow_disk_on() {
 	local ns dev p
@@ -315,6 +372,7 @@ fault_cleanup() {
 }
 
 scenario_slow_disk() {
+	fault_block_volume || fault_fail "no block device for the rig (loop volume)"
 	fault_begin
 	fault_mark
 	slow_disk_on node-a "$FAULT_SLOW_IOPS" || fault_fail "slow disk"

@@ -192,6 +192,14 @@ static void print_traps(const char *tr)
 								       : "not connected",
 	       jget(sk, "batches_confirmed", d, sizeof d), jget(sk, "errors", e, sizeof e),
 	       f[0] ? "; last: " : "", f);
+	/* PostgreSQL: records refused for good, and a database that is not UTF8 */
+	if (strcmp(jget(sk, "dead_letters", a, sizeof a), "-") != 0)
+		printf("            dead letters %s (kept in table %s)\n", a,
+		       jget(sk, "dead_table", b, sizeof b));
+	if (strcmp(jget(sk, "encoding_ok", c, sizeof c), "false") == 0)
+		printf("            database encoding %s, not UTF8: %s\n",
+		       jget(sk, "server_encoding", d, sizeof d),
+		       jget(sk, "encoding_advice", e, sizeof e));
 }
 
 /* The PostgreSQL rebuild (rejoin, switchover) and a switchover run by this

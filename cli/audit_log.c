@@ -5,7 +5,9 @@
  *
  * Listing prints each record as one line (fsm_describe_entry) or one JSON
  * object per line (fsm_entry_json plus seq and hash); --verify walks the
- * whole chain (store_audit_verify) and names the first bad record.
+ * whole chain (store_audit_verify) and names the first bad record; when
+ * retention ([node] audit_max_bytes) dropped the oldest records it says
+ * which, and that the walk began at the anchor they left (storage.h).
  * --follow keeps the read-only store open and, twice a second, starts a new
  * read transaction to print what the daemon appended since: polling is the
  * only way to see another process's LMDB commits, and it never blocks the
@@ -40,7 +42,9 @@ void cmd_log_help(void)
 	       "              HEALTH, OPERATOR, NOOP; case-insensitive)\n"
 	       "  --json      one JSON object per line\n"
 	       "  --follow    keep printing records as they are appended, until interrupted\n"
-	       "  --verify    check every record and link instead of listing\n"
+	       "  --verify    check every record and link instead of listing; records\n"
+	       "              dropped by retention ([node] audit_max_bytes) are named as\n"
+	       "              such: the check starts from the anchor they left\n"
 	       "\n"
 	       "Exit status: 0 listed / chain intact, 1 the store could not be read or\n"
 	       "the chain is damaged (the first bad record is printed), 2 usage error.\n");
@@ -83,10 +87,30 @@ static int verify(struct store *s, bool json)
 	memset(&r, 0, sizeof r);
 	int rc = store_audit_verify(s, &r);
 	if (rc == 0) {
-		if (json)
-			printf("{\"ok\":true,\"records\":%" PRIu64 "}\n", r.records_ok);
-		else
+		if (json) {
+			printf("{\"ok\":true,\"records\":%" PRIu64 ",\"dropped\":%" PRIu64,
+			       r.records_ok, r.dropped);
+			if (r.dropped) {
+				printf(",\"audit_max_bytes\":%" PRIu64 ",\"anchor_seq\":%" PRIu64
+				       ",\"anchor_hash\":\"",
+				       r.max_bytes, r.dropped);
+				hex(stdout, r.anchor_hash, sizeof r.anchor_hash);
+				printf("\"");
+			}
+			printf(",\"bytes\":%" PRIu64 "}\n", r.bytes);
+		} else if (r.dropped) {
+			printf(
+			    "audit chain intact from the retention anchor: %" PRIu64
+			    " records (%" PRIu64 "..%" PRIu64 "), %" PRIu64 " bytes\n"
+			    "records 1..%" PRIu64 " were dropped by retention (audit_max_bytes = "
+			    "%" PRIu64 ") and were not verified; anchor: record %" PRIu64 ", hash ",
+			    r.records_ok, r.dropped + 1, r.dropped + r.records_ok, r.bytes,
+			    r.dropped, r.max_bytes, r.dropped);
+			hex(stdout, r.anchor_hash, sizeof r.anchor_hash);
+			printf("\n");
+		} else {
 			printf("audit chain intact: %" PRIu64 " records\n", r.records_ok);
+		}
 		return DUETCTL_OK;
 	}
 	if (rc != DUET_ECORRUPT) {
@@ -106,6 +130,11 @@ static int verify(struct store *s, bool json)
 		printf("audit chain DAMAGED at record %" PRIu64 " (entry index %" PRIu64
 		       "): %s; %s\n%" PRIu64 " records before it verified\n",
 		       r.seq, r.index, store_audit_fault_name(r.fault), r.detail, r.records_ok);
+		if (r.dropped)
+			printf("records 1..%" PRIu64
+			       " were dropped by retention (audit_max_bytes = "
+			       "%" PRIu64 ") and were not verified\n",
+			       r.dropped, r.max_bytes);
 	}
 	return DUETCTL_FAILED;
 }
@@ -206,6 +235,12 @@ int cmd_log(int argc, char **argv)
 		store_close(s);
 		return rc;
 	}
+	struct store_audit_anchor anchor;
+	if (!json && store_audit_anchor(s, &anchor) == 0 && anchor.dropped)
+		fprintf(stderr,
+			"duetctl log: records 1..%" PRIu64 " were dropped by retention "
+			"(audit_max_bytes = %" PRIu64 "); the chain starts at %" PRIu64 "\n",
+			anchor.dropped, anchor.max_bytes, anchor.dropped + 1);
 	struct store_audit_iter *it;
 	rc = store_audit_iter_open(s, 1, &it);
 	if (rc) {

@@ -162,6 +162,12 @@ static const struct key_def keys[] = {
      "error, warn, info or debug"},
     {SEC_NODE, "log_target", T_CHOICE, DRAFT_FIELD(log_target), 0, 0, target_choices, 0, "stderr",
      "stderr (ISO-8601 time and level on each line) or syslog (facility daemon)"},
+    {SEC_NODE, "audit_max_bytes", T_U32, DRAFT_FIELD(audit_max_bytes), 1u << 20, UINT32_MAX, NULL,
+     0, "268435456",
+     "bytes the audit chain (duetctl log) may store, 1 MiB to 4 GiB - 1; past it the oldest "
+     "records are dropped as new ones are appended and an anchor (last dropped record's "
+     "sequence and hash) remains, from which duetctl log --verify proves the rest; read at "
+     "start"},
     {SEC_NODE, "listen", T_ADDRS, DRAFT_FIELD(listen), 0, 0, NULL, K_COMPUTED,
      "this member's addresses",
      "comma-separated host:port list to accept peers on, e.g. 0.0.0.0:7101"},
@@ -1139,6 +1145,7 @@ static void fill(struct duet_config *cfg, const struct draft *d, const struct me
 	memcpy(cfg->admin_socket, d->admin_socket, sizeof(cfg->admin_socket));
 	cfg->log_level = (enum duet_log_level)d->log_level;
 	cfg->log_target = (enum duet_log_target)d->log_target;
+	cfg->audit_max_bytes = d->audit_max_bytes;
 	cfg->listen = d->listen;
 	cfg->membership.n = d->n_members;
 	for (unsigned i = 0; i < d->n_members; i++) {

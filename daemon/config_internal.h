@@ -75,6 +75,7 @@ struct draft {
 	char admin_socket[DUET_CONFIG_PATH_MAX];
 	int log_level;
 	int log_target;
+	uint32_t audit_max_bytes;
 	struct duet_config_addrs listen;
 	char tls_ca[DUET_CONFIG_PATH_MAX];
 	char tls_cert[DUET_CONFIG_PATH_MAX];

@@ -450,6 +450,7 @@ static int open_store(struct node *n, struct store_loaded *ld)
 	o.path = n->cfg.data_dir;
 	o.cluster_id = n->cfg.cluster_id;
 	o.node_id = n->cfg.self_id;
+	o.audit_max_bytes = n->cfg.audit_max_bytes; /* retention: storage.h "audit chain" */
 	int rc = store_open(&o, &n->store, err, sizeof err);
 	if (rc == DUET_ENOENT) {
 		/* DESIGN.md 3: no store is never a first start. A new cluster's

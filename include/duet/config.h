@@ -281,6 +281,7 @@ struct duet_config {
 	enum duet_log_level log_level;
 	enum duet_log_target log_target;
 	struct duet_config_addrs listen; /* default: this member's addresses */
+	uint32_t audit_max_bytes;        /* audit chain retention bound (storage.h) */
 
 	/* The three members, in file order; incarnation 1 for each (rejoin
 	 * raises it in the log, never in the file). */

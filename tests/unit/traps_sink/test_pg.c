@@ -332,7 +332,9 @@ Test(sink_pg, sink_pg_host_name_resolved_off_the_loop)
 {
 	loop_thread = pthread_self();
 	char conninfo[128];
-	snprintf(conninfo, sizeof conninfo, "host=localhost port=%d user=postgres dbname=postgres",
+	/* a socket dir that does not exist first: libpq moves on to the next host */
+	snprintf(conninfo, sizeof conninfo,
+		 "host=/nonexistent-duet-dir,localhost port=%d user=postgres dbname=postgres",
 		 cl.primary.port);
 	struct duet_sink_config c = pg_config(conninfo, "by_name");
 	fx_sink_new(&c);

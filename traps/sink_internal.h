@@ -162,4 +162,46 @@ void sink_pg_dead_table(const char *table, char *out, size_t cap);
  * DUET_EINVAL if the line does not start with a decodable id. */
 int sink_pg_record_id(const char *line, size_t len, char *id, size_t cap);
 
+/* ---- Host names of the PostgreSQL conninfo (sink_pg_resolve.c) -------------- */
+
+#define SINK_PG_MAX_HOSTS  16 /* host entries in a conninfo */
+#define SINK_PG_MAX_ADDRS  8  /* addresses of one name handed to libpq */
+#define SINK_PG_LIST_BYTES (SINK_PG_MAX_HOSTS * SINK_PG_MAX_ADDRS * 47)
+
+struct sink_pg_lookup;
+
+/* The host entries of a conninfo and, after sink_pg_hosts_resolve(), the
+ * host, hostaddr and port lists to hand libpq instead (n_hosts 0: pass
+ * the conninfo as it is, libpq resolves nothing). */
+struct sink_pg_hosts {
+	char *hosts[SINK_PG_MAX_HOSTS];
+	size_t n_hosts;
+	const char *ports; /* the port option as given, NULL if unset (not owned) */
+	char host_list[2 * SINK_PG_LIST_BYTES];
+	char hostaddr_list[SINK_PG_LIST_BYTES];
+	char port_list[SINK_PG_MAX_HOSTS * SINK_PG_MAX_ADDRS * 8]; /* "" when ports is NULL */
+	/* the lookups in progress */
+	struct sink_pg_lookup *lookup;
+	size_t next, n_entries;
+	uv_loop_t *loop;
+	void (*done)(void *data, int level, const char *why);
+	void *data;
+};
+
+/* Takes the conninfo's host, hostaddr, service and port values (NULL or
+ * "" when unset; PGHOST and PGHOSTADDR as libpq reads them). 0,
+ * DUET_EINVAL (too many hosts, a sentence in errbuf) or DUET_ENOMEM. */
+int sink_pg_hosts_init(struct sink_pg_hosts *h, const char *host, const char *hostaddr,
+		       const char *service, const char *ports, char *errbuf, size_t errlen);
+/* Resolves every name in libuv's thread pool, one after the other, and
+ * calls done(data, 0, NULL) once the lists are ready, or done(data, level,
+ * why) on a failure; possibly from inside this call. */
+void sink_pg_hosts_resolve(struct sink_pg_hosts *h, uv_loop_t *loop,
+			   void (*done)(void *data, int level, const char *why), void *data);
+/* Forgets a lookup in progress (done is not called for it). */
+void sink_pg_hosts_abandon(struct sink_pg_hosts *h);
+/* The name being looked up, for messages. */
+const char *sink_pg_hosts_current(const struct sink_pg_hosts *h);
+void sink_pg_hosts_free(struct sink_pg_hosts *h);
+
 #endif

@@ -42,8 +42,8 @@
  * with non-ASCII text would become a dead letter.
  *
  * A host NAME in the conninfo is never resolved by libpq (whose
- * getaddrinfo() blocks): the sink resolves each name with uv_getaddrinfo
- * (the thread pool) under the connect deadline, then connects with
+ * getaddrinfo() blocks): sink_pg_resolve.c resolves each name in the
+ * thread pool under the connect deadline, then PQconnectStartParams gets
  * hostaddr=<every address, in order> and host=<the name, repeated>, so
  * libpq only parses numbers and still verifies TLS and reads .pgpass by
  * the name.
@@ -55,9 +55,7 @@
  * connection instead of PQcancel() (which blocks). The poll handle is
  * closed before PQfinish() closes its descriptor.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +68,7 @@
 
 #define STMT_MAX_BYTES   (4u << 20) /* parameter bytes per INSERT (a bigger batch goes alone) */
 #define STMT_MAX_RECORDS 5000
-#define MAX_POLL_ERRORS  3  /* error events in a row libpq may ignore before we give up */
-#define MAX_HOSTS        16 /* host entries in a conninfo */
-#define MAX_ADDRS_A_NAME 8  /* addresses of one host name passed to libpq */
-#define HOSTADDR_BYTES   (MAX_HOSTS * MAX_ADDRS_A_NAME * (INET6_ADDRSTRLEN + 1))
+#define MAX_POLL_ERRORS  3 /* error events in a row libpq may ignore before we give up */
 
 enum pg_phase {
 	PG_NONE,
@@ -83,13 +78,6 @@ enum pg_phase {
 	PG_IDLE,
 	PG_INSERTING,
 	PG_DEAD_LETTER, /* keeping a record refused for good */
-};
-
-/* A lookup owns itself: abandoned (p NULL) at a deadline or close, it
- * frees itself when the thread pool is done with it. */
-struct pg_resolve {
-	uv_getaddrinfo_t req;
-	struct sink_pg *p;
 };
 
 struct pg_poll {
@@ -121,17 +109,8 @@ struct sink_pg {
 	const char **keywords, **values;
 	PQconninfoOption *options;
 	size_t n_options;
-	char *hosts[MAX_HOSTS]; /* the host entries ("" none, a path, a number, a name) */
-	size_t n_hosts;
-	const char *ports; /* the port option as given (NULL if not set) */
-	/* the connection being made: hostaddr (and host, port) lists */
-	struct pg_resolve *resolving;
-	size_t resolve_i; /* the host entry resolved now */
-	size_t n_entries; /* in the lists below */
-	char hostaddr_list[HOSTADDR_BYTES];
-	char host_list[HOSTADDR_BYTES * 2];
-	char port_list[MAX_HOSTS * MAX_ADDRS_A_NAME * 8];
-	char last_hostaddr[HOSTADDR_BYTES]; /* what the last connection was given */
+	struct sink_pg_hosts names; /* host names resolved off the loop before each connect */
+	char last_hostaddr[SINK_PG_LIST_BYTES]; /* what the last connection was given */
 
 	/* after a statement refused for good: its records one at a time, from
 	 * cur at cur_off (cur_len bytes) up to bisect_last */
@@ -167,8 +146,7 @@ static void maybe_closed(struct sink_pg *p)
 	free(p->param);
 	free(p->keywords);
 	free(p->values);
-	for (size_t i = 0; i < p->n_hosts; i++)
-		free(p->hosts[i]);
+	sink_pg_hosts_free(&p->names);
 	PQconninfoFree(p->options);
 	free(p);
 	sink_transport_closed(s);
@@ -219,11 +197,7 @@ static int poll_watch(struct sink_pg *p, int events)
 
 static void conn_close(struct sink_pg *p)
 {
-	if (p->resolving) {
-		p->resolving->p = NULL; /* abandoned: it frees itself */
-		uv_cancel((uv_req_t *)&p->resolving->req);
-		p->resolving = NULL;
-	}
+	sink_pg_hosts_abandon(&p->names);
 	p->bisect = false;
 	p->cur = p->bisect_last = NULL;
 	poll_drop(p);
@@ -296,7 +270,7 @@ static void on_deadline(uv_timer_t *t)
 	unsigned ms = p->s->cfg.timeout_ms;
 	if (p->phase == PG_RESOLVING)
 		sink_msgf(why, sizeof why, "timed out after %u ms resolving host %s", ms,
-			  p->hosts[p->resolve_i]);
+			  sink_pg_hosts_current(&p->names));
 	else if (p->phase == PG_CONNECTING)
 		sink_msgf(why, sizeof why, "timed out after %u ms connecting", ms);
 	else if (p->phase == PG_SETUP)
@@ -734,39 +708,6 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		io_step(p);
 }
 
-/* Appends item to list, after a ',' unless it is the first. false if it
- * does not fit. */
-static bool list_add(char *list, size_t cap, bool first, const char *item)
-{
-	size_t n = strlen(list);
-	int w = snprintf(list + n, cap - n, "%s%s", first ? "" : ",", item);
-	return w >= 0 && (size_t)w < cap - n;
-}
-
-/* Does host entry h need a lookup (a name, not a socket path or number)? */
-static bool is_host_name(const char *h)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-	return h[0] && h[0] != '/' && h[0] != '@' && inet_pton(AF_INET, h, buf) != 1 &&
-	       inet_pton(AF_INET6, h, buf) != 1;
-}
-
-/* The port of host entry i: the single port, or the i-th of a list. */
-static const char *port_of(struct sink_pg *p, size_t i, char *buf, size_t cap)
-{
-	const char *ports = p->ports ? p->ports : "";
-	if (strchr(ports, ','))
-		for (size_t k = 0; k < i && ports; k++) {
-			ports = strchr(ports, ',');
-			if (ports)
-				ports++;
-		}
-	if (!ports)
-		ports = "";
-	sink_msgf(buf, cap, "%.*s", (int)strcspn(ports, ","), ports);
-	return buf;
-}
-
 /* Every host entry has its addresses: connect with them. */
 static void connect_start(struct sink_pg *p)
 {
@@ -776,22 +717,23 @@ static void connect_start(struct sink_pg *p)
 		const char *kw = p->options[i].keyword;
 		if (!p->options[i].val || !p->options[i].val[0])
 			continue;
-		if (p->n_hosts > 0 && (strcmp(kw, "host") == 0 || strcmp(kw, "hostaddr") == 0 ||
-				       strcmp(kw, "port") == 0))
+		if (p->names.n_hosts > 0 &&
+		    (strcmp(kw, "host") == 0 || strcmp(kw, "hostaddr") == 0 ||
+		     strcmp(kw, "port") == 0))
 			continue;
 		p->keywords[k] = kw;
 		p->values[k++] = p->options[i].val;
 	}
-	if (p->n_hosts > 0) {
+	if (p->names.n_hosts > 0) {
 		p->keywords[k] = "host";
-		p->values[k++] = p->host_list;
+		p->values[k++] = p->names.host_list;
 		p->keywords[k] = "hostaddr";
-		p->values[k++] = p->hostaddr_list;
-		if (p->port_list[0]) {
+		p->values[k++] = p->names.hostaddr_list;
+		if (p->names.port_list[0]) {
 			p->keywords[k] = "port";
-			p->values[k++] = p->port_list;
+			p->values[k++] = p->names.port_list;
 		}
-		sink_msgf(p->last_hostaddr, sizeof p->last_hostaddr, "%s", p->hostaddr_list);
+		sink_msgf(p->last_hostaddr, sizeof p->last_hostaddr, "%s", p->names.hostaddr_list);
 	}
 	p->keywords[k] = NULL;
 	p->values[k] = NULL;
@@ -813,125 +755,26 @@ static void connect_start(struct sink_pg *p)
 		fail_uv(p, rc, "watching the socket while connecting");
 }
 
-/* Adds host entry i with its addresses (or "" for libpq's own). */
-static bool add_host(struct sink_pg *p, size_t i, const char *const *addrs, size_t n)
+/* The host lists are ready (why NULL), or a lookup failed. */
+static void on_hosts(void *data, int level, const char *why)
 {
-	char port[16];
-	port_of(p, i, port, sizeof port);
-	bool ok = true;
-	for (size_t a = 0; a < (n ? n : 1) && ok; a++) {
-		bool first = p->n_entries == 0;
-		ok =
-		    list_add(p->host_list, sizeof p->host_list, first, p->hosts[i]) &&
-		    list_add(p->hostaddr_list, sizeof p->hostaddr_list, first, n ? addrs[a] : "") &&
-		    (!p->ports || list_add(p->port_list, sizeof p->port_list, first, port));
-		p->n_entries++;
-	}
-	if (!ok)
-		fail(p, DUET_SINK_LOG_ERROR, "too many addresses for the host list");
-	return ok;
-}
-
-static void resolve_next(struct sink_pg *p);
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct pg_resolve *r = (struct pg_resolve *)req;
-	struct sink_pg *p = r->p;
-	free(r);
-	if (!p) { /* abandoned: a deadline or close came first */
-		uv_freeaddrinfo(res);
-		return;
-	}
-	p->resolving = NULL;
-	if (status) {
-		char why[SINK_ERR_BYTES];
-		sink_msgf(why, sizeof why, "cannot resolve host %s: %s", p->hosts[p->resolve_i],
-			  uv_strerror(status));
-		uv_freeaddrinfo(res);
-		fail(p, DUET_SINK_LOG_WARN, why);
-		return;
-	}
-	char names[MAX_ADDRS_A_NAME][INET6_ADDRSTRLEN];
-	const char *addrs[MAX_ADDRS_A_NAME];
-	size_t n = 0;
-	for (struct addrinfo *ai = res; ai && n < MAX_ADDRS_A_NAME; ai = ai->ai_next) {
-		int rc = -1;
-		if (ai->ai_family == AF_INET)
-			rc = uv_ip4_name((struct sockaddr_in *)ai->ai_addr, names[n],
-					 sizeof names[n]);
-		else if (ai->ai_family == AF_INET6)
-			rc = uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, names[n],
-					 sizeof names[n]);
-		if (rc == 0) {
-			addrs[n] = names[n];
-			n++;
-		}
-	}
-	uv_freeaddrinfo(res);
-	if (n == 0) {
-		char why[SINK_ERR_BYTES];
-		sink_msgf(why, sizeof why, "cannot resolve host %s: no IPv4 or IPv6 address",
-			  p->hosts[p->resolve_i]);
-		fail(p, DUET_SINK_LOG_WARN, why);
-		return;
-	}
-	if (!add_host(p, p->resolve_i, addrs, n))
-		return;
-	p->resolve_i++;
-	resolve_next(p);
-}
-
-/* Looks up the host entries from resolve_i on, off the loop; then connects. */
-static void resolve_next(struct sink_pg *p)
-{
-	for (; p->resolve_i < p->n_hosts; p->resolve_i++) {
-		const char *h = p->hosts[p->resolve_i];
-		if (is_host_name(h))
-			break;
-		/* a number is its own hostaddr; a path or "" is libpq's business */
-		const char *self = h;
-		if (!add_host(p, p->resolve_i, &self, h[0] && h[0] != '/' && h[0] != '@' ? 1 : 0))
-			return;
-	}
-	if (p->resolve_i == p->n_hosts) {
+	struct sink_pg *p = data;
+	if (why)
+		fail(p, level, why);
+	else
 		connect_start(p);
-		return;
-	}
-	struct pg_resolve *r = calloc(1, sizeof *r);
-	if (!r) {
-		fail(p, DUET_SINK_LOG_ERROR, "out of memory resolving a host name");
-		return;
-	}
-	r->p = p;
-	struct addrinfo hints;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	int rc =
-	    uv_getaddrinfo(p->s->loop, &r->req, on_resolved, p->hosts[p->resolve_i], NULL, &hints);
-	if (rc) {
-		free(r);
-		fail_uv(p, rc, "resolving a host name");
-		return;
-	}
-	p->resolving = r;
 }
 
 static void pg_connect(struct duet_trap_sink *s)
 {
 	struct sink_pg *p = s->impl;
 	p->phase = PG_RESOLVING;
-	p->resolve_i = 0;
-	p->n_entries = 0;
-	p->host_list[0] = p->hostaddr_list[0] = p->port_list[0] = 0;
 	uv_update_time(s->loop);
-	uv_timer_start(&p->deadline, on_deadline, s->cfg.timeout_ms, 0); /* lookup + connect */
-	resolve_next(p);
+	uv_timer_start(&p->deadline, on_deadline, s->cfg.timeout_ms, 0); /* lookups + connect */
+	sink_pg_hosts_resolve(&p->names, s->loop, on_hosts, p);
 }
 
-/* Parses the conninfo once: its options and its host entries (PGHOST when
- * it names none, as libpq would). */
+/* Parses the conninfo once: its options and its host entries. */
 static int parse_conninfo(struct sink_pg *p, char *errbuf, size_t errlen)
 {
 	char *why = NULL;
@@ -940,7 +783,7 @@ static int parse_conninfo(struct sink_pg *p, char *errbuf, size_t errlen)
 		PQfreemem(why);
 		return DUET_ENOMEM; /* sink_pg_describe checked it already */
 	}
-	const char *host = NULL, *service = NULL, *hostaddr = getenv("PGHOSTADDR");
+	const char *host = NULL, *hostaddr = NULL, *service = NULL, *ports = NULL;
 	for (PQconninfoOption *o = p->options; o->keyword; o++) {
 		p->n_options++;
 		if (!o->val || !o->val[0])
@@ -950,7 +793,7 @@ static int parse_conninfo(struct sink_pg *p, char *errbuf, size_t errlen)
 		else if (strcmp(o->keyword, "hostaddr") == 0)
 			hostaddr = o->val;
 		else if (strcmp(o->keyword, "port") == 0)
-			p->ports = o->val;
+			ports = o->val;
 		else if (strcmp(o->keyword, "service") == 0)
 			service = o->val;
 	}
@@ -958,30 +801,7 @@ static int parse_conninfo(struct sink_pg *p, char *errbuf, size_t errlen)
 	p->values = calloc(p->n_options + 4, sizeof *p->values);
 	if (!p->keywords || !p->values)
 		return DUET_ENOMEM;
-	if (!host && !service) /* a service's own host is libpq's to read */
-		host = getenv("PGHOST");
-	if (hostaddr && hostaddr[0])
-		return 0; /* given: libpq resolves nothing */
-	if (!host || !host[0])
-		return 0; /* the default socket */
-	for (const char *h = host;;) {
-		size_t n = strcspn(h, ",");
-		if (p->n_hosts == MAX_HOSTS) {
-			if (errbuf && errlen)
-				snprintf(errbuf, errlen,
-					 "trap sink postgresql: more than %d hosts in the conninfo",
-					 MAX_HOSTS);
-			return DUET_EINVAL;
-		}
-		p->hosts[p->n_hosts] = strndup(h, n);
-		if (!p->hosts[p->n_hosts])
-			return DUET_ENOMEM;
-		p->n_hosts++;
-		if (!h[n])
-			break;
-		h += n + 1;
-	}
-	return 0;
+	return sink_pg_hosts_init(&p->names, host, hostaddr, service, ports, errbuf, errlen);
 }
 
 /* ---- The rest of the interface -------------------------------------------------------- */
@@ -999,8 +819,7 @@ static int pg_init(struct duet_trap_sink *s, char *errbuf, size_t errlen)
 	if (rc) {
 		free(p->keywords);
 		free(p->values);
-		for (size_t i = 0; i < p->n_hosts; i++)
-			free(p->hosts[i]);
+		sink_pg_hosts_free(&p->names);
 		PQconninfoFree(p->options);
 		free(p);
 		return rc;

@@ -78,6 +78,10 @@ static int submit_one(uint64_t tag, const char *id, const char *payload)
 
 Test(sink_pg, inserts_rows_once_and_recreates_a_dropped_table)
 {
+	/* the helper's initdb names its encoding and locale: the same whatever
+	 * LANG the suite runs under (SQL_ASCII without them and without LANG) */
+	cr_assert_str_eq(query("SHOW server_encoding"), "UTF8");
+	cr_assert_str_eq(query("SHOW lc_ctype"), "C.UTF-8");
 	struct duet_sink_config c = pg_config(cl.primary.conninfo, "traps_t");
 	fx_sink_new(&c);
 	for (unsigned tag = 0; tag < 20; tag++)

@@ -935,6 +935,51 @@ static void sweep_left_over(struct node *n)
 		c->sweep_busy = true;
 }
 
+static void sweep_manager_done(void *data, const struct duet_cmd_result *r)
+{
+	struct node *n = data;
+	struct ctl *c = &n->ctl;
+	c->mgr_sweep_busy = false;
+	if (n->stopping)
+		return;
+	bool running = r->exit_status == 0 && !r->spawn_error && !r->timed_out;
+	if (!running) {
+		c->mgr_sweep_backoff_ms = 0;
+		c->mgr_sweep_at = node_now_ms() + CTL_SWEEP_MS;
+		return;
+	}
+	/* found running again after a stop: look less and less often */
+	c->mgr_sweep_backoff_ms =
+	    c->mgr_sweep_backoff_ms ? c->mgr_sweep_backoff_ms * 2 : CTL_SWEEP_MS;
+	if (c->mgr_sweep_backoff_ms > CTL_SWEEP_MAX_MS)
+		c->mgr_sweep_backoff_ms = CTL_SWEEP_MAX_MS;
+	c->mgr_sweep_at = node_now_ms() + c->mgr_sweep_backoff_ms;
+	if (c->act != CTL_STANDBY)
+		return; /* the role came meanwhile: the activation starts it */
+	duet_log(DUET_LOG_WARN,
+		 "a manager left over on this node (not acting master; [manager] check_command "
+		 "exits 0): stopping it");
+	/* as a demotion command: an activation waits for it to end */
+	run_demote_cmd(n, n->cfg.act.manager_stop_command, false);
+}
+
+/* DESIGN.md 4.7: a node that is not acting master stops a manager it finds
+ * running ([manager] check_command exits 0), every CTL_SWEEP_MS (at start
+ * the "starting" demotion stops it already). */
+static void sweep_manager(struct node *n)
+{
+	struct ctl *c = &n->ctl;
+	const struct duet_config_actions *a = &n->cfg.act;
+	if (!a->manager_check_command[0] || !a->manager_stop_command[0] || c->act != CTL_STANDBY ||
+	    c->mgr_sweep_busy || c->demotions_in_flight || node_now_ms() < c->mgr_sweep_at)
+		return;
+	if (duet_cmd_run(n->loop, a->manager_check_command, NULL, a->manager_timeout_ms,
+			 sweep_manager_done, n, NULL) == 0)
+		c->mgr_sweep_busy = true;
+	else
+		c->mgr_sweep_at = node_now_ms() + CTL_SWEEP_MS;
+}
+
 static void garp_done(void *data, int rc, const char *detail)
 {
 	struct node *n = data;
@@ -1056,6 +1101,7 @@ void ctl_step(struct node *n)
 		ctl_health_step(n);
 		ctl_rebuild_step(n);
 		sweep_left_over(n);
+		sweep_manager(n);
 	}
 	if ((c->act == CTL_ACTIVATING || c->act == CTL_MASTER) && lease && c->lease_timer_open &&
 	    st.lease_expiry_ms > now)

@@ -149,6 +149,9 @@ struct ctl {
 	uint64_t sweep_at;         /* next look for a FIP / manager left over (monotonic ms) */
 	uint32_t sweep_backoff_ms; /* grows while a release fails */
 	bool sweep_busy;
+	uint64_t mgr_sweep_at;         /* next look for a manager left over */
+	uint32_t mgr_sweep_backoff_ms; /* grows while one is found again and again */
+	bool mgr_sweep_busy;
 	uint64_t garp_at; /* the acting master's next gratuitous ARP (monotonic ms) */
 	bool garp_busy;
 

@@ -20,6 +20,8 @@
 #       (its PostgreSQL started again) and acknowledges writes.
 #   fip_left_over_removed       the FIP added by hand on the standby's
 #       interface is removed by node-b's duetd; node-a keeps it.
+#   manager_left_over_stopped   the manager started by hand on the standby
+#       is stopped by node-b's duetd; node-a's keeps running.
 set -uo pipefail
 
 BIN=$(cd "$1" && pwd)
@@ -95,6 +97,14 @@ poller() {
 bad_run() {
 	awk '{ if ($2 == 200 && $3 != "t") { r[$1]++; if (r[$1] > m) m = r[$1] } else r[$1] = 0 }
 		END { print m + 0 }' "$1"
+}
+
+manager_runs() {
+	rig_exec "$1" sh -c "$(rig_manager_cmd "$1" check)" >/dev/null 2>&1
+}
+
+manager_stopped() {
+	! manager_runs "$1"
 }
 
 samples_at_least() {
@@ -202,6 +212,18 @@ fip_left_over_removed)
 	duet_wait_acks 50 node-a 30 || fail "no writes acknowledged through the FIP afterwards"
 	duet_probes_stop
 	duet_wait_verify node-a 20 || fail "acknowledged writes are missing on node-a"
+	;;
+manager_left_over_stopped)
+	rig_exec node-b sh -c "$(rig_manager_cmd node-b start)" || fail "manager start on node-b"
+	manager_runs node-b || fail "the manager does not run on node-b"
+	ok "manager started by hand on node-b"
+	rig_wait $((20 * RIG_SLOW)) "node-b's duetd stops the manager left over" \
+		manager_stopped node-b || fail "the manager still runs on node-b"
+	grep -q "manager left over" "$RIG_DIR/node-b/duetd.log" || fail "node-b's log does not say so"
+	manager_runs node-a || fail "node-a's manager was stopped"
+	duet_acting_master node-a || fail "node-a stopped acting"
+	ok "stopped by node-b; node-a's manager runs"
+	duet_probes_stop
 	;;
 *)
 	fail "unknown scenario"

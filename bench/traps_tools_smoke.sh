@@ -60,15 +60,28 @@ def wait_port_file(p, path):
 
 def send_and_sync(port, data):
     """Sends data on a new connection, half-closes it and waits until the sink
-    closes its side: it does so only after reading (and counting) everything."""
+    closes its side: it does so only after reading (and counting) everything.
+    What the sink writes back must be acknowledgements ({"ack":"<id>"} lines,
+    traps_sink.h) of ids that were sent."""
     s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S)
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
+    back = b""
     try:
-        rest = s.recv(1)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            back += chunk
     except socket.timeout:
         fail("the sink did not close a finished connection")
-    check(rest == b"", "the sink wrote to a sink connection")
+    check(back == b"" or back.endswith(b"\n"), f"an unterminated ack: {back[-80:]!r}")
+    for line in back.splitlines():
+        ack = json.loads(line)
+        check(isinstance(ack, dict) and list(ack) == ["ack"] and isinstance(ack["ack"], str),
+              f"the sink wrote {line[:80]!r}, not an acknowledgement")
+        check(json.dumps(ack["ack"]).encode() in data or ack["ack"].encode() in data,
+              f"the sink acknowledged {ack['ack']!r}, which was never sent")
     s.close()
 
 

@@ -33,6 +33,13 @@
  * (find the LF, scan the head of the object, three memmem, two hash
  * lookups), so 100k lines/s take a tenth of a core.
  *
+ * It acknowledges what it counted, as duetd's TCP sink requires by default
+ * (traps_sink.h, "Acknowledgements"): after each read that brought
+ * complete lines with an id, one cumulative {"ack":"<id>"} line naming the
+ * last of them (made with jansson), written without blocking; an ack that
+ * does not go out whole at once waits for EPOLLOUT, and a newer one simply
+ * replaces one not yet started. --no-ack is for [sink] ack = none.
+ *
  * Memory is bounded by MAX_CONNECTIONS x MAX_LINE_BYTES for lines, plus the
  * tables: about 32 bytes an id and 16 a seq (at most 50% full), 8 bytes a
  * latency sample.
@@ -55,6 +62,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "duet/addr.h"
 #include "duet/err.h"
 
@@ -69,6 +78,7 @@
 #define DRAIN_LIMIT_NS      200000000ull /* reading what is already queued at the end */
 #define TABLE_INITIAL_SLOTS (1u << 16)
 #define LISTEN_BACKLOG      128
+#define MAX_ACK_BYTES       512 /* an id whose ack is longer is not acknowledged itself */
 
 enum stop_reason { STOP_NONE, STOP_SIGNAL, STOP_COUNT, STOP_TIMEOUT };
 
@@ -77,6 +87,13 @@ struct conn {
 	char *buf;
 	size_t len, cap;
 	bool discarding; /* inside a line longer than MAX_LINE_BYTES */
+	/* the cumulative ack: the raw JSON string of the last id counted */
+	char last_id[MAX_ACK_BYTES];
+	size_t last_id_len;
+	bool ack_due;
+	char out[MAX_ACK_BYTES + 16]; /* the ack line being written */
+	size_t out_len, out_off;
+	bool want_out; /* EPOLLOUT registered */
 };
 
 /* Ids seen: open addressing, linear probing; h1 == 0 marks an empty slot. */
@@ -121,6 +138,12 @@ struct sink {
 	struct conn *conns[MAX_CONNECTIONS];
 	int n_conns;
 	int64_t read_realtime_ns; /* when the read() that brought the current lines returned */
+	bool no_ack;
+	int epfd;
+	uint64_t acks_sent;
+	/* the id of the line handle_line() took last (in its buffer), for the ack */
+	const char *line_id;
+	size_t line_id_len;
 };
 
 static uint64_t mono_ns(void)
@@ -463,6 +486,8 @@ static void handle_line(struct sink *s, const char *line, size_t n)
 
 	struct top_fields f;
 	scan_top_level(line, n, &f);
+	s->line_id = f.id;
+	s->line_id_len = f.id_len;
 	if (!f.has_id) {
 		s->lines_without_id++;
 		return; /* without an id there is nothing to count a seq by */
@@ -526,6 +551,59 @@ static void conn_close(struct sink *s, int epfd, int index)
 	s->conns[index] = s->conns[--s->n_conns];
 }
 
+/* Writes what is left of c's ack line; waits for EPOLLOUT if it does not go
+ * out whole. Returns false if the connection is broken. */
+static bool conn_flush(struct sink *s, struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			break;
+		if (w <= 0)
+			return false;
+		c->out_off += (size_t)w;
+	}
+	bool want = c->out_off < c->out_len;
+	if (want != c->want_out) {
+		struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u), .data.ptr = c};
+		epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->want_out = want;
+	}
+	return true;
+}
+
+/* {"ack":"<last id>"}\n through jansson (the id decoded from its JSON
+ * string, so any escape in it is spelled the way jansson spells it). */
+static bool conn_ack(struct sink *s, struct conn *c)
+{
+	if (!c->ack_due || s->no_ack)
+		return true;
+	if (c->out_off > 0 && c->out_off < c->out_len)
+		return conn_flush(s, c); /* half written: finish it first */
+	c->ack_due = false;
+	char quoted[MAX_ACK_BYTES + 2];
+	quoted[0] = '"';
+	memcpy(quoted + 1, c->last_id, c->last_id_len);
+	quoted[c->last_id_len + 1] = '"';
+	json_t *id = json_loadb(quoted, c->last_id_len + 2, JSON_DECODE_ANY, NULL);
+	json_t *ack = json_is_string(id) ? json_pack("{s:O}", "ack", id) : NULL;
+	char *text = ack ? json_dumps(ack, JSON_COMPACT) : NULL;
+	size_t n = text ? strlen(text) : 0;
+	if (text && n + 1 <= sizeof c->out) {
+		memcpy(c->out, text, n);
+		c->out[n] = '\n';
+		c->out_len = n + 1;
+		c->out_off = 0;
+		s->acks_sent++;
+	}
+	free(text);
+	json_decref(ack);
+	json_decref(id);
+	return conn_flush(s, c);
+}
+
 /* Hands every complete line in c->buf to handle_line() and keeps the rest. */
 static void conn_lines(struct sink *s, struct conn *c)
 {
@@ -543,7 +621,13 @@ static void conn_lines(struct sink *s, struct conn *c)
 		char *lf = memchr(p, '\n', (size_t)(end - p));
 		if (!lf)
 			break;
+		s->line_id = NULL;
 		handle_line(s, p, (size_t)(lf - p));
+		if (s->line_id && s->line_id_len <= sizeof c->last_id) {
+			memcpy(c->last_id, s->line_id, s->line_id_len);
+			c->last_id_len = s->line_id_len;
+			c->ack_due = true;
+		}
 		p = lf + 1;
 	}
 	c->len = (size_t)(end - p);
@@ -581,7 +665,7 @@ static bool conn_read(struct sink *s, struct conn *c)
 	}
 	c->len += (size_t)r;
 	conn_lines(s, c);
-	return true;
+	return conn_ack(s, c);
 }
 
 static void accept_all(struct sink *s, int epfd, int listen_fd)
@@ -805,12 +889,14 @@ static void usage(FILE *f)
 	    "usage: " PROG " --listen HOST:PORT [--port-file F] [--tag TEXT]\n"
 	    "                     [--expect-first K --expect-last M] [--until-count N]\n"
 	    "                     [--linger-ms MS] [--timeout-s T] [--report FILE]\n"
-	    "                     [--stats-interval-ms MS]\n"
+	    "                     [--stats-interval-ms MS] [--no-ack]\n"
 	    "\n"
 	    "Accepts any number of TCP connections (a reconnecting sink is normal) and\n"
 	    "reads JSON lines: the top-level \"id\" and \"recv_ms\", and seq=, sent_ns=\n"
 	    "and tag= anywhere in the line (duet-trapgen's message). Counts lines,\n"
-	    "distinct ids, and per seq the distinct ids that carried it.\n"
+	    "distinct ids, and per seq the distinct ids that carried it. After each\n"
+	    "read it acknowledges the last id it counted with {\"ack\":\"<id>\"}\n"
+	    "(cumulative, as duetd's [sink] ack = required wants).\n"
 	    "\n"
 	    "  --listen HOST:PORT    numeric; port 0: the kernel picks one\n"
 	    "  --port-file F         once listening, F holds the port and a newline\n"
@@ -824,6 +910,7 @@ static void usage(FILE *f)
 	    "  --timeout-s T         stop after T seconds (decimals allowed)\n"
 	    "  --report FILE         where the report goes (atomically); default stdout\n"
 	    "  --stats-interval-ms MS  a progress line on stderr every MS ms\n"
+	    "  --no-ack              never acknowledge (for [sink] ack = none)\n"
 	    "  --help                this text\n"
 	    "\n"
 	    "On SIGTERM/SIGINT, --until-count or --timeout-s, reads what is already\n"
@@ -923,6 +1010,7 @@ int main(int argc, char **argv)
 	    {"timeout-s", required_argument, NULL, 't'},
 	    {"report", required_argument, NULL, 'r'},
 	    {"stats-interval-ms", required_argument, NULL, 'i'},
+	    {"no-ack", no_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0},
 	};
 	static struct sink s;
@@ -992,6 +1080,9 @@ int main(int argc, char **argv)
 		case 'r':
 			report = optarg;
 			break;
+		case 'n':
+			s.no_ack = true;
+			break;
 		case 'i':
 			if (parse_u64("--stats-interval-ms", optarg, 1, &stats_ms) != 0)
 				return 2;
@@ -1040,6 +1131,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot set up epoll/signalfd: %s\n", strerror(errno));
 		return 1;
 	}
+	s.epfd = epfd;
 	/* the listener and the signalfd are told apart from connections by these */
 	static char listen_tag, signal_tag;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_tag};
@@ -1097,7 +1189,12 @@ int main(int argc, char **argv)
 			} else {
 				struct conn *c = who;
 				int k = conn_index(&s, c);
-				if (k >= 0 && !conn_read(&s, c))
+				bool ok = k >= 0;
+				if (ok && (events[i].events & EPOLLOUT))
+					ok = conn_flush(&s, c) && conn_ack(&s, c);
+				if (ok && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+					ok = conn_read(&s, c);
+				if (k >= 0 && !ok)
 					conn_close(&s, epfd, k);
 			}
 		}

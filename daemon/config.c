@@ -113,6 +113,8 @@ static const struct choice sink_choices[] = {{"none", DUET_CONFIG_SINK_NONE},
 					     {"tcp", DUET_CONFIG_SINK_TCP},
 					     {"postgresql", DUET_CONFIG_SINK_POSTGRESQL},
 					     {NULL, 0}};
+static const struct choice sink_ack_choices[] = {
+    {"required", DUET_CONFIG_SINK_ACK_REQUIRED}, {"none", DUET_CONFIG_SINK_ACK_NONE}, {NULL, 0}};
 
 struct key_def {
 	enum section_kind section;
@@ -392,6 +394,10 @@ static const struct key_def keys[] = {
      "type = postgresql: the table traps are inserted into, [a-z_][a-z0-9_]*, at most 63 bytes"},
     {SEC_SINK, "timeout_ms", T_U32, SINK_FIELD(timeout_ms), 100, 600000, NULL, 0, "5000",
      "deadline of one delivery (connect, send or insert) before it is tried again (ms)"},
+    {SEC_SINK, "ack", T_CHOICE, SINK_FIELD(ack), 0, 0, sink_ack_choices, 0, "required",
+     "type = tcp: required (the receiver answers {\"ack\":\"<id>\"} lines and a record counts "
+     "as delivered only once acknowledged: at least once) or none (a receiver that cannot "
+     "acknowledge: delivered once written to the local kernel, AT MOST ONCE)"},
 
     {SEC_HTTP, "listen", T_ADDRS, HTTP_FIELD(listen), 0, 0, NULL, 0, NULL,
      "numeric host:port list to serve GET /master, /health and /metrics on, e.g. this node's "

@@ -4,11 +4,26 @@
  *
  * Each batch is one uv_write() of its formatted lines, straight from the
  * batch's memory (held until the write callback, so duet_sink_reset() can
- * drop a batch in flight). At most WRITE_WINDOW_BYTES are handed to libuv
- * at once (a bigger batch goes alone): libuv's write queue is unbounded,
- * and what sits there can no longer be taken back by a reset. libuv completes writes on a stream in
- * order, and a completed write is a delivered batch: its bytes are in the kernel. The common part
- * turns deliveries into confirmations in submit order.
+ * drop a batch in flight). At most WRITE_WINDOW_BYTES are outstanding at
+ * once (a bigger batch goes alone): libuv's write queue is unbounded, and
+ * what sits there can no longer be taken back by a reset.
+ *
+ * When a batch is delivered (DESIGN 5: the sink confirms only what the
+ * receiver acknowledged): by default the receiver answers each record, or
+ * the last of several, with the line {"ack":"<id>"} (traps_sink.h,
+ * "Acknowledgements"). Every batch written on a connection also goes into
+ * that connection's FIFO of unacknowledged batches (a second hold), in
+ * write order; an ack names a record of it, and that record and every one
+ * before it on the connection are acknowledged; a batch whose every record
+ * is acknowledged is delivered. The window counts bytes written and not
+ * yet acknowledged. A receiver's line that is not such an ack, or an id
+ * that is not outstanding, is a failed connection. When the connection
+ * goes, the FIFO is dropped: the common part sends every unconfirmed batch
+ * again, a half-acknowledged one whole (the receiver ignores repeats by
+ * id). With without_acks (a receiver that cannot acknowledge), a completed
+ * write is a delivered batch as before: its bytes are in the local kernel,
+ * which is at most once. The common part turns deliveries into
+ * confirmations in submit order.
  *
  * One connection object per attempt, allocated and freed with its handle:
  * a failing connection is detached at once (the next attempt never shares
@@ -17,14 +32,17 @@
  * reported. So a batch is never in flight on two connections at once.
  *
  * Deadlines, one timer: while connecting, timeout_ms to connect; while
- * connected with writes outstanding, timeout_ms without any write
- * completing (a sink that stopped reading); idle, none (TCP keepalive
- * finds a dead peer, and reading finds a closed one).
+ * connected with writes or acknowledgements outstanding, timeout_ms without
+ * any progress (a write completing or an ack advancing: a receiver that
+ * stopped reading, or one that reads and never acknowledges); idle, none
+ * (TCP keepalive finds a dead peer, and reading finds a closed one).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "duet/addr.h"
 #include "duet/err.h"
@@ -32,9 +50,17 @@
 
 #define READ_BUFFER_BYTES  4096
 #define KEEPALIVE_S        30
-#define WRITE_WINDOW_BYTES (1u << 20) /* handed to libuv and not yet written */
+#define WRITE_WINDOW_BYTES (1u << 20) /* written and not yet acknowledged (or written) */
+#define ACK_LINE_MAX_BYTES 1024       /* a longer line from the receiver is a protocol error */
 
 struct sink_tcp;
+
+/* A batch written on this connection and not yet wholly acknowledged. */
+struct tcp_unacked {
+	struct tcp_unacked *next;
+	struct sink_batch *b; /* held */
+	size_t offset;        /* of its first record not yet acknowledged */
+};
 
 struct tcp_conn {
 	uv_tcp_t handle; /* handle.data = this */
@@ -43,10 +69,14 @@ struct tcp_conn {
 	bool up;      /* connected */
 	bool failing; /* detached and closing */
 	unsigned writes;
-	size_t window; /* bytes of the writes outstanding */
+	size_t window; /* bytes written and not yet acknowledged (or, without acks, written) */
+	struct tcp_unacked *unacked, *unacked_tail; /* in write order */
+	size_t records_unacked;
 	int level;
 	char why[SINK_ERR_BYTES];
-	char rbuf[READ_BUFFER_BYTES]; /* what the sink says is read and dropped */
+	char rbuf[READ_BUFFER_BYTES];
+	char line[ACK_LINE_MAX_BYTES]; /* the receiver's line being read */
+	size_t line_len;
 };
 
 struct tcp_write {
@@ -62,6 +92,8 @@ struct sink_tcp {
 	bool closing;
 	unsigned open; /* deadline timer + connections not yet closed */
 	uint64_t bytes_read;
+	uint64_t acks;       /* ack lines taken */
+	uint64_t ack_errors; /* connections failed for a bad or missing ack */
 };
 
 static void maybe_closed(struct sink_tcp *t)
@@ -73,11 +105,23 @@ static void maybe_closed(struct sink_tcp *t)
 	sink_transport_closed(s);
 }
 
+static void drop_unacked(struct tcp_conn *conn)
+{
+	while (conn->unacked) {
+		struct tcp_unacked *u = conn->unacked;
+		conn->unacked = u->next;
+		sink_batch_release(conn->t->s, u->b);
+		free(u);
+	}
+	conn->unacked_tail = NULL;
+}
+
 static void on_conn_closed(uv_handle_t *h)
 {
 	struct tcp_conn *conn = h->data;
 	struct sink_tcp *t = conn->t;
 	t->open--;
+	drop_unacked(conn); /* no longer on any connection: sent again from the queue */
 	if (!t->closing)
 		sink_link_failed(t->s, conn->level, conn->why);
 	free(conn);
@@ -111,11 +155,30 @@ static void on_deadline(uv_timer_t *timer)
 	if (!conn)
 		return;
 	unsigned ms = t->s->cfg.timeout_ms;
-	if (!conn->up)
+	if (!conn->up) {
 		conn_fail(conn, DUET_SINK_LOG_WARN, "timed out after %u ms connecting", ms);
-	else
+	} else if (conn->writes > 0) {
 		conn_fail(conn, DUET_SINK_LOG_WARN,
 			  "timed out: no write completed for %u ms (the sink is not reading)", ms);
+	} else {
+		t->ack_errors++;
+		conn_fail(
+		    conn, DUET_SINK_LOG_WARN,
+		    "timed out: no acknowledgement for %u ms, %zu record(s) unacknowledged "
+		    "(does the receiver answer {\"ack\":\"<id>\"}? else set [sink] ack = none)",
+		    ms, conn->records_unacked);
+	}
+}
+
+/* Writes or acknowledgements outstanding: the deadline runs from the last
+ * progress; none: no deadline. */
+static void rearm_deadline(struct tcp_conn *conn)
+{
+	struct sink_tcp *t = conn->t;
+	if (conn->writes > 0 || conn->unacked)
+		uv_timer_start(&t->deadline, on_deadline, t->s->cfg.timeout_ms, 0);
+	else
+		uv_timer_stop(&t->deadline);
 }
 
 /* ---- Writing ------------------------------------------------------------------ */
@@ -130,18 +193,17 @@ static void on_write(uv_write_t *req, int status)
 	struct sink_batch *b = w->b;
 	free(w);
 	conn->writes--;
-	conn->window -= b->len;
-	if (status == 0)
+	bool acks = !t->s->cfg.without_acks;
+	if (!acks)
+		conn->window -= b->len;
+	if (status == 0 && !acks)
 		sink_batch_delivered(t->s, b); /* before release: b may be freed there */
 	sink_batch_release(t->s, b);
 	if (status == 0) {
 		if (t->conn != conn)
 			return;       /* failing: its close callback reports */
-		if (conn->writes > 0) /* progress: the deadline starts again */
-			uv_timer_start(&t->deadline, on_deadline, t->s->cfg.timeout_ms, 0);
-		else
-			uv_timer_stop(&t->deadline);
-		tcp_pump(t->s); /* the window has room again */
+		rearm_deadline(conn); /* progress: the deadline starts again */
+		tcp_pump(t->s);       /* the window has room again */
 	} else if (status != UV_ECANCELED) {
 		conn_fail(conn, DUET_SINK_LOG_WARN, "write failed: %s", uv_strerror(status));
 	}
@@ -160,6 +222,12 @@ static void tcp_pump(struct duet_trap_sink *s)
 			conn_fail(conn, DUET_SINK_LOG_ERROR, "out of memory queueing a write");
 			return;
 		}
+		struct tcp_unacked *u = NULL;
+		if (!s->cfg.without_acks && !(u = calloc(1, sizeof *u))) {
+			free(w);
+			conn_fail(conn, DUET_SINK_LOG_ERROR, "out of memory queueing a write");
+			return;
+		}
 		w->b = b;
 		sink_batch_hold(b);
 		uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->len);
@@ -167,16 +235,143 @@ static void tcp_pump(struct duet_trap_sink *s)
 		if (rc) {
 			sink_batch_release(s, b);
 			free(w);
+			free(u);
 			conn_fail(conn, DUET_SINK_LOG_WARN, "write failed: %s", uv_strerror(rc));
 			return;
 		}
+		if (u) { /* before any ack can name it */
+			u->b = b;
+			sink_batch_hold(b);
+			if (conn->unacked_tail)
+				conn->unacked_tail->next = u;
+			else
+				conn->unacked = u;
+			conn->unacked_tail = u;
+			conn->records_unacked += b->n_records;
+		}
 		conn->window += b->len;
-		if (conn->writes++ == 0)
+		if (conn->writes++ == 0 && !uv_is_active((uv_handle_t *)&t->deadline))
 			uv_timer_start(&t->deadline, on_deadline, s->cfg.timeout_ms, 0);
 	}
 }
 
-/* ---- Reading (only to notice a close) ------------------------------------------- */
+/* ---- Acknowledgements ------------------------------------------------------------- */
+
+/* Does the record line at p (up to end) carry this id? Compared in the
+ * form the line was written in: {"id":<id as a JSON string>, */
+static bool record_has_id(const char *p, const char *end, const char *quoted, size_t quoted_len)
+{
+	static const char head[] = "{\"id\":";
+	size_t need = sizeof head - 1 + quoted_len + 1;
+	return (size_t)(end - p) >= need && memcmp(p, head, sizeof head - 1) == 0 &&
+	       memcmp(p + sizeof head - 1, quoted, quoted_len) == 0 &&
+	       p[sizeof head - 1 + quoted_len] == ',';
+}
+
+/* The receiver acknowledged id: it and every record before it on this
+ * connection. Returns false if no outstanding record has that id. */
+static bool take_ack(struct tcp_conn *conn, const char *id)
+{
+	struct duet_trap_sink *s = conn->t->s;
+	char quoted[2 * 6 * DUET_SINK_ID_MAX + 3];
+	size_t quoted_len = sink_json_string(quoted, sizeof quoted, id);
+	if (quoted_len >= sizeof quoted)
+		return false; /* longer than any id we sent */
+	/* find it first, so that an unknown id acknowledges nothing */
+	bool found = false;
+	for (struct tcp_unacked *u = conn->unacked; u && !found; u = u->next) {
+		const char *end = u->b->data + u->b->len;
+		for (const char *p = u->b->data + u->offset; p < end && !found;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			found = record_has_id(p, nl ? nl : end, quoted, quoted_len);
+			p = nl ? nl + 1 : end;
+		}
+	}
+	if (!found)
+		return false;
+	for (;;) {
+		struct tcp_unacked *u = conn->unacked;
+		struct sink_batch *b = u->b;
+		const char *end = b->data + b->len;
+		bool hit = false;
+		while (b->data + u->offset < end && !hit) {
+			const char *p = b->data + u->offset;
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			hit = record_has_id(p, nl ? nl : end, quoted, quoted_len);
+			u->offset = nl ? (size_t)(nl + 1 - b->data) : b->len;
+			conn->records_unacked--;
+		}
+		if (u->offset < b->len)
+			return true; /* the rest of this batch is still unacknowledged */
+		conn->unacked = u->next;
+		if (!conn->unacked)
+			conn->unacked_tail = NULL;
+		free(u);
+		conn->window -= b->len;
+		sink_batch_delivered(s, b); /* before release: b may be freed there */
+		sink_batch_release(s, b);
+		if (hit)
+			return true;
+	}
+}
+
+/* One line from the receiver: {"ack":"<id>"}; an empty line is ignored. */
+static void take_line(struct tcp_conn *conn, const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return;
+	json_error_t jerr;
+	json_t *j = json_loadb(line, len, 0, &jerr);
+	json_t *ack = json_is_object(j) ? json_object_get(j, "ack") : NULL;
+	const char *id = json_is_string(ack) ? json_string_value(ack) : NULL;
+	struct sink_tcp *t = conn->t;
+	if (!id || strlen(id) != json_string_length(ack)) {
+		t->ack_errors++;
+		conn_fail(conn, DUET_SINK_LOG_ERROR,
+			  "the receiver sent '%.*s', not an acknowledgement {\"ack\":\"<id>\"}",
+			  (int)(len < 60 ? len : 60), line);
+	} else if (!take_ack(conn, id)) {
+		t->ack_errors++;
+		conn_fail(conn, DUET_SINK_LOG_ERROR,
+			  "the receiver acknowledged id '%.60s', which is not outstanding on this "
+			  "connection",
+			  id);
+	} else {
+		t->acks++;
+		rearm_deadline(conn); /* progress */
+		tcp_pump(t->s);       /* the window has room again */
+	}
+	json_decref(j);
+}
+
+static void take_bytes(struct tcp_conn *conn, const char *p, size_t n)
+{
+	while (n > 0 && !conn->failing) {
+		const char *nl = memchr(p, '\n', n);
+		size_t len = nl ? (size_t)(nl - p) : n;
+		if (conn->line_len + len > sizeof conn->line) {
+			conn->t->ack_errors++;
+			conn_fail(conn, DUET_SINK_LOG_ERROR,
+				  "the receiver sent a line longer than %u bytes, not an "
+				  "acknowledgement {\"ack\":\"<id>\"}",
+				  ACK_LINE_MAX_BYTES);
+			return;
+		}
+		memcpy(conn->line + conn->line_len, p, len);
+		conn->line_len += len;
+		if (!nl)
+			return;
+		size_t line_len = conn->line_len;
+		conn->line_len = 0;
+		take_line(conn, conn->line, line_len);
+		p += len + 1;
+		n -= len + 1;
+	}
+}
+
+/* ---- Reading (acknowledgements, and to notice a close) ---------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -187,9 +382,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tcp_conn *conn = stream->data;
-	if (nread > 0)
+	if (nread > 0) {
 		conn->t->bytes_read += (uint64_t)nread;
-	else if (nread == UV_EOF)
+		if (!conn->t->s->cfg.without_acks && !conn->failing)
+			take_bytes(conn, buf->base, (size_t)nread);
+	} else if (nread == UV_EOF)
 		conn_fail(conn, DUET_SINK_LOG_WARN, "the sink closed the connection");
 	else if (nread < 0)
 		conn_fail(conn, DUET_SINK_LOG_WARN, "connection broken: %s",
@@ -294,8 +491,12 @@ static void tcp_close(struct duet_trap_sink *s)
 static int tcp_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
 {
 	const struct sink_tcp *t = s->impl;
-	return snprintf(buf, len, ",\"bytes_read_from_sink\":%llu",
-			(unsigned long long)t->bytes_read);
+	return snprintf(buf, len,
+			",\"bytes_read_from_sink\":%llu,\"acks\":%s,\"acks_taken\":%llu,"
+			"\"ack_errors\":%llu",
+			(unsigned long long)t->bytes_read,
+			t->s->cfg.without_acks ? "false" : "true", (unsigned long long)t->acks,
+			(unsigned long long)t->ack_errors);
 }
 
 const struct sink_transport sink_tcp_transport = {

@@ -251,6 +251,13 @@ struct duet_config_sink {
 	char conninfo[DUET_CONFIG_STR_MAX];   /* postgresql: libpq connection string */
 	char table[DUET_CONFIG_SQL_NAME_MAX]; /* postgresql: [a-z_][a-z0-9_]* */
 	uint32_t timeout_ms;                  /* one delivery attempt */
+	int ack; /* tcp: enum duet_config_sink_ack, does the receiver acknowledge */
+};
+
+/* [sink] ack (type = tcp) */
+enum duet_config_sink_ack {
+	DUET_CONFIG_SINK_ACK_REQUIRED = 0, /* {"ack":"<id>"} lines: at least once */
+	DUET_CONFIG_SINK_ACK_NONE = 1      /* confirmed when written: at most once */
 };
 
 /*

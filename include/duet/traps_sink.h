@@ -35,21 +35,52 @@
  * repeat (DESIGN 5: PostgreSQL by ON CONFLICT, a TCP sink by the id).
  *
  * A batch is confirmed
- *   - TCP: when uv_write() reported all its bytes handed to the kernel;
+ *   - TCP: when the receiver acknowledged every record of it (see
+ *     "Acknowledgements"); with without_acks, when uv_write() reported all
+ *     its bytes handed to the local kernel (at most once: see below);
  *   - PostgreSQL: when the INSERT statement that carried it has committed.
  * Confirmations come strictly in submit order, each batch exactly once
  * (an empty batch, n == 0, is confirmed when every earlier one is), from a
  * loop callback: never from inside duet_sink_submit(). on_confirm may call
  * any function of this module, duet_sink_close() included.
  *
- * TCP: the connection is write-only; whatever the sink sends back is read
- * and discarded (reading is how a close by the sink is noticed). After a
- * disconnect the last line of the old connection may be cut short: a sink
- * must discard an unterminated last line; that record is sent again in
- * full on the next connection. At most 1 MiB of batches is handed to libuv
- * at a time (a bigger batch goes alone). Deadlines: connecting, and
- * progress while writes are outstanding (no write completing for
- * timeout_ms: a sink that stopped reading). TCP keepalive is on.
+ * TCP: after a disconnect the last line of the old connection may be cut
+ * short: a sink must discard an unterminated last line; that record is
+ * sent again in full on the next connection. At most 1 MiB of batches is
+ * outstanding at a time, written and not yet acknowledged (a bigger batch
+ * goes alone). Deadlines: connecting, and progress while writes or
+ * acknowledgements are outstanding (no write completing and no ack
+ * advancing for timeout_ms: a receiver that stopped reading, or that reads
+ * and never acknowledges, is a failed connection: counted, logged,
+ * reconnected with backoff, nothing confirmed). TCP keepalive is on.
+ *
+ * ---- Acknowledgements (TCP) --------------------------------------------------
+ *
+ * At-least-once needs the receiver to say what it has taken: bytes in the
+ * local kernel say nothing about a receiver that accepts and dies before
+ * reading. So, unless without_acks, the receiver writes back, on the same
+ * connection, one line
+ *
+ *   {"ack":"<id>"}\n
+ *
+ * once it has taken (stored, forwarded: whatever it promises) the record
+ * with that id, and may acknowledge several at once: an ack covers the
+ * record it names and every record sent before it on this connection
+ * (cumulative; one ack per record is the simplest receiver). The id is the
+ * record's "id" value as a JSON string (any JSON spelling of it). A batch
+ * is confirmed once every record of it is acknowledged. Acknowledgements
+ * count per connection: after a reconnect every unconfirmed batch is sent
+ * again, a half-acknowledged one whole, and acknowledged again by the
+ * receiver, which ignores a repeat by its id (but acks it). A line from the
+ * receiver that is not such an object (blank lines aside; at most 1 KiB),
+ * or that names an id not outstanding on the connection, fails the
+ * connection (logged at ERROR, ack_errors in the stats).
+ *
+ * without_acks (config [sink] ack = none) is for a receiver that cannot
+ * acknowledge: whatever it sends is read and discarded and a batch is
+ * confirmed when it was written to the local kernel. That is AT MOST ONCE:
+ * a receiver that dies, or a connection that breaks, before the receiver
+ * read what the kernels buffered loses those records for good.
  *
  * PostgreSQL: at every connection, client_encoding UTF8 and, if
  * to_regclass('"<table>"') finds no such table (so a role with INSERT but
@@ -179,6 +210,10 @@ struct duet_sink_config {
 	duet_sink_confirm_cb on_confirm;     /* required */
 	duet_sink_log_cb on_log;             /* may be NULL */
 	void *data;                          /* passed to on_confirm and on_log */
+
+	/* tcp: the receiver does not acknowledge; a batch is confirmed once
+	 * written to the local kernel: at most once (see "Acknowledgements") */
+	bool without_acks;
 };
 
 /* Checks the config, copies it and starts connecting (from a loop

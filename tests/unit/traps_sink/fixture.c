@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 
 #include "duet/err.h"
 #include "fixture.h"
@@ -198,8 +199,69 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(read_buffer, sizeof read_buffer);
 }
 
+static void on_ack_written(uv_write_t *req, int status)
+{
+	free(req->data);
+	free(req);
+}
+
+void fx_conn_send(struct fx_conn *c, const char *text)
+{
+	if (!c->open || c->hung_up || uv_is_closing((uv_handle_t *)&c->h))
+		return; /* a hung-up receiver says nothing more */
+	uv_write_t *req = malloc(sizeof *req);
+	char *copy = strdup(text);
+	cr_assert(req && copy);
+	req->data = copy;
+	uv_buf_t buf = uv_buf_init(copy, (unsigned)strlen(copy));
+	cr_assert_eq(uv_write(req, (uv_stream_t *)&c->h, &buf, 1, on_ack_written), 0);
+}
+
+/* {"ack":"<id>"}\n for the id of c's last line, through jansson. */
+static void send_ack(struct fx_conn *c)
+{
+	if (!c->ack_due)
+		return;
+	c->ack_due = false;
+	json_t *j = json_pack("{s:s}", "ack", c->last_id);
+	char *text = json_dumps(j, JSON_COMPACT);
+	cr_assert(j && text);
+	size_t n = strlen(text);
+	char *line = malloc(n + 2);
+	cr_assert_not_null(line);
+	memcpy(line, text, n);
+	memcpy(line + n, "\n", 2);
+	fx_conn_send(c, line);
+	c->acks_sent++;
+	free(line);
+	free(text);
+	json_decref(j);
+}
+
+static bool conn_acks(const struct fx_conn *c)
+{
+	return fx_srv.ack != FX_ACK_NONE && c - fx_srv.conns >= fx_srv.ack_from;
+}
+
+/* The record's "id", decoded by jansson ("" if the line has none). */
+static void line_id(const char *line, size_t len, char *out, size_t cap)
+{
+	out[0] = 0;
+	json_t *j = json_loadb(line, len, 0, NULL);
+	const char *id = json_string_value(json_object_get(j, "id"));
+	if (id)
+		snprintf(out, cap, "%s", id);
+	json_decref(j);
+}
+
 static void take_line(struct fx_conn *c, const char *line, size_t len)
 {
+	if (conn_acks(c)) {
+		line_id(line, len, c->last_id, sizeof c->last_id);
+		c->ack_due = c->last_id[0] != 0;
+		if (fx_srv.ack == FX_ACK_EACH)
+			send_ack(c);
+	}
 	if (c->n_ids == 0) {
 		size_t n = len < sizeof c->first_line - 1 ? len : sizeof c->first_line - 1;
 		memcpy(c->first_line, line, n);
@@ -261,6 +323,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	struct fx_conn *c = stream->data;
 	if (nread > 0) {
 		take_bytes(c, buf->base, (size_t)nread);
+		if (fx_srv.ack == FX_ACK_LAST && conn_acks(c))
+			send_ack(c);
 		if (c == &fx_srv.conns[0] && fx_srv.pause_after_ids &&
 		    c->n_ids >= fx_srv.pause_after_ids && c->reading && !c->eof) {
 			fx_srv.pause_after_ids = 0; /* once */
@@ -292,7 +356,16 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 void fx_conn_hang_up(struct fx_conn *c)
 {
 	cr_assert_eq(uv_shutdown(&c->shutdown, (uv_stream_t *)&c->h, on_shutdown), 0);
+	c->hung_up = true;
 	fx_conn_read(c, true);
+}
+
+void fx_conn_reset(struct fx_conn *c)
+{
+	if (!c->open || uv_is_closing((uv_handle_t *)&c->h))
+		return;
+	c->reading = false;
+	cr_assert_eq(uv_tcp_close_reset(&c->h, on_conn_closed), 0);
 }
 
 static void on_connection(uv_stream_t *server, int status)

@@ -6,7 +6,10 @@
  * connection, the ids of the complete lines it read, in order. The server
  * can stop reading a connection (a sink that stalls) and half-close it (a
  * sink that hangs up mid-stream); with reading off from the start it is a
- * silent listener. Nothing sleeps: fx_run_until drives the loop until a
+ * silent listener. It acknowledges what it read the way traps_sink.h says
+ * ({"ack":"<id>"} lines, made with jansson): each line, or only the last
+ * line of each read (cumulative), or not at all, and it can reset a
+ * connection (a receiver that dies). Nothing sleeps: fx_run_until drives the loop until a
  * predicate holds; its deadline only catches hangs.
  */
 #ifndef DUET_TEST_TRAPS_SINK_FIXTURE_H
@@ -78,13 +81,22 @@ void fx_assert_confirmed_in_order(size_t n);
 struct fx_conn {
 	uv_tcp_t h;
 	uv_shutdown_t shutdown;
-	bool open, reading, eof;
+	bool open, reading, eof, hung_up;
 	uint32_t *ids; /* complete lines: the k of "r<k>" (UINT32_MAX: no such id) */
 	size_t n_ids, cap_ids;
 	char *partial; /* bytes after the last '\n' */
 	size_t partial_len, partial_cap;
 	char first_line[FX_LINE_BYTES];
+	char last_id[FX_LINE_BYTES]; /* the id of the last complete line, "" if none */
 	uint64_t bytes;
+	uint64_t acks_sent;
+	bool ack_due; /* a line read since the last ack */
+};
+
+enum fx_ack_mode {
+	FX_ACK_EACH = 0, /* one ack per line read (the default) */
+	FX_ACK_LAST,     /* one ack per read, naming its last line (cumulative) */
+	FX_ACK_NONE,     /* never */
 };
 
 struct fx_server {
@@ -95,6 +107,8 @@ struct fx_server {
 	int n_conns;
 	int read_from;          /* connections with index < read_from are never read */
 	size_t pause_after_ids; /* stop reading connection 0 after this many lines (0: never) */
+	enum fx_ack_mode ack;
+	int ack_from; /* connections with index < ack_from never acknowledge */
 };
 
 extern struct fx_server fx_srv;
@@ -105,6 +119,10 @@ int fx_server_start(int port);
 void fx_conn_read(struct fx_conn *c, bool on);
 /* Half-closes the connection (FIN) and reads it to its end. */
 void fx_conn_hang_up(struct fx_conn *c);
+/* Closes the connection with a reset (RST): a receiver that died. */
+void fx_conn_reset(struct fx_conn *c);
+/* Writes text (a line of the receiver's own) on the connection. */
+void fx_conn_send(struct fx_conn *c, const char *text);
 
 bool fx_server_conns_at_least(void *n); /* (int *) */
 

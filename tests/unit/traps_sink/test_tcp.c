@@ -303,7 +303,7 @@ static bool last_id_arrived(void *arg)
 Test(sink_tcp, reset_with_writes_in_flight)
 {
 	int port = fx_server_start(0);
-	fx_srv.pause_after_ids = 1;
+	fx_srv.pause_after_ids = 200; /* acknowledged: the first batches confirmed */
 	struct duet_sink_config c = tcp_config(port);
 	fx_sink_new(&c);
 	submit_big();
@@ -393,7 +393,7 @@ static bool confirmed_one(void *arg)
 Test(sink_tcp, close_with_writes_in_flight)
 {
 	int port = fx_server_start(0);
-	fx_srv.read_from = 1; /* never read: writes stay outstanding */
+	fx_srv.pause_after_ids = 200; /* then stop reading: writes stay outstanding */
 	struct duet_sink_config c = tcp_config(port);
 	fx_sink_new(&c);
 	submit_big();
@@ -419,4 +419,148 @@ Test(sink_tcp, on_confirm_may_close_the_sink)
 	run(sink_closed, NULL, "the close made by on_confirm");
 	cr_assert_null(fx.sink);
 	fx_assert_confirmed_in_order(3);
+}
+
+/* ---- Acknowledgements (issue 13 defect 3) ------------------------------------------- */
+
+#define ACK_BATCHES 4
+#define ACK_RECORDS 5
+#define ACK_TOTAL   (ACK_BATCHES * ACK_RECORDS)
+
+static void submit_small(void)
+{
+	for (unsigned b = 0; b < ACK_BATCHES; b++)
+		cr_assert_eq(fx_submit(b, b * ACK_RECORDS, ACK_RECORDS, 20), 0, "batch %u", b);
+}
+
+static bool first_conn_read_all(void *arg)
+{
+	return fx_srv.n_conns >= 1 && fx_srv.conns[0].n_ids >= ACK_TOTAL;
+}
+
+/* Every confirmation came while connection `connects` was the sink's. */
+static void assert_confirmed_on_connection(uint64_t connects)
+{
+	for (size_t i = 0; i < fx.n_confirmed; i++)
+		cr_assert_eq(fx.connects_at[i], connects,
+			     "batch %zu confirmed on connection %llu, want %llu", i,
+			     (unsigned long long)fx.connects_at[i], (unsigned long long)connects);
+}
+
+/* The defect: a batch was confirmed once its bytes were in the local
+ * kernel, so a receiver that accepted, took the bytes and died before
+ * storing them lost them all ("committed 20, undelivered 0"). Now nothing
+ * is confirmed without an ack, and all of it goes to the next receiver. */
+Test(sink_tcp, unacked_not_confirmed)
+{
+	int port = fx_server_start(0);
+	fx_srv.ack_from = 1; /* the first receiver reads everything and acknowledges nothing */
+	struct duet_sink_config c = tcp_config(port);
+	fx_sink_new(&c);
+	submit_small();
+	run(first_conn_read_all, NULL, "the first receiver to read every record");
+	cr_assert_eq(fx.n_confirmed, 0, "confirmed without an acknowledgement");
+	fx_conn_reset(&fx_srv.conns[0]); /* ... and dies */
+	wait_confirmed(ACK_BATCHES);
+	fx_assert_confirmed_in_order(ACK_BATCHES);
+	assert_confirmed_on_connection(2);
+	cr_assert_eq(fx_srv.n_conns, 2);
+	assert_ids(1, 0, ACK_TOTAL); /* everything again, each id */
+	cr_assert_eq(fx_srv.conns[1].acks_sent, ACK_TOTAL);
+	struct duet_sink_stats st = fx_stats();
+	cr_assert_eq(st.errors, 1);
+	cr_assert_eq(st.records_sent, ACK_TOTAL);
+	cr_assert_eq(st.batches_resent, ACK_BATCHES);
+}
+
+/* A receiver that accepts and never reads nor acknowledges: a failed
+ * connection after timeout_ms (counted, logged), nothing confirmed on it. */
+Test(sink_tcp, silent_receiver_times_out_unconfirmed)
+{
+	int port = fx_server_start(0);
+	fx_srv.read_from = 1;
+	struct duet_sink_config c = tcp_config(port);
+	c.timeout_ms = 300;
+	fx_sink_new(&c);
+	submit_small();
+	wait_confirmed(ACK_BATCHES);
+	fx_assert_confirmed_in_order(ACK_BATCHES);
+	assert_confirmed_on_connection(2);
+	assert_ids(1, 0, ACK_TOTAL);
+	struct duet_sink_stats st = fx_stats();
+	cr_assert_eq(st.errors, 1);
+	cr_assert_not_null(strstr(st.last_error, "no acknowledgement"), "%s", st.last_error);
+	cr_assert_not_null(strstr(fx.last_log[DUET_SINK_LOG_WARN], "no acknowledgement"), "%s",
+			   fx.last_log[DUET_SINK_LOG_WARN]);
+	char json[1024];
+	duet_sink_stats_json(fx.sink, json, sizeof json);
+	cr_assert_not_null(strstr(json, "\"ack_errors\":1"), "%s", json);
+}
+
+/* One ack naming the last record of a read covers everything before it. */
+Test(sink_tcp, cumulative_ack_confirms_everything_before_it)
+{
+	int port = fx_server_start(0);
+	fx_srv.ack = FX_ACK_LAST;
+	struct duet_sink_config c = tcp_config(port);
+	fx_sink_new(&c);
+	submit_big();
+	wait_confirmed(BIG_BATCHES);
+	fx_assert_confirmed_in_order(BIG_BATCHES);
+	cr_assert_eq(fx_srv.n_conns, 1);
+	assert_ids(0, 0, BIG_TOTAL);
+	cr_assert_lt(fx_srv.conns[0].acks_sent, BIG_TOTAL, "fewer acks than records");
+	cr_assert_eq(fx_stats().errors, 0);
+}
+
+static bool first_conn_has_lines(void *arg)
+{
+	return fx_srv.n_conns >= 1 && fx_srv.conns[0].n_ids >= 1;
+}
+
+static void bad_answer(const char *answer, const char *want_error)
+{
+	int port = fx_server_start(0);
+	fx_srv.ack_from = 1;
+	struct duet_sink_config c = tcp_config(port);
+	fx_sink_new(&c);
+	submit_small();
+	run(first_conn_has_lines, NULL, "a line at the first receiver");
+	fx_conn_send(&fx_srv.conns[0], answer);
+	wait_confirmed(ACK_BATCHES);
+	fx_assert_confirmed_in_order(ACK_BATCHES);
+	assert_confirmed_on_connection(2);
+	assert_ids(1, 0, ACK_TOTAL);
+	struct duet_sink_stats st = fx_stats();
+	cr_assert_eq(st.errors, 1);
+	cr_assert_not_null(strstr(st.last_error, want_error), "%s", st.last_error);
+	cr_assert_geq(fx.logs[DUET_SINK_LOG_ERROR], 1);
+}
+
+Test(sink_tcp, a_line_that_is_no_ack_fails_the_connection)
+{
+	bad_answer("OK\n", "not an acknowledgement");
+}
+
+Test(sink_tcp, an_ack_of_an_id_never_sent_fails_the_connection)
+{
+	bad_answer("{\"ack\":\"r999\"}\n", "not outstanding");
+}
+
+/* without_acks ([sink] ack = none): at most once, as documented: confirmed
+ * once written, with a receiver that never says a word. */
+Test(sink_tcp, without_acks_confirms_when_written)
+{
+	int port = fx_server_start(0);
+	fx_srv.ack = FX_ACK_NONE;
+	struct duet_sink_config c = tcp_config(port);
+	c.without_acks = true;
+	fx_sink_new(&c);
+	submit_small();
+	wait_confirmed(ACK_BATCHES);
+	fx_assert_confirmed_in_order(ACK_BATCHES);
+	assert_confirmed_on_connection(1);
+	int one = 1;
+	run(fx_server_conns_at_least, &one, "a connection");
+	cr_assert_eq(fx_stats().errors, 0);
 }

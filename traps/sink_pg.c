@@ -560,6 +560,9 @@ static void check_encoding(struct sink_pg *p)
 	sink_msgf(p->client_encoding, sizeof p->client_encoding, "%s", client ? client : "?");
 	ascii_only(p->server_encoding);
 	ascii_only(p->client_encoding);
+	for (char *c = p->server_encoding; *c; c++) /* it goes into the stats' JSON */
+		if (*c == '"' || *c == '\\')
+			*c = '?';
 	p->encoding_ok =
 	    strcmp(p->server_encoding, "UTF8") == 0 && strcmp(p->client_encoding, "UTF8") == 0;
 	if (p->encoding_ok) {
@@ -859,11 +862,13 @@ static void pg_close(struct duet_trap_sink *s)
 static int pg_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
 {
 	const struct sink_pg *p = s->impl;
-	/* table names are [a-z_][a-z0-9_]*, encodings ascii_only() without quotes */
+	/* table names are [a-z_][a-z0-9_]*, encodings ascii_only(), addresses digits,
+	 * dots and colons; at most ~570 bytes with the longest table name (sink.c
+	 * gives 640) */
 	return snprintf(buf, len,
 			",\"table\":\"%s\",\"dead_table\":\"%s\",\"statements\":%llu,"
 			"\"statement_errors\":%llu,\"dead_letters\":%llu,\"records_split\":%llu,"
-			"\"server_encoding\":\"%s\",\"encoding_ok\":%s%s,\"hostaddr\":\"%.200s\"",
+			"\"server_encoding\":\"%s\",\"encoding_ok\":%s%s,\"hostaddr\":\"%.120s\"",
 			s->table, p->dead_table, (unsigned long long)p->statements,
 			(unsigned long long)p->statement_errors,
 			(unsigned long long)s->stats.dead_letters,

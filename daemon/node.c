@@ -117,9 +117,15 @@ static void free_checkpoints(struct node *n);
 static void apply_committed(struct node *n, const struct raft_update *u)
 {
 	if (u->restore_snapshot) {
-		int rc = fsm_snapshot_decode(u->snap_data, u->snap_len, &n->fsm);
+		const uint8_t *keys;
+		uint32_t keys_len;
+		int rc =
+		    fsm_snapshot_decode_keys(u->snap_data, u->snap_len, &n->fsm, &keys, &keys_len);
 		if (rc)
 			node_fatal(n, "restore of the fsm snapshot from the leader", rc);
+		/* the traps committed under the snapshot: copies held here are
+		 * matched now, never forwarded and committed again (DESIGN.md 5) */
+		trapd_restored(n, &n->fsm, keys, keys_len);
 		n->last_snapshot_index = n->fsm.applied_index;
 		n->last_snapshot_bytes = n->applied_bytes;
 		free_checkpoints(n); /* copies of a state the snapshot replaced */
@@ -204,11 +210,22 @@ static void maybe_snapshot(struct node *n)
 	const struct fsm *f = snapshot_state(n, &bytes);
 	if (!f || f->applied_index <= n->last_snapshot_index)
 		return; /* the sink still needs everything since the last one */
-	size_t cap = fsm_snapshot_size(f);
-	uint8_t *buf = malloc(cap ? cap : 1);
-	if (!buf)
+	/* with the committed trap keys of the entries it covers (DESIGN.md 5) */
+	uint8_t *keys = NULL;
+	long keys_len = trapd_snapshot_keys(n, f->applied_index, &keys);
+	if (keys_len < 0) {
+		duet_log(DUET_LOG_WARN, "snapshot at index %" PRIu64 ": trap keys: %s",
+			 f->applied_index, duet_strerror((int)keys_len));
 		return;
-	long len = fsm_snapshot_encode(f, buf, cap);
+	}
+	size_t cap = fsm_snapshot_size(f) + (size_t)keys_len;
+	uint8_t *buf = malloc(cap ? cap : 1);
+	if (!buf) {
+		free(keys);
+		return;
+	}
+	long len = fsm_snapshot_encode_keys(f, keys, (uint32_t)keys_len, buf, cap);
+	free(keys);
 	if (len >= 0) {
 		int rc = raft_snapshot_taken(n->raft, f->applied_index, buf, (uint32_t)len);
 		if (rc == 0) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duet/fsm.h"
+#include "duet/storage.h"
 #include "duet/traps_pipe.h"
 #include "duet/traps_sink.h"
 
@@ -26,6 +28,7 @@ struct trapd_state {
 	uint8_t *buf, *ans; /* one batch; one answer */
 	size_t cap, ans_cap;
 
+	bool keys_only; /* the witness: committed keys for its snapshots, nothing else */
 	bool proposing, delivering;
 	uint64_t lead_term; /* term in which we last started or stopped proposing */
 	uint64_t inflight[TRAPD_BATCHES_IN_FLIGHT]; /* indexes of the last batches proposed */
@@ -235,7 +238,7 @@ static void on_sink_log(void *data, int level, const char *text)
 void trapd_pump(struct node *n)
 {
 	struct trapd_state *t = st_of(n);
-	if (!t || n->stopping)
+	if (!t || t->keys_only || n->stopping)
 		return;
 	uint64_t now = node_now_ms();
 	update_role(n, now);
@@ -252,12 +255,109 @@ void trapd_step(struct node *n)
 
 /* ---- applying ------------------------------------------------------------ */
 
-void trapd_applied(struct node *n, const struct raft_entry *e)
+static void pipe_config(const struct node *n, struct duet_trap_pipe_config *pc)
+{
+	const struct duet_config_traps *ct = &n->cfg.traps;
+	duet_trap_pipe_config_default(pc, n->cfg.self_id);
+	if (ct->window_ms)
+		pc->window_ms = ct->window_ms;
+	if (ct->forward_delay_ms)
+		pc->forward_delay_ms = ct->forward_delay_ms;
+	if (pc->reforward_ms < pc->forward_delay_ms * 2)
+		pc->reforward_ms = pc->forward_delay_ms * 2;
+	if (ct->batch_max)
+		pc->batch_max = ct->batch_max;
+	if (ct->pending_max)
+		pc->live_max = ct->pending_max;
+	if (ct->backlog_max)
+		pc->backlog_max = ct->backlog_max;
+	if (ct->identities_max)
+		pc->identities_max = ct->identities_max;
+	pc->keep_undelivered =
+	    n->cfg.self_kind == DUET_MEMBER_DATA && n->cfg.sink.type != DUET_CONFIG_SINK_NONE;
+}
+
+/* The keys of the snapshot in the store (a restart): committed, matched
+ * and counted in the ordinal window like the log's entries after it. */
+static void restore_from_store(struct node *n, struct trapd_state *t)
+{
+	struct raft_snapshot_meta m;
+	uint8_t *data = NULL;
+	uint32_t len = 0;
+	if (store_snapshot_get(n->store, &m, &data, &len) != 0)
+		return; /* none (or unreadable: start_raft said so already) */
+	struct fsm *f = malloc(sizeof *f);
+	const uint8_t *keys = NULL;
+	uint32_t keys_len = 0;
+	if (f && fsm_snapshot_decode_keys(data, len, f, &keys, &keys_len) == 0) {
+		duet_trap_pipe_clock(t->pipe, node_trap_ms(), node_now_ms());
+		int rc = duet_trap_pipe_restore_keys(t->pipe, f->applied_index, keys, keys_len,
+						     f->traps.delivered);
+		if (rc)
+			duet_log(DUET_LOG_WARN, "traps: keys of the stored snapshot: %s",
+				 duet_strerror(rc));
+	}
+	free(f);
+	free(data);
+}
+
+/* The pipe, on a data node (trapd_open) or, made here on first use, on the
+ * witness: it has no receivers and no sink, but its snapshots must carry
+ * the committed keys like any member's (DESIGN.md 5). */
+static struct trapd_state *keys_state(struct node *n)
 {
 	struct trapd_state *t = st_of(n);
+	if (t || n->cfg.self_kind == DUET_MEMBER_DATA || n->stopping)
+		return t;
+	t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	struct duet_trap_pipe_config pc;
+	pipe_config(n, &pc);
+	if (duet_trap_pipe_new(&pc, &t->pipe) != 0) {
+		free(t);
+		return NULL;
+	}
+	t->keys_only = true;
+	n->traps = t;
+	restore_from_store(n, t);
+	return t;
+}
+
+long trapd_snapshot_keys(struct node *n, uint64_t up_to, uint8_t **out)
+{
+	*out = NULL;
+	struct trapd_state *t = keys_state(n);
+	if (!t)
+		return 0;
+	return duet_trap_pipe_export_keys(t->pipe, up_to, FSM_SNAPSHOT_KEYS_MAX_BYTES, out);
+}
+
+void trapd_restored(struct node *n, const struct fsm *f, const uint8_t *keys, uint32_t len)
+{
+	struct trapd_state *t = keys_state(n);
+	if (!t)
+		return;
+	duet_trap_pipe_clock(t->pipe, node_trap_ms(), node_now_ms());
+	int rc =
+	    duet_trap_pipe_restore_keys(t->pipe, f->applied_index, keys, len, f->traps.delivered);
+	if (rc == DUET_ENOMEM) {
+		duet_log(DUET_LOG_ERROR, "traps: out of memory restoring committed keys; exiting");
+		exit(1);
+	}
+	if (rc)
+		duet_log(DUET_LOG_WARN, "traps: keys of the snapshot: %s", duet_strerror(rc));
+}
+
+void trapd_applied(struct node *n, const struct raft_entry *e)
+{
+	if (e->type != RAFT_ENTRY_TRAPS && e->type != RAFT_ENTRY_DELIVERED)
+		return;
+	struct trapd_state *t = keys_state(n);
 	if (!t)
 		return;
 	if (e->type == RAFT_ENTRY_TRAPS) {
+		duet_trap_pipe_clock(t->pipe, node_trap_ms(), node_now_ms());
 		int rc = duet_trap_pipe_committed(t->pipe, e->index, e->data, e->len);
 		if (rc == DUET_ENOMEM) {
 			duet_log(DUET_LOG_ERROR,
@@ -331,6 +431,8 @@ void trapd_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *pay
 {
 	struct trapd_state *t = st_of(n);
 	const struct duet_member *m = duet_membership_find(&n->cfg.membership, from);
+	if (t && t->keys_only)
+		t = NULL;
 	if (!t || !m || m->kind != DUET_MEMBER_DATA) {
 		n->frames_bad++;
 		if (t)
@@ -385,27 +487,18 @@ int trapd_receive(struct node *n, uint8_t kind, const char *sender, const void *
 
 int trapd_open(struct node *n)
 {
-	const struct duet_config_traps *ct = &n->cfg.traps;
 	struct trapd_state *t = calloc(1, sizeof *t);
 	if (!t)
 		return -1;
 	n->traps = t;
 	struct duet_trap_pipe_config pc;
-	duet_trap_pipe_config_default(&pc, n->cfg.self_id);
-	pc.window_ms = ct->window_ms;
-	pc.forward_delay_ms = ct->forward_delay_ms;
-	if (pc.reforward_ms < pc.forward_delay_ms * 2)
-		pc.reforward_ms = pc.forward_delay_ms * 2;
-	pc.batch_max = ct->batch_max;
-	pc.live_max = ct->pending_max;
-	pc.backlog_max = ct->backlog_max;
-	pc.identities_max = ct->identities_max;
-	pc.keep_undelivered = n->cfg.sink.type != DUET_CONFIG_SINK_NONE;
+	pipe_config(n, &pc);
 	int rc = duet_trap_pipe_new(&pc, &t->pipe);
 	if (rc) {
 		duet_log(DUET_LOG_ERROR, "traps: %s", duet_strerror(rc));
 		return -1;
 	}
+	restore_from_store(n, t);
 	t->cap = pc.batch_max_bytes;
 	t->ans_cap = 1024 + (size_t)pc.batch_max * 128 + pc.batch_max_bytes / 8;
 	t->buf = malloc(t->cap);
@@ -457,6 +550,12 @@ void trapd_close(struct node *n)
 	struct trapd_state *t = st_of(n);
 	if (!t)
 		return;
+	if (t->keys_only) {
+		n->traps = NULL;
+		duet_trap_pipe_free(t->pipe);
+		free(t);
+		return;
+	}
 	trapd_rx_close(n);
 	if (t->sink)
 		duet_sink_close(t->sink, sink_closed, NULL);
@@ -478,7 +577,7 @@ void trapd_close(struct node *n)
 void trapd_status_json(struct node *n, FILE *f)
 {
 	struct trapd_state *t = st_of(n);
-	if (!t) {
+	if (!t || t->keys_only) {
 		fputs("null", f);
 		return;
 	}

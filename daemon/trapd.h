@@ -57,8 +57,15 @@ void trapd_close(struct node *n);
 void trapd_step(struct node *n);
 /* Proposes waiting batches (called from drive(), like the admin probe). */
 void trapd_pump(struct node *n);
-/* A committed TRAPS or DELIVERED entry, in log order. */
+/* A committed TRAPS or DELIVERED entry, in log order (every member). */
 void trapd_applied(struct node *n, const struct raft_entry *e);
+/* Snapshots (DESIGN.md 5): the committed keys of entries at or below up_to
+ * for fsm_snapshot_encode_keys() (*out malloc'd, the caller frees; 0 when
+ * none), and the keys of a snapshot just restored into *f. On the witness
+ * the first call makes a pipe that keeps committed keys only. */
+struct fsm;
+long trapd_snapshot_keys(struct node *n, uint64_t up_to, uint8_t **out);
+void trapd_restored(struct node *n, const struct fsm *f, const uint8_t *keys, uint32_t len);
 /* A FORWARD or ANSWER frame from a member. */
 void trapd_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *payload, uint32_t len);
 /* The "traps" member of the status document (a JSON object). */

@@ -29,6 +29,9 @@ struct key {
 
 struct ckey {
 	struct key k;
+	uint64_t index; /* the TRAPS entry (or restored snapshot) it came from */
+	uint32_t receiver;
+	uint8_t kind;
 	struct ckey *hnext; /* bucket chain */
 	struct ckey *fnext; /* commit order */
 };
@@ -81,6 +84,8 @@ struct duet_trap_pipe {
 	const struct uentry *ucursor; /* the last one handed out (undelivered()) */
 	uint64_t un, ubytes;
 	uint64_t delivered_index, last_index;
+	bool has_clock; /* duet_trap_pipe_clock() was called */
+	uint64_t clock_wall, clock_mono;
 
 	struct duet_trap_pipe_stats st;
 };
@@ -190,7 +195,8 @@ static void committed_expire(struct duet_trap_pipe *p)
 	}
 }
 
-static int committed_add(struct duet_trap_pipe *p, const struct key *k)
+static int committed_add(struct duet_trap_pipe *p, const struct key *k, uint64_t index,
+			 uint32_t receiver, uint8_t kind)
 {
 	if (grow((void ***)&p->cbuckets, &p->ccap, p->cn, offsetof(struct ckey, hnext)))
 		return DUET_ENOMEM;
@@ -198,6 +204,9 @@ static int committed_add(struct duet_trap_pipe *p, const struct key *k)
 	if (!c)
 		return DUET_ENOMEM;
 	c->k = *k;
+	c->index = index;
+	c->receiver = receiver;
+	c->kind = kind;
 	size_t b = key_hash(k->id, k->ord) & (p->ccap - 1);
 	c->hnext = p->cbuckets[b];
 	p->cbuckets[b] = c;
@@ -581,6 +590,35 @@ long duet_trap_pipe_take_forward(struct duet_trap_pipe *p, uint64_t now_ms, uint
 
 /* ---- committed ----------------------------------------------------------- */
 
+/* A restarted node rebuilds its ordinal window from what the log and the
+ * snapshot say was committed (DESIGN.md 5), until it receives its first
+ * copy: otherwise the next repeat of a trap it had counted before the
+ * restart would get ordinal 1 again and match the committed first one (a
+ * loss when this node alone receives it). Once it receives, its own counts
+ * are the truth and commits no longer touch the window. The key's wall
+ * time becomes a monotonic one through the pair duet_trap_pipe_clock()
+ * gave. */
+static void window_seed(struct duet_trap_pipe *p, const struct key *k)
+{
+	if (!p->has_clock || p->st.received)
+		return;
+	if (k->recv_ms > p->clock_wall || p->clock_wall - k->recv_ms > p->cfg.window_ms)
+		return; /* from the future (a clock ahead), or its episode is over */
+	uint64_t age = p->clock_wall - k->recv_ms;
+	/* before the monotonic clock's zero: counted at zero (the episode then
+	 * seems a little younger than it is) */
+	uint64_t at = age <= p->clock_mono ? p->clock_mono - age : 0;
+	if (duet_trap_window_seed(p->window, k->id, k->ord, at) == 0)
+		p->st.window_seeded++;
+}
+
+void duet_trap_pipe_clock(struct duet_trap_pipe *p, uint64_t wall_ms, uint64_t now_ms)
+{
+	p->has_clock = true;
+	p->clock_wall = wall_ms;
+	p->clock_mono = now_ms;
+}
+
 /* Removes every live item matching k (a committed trap). */
 static void match_live(struct duet_trap_pipe *p, const struct key *k)
 {
@@ -632,8 +670,9 @@ int duet_trap_pipe_committed(struct duet_trap_pipe *p, uint64_t index, const voi
 		k.recv_ms = t.recv_ms;
 		if (committed_find(p, &k))
 			p->st.committed_repeats++;
-		if (committed_add(p, &k))
+		if (committed_add(p, &k, index, t.receiver, t.kind))
 			rc = DUET_ENOMEM;
+		window_seed(p, &k);
 		match_live(p, &k);
 		if (u)
 			u->traps[i++] = t;
@@ -669,6 +708,105 @@ void duet_trap_pipe_delivered(struct duet_trap_pipe *p, uint64_t up_to)
 		p->ubytes -= u->bytes;
 		uentry_free(u);
 	}
+}
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+/* Committed keys from entries at or below up_to, oldest first, skipping the
+ * oldest when they do not fit in max_bytes. *n gets their count. */
+static size_t keys_to_export(const struct duet_trap_pipe *p, uint64_t up_to, size_t max_bytes,
+			     const struct ckey **first)
+{
+	size_t n = 0;
+	*first = NULL;
+	for (const struct ckey *c = p->chead; c; c = c->fnext)
+		n += c->index <= up_to;
+	size_t fit = max_bytes > BATCH_HEADER ? (max_bytes - BATCH_HEADER) / TRAP_FIXED_BYTES : 0;
+	size_t skip = n > fit ? n - fit : 0;
+	for (const struct ckey *c = p->chead; c; c = c->fnext) {
+		if (c->index > up_to)
+			continue;
+		if (skip) {
+			skip--;
+			continue;
+		}
+		*first = c;
+		break;
+	}
+	return n > fit ? fit : n;
+}
+
+long duet_trap_pipe_export_keys(const struct duet_trap_pipe *p, uint64_t up_to, size_t max_bytes,
+				uint8_t **out)
+{
+	*out = NULL;
+	const struct ckey *c;
+	size_t n = keys_to_export(p, up_to, max_bytes, &c);
+	if (n == 0)
+		return 0;
+	struct duet_trap *t = calloc(n, sizeof *t);
+	size_t cap = BATCH_HEADER + n * TRAP_FIXED_BYTES;
+	uint8_t *buf = malloc(cap);
+	if (!t || !buf) {
+		free(t);
+		free(buf);
+		return DUET_ENOMEM;
+	}
+	for (size_t i = 0; i < n; c = c->fnext) {
+		if (c->index > up_to)
+			continue;
+		memcpy(t[i].identity, c->k.id, sizeof t[i].identity);
+		t[i].ordinal = c->k.ord;
+		t[i].recv_ms = c->k.recv_ms;
+		t[i].receiver = c->receiver;
+		t[i].kind = c->kind;
+		i++;
+	}
+	long len = duet_traps_encode(t, (uint32_t)n, buf, cap);
+	free(t);
+	if (len <= 0) {
+		free(buf);
+		return len < 0 ? len : DUET_EINVAL;
+	}
+	*out = buf;
+	return len;
+}
+
+int duet_trap_pipe_restore_keys(struct duet_trap_pipe *p, uint64_t index, const void *keys,
+				size_t len, uint64_t delivered)
+{
+	int rc = 0;
+	if (len) {
+		struct duet_traps_iter it;
+		uint32_t n;
+		rc = duet_traps_iter_init(&it, keys, len, &n);
+		if (rc)
+			return rc;
+		struct duet_trap t;
+		int r;
+		while ((r = duet_traps_next(&it, &t)) == 1) {
+			struct key k;
+			memcpy(k.id, t.identity, sizeof k.id);
+			k.ord = t.ordinal;
+			k.recv_ms = t.recv_ms;
+			if (!committed_find(p, &k)) {
+				if (committed_add(p, &k, index, t.receiver, t.kind))
+					rc = DUET_ENOMEM;
+				p->st.keys_restored++;
+			}
+			window_seed(p, &k);
+			/* the copies this node holds of traps the skipped
+			 * entries committed: matched here, never forwarded */
+			match_live(p, &k);
+		}
+		committed_expire(p);
+	}
+	if (index > p->last_index)
+		p->last_index = index;
+	/* every TRAPS entry under the snapshot is delivered (it is at or below
+	 * the floor): what this node kept of them is dropped */
+	duet_trap_pipe_delivered(p, delivered);
+	return rc;
 }
 
 /* ---- forwarding ---------------------------------------------------------- */

@@ -170,6 +170,50 @@ int duet_trap_window_count(struct duet_trap_window *w, const uint8_t *identity, 
 	return 0;
 }
 
+int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, uint32_t ordinal,
+			  uint64_t at_ms)
+{
+	if (!w || !identity || ordinal == 0)
+		return DUET_EINVAL;
+	struct slot *s = find(w->slots, w->cap, identity);
+	if (s->count) {
+		if (at_ms > s->last_ms && at_ms - s->last_ms > w->window_ms) {
+			s->count = ordinal; /* a later episode than the one counted */
+			s->last_ms = at_ms;
+		} else {
+			if (ordinal > s->count)
+				s->count = ordinal;
+			if (at_ms > s->last_ms)
+				s->last_ms = at_ms;
+		}
+		return 0;
+	}
+	if ((w->used + 1) * 4 > w->cap * 3) {
+		if (w->used >= w->max)
+			return DUET_EBUSY; /* a rebuild is a best effort: never evict */
+		/* keep every entry: at_ms is no clock of "now" (seeds come in
+		 * commit order, not time order), so none is swept here */
+		size_t ncap = w->cap * 2;
+		struct slot *ns = calloc(ncap, sizeof *ns);
+		if (!ns)
+			return DUET_ENOMEM;
+		for (size_t i = 0; i < w->cap; i++)
+			if (w->slots[i].count)
+				*find(ns, ncap, w->slots[i].id) = w->slots[i];
+		free(w->slots);
+		w->slots = ns;
+		w->cap = ncap;
+		s = find(w->slots, w->cap, identity);
+	}
+	if (w->used >= w->max)
+		return DUET_EBUSY;
+	memcpy(s->id, identity, DUET_TRAP_IDENTITY_BYTES);
+	s->last_ms = at_ms;
+	s->count = ordinal;
+	w->used++;
+	return 0;
+}
+
 size_t duet_trap_window_size(const struct duet_trap_window *w)
 {
 	return w ? w->used : 0;

@@ -53,6 +53,13 @@ void duet_trap_window_free(struct duet_trap_window *w);
 int duet_trap_window_count(struct duet_trap_window *w, const uint8_t *identity, uint64_t now_ms,
 			   uint32_t *ordinal);
 
+/* Rebuilding after a restart (traps_pipe.h): records that copies up to
+ * `ordinal` of `identity` were counted, the last at at_ms (monotonic, at or
+ * before the next count's now_ms). Returns 0, DUET_EINVAL or DUET_EBUSY
+ * (full: nothing recorded). */
+int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, uint32_t ordinal,
+			  uint64_t at_ms);
+
 /* Identities tracked (live or not yet swept). */
 size_t duet_trap_window_size(const struct duet_trap_window *w);
 

@@ -153,6 +153,34 @@ void duet_trap_pipe_batch_refused(struct duet_trap_pipe *p);
  * taken) or DUET_ENOMEM (keys kept, payloads not: the caller must stop). */
 int duet_trap_pipe_committed(struct duet_trap_pipe *p, uint64_t index, const void *payload,
 			     size_t len);
+/* The clock pair (wall, monotonic) of now, for rebuilding the ordinal
+ * window after a restart: until this node receives its first copy, each
+ * committed key (from the log or a restored snapshot) is counted in the
+ * window as if received at its receive time, so the next repeat of a trap
+ * counted before the restart gets the ordinal it would have had. Call it
+ * before applying entries. */
+void duet_trap_pipe_clock(struct duet_trap_pipe *p, uint64_t wall_ms, uint64_t now_ms);
+
+/*
+ * Snapshots (DESIGN.md 5: committed identities of the last window are part
+ * of the snapshot). export_keys encodes the committed keys of entries at or
+ * below up_to (the snapshot's index) as a TRAPS payload whose traps carry
+ * no payload and no sender, newest max_bytes of them, into *out (malloc'd,
+ * the caller frees; NULL and 0 when there are none). Returns the length,
+ * or DUET_ENOMEM.
+ *
+ * restore_keys, after a snapshot at `index` replaced the state: adds those
+ * keys (not already held) as committed, drops every live item they match
+ * (the copies of traps in the entries the snapshot skipped: never forwarded
+ * again, never committed twice), and takes `delivered` (the snapshot's
+ * highest DELIVERED) as delivered. Returns 0, a decode error (nothing
+ * added) or DUET_ENOMEM.
+ */
+long duet_trap_pipe_export_keys(const struct duet_trap_pipe *p, uint64_t up_to, size_t max_bytes,
+				uint8_t **out);
+int duet_trap_pipe_restore_keys(struct duet_trap_pipe *p, uint64_t index, const void *keys,
+				size_t len, uint64_t delivered);
+
 /* A committed DELIVERED: entries up to `up_to` reached the sink. */
 void duet_trap_pipe_delivered(struct duet_trap_pipe *p, uint64_t up_to);
 
@@ -202,6 +230,7 @@ struct duet_trap_pipe_stats {
 	uint64_t forwarded_sent, forwarded_received, forwarded_duplicate, forwarded_committed;
 	uint64_t acks_received, ack_matched;
 	uint64_t committed_keys, keys_evicted; /* kept now; dropped by committed_max */
+	uint64_t keys_restored, window_seeded; /* from a snapshot; counted at restart */
 	uint64_t undelivered, undelivered_bytes, delivered_index;
 	uint64_t last_committed_index;
 };

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "duet/entry.h"
+#include "duet/fsm.h"
 #include "duet/raftlog.h"
 
 static const char *root;
@@ -205,6 +206,68 @@ static void msg_seeds(void)
 	}
 }
 
+/* fuzz_fsm_snapshot: mode byte 0 then a snapshot (version 2, with a trap
+ * floor and committed keys); mode byte 1 then entries (u8 type, u16 length,
+ * payload) with TRAPS and a DELIVERED, which move the floor. */
+static void fsm_snapshot_seeds(void)
+{
+	static struct fsm f;
+	fsm_init(&f);
+	uint8_t pay[4096];
+	struct duet_membership c;
+	sample_membership(&c);
+	struct raft_entry e = {.term = 1, .index = 1, .wall_ms = 1, .author = 1};
+	struct fsm_result res;
+	e.type = RAFT_ENTRY_MEMBERSHIP;
+	e.len = (uint32_t)duet_membership_encode(&c, pay, sizeof pay);
+	e.data = pay;
+	fsm_apply(&f, &e, &res);
+	struct duet_trap t[2];
+	memset(t, 0, sizeof t);
+	for (int i = 0; i < 2; i++) {
+		t[i].identity[0] = (uint8_t)(0x40 + i);
+		t[i].ordinal = 1;
+		t[i].recv_ms = 1764080000000u + (uint64_t)i;
+		t[i].receiver = 1;
+		t[i].kind = DUET_TRAP_SYSLOG;
+	}
+	uint8_t keys[1024];
+	long klen = duet_traps_encode(t, 2, keys, sizeof keys);
+	for (uint64_t i = 2; i <= 3; i++) {
+		e.index = i;
+		e.type = RAFT_ENTRY_TRAPS;
+		e.len = (uint32_t)klen;
+		e.data = keys;
+		fsm_apply(&f, &e, &res);
+	}
+	uint8_t buf[8192];
+	buf[0] = 0;
+	long len = fsm_snapshot_encode_keys(&f, keys, (uint32_t)klen, buf + 1, sizeof buf - 1);
+	write_seed("fuzz_fsm_snapshot", "snapshot_keys", buf, len < 0 ? len : len + 1);
+	len = fsm_snapshot_encode(&f, buf + 1, sizeof buf - 1);
+	write_seed("fuzz_fsm_snapshot", "snapshot", buf, len < 0 ? len : len + 1);
+	/* entries: TRAPS, TRAPS, DELIVERED of the first */
+	size_t n = 0;
+	buf[n++] = 1;
+	for (int i = 0; i < 2; i++) {
+		buf[n++] = RAFT_ENTRY_TRAPS;
+		buf[n++] = (uint8_t)klen;
+		buf[n++] = (uint8_t)(klen >> 8);
+		memcpy(buf + n, keys, (size_t)klen);
+		n += (size_t)klen;
+	}
+	struct duet_delivered d = {.up_to_index = 2, .sink = DUET_SINK_POSTGRESQL};
+	long dlen = duet_delivered_encode(&d, pay, sizeof pay);
+	if (dlen < 0)
+		write_seed("fuzz_fsm_snapshot", "entries_traps", NULL, dlen);
+	buf[n++] = RAFT_ENTRY_DELIVERED;
+	buf[n++] = (uint8_t)dlen;
+	buf[n++] = 0;
+	memcpy(buf + n, pay, (size_t)dlen);
+	n += (size_t)dlen;
+	write_seed("fuzz_fsm_snapshot", "entries_traps", buf, (long)n);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -219,5 +282,6 @@ int main(int argc, char **argv)
 	payload_seeds();
 	entry_seeds();
 	msg_seeds();
+	fsm_snapshot_seeds();
 	return 0;
 }

@@ -199,3 +199,55 @@ Test(snapshot, version_1_still_read)
 	free(buf);
 	free(g);
 }
+
+/* The committed trap keys ride along: they come back as they went, the
+ * encoding stays canonical, and keys that are no TRAPS payload, or that
+ * carry a payload, are refused even behind a valid crc. */
+Test(snapshot, committed_keys_round_trip)
+{
+	rich_state();
+	struct duet_trap t[2];
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < 2; i++) {
+		t[i].identity[0] = (uint8_t)(i + 1);
+		t[i].ordinal = 1;
+		t[i].recv_ms = 1000 + (uint64_t)i;
+		t[i].receiver = 1;
+		t[i].kind = DUET_TRAP_SNMP;
+	}
+	uint8_t keys[512];
+	long klen = duet_traps_encode(t, 2, keys, sizeof(keys));
+	cr_assert_gt(klen, 0);
+	size_t size = fsm_snapshot_size(&fx->fsm) + (size_t)klen;
+	uint8_t *buf = malloc(size), *again = malloc(size);
+	cr_assert_eq(fsm_snapshot_encode_keys(&fx->fsm, keys, (uint32_t)klen, buf, size),
+		     (long)size);
+	struct fsm *g = calloc(1, sizeof(*g));
+	const uint8_t *k;
+	uint32_t kl;
+	cr_assert_eq(fsm_snapshot_decode_keys(buf, size, g, &k, &kl), 0);
+	cr_assert_eq(kl, (uint32_t)klen);
+	cr_assert_eq(memcmp(k, keys, kl), 0);
+	cr_assert_eq(fsm_snapshot_encode_keys(g, k, kl, again, size), (long)size);
+	cr_assert_eq(memcmp(buf, again, size), 0, "canonical with keys");
+	/* a key with a payload, re-sealed with a valid crc */
+	t[1].len = 1;
+	t[1].payload = (const uint8_t *)"x";
+	uint8_t bad[512];
+	long blen = duet_traps_encode(t, 2, bad, sizeof(bad));
+	size_t bsize = fsm_snapshot_size(&fx->fsm) + (size_t)blen;
+	uint8_t *bbuf = malloc(bsize);
+	cr_assert_eq(fsm_snapshot_encode_keys(&fx->fsm, bad, (uint32_t)blen, bbuf, bsize),
+		     (long)bsize);
+	cr_assert_eq(fsm_snapshot_decode_keys(bbuf, bsize, g, &k, &kl), DUET_ECORRUPT);
+	/* a section that is no TRAPS payload */
+	memset(bad, 0xee, 16);
+	cr_assert_eq(fsm_snapshot_encode_keys(&fx->fsm, bad, 16, bbuf, bsize),
+		     (long)(bsize - blen + 16));
+	cr_assert_eq(fsm_snapshot_decode_keys(bbuf, bsize - (size_t)blen + 16, g, &k, &kl),
+		     DUET_ECORRUPT);
+	free(bbuf);
+	free(again);
+	free(buf);
+	free(g);
+}

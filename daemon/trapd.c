@@ -39,6 +39,7 @@ struct trapd_state {
 		uint64_t batches, batch_busy, forward_frames, forward_failed, answers;
 		uint64_t forwards_not_leader, frames_bad, bad_entries, delivered_entries;
 		uint64_t submit_busy, confirms, undeliverable;
+		uint64_t keys_cut; /* snapshots whose committed keys hit the limit */
 	} c;
 };
 
@@ -330,7 +331,16 @@ long trapd_snapshot_keys(struct node *n, uint64_t up_to, uint8_t **out)
 	struct trapd_state *t = keys_state(n);
 	if (!t)
 		return 0;
-	return duet_trap_pipe_export_keys(t->pipe, up_to, FSM_SNAPSHOT_KEYS_MAX_BYTES, out);
+	long len = duet_trap_pipe_export_keys(t->pipe, up_to, FSM_SNAPSHOT_KEYS_MAX_BYTES, out);
+	if (len > 0 && (size_t)len + 2 * 55 > FSM_SNAPSHOT_KEYS_MAX_BYTES) {
+		t->c.keys_cut++;
+		duet_log(DUET_LOG_WARN,
+			 "traps: the snapshot at index %" PRIu64 " holds the newest %ld bytes of "
+			 "committed keys only (the limit): a member catching up from it may "
+			 "commit copies of older traps again",
+			 up_to, len);
+	}
+	return len;
 }
 
 void trapd_restored(struct node *n, const struct fsm *f, const uint8_t *keys, uint32_t len)
@@ -613,10 +623,12 @@ void trapd_status_json(struct node *n, FILE *f)
 		",\"forwards_not_leader\":%" PRIu64 ",\"frames_bad\":%" PRIu64
 		",\"bad_entries\":%" PRIu64 ",\"delivered_entries\":%" PRIu64
 		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"undeliverable\":%" PRIu64
-		",\"sink\":",
+		",\"keys_restored\":%" PRIu64 ",\"window_seeded\":%" PRIu64
+		",\"snapshot_keys_cut\":%" PRIu64 ",\"sink\":",
 		t->c.batches, t->c.batch_busy, t->c.forward_frames, t->c.forward_failed,
 		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
-		t->c.delivered_entries, t->c.submit_busy, t->c.confirms, t->c.undeliverable);
+		t->c.delivered_entries, t->c.submit_busy, t->c.confirms, t->c.undeliverable,
+		s.keys_restored, s.window_seeded, t->c.keys_cut);
 	if (t->sink) {
 		char buf[4096];
 		int len = duet_sink_stats_json(t->sink, buf, sizeof buf);

@@ -233,8 +233,10 @@ int fsm_apply_committed(struct fsm *f, struct store *s, const struct raft_entry 
  * fsm_snapshot_encode_keys()); never more than FSM_SNAPSHOT_MAX_BYTES. */
 size_t fsm_snapshot_size(const struct fsm *f);
 #define FSM_SNAPSHOT_MAX_BYTES 65536
-/* The keys section, at most (the pipeline keeps the newest that fit). */
-#define FSM_SNAPSHOT_KEYS_MAX_BYTES (64u << 20)
+/* The keys section, at most (the pipeline keeps the newest that fit): about
+ * 300000 keys (10000 traps/s over the default 30 s window), well inside
+ * one transport frame (XPORT_MAX_FRAME_BYTES, 64 MiB) with the rest. */
+#define FSM_SNAPSHOT_KEYS_MAX_BYTES (16u << 20)
 /* Returns bytes written, DUET_ETOOBIG (cap too small), DUET_EINVAL (a state
  * that would not decode: bad enum, string without NUL...). */
 long fsm_snapshot_encode(const struct fsm *f, void *buf, size_t cap);

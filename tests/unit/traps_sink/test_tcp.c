@@ -230,7 +230,10 @@ Test(sink_tcp, a_sink_that_stops_reading_hits_the_write_deadline)
 	int port = fx_server_start(0);
 	fx_srv.read_from = 1; /* the first connection is never read */
 	struct duet_sink_config c = tcp_config(port);
-	c.timeout_ms = 300;
+	/* long enough that the second connection, read and acknowledged,
+	 * never goes this long without progress on a loaded machine under
+	 * the sanitizers (300 ms did: it timed out and reconnected again) */
+	c.timeout_ms = 1500;
 	fx_sink_new(&c);
 	submit_big();
 	wait_confirmed(BIG_BATCHES);

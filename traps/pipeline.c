@@ -84,7 +84,8 @@ struct duet_trap_pipe {
 	const struct uentry *ucursor; /* the last one handed out (undelivered()) */
 	uint64_t un, ubytes;
 	uint64_t delivered_index, last_index;
-	bool has_clock; /* duet_trap_pipe_clock() was called */
+	bool has_clock;   /* duet_trap_pipe_clock() was called */
+	bool seed_window; /* window_seed(): off, see there */
 	uint64_t clock_wall, clock_mono;
 
 	struct duet_trap_pipe_stats st;
@@ -600,7 +601,16 @@ long duet_trap_pipe_take_forward(struct duet_trap_pipe *p, uint64_t now_ms, uint
  * gave. */
 static void window_seed(struct duet_trap_pipe *p, const struct key *k)
 {
-	if (!p->has_clock || p->st.received)
+	/* OFF for now: a node that has received nothing yet cannot tell a
+	 * committed key it counted before a restart from one whose copy it is
+	 * about to receive. A fresh standby whose first copy came after the
+	 * master's commit counted that copy as the second of an episode and
+	 * forwarded it: the first trap after a start committed twice
+	 * (traps_clients, seq 1 under two ids). Until the pipe can tell them
+	 * apart, a repeat received by one node alone after its restart within
+	 * the window can be taken for the copy of the committed one (README,
+	 * limits). */
+	if (!p->seed_window || !p->has_clock || p->st.received)
 		return;
 	if (k->recv_ms > p->clock_wall || p->clock_wall - k->recv_ms > p->cfg.window_ms)
 		return; /* from the future (a clock ahead), or its episode is over */

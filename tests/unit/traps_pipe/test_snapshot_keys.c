@@ -144,60 +144,9 @@ Test(snapshot_keys, snapshot_catchup_no_duplicate_ids)
 	duet_trap_pipe_free(b);
 }
 
-/* A node counted "fan failed" once (committed), then restarts: it starts
- * with an empty pipe and applies the log again. The same trap repeated 5 s
- * later, received by this node alone (the other is down), is the second of
- * the episode: ordinal 2, taken. With a window starting empty it got
- * ordinal 1, matched the committed first one, and was dropped: lost. */
-static void restart_case(bool from_snapshot)
-{
-	struct duet_trap_pipe *a = pipe_new(1);
-	set_lead(a, true);
-	uint32_t ord = 0;
-	cr_assert_eq(rx(a, "fan failed", 1000, 50000, &ord), DUET_TRAP_TAKEN);
-	cr_assert_eq(ord, 1);
-	long len = duet_trap_pipe_take_batch(a, buf, sizeof buf);
-	cr_assert_eq(duet_trap_pipe_committed(a, 7, buf, (size_t)len), 0);
-	uint8_t *keys = NULL;
-	long keys_len = duet_trap_pipe_export_keys(a, 7, 1u << 20, &keys);
-	cr_assert_gt(keys_len, 0);
-	duet_trap_pipe_free(a);
-
-	/* restart 2 s later: a new monotonic clock, the same wall clock */
-	a = pipe_new(1);
-	duet_trap_pipe_clock(a, 3000, 10);
-	if (from_snapshot)
-		cr_assert_eq(duet_trap_pipe_restore_keys(a, 7, keys, (size_t)keys_len, 0), 0);
-	else
-		cr_assert_eq(duet_trap_pipe_committed(a, 7, buf, (size_t)len), 0);
-	set_lead(a, true);
-	cr_assert_eq(rx(a, "fan failed", 6000, 3010, &ord), DUET_TRAP_TAKEN,
-		     "the repeat after the restart is a new trap");
-	cr_assert_eq(ord, 2);
-	struct duet_trap_pipe_stats st;
-	duet_trap_pipe_get_stats(a, &st);
-	cr_assert_eq(st.window_seeded, 1);
-	/* an old episode is not counted: a key a window older than the clock
-	 * leaves the window alone */
-	struct duet_trap_pipe *c = pipe_new(1);
-	duet_trap_pipe_clock(c, 1000 + 31000, 10);
-	cr_assert_eq(duet_trap_pipe_committed(c, 7, buf, (size_t)len), 0);
-	cr_assert_eq(rx(c, "fan failed", 32000, 20, &ord), DUET_TRAP_TAKEN);
-	cr_assert_eq(ord, 1);
-	duet_trap_pipe_free(c);
-	free(keys);
-	duet_trap_pipe_free(a);
-}
-
-Test(snapshot_keys, restart_rebuilds_ordinal_window_from_log)
-{
-	restart_case(false);
-}
-
-Test(snapshot_keys, restart_rebuilds_ordinal_window_from_snapshot)
-{
-	restart_case(true);
-}
+/* The ordinal window's rebuild after a restart (window_seed in
+ * traps/pipeline.c) is off: it also counted a fresh standby's first copy as
+ * a repeat, and the first trap after a start was committed twice. */
 
 /* Keys of entries past the snapshot's index stay out of it (they are in the
  * log after it and come back when it is replayed); a cap keeps the newest. */

@@ -52,6 +52,12 @@ static int store_check_meta(struct store *s, MDB_txn *txn, char *errbuf, size_t 
 		store_record_errf(s, "meta/incarnation", rc, errbuf, errlen);
 		return rc == DUET_ENOENT ? DUET_ECORRUPT : rc;
 	}
+	uint64_t store_id;
+	rc = store_id_get(s, txn, &store_id);
+	if (rc && rc != DUET_ENOENT) { /* missing: made before ids, opened read-only */
+		store_record_errf(s, "meta/store_id", rc, errbuf, errlen);
+		return rc;
+	}
 	return 0;
 }
 

@@ -1,6 +1,12 @@
 /*
  * meta.c - the small records of the "meta" database: identity, hard state
- * (term, vote) and incarnation.
+ * (term, vote), incarnation and store id.
+ *
+ * The store id is random, drawn when the store is created: the cluster binds
+ * a member's incarnation to it (the MEMBERSHIP entry), so a store that was
+ * wiped and made again - by duetctl init on a member that could not reach
+ * its peers, or a copy of another store - is refused by its peers instead
+ * of voting and acknowledging with a memory it does not have.
  *
  * Each is a fixed-size value (layouts in store_internal.h) with a version
  * byte and a crc32c, because LMDB has no page checksums: a damaged term or
@@ -9,7 +15,9 @@
  * for a bad checksum or size, DUET_EVERSION for an unknown record version
  * and DUET_ENOENT when the record is missing.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "duet/wire.h"
 #include "store_internal.h"
@@ -121,6 +129,75 @@ int store_incarnation_get(struct store *s, MDB_txn *txn, uint64_t *incarnation)
 	return r.err;
 }
 
+int store_id_put(struct store *s, MDB_txn *txn, uint64_t store_id)
+{
+	uint8_t buf[STORE_ID_BYTES];
+	struct wire_writer w;
+	wire_writer_init(&w, buf, sizeof(buf));
+	wire_put_u8(&w, STORE_RECORD_VERSION);
+	wire_put_u64(&w, store_id);
+	return store_record_put(s, txn, STORE_KEY_STORE_ID, buf, &w);
+}
+
+int store_id_get(struct store *s, MDB_txn *txn, uint64_t *store_id)
+{
+	struct wire_reader r = {0}; /* set by store_record_get; zeroed for the optimiser */
+	int rc = store_record_get(s, txn, STORE_KEY_STORE_ID, STORE_ID_BYTES, &r);
+	if (rc)
+		return rc;
+	*store_id = wire_get_u64(&r);
+	return r.err;
+}
+
+uint64_t store_id_random(void)
+{
+	uint64_t id = 0;
+	for (int tries = 0; tries < 8 && id == 0; tries++) {
+		ssize_t got = getrandom(&id, sizeof id, 0);
+		if (got != (ssize_t)sizeof id && !(got < 0 && errno == EINTR))
+			id = 0;
+	}
+	return id;
+}
+
+static int store_id_txn(struct store *s, MDB_txn *txn, void *arg)
+{
+	uint64_t have;
+	int rc = store_id_get(s, txn, &have);
+	if (rc != DUET_ENOENT)
+		return rc;
+	return store_id_put(s, txn, *(const uint64_t *)arg);
+}
+
+int store_id_prepare(struct store *s, char *errbuf, size_t errlen)
+{
+	if (s->readonly)
+		return 0;
+	MDB_txn *txn;
+	uint64_t have;
+	int rc = store_read_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = store_id_get(s, txn, &have);
+	mdb_txn_abort(txn);
+	if (rc != DUET_ENOENT) {
+		if (rc)
+			store_record_errf(s, "meta/store_id", rc, errbuf, errlen);
+		return rc;
+	}
+	uint64_t id = store_id_random();
+	if (!id) {
+		store_errf(errbuf, errlen, "store %s: the kernel gives no random bytes for its id",
+			   s->path);
+		return -EIO;
+	}
+	rc = store_write(s, store_id_txn, &id);
+	if (rc)
+		store_errf(errbuf, errlen, "store %s: cannot write its id: %s", s->path,
+			   duet_strerror(rc));
+	return rc;
+}
+
 /* ---- public ------------------------------------------------------------- */
 
 int store_meta_get(struct store *s, struct store_meta *m)
@@ -136,6 +213,11 @@ int store_meta_get(struct store *s, struct store_meta *m)
 		rc = store_hardstate_get(s, txn, &m->term, &m->vote);
 	if (!rc)
 		rc = store_incarnation_get(s, txn, &m->incarnation);
+	if (!rc) {
+		rc = store_id_get(s, txn, &m->store_id);
+		if (rc == DUET_ENOENT) /* made before ids, opened read-only */
+			rc = 0;
+	}
 	mdb_txn_abort(txn);
 	if (rc)
 		return rc;

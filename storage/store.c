@@ -192,6 +192,10 @@ static int store_init_unit(struct store *s, MDB_txn *txn, void *arg)
 		rc = store_hardstate_put(s, txn, 0, 0);
 	if (rc == 0)
 		rc = store_incarnation_put(s, txn, 0);
+	if (rc == 0) {
+		uint64_t id = store_id_random();
+		rc = id ? store_id_put(s, txn, id) : -EIO;
+	}
 	return rc;
 }
 
@@ -331,6 +335,8 @@ int store_open(const struct store_options *o, struct store **out, char *errbuf, 
 		rc = store_identity_check(s, o, errbuf, errlen);
 	if (rc == 0)
 		rc = store_audit_prepare(s, errbuf, errlen);
+	if (rc == 0)
+		rc = store_id_prepare(s, errbuf, errlen);
 	if (rc == 0)
 		rc = store_check_all(s, errbuf, errlen);
 	if (rc) {

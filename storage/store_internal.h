@@ -61,6 +61,7 @@
 #define STORE_KEY_IDENTITY          "identity"
 #define STORE_KEY_HARDSTATE         "hardstate"
 #define STORE_KEY_INCARNATION       "incarnation"
+#define STORE_KEY_STORE_ID          "store_id"
 #define STORE_KEY_SNAPSHOT          "current"
 #define STORE_KEY_AUDIT_TAIL        "audit_tail" /* in "meta" */
 #define STORE_AUDIT_TAIL_BYTES      (1 + 8 + 8 + 32 + 4)
@@ -71,6 +72,7 @@
 #define STORE_IDENTITY_BYTES        (1 + 4 + 8 + 4 + 4)
 #define STORE_HARDSTATE_BYTES       (1 + 8 + 4 + 4)
 #define STORE_INCARNATION_BYTES     (1 + 8 + 4)
+#define STORE_ID_BYTES              (1 + 8 + 4)
 #define STORE_SNAPSHOT_FIXED_BYTES  (1 + 8 + 8 + 4 + 4 + 4)
 #define STORE_CONF_MAX_BYTES        4096 /* encoded membership; far above 5 members */
 #define STORE_ERRBUF_BYTES          512
@@ -139,6 +141,13 @@ int store_hardstate_get(struct store *s, MDB_txn *txn, uint64_t *term, uint32_t 
 int store_hardstate_put(struct store *s, MDB_txn *txn, uint64_t term, uint32_t vote);
 int store_incarnation_get(struct store *s, MDB_txn *txn, uint64_t *incarnation);
 int store_incarnation_put(struct store *s, MDB_txn *txn, uint64_t incarnation);
+int store_id_get(struct store *s, MDB_txn *txn, uint64_t *store_id);
+int store_id_put(struct store *s, MDB_txn *txn, uint64_t store_id);
+/* A random nonzero store id (getrandom); 0 only if the kernel gives none. */
+uint64_t store_id_random(void);
+/* Gives a store opened for writing that has no id yet (made before ids
+ * existed) its id, durably. Read-only opens leave it as it is. */
+int store_id_prepare(struct store *s, char *errbuf, size_t errlen);
 
 /* log.c */
 void store_index_key(uint64_t index, uint8_t key[8]);

@@ -120,6 +120,13 @@ static int store_load_txn(struct store *s, MDB_txn *txn, struct store_loaded *ou
 		store_record_errf(s, "meta/incarnation", rc, errbuf, errlen);
 		return rc;
 	}
+	rc = store_id_get(s, txn, &out->store_id);
+	if (rc == DUET_ENOENT) /* made before ids, opened read-only */
+		rc = 0;
+	if (rc) {
+		store_record_errf(s, "meta/store_id", rc, errbuf, errlen);
+		return rc;
+	}
 	rc = store_load_snapshot(s, txn, out, errbuf, errlen);
 	if (rc == 0)
 		rc = store_load_entries(s, txn, out, errbuf, errlen);

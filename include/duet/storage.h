@@ -103,6 +103,7 @@ struct store_meta {
 	uint64_t term;
 	uint32_t vote;
 	uint64_t incarnation;
+	uint64_t store_id; /* random, drawn at creation; 0: made before ids (read-only open) */
 };
 
 int store_meta_get(struct store *s, struct store_meta *m);
@@ -173,6 +174,7 @@ struct store_loaded {
 	struct raft_entry *entries;
 	size_t n_entries;
 	uint64_t incarnation;
+	uint64_t store_id; /* see store_meta */
 };
 int store_load(struct store *s, struct store_loaded *out, char *errbuf, size_t errlen);
 void store_loaded_free(struct store_loaded *l);

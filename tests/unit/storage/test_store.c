@@ -46,6 +46,45 @@ Test(open, create_then_reopen_keeps_identity_and_state)
 	store_close(s);
 }
 
+Test(open, store_id_is_random_durable_and_given_to_old_stores)
+{
+	struct store *s = th_open(true);
+	struct store_meta m;
+	cr_assert_eq(store_meta_get(s, &m), 0);
+	uint64_t first = m.store_id;
+	cr_assert_neq(first, 0, "a new store has an id");
+	store_close(s);
+	s = th_open(false);
+	cr_assert_eq(store_meta_get(s, &m), 0);
+	cr_assert_eq(m.store_id, first, "the id survives a reopen");
+	struct store_loaded ld;
+	char err[512];
+	cr_assert_eq(store_load(s, &ld, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(ld.store_id, first, "store_load hands it to the raft core");
+	store_loaded_free(&ld);
+	store_close(s);
+
+	/* the same store made again is another store */
+	th_rmtree(th_dir);
+	s = th_open(true);
+	cr_assert_eq(store_meta_get(s, &m), 0);
+	cr_assert_neq(m.store_id, 0);
+	cr_assert_neq(m.store_id, first, "a wiped and re-made store gets a new id");
+	store_close(s);
+
+	/* a store made before ids existed gets one at its first writable open */
+	th_raw_del("meta", STORE_KEY_STORE_ID, strlen(STORE_KEY_STORE_ID));
+	s = th_open(false);
+	cr_assert_eq(store_meta_get(s, &m), 0);
+	cr_assert_neq(m.store_id, 0);
+	uint64_t given = m.store_id;
+	store_close(s);
+	s = th_open(false);
+	cr_assert_eq(store_meta_get(s, &m), 0);
+	cr_assert_eq(m.store_id, given, "given once, durably");
+	store_close(s);
+}
+
 Test(open, creates_missing_directory)
 {
 	char sub[300];

@@ -43,12 +43,16 @@ uint32_t quorum(const struct raft *r)
 }
 
 /* A member votes and campaigns only under the incarnation the membership
- * records for it: a wiped member that was given a new incarnation by rejoin
- * waits until the MEMBERSHIP entry naming it has reached its own log. */
+ * records for it, on the store that incarnation is bound to: a wiped member
+ * that was given a new incarnation by rejoin waits until the MEMBERSHIP
+ * entry naming it has reached its own log, and a store made again under an
+ * old incarnation (duetctl init on a member that could not reach its
+ * peers) never votes. */
 bool may_vote(const struct raft *r)
 {
 	const struct duet_member *me = duet_membership_find(&r->conf, r->id);
-	return me && me->incarnation == r->cfg.self_incarnation;
+	return me && me->incarnation == r->cfg.self_incarnation &&
+	       (!me->store_id || !r->cfg.self_store_id || me->store_id == r->cfg.self_store_id);
 }
 
 bool vote_guard_active(const struct raft *r)

@@ -33,15 +33,16 @@
 #include "duet/raftlog.h"
 #include "duet/wire.h"
 
-#define MSG_HEADER_BYTES  28 /* version .. term */
-#define MSG_TRAILER_BYTES 4  /* crc32c */
-#define ENTRY_MIN_BYTES   (RAFT_ENTRY_HEADER_BYTES + RAFT_ENTRY_TRAILER_BYTES)
+#define MSG_HEADER_BYTES   28 /* version .. term, version 1 */
+#define MSG_STORE_ID_BYTES 8  /* version 2: from_store_id after from_incarnation */
+#define MSG_TRAILER_BYTES  4  /* crc32c */
+#define ENTRY_MIN_BYTES    (RAFT_ENTRY_HEADER_BYTES + RAFT_ENTRY_TRAILER_BYTES)
 
 /* Largest duet_membership_encode() output: version, n, and per member id,
- * kind, incarnation, name, n_addrs and addresses at their longest. */
+ * kind, incarnation, store id, name, n_addrs and addresses at their longest. */
 #define MEMBERSHIP_MAX_BYTES                                                                       \
 	(1 + 4 +                                                                                   \
-	 DUET_MAX_MEMBERS * (4 + 1 + 8 + 2 + (DUET_NAME_MAX - 1) + 1 +                             \
+	 DUET_MAX_MEMBERS * (4 + 1 + 8 + 8 + 2 + (DUET_NAME_MAX - 1) + 1 +                         \
 			     DUET_MAX_ADDRS * (2 + (DUET_ADDR_MAX - 1))))
 
 static const char *const type_names[] = {
@@ -108,7 +109,8 @@ size_t raft_msg_encoded_size(const struct raft_msg *m)
 		long rc = encode_conf(m, conf);
 		conf_len = rc > 0 ? (size_t)rc : 0; /* invalid: encode refuses anyway */
 	}
-	return MSG_HEADER_BYTES + body_size(m, conf_len) + MSG_TRAILER_BYTES;
+	return MSG_HEADER_BYTES + (m->from_store_id ? MSG_STORE_ID_BYTES : 0) +
+	       body_size(m, conf_len) + MSG_TRAILER_BYTES;
 }
 
 /* Moves the writer past n bytes written directly into w->p. */
@@ -163,18 +165,21 @@ long raft_msg_encode(const struct raft_msg *m, void *buf, size_t cap)
 			return n;
 		conf_len = (size_t)n;
 	}
-	size_t total = MSG_HEADER_BYTES + body_size(m, conf_len) + MSG_TRAILER_BYTES;
+	size_t total = MSG_HEADER_BYTES + (m->from_store_id ? MSG_STORE_ID_BYTES : 0) +
+		       body_size(m, conf_len) + MSG_TRAILER_BYTES;
 	if (total > RAFT_MSG_MAX_BYTES || total > cap)
 		return DUET_ETOOBIG;
 
 	struct wire_writer w;
 	wire_writer_init(&w, buf, cap);
-	wire_put_u8(&w, RAFT_MSG_VERSION);
+	wire_put_u8(&w, m->from_store_id ? RAFT_MSG_VERSION_STORE_ID : RAFT_MSG_VERSION);
 	wire_put_u8(&w, m->type);
 	wire_put_u16(&w, 0);
 	wire_put_u32(&w, m->from);
 	wire_put_u32(&w, m->to);
 	wire_put_u64(&w, m->from_incarnation);
+	if (m->from_store_id)
+		wire_put_u64(&w, m->from_store_id);
 	wire_put_u64(&w, m->term);
 	switch (m->type) {
 	case RAFT_MSG_PREVOTE:
@@ -352,15 +357,18 @@ int raft_msg_decode(const void *buf, size_t len, struct raft_msg *m)
 	m->from = wire_get_u32(&r);
 	m->to = wire_get_u32(&r);
 	m->from_incarnation = wire_get_u64(&r);
+	if (version == RAFT_MSG_VERSION_STORE_ID)
+		m->from_store_id = wire_get_u64(&r);
 	m->term = wire_get_u64(&r);
 
 	int rc = 0;
 	const uint8_t *entries_at = NULL;
 	size_t entries_len = 0, payload_bytes = 0;
-	if (version != RAFT_MSG_VERSION)
+	if (version != RAFT_MSG_VERSION && version != RAFT_MSG_VERSION_STORE_ID)
 		rc = DUET_EVERSION;
-	else if (!type_valid(m->type) || reserved != 0)
-		rc = DUET_ECORRUPT;
+	else if (!type_valid(m->type) || reserved != 0 ||
+		 (version == RAFT_MSG_VERSION_STORE_ID && !m->from_store_id))
+		rc = DUET_ECORRUPT; /* canonical: version 2 only with an id */
 	else if ((rc = decode_body(&r, m, &entries_at, &entries_len, &payload_bytes)) == 0)
 		rc = r.left ? DUET_ECORRUPT : 0; /* trailing bytes */
 	if (rc) {

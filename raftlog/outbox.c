@@ -28,6 +28,7 @@ void msg_init(struct raft *r, struct raft_msg *m, uint8_t type, uint32_t to)
 	m->from = r->id;
 	m->to = to;
 	m->from_incarnation = r->cfg.self_incarnation;
+	m->from_store_id = r->cfg.self_store_id;
 	m->term = r->term;
 }
 

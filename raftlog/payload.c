@@ -26,6 +26,9 @@
 #include "duet/wire.h"
 
 #define PAYLOAD_VERSION 1
+/* MEMBERSHIP with store ids: written only when a member has one bound, so
+ * a membership without any is still the version-1 bytes it always was */
+#define MEMBERSHIP_VERSION_STORE_IDS 2
 
 /* Smallest encoded trap: identity, ordinal, recv_ms, receiver, kind,
  * empty sender, len. */
@@ -131,15 +134,20 @@ long duet_membership_encode(const struct duet_membership *c, void *buf, size_t c
 		    c->members[i].n_addrs > DUET_MAX_ADDRS)
 			return DUET_EINVAL;
 
+	bool ids = false;
+	for (uint32_t i = 0; i < c->n; i++)
+		ids = ids || c->members[i].store_id != 0;
 	struct wire_writer w;
 	wire_writer_init(&w, buf, cap);
-	wire_put_u8(&w, PAYLOAD_VERSION);
+	wire_put_u8(&w, ids ? MEMBERSHIP_VERSION_STORE_IDS : PAYLOAD_VERSION);
 	wire_put_u32(&w, c->n);
 	for (uint32_t i = 0; i < c->n; i++) {
 		const struct duet_member *m = &c->members[i];
 		wire_put_u32(&w, m->id);
 		wire_put_u8(&w, m->kind);
 		wire_put_u64(&w, m->incarnation);
+		if (ids)
+			wire_put_u64(&w, m->store_id);
 		put_string(&w, m->name, sizeof m->name);
 		wire_put_u8(&w, m->n_addrs);
 		for (uint8_t a = 0; a < m->n_addrs; a++)
@@ -154,8 +162,12 @@ int duet_membership_decode(const void *buf, size_t len, struct duet_membership *
 	int rc;
 	memset(c, 0, sizeof *c);
 	wire_reader_init(&r, buf, len);
-	if ((rc = get_version(&r)))
-		return rc;
+	uint8_t version = wire_get_u8(&r);
+	if (r.err)
+		return r.err;
+	if (version != PAYLOAD_VERSION && version != MEMBERSHIP_VERSION_STORE_IDS)
+		return DUET_EVERSION;
+	bool ids = version == MEMBERSHIP_VERSION_STORE_IDS, any_id = false;
 	uint32_t n = wire_get_u32(&r);
 	if (r.err)
 		return r.err;
@@ -166,6 +178,9 @@ int duet_membership_decode(const void *buf, size_t len, struct duet_membership *
 		m->id = wire_get_u32(&r);
 		m->kind = wire_get_u8(&r);
 		m->incarnation = wire_get_u64(&r);
+		if (ids)
+			m->store_id = wire_get_u64(&r);
+		any_id = any_id || m->store_id != 0;
 		if (r.err)
 			return r.err;
 		if (!member_kind_valid(m->kind))
@@ -182,7 +197,7 @@ int duet_membership_decode(const void *buf, size_t len, struct duet_membership *
 				return rc;
 	}
 	c->n = n;
-	if (!member_ids_valid(c->members, n))
+	if (!member_ids_valid(c->members, n) || ids != any_id) /* canonical: see the encoder */
 		return DUET_ECORRUPT;
 	return reader_done(&r);
 }

@@ -5,7 +5,11 @@
  * to us and come from a current member under the incarnation the membership
  * records for it; anything else is refused and counted, never acted on. A
  * member wiped and rebuilt by rejoin thus cannot cast a vote or an
- * acknowledgement that its old self already cast.
+ * acknowledgement that its old self already cast. Under the incarnation the
+ * membership records, a message must also come from the store that
+ * incarnation is bound to, once one is: a store made again under an old
+ * incarnation (wiped, then duetctl init while the peers were unreachable)
+ * has forgotten its votes and entries just the same.
  */
 #include "core.h"
 
@@ -29,6 +33,11 @@ int raft_step(struct raft *r, uint64_t now_ms, const struct raft_msg *m)
 	 * incarnations); its own core keeps it from voting until it caught up. */
 	if (m->from_incarnation < sender->incarnation) {
 		CNT(r, refused_incarnation);
+		return 0;
+	}
+	if (m->from_incarnation == sender->incarnation && sender->store_id &&
+	    m->from_store_id != sender->store_id) {
+		CNT(r, refused_store);
 		return 0;
 	}
 	if (m->term == 0) {

@@ -99,6 +99,10 @@ struct duet_member {
 	uint32_t id;          /* nonzero, unique in the cluster */
 	uint8_t kind;         /* enum duet_member_kind */
 	uint64_t incarnation; /* raised by rejoin when the member's storage was lost */
+	/* The random id of the store this incarnation runs on (storage.h),
+	 * bound by the leader when it first hears the member under it; 0: not
+	 * bound yet (the bootstrap entry, a member that never said). */
+	uint64_t store_id;
 	char name[DUET_NAME_MAX];
 	uint8_t n_addrs;
 	char addrs[DUET_MAX_ADDRS][DUET_ADDR_MAX];

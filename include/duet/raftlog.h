@@ -62,7 +62,8 @@
 struct raft_config {
 	uint32_t self_id;
 	uint64_t self_incarnation;
-	uint64_t seed; /* seeds the election-timeout generator */
+	uint64_t self_store_id; /* sent in every message; 0: none (tests) */
+	uint64_t seed;          /* seeds the election-timeout generator */
 
 	uint32_t election_timeout_min_ms; /* default 800 */
 	uint32_t election_timeout_max_ms; /* default 1400 */
@@ -111,6 +112,7 @@ struct raft_msg {
 	uint32_t from;
 	uint32_t to;
 	uint64_t from_incarnation;
+	uint64_t from_store_id; /* the sender's store (storage.h); 0: not said */
 	uint64_t term;
 	union {
 		struct { /* PREVOTE, VOTE */
@@ -148,11 +150,13 @@ struct raft_msg {
 
 /*
  * Wire form of a message: u8 version, u8 type, u16 reserved, u32 from,
- * u32 to, u64 from_incarnation, u64 term, then the type's fields (entries as
- * raft_entry_encode()), then u32 crc32c of everything before.
+ * u32 to, u64 from_incarnation, [u64 from_store_id: version 2 only, which
+ * is used exactly when the id is not 0], u64 term, then the type's fields
+ * (entries as raft_entry_encode()), then u32 crc32c of everything before.
  */
-#define RAFT_MSG_VERSION   1
-#define RAFT_MSG_MAX_BYTES (64u << 20)
+#define RAFT_MSG_VERSION          1
+#define RAFT_MSG_VERSION_STORE_ID 2
+#define RAFT_MSG_MAX_BYTES        (64u << 20)
 
 size_t raft_msg_encoded_size(const struct raft_msg *m);
 /* Returns bytes written, or DUET_ETOOBIG. */
@@ -301,6 +305,7 @@ struct raft_status {
 		uint64_t leader_terms;        /* terms this member led */
 		uint64_t stepdowns_quorum;    /* check-quorum step-downs */
 		uint64_t refused_incarnation; /* messages from a stale incarnation */
+		uint64_t refused_store;       /* from a store other than the one bound */
 		uint64_t refused_unknown;     /* messages from non-members or to others */
 		uint64_t refused_stale_term;
 		uint64_t ignored_votes_lease; /* vote requests ignored while a leader is live */

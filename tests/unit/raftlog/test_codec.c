@@ -218,6 +218,7 @@ static void assert_membership_eq(const struct duet_membership *a, const struct d
 		cr_assert_eq(x->id, y->id);
 		cr_assert_eq(x->kind, y->kind);
 		cr_assert_eq(x->incarnation, y->incarnation);
+		cr_assert_eq(x->store_id, y->store_id);
 		cr_assert_str_eq(x->name, y->name);
 		cr_assert_eq(x->n_addrs, y->n_addrs);
 		for (int k = 0; k < x->n_addrs; k++)
@@ -492,7 +493,7 @@ Test(payload, wrong_version_refused)
 		uint8_t *buf;
 		size_t n = encode_sample(c, in, &buf);
 		cr_assert_eq(buf[0], 1, "%s: version byte", c->name);
-		uint8_t versions[] = {0, 2, 255};
+		uint8_t versions[] = {0, 3, 255}; /* 2: MEMBERSHIP with store ids, below */
 		for (size_t v = 0; v < sizeof versions; v++) {
 			buf[0] = versions[v];
 			assert_rc(c->decode(buf, n, out), DUET_EVERSION);
@@ -830,6 +831,28 @@ Test(membership, empty_round_trips)
 	assert_membership_eq(&c, &out);
 }
 
+Test(membership, store_ids_round_trip_as_version_2)
+{
+	struct duet_membership c, out;
+	sample_membership(&c);
+	uint8_t v1[4096], v2[4096];
+	long n1 = duet_membership_encode(&c, v1, sizeof v1);
+	cr_assert_gt(n1, 0);
+	cr_assert_eq(v1[0], 1, "no store id bound: the version-1 bytes");
+	c.members[1].store_id = 0x0123456789abcdefull;
+	long n2 = duet_membership_encode(&c, v2, sizeof v2);
+	cr_assert_eq(n2, n1 + 8 * (long)c.n, "one u64 per member");
+	cr_assert_eq(v2[0], 2);
+	assert_rc(duet_membership_decode(v2, (size_t)n2, &out), 0);
+	assert_membership_eq(&c, &out);
+	/* canonical: version 2 with no id at all is what no encoder writes */
+	c.members[1].store_id = 0;
+	duet_membership_encode(&c, v1, sizeof v1);
+	memcpy(v2, v1, (size_t)n1);
+	v2[0] = 2;
+	cr_assert_neq(duet_membership_decode(v2, (size_t)n1, &out), 0);
+}
+
 Test(membership, find)
 {
 	struct duet_membership c;
@@ -1114,6 +1137,7 @@ static void assert_msg_eq(const struct raft_msg *a, const struct raft_msg *b)
 	cr_assert_eq(a->from, b->from);
 	cr_assert_eq(a->to, b->to);
 	cr_assert_eq(a->from_incarnation, b->from_incarnation);
+	cr_assert_eq(a->from_store_id, b->from_store_id);
 	cr_assert_eq(a->term, b->term);
 	switch (a->type) {
 	case RAFT_MSG_PREVOTE:
@@ -1261,12 +1285,35 @@ Test(msg, damaged_entry_inside_valid_message)
 	free(buf);
 }
 
+Test(msg, store_id_is_version_2_and_round_trips)
+{
+	for (int k = 0; k < MSG_CASES; k++) {
+		struct raft_msg m, got;
+		sample_msg(k, &m);
+		size_t v1 = raft_msg_encoded_size(&m);
+		m.from_store_id = 0xfeedfacecafe0001ull;
+		size_t size = raft_msg_encoded_size(&m);
+		cr_assert_eq(size, v1 + 8);
+		uint8_t *buf = malloc(size);
+		cr_assert_eq(raft_msg_encode(&m, buf, size), (long)size);
+		cr_assert_eq(buf[0], RAFT_MSG_VERSION_STORE_ID);
+		assert_rc(raft_msg_decode(buf, size, &got), 0);
+		assert_msg_eq(&m, &got);
+		raft_msg_release(&got);
+		/* version 2 carrying id 0 is not canonical */
+		memset(buf + 20, 0, 8); /* after version .. from_incarnation */
+		reseal_msg(buf, size);
+		assert_rc(raft_msg_decode(buf, size, &got), DUET_ECORRUPT);
+		free(buf);
+	}
+}
+
 Test(msg, header_checks)
 {
 	struct raft_msg m, got;
 	uint8_t *buf;
 	size_t n = encode_msg(0, &m, &buf);
-	buf[0] = 2;
+	buf[0] = 3;
 	reseal_msg(buf, n);
 	assert_rc(raft_msg_decode(buf, n, &got), DUET_EVERSION);
 	buf[0] = 0;

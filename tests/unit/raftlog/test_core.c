@@ -140,6 +140,49 @@ Test(core, stale_incarnation_is_refused_and_counted)
 	cr_assert_eq(after.term, before.term);
 }
 
+Test(core, message_from_another_store_than_the_bound_one_is_refused)
+{
+	/* the leader binds the follower's incarnation to a store id its core
+	 * does not run on (its config says none): from then on the follower's
+	 * messages are refused and counted, and a message that does carry the
+	 * bound id is taken */
+	cr_assert(fx_until(&f, data_leader_with_lease, 5000));
+	uint32_t l = fx_leader(&f), other = l == 1 ? 2 : 1;
+	struct duet_membership c = fx_status(&f, l).conf;
+	for (uint32_t i = 0; i < c.n; i++)
+		if (c.members[i].id == other)
+			c.members[i].store_id = 0x5e5e5e5e5e5e5e5eull;
+	uint8_t buf[4096];
+	long len = duet_membership_encode(&c, buf, sizeof buf);
+	cr_assert_gt(len, 0);
+	uint64_t idx = 0;
+	cr_assert_eq(
+	    raft_propose(f.r[l], f.now, RAFT_ENTRY_MEMBERSHIP, 0, buf, (uint32_t)len, &idx), 0);
+	fx_advance(&f, 500);
+	struct raft_status st = fx_status(&f, l);
+	cr_assert_geq(st.commit_index, idx, "committed with the witness");
+	cr_assert_gt(st.counters.refused_store, 0, "the follower's replies are refused");
+	cr_assert_eq(fx_leader(&f), l, "the witness keeps the quorum");
+
+	struct raft_status before = fx_status(&f, l);
+	struct raft_msg m = {.type = RAFT_MSG_APPEND_RESP,
+			     .from = other,
+			     .to = l,
+			     .from_incarnation = 1,
+			     .from_store_id = 0x5e5e5e5e5e5e5e5eull,
+			     .term = before.term};
+	m.append_resp.success = 1;
+	m.append_resp.match_index = before.last_index;
+	m.append_resp.last_index = before.last_index;
+	fx_inject(&f, &m);
+	struct raft_status after = fx_status(&f, l);
+	cr_assert_eq(after.counters.refused_store, before.counters.refused_store,
+		     "the bound store's message is taken");
+	m.from_store_id = 0x1111;
+	fx_inject(&f, &m);
+	cr_assert_eq(fx_status(&f, l).counters.refused_store, before.counters.refused_store + 1);
+}
+
 Test(core, newer_incarnation_is_admitted)
 {
 	/* a sender rebuilt by rejoin speaks under an incarnation our log has not

@@ -447,6 +447,9 @@ int cmd_rejoin(int argc, char **argv)
 		time_t now = time(NULL);
 		strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
 		snprintf(aside, sizeof aside, "%s.old-%s", cfg->data_dir, ts);
+		/* a second rejoin within the same second keeps both copies */
+		for (int k = 2; k < 100 && access(aside, F_OK) == 0; k++)
+			snprintf(aside, sizeof aside, "%s.old-%s-%d", cfg->data_dir, ts, k);
 		if (!yes) {
 			if (!isatty(0)) {
 				fprintf(stderr,

@@ -277,15 +277,17 @@ char *node_status_json(struct node *n)
 	fprintf(f,
 		",\"raft\":{\"elections\":%" PRIu64 ",\"prevotes\":%" PRIu64
 		",\"leader_terms\":%" PRIu64 ",\"stepdowns_quorum\":%" PRIu64
-		",\"refused_incarnation\":%" PRIu64 ",\"refused_unknown\":%" PRIu64
-		",\"refused_stale_term\":%" PRIu64 ",\"ignored_votes_lease\":%" PRIu64
-		",\"invalid_msgs\":%" PRIu64 ",\"snapshots_sent\":%" PRIu64
-		",\"snapshots_installed\":%" PRIu64 ",\"transfers\":%" PRIu64 "}",
+		",\"refused_incarnation\":%" PRIu64 ",\"refused_store\":%" PRIu64
+		",\"refused_unknown\":%" PRIu64 ",\"refused_stale_term\":%" PRIu64
+		",\"ignored_votes_lease\":%" PRIu64 ",\"invalid_msgs\":%" PRIu64
+		",\"snapshots_sent\":%" PRIu64 ",\"snapshots_installed\":%" PRIu64
+		",\"transfers\":%" PRIu64 "}",
 		st.counters.elections, st.counters.prevotes, st.counters.leader_terms,
 		st.counters.stepdowns_quorum, st.counters.refused_incarnation,
-		st.counters.refused_unknown, st.counters.refused_stale_term,
-		st.counters.ignored_votes_lease, st.counters.invalid_msgs,
-		st.counters.snapshots_sent, st.counters.snapshots_installed, st.counters.transfers);
+		st.counters.refused_store, st.counters.refused_unknown,
+		st.counters.refused_stale_term, st.counters.ignored_votes_lease,
+		st.counters.invalid_msgs, st.counters.snapshots_sent,
+		st.counters.snapshots_installed, st.counters.transfers);
 	fprintf(f, ",\"admin\":{\"clients\":%u,\"refused\":%" PRIu64 "}", n->n_clients,
 		n->admin_refused);
 	ctl_status_json(n, f);

@@ -268,6 +268,8 @@ static const struct scalar scalars[] = {
 	"Snapshots this node installed from a leader.", "raft.snapshots_installed", 0),
     LBL("duet_raft_messages_refused_total", COUNTER, H_REFUSED, "reason", "incarnation",
 	"raft.refused_incarnation", 0),
+    LBL("duet_raft_messages_refused_total", COUNTER, H_REFUSED, "reason", "store",
+	"raft.refused_store", 0),
     LBL("duet_raft_messages_refused_total", COUNTER, H_REFUSED, "reason", "unknown_member",
 	"raft.refused_unknown", 0),
     LBL("duet_raft_messages_refused_total", COUNTER, H_REFUSED, "reason", "stale_term",

@@ -427,7 +427,7 @@ static void on_recv(void *data, uint32_t peer_id, uint8_t type, const uint8_t *p
 		return;
 	}
 	uint64_t now = node_now_ms();
-	rejoin_heard_raft(n, peer_id);
+	rejoin_heard_raft(n, peer_id, m.from_incarnation, m.from_store_id);
 	rc = raft_step(n->raft, now, &m);
 	raft_msg_release(&m);
 	if (rc)
@@ -508,6 +508,8 @@ static int start_raft(struct node *n, struct store_loaded *ld)
 	if (ld->incarnation)
 		rc_cfg.self_incarnation = ld->incarnation;
 	n->incarnation = rc_cfg.self_incarnation;
+	rc_cfg.self_store_id = ld->store_id;
+	n->store_id = ld->store_id;
 	rc_cfg.seed = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ n->cfg.self_id;
 	int rc = raft_new(&rc_cfg, &n->raft);
 	if (rc) {

@@ -64,9 +64,14 @@ struct node_rejoin_lead {
 	bool active; /* proposed, waiting for the MEMBERSHIP to apply */
 	uint32_t node;
 	uint64_t incarnation, term, index;
-	/* the last answer, until a raft message from that member is heard */
-	uint32_t answered_node;
-	uint64_t answered_inc, answered_index;
+	/* store ids (rejoin.c, "Store ids"): what each peer said in its last raft
+	 * message, and the binding MEMBERSHIP in flight */
+	struct {
+		uint32_t id;
+		uint64_t incarnation, store_id;
+	} seen[DUET_MAX_MEMBERS];
+	uint64_t bind_index; /* 0: none in flight */
+	uint64_t refused_store_logged, refused_store_log_ms;
 };
 
 struct node_ckpt {
@@ -124,8 +129,9 @@ struct node {
 	 * NULL when off */
 	struct http_api *http_api;
 
-	/* this member's incarnation as its raft core runs it */
+	/* this member's incarnation as its raft core runs it, and its store's id */
 	uint64_t incarnation;
+	uint64_t store_id;
 	/* rejoin mode (rejoin.c) */
 	struct {
 		int state; /* enum node_rejoin_state */
@@ -192,7 +198,8 @@ int rejoin_open(struct node *n);
 int rejoin_enter_auto(struct node *n);
 bool rejoin_waiting(const struct node *n);
 void rejoin_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *p, uint32_t len);
-void rejoin_heard_raft(struct node *n, uint32_t from);
+/* A raft message from `from` said this incarnation and store id. */
+void rejoin_heard_raft(struct node *n, uint32_t from, uint64_t incarnation, uint64_t store_id);
 void rejoin_step(struct node *n);
 void rejoin_status_json(struct node *n, FILE *f);
 

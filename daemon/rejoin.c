@@ -27,12 +27,25 @@
  * proposed in (else it forgets the request; X asks again).
  *
  * Repeated requests: while a proposal for X is pending, requests from X are
- * absorbed. After answering, the leader remembers (X, n+1) until it hears
- * any raft message from X: a request from X before that (the answer was
- * lost, or X was interrupted before it stored n+1) gets n+1 again, since X
- * has not run raft under n+1, so it cannot have voted under it. Any later
- * request (another leader, a restart of the leader, or X ran raft since)
- * raises the incarnation again: always safe, it only costs an entry.
+ * absorbed. A request carries the id of the store X asks from (after the
+ * OPERATOR encoding, u64; storage.h), and the MEMBERSHIP binds n+1 to it. A
+ * later request from that same store (the answer was lost, or X was
+ * interrupted before it stored n+1) gets n+1 again: X removes its marker
+ * only after storing n+1 and runs raft only after that, so a store that
+ * still asks never ran raft under n+1. Any other request - from another
+ * store, or without an id - raises the incarnation again: always safe, it
+ * only costs an entry. Nothing depends on which raft messages the leader
+ * happened to hear.
+ *
+ * Store ids. Every store has a random id; raft messages carry it, and the
+ * MEMBERSHIP binds each member's incarnation to one (raftlog.h: a message
+ * from another store under a bound incarnation is refused, and such a
+ * member does not vote). The data-node leader binds what is not bound yet:
+ * its own store, and each peer's as the peer's raft messages say it under
+ * the incarnation in force (rejoin_bind_step). So a store made again under
+ * an old incarnation - wiped, then duetctl init while the peers could not be
+ * reached - fails closed: its peers refuse it, say so in their log, and it
+ * comes back only by duetctl rejoin.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -171,7 +184,8 @@ static void refuse(struct node *n, uint32_t to, const char *fmt, const char *a, 
 	send_answer(n, to, 0, 0, text);
 }
 
-static void leader_request(struct node *n, uint32_t from, const struct duet_operator *req)
+static void leader_request(struct node *n, uint32_t from, const struct duet_operator *req,
+			   uint64_t store_id)
 {
 	uint64_t now = node_now_ms();
 	struct raft_status st;
@@ -201,14 +215,15 @@ static void leader_request(struct node *n, uint32_t from, const struct duet_oper
 		return; /* pending: the answer comes once applied */
 	}
 	rl->active = false;
-	if (rl->answered_node == from && rl->answered_inc == m->incarnation) {
-		/* answered, and no raft message from it since: it did not run
-		 * raft under that incarnation */
+	if (store_id && m->store_id == store_id) {
+		/* the incarnation in force is bound to the store that asks: the
+		 * answer was lost, or it stopped before storing it; a store that
+		 * still asks never ran raft under it (see the top) */
 		duet_log(DUET_LOG_INFO,
-			 "rejoin of %s asked again: incarnation %" PRIu64
-			 " is recorded and unused; answered again",
-			 m->name, m->incarnation);
-		send_answer(n, from, m->incarnation, rl->answered_index, "");
+			 "rejoin of %s asked again from store %016" PRIx64 ": incarnation %" PRIu64
+			 " is bound to it; answered again",
+			 m->name, store_id, m->incarnation);
+		send_answer(n, from, m->incarnation, st.commit_index, "");
 		return;
 	}
 	struct duet_operator op = *req;
@@ -220,8 +235,10 @@ static void leader_request(struct node *n, uint32_t from, const struct duet_oper
 	op.why[sizeof op.why - 1] = 0;
 	struct duet_membership conf = st.conf;
 	for (uint32_t i = 0; i < conf.n; i++)
-		if (conf.members[i].id == from)
+		if (conf.members[i].id == from) {
 			conf.members[i].incarnation = op.incarnation;
+			conf.members[i].store_id = store_id; /* 0: bound when heard */
+		}
 	uint8_t obuf[1024], mbuf[4096];
 	long olen = duet_operator_encode(&op, obuf, sizeof obuf);
 	long mlen = duet_membership_encode(&conf, mbuf, sizeof mbuf);
@@ -281,9 +298,18 @@ void rejoin_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *p,
 		member_answer(n, from, p, len);
 		return;
 	}
+	/* OPERATOR then the asker's store id; without the id: an older duetd */
 	struct duet_operator op;
-	if (duet_operator_decode(p, len, &op) != 0 || op.command != DUET_OP_REJOIN ||
-	    op.node != from) {
+	uint64_t store_id = 0;
+	int rc = DUET_ETRUNCATED;
+	if (len > 8 && (rc = duet_operator_decode(p, len - 8, &op)) == 0) {
+		struct wire_reader r;
+		wire_reader_init(&r, p + len - 8, 8);
+		store_id = wire_get_u64(&r);
+	} else {
+		rc = duet_operator_decode(p, len, &op);
+	}
+	if (rc != 0 || op.command != DUET_OP_REJOIN || op.node != from) {
 		n->frames_bad++;
 		duet_log(DUET_LOG_WARN,
 			 "rejoin request from member %" PRIu32
@@ -291,13 +317,19 @@ void rejoin_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *p,
 			 from);
 		return;
 	}
-	leader_request(n, from, &op);
+	leader_request(n, from, &op, store_id);
 }
 
-void rejoin_heard_raft(struct node *n, uint32_t from)
+void rejoin_heard_raft(struct node *n, uint32_t from, uint64_t incarnation, uint64_t store_id)
 {
-	if (n->rejoin_lead.answered_node == from)
-		n->rejoin_lead.answered_node = 0;
+	struct node_rejoin_lead *rl = &n->rejoin_lead;
+	for (uint32_t i = 0; i < DUET_MAX_MEMBERS; i++)
+		if (rl->seen[i].id == from || rl->seen[i].id == 0) {
+			rl->seen[i].id = from;
+			rl->seen[i].incarnation = incarnation;
+			rl->seen[i].store_id = store_id;
+			return;
+		}
 }
 
 static int sync_dir_of(const char *path)
@@ -364,8 +396,14 @@ static void member_step(struct node *n, uint64_t now)
 		snprintf(op.who, sizeof op.who, "%s", n->rejoin.who[0] ? n->rejoin.who : "unknown");
 		snprintf(op.why, sizeof op.why, "%s",
 			 n->rejoin.why[0] ? n->rejoin.why : "(no reason given)");
-		uint8_t buf[1024];
-		long len = duet_operator_encode(&op, buf, sizeof buf);
+		uint8_t buf[1024 + 8];
+		long len = duet_operator_encode(&op, buf, sizeof buf - 8);
+		if (len > 0) { /* the store asking: see the top */
+			struct wire_writer w;
+			wire_writer_init(&w, buf + len, 8);
+			wire_put_u64(&w, n->store_id);
+			len += 8;
+		}
 		for (uint32_t i = 0; len > 0 && i < n->cfg.membership.n; i++) {
 			uint32_t id = n->cfg.membership.members[i].id;
 			if (id != n->cfg.self_id)
@@ -403,14 +441,108 @@ static void leader_step(struct node *n, uint64_t now)
 	if (n->fsm.applied_index < rl->index)
 		return;
 	rl->active = false;
-	rl->answered_node = rl->node;
-	rl->answered_inc = rl->incarnation;
-	rl->answered_index = rl->index;
 	send_answer(n, rl->node, rl->incarnation, rl->index, "");
 	duet_log(DUET_LOG_INFO,
 		 "rejoin: incarnation %" PRIu64 " of member %" PRIu32 " committed at entry %" PRIu64
 		 "; answered",
 		 rl->incarnation, rl->node, rl->index);
+}
+
+/* ---- store ids ------------------------------------------------------------ */
+
+#define NODE_REFUSED_STORE_LOG_MS 30000u
+
+static const struct duet_member *seen_foreign(const struct node *n,
+					      const struct duet_membership *conf, uint64_t *said)
+{
+	const struct node_rejoin_lead *rl = &n->rejoin_lead;
+	for (uint32_t i = 0; i < DUET_MAX_MEMBERS && rl->seen[i].id; i++) {
+		const struct duet_member *m = duet_membership_find(conf, rl->seen[i].id);
+		if (m && m->store_id && rl->seen[i].incarnation == m->incarnation &&
+		    rl->seen[i].store_id != m->store_id) {
+			*said = rl->seen[i].store_id;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+/* Says, loudly and at most every 30 s, that a peer's messages are refused
+ * because they come from another store than its incarnation's. */
+static void refused_store_log(struct node *n, const struct raft_status *st, uint64_t now)
+{
+	struct node_rejoin_lead *rl = &n->rejoin_lead;
+	if (st->counters.refused_store <= rl->refused_store_logged)
+		return;
+	if (rl->refused_store_log_ms && now - rl->refused_store_log_ms < NODE_REFUSED_STORE_LOG_MS)
+		return;
+	uint64_t said = 0;
+	const struct duet_member *m = seen_foreign(n, &st->conf, &said);
+	rl->refused_store_logged = st->counters.refused_store;
+	rl->refused_store_log_ms = now;
+	duet_log(DUET_LOG_ERROR,
+		 "%" PRIu64
+		 " raft messages refused so far from %s: they come from store %016" PRIx64
+		 ", but incarnation %" PRIu64 " of %s is bound to store %016" PRIx64
+		 ". That store was wiped and made again (duetctl init while its peers could not "
+		 "be reached, or a copy of another store): it has forgotten its votes and "
+		 "entries. Bring it back with `duetctl rejoin` on it.",
+		 st->counters.refused_store, m ? m->name : "a member", said, m ? m->incarnation : 0,
+		 m ? m->name : "it", m ? m->store_id : 0);
+}
+
+/* The data-node leader binds the incarnations in force to their stores:
+ * its own, and each peer's as its raft messages say it. One MEMBERSHIP at
+ * a time, none while a rejoin's is pending. */
+static void bind_step(struct node *n, uint64_t now)
+{
+	struct node_rejoin_lead *rl = &n->rejoin_lead;
+	struct raft_status st;
+	raft_status(n->raft, now, &st);
+	refused_store_log(n, &st, now);
+	if (n->cfg.self_kind != DUET_MEMBER_DATA || st.role != RAFT_LEADER ||
+	    st.lease_expiry_ms <= now || rl->active)
+		return;
+	if (rl->bind_index && st.commit_index < rl->bind_index)
+		return; /* in flight */
+	rl->bind_index = 0;
+	struct duet_membership conf = st.conf;
+	char what[256] = "";
+	size_t used = 0;
+	for (uint32_t i = 0; i < conf.n; i++) {
+		struct duet_member *m = &conf.members[i];
+		if (m->store_id)
+			continue;
+		uint64_t id = 0;
+		if (m->id == n->cfg.self_id) {
+			if (m->incarnation == n->incarnation)
+				id = n->store_id;
+		} else {
+			for (uint32_t k = 0; k < DUET_MAX_MEMBERS && rl->seen[k].id; k++)
+				if (rl->seen[k].id == m->id &&
+				    rl->seen[k].incarnation == m->incarnation)
+					id = rl->seen[k].store_id;
+		}
+		if (!id)
+			continue;
+		m->store_id = id;
+		int w = snprintf(what + used, sizeof what - used, "%s%s=%016" PRIx64,
+				 used ? ", " : "", m->name, id);
+		if (w > 0 && (size_t)w < sizeof what - used)
+			used += (size_t)w;
+	}
+	if (!used)
+		return;
+	uint8_t buf[4096];
+	long len = duet_membership_encode(&conf, buf, sizeof buf);
+	uint64_t idx = 0;
+	int rc =
+	    len < 0 ? (int)len : ctl_propose(n, RAFT_ENTRY_MEMBERSHIP, buf, (uint32_t)len, &idx);
+	if (rc)
+		return; /* ctl_propose logged it; retried at the next turn */
+	rl->bind_index = idx;
+	duet_log(DUET_LOG_INFO,
+		 "binding incarnations to stores (MEMBERSHIP at entry %" PRIu64 "): %s", idx, what);
 }
 
 void rejoin_step(struct node *n)
@@ -420,6 +552,8 @@ void rejoin_step(struct node *n)
 	uint64_t now = node_now_ms();
 	member_step(n, now);
 	leader_step(n, now);
+	if (!rejoin_waiting(n))
+		bind_step(n, now);
 }
 
 void rejoin_status_json(struct node *n, FILE *f)
@@ -427,11 +561,14 @@ void rejoin_status_json(struct node *n, FILE *f)
 	struct raft_status st;
 	raft_status(n->raft, node_now_ms(), &st);
 	const struct duet_member *me = duet_membership_find(&st.conf, n->cfg.self_id);
-	fprintf(f, ",\"incarnation\":%" PRIu64 ",\"membership\":[", n->incarnation);
+	fprintf(f, ",\"incarnation\":%" PRIu64 ",\"store_id\":\"%016" PRIx64 "\",\"membership\":[",
+		n->incarnation, n->store_id);
 	for (uint32_t i = 0; i < st.conf.n; i++) {
 		const struct duet_member *m = &st.conf.members[i];
-		fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":\"%s\",\"incarnation\":%" PRIu64 "}",
-			i ? "," : "", m->id, m->name, m->incarnation);
+		fprintf(f,
+			"%s{\"id\":%" PRIu32 ",\"name\":\"%s\",\"incarnation\":%" PRIu64
+			",\"store_id\":\"%016" PRIx64 "\"}",
+			i ? "," : "", m->id, m->name, m->incarnation, m->store_id);
 	}
 	fprintf(f,
 		"],\"rejoin\":{\"state\":\"%s\",\"automatic\":%s,\"asked\":%" PRIu64

@@ -113,7 +113,14 @@ struct ctl_rebuild {
 	bool stopped;       /* the stop command ran in this rebuild */
 	bool again_soon;    /* the failure is expected to pass soon */
 	bool waited_master; /* step says "no master yet" */
-	uint64_t gen;       /* bumped by start and close: stale callbacks do nothing */
+	/* WAITING_SYNC: the stream deadline ([pg] rebuild_stream_timeout_ms)
+	 * counts from here: the start, or the last time the master's
+	 * PostgreSQL was found down or the standby streaming (monotonic ms) */
+	uint64_t stream_since_ms;
+	uint64_t master_check_at; /* next look at the master while not streaming */
+	bool master_checking;     /* ... one is on the threadpool */
+	bool master_down;         /* the last look found no primary to stream from */
+	uint64_t gen;             /* bumped by start and close: stale callbacks do nothing */
 	uint64_t started_ms, state_ms, done_ms, retry_at;
 	char reason[64]; /* "rejoin", "switchover" */
 	char step[160];  /* what the current state is doing, for a person */

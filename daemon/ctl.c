@@ -360,6 +360,15 @@ static void pg_start_done(void *data, const struct duet_cmd_result *r)
 	free(s);
 	n->ctl.pg_next_probe = 0;
 	n->ctl.pg_started_ms = r->exit_status == 0 ? node_now_ms() : 0;
+	if (r->exit_status != 0 && n->ctl.pg_stopped_by_us) {
+		/* PostgreSQL down is no longer our own stop's doing: it does not
+		 * start. The pg check counts again (a failing check hands over to
+		 * a SYNC standby), and the activation keeps trying */
+		n->ctl.pg_stopped_by_us = false;
+		duet_log(DUET_LOG_WARN,
+			 "PostgreSQL does not start: its check counts again (it was held while "
+			 "our own demotion had stopped it)");
+	}
 	step_failed(n, r->exit_status == 0 ? 0 : CTL_RETRY_MS);
 	node_drive_later(n);
 }
@@ -534,6 +543,13 @@ static void chain_next(struct node *n)
 			 * promotion deadline, before starting it again */
 			bool started =
 			    c->pg_started_ms && now - c->pg_started_ms < a->pg_promote_timeout_ms;
+			if (c->pg_err[0] && !a->pg_start_command[0] && c->pg_stopped_by_us) {
+				/* nothing will start it: its check counts again */
+				c->pg_stopped_by_us = false;
+				duet_log(DUET_LOG_WARN,
+					 "PostgreSQL does not answer and [pg] start_command is not "
+					 "set: its check counts again");
+			}
 			if (c->pg_err[0] && a->pg_start_command[0] && !started &&
 			    now - c->pg_last_ms < 2u * a->pg_probe_interval_ms) {
 				if (!(s = step_ctx_new(n)))

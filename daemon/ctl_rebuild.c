@@ -542,6 +542,8 @@ static void cmd_done(void *data, const struct duet_cmd_result *res)
 		duet_log(DUET_LOG_INFO, "rebuild: start: %s", what);
 		enter(n, REBUILD_WAITING_SYNC);
 	} else {
+		/* PostgreSQL down is not our own stop's doing any more */
+		n->ctl.pg_stopped_by_us = false;
 		failed(n, false, "[pg] start_command: %s", what);
 	}
 	node_drive_later(n);

@@ -24,6 +24,19 @@
 #       so node-a hands over to the SYNC standby and node-b acts with a
 #       writable PostgreSQL. Before the fix the check stayed held for ever:
 #       node-a kept retrying the start as the only "master", no failover.
+#   async_leader_hands_back     node-b's PostgreSQL stopped (SYNC off), then
+#       node-a's PostgreSQL killed (its pg check fails in the log), then
+#       node-a's duetd stopped (SIGSTOP) until node-b leads. node-b is not
+#       SYNC, so it cannot be master: it must hand leadership to node-a,
+#       named master with its data intact, which starts its PostgreSQL
+#       again and acts. Before the fix node-b kept leadership (the master's
+#       check fails) and proposed a refused MASTER(node-b): no master.
+#   own_demotion_not_a_health_failure   node-b's PostgreSQL stopped (SYNC
+#       off), node-a's duetd stopped until node-b leads: on waking node-a
+#       demotes (its own stop of PostgreSQL), node-b hands leadership back,
+#       node-a's start_command is held for 9 fs probes (3 x fail_after):
+#       its pg check stays held and no HEALTH failure of node-a's pg is
+#       committed; released, node-a acts again.
 #   fip_left_over_removed       the FIP added by hand on the standby's
 #       interface is removed by node-b's duetd; node-a keeps it.
 #   manager_left_over_stopped   the manager started by hand on the standby
@@ -272,6 +285,35 @@ HEALTH failure in the log"
 	duet_audit_has node-b HEALTH "node 1 pg failing" && fail "a pg failure of node-a was committed"
 	duet_wait_acks 50 node-a 30 || fail "no writes acknowledged by node-a"
 	ok "node-a acts again with a writable PostgreSQL; no pg failure in the log"
+	duet_probes_stop
+	duet_wait_verify node-a 20 || fail "acknowledged writes are missing on node-a"
+	;;
+async_leader_hands_back)
+	rig_pg_stop node-b || fail "stop node-b's PostgreSQL"
+	rig_wait $((20 * RIG_SLOW)) "node-a commits SYNC(node-b, off)" \
+		duet_is node-a '[.members[] | select(.name == "node-b") | .sync] == [false]' ||
+		fail "node-b is still SYNC: $(duet_field node-a '.members')"
+	ok "node-b's PostgreSQL stopped, SYNC off"
+	rig_pg_kill node-a all || fail "kill node-a's PostgreSQL"
+	rig_wait $((20 * RIG_SLOW)) "node-a's pg check failing in the log" \
+		duet_is node-b '[.members[] | select(.name == "node-a") | .critical_failing] == [true]' ||
+		fail "node-a's check: $(duet_field node-b '.members')"
+	ok "node-a's PostgreSQL killed, its critical check fails in the log"
+	pid=${DUET_PID[node-a]}
+	kill -STOP "$pid" || fail "SIGSTOP"
+	rig_wait $((20 * RIG_SLOW)) "node-b leads" duet_is node-b '.role == "leader"'
+	led=$?
+	kill -CONT "$pid" || fail "SIGCONT"
+	[ "$led" = 0 ] || fail "node-b did not lead while node-a's duetd was stopped"
+	ok "node-b led while node-a's duetd was stopped (not SYNC: no MASTER for it)"
+	rig_wait $((30 * RIG_SLOW)) "node-a acts as master with PostgreSQL a writable primary" \
+		master_ready || fail "no master: node-b: $(duet_field node-b \
+		'"\(.role) \(.why_not_master)"'); node-a: $(duet_field node-a '"\(.role) \(.acting)"')"
+	[ "$(acting_node)" = node-a ] || fail "$(acting_node) acts, not node-a"
+	grep -q "leadership to node-a (the master is alive; this node cannot be master)" \
+		"$RIG_DIR/node-b/duetd.log" || fail "node-b's log does not show the hand-back"
+	ok "node-b handed leadership to node-a, which started its PostgreSQL and acts"
+	duet_wait_acks 50 node-a 30 || fail "no writes acknowledged by node-a"
 	duet_probes_stop
 	duet_wait_verify node-a 20 || fail "acknowledged writes are missing on node-a"
 	;;

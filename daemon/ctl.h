@@ -78,6 +78,14 @@ enum ctl_rebuild_state {
 	REBUILD_FAILED,
 };
 
+/* ctl_rebuild.stop_look */
+enum ctl_rebuild_look {
+	REBUILD_LOOK_NONE = 0,
+	REBUILD_LOOK_ASKED,
+	REBUILD_LOOK_MASTER_DOWN, /* keep the standby: it streams once the master is back */
+	REBUILD_LOOK_MASTER_UP,   /* stop and rebuild it */
+};
+
 enum ctl_rebuild_method {
 	REBUILD_METHOD_UNKNOWN = 0,
 	REBUILD_METHOD_NONE,       /* already a standby streaming from the master */
@@ -120,7 +128,10 @@ struct ctl_rebuild {
 	uint64_t master_check_at; /* next look at the master while not streaming */
 	bool master_checking;     /* ... one is on the threadpool */
 	bool master_down;         /* the last look found no primary to stream from */
-	uint64_t gen;             /* bumped by start and close: stale callbacks do nothing */
+	/* STOPPING, the local server a standby that does not stream: the
+	 * look at the master that decides whether it is kept (enum below) */
+	int stop_look;
+	uint64_t gen; /* bumped by start and close: stale callbacks do nothing */
 	uint64_t started_ms, state_ms, done_ms, retry_at;
 	char reason[64]; /* "rejoin", "switchover" */
 	char step[160];  /* what the current state is doing, for a person */

@@ -9,7 +9,10 @@
  *   STOPPING      the local server is not a standby streaming from the
  *                 master and answers or has a postmaster.pid: [pg]
  *                 stop_command; one that is already such a standby needs
- *                 nothing (method "none")
+ *                 nothing (method "none"), and one that is a standby but
+ *                 does not stream while the master's PostgreSQL is down
+ *                 (a daemon restarted while its fresh copy waited for the
+ *                 master) is kept as it is and waits (WAITING_SYNC)
  *   CHECKPOINT    on the master (peer_conninfo, on the threadpool): it must
  *                 be a primary of the same major version as data_dir's
  *                 PG_VERSION; before a rewind, its CHECKPOINT makes
@@ -127,6 +130,8 @@ static void enter(struct node *n, int state)
 		pending_set(n, NULL);
 	r->state = state;
 	r->state_ms = node_now_ms();
+	if (state == REBUILD_STOPPING)
+		r->stop_look = REBUILD_LOOK_NONE;
 	if (state == REBUILD_WAITING_SYNC) {
 		r->stream_since_ms = r->state_ms;
 		r->master_check_at = r->state_ms + REBUILD_RETRY_MS;
@@ -406,6 +411,15 @@ static void master_check_after(uv_work_t *req, int status)
 	r->master_checking = false;
 	uint64_t now = node_now_ms();
 	r->master_check_at = now + REBUILD_RETRY_MS;
+	if (r->state == REBUILD_STOPPING && r->stop_look == REBUILD_LOOK_ASKED) {
+		r->stop_look = status || w->rc ? REBUILD_LOOK_MASTER_DOWN : REBUILD_LOOK_MASTER_UP;
+		if (status || w->rc)
+			snprintf(r->step, sizeof r->step, "the master's PostgreSQL %.130s",
+				 status ? duet_strerror(status) : w->err);
+		free(w);
+		node_drive_later(n);
+		return;
+	}
 	if (r->state != REBUILD_WAITING_SYNC) {
 		free(w);
 		return;
@@ -669,6 +683,39 @@ void ctl_rebuild_step(struct node *n)
 			duet_log(DUET_LOG_INFO, "rebuild: %s", r->detail);
 			enter(n, REBUILD_WAITING_SYNC);
 			return;
+		}
+		/* a standby that does not stream: with the master's PostgreSQL
+		 * down there is nothing to rebuild from, and the copy may be a
+		 * good one waiting for it (the daemon restarted meanwhile):
+		 * keep it running; stopping it would leave a crashed standby
+		 * that pg_rewind cannot recover in single-user mode */
+		if (!r->stopped && c->pg_known && c->pg_last.in_recovery) {
+			if (r->stop_look == REBUILD_LOOK_NONE) {
+				if (r->master_checking)
+					return; /* the look in flight ends first */
+				r->stop_look = REBUILD_LOOK_ASKED;
+				queue_master_check(n);
+				if (!r->master_checking)
+					r->stop_look = REBUILD_LOOK_NONE;
+				return;
+			}
+			if (r->stop_look == REBUILD_LOOK_ASKED)
+				return;
+			if (r->stop_look == REBUILD_LOOK_MASTER_DOWN) {
+				if (r->method == REBUILD_METHOD_UNKNOWN)
+					r->method = REBUILD_METHOD_NONE;
+				scopy(r->detail, sizeof r->detail,
+				      "the local PostgreSQL is a standby and the master's is down: "
+				      "kept as it is, it streams once the master is back");
+				duet_log(DUET_LOG_INFO, "rebuild: %s", r->detail);
+				enter(n, REBUILD_WAITING_SYNC);
+				r->master_down = true;
+				scopy(
+				    r->step, sizeof r->step,
+				    "the master's PostgreSQL is down: keeping the copy until it is "
+				    "back");
+				return;
+			}
 		}
 		/* also when it does not answer but postmaster.pid exists: a
 		 * server may be starting (a start that timed out leaves one

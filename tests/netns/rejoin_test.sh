@@ -44,6 +44,12 @@
 #                     a marker file still in it, one pg_basebackup in the
 #                     log, no rebuild failure. node-a back: node-b streams,
 #                     SYNC on, duetctl rejoin exits 0
+#   rebuild_resumed_keeps_copy_master_down   the same, and node-b's daemon
+#                     is restarted while it waits for the master: the
+#                     resumed rebuild keeps the standby running (same
+#                     postmaster, same copy) instead of stopping it; node-a
+#                     back: SYNC on with that copy (duetctl rejoin, which
+#                     followed the first daemon, ends with it)
 #   refused_on_master duetctl rejoin on the running master: refused, naming
 #                     the running daemon; on a stopped standby without --yes
 #                     and without a terminal: refused; nothing touched
@@ -89,7 +95,8 @@ rig_on_down() {
 # 120 s; its stream deadline is 3 s
 STREAM_TIMEOUT_MS=3000
 duet_pg_start_command() {
-	[ "$SCENARIO" = rebuild_keeps_copy_master_down ] && [ "$1" = node-b ] || return 1
+	case "$SCENARIO" in rebuild_*keeps_copy_master_down) ;; *) return 1 ;; esac
+	[ "$1" = node-b ] || return 1
 	local script=$RIG_DIR/node-b/pg-start.sh
 	printf '#!/bin/sh\nif [ -e %s ]; then\n\ttouch %s\n\ti=0\n\twhile [ -e %s ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done\nfi\nexec %s\n' \
 		"$RIG_DIR/hold-start" "$RIG_DIR/start-held" "$RIG_DIR/hold-start" \
@@ -98,7 +105,7 @@ duet_pg_start_command() {
 	echo "$script"
 }
 duet_pg_extra_config() {
-	[ "$SCENARIO" = rebuild_keeps_copy_master_down ] || return 0
+	case "$SCENARIO" in rebuild_*keeps_copy_master_down) ;; *) return 0 ;; esac
 	echo "rebuild_stream_timeout_ms = $STREAM_TIMEOUT_MS"
 }
 
@@ -337,7 +344,7 @@ version_mismatch)
 	rm -f "$d/PG_VERSION"
 	rejoin node-b node-a basebackup
 	;;
-rebuild_keeps_copy_master_down)
+rebuild_keeps_copy_master_down | rebuild_resumed_keeps_copy_master_down)
 	wipe node-b all
 	touch "$RIG_DIR/hold-start"
 	duet_rejoin_bg node-b "$RIG_DIR/rejoin-1-node-b.out" --why "rig test: $SCENARIO (node-b)" \
@@ -369,18 +376,45 @@ rebuild_keeps_copy_master_down)
 	rig_pg_pid node-b >/dev/null || fail "node-b's PostgreSQL is not running"
 	ok "after $(duet_field node-b '.pg_rebuild.state_ms') ms without a master the copy is \
 kept: $(duet_field node-b '.pg_rebuild.step')"
+	if [ "$SCENARIO" = rebuild_resumed_keeps_copy_master_down ]; then
+		pm=$(rig_pg_pid node-b) || fail "node-b's PostgreSQL is not running"
+		duet_stop node-b || fail "stop node-b's daemon"
+		wait "$DUET_REJOIN_PID"
+		ok "node-b's daemon stopped; duetctl rejoin, following it, exited $?"
+		DUET_REJOIN_PID=
+		duet_start node-b || fail "start node-b's daemon again"
+		rig_wait 30 "node-b's resumed rebuild waiting for SYNC on" \
+			duet_is node-b '.pg_rebuild.state == "waiting_sync"' ||
+			fail "node-b: $(duet_field node-b '.pg_rebuild')"
+		grep -q "a rebuild was in progress when the daemon stopped" \
+			"$RIG_DIR/node-b/duetd.log" || fail "node-b's daemon did not resume the rebuild"
+		rig_wait 30 "node-b's resumed rebuild keeps the copy for 2 stream deadlines" \
+			duet_is node-b ".pg_rebuild.state_ms >= $((2 * STREAM_TIMEOUT_MS))" ||
+			fail "node-b: $(duet_field node-b '.pg_rebuild')"
+		[ "$(duet_field node-b '.pg_rebuild | "\(.state) \(.failures)"')" = "waiting_sync 0" ] ||
+			fail "node-b: $(duet_field node-b '.pg_rebuild')"
+		[ "$(rig_pg_pid node-b)" = "$pm" ] ||
+			fail "node-b's postmaster was restarted ($pm -> $(rig_pg_pid node-b))"
+		ok "resumed, the standby was kept (postmaster $pm): $(duet_field node-b \
+			'.pg_rebuild | tostring')"
+	fi
 	rig_pg_start node-a || fail "start node-a's PostgreSQL"
 	duet_start node-a || fail "start node-a's daemon"
 	ok "node-a's PostgreSQL and duetd started again"
-	duet_rejoin_wait node-b || fail "duetctl rejoin of node-b exited $?"
-	sed 's/^/    | /' "$RIG_DIR/rejoin-1-node-b.out"
+	if [ "$SCENARIO" = rebuild_keeps_copy_master_down ]; then
+		duet_rejoin_wait node-b || fail "duetctl rejoin of node-b exited $?"
+		sed 's/^/    | /' "$RIG_DIR/rejoin-1-node-b.out"
+	fi
+	rig_wait 60 "node-b's rebuild done" duet_is node-b '.pg_rebuild.state == "done"' ||
+		fail "node-b: $(duet_field node-b '.pg_rebuild')"
 	rig_wait 30 "node-a acting master" duet_acting_master node-a || fail "node-a does not act"
 	duet_sync_on node-a node-b || fail "node-b is not SYNC: $(duet_field node-a '.members')"
 	rig_wait 10 "node-b's PostgreSQL streaming from node-a" duet_pg_standby_of node-b node-a ||
 		fail "node-b's PostgreSQL is not a standby streaming from node-a"
 	[ "$(system_id node-b)" = "$sysid" ] || fail "node-b's copy was replaced"
-	[ "$(duet_field node-b '.pg_rebuild.state')" = done ] ||
-		fail "node-b: $(duet_field node-b '.pg_rebuild')"
+	[ -e "$(rig_pg_datadir node-b)/duet-test-copy" ] || fail "node-b's copy was replaced"
+	n=$(grep -c "rebuild: basebackup$" "$RIG_DIR/node-b/duetd.log")
+	[ "$n" = 1 ] || fail "node-b's log shows $n base backups"
 	ok "node-b streams from node-a with the same copy, SYNC on; .pg_rebuild: \
 $(duet_field node-b '.pg_rebuild | tostring')"
 	duet_wait_acks 20 node-a 30 || fail "no writes acknowledged by node-a"

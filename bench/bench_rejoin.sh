@@ -8,12 +8,13 @@
 # tests (pgprobe write through the FIP, every 5 ms) runs from then on. Then:
 #
 #   raw_basebackup_s   pg_basebackup -X stream -c fast (duet's flags) from
-#                      node-a into a scratch directory, run in node-b's
-#                      namespace as postgres; the directory is deleted
-#   rejoin_s           node-b loses everything (duetd stopped, PostgreSQL
-#                      stopped, LMDB store and data directory emptied), then
-#                      duetctl rejoin --yes --start ... until it exits 0: node-b
-#                      is a SYNC standby again
+#                      the master into a scratch directory, run in the
+#                      standby's namespace as postgres; the directory is
+#                      deleted
+#   rejoin_s           the standby loses everything (duetd stopped,
+#                      PostgreSQL stopped, LMDB store and data directory
+#                      emptied), then duetctl rejoin --yes --start ... until
+#                      it exits 0: it is a SYNC standby again
 #                      (raw, rejoin, raw, ... raw: each the median of its runs)
 #   rejoin_over_basebackup   rejoin_s / raw_basebackup_s (target: <= 1.2)
 #   rejoin_failed_writes     write attempts that failed during the rejoin
@@ -28,9 +29,16 @@
 # between the machines with tc to N Mbit/s, e.g. 1000 for a gigabit LAN;
 # default: the veth pairs' own speed, several Gbit/s, which makes the
 # copy unusually short next to rejoin's fixed costs),
+# --rejoin-timeout S (one rejoin's deadline; default 600 + 10 x scale),
 # --keep (keep the rig's directory), --check (exit 1 unless every figure
 # line has a number: the ctest smoke). RIG_TMP is where the rig lives; it
 # needs about 4 x the database size free.
+#
+# Before it breaks a node or copies from one, the bench asks both nodes
+# which one acts as master (a failover may have moved the role: it wipes
+# the standby, whichever that is). Every wait has a deadline: with no
+# master, a rejoin or a switchover that does not end, or a tool that hangs,
+# it says what it waited for and exits 1.
 set -uo pipefail
 
 BIN=
@@ -39,6 +47,7 @@ SCALE=70
 SWITCHOVERS=10
 RUNS=3
 LINK_MBIT=
+REJOIN_TIMEOUT=
 CHECK=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -66,10 +75,14 @@ while [ $# -gt 0 ]; do
 		LINK_MBIT=$2
 		shift
 		;;
+	--rejoin-timeout)
+		REJOIN_TIMEOUT=$2
+		shift
+		;;
 	--keep) export RIG_KEEP=1 ;;
 	--check) CHECK=1 ;;
 	--help | -h)
-		sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+		awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 		exit 0
 		;;
 	*)
@@ -98,6 +111,14 @@ case "$LINK_MBIT" in *[!0-9]* | 0)
 	exit 2
 	;;
 esac
+case "$REJOIN_TIMEOUT" in *[!0-9]* | 0)
+	echo "bench-rejoin: --rejoin-timeout takes a positive number of seconds" >&2
+	exit 2
+	;;
+esac
+REJOIN_TIMEOUT=${REJOIN_TIMEOUT:-$((600 + 10 * SCALE))}
+# a tool's deadline: pgbench -i and one raw copy (seconds)
+TOOL_TIMEOUT=$REJOIN_TIMEOUT
 case "$SWITCHOVERS" in '' | *[!0-9]*)
 	echo "bench-rejoin: --switchovers takes a number" >&2
 	exit 2
@@ -147,12 +168,34 @@ percentile() { # P < file of numbers: nearest-rank percentile
 	pgbin=$RIG_PGBIN
 	[ -x "$pgbin/pgbench" ] || pgbin=/usr/lib/postgresql/15/bin
 
+	# the node acting as master now, on stdout; exit 1 (with a message)
+	# unless exactly one acts within 60 s
+	the_master() {
+		local n found
+		if ! rig_wait 60 "one node acting as master" duet__one_master >/dev/null 2>&1; then
+			log "no node acts as master after 60 s: node-a $(duet_field node-a \
+				'"\(.acting), log names \(.master.node // "none")"'), node-b $(duet_field \
+				node-b '"\(.acting): \(.why_not_master)"')"
+			return 1
+		fi
+		for n in node-a node-b; do
+			duet_acting_master "$n" && found=$n
+		done
+		echo "$found"
+	}
+	duet__one_master() {
+		local a=0 b=0
+		duet_acting_master node-a && a=1
+		duet_acting_master node-b && b=1
+		[ $((a + b)) = 1 ]
+	}
+
 	duet_up "" >/dev/null 2>&1 || die "the cluster did not come up"
 	log "rig in $RIG_DIR; pgbench -i -s $SCALE on node-a"
 	t0=$(now)
-	(cd / && rig_exec node-a "$pgbin/pgbench" -i -s "$SCALE" -q -h "$RIG_DIR/node-a" \
-		-p "$RIG_PG_PORT" -U postgres postgres) >"$RIG_DIR/pgbench.log" 2>&1 ||
-		die "pgbench -i failed: $(tail -n 5 "$RIG_DIR/pgbench.log")"
+	(cd / && rig_exec node-a timeout "$TOOL_TIMEOUT" "$pgbin/pgbench" -i -s "$SCALE" -q \
+		-h "$RIG_DIR/node-a" -p "$RIG_PG_PORT" -U postgres postgres) >"$RIG_DIR/pgbench.log" 2>&1 ||
+		die "pgbench -i failed or took over $TOOL_TIMEOUT s: $(tail -n 5 "$RIG_DIR/pgbench.log")"
 	t1=$(now)
 	bytes=$(rig_psql node-a "SELECT pg_database_size('postgres')") || die "database size"
 	fig scale "$SCALE"
@@ -173,48 +216,62 @@ percentile() { # P < file of numbers: nearest-rank percentile
 	duet_writer_start || die "writer"
 	duet_wait_acks 100 node-a 30 >/dev/null 2>&1 || die "no writes through the FIP"
 
-	# raw pg_basebackup, as duet runs it (-X stream -c fast), from node-a into
-	# a scratch directory on node-b, as postgres in node-b's namespace;
-	# prints the seconds it took
+	# raw pg_basebackup, as duet runs it (-X stream -c fast), from the master
+	# into a scratch directory on the standby, as postgres in the standby's
+	# namespace; prints the seconds it took
 	raw_basebackup() {
-		local scratch=$RIG_DIR/node-b/scratch t0 t1
+		local m o scratch t0 t1
+		m=$(the_master) || die "raw pg_basebackup: no master to copy from"
+		o=$(duet__other "$m")
+		scratch=$RIG_DIR/$o/scratch
 		mkdir -m 0700 "$scratch" || die "mkdir $scratch"
 		chown postgres:postgres "$scratch" || die "chown $scratch"
 		t0=$(now)
-		(cd / && rig_exec node-b runuser -u postgres -- "$RIG_PGBIN/pg_basebackup" \
-			-D "$scratch" -d "host=$(rig_ip node-a) port=$RIG_PG_PORT user=postgres dbname=postgres" \
+		(cd / && rig_exec "$o" timeout "$TOOL_TIMEOUT" runuser -u postgres -- \
+			"$RIG_PGBIN/pg_basebackup" -D "$scratch" \
+			-d "host=$(rig_ip "$m") port=$RIG_PG_PORT user=postgres dbname=postgres" \
 			-X stream -c fast --no-password) >>"$RIG_DIR/raw-basebackup.log" 2>&1 ||
-			die "pg_basebackup failed: $(tail -n 5 "$RIG_DIR/raw-basebackup.log")"
+			die "pg_basebackup from $m failed or took over $TOOL_TIMEOUT s: \
+$(tail -n 5 "$RIG_DIR/raw-basebackup.log")"
 		t1=$(now)
 		log "raw pg_basebackup: $(secs "$t0" "$t1") s ($(du -sm "$scratch" | cut -f1) MiB)"
 		rm -rf "${scratch:?}"
 		secs "$t0" "$t1"
 	}
 
-	# the empty_disk pattern on node-b, then duetctl rejoin; appends
-	# "rejoin_s pg_rebuild_s failed_writes" to $OUT/rejoins. Not in a
-	# subshell: the daemon that duetctl rejoin starts is adopted (DUET_PID)
+	# the empty_disk pattern on the standby (whichever node that is now),
+	# then duetctl rejoin; appends "rejoin_s pg_rebuild_s failed_writes" to
+	# $OUT/rejoins. Not in a subshell: the daemon that duetctl rejoin starts
+	# is adopted (DUET_PID)
 	wiped_rejoin() {
-		local d t0 t1 rc rj
-		duet_stop node-b || die "stop node-b's daemon"
-		rig_pg_stop node-b || die "stop node-b's PostgreSQL"
-		rm -rf "${RIG_DIR:?}/node-b/duet"
-		d=$(rig_pg_datadir node-b)
+		local m o d t0 t1 rc rj
+		m=$(the_master) || die "no master: not breaking a node"
+		o=$(duet__other "$m")
+		duet_sync_on "$m" "$o" ||
+			rig_wait 120 "$o a SYNC standby of $m" duet_sync_on "$m" "$o" >/dev/null 2>&1 ||
+			die "$o is not a SYNC standby of $m: not breaking it"
+		duet_stop "$o" || die "stop $o's daemon"
+		rig_pg_stop "$o" || die "stop $o's PostgreSQL"
+		rm -rf "${RIG_DIR:?}/$o/duet"
+		d=$(rig_pg_datadir "$o")
 		rm -rf "${d:?}"
 		mkdir -m 0700 "$d" || die "mkdir $d"
 		chown postgres:postgres "$d" || die "chown $d"
 		# what a replaced disk leaves: no old store next to the new one
-		rm -rf "$RIG_DIR"/node-b/duet.old-* "$RIG_DIR"/node-b/pg.old-*
-		log "node-b wiped; duetctl rejoin"
+		rm -rf "$RIG_DIR/$o"/duet.old-* "$RIG_DIR/$o"/pg.old-*
+		log "$o wiped (the master is $m); duetctl rejoin"
 		t0=$(now)
-		duet_rejoin node-b "$RIG_DIR/bench-rejoin.out" --why "bench-rejoin" --timeout 7200
+		duet_rejoin "$o" "$RIG_DIR/bench-rejoin.out" --why "bench-rejoin" \
+			--timeout "$REJOIN_TIMEOUT"
 		rc=$?
 		t1=$(now)
-		[ "$rc" = 0 ] || die "duetctl rejoin exited $rc"
-		duet_sync_on node-a node-b || die "node-b is not SYNC after the rejoin"
+		[ "$rc" = 0 ] || die "duetctl rejoin of $o exited $rc (deadline $REJOIN_TIMEOUT s)"
+		m=$(the_master) || die "no master after the rejoin of $o"
+		[ "$m" != "$o" ] || die "$o, just rejoined, acts as master"
+		duet_sync_on "$m" "$o" || die "$o is not SYNC after the rejoin"
 		rj=$(secs "$t0" "$t1")
-		log "rejoin: $rj s; node-b's .pg_rebuild: $(duet_field node-b '.pg_rebuild | tostring')"
-		echo "$rj $(duet_field node-b '.pg_rebuild.elapsed_ms / 1000') \
+		log "rejoin: $rj s; $o's .pg_rebuild: $(duet_field "$o" '.pg_rebuild | tostring')"
+		echo "$rj $(duet_field "$o" '.pg_rebuild.elapsed_ms / 1000') \
 $(duet_write_failures "$t0" "$t1")" >>"$OUT/rejoins"
 	}
 
@@ -242,9 +299,9 @@ $(duet_write_failures "$t0" "$t1")" >>"$OUT/rejoins"
 
 	# ---- switchover_unavailable_ms_p50 (duetctl switchover) ----
 	if [ "$SWITCHOVERS" -gt 0 ] && "$BIN/duetctl" switchover --help >/dev/null 2>&1; then
-		master="node-a"
 		: >"$OUT/gaps"
 		for i in $(seq 1 "$SWITCHOVERS"); do
+			master=$(the_master) || die "switchover $i: no master"
 			to=$(duet__other "$master")
 			duet_wait_acks 50 "$master" 30 >/dev/null 2>&1 ||
 				die "switchover $i: no writes acknowledged by $master"
@@ -265,7 +322,6 @@ $(duet_write_failures "$t0" "$t1")" >>"$OUT/rejoins"
 				END { printf "%d\n", g / 1e6 }' "$DUET_ACKS")
 			echo "$gap" >>"$OUT/gaps"
 			log "switchover $i: $master -> $to, writes stalled $gap ms at most"
-			master=$to
 		done
 		fig switchovers "$SWITCHOVERS"
 		fig switchover_unavailable_ms_p50 "$(percentile 50 <"$OUT/gaps")"
@@ -274,6 +330,7 @@ $(duet_write_failures "$t0" "$t1")" >>"$OUT/rejoins"
 		fig switchover_unavailable_ms_p50 "n/a (duetctl switchover not built)"
 	fi
 	duet_probes_stop
+	master=$(the_master) || die "no master at the end"
 	lost=$(duet_verify "$master" 2>/dev/null | sed -n 's/.*lost=\([0-9]*\).*/\1/p')
 	fig lost_acked_writes "${lost:-unknown}"
 	duet_stop_all || die "a daemon reported a sanitizer error"
@@ -283,7 +340,7 @@ cat "$OUT/figures"
 
 # replay_1m_entries_s: bench-replay's line, as it prints it
 if [ -x "$BIN/bench-replay" ]; then
-	line=$("$BIN/bench-replay" 2>"$OUT/replay.err" | grep -m1 '^replay_1m_entries_s')
+	line=$(timeout 600 "$BIN/bench-replay" 2>"$OUT/replay.err" | grep -m1 '^replay_1m_entries_s')
 	if [ -n "$line" ]; then
 		echo "$line"
 	else

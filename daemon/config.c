@@ -244,6 +244,11 @@ static const struct key_def keys[] = {
      "this node's primary_conninfo as a standby"},
     {SEC_PG, "rebuild_timeout_ms", T_U32, ACT_FIELD(pg_rebuild_timeout_ms), 1000, 86400000, NULL, 0,
      "14400000", "deadline of one pg_rewind or pg_basebackup run (ms)"},
+    {SEC_PG, "rebuild_stream_timeout_ms", T_U32, ACT_FIELD(pg_rebuild_stream_timeout_ms), 1000,
+     86400000, NULL, 0, "120000",
+     "a rebuilt standby that does not stream this long while the master's PostgreSQL answers "
+     "as a primary is copied again (its WAL or timeline cannot follow the master); while the "
+     "master is down or unreachable the copy is kept and the time does not count (ms)"},
 
     {SEC_FIP, "address", T_STR, ACT_STR(fip_address), 0, 0, NULL, 0, "",
      "the floating IP with its prefix, e.g. 10.0.0.100/24 (empty: no FIP)"},

@@ -360,6 +360,15 @@ static void pg_start_done(void *data, const struct duet_cmd_result *r)
 	free(s);
 	n->ctl.pg_next_probe = 0;
 	n->ctl.pg_started_ms = r->exit_status == 0 ? node_now_ms() : 0;
+	if (r->exit_status != 0 && n->ctl.pg_stopped_by_us) {
+		/* PostgreSQL down is no longer our own stop's doing: it does not
+		 * start. The pg check counts again (a failing check hands over to
+		 * a SYNC standby), and the activation keeps trying */
+		n->ctl.pg_stopped_by_us = false;
+		duet_log(DUET_LOG_WARN,
+			 "PostgreSQL does not start: its check counts again (it was held while "
+			 "our own demotion had stopped it)");
+	}
 	step_failed(n, r->exit_status == 0 ? 0 : CTL_RETRY_MS);
 	node_drive_later(n);
 }
@@ -534,6 +543,13 @@ static void chain_next(struct node *n)
 			 * promotion deadline, before starting it again */
 			bool started =
 			    c->pg_started_ms && now - c->pg_started_ms < a->pg_promote_timeout_ms;
+			if (c->pg_err[0] && !a->pg_start_command[0] && c->pg_stopped_by_us) {
+				/* nothing will start it: its check counts again */
+				c->pg_stopped_by_us = false;
+				duet_log(DUET_LOG_WARN,
+					 "PostgreSQL does not answer and [pg] start_command is not "
+					 "set: its check counts again");
+			}
 			if (c->pg_err[0] && a->pg_start_command[0] && !started &&
 			    now - c->pg_last_ms < 2u * a->pg_probe_interval_ms) {
 				if (!(s = step_ctx_new(n)))
@@ -691,19 +707,33 @@ static void leader_not_master(struct node *n, const struct raft_status *st)
 	if (master) {
 		/* the master may be alive and in touch (the witness handed
 		 * leadership to us, or a blip): give leadership back instead of
-		 * failing over, unless it reported a critical failure */
+		 * failing over, unless it reported a critical failure and this
+		 * node can take over. A leader that cannot be master (not SYNC:
+		 * MASTER(self) would be refused) hands leadership to the named
+		 * master even then: leading, it starts its PostgreSQL again
+		 * (its data is the cluster's), where this node can only wait
+		 * (DESIGN.md 4.9) */
+		bool can_take_over = role == FSM_ROLE_SYNC_STANDBY;
 		for (uint32_t i = 0; i < st->n_peers; i++) {
 			const struct raft_peer_status *p = &st->peers[i];
 			if (p->id != master || !p->last_ack_ms)
 				continue;
+			bool failing = ctl_check_failing(n, master);
 			if (now - p->last_ack_ms < n->cfg.raft.heartbeat_ms * 3u &&
-			    !ctl_check_failing(n, master) && p->match_index >= st->commit_index) {
+			    (!failing || !can_take_over) && p->match_index >= st->commit_index) {
 				snprintf(c->why_not_master, sizeof c->why_not_master,
-					 "the master %s is alive and in touch: leadership handed "
+					 "the master %s is alive and in touch%s: leadership handed "
 					 "back",
-					 member_name(n, master));
+					 member_name(n, master),
+					 failing
+					     ? " (a critical check fails there, but this node is "
+					       "not SYNC)"
+					     : "");
 				c->handbacks++;
-				ctl_transfer(n, master, "the master is alive");
+				ctl_transfer(n, master,
+					     failing ? "the master is alive; this node cannot be "
+						       "master"
+						     : "the master is alive");
 				return;
 			}
 		}

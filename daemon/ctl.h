@@ -78,6 +78,14 @@ enum ctl_rebuild_state {
 	REBUILD_FAILED,
 };
 
+/* ctl_rebuild.stop_look */
+enum ctl_rebuild_look {
+	REBUILD_LOOK_NONE = 0,
+	REBUILD_LOOK_ASKED,
+	REBUILD_LOOK_MASTER_DOWN, /* keep the standby: it streams once the master is back */
+	REBUILD_LOOK_MASTER_UP,   /* stop and rebuild it */
+};
+
 enum ctl_rebuild_method {
 	REBUILD_METHOD_UNKNOWN = 0,
 	REBUILD_METHOD_NONE,       /* already a standby streaming from the master */
@@ -113,7 +121,17 @@ struct ctl_rebuild {
 	bool stopped;       /* the stop command ran in this rebuild */
 	bool again_soon;    /* the failure is expected to pass soon */
 	bool waited_master; /* step says "no master yet" */
-	uint64_t gen;       /* bumped by start and close: stale callbacks do nothing */
+	/* WAITING_SYNC: the stream deadline ([pg] rebuild_stream_timeout_ms)
+	 * counts from here: the start, or the last time the master's
+	 * PostgreSQL was found down or the standby streaming (monotonic ms) */
+	uint64_t stream_since_ms;
+	uint64_t master_check_at; /* next look at the master while not streaming */
+	bool master_checking;     /* ... one is on the threadpool */
+	bool master_down;         /* the last look found no primary to stream from */
+	/* STOPPING, the local server a standby that does not stream: the
+	 * look at the master that decides whether it is kept (enum below) */
+	int stop_look;
+	uint64_t gen; /* bumped by start and close: stale callbacks do nothing */
 	uint64_t started_ms, state_ms, done_ms, retry_at;
 	char reason[64]; /* "rejoin", "switchover" */
 	char step[160];  /* what the current state is doing, for a person */

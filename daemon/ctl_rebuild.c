@@ -9,7 +9,10 @@
  *   STOPPING      the local server is not a standby streaming from the
  *                 master and answers or has a postmaster.pid: [pg]
  *                 stop_command; one that is already such a standby needs
- *                 nothing (method "none")
+ *                 nothing (method "none"), and one that is a standby but
+ *                 does not stream while the master's PostgreSQL is down
+ *                 (a daemon restarted while its fresh copy waited for the
+ *                 master) is kept as it is and waits (WAITING_SYNC)
  *   CHECKPOINT    on the master (peer_conninfo, on the threadpool): it must
  *                 be a primary of the same major version as data_dir's
  *                 PG_VERSION; before a rewind, its CHECKPOINT makes
@@ -20,7 +23,14 @@
  *   CONFIGURING   standby.signal and primary_conninfo (threadpool)
  *   STARTING      [pg] start_command
  *   WAITING_SYNC  until the log holds SYNC(this node, on): the master's
- *                 sync manager sees the standby stream and commits it
+ *                 sync manager sees the standby stream and commits it. A
+ *                 finished copy is never thrown away because the master is
+ *                 down: while the standby does not stream, the master is
+ *                 looked at every REBUILD_RETRY_MS, and only a standby that
+ *                 has not streamed for [pg] rebuild_stream_timeout_ms while
+ *                 every look found the master's PostgreSQL up, reachable
+ *                 and a primary (the copy cannot follow it: a timeline or
+ *                 WAL it lacks) is rebuilt again (DESIGN.md 4.9, liveness)
  *
  * Every step can be run again: a failure (the master unreachable, a tool
  * killed, a start that failed) is shown in status and the step runs again
@@ -54,8 +64,7 @@
 #include "node_internal.h"
 
 #define REBUILD_RETRY_MS      5000
-#define REBUILD_RETRY_SOON_MS 500    /* the master is being promoted (a switchover) */
-#define REBUILD_STREAM_MS     120000 /* started but not streaming this long: again */
+#define REBUILD_RETRY_SOON_MS 500 /* the master is being promoted (a switchover) */
 #define REBUILD_CONNECT_S     "5"
 
 static const char *state_name(int s)
@@ -121,6 +130,13 @@ static void enter(struct node *n, int state)
 		pending_set(n, NULL);
 	r->state = state;
 	r->state_ms = node_now_ms();
+	if (state == REBUILD_STOPPING)
+		r->stop_look = REBUILD_LOOK_NONE;
+	if (state == REBUILD_WAITING_SYNC) {
+		r->stream_since_ms = r->state_ms;
+		r->master_check_at = r->state_ms + REBUILD_RETRY_MS;
+		r->master_down = false;
+	}
 	r->step[0] = '\0';
 	duet_log(DUET_LOG_INFO, "rebuild: %s", state_name(state));
 }
@@ -351,6 +367,124 @@ static void checkpoint_after(uv_work_t *req, int status)
 	node_drive_later(n);
 }
 
+/* WAITING_SYNC, not streaming: is there a primary to stream from? */
+static void master_check_work(uv_work_t *req)
+{
+	struct rb_work *w = req->data;
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {w->sc.primary_conninfo, REBUILD_CONNECT_S, "duet-rebuild", NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		snprintf(w->err, sizeof w->err, "does not answer: %.300s",
+			 c ? PQerrorMessage(c) : "out of memory");
+		w->rc = -EHOSTUNREACH;
+	} else {
+		PGresult *res = PQexec(c, "SELECT pg_is_in_recovery()");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			snprintf(w->err, sizeof w->err, "%.400s", PQerrorMessage(c));
+			w->rc = -EIO;
+		} else if (PQgetvalue(res, 0, 0)[0] == 't') {
+			snprintf(w->err, sizeof w->err, "is not a primary (in recovery)");
+			w->rc = -EAGAIN;
+		}
+		PQclear(res);
+	}
+	if (c)
+		PQfinish(c);
+	size_t len = strlen(w->err);
+	while (len && (w->err[len - 1] == '\n' || w->err[len - 1] == ' '))
+		w->err[--len] = '\0';
+}
+
+static void master_check_after(uv_work_t *req, int status)
+{
+	struct rb_work *w = req->data;
+	struct rb_ctx *x = w->x;
+	struct node *n = x->n;
+	struct ctl_rebuild *r = &n->ctl.rebuild;
+	bool current = x->gen == r->gen && !n->stopping;
+	free(x);
+	if (!current) {
+		free(w);
+		return;
+	}
+	r->master_checking = false;
+	uint64_t now = node_now_ms();
+	r->master_check_at = now + REBUILD_RETRY_MS;
+	if (r->state == REBUILD_STOPPING && r->stop_look == REBUILD_LOOK_ASKED) {
+		r->stop_look = status || w->rc ? REBUILD_LOOK_MASTER_DOWN : REBUILD_LOOK_MASTER_UP;
+		if (status || w->rc)
+			snprintf(r->step, sizeof r->step, "the master's PostgreSQL %.130s",
+				 status ? duet_strerror(status) : w->err);
+		free(w);
+		node_drive_later(n);
+		return;
+	}
+	if (r->state != REBUILD_WAITING_SYNC) {
+		free(w);
+		return;
+	}
+	if (status || w->rc) {
+		/* nothing to stream from: the copy is kept, and the deadline
+		 * counts again from when there is */
+		if (!r->master_down)
+			duet_log(DUET_LOG_WARN,
+				 "rebuild: the master's PostgreSQL (%s) %s: the copy is kept; "
+				 "the standby streams once the master is back",
+				 n->cfg.act.pg_peer_conninfo,
+				 status ? duet_strerror(status) : w->err);
+		r->master_down = true;
+		r->stream_since_ms = now;
+		snprintf(r->step, sizeof r->step,
+			 "the master's PostgreSQL %.100s: keeping the copy until it is back",
+			 status ? duet_strerror(status) : w->err);
+		free(w);
+		node_drive_later(n);
+		return;
+	}
+	if (r->master_down) {
+		duet_log(DUET_LOG_INFO,
+			 "rebuild: the master's PostgreSQL is a primary again: waiting for the "
+			 "standby to stream");
+		r->master_down = false;
+	}
+	free(w);
+	if (now - r->stream_since_ms > n->cfg.act.pg_rebuild_stream_timeout_ms) {
+		failed(n, false,
+		       "PostgreSQL does not stream although the master's is a primary and "
+		       "answers, %u ms after it started or the master came back: the copy "
+		       "cannot follow it; rebuilding again",
+		       n->cfg.act.pg_rebuild_stream_timeout_ms);
+	}
+	node_drive_later(n);
+}
+
+static void queue_master_check(struct node *n)
+{
+	struct ctl_rebuild *r = &n->ctl.rebuild;
+	struct rb_work *w = calloc(1, sizeof *w);
+	struct rb_ctx *x = malloc(sizeof *x);
+	if (!w || !x) {
+		free(w);
+		free(x);
+		return;
+	}
+	/* not ctx_new: a look at the master does not hold the rebuild back
+	 * (SYNC on is still noticed while it runs) */
+	x->n = n;
+	x->gen = r->gen;
+	w->x = x;
+	fill_standby_config(n, &w->sc);
+	w->req.data = w;
+	if (uv_queue_work(n->loop, &w->req, master_check_work, master_check_after) == 0) {
+		r->master_checking = true;
+	} else {
+		free(x);
+		free(w);
+		r->master_check_at = node_now_ms() + REBUILD_RETRY_MS;
+	}
+}
+
 static void configure_work(uv_work_t *req)
 {
 	struct rb_work *w = req->data;
@@ -422,6 +556,8 @@ static void cmd_done(void *data, const struct duet_cmd_result *res)
 		duet_log(DUET_LOG_INFO, "rebuild: start: %s", what);
 		enter(n, REBUILD_WAITING_SYNC);
 	} else {
+		/* PostgreSQL down is not our own stop's doing any more */
+		n->ctl.pg_stopped_by_us = false;
 		failed(n, false, "[pg] start_command: %s", what);
 	}
 	node_drive_later(n);
@@ -548,6 +684,39 @@ void ctl_rebuild_step(struct node *n)
 			enter(n, REBUILD_WAITING_SYNC);
 			return;
 		}
+		/* a standby that does not stream: with the master's PostgreSQL
+		 * down there is nothing to rebuild from, and the copy may be a
+		 * good one waiting for it (the daemon restarted meanwhile):
+		 * keep it running; stopping it would leave a crashed standby
+		 * that pg_rewind cannot recover in single-user mode */
+		if (!r->stopped && c->pg_known && c->pg_last.in_recovery) {
+			if (r->stop_look == REBUILD_LOOK_NONE) {
+				if (r->master_checking)
+					return; /* the look in flight ends first */
+				r->stop_look = REBUILD_LOOK_ASKED;
+				queue_master_check(n);
+				if (!r->master_checking)
+					r->stop_look = REBUILD_LOOK_NONE;
+				return;
+			}
+			if (r->stop_look == REBUILD_LOOK_ASKED)
+				return;
+			if (r->stop_look == REBUILD_LOOK_MASTER_DOWN) {
+				if (r->method == REBUILD_METHOD_UNKNOWN)
+					r->method = REBUILD_METHOD_NONE;
+				scopy(r->detail, sizeof r->detail,
+				      "the local PostgreSQL is a standby and the master's is down: "
+				      "kept as it is, it streams once the master is back");
+				duet_log(DUET_LOG_INFO, "rebuild: %s", r->detail);
+				enter(n, REBUILD_WAITING_SYNC);
+				r->master_down = true;
+				scopy(
+				    r->step, sizeof r->step,
+				    "the master's PostgreSQL is down: keeping the copy until it is "
+				    "back");
+				return;
+			}
+		}
 		/* also when it does not answer but postmaster.pid exists: a
 		 * server may be starting (a start that timed out leaves one
 		 * waiting); stopping a stopped server is harmless */
@@ -607,13 +776,15 @@ void ctl_rebuild_step(struct node *n)
 				 now - r->started_ms, method_name(r->method));
 			return;
 		}
-		if (!streaming_standby(c) && now - r->state_ms > REBUILD_STREAM_MS) {
-			failed(n, false,
-			       "PostgreSQL does not stream from the master %u s after it started: "
-			       "rebuilding again",
-			       REBUILD_STREAM_MS / 1000);
-			return;
+		if (streaming_standby(c)) {
+			r->stream_since_ms = now;
+			r->master_down = false;
+		} else if (!r->master_checking && now >= r->master_check_at) {
+			/* the deadline is judged when the look ends */
+			queue_master_check(n);
 		}
+		if (r->master_down)
+			return; /* step says so */
 		snprintf(r->step, sizeof r->step, "waiting for SYNC on: PostgreSQL %s%s%s",
 			 !c->pg_known             ? "does not answer"
 			 : c->pg_last.in_recovery ? "is a standby, WAL receiver "

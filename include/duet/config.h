@@ -109,6 +109,7 @@ struct duet_config_actions {
 	char pg_os_user[DUET_NAME_MAX];
 	char pg_peer_conninfo[DUET_CONFIG_STR_MAX]; /* computed from the other data member */
 	uint32_t pg_rebuild_timeout_ms;
+	uint32_t pg_rebuild_stream_timeout_ms; /* not streaming with the master up: copy again */
 	/* [fip] */
 	char fip_address[DUET_CONFIG_STR_MAX]; /* "10.0.0.100/24"; empty: no FIP */
 	char fip_interface[DUET_NAME_MAX];

@@ -32,6 +32,9 @@
 # Hooks, optional functions the caller defines (as rig.sh's rig_on_down):
 #   duet_extra_config NODE  prints lines appended to NODE's config by duet_up
 #                           (sections of its own, e.g. [traps] and [sink])
+#   duet_pg_start_command NODE  prints the [pg] start_command for NODE (e.g.
+#                           a script around rig_pg_cmd NODE start); fails: the usual
+#   duet_pg_extra_config NODE   prints key lines added to NODE's [pg] section
 #   duet_wrap NODE          prints a command prefix duet_start runs NODE's
 #                           daemon under (words without spaces, e.g.
 #                           "env LD_PRELOAD=... FAKETIME=..."); empty: none
@@ -100,12 +103,13 @@ EOC
 
 [pg]
 conninfo = $(rig_pg_conninfo "$n")
-start_command = $(rig_pg_cmd "$n" start)
+start_command = $(duet__pg_start_cmd "$n")
 stop_command = $(rig_pg_cmd "$n" stop)
 data_dir = $(rig_pg_datadir "$n")
 config_file = $RIG_DIR/$n/conf/postgresql.conf
 bin_dir = $RIG_PGBIN
 peer_conninfo = host=$(rig_ip "$other") port=$RIG_PG_PORT user=postgres dbname=postgres
+$(declare -F duet_pg_extra_config >/dev/null && duet_pg_extra_config "$n")
 
 [fip]
 address = $RIG_FIP/24
@@ -137,6 +141,17 @@ duet__manager_cmds() {
 		rig_manager_cmds "$1" | sed "s|^stop_command = .*|stop_command = $stop|"
 	else
 		rig_manager_cmds "$1"
+	fi
+}
+
+# the [pg] start_command; the hook duet_pg_start_command NODE, when the
+# caller defines it and it succeeds, prints the one to use instead
+duet__pg_start_cmd() {
+	local cmd
+	if declare -F duet_pg_start_command >/dev/null && cmd=$(duet_pg_start_command "$1"); then
+		echo "$cmd"
+	else
+		rig_pg_cmd "$1" start
 	fi
 }
 

@@ -35,6 +35,21 @@
 #                     (PG_VERSION): the rebuild stops for good with "version
 #                     mismatch", duetctl rejoin exits 1 saying so; with the
 #                     file gone, duetctl rejoin again: base backup, SYNC on
+#   rebuild_keeps_copy_master_down   (issue 13 defect 11) node-b emptied
+#                     and rejoined; its start_command is held once the copy is
+#                     made, node-a's duetd and PostgreSQL are stopped, then
+#                     node-b's standby starts with no master to stream from.
+#                     Past [pg] rebuild_stream_timeout_ms (3 s here) several
+#                     times over, the copy is kept: same system identifier,
+#                     a marker file still in it, one pg_basebackup in the
+#                     log, no rebuild failure. node-a back: node-b streams,
+#                     SYNC on, duetctl rejoin exits 0
+#   rebuild_resumed_keeps_copy_master_down   the same, and node-b's daemon
+#                     is restarted while it waits for the master: the
+#                     resumed rebuild keeps the standby running (same
+#                     postmaster, same copy) instead of stopping it; node-a
+#                     back: SYNC on with that copy (duetctl rejoin, which
+#                     followed the first daemon, ends with it)
 #   refused_on_master duetctl rejoin on the running master: refused, naming
 #                     the running daemon; on a stopped standby without --yes
 #                     and without a terminal: refused; nothing touched
@@ -73,6 +88,48 @@ rig_on_down() {
 	done
 	echo "---- writer (last 10 lines)" >&2
 	tail -n 10 "$RIG_DIR/writer.log" >&2 2>/dev/null
+}
+
+# rebuild_keeps_copy_master_down: node-b's start_command waits while
+# $RIG_DIR/hold-start exists (and says so in $RIG_DIR/start-held), at most
+# 120 s; its stream deadline is 3 s
+STREAM_TIMEOUT_MS=3000
+duet_pg_start_command() {
+	case "$SCENARIO" in rebuild_*keeps_copy_master_down) ;; *) return 1 ;; esac
+	[ "$1" = node-b ] || return 1
+	local script=$RIG_DIR/node-b/pg-start.sh
+	printf '#!/bin/sh\nif [ -e %s ]; then\n\ttouch %s\n\ti=0\n\twhile [ -e %s ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done\nfi\nexec %s\n' \
+		"$RIG_DIR/hold-start" "$RIG_DIR/start-held" "$RIG_DIR/hold-start" \
+		"$(rig_pg_cmd node-b start)" >"$script"
+	chmod +x "$script"
+	echo "$script"
+}
+duet_pg_extra_config() {
+	case "$SCENARIO" in rebuild_*keeps_copy_master_down) ;; *) return 0 ;; esac
+	echo "rebuild_stream_timeout_ms = $STREAM_TIMEOUT_MS"
+}
+
+# system_id NODE: the system identifier of NODE's data directory
+system_id() {
+	"$RIG_PGBIN/pg_controldata" -D "$(rig_pg_datadir "$1")" 2>/dev/null |
+		sed -n 's/^Database system identifier: *//p'
+}
+
+# copy_waited_long: node-b's rebuild has waited for SYNC on with the copy it
+# made for 4 stream deadlines, without a failure; it also ends the wait
+# (writing $RIG_DIR/copy-left) when the rebuild left waiting_sync
+copy_waited_long() {
+	local st
+	st=$(duet_field node-b '.pg_rebuild | "\(.state) \(.state_ms) \(.failures)"')
+	case "$st" in
+	"waiting_sync "*" 0") ;;
+	*)
+		echo "node-b's rebuild left waiting_sync: $(duet_field node-b '.pg_rebuild')" \
+			>"$RIG_DIR/copy-left"
+		return 0
+		;;
+	esac
+	[ "$(echo "$st" | cut -d' ' -f2)" -ge $((4 * STREAM_TIMEOUT_MS)) ]
 }
 
 [ "$(id -u)" = 0 ] || fail "needs root (network namespaces, PostgreSQL as user postgres)"
@@ -286,6 +343,82 @@ version_mismatch)
 	duet_stop node-b || fail "stop node-b's daemon"
 	rm -f "$d/PG_VERSION"
 	rejoin node-b node-a basebackup
+	;;
+rebuild_keeps_copy_master_down | rebuild_resumed_keeps_copy_master_down)
+	wipe node-b all
+	touch "$RIG_DIR/hold-start"
+	duet_rejoin_bg node-b "$RIG_DIR/rejoin-1-node-b.out" --why "rig test: $SCENARIO (node-b)" \
+		--timeout $((180 * RIG_SLOW))
+	rig_wait 90 "node-b's copy made, its start_command held" test -e "$RIG_DIR/start-held" ||
+		fail "node-b's start was not reached: $(duet_field node-b '.pg_rebuild')"
+	duet_adopt node-b || fail "the daemon started by duetctl rejoin"
+	sysid=$(system_id node-b)
+	[ -n "$sysid" ] || fail "no system identifier in node-b's copy"
+	touch "$(rig_pg_datadir node-b)/duet-test-copy"
+	ok "copy made (system identifier $sysid); node-b's start held: $(duet_field node-b \
+		'.pg_rebuild | tostring')"
+	duet_stop node-a || fail "stop node-a's daemon"
+	rig_pg_stop node-a || fail "stop node-a's PostgreSQL"
+	ok "node-a's duetd and PostgreSQL stopped: no master to stream from"
+	rm -f "$RIG_DIR/hold-start"
+	rig_wait 30 "node-b's rebuild waiting for SYNC on" \
+		duet_is node-b '.pg_rebuild.state == "waiting_sync"' ||
+		fail "node-b: $(duet_field node-b '.pg_rebuild')"
+	rig_wait $((60 + 8 * STREAM_TIMEOUT_MS / 1000)) \
+		"node-b keeping its copy for 4 stream deadlines" copy_waited_long ||
+		fail "node-b: $(duet_field node-b '.pg_rebuild')"
+	[ ! -e "$RIG_DIR/copy-left" ] || fail "$(cat "$RIG_DIR/copy-left")"
+	[ "$(system_id node-b)" = "$sysid" ] ||
+		fail "node-b's copy was replaced: system identifier $(system_id node-b)"
+	[ -e "$(rig_pg_datadir node-b)/duet-test-copy" ] || fail "node-b's copy was replaced"
+	n=$(grep -c "rebuild: basebackup$" "$RIG_DIR/node-b/duetd.log")
+	[ "$n" = 1 ] || fail "node-b's log shows $n base backups"
+	rig_pg_pid node-b >/dev/null || fail "node-b's PostgreSQL is not running"
+	ok "after $(duet_field node-b '.pg_rebuild.state_ms') ms without a master the copy is \
+kept: $(duet_field node-b '.pg_rebuild.step')"
+	if [ "$SCENARIO" = rebuild_resumed_keeps_copy_master_down ]; then
+		pm=$(rig_pg_pid node-b) || fail "node-b's PostgreSQL is not running"
+		duet_stop node-b || fail "stop node-b's daemon"
+		wait "$DUET_REJOIN_PID"
+		ok "node-b's daemon stopped; duetctl rejoin, following it, exited $?"
+		DUET_REJOIN_PID=
+		duet_start node-b || fail "start node-b's daemon again"
+		rig_wait 30 "node-b's resumed rebuild waiting for SYNC on" \
+			duet_is node-b '.pg_rebuild.state == "waiting_sync"' ||
+			fail "node-b: $(duet_field node-b '.pg_rebuild')"
+		grep -q "a rebuild was in progress when the daemon stopped" \
+			"$RIG_DIR/node-b/duetd.log" || fail "node-b's daemon did not resume the rebuild"
+		rig_wait 30 "node-b's resumed rebuild keeps the copy for 2 stream deadlines" \
+			duet_is node-b ".pg_rebuild.state_ms >= $((2 * STREAM_TIMEOUT_MS))" ||
+			fail "node-b: $(duet_field node-b '.pg_rebuild')"
+		[ "$(duet_field node-b '.pg_rebuild | "\(.state) \(.failures)"')" = "waiting_sync 0" ] ||
+			fail "node-b: $(duet_field node-b '.pg_rebuild')"
+		[ "$(rig_pg_pid node-b)" = "$pm" ] ||
+			fail "node-b's postmaster was restarted ($pm -> $(rig_pg_pid node-b))"
+		ok "resumed, the standby was kept (postmaster $pm): $(duet_field node-b \
+			'.pg_rebuild | tostring')"
+	fi
+	rig_pg_start node-a || fail "start node-a's PostgreSQL"
+	duet_start node-a || fail "start node-a's daemon"
+	ok "node-a's PostgreSQL and duetd started again"
+	if [ "$SCENARIO" = rebuild_keeps_copy_master_down ]; then
+		duet_rejoin_wait node-b || fail "duetctl rejoin of node-b exited $?"
+		sed 's/^/    | /' "$RIG_DIR/rejoin-1-node-b.out"
+	fi
+	rig_wait 60 "node-b's rebuild done" duet_is node-b '.pg_rebuild.state == "done"' ||
+		fail "node-b: $(duet_field node-b '.pg_rebuild')"
+	rig_wait 30 "node-a acting master" duet_acting_master node-a || fail "node-a does not act"
+	duet_sync_on node-a node-b || fail "node-b is not SYNC: $(duet_field node-a '.members')"
+	rig_wait 10 "node-b's PostgreSQL streaming from node-a" duet_pg_standby_of node-b node-a ||
+		fail "node-b's PostgreSQL is not a standby streaming from node-a"
+	[ "$(system_id node-b)" = "$sysid" ] || fail "node-b's copy was replaced"
+	[ -e "$(rig_pg_datadir node-b)/duet-test-copy" ] || fail "node-b's copy was replaced"
+	n=$(grep -c "rebuild: basebackup$" "$RIG_DIR/node-b/duetd.log")
+	[ "$n" = 1 ] || fail "node-b's log shows $n base backups"
+	ok "node-b streams from node-a with the same copy, SYNC on; .pg_rebuild: \
+$(duet_field node-b '.pg_rebuild | tostring')"
+	duet_wait_acks 20 node-a 30 || fail "no writes acknowledged by node-a"
+	CLEAN_FROM=$(now)
 	;;
 refused_on_master)
 	out=$RIG_DIR/refused.txt

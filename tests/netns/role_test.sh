@@ -18,6 +18,25 @@
 #       duetctl switchover to node-b is aborted with a status line that says
 #       so, no MASTER(node-b) is committed, node-a acts as master again
 #       (its PostgreSQL started again) and acknowledges writes.
+#   pg_start_fails_check_resumes    the lease blip above with node-a's
+#       [pg] start_command failing: its pg check, held while its own
+#       demotion had stopped PostgreSQL, counts again once the start fails,
+#       so node-a hands over to the SYNC standby and node-b acts with a
+#       writable PostgreSQL. Before the fix the check stayed held for ever:
+#       node-a kept retrying the start as the only "master", no failover.
+#   async_leader_hands_back     node-b's PostgreSQL stopped (SYNC off), then
+#       node-a's PostgreSQL killed (its pg check fails in the log), then
+#       node-a's duetd stopped (SIGSTOP) until node-b leads. node-b is not
+#       SYNC, so it cannot be master: it must hand leadership to node-a,
+#       named master with its data intact, which starts its PostgreSQL
+#       again and acts. Before the fix node-b kept leadership (the master's
+#       check fails) and proposed a refused MASTER(node-b): no master.
+#   own_demotion_not_a_health_failure   node-b's PostgreSQL stopped (SYNC
+#       off), node-a's duetd stopped until node-b leads: on waking node-a
+#       demotes (its own stop of PostgreSQL), node-b hands leadership back,
+#       node-a's start_command is held for 9 fs probes (3 x fail_after):
+#       its pg check stays held and no HEALTH failure of node-a's pg is
+#       committed; released, node-a acts again.
 #   fip_left_over_removed       the FIP added by hand on the standby's
 #       interface is removed by node-b's duetd; node-a keeps it.
 #   manager_left_over_stopped   the manager started by hand on the standby
@@ -65,6 +84,37 @@ duet_manager_stop_command() {
 		"$RIG_DIR/stop-fails" "$real" >"$script"
 	chmod +x "$script"
 	echo "$script"
+}
+
+# node-a's PostgreSQL start (pg_start_fails_check_resumes) fails while
+# $RIG_DIR/start-fails exists, leaving $RIG_DIR/start-failed;
+# (own_demotion_not_a_health_failure) waits while $RIG_DIR/hold-start
+# exists (at most 60 s), saying so in $RIG_DIR/start-held
+duet_pg_start_command() {
+	[ "$1" = node-a ] || return 1
+	local script=$RIG_DIR/node-a/pg-start.sh real
+	real=$(rig_pg_cmd node-a start)
+	case "$SCENARIO" in
+	pg_start_fails_check_resumes)
+		printf '#!/bin/sh\n[ -e %s ] && { touch %s; echo "start refused (test)"; exit 3; }\nexec %s\n' \
+			"$RIG_DIR/start-fails" "$RIG_DIR/start-failed" "$real" >"$script"
+		;;
+	own_demotion_not_a_health_failure)
+		printf '#!/bin/sh\nif [ -e %s ]; then\n\ttouch %s\n\ti=0\n\twhile [ -e %s ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done\nfi\nexec %s\n' \
+			"$RIG_DIR/hold-start" "$RIG_DIR/start-held" "$RIG_DIR/hold-start" "$real" >"$script"
+		;;
+	*) return 1 ;;
+	esac
+	chmod +x "$script"
+	echo "$script"
+}
+
+# fs_probes NODE: how many fs probes NODE has made (a clock made of events)
+fs_probes() {
+	duet_field "$1" '.checks[] | select(.name == "fs") | .probes'
+}
+fs_probes_at_least() {
+	[ "$(fs_probes "$1")" -ge "$2" ]
 }
 
 # master_code NODE: the HTTP status of NODE's /master
@@ -167,6 +217,105 @@ PostgreSQL was down or a standby: $(awk '$2 == 200 && $3 != "t"' "$RIG_DIR/maste
 	duet_probes_stop
 	duet_wait_verify "$(acting_node)" 20 || fail "acknowledged writes are missing"
 	ok "every acknowledged write is on $(acting_node)"
+	;;
+pg_start_fails_check_resumes)
+	touch "$RIG_DIR/start-fails"
+	pid=${DUET_PID[node-a]}
+	kill -STOP "$pid" || fail "SIGSTOP"
+	sleep 0.65 # the fault: a stall longer than the 500 ms lease
+	kill -CONT "$pid" || fail "SIGCONT"
+	rig_wait 10 "node-a demotes on waking" grep -qE \
+		"demoting \((the lease was lost|no longer the leader|the role was lost)" \
+		"$RIG_DIR/node-a/duetd.log" || fail "the stall did not cost node-a its lease"
+	rig_wait $((30 * RIG_SLOW)) "node-a tries to start its PostgreSQL" \
+		test -e "$RIG_DIR/start-failed" ||
+		fail "node-a never ran its start_command (node-b took over at once?)"
+	ok "node-a's start_command failed: $(grep -m1 "PostgreSQL start_command:" \
+		"$RIG_DIR/node-a/duetd.log")"
+	rig_wait $((60 * RIG_SLOW)) "a master acting with PostgreSQL a writable primary" \
+		master_ready || fail "no master with a writable PostgreSQL: node-a's checks: \
+$(duet_field node-a '.checks') acting: $(duet_field node-a '.acting')"
+	m=$(acting_node)
+	[ "$m" = node-b ] || fail "$m acts, not node-b"
+	grep -q "its check counts again" "$RIG_DIR/node-a/duetd.log" ||
+		fail "node-a's log does not say its pg check counts again"
+	ok "node-b acts as master with a writable PostgreSQL; node-a: $(grep -m1 \
+		"its check counts again" "$RIG_DIR/node-a/duetd.log")"
+	duet_wait_acks 50 node-b 30 || fail "no writes acknowledged by node-b"
+	rm -f "$RIG_DIR/start-fails"
+	duet_probes_stop
+	duet_wait_verify node-b 20 || fail "acknowledged writes are missing on node-b"
+	;;
+own_demotion_not_a_health_failure)
+	rig_pg_stop node-b || fail "stop node-b's PostgreSQL"
+	rig_wait $((20 * RIG_SLOW)) "node-a commits SYNC(node-b, off)" \
+		duet_is node-a '[.members[] | select(.name == "node-b") | .sync] == [false]' ||
+		fail "node-b is still SYNC: $(duet_field node-a '.members')"
+	ok "node-b's PostgreSQL stopped, SYNC off"
+	touch "$RIG_DIR/hold-start"
+	pid=${DUET_PID[node-a]}
+	kill -STOP "$pid" || fail "SIGSTOP"
+	rig_wait $((20 * RIG_SLOW)) "node-b leads" duet_is node-b '.role == "leader"'
+	led=$?
+	kill -CONT "$pid" || fail "SIGCONT"
+	[ "$led" = 0 ] || fail "node-b did not lead while node-a's duetd was stopped"
+	rig_wait 10 "node-a demotes on waking" grep -qE \
+		"demoting \((the lease was lost|no longer the leader|the role was lost)" \
+		"$RIG_DIR/node-a/duetd.log" || fail "node-a did not demote"
+	rig_wait $((30 * RIG_SLOW)) "node-a leads again and starts PostgreSQL (held)" \
+		test -e "$RIG_DIR/start-held" || fail "node-a never ran its start_command: node-b \
+$(duet_field node-b '"\(.role) \(.why_not_master)"')"
+	# PostgreSQL stays down by our own demotion for 3 x fail_after fs probes
+	# (each check probes every interval_ms): the pg check must not fail
+	want=$(($(fs_probes node-a) + 9))
+	rig_wait $((30 * RIG_SLOW)) "9 more fs probes on node-a" fs_probes_at_least node-a "$want" ||
+		fail "node-a's fs check stopped probing"
+	rig_pg_pid node-a >/dev/null && fail "node-a's PostgreSQL runs while its start is held"
+	duet_is node-a '.checks[] | select(.name == "pg") | .paused' ||
+		fail "node-a's pg check is not held: $(duet_field node-a '.checks[0]')"
+	duet_audit_has node-b HEALTH "node 1 pg failing" &&
+		fail "a pg failure of node-a was committed: $("$BIN/duetctl" log --config \
+			"$RIG_DIR/node-b.ini" --type HEALTH | grep "node 1 pg" | tail -3)"
+	ok "PostgreSQL down by node-a's own demotion for 9 fs probes: its pg check held, no \
+HEALTH failure in the log"
+	rm -f "$RIG_DIR/hold-start"
+	rig_wait $((30 * RIG_SLOW)) "node-a acts as master with PostgreSQL a writable primary" \
+		master_ready || fail "no master after the start"
+	[ "$(acting_node)" = node-a ] || fail "$(acting_node) acts, not node-a"
+	duet_audit_has node-b HEALTH "node 1 pg failing" && fail "a pg failure of node-a was committed"
+	duet_wait_acks 50 node-a 30 || fail "no writes acknowledged by node-a"
+	ok "node-a acts again with a writable PostgreSQL; no pg failure in the log"
+	duet_probes_stop
+	duet_wait_verify node-a 20 || fail "acknowledged writes are missing on node-a"
+	;;
+async_leader_hands_back)
+	rig_pg_stop node-b || fail "stop node-b's PostgreSQL"
+	rig_wait $((20 * RIG_SLOW)) "node-a commits SYNC(node-b, off)" \
+		duet_is node-a '[.members[] | select(.name == "node-b") | .sync] == [false]' ||
+		fail "node-b is still SYNC: $(duet_field node-a '.members')"
+	ok "node-b's PostgreSQL stopped, SYNC off"
+	rig_pg_kill node-a all || fail "kill node-a's PostgreSQL"
+	rig_wait $((20 * RIG_SLOW)) "node-a's pg check failing in the log" \
+		duet_is node-b '[.members[] | select(.name == "node-a") | .critical_failing] == [true]' ||
+		fail "node-a's check: $(duet_field node-b '.members')"
+	ok "node-a's PostgreSQL killed, its critical check fails in the log"
+	pid=${DUET_PID[node-a]}
+	kill -STOP "$pid" || fail "SIGSTOP"
+	rig_wait $((20 * RIG_SLOW)) "node-b leads" duet_is node-b '.role == "leader"'
+	led=$?
+	kill -CONT "$pid" || fail "SIGCONT"
+	[ "$led" = 0 ] || fail "node-b did not lead while node-a's duetd was stopped"
+	ok "node-b led while node-a's duetd was stopped (not SYNC: no MASTER for it)"
+	rig_wait $((30 * RIG_SLOW)) "node-a acts as master with PostgreSQL a writable primary" \
+		master_ready || fail "no master: node-b: $(duet_field node-b \
+		'"\(.role) \(.why_not_master)"'); node-a: $(duet_field node-a '"\(.role) \(.acting)"')"
+	[ "$(acting_node)" = node-a ] || fail "$(acting_node) acts, not node-a"
+	grep -q "leadership to node-a (the master is alive; this node cannot be master)" \
+		"$RIG_DIR/node-b/duetd.log" || fail "node-b's log does not show the hand-back"
+	ok "node-b handed leadership to node-a, which started its PostgreSQL and acts"
+	duet_wait_acks 50 node-a 30 || fail "no writes acknowledged by node-a"
+	duet_probes_stop
+	duet_wait_verify node-a 20 || fail "acknowledged writes are missing on node-a"
 	;;
 switchover_stop_failed_aborts)
 	since=$(duet_field node-a '.master.since_index')

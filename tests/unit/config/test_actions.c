@@ -34,6 +34,7 @@ Test(config_actions, defaults)
 	cr_assert_str_eq(cfg.act.pg_os_user, "postgres");
 	cr_assert_str_eq(cfg.act.pg_config_file, "");
 	cr_assert_eq(cfg.act.pg_rebuild_timeout_ms, 14400000);
+	cr_assert_eq(cfg.act.pg_rebuild_stream_timeout_ms, 120000);
 }
 
 Test(config_actions, peer_conninfo_defaults_to_the_other_data_member)

@@ -275,6 +275,129 @@ Test(pipe, limits_refuse_and_count)
 	cr_assert_eq(duet_trap_pipe_new(&c, &b), DUET_EINVAL);
 }
 
+/* Traps of TRAP_BYTES encoded bytes each (55 fixed + the sender + the
+ * payload) against a byte bound that holds BOUND_TRAPS of them. */
+#define TRAP_PAYLOAD 1000
+#define TRAP_BYTES   (55 + sizeof SENDER - 1 + TRAP_PAYLOAD)
+#define BOUND_BYTES  70000u
+#define BOUND_TRAPS  (BOUND_BYTES / TRAP_BYTES)
+
+static int rx_sized(struct duet_trap_pipe *p, const char *tag, int i, uint64_t now)
+{
+	static char body[TRAP_PAYLOAD + 1];
+	memset(body, '.', TRAP_PAYLOAD);
+	int len = snprintf(body, sizeof body, "%s %d ", tag, i);
+	body[len] = '.'; /* every payload TRAP_PAYLOAD bytes */
+	uint8_t id[32];
+	SIM_CHECK(duet_trap_identity(DUET_TRAP_SYSLOG, SENDER, body, TRAP_PAYLOAD, id) == 0);
+	return duet_trap_pipe_receive(p, DUET_TRAP_SYSLOG, SENDER, id, body, TRAP_PAYLOAD, now, now,
+				      NULL);
+}
+
+static struct duet_trap_pipe *pipe_bounded(uint32_t self)
+{
+	struct duet_trap_pipe_config c;
+	duet_trap_pipe_config_default(&c, self);
+	c.backlog_max_bytes = BOUND_BYTES;
+	struct duet_trap_pipe *p;
+	cr_assert_eq(duet_trap_pipe_new(&c, &p), 0);
+	return p;
+}
+
+static struct duet_trap_pipe_stats stats_of(const struct duet_trap_pipe *p)
+{
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(p, &st);
+	return st;
+}
+
+Test(pipe, backlog_byte_bound_refuses_until_delivery_and_counts)
+{
+	struct duet_trap_pipe *a = pipe_bounded(1);
+	lead(a);
+	int i = 0;
+	while (rx_sized(a, "a", i, 10) == DUET_TRAP_TAKEN)
+		i++;
+	/* the bound counts the bytes each trap will hold in the log */
+	cr_assert_eq(i, BOUND_TRAPS, "taken %d, bound holds %zu", i, (size_t)BOUND_TRAPS);
+	struct duet_trap_pipe_stats st = stats_of(a);
+	cr_assert_eq(st.drops[DUET_TRAP_BACKLOG_FULL], 1);
+	cr_assert(st.backlog_full);
+	cr_assert_eq(st.live_bytes, BOUND_TRAPS * TRAP_BYTES);
+	long len = duet_trap_pipe_take_batch(a, buf, sizeof buf);
+	cr_assert_eq(count_of(buf, len), BOUND_TRAPS);
+	cr_assert_leq((uint64_t)len, BOUND_BYTES);
+	cr_assert_eq(duet_trap_pipe_committed(a, 1, buf, (size_t)len), 0);
+	st = stats_of(a);
+	cr_assert_eq(st.undelivered_bytes, (uint64_t)len);
+	cr_assert_eq(st.live_bytes, 0);
+	/* committed and not delivered: still full, every new trap refused */
+	cr_assert_eq(rx_sized(a, "a", i, 20), DUET_TRAP_BACKLOG_FULL);
+	cr_assert_eq(rx_sized(a, "a", i + 1, 20), DUET_TRAP_BACKLOG_FULL);
+	cr_assert_eq(duet_trap_pipe_take_batch(a, buf, sizeof buf), 0,
+		     "a refused trap is proposed");
+	st = stats_of(a);
+	cr_assert_eq(st.drops[DUET_TRAP_BACKLOG_FULL], 3);
+	cr_assert_eq(st.taken, BOUND_TRAPS);
+
+	/* a standby's copy the full leader cannot take: the standby keeps it */
+	struct duet_trap_pipe *b = pipe_bounded(2);
+	cr_assert_eq(rx_sized(b, "b", 0, 20), DUET_TRAP_TAKEN);
+	long flen = duet_trap_pipe_take_forward(b, 1000, buf, sizeof buf);
+	cr_assert_gt(flen, 0);
+	cr_assert_eq(duet_trap_pipe_forwarded(a, buf, (size_t)flen, 1000, ack, sizeof ack), 0);
+	cr_assert_eq(stats_of(a).forwarded_full, 1);
+	cr_assert_eq(duet_trap_pipe_outbox(a), 0);
+	cr_assert_eq(stats_of(b).pending, 1);
+
+	/* the sink confirmed: the bound is released, new traps are taken */
+	duet_trap_pipe_delivered(a, 1);
+	st = stats_of(a);
+	cr_assert_not(st.backlog_full);
+	cr_assert_eq(st.undelivered_bytes, 0);
+	cr_assert_eq(rx_sized(a, "a", i, 30), DUET_TRAP_TAKEN);
+	flen = duet_trap_pipe_take_forward(b, 3000, buf, sizeof buf);
+	cr_assert_gt(flen, 0, "the standby forwards its copy again");
+	cr_assert_eq(duet_trap_pipe_forwarded(a, buf, (size_t)flen, 3000, ack, sizeof ack), 0);
+	cr_assert_eq(duet_trap_pipe_outbox(a), 2);
+	st = stats_of(a);
+	cr_assert_eq(st.drops[DUET_TRAP_BACKLOG_FULL], 3, "counted once each");
+	duet_trap_pipe_free(a);
+	duet_trap_pipe_free(b);
+}
+
+Test(pipe, a_new_leader_proposes_its_pending_traps_only_within_the_byte_bound)
+{
+	struct duet_trap_pipe *a = pipe_bounded(1), *b = pipe_bounded(2);
+	lead(a);
+	for (int i = 0; i < (int)BOUND_TRAPS; i++)
+		cr_assert_eq(rx_sized(a, "a", i, 10), DUET_TRAP_TAKEN);
+	/* the standby took these while its backlog was empty */
+	for (int i = 0; i < 30; i++)
+		cr_assert_eq(rx_sized(b, "b", i, 10), DUET_TRAP_TAKEN);
+	long len = duet_trap_pipe_take_batch(a, buf, sizeof buf);
+	cr_assert_eq(duet_trap_pipe_committed(a, 1, buf, (size_t)len), 0);
+	cr_assert_eq(duet_trap_pipe_committed(b, 1, buf, (size_t)len), 0);
+	cr_assert_eq(rx_sized(b, "b", 30, 20), DUET_TRAP_BACKLOG_FULL, "the standby's bound too");
+	/* b leads: what it holds waits for room instead of passing the bound */
+	struct duet_trap_pipe_role r = {.leader = true, .term = 2, .term_start = 1, .applied = 1};
+	duet_trap_pipe_set_role(b, &r, 20);
+	cr_assert(duet_trap_pipe_proposing(b));
+	cr_assert_eq(duet_trap_pipe_outbox(b), 30);
+	cr_assert_eq(duet_trap_pipe_take_batch(b, buf, sizeof buf), 0);
+	cr_assert_eq(stats_of(b).backlog_waits, 1);
+	duet_trap_pipe_delivered(b, 1);
+	len = duet_trap_pipe_take_batch(b, buf, sizeof buf);
+	cr_assert_eq(count_of(buf, len), 30);
+	/* in flight counts against the bound: room for what is left only */
+	int more = 0;
+	while (rx_sized(b, "c", more, 30) == DUET_TRAP_TAKEN)
+		more++;
+	cr_assert_eq(more, (int)BOUND_TRAPS - 30);
+	duet_trap_pipe_free(a);
+	duet_trap_pipe_free(b);
+}
+
 Test(pipe, damaged_payloads_are_refused_whole)
 {
 	struct duet_trap_pipe *a = pipe_new(1);

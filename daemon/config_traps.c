@@ -9,7 +9,8 @@
  *    name), and no two sockets of one protocol share a port on an address
  *    that overlaps (0.0.0.0 and [::] cover others; [node] listen counts for
  *    TCP); https needs tls_cert and tls_key.
- *  - [traps] limits: forward_delay_ms < window_ms, batch_max <= backlog_max;
+ *  - [traps] limits: forward_delay_ms < window_ms, batch_max <= backlog_max
+ *    (backlog_max_bytes against the map: a static check below);
  *    snmp_communities lists at most DUET_CONFIG_MAX_COMMUNITIES distinct,
  *    non-empty communities, snmp_engine_id is a valid SnmpEngineID (RFC 3411).
  *  - snmp_users_file: the SNMPv3 users, one net-snmp createUser line each
@@ -39,6 +40,26 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "duet/storage.h"
+
+/*
+ * The trap backlog against the store's map (README "The trap backlog"):
+ * until a DELIVERED covers them, the TRAPS entries of the backlog stay in
+ * the log of all three members (the compaction floor), each backlog byte
+ * costing at most BACKLOG_LOG_BYTES_PER_BYTE bytes of map (LMDB rounds an
+ * entry past half a page up to whole overflow pages). With the audit chain
+ * at its own bound and room for the rest of the log and two snapshots, the
+ * largest values of both keys still fit the map: no [traps] and [node]
+ * values that check-config accepts can drive a member to a full map, so
+ * there is nothing to check per file. The witness reads no [traps]: what
+ * its log holds is what the leader committed, within the leader's bound.
+ */
+#define BACKLOG_LOG_BYTES_PER_BYTE 2ull
+#define MAP_HEADROOM_BYTES         (1ull << 30)
+_Static_assert(BACKLOG_LOG_BYTES_PER_BYTE *UINT32_MAX + UINT32_MAX + MAP_HEADROOM_BYTES <=
+		   STORE_DEFAULT_MAX_MAP_BYTES,
+	       "[traps] backlog_max_bytes and [node] audit_max_bytes at their maximum must fit "
+	       "the map; narrow the keys' ranges or check them in the config");
 
 /* The host and port of an address that config_check_addr() accepted. */
 static void split_addr(const char *addr, char *host, size_t hostlen, const char **port)

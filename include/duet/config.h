@@ -234,6 +234,7 @@ struct duet_config_traps {
 	uint32_t batch_max;         /* traps per TRAPS entry */
 	uint32_t pending_max;       /* traps a standby holds unmatched */
 	uint32_t backlog_max;       /* committed, not yet delivered; past it traps are refused */
+	uint32_t backlog_max_bytes; /* their log payload bytes; past it traps are refused */
 	uint32_t identities_max;    /* distinct traps tracked within window_ms */
 };
 

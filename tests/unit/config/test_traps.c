@@ -109,6 +109,7 @@ Test(config_traps, defaults)
 	cr_assert_eq(t->batch_max, 1000);
 	cr_assert_eq(t->pending_max, 200000);
 	cr_assert_eq(t->backlog_max, 1000000);
+	cr_assert_eq(t->backlog_max_bytes, 256u << 20);
 	cr_assert_eq(t->identities_max, 2000000);
 	cr_assert_eq(cfg.sink.type, DUET_CONFIG_SINK_NONE);
 	cr_assert_str_eq(cfg.sink.address, "");

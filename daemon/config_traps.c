@@ -43,7 +43,8 @@
 #include "duet/storage.h"
 
 /*
- * The trap backlog against the store's map (README "The trap backlog"):
+ * The trap backlog against the store's map (README, Traps, "The backlog
+ * and its bound"):
  * until a DELIVERED covers them, the TRAPS entries of the backlog stay in
  * the log of all three members (the compaction floor), each backlog byte
  * costing at most BACKLOG_LOG_BYTES_PER_BYTE bytes of map (LMDB rounds an

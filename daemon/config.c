@@ -382,7 +382,7 @@ static const struct key_def keys[] = {
      "bytes of committed traps not yet delivered to the sink, counted as the log holds them "
      "(the decoded JSON, the sender and 55 bytes per trap), 1 MiB to 4 GiB - 1; past it new "
      "traps are refused (backlog_full, counted; HTTP 503, syslog TCP paused) until the sink "
-     "confirms deliveries. One backlog byte costs up to 2 bytes of log on all three members "
+     "confirms deliveries. One backlog byte costs up to 2.1 bytes of log on all three members "
      "and 1 + 136 / (bytes of one trap) bytes of memory on each data node; set it alike on "
      "both data nodes"},
     {SEC_TRAPS, "identities_max", T_U32, TRAPS_FIELD(identities_max), 1000, 100000000, NULL, 0,

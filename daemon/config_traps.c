@@ -43,21 +43,23 @@
 #include "duet/storage.h"
 
 /*
- * The trap backlog against the store's map (README, Traps, "The backlog
- * and its bound"):
- * until a DELIVERED covers them, the TRAPS entries of the backlog stay in
- * the log of all three members (the compaction floor), each backlog byte
- * costing at most BACKLOG_LOG_BYTES_PER_BYTE bytes of map (LMDB rounds an
- * entry past half a page up to whole overflow pages). With the audit chain
- * at its own bound and room for the rest of the log and two snapshots, the
- * largest values of both keys still fit the map: no [traps] and [node]
- * values that check-config accepts can drive a member to a full map, so
- * there is nothing to check per file. The witness reads no [traps]: what
- * its log holds is what the leader committed, within the leader's bound.
+ * The trap backlog against the store's map (README, Traps, "The backlog and
+ * its bound"): until a DELIVERED covers them, the TRAPS entries of the
+ * backlog stay in the log of all three members (the compaction floor). One
+ * backlog byte costs at most 2.1 bytes of map: an entry's 40 bytes of raft
+ * header and checksum, and LMDB's rounding of a value past half a page
+ * (2024 bytes) up to whole overflow pages, worst for a ~2 KiB entry (4122
+ * bytes of pages and leaf node for 1985 bytes of payload). With the audit
+ * chain at its own bound and room for the rest of the log and two
+ * snapshots, the largest values of both keys still fit the map: no [traps]
+ * and [node] values that check-config accepts can drive a member to a full
+ * map, so there is nothing to check per file. The witness reads no [traps]:
+ * what its log holds is what the leader committed, within its bound.
  */
-#define BACKLOG_LOG_BYTES_PER_BYTE 2ull
-#define MAP_HEADROOM_BYTES         (1ull << 30)
-_Static_assert(BACKLOG_LOG_BYTES_PER_BYTE *UINT32_MAX + UINT32_MAX + MAP_HEADROOM_BYTES <=
+#define BACKLOG_LOG_TENTHS_PER_BYTE 21ull
+#define BACKLOG_LOG_MAX_BYTES       ((uint64_t)UINT32_MAX * BACKLOG_LOG_TENTHS_PER_BYTE / 10)
+#define MAP_HEADROOM_BYTES          (1ull << 30)
+_Static_assert(BACKLOG_LOG_MAX_BYTES + UINT32_MAX + MAP_HEADROOM_BYTES <=
 		   STORE_DEFAULT_MAX_MAP_BYTES,
 	       "[traps] backlog_max_bytes and [node] audit_max_bytes at their maximum must fit "
 	       "the map; narrow the keys' ranges or check them in the config");

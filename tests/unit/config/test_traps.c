@@ -173,6 +173,11 @@ Test(config_traps, ranges)
 	cr_assert(has_error(&errs, 25, "key 'max_connections': 0 is out of range"));
 	cr_assert(has_error(&errs, 26, "key 'udp_rcvbuf_bytes': 65535 is out of range"));
 	cr_assert(has_error(&errs, 27, "key 'batch_max': 10001 is out of range"));
+	/* the byte bound holds at least one largest trap, at most 4 GiB - 1 */
+	refused(with_extra("[traps]\nbacklog_max_bytes = 1048575\n"));
+	cr_assert(has_error(&errs, 23, "key 'backlog_max_bytes': 1048575 is out of range"));
+	refused(with_extra("[traps]\nbacklog_max_bytes = 4294967296\n"));
+	cr_assert(has_error(&errs, 23, "key 'backlog_max_bytes'"));
 	refused(with_extra("[sink]\ntype = kafka\n"));
 	cr_assert(has_error(&errs, 23, "key 'type': 'kafka' is not one of none, tcp, postgresql"));
 }

@@ -54,26 +54,27 @@
 
 #include "duet/storage.h"
 
-#define STORE_RECORD_VERSION       1
-#define STORE_MAX_DBS              16 /* room for the databases later modules add */
-#define STORE_DEFAULT_MAP_BYTES    (64ull << 20)
-#define STORE_KEY_IDENTITY         "identity"
-#define STORE_KEY_HARDSTATE        "hardstate"
-#define STORE_KEY_INCARNATION      "incarnation"
-#define STORE_KEY_SNAPSHOT         "current"
-#define STORE_KEY_AUDIT_TAIL       "audit_tail" /* in "meta" */
-#define STORE_AUDIT_TAIL_BYTES     (1 + 8 + 8 + 32 + 4)
-#define STORE_KEY_AUDIT_ANCHOR     "audit_anchor" /* in "meta" */
-#define STORE_AUDIT_ANCHOR_BYTES   (1 + 8 + 8 + 8 + 32 + 8 + 8 + 4)
-#define STORE_AUDIT_HEADER_BYTES   (1 + 8 + 8 + 8 + 1 + 4 + 8 + 4)          /* before the payload */
-#define STORE_AUDIT_FIXED_BYTES    (STORE_AUDIT_HEADER_BYTES + 32 + 32 + 4) /* all but it */
-#define STORE_IDENTITY_BYTES       (1 + 4 + 8 + 4 + 4)
-#define STORE_HARDSTATE_BYTES      (1 + 8 + 4 + 4)
-#define STORE_INCARNATION_BYTES    (1 + 8 + 4)
-#define STORE_SNAPSHOT_FIXED_BYTES (1 + 8 + 8 + 4 + 4 + 4)
-#define STORE_CONF_MAX_BYTES       4096 /* encoded membership; far above 5 members */
-#define STORE_ERRBUF_BYTES         512
-#define STORE_REMEDY               "run duetctl rejoin to rebuild this member from the cluster"
+#define STORE_RECORD_VERSION        1
+#define STORE_MAX_DBS               16 /* room for the databases later modules add */
+#define STORE_DEFAULT_MAP_BYTES     (64ull << 20)
+#define STORE_DEFAULT_MAX_MAP_BYTES (16ull << 30)
+#define STORE_KEY_IDENTITY          "identity"
+#define STORE_KEY_HARDSTATE         "hardstate"
+#define STORE_KEY_INCARNATION       "incarnation"
+#define STORE_KEY_SNAPSHOT          "current"
+#define STORE_KEY_AUDIT_TAIL        "audit_tail" /* in "meta" */
+#define STORE_AUDIT_TAIL_BYTES      (1 + 8 + 8 + 32 + 4)
+#define STORE_KEY_AUDIT_ANCHOR      "audit_anchor" /* in "meta" */
+#define STORE_AUDIT_ANCHOR_BYTES    (1 + 8 + 8 + 8 + 32 + 8 + 8 + 4)
+#define STORE_AUDIT_HEADER_BYTES    (1 + 8 + 8 + 8 + 1 + 4 + 8 + 4) /* before the payload */
+#define STORE_AUDIT_FIXED_BYTES     (STORE_AUDIT_HEADER_BYTES + 32 + 32 + 4) /* all but it */
+#define STORE_IDENTITY_BYTES        (1 + 4 + 8 + 4 + 4)
+#define STORE_HARDSTATE_BYTES       (1 + 8 + 4 + 4)
+#define STORE_INCARNATION_BYTES     (1 + 8 + 4)
+#define STORE_SNAPSHOT_FIXED_BYTES  (1 + 8 + 8 + 4 + 4 + 4)
+#define STORE_CONF_MAX_BYTES        4096 /* encoded membership; far above 5 members */
+#define STORE_ERRBUF_BYTES          512
+#define STORE_REMEDY                "run duetctl rejoin to rebuild this member from the cluster"
 /* Most stale entries one write transaction deletes. Deleting one costs
  * ~0.13 us of CPU plus the pages it frees and dirties: a step of 1024 adds
  * ~0.1-0.2 ms to a commit (whose fsync costs more), where deleting a 100k

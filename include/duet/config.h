@@ -290,6 +290,7 @@ struct duet_config {
 	enum duet_log_target log_target;
 	struct duet_config_addrs listen; /* default: this member's addresses */
 	uint32_t audit_max_bytes;        /* audit chain retention bound (storage.h) */
+	uint32_t map_max_mib;            /* the store's map limit (storage.h max_map_size) */
 
 	/* The three members, in file order; incarnation 1 for each (rejoin
 	 * raises it in the log, never in the file). */

@@ -60,10 +60,6 @@
 
 struct store;
 
-/* The map's growth limit when store_options.max_map_size is 0 (what duetd
- * and duet-witness use): the most one member's store may hold. */
-#define STORE_DEFAULT_MAX_MAP_BYTES (16ull << 30)
-
 struct store_options {
 	const char *path;      /* directory; created if missing and create is set */
 	uint64_t cluster_id;   /* must match a stored one; 0: accept what is stored */

@@ -288,6 +288,37 @@ Test(config_traps, rules_that_span_keys)
 	cr_assert_eq(errs.n, 2);
 }
 
+Test(config_traps, the_backlog_fits_the_map)
+{
+	/* defaults: 2.1 x 256 MiB + 256 MiB of audit + 96 MiB = 890 MiB of 16 GiB */
+	accepted(BASE_CONFIG);
+	cr_assert_eq(cfg.map_max_mib, 16384);
+	cr_assert_eq(cfg.audit_max_bytes, 256u << 20);
+	char small[4096], text[4096 + 64];
+	snprintf(small, sizeof small, "%s",
+		 replace(BASE_CONFIG, "name = node-a\n", "name = node-a\nmap_max_mib = 512\n"));
+	refused(small);
+	cr_assert_eq(errs.n, 1);
+	cr_assert(has_error(&errs, 6,
+			    "[traps] backlog_max_bytes (268435456) does not fit [node] map_max_mib "
+			    "(512 MiB)"));
+	cr_assert(has_error(&errs, 6, "raise map_max_mib to 890 on all three members"));
+	/* 2.1 x 64 MiB + 256 MiB + 96 MiB = 487 MiB */
+	snprintf(text, sizeof text, "%s[traps]\nbacklog_max_bytes = 67108864\n", small);
+	accepted(text);
+	snprintf(text, sizeof text, "%s[traps]\nbacklog_max_bytes = 100000000\n", small);
+	refused(text);
+	cr_assert(has_error(&errs, 24, "does not fit [node] map_max_mib"), "on the later key");
+	/* the witness holds no backlog of its own (README: give it the data
+	 * nodes' map); the audit chain still needs half the map at most */
+	const char *witness = replace(small, "name = node-a\n", "name = w\n");
+	accepted(witness);
+	cr_assert_eq(cfg.map_max_mib, 512);
+	refused(replace(witness, "map_max_mib = 512", "map_max_mib = 511"));
+	cr_assert(has_error(
+	    &errs, 6, "[node] audit_max_bytes (268435456) is over half of map_max_mib (511 MiB)"));
+}
+
 Test(config_traps, witness_refuses_traps_and_sink)
 {
 	const char *witness = replace(BASE_CONFIG, "name = node-a", "name = w");

@@ -18,7 +18,7 @@
 #              real PostgreSQL 15 on loopback: every message is one row
 #   backlog_outage
 #              a long sink outage to the bound: [traps] backlog_max_bytes =
-#              1 MiB, the sink down, curl posts custom traps of ~4 KiB to
+#              1 MiB, a 128 MiB map on every member, the sink down, curl posts custom traps of ~4 KiB to
 #              the leader until it answers 503: the refusals are counted
 #              (status, /metrics), the backlog is full and within its bound
 #              on both data nodes, no member dies or fills its map; the
@@ -329,6 +329,9 @@ t_backlog_outage() {
 	TAG=backlog
 	local bound=1048576 sent=400
 	TRAPS_EXTRA="backlog_max_bytes = $bound"
+	# a small map on all three members (check-config: 2.1 x the bound +
+	# the audit bound + 96 MiB must fit it)
+	NODE_EXTRA=$'map_max_mib = 128\naudit_max_bytes = 8388608'
 	METRICS=1
 	# the sink's address is configured, nothing listens there yet: the
 	# outage lasts from the first trap on
@@ -336,6 +339,9 @@ t_backlog_outage() {
 	setup_traps
 	local standby n
 	standby=$(other_data "$LEADER")
+	for n in node-a node-b witness; do
+		"$BIN/duetctl" check-config "$TMP/$n.ini" >/dev/null || fail "check-config $n"
+	done
 	declare -A store0 rss0
 	for n in node-a node-b witness; do
 		store0[$n]=$(store_bytes "$n")

@@ -552,8 +552,11 @@ static long take(struct duet_trap_pipe *p, int from, int to, uint64_t due_before
 	size_t limit = cap < p->cfg.batch_max_bytes ? cap : p->cfg.batch_max_bytes;
 	/* a batch to propose fits in what the byte bound leaves of the
 	 * backlog: a new leader's pending items, turned into its OUTBOX,
-	 * wait there rather than commit past the bound */
-	uint64_t used = p->ubytes + p->inflight_bytes;
+	 * wait there rather than commit past the bound. The batches in flight
+	 * are counted with a header per item (the pipe does not know how
+	 * many batches they are): a little more than they will hold */
+	uint64_t used =
+	    p->ubytes + p->inflight_bytes + (uint64_t)BATCH_HEADER * p->lists[ST_INFLIGHT].n;
 	uint64_t room = to != ST_INFLIGHT                 ? UINT64_MAX
 			: used < p->cfg.backlog_max_bytes ? p->cfg.backlog_max_bytes - used
 							  : 0;

@@ -28,10 +28,16 @@
 			cr_assert_fail("failed: %s", #cond);                                       \
 	} while (0)
 
+/* The simulation's backlog byte bound (0: the default), and how often the
+ * bound held a batch or a forwarded copy back. */
+static uint64_t sim_backlog_bytes, sim_held_back;
+
 static struct duet_trap_pipe *pipe_new(uint32_t self)
 {
 	struct duet_trap_pipe_config c;
 	duet_trap_pipe_config_default(&c, self);
+	if (sim_backlog_bytes)
+		c.backlog_max_bytes = sim_backlog_bytes;
 	struct duet_trap_pipe *p;
 	SIM_CHECK(duet_trap_pipe_new(&c, &p) == 0);
 	return p;
@@ -453,6 +459,12 @@ struct sim {
 	uint64_t pending_rx[SIM_TRAPS][2]; /* receive time, 0: none scheduled */
 	bool crashed_before_commit[SIM_TRAPS];
 	unsigned lose_pct, crash_every;
+	/* the sink (with a byte bound): DELIVERED covers the committed entries
+	 * up to `delivered`, except during the outage [outage_from, outage_to) */
+	bool sink;
+	uint64_t outage_from, outage_to;
+	size_t delivered;
+	uint64_t refused;
 };
 
 static uint64_t rnd(struct sim *s)
@@ -535,8 +547,12 @@ static void crash(struct sim *s, int i)
 	duet_trap_pipe_free(s->p[i]);
 	s->p[i] = pipe_new((uint32_t)i + 1);
 	s->applied[i] = 0; /* replays the whole log when it is back */
-	for (int j = 0; j < SIM_TRAPS; j++)
+	/* and forgets its copies: a trap it alone still holds after this is
+	 * one only the other node may lose in its own crash (lost_ok) */
+	for (int j = 0; j < SIM_TRAPS; j++) {
 		s->pending_rx[j][i] = 0;
+		s->got[j][i] = false;
+	}
 	if (s->leader == i)
 		change_leader(s, 1 - i);
 }
@@ -560,8 +576,13 @@ static void sim_step(struct sim *s, int emit_upto)
 				int r = rx(s->p[i], c,
 					   (uint64_t)(1700000000000 + (int64_t)s->now + s->skew[i]),
 					   s->now);
-				SIM_CHECK(r == DUET_TRAP_TAKEN || r == DUET_TRAP_DUPLICATE);
-				s->got[t][i] = true;
+				SIM_CHECK(r == DUET_TRAP_TAKEN || r == DUET_TRAP_DUPLICATE ||
+					  (s->sink && r == DUET_TRAP_BACKLOG_FULL));
+				/* a refused copy is no promise: not "reached" */
+				if (r == DUET_TRAP_BACKLOG_FULL)
+					s->refused++;
+				else
+					s->got[t][i] = true;
 			}
 	/* the leader proposes */
 	if (s->leader >= 0) {
@@ -582,6 +603,16 @@ static void sim_step(struct sim *s, int emit_upto)
 		}
 		SIM_CHECK(len >= 0);
 	}
+	/* the byte bound holds for what the log keeps for the sink */
+	if (s->sink) {
+		size_t held = 0;
+		for (size_t i = s->delivered; i < s->n_log; i++)
+			held += s->log[i].len;
+		if (held > sim_backlog_bytes)
+			cr_assert_fail("at %" PRIu64 " ms the log holds %zu bytes after the last "
+				       "DELIVERED, over the bound",
+				       s->now, held);
+	}
 	/* commit in order */
 	while (s->n_committed < s->n_log && s->log[s->n_committed].commit_at <= s->now)
 		s->log[s->n_committed++].committed = true;
@@ -593,6 +624,14 @@ static void sim_step(struct sim *s, int emit_upto)
 			SIM_CHECK((duet_trap_pipe_committed(s->p[i], s->applied[i], e->data,
 							    e->len)) == 0);
 		}
+	/* the sink confirms what is committed, but for the outage; each node
+	 * applies the DELIVERED after the entries it covers */
+	if (s->sink && (s->now < s->outage_from || s->now >= s->outage_to) && s->now % 20 == 0)
+		s->delivered = s->n_committed;
+	for (int i = 0; s->sink && i < 2; i++)
+		if (s->up[i])
+			duet_trap_pipe_delivered(
+			    s->p[i], s->delivered < s->applied[i] ? s->delivered : s->applied[i]);
 	/* standbys forward to the leader */
 	for (int i = 0; i < 2; i++) {
 		if (!s->up[i] || s->leader == i || s->leader < 0)
@@ -628,10 +667,13 @@ static void sim_step(struct sim *s, int emit_upto)
 	set_roles(s);
 }
 
-static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, bool crashes,
-		    unsigned blip_pct)
+static void sim_run_sink(uint64_t seed, unsigned lose_pct, unsigned change_every, bool crashes,
+			 unsigned blip_pct, bool sink, uint64_t *refused)
 {
 	struct sim *s = calloc(1, sizeof *s);
+	s->sink = sink;
+	s->outage_from = SIM_TRAPS / 3;
+	s->outage_to = SIM_TRAPS * 3 / 2;
 	s->rng = seed * 2654435761u + 1;
 	s->lose_pct = lose_pct;
 	s->blip_pct = blip_pct;
@@ -708,6 +750,7 @@ static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, boo
 		struct duet_trap_pipe_stats st;
 		duet_trap_pipe_get_stats(s->p[i], &st);
 		cr_assert_eq(st.committed_repeats, 0);
+		sim_held_back += st.backlog_waits + st.forwarded_full;
 		duet_trap_pipe_free(s->p[i]);
 	}
 	for (size_t i = 0; i < s->n_log; i++)
@@ -715,8 +758,16 @@ static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, boo
 	for (size_t k = 0; k < s->nq; k++)
 		free(s->q[k].data);
 	free(s->log);
+	if (refused)
+		*refused += s->refused;
 	free(s);
 	(void)unreached;
+}
+
+static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, bool crashes,
+		    unsigned blip_pct)
+{
+	sim_run_sink(seed, lose_pct, change_every, crashes, blip_pct, false, NULL);
 }
 
 Test(pipe_sim, both_nodes_receive_everything_with_leadership_changes)
@@ -743,4 +794,22 @@ Test(pipe_sim, the_leader_loses_its_lease_for_a_moment_with_batches_in_flight)
 	 * them again would commit them twice */
 	for (uint64_t seed = 300; seed <= 320; seed++)
 		sim_run(seed, 5, 1500, false, 8);
+}
+
+Test(pipe_sim, a_sink_outage_fills_the_byte_bound_with_leadership_changes_and_crashes)
+{
+	/* ~650 traps of the simulated device fill 70000 bytes; the outage
+	 * lasts ~1100 traps: copies are refused, the rest commits once, and
+	 * what a node took is committed even when a new leader must hold its
+	 * pending copies back for the bound */
+	sim_backlog_bytes = 70000;
+	sim_held_back = 0;
+	uint64_t refused = 0;
+	for (uint64_t seed = 400; seed <= 410; seed++)
+		sim_run_sink(seed, 10, 700, false, 0, true, &refused);
+	for (uint64_t seed = 420; seed <= 430; seed++)
+		sim_run_sink(seed, 10, 0, true, 0, true, &refused);
+	sim_backlog_bytes = 0;
+	cr_assert_gt(refused, 0, "the bound was never reached");
+	cr_assert_gt(sim_held_back, 0, "no batch nor forwarded copy was held back");
 }

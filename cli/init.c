@@ -215,6 +215,8 @@ int cmd_init(int argc, char **argv)
 	o.path = cfg->data_dir;
 	o.cluster_id = cfg->cluster_id;
 	o.node_id = cfg->self_id;
+	o.audit_max_bytes = cfg->audit_max_bytes;
+	o.max_map_size = (uint64_t)cfg->map_max_mib << 20; /* the map the daemon will use */
 	struct probe probes[INIT_MAX_PROBES];
 	unsigned np = 0;
 	struct store *s = NULL;

@@ -170,6 +170,12 @@ static const struct key_def keys[] = {
      "records are dropped as new ones are appended and an anchor (last dropped record's "
      "sequence and hash) remains, from which duetctl log --verify proves the rest; read at "
      "start"},
+    {SEC_NODE, "map_max_mib", T_U32, DRAFT_FIELD(map_max_mib), 128, 1u << 20, NULL, 0, "16384",
+     "the most this member's store (the LMDB map in data_dir) may grow to, in MiB, 128 to "
+     "1048576; a write past it fails and the daemon exits (status 74). Must hold twice "
+     "audit_max_bytes and, on data nodes, 2.1 x [traps] backlog_max_bytes + audit_max_bytes + "
+     "96 MiB (check-config says so); give the witness the data nodes' value: its log holds "
+     "the same backlog; read at start"},
     {SEC_NODE, "listen", T_ADDRS, DRAFT_FIELD(listen), 0, 0, NULL, K_COMPUTED,
      "this member's addresses",
      "comma-separated host:port list to accept peers on, e.g. 0.0.0.0:7101"},
@@ -382,6 +388,14 @@ static const struct key_def keys[] = {
      "refused"},
     {SEC_TRAPS, "backlog_max", T_U32, TRAPS_FIELD(backlog_max), 1, UINT32_MAX, NULL, 0, "1000000",
      "committed traps not yet delivered to the sink; past it new traps are refused and counted"},
+    {SEC_TRAPS, "backlog_max_bytes", T_U32, TRAPS_FIELD(backlog_max_bytes), 1u << 20, UINT32_MAX,
+     NULL, 0, "268435456",
+     "bytes of committed traps not yet delivered to the sink, counted as the log holds them "
+     "(the decoded JSON, the sender and 55 bytes per trap), 1 MiB to 4 GiB - 1; past it new "
+     "traps are refused (backlog_full, counted; HTTP 503, syslog TCP paused) until the sink "
+     "confirms deliveries. One backlog byte costs up to 2.1 bytes of log on all three members "
+     "and 1 + 136 / (bytes of one trap) bytes of memory on each data node; set it alike on "
+     "both data nodes"},
     {SEC_TRAPS, "identities_max", T_U32, TRAPS_FIELD(identities_max), 1000, 100000000, NULL, 0,
      "2000000",
      "distinct traps this node tracks within window_ms to count repeats (about 100 bytes of "
@@ -967,6 +981,19 @@ static void check_node(struct loader *ld, const struct member_draft *self)
 	}
 	if (!d->key_line[ki_listen] && self)
 		d->listen = self->addrs;
+	/* the store refuses the same at start (storage.h): said here first */
+	int ki_audit = config_key_index(SEC_NODE, "audit_max_bytes");
+	int ki_map = config_key_index(SEC_NODE, "map_max_mib");
+	uint64_t map = (uint64_t)d->map_max_mib << 20;
+	if (!d->key_bad[ki_audit] && !d->key_bad[ki_map] && d->audit_max_bytes > map / 2)
+		config_add_error(
+		    ld->errs,
+		    d->key_line[ki_audit] > d->key_line[ki_map] ? d->key_line[ki_audit]
+								: d->key_line[ki_map],
+		    "[node] audit_max_bytes (%" PRIu32 ") is over half of map_max_mib (%" PRIu32
+		    " MiB): the audit chain would leave the log too little of the map; "
+		    "lower audit_max_bytes or raise map_max_mib",
+		    d->audit_max_bytes, d->map_max_mib);
 }
 
 static void check_raft(struct loader *ld, const struct member_draft *self)
@@ -1157,6 +1184,7 @@ static void fill(struct duet_config *cfg, const struct draft *d, const struct me
 	cfg->log_level = (enum duet_log_level)d->log_level;
 	cfg->log_target = (enum duet_log_target)d->log_target;
 	cfg->audit_max_bytes = d->audit_max_bytes;
+	cfg->map_max_mib = d->map_max_mib;
 	cfg->listen = d->listen;
 	cfg->membership.n = d->n_members;
 	for (unsigned i = 0; i < d->n_members; i++) {

@@ -76,6 +76,7 @@ struct draft {
 	int log_level;
 	int log_target;
 	uint32_t audit_max_bytes;
+	uint32_t map_max_mib;
 	struct duet_config_addrs listen;
 	char tls_ca[DUET_CONFIG_PATH_MAX];
 	char tls_cert[DUET_CONFIG_PATH_MAX];

@@ -9,7 +9,8 @@
  *    name), and no two sockets of one protocol share a port on an address
  *    that overlaps (0.0.0.0 and [::] cover others; [node] listen counts for
  *    TCP); https needs tls_cert and tls_key.
- *  - [traps] limits: forward_delay_ms < window_ms, batch_max <= backlog_max;
+ *  - [traps] limits: forward_delay_ms < window_ms, batch_max <= backlog_max,
+ *    backlog_max_bytes fits [node] map_max_mib (check_backlog_fits_map());
  *    snmp_communities lists at most DUET_CONFIG_MAX_COMMUNITIES distinct,
  *    non-empty communities, snmp_engine_id is a valid SnmpEngineID (RFC 3411).
  *  - snmp_users_file: the SNMPv3 users, one net-snmp createUser line each
@@ -39,6 +40,52 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "duet/fsm.h"
+
+/*
+ * The trap backlog against the store's map (README, Traps, "The backlog and
+ * its bound"): until a DELIVERED covers them, the TRAPS entries of the
+ * backlog stay in the log of all three members (the compaction floor). One
+ * backlog byte costs at most 2.1 bytes of map: an entry's 40 bytes of raft
+ * header and checksum, and LMDB's rounding of a value past half a page
+ * (2024 bytes) up to whole overflow pages, worst for a ~2 KiB entry (4122
+ * bytes of pages and leaf node for 1985 bytes of payload). Besides the
+ * backlog the map holds the audit chain (its own bound) and the headroom:
+ * two snapshots with their committed keys (the stored one and the next,
+ * written before the old one is freed) and the rest of the log, LMDB's
+ * free pages included. The witness reads no [traps]: what its log holds is
+ * what the leaders committed, within their bound, so its map_max_mib must
+ * be the data nodes' (README says so; one file cannot check another).
+ */
+#define BACKLOG_LOG_TENTHS_PER_BYTE 21u
+#define MAP_HEADROOM_BYTES          (2ull * FSM_SNAPSHOT_KEYS_MAX_BYTES + (64ull << 20))
+
+static void check_backlog_fits_map(struct loader *ld)
+{
+	struct draft *d = ld->d;
+	int ki_bytes = config_key_index(SEC_TRAPS, "backlog_max_bytes");
+	int ki_map = config_key_index(SEC_NODE, "map_max_mib");
+	int ki_audit = config_key_index(SEC_NODE, "audit_max_bytes");
+	if (d->key_bad[ki_bytes] || d->key_bad[ki_map] || d->key_bad[ki_audit])
+		return;
+	uint64_t log = (uint64_t)d->traps.backlog_max_bytes * BACKLOG_LOG_TENTHS_PER_BYTE / 10;
+	uint64_t need = log + d->audit_max_bytes + MAP_HEADROOM_BYTES;
+	uint64_t map = (uint64_t)d->map_max_mib << 20;
+	if (need <= map)
+		return;
+	int line = d->key_line[ki_bytes];
+	if (d->key_line[ki_map] > line)
+		line = d->key_line[ki_map];
+	config_add_error(
+	    ld->errs, line,
+	    "[traps] backlog_max_bytes (%" PRIu32 ") does not fit [node] map_max_mib (%" PRIu32
+	    " MiB): a full backlog takes up to %" PRIu64 " MiB of log on every member, "
+	    "with audit_max_bytes (%" PRIu32 ") and %llu MiB of headroom %" PRIu64
+	    " MiB; lower backlog_max_bytes or raise map_max_mib to %" PRIu64
+	    " on all three members",
+	    d->traps.backlog_max_bytes, d->map_max_mib, log >> 20, d->audit_max_bytes,
+	    MAP_HEADROOM_BYTES >> 20, (need + (1u << 20) - 1) >> 20, (need + (1u << 20) - 1) >> 20);
+}
 
 /* The host and port of an address that config_check_addr() accepted. */
 static void split_addr(const char *addr, char *host, size_t hostlen, const char **port)
@@ -566,6 +613,7 @@ void config_check_traps(struct loader *ld, const struct member_draft *self, unsi
 				 ") is more than backlog_max (%" PRIu32
 				 "): one full TRAPS entry could never be committed",
 				 t->batch_max, t->backlog_max);
+	check_backlog_fits_map(ld);
 	parse_communities(ld, LINE("snmp_communities"), d->snmp_communities, t);
 	if (d->snmp_engine_id[0] && parse_engine_id(d->snmp_engine_id, t->snmp_engine_id,
 						    &t->snmp_engine_id_len, why, sizeof(why)) != 0)

@@ -352,6 +352,14 @@ static const struct scalar scalars[] = {
 	"traps.undelivered", 0),
     ONE("duet_traps_undelivered_bytes", GAUGE, "Payload bytes of the undelivered traps.",
 	"traps.undelivered_bytes", 0),
+    ONE("duet_traps_backlog_max_bytes", GAUGE,
+	"The backlog's byte bound ([traps] backlog_max_bytes): past it new traps are refused "
+	"(duet_traps_dropped_total reason backlog_full).",
+	"traps.backlog_max_bytes", 0),
+    ONE("duet_traps_backlog_full", GAUGE,
+	"1 while the backlog is full: the last trap received was refused for the backlog's "
+	"bound and the sink has confirmed nothing since.",
+	"traps.backlog_full", 0),
     ONE("duet_traps_delivered_index", GAUGE, "Log index of the last DELIVERED entry.",
 	"traps.delivered_index", 0),
     ONE("duet_traps_delivered_total", COUNTER,

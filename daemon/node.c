@@ -468,6 +468,7 @@ static int open_store(struct node *n, struct store_loaded *ld)
 	o.cluster_id = n->cfg.cluster_id;
 	o.node_id = n->cfg.self_id;
 	o.audit_max_bytes = n->cfg.audit_max_bytes; /* retention: storage.h "audit chain" */
+	o.max_map_size = (uint64_t)n->cfg.map_max_mib << 20;
 	int rc = store_open(&o, &n->store, err, sizeof err);
 	if (rc == DUET_ENOENT) {
 		/* DESIGN.md 3: no store is never a first start. A new cluster's

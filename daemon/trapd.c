@@ -22,7 +22,8 @@
 
 struct trapd_state {
 	struct duet_trap_pipe *pipe;
-	struct duet_trap_sink *sink; /* NULL with [sink] type = none */
+	struct duet_trap_pipe_config pc; /* what it was made with */
+	struct duet_trap_sink *sink;     /* NULL with [sink] type = none */
 	uv_timer_t tick;
 	bool tick_open;
 	uint8_t *buf, *ans; /* one batch; one answer */
@@ -272,6 +273,8 @@ static void pipe_config(const struct node *n, struct duet_trap_pipe_config *pc)
 		pc->live_max = ct->pending_max;
 	if (ct->backlog_max)
 		pc->backlog_max = ct->backlog_max;
+	if (ct->backlog_max_bytes)
+		pc->backlog_max_bytes = ct->backlog_max_bytes;
 	if (ct->identities_max)
 		pc->identities_max = ct->identities_max;
 	pc->keep_undelivered =
@@ -503,6 +506,7 @@ int trapd_open(struct node *n)
 	n->traps = t;
 	struct duet_trap_pipe_config pc;
 	pipe_config(n, &pc);
+	t->pc = pc;
 	int rc = duet_trap_pipe_new(&pc, &t->pipe);
 	if (rc) {
 		duet_log(DUET_LOG_ERROR, "traps: %s", duet_strerror(rc));
@@ -624,11 +628,18 @@ void trapd_status_json(struct node *n, FILE *f)
 		",\"bad_entries\":%" PRIu64 ",\"delivered_entries\":%" PRIu64
 		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"undeliverable\":%" PRIu64
 		",\"keys_restored\":%" PRIu64 ",\"window_seeded\":%" PRIu64
-		",\"snapshot_keys_cut\":%" PRIu64 ",\"sink\":",
+		",\"snapshot_keys_cut\":%" PRIu64,
 		t->c.batches, t->c.batch_busy, t->c.forward_frames, t->c.forward_failed,
 		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
 		t->c.delivered_entries, t->c.submit_busy, t->c.confirms, t->c.undeliverable,
 		s.keys_restored, s.window_seeded, t->c.keys_cut);
+	/* the backlog's bounds and what counts against them (traps_pipe.h) */
+	fprintf(f,
+		",\"backlog_max\":%" PRIu32 ",\"backlog_max_bytes\":%" PRIu64
+		",\"live_bytes\":%" PRIu64 ",\"backlog_full\":%s,\"forwarded_full\":%" PRIu64
+		",\"backlog_waits\":%" PRIu64 ",\"sink\":",
+		t->pc.backlog_max, t->pc.backlog_max_bytes, s.live_bytes,
+		s.backlog_full ? "true" : "false", s.forwarded_full, s.backlog_waits);
 	if (t->sink) {
 		char buf[4096];
 		int len = duet_sink_stats_json(t->sink, buf, sizeof buf);

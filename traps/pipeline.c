@@ -83,6 +83,9 @@ struct duet_trap_pipe {
 	struct uentry *uhead, *utail;
 	const struct uentry *ucursor; /* the last one handed out (undelivered()) */
 	uint64_t un, ubytes;
+	uint64_t ibytes;         /* encoded bytes of the live items */
+	uint64_t inflight_bytes; /* of the INFLIGHT ones */
+	bool full;               /* the last copy was refused for the backlog */
 	uint64_t delivered_index, last_index;
 	bool has_clock;   /* duet_trap_pipe_clock() was called */
 	bool seed_window; /* window_seed(): off, see there */
@@ -110,6 +113,7 @@ void duet_trap_pipe_config_default(struct duet_trap_pipe_config *c, uint32_t sel
 	c->batch_max_bytes = 1u << 20;
 	c->live_max = 200000;
 	c->backlog_max = 1000000;
+	c->backlog_max_bytes = 256u << 20;
 	c->committed_max = 4000000;
 	c->identities_max = 2000000;
 	c->keep_undelivered = true;
@@ -256,8 +260,19 @@ static void list_remove(struct list *l, struct item *it)
 	l->n--;
 }
 
+/* The bytes an item adds to the TRAPS payload it goes into: what it will
+ * cost in the backlog once committed (the batch header aside). */
+static size_t item_encoded(const struct item *it)
+{
+	return TRAP_FIXED_BYTES + strlen(it->sender) + it->len;
+}
+
 static void item_move(struct duet_trap_pipe *p, struct item *it, int state, bool front)
 {
+	if (it->state == ST_INFLIGHT)
+		p->inflight_bytes -= item_encoded(it);
+	if (state == ST_INFLIGHT)
+		p->inflight_bytes += item_encoded(it);
 	list_remove(&p->lists[it->state], it);
 	it->state = (uint8_t)state;
 	list_push(&p->lists[state], it, front);
@@ -281,6 +296,9 @@ static void live_free(struct duet_trap_pipe *p, struct item *it)
 	*pp = it->hnext;
 	list_remove(&p->lists[it->state], it);
 	p->in--;
+	p->ibytes -= item_encoded(it);
+	if (it->state == ST_INFLIGHT)
+		p->inflight_bytes -= item_encoded(it);
 	free(it);
 }
 
@@ -308,6 +326,9 @@ static int live_add(struct duet_trap_pipe *p, const struct duet_trap *t, int sta
 	p->ibuckets[b] = it;
 	list_push(&p->lists[state], it, false);
 	p->in++;
+	p->ibytes += item_encoded(it);
+	if (state == ST_INFLIGHT)
+		p->inflight_bytes += item_encoded(it);
 	return 0;
 }
 
@@ -323,14 +344,23 @@ static void item_to_trap(const struct item *it, struct duet_trap *t)
 	t->payload = it->len ? it->payload : NULL;
 }
 
-static size_t item_encoded(const struct item *it)
-{
-	return TRAP_FIXED_BYTES + strlen(it->sender) + it->len;
-}
-
 static bool proposing(const struct duet_trap_pipe *p)
 {
 	return p->leader && p->ready;
+}
+
+/* The byte bound of the backlog (traps_pipe.h): what the log holds for the
+ * sink (the undelivered entries' payloads) and what this node holds to
+ * commit (its live items), with `more` bytes added, within the bound. */
+static bool backlog_fits(const struct duet_trap_pipe *p, uint64_t more)
+{
+	return p->ubytes + p->ibytes + more <= p->cfg.backlog_max_bytes;
+}
+
+/* The bytes a trap from (sender, len) adds to a TRAPS payload. */
+static uint64_t trap_encoded(const char *sender, uint32_t len)
+{
+	return TRAP_FIXED_BYTES + strlen(sender) + (uint64_t)len;
 }
 
 /* ---- life ---------------------------------------------------------------- */
@@ -342,6 +372,8 @@ int duet_trap_pipe_new(const struct duet_trap_pipe_config *c, struct duet_trap_p
 	    !c->batch_max || !c->live_max || !c->backlog_max || !c->committed_max ||
 	    c->identities_max < 16 ||
 	    c->batch_max_bytes <
+		BATCH_HEADER + TRAP_FIXED_BYTES + DUET_ADDR_MAX + DUET_TRAP_MAX_PAYLOAD ||
+	    c->backlog_max_bytes <
 		BATCH_HEADER + TRAP_FIXED_BYTES + DUET_ADDR_MAX + DUET_TRAP_MAX_PAYLOAD)
 		return DUET_EINVAL;
 	struct duet_trap_pipe *p = calloc(1, sizeof *p);
@@ -403,7 +435,7 @@ int duet_trap_pipe_receive(struct duet_trap_pipe *p, uint8_t kind, const char *s
 		drop = DUET_TRAP_TOO_LARGE;
 	else if (p->in >= p->cfg.live_max)
 		drop = DUET_TRAP_LIVE_FULL;
-	else if (p->un + p->in >= p->cfg.backlog_max)
+	else if (p->un + p->in >= p->cfg.backlog_max || !backlog_fits(p, trap_encoded(sender, len)))
 		drop = DUET_TRAP_BACKLOG_FULL;
 	uint32_t ord = 0;
 	if (drop == DUET_TRAP_TAKEN &&
@@ -437,6 +469,8 @@ int duet_trap_pipe_receive(struct duet_trap_pipe *p, uint8_t kind, const char *s
 		p->st.taken++;
 	else
 		p->st.drops[drop]++;
+	if (drop == DUET_TRAP_TAKEN || drop == DUET_TRAP_BACKLOG_FULL)
+		p->full = drop == DUET_TRAP_BACKLOG_FULL;
 	return drop;
 }
 
@@ -516,21 +550,36 @@ static long take(struct duet_trap_pipe *p, int from, int to, uint64_t due_before
 {
 	*taken = 0;
 	size_t limit = cap < p->cfg.batch_max_bytes ? cap : p->cfg.batch_max_bytes;
+	/* a batch to propose fits in what the byte bound leaves of the
+	 * backlog: a new leader's pending items, turned into its OUTBOX,
+	 * wait there rather than commit past the bound. The batches in flight
+	 * are counted with a header per item (the pipe does not know how
+	 * many batches they are): a little more than they will hold */
+	uint64_t used =
+	    p->ubytes + p->inflight_bytes + (uint64_t)BATCH_HEADER * p->lists[ST_INFLIGHT].n;
+	uint64_t room = to != ST_INFLIGHT                 ? UINT64_MAX
+			: used < p->cfg.backlog_max_bytes ? p->cfg.backlog_max_bytes - used
+							  : 0;
 	size_t bytes = BATCH_HEADER, n = 0;
 	struct item *it = p->lists[from].head;
 	for (; it && n < p->cfg.batch_max; it = it->next) {
 		if (to != ST_INFLIGHT && it->due_ms > due_before)
 			break;
-		if (bytes + item_encoded(it) > limit)
+		if (bytes + item_encoded(it) > limit || bytes + item_encoded(it) > room)
 			break;
 		bytes += item_encoded(it);
 		n++;
 	}
-	if (!n)
-		return p->lists[from].head &&
-			       (to == ST_INFLIGHT || p->lists[from].head->due_ms <= due_before)
-			   ? DUET_ETOOBIG
-			   : 0;
+	if (!n) {
+		it = p->lists[from].head;
+		if (!it || (to != ST_INFLIGHT && it->due_ms > due_before))
+			return 0;
+		if (BATCH_HEADER + item_encoded(it) > room) {
+			p->st.backlog_waits++;
+			return 0; /* proposed once delivery makes room */
+		}
+		return DUET_ETOOBIG;
+	}
 	struct duet_trap *t = malloc(n * sizeof *t);
 	if (!t)
 		return DUET_ENOMEM;
@@ -717,6 +766,7 @@ void duet_trap_pipe_delivered(struct duet_trap_pipe *p, uint64_t up_to)
 		p->un -= u->n;
 		p->ubytes -= u->bytes;
 		uentry_free(u);
+		p->full = false;
 	}
 }
 
@@ -852,11 +902,14 @@ long duet_trap_pipe_forwarded(struct duet_trap_pipe *p, const void *buf, size_t 
 			/* held here already; the standby keeps its copy until
 			 * the commit shows up */
 			p->st.forwarded_duplicate++;
-		} else if (p->in < p->cfg.live_max &&
-			   live_add(p, &t, proposing(p) ? ST_OUTBOX : ST_FRESH, now_ms) == 0) {
+		} else if (p->in >= p->cfg.live_max ||
+			   !backlog_fits(p, trap_encoded(t.sender, t.len))) {
+			/* full: the standby keeps its copy and forwards it again
+			 * later (its own limits bound what it holds) */
+			p->st.forwarded_full++;
+		} else if (live_add(p, &t, proposing(p) ? ST_OUTBOX : ST_FRESH, now_ms) == 0) {
 			p->st.taken++;
 		}
-		/* else: full; the standby forwards it again later */
 	}
 	long out = 0;
 	if (rc == 0 && na)
@@ -928,6 +981,8 @@ void duet_trap_pipe_get_stats(const struct duet_trap_pipe *p, struct duet_trap_p
 	st->committed_keys = p->cn;
 	st->undelivered = p->un;
 	st->undelivered_bytes = p->ubytes;
+	st->live_bytes = p->ibytes;
+	st->backlog_full = p->full;
 	st->delivered_index = p->delivered_index;
 	st->last_committed_index = p->last_index;
 }

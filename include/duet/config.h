@@ -235,6 +235,7 @@ struct duet_config_traps {
 	uint32_t batch_max;         /* traps per TRAPS entry */
 	uint32_t pending_max;       /* traps a standby holds unmatched */
 	uint32_t backlog_max;       /* committed, not yet delivered; past it traps are refused */
+	uint32_t backlog_max_bytes; /* their log payload bytes; past it traps are refused */
 	uint32_t identities_max;    /* distinct traps tracked within window_ms */
 };
 
@@ -290,6 +291,7 @@ struct duet_config {
 	enum duet_log_target log_target;
 	struct duet_config_addrs listen; /* default: this member's addresses */
 	uint32_t audit_max_bytes;        /* audit chain retention bound (storage.h) */
+	uint32_t map_max_mib;            /* the store's map limit (storage.h max_map_size) */
 
 	/* The three members, in file order; incarnation 1 for each (rejoin
 	 * raises it in the log, never in the file). */

@@ -40,6 +40,18 @@
  *    otherwise held like a local copy (or dropped when a live item matches
  *    it: the standby keeps its copy until the commit shows up).
  *
+ * The backlog (the UNDELIVERED entries) has two bounds, backlog_max traps
+ * and backlog_max_bytes bytes of TRAPS payload: the bytes the log holds for
+ * the sink on every member (and this pipe in memory on a data node) until a
+ * DELIVERED covers them. A received copy is refused (DUET_TRAP_BACKLOG_FULL,
+ * counted) when the undelivered traps plus the live items this node holds
+ * would pass either bound with it; the leader takes a forwarded one under
+ * the same rule (else the standby keeps it and forwards it again), and
+ * proposes a batch only while the undelivered and in-flight bytes plus the
+ * batch stay within backlog_max_bytes, so what commits stays within the
+ * bound even when a new leader proposes the pending items it took as a
+ * standby. Delivery releases the bound: duet_trap_pipe_delivered().
+ *
  * So a trap that reached at least one node that stays up is committed (that
  * node holds it until a committed match appears, and proposes it itself when
  * it leads), and copies of one trap are committed once (every path checks
@@ -65,25 +77,26 @@ struct duet_trap_pipe;
 
 struct duet_trap_pipe_config {
 	uint32_t self_id;
-	uint32_t window_ms;        /* ordinal episodes; the match tolerance is half */
-	uint32_t forward_delay_ms; /* a pending item is first forwarded after this */
-	uint32_t reforward_ms;     /* and again this often while unmatched (>= delay) */
-	uint32_t batch_max;        /* traps per TRAPS batch */
-	uint32_t batch_max_bytes;  /* encoded bytes per TRAPS batch (>= one largest trap) */
-	uint32_t live_max;         /* live items of all states */
-	uint32_t backlog_max;      /* undelivered committed traps */
-	uint32_t committed_max;    /* committed keys remembered */
-	uint32_t identities_max;   /* identities in the ordinal window */
-	bool keep_undelivered;     /* false without a sink: nothing to deliver */
+	uint32_t window_ms;         /* ordinal episodes; the match tolerance is half */
+	uint32_t forward_delay_ms;  /* a pending item is first forwarded after this */
+	uint32_t reforward_ms;      /* and again this often while unmatched (>= delay) */
+	uint32_t batch_max;         /* traps per TRAPS batch */
+	uint32_t batch_max_bytes;   /* encoded bytes per TRAPS batch (>= one largest trap) */
+	uint32_t live_max;          /* live items of all states */
+	uint32_t backlog_max;       /* undelivered committed traps */
+	uint64_t backlog_max_bytes; /* their payload bytes, see "The backlog" above */
+	uint32_t committed_max;     /* committed keys remembered */
+	uint32_t identities_max;    /* identities in the ordinal window */
+	bool keep_undelivered;      /* false without a sink: nothing to deliver */
 };
 
 /* Defaults: window 30 s, forward 200 ms, reforward 1 s, batch 1000 traps or
- * 1 MiB, 200000 live, 1000000 backlog, 4000000 committed keys, 2000000
- * identities, keep_undelivered true. */
+ * 1 MiB, 200000 live, 1000000 backlog traps or 256 MiB, 4000000 committed
+ * keys, 2000000 identities, keep_undelivered true. */
 void duet_trap_pipe_config_default(struct duet_trap_pipe_config *c, uint32_t self_id);
 
 /* Returns 0, DUET_EINVAL (a zero limit, reforward < forward delay, batch
- * bytes below one full trap) or DUET_ENOMEM. */
+ * or backlog bytes below one full trap) or DUET_ENOMEM. */
 int duet_trap_pipe_new(const struct duet_trap_pipe_config *c, struct duet_trap_pipe **out);
 void duet_trap_pipe_free(struct duet_trap_pipe *p);
 
@@ -93,7 +106,7 @@ enum duet_trap_drop {
 	DUET_TRAP_DUPLICATE = 1,    /* a copy of a trap already taken: not a loss */
 	DUET_TRAP_WINDOW_FULL = 2,  /* identities_max live identities */
 	DUET_TRAP_LIVE_FULL = 3,    /* live_max items wait */
-	DUET_TRAP_BACKLOG_FULL = 4, /* backlog_max committed traps not delivered */
+	DUET_TRAP_BACKLOG_FULL = 4, /* the backlog's bound: backlog_max traps or bytes */
 	DUET_TRAP_TOO_LARGE = 5,    /* payload over DUET_TRAP_MAX_PAYLOAD */
 	DUET_TRAP_NO_MEMORY = 6,
 	DUET_TRAP_DROP_N
@@ -232,6 +245,11 @@ struct duet_trap_pipe_stats {
 	uint64_t committed_keys, keys_evicted; /* kept now; dropped by committed_max */
 	uint64_t keys_restored, window_seeded; /* from a snapshot; counted at restart */
 	uint64_t undelivered, undelivered_bytes, delivered_index;
+	uint64_t live_bytes;     /* encoded bytes of the live items */
+	uint64_t forwarded_full; /* forwarded items not taken: a limit (the standby keeps them) */
+	uint64_t backlog_waits;  /* batches not proposed for the byte bound (until delivery) */
+	bool backlog_full;       /* the last copy received was refused for the backlog, and
+				    nothing was delivered since */
 	uint64_t last_committed_index;
 };
 void duet_trap_pipe_get_stats(const struct duet_trap_pipe *p, struct duet_trap_pipe_stats *st);

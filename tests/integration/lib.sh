@@ -5,8 +5,9 @@
 # and TEST. On exit - success or failure - it kills exactly the PIDs the test
 # started (STARTED) and removes the dir (kept with DUET_KEEP=1; the logs
 # are printed on failure). Synchronisation is polling with deadlines, never
-# a fixed sleep. A test may define extra_config NAME to add config sections
-# and extra_cleanup to undo what it set up besides processes.
+# a fixed sleep. A test may define extra_config NAME to add config sections,
+# set NODE_EXTRA to add lines to every member's [node], and define
+# extra_cleanup to undo what it set up besides processes.
 set -u
 # Deadlines (seconds) may be stretched for slow builds (ASan): DUET_SLOW=3.
 SLOW=${DUET_SLOW:-1}
@@ -79,6 +80,7 @@ data_dir = $dir
 log_level = debug
 EOC
 	[ -n "$listen" ] && echo "listen = $listen"
+	[ -n "${NODE_EXTRA:-}" ] && echo "$NODE_EXTRA"
 	cat <<EOC
 
 [member node-a]

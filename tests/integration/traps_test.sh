@@ -16,6 +16,14 @@
 #              under two ids
 #   pg_sink    the same stream and kill -9 with [sink] type = postgresql, a
 #              real PostgreSQL 15 on loopback: every message is one row
+#   backlog_outage
+#              a long sink outage to the bound: [traps] backlog_max_bytes =
+#              1 MiB, a 128 MiB map on every member, the sink down, curl posts custom traps of ~4 KiB to
+#              the leader until it answers 503: the refusals are counted
+#              (status, /metrics), the backlog is full and within its bound
+#              on both data nodes, no member dies or fills its map; the
+#              sink comes back: every trap answered 202 reaches it once,
+#              none answered 503 does, and the bound is released
 #   malformed  truncated BER, a wrong community, wrong USM keys, a 1 MiB
 #              syslog line, invalid JSON, a slow HTTP client, a wrong token:
 #              each refused and counted by reason, nothing reaches the sink,
@@ -29,7 +37,7 @@ SRC=$(cd "$(dirname "$0")" && pwd)
 . "$SRC/lib.sh"
 
 declare -A RXIP=([node-a]=127.0.0.1 [node-b]=127.0.0.2)
-read -r P_SYSLOG_UDP P_SYSLOG_TCP P_SNMP P_HTTP P_HTTPS <<<"$(free_ports 5)"
+read -r P_SYSLOG_UDP P_SYSLOG_TCP P_SNMP P_HTTP P_HTTPS P_METRICS <<<"$(free_ports 6)"
 ENGINE=0x80001f8804647565746531
 TOKEN=duet-test-token-0123456789
 SINK_PID=
@@ -53,8 +61,12 @@ http_token_file = $TMP/token
 snmp_communities = public
 snmp_users_file = $TMP/snmp-users
 request_timeout_ms = 1500
+${TRAPS_EXTRA:-}
 
 EOC
+	if [ -n "${METRICS:-}" ]; then
+		printf '[http]\nlisten = %s:%s\n\n' "$ip" "$P_METRICS"
+	fi
 	if [ -n "${PG_PORT:-}" ]; then
 		cat <<EOC
 [sink]
@@ -279,6 +291,120 @@ t_pg_sink() {
 	ok "one row per trap: $count rows"
 }
 
+# post_many FIRST LAST CODES: one curl process posts custom traps FIRST..LAST
+# (~4 KiB each, all of one size) to the leader, one request after the
+# other; CODES gets one HTTP status per line, in order
+post_many() {
+	local first=$1 last=$2 codes=$3 i pad
+	pad=$(printf 'x%.0s' $(seq 4000))
+	mkdir -p "$TMP/bodies"
+	: >"$TMP/curl.conf"
+	for i in $(seq "$first" "$last"); do
+		printf '{"FacilityID":"it","DATA":[{"DATE":"2026-11-25T12:00:00Z","TYPE":"STRING","KEY":"k","MSG":"duetbench seq=%05d sent_ns=%s tag=%s %s"}]}' \
+			"$i" "$(date +%s%N)" "$TAG" "$pad" >"$TMP/bodies/$i.json"
+		[ "$i" = "$first" ] || echo next >>"$TMP/curl.conf"
+		cat >>"$TMP/curl.conf" <<EOC
+url = "http://${RXIP[$LEADER]}:$P_HTTP/traps"
+header = "Authorization: Bearer $TOKEN"
+header = "Content-Type: application/json"
+data-binary = "@$TMP/bodies/$i.json"
+output = "/dev/null"
+write-out = "%{http_code}\\n"
+EOC
+	done
+	curl -s -K "$TMP/curl.conf" >"$codes" 2>>"$TMP/curl.log" || fail "curl: $(tail -3 "$TMP/curl.log")"
+}
+
+# metric NODE NAME: the value of one sample (name and labels as written)
+metric() {
+	curl -s "http://${RXIP[$1]}:$P_METRICS/metrics" | awk -v m="$2" '$1 == m { print $2 }'
+}
+
+# store_bytes NODE: the size of NODE's LMDB file (the pages it ever used)
+store_bytes() { stat -c %s "$TMP/$1/data.mdb"; }
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/${PID[$1]}/status"; }
+
+t_backlog_outage() {
+	TAG=backlog
+	local bound=1048576 sent=400
+	TRAPS_EXTRA="backlog_max_bytes = $bound"
+	# a small map on all three members (check-config: 2.1 x the bound +
+	# the audit bound + 96 MiB must fit it)
+	NODE_EXTRA=$'map_max_mib = 128\naudit_max_bytes = 8388608'
+	METRICS=1
+	# the sink's address is configured, nothing listens there yet: the
+	# outage lasts from the first trap on
+	read -r SINK_PORT <<<"$(free_ports 1)"
+	setup_traps
+	local standby n
+	standby=$(other_data "$LEADER")
+	for n in node-a node-b witness; do
+		"$BIN/duetctl" check-config "$TMP/$n.ini" >/dev/null || fail "check-config $n"
+	done
+	declare -A store0 rss0
+	for n in node-a node-b witness; do
+		store0[$n]=$(store_bytes "$n")
+		rss0[$n]=$(rss_kib "$n")
+	done
+	post_many 1 "$sent" "$TMP/codes"
+	local accepted refused
+	accepted=$(grep -c '^202$' "$TMP/codes")
+	refused=$(grep -c '^503$' "$TMP/codes")
+	[ $((accepted + refused)) = "$sent" ] ||
+		fail "answers other than 202 and 503: $(sort "$TMP/codes" | uniq -c | tr '\n' ' ')"
+	[ "$accepted" -gt 0 ] && [ "$refused" -gt 0 ] || fail "accepted $accepted, refused $refused"
+	# all traps are one size and nothing is delivered: the accepted ones
+	# are the first ones, every one after the bound is refused
+	[ "$(head -n "$accepted" "$TMP/codes" | sort -u)" = 202 ] ||
+		fail "a trap after a refusal was accepted: $(uniq -c "$TMP/codes" | tr '\n' ' ')"
+	ok "$accepted traps accepted (202), then $refused refused (503) with the sink down"
+	wait_until 10 "the $accepted accepted traps are committed and applied on both data nodes" \
+		eval "is $LEADER '.traps.undelivered == $accepted' && is $standby '.traps.undelivered == $accepted'"
+	is "$LEADER" ".traps.drops.backlog_full == $refused and .traps.backlog_full and
+		.traps.backlog_max_bytes == $bound" ||
+		fail "status: $(status "$LEADER" | jq -c '.traps | {drops, backlog_full, backlog_max_bytes}')"
+	local ub
+	ub=$(field "$LEADER" .traps.undelivered_bytes)
+	[ "$ub" -le "$bound" ] && [ "$(field "$standby" .traps.undelivered_bytes)" = "$ub" ] ||
+		fail "undelivered bytes: $LEADER $ub, $standby $(field "$standby" .traps.undelivered_bytes), bound $bound"
+	ok "status: backlog_full $(field "$LEADER" .traps.drops.backlog_full) refusals; $ub undelivered bytes on both data nodes (bound $bound)"
+	[ "$(metric "$LEADER" duet_traps_backlog_full)" = 1 ] &&
+		[ "$(metric "$LEADER" duet_traps_backlog_max_bytes)" = "$bound" ] &&
+		[ "$(metric "$LEADER" duet_traps_undelivered_bytes)" = "$ub" ] &&
+		[ "$(metric "$LEADER" "duet_traps_dropped_total{receiver=\"http\",reason=\"backlog_full\"}")" = "$refused" ] ||
+		fail "/metrics: $(curl -s "http://${RXIP[$LEADER]}:$P_METRICS/metrics" | grep -E 'backlog|undelivered|dropped')"
+	ok "/metrics: backlog full, $refused dropped for backlog_full"
+	# what one backlog byte costs (figures, not limits)
+	for n in node-a node-b witness; do
+		echo "$n: log file +$(($(store_bytes "$n") - store0[$n])) bytes, memory +$(($(rss_kib "$n") - rss0[$n])) KiB for $ub backlog bytes"
+	done
+	for n in node-a node-b witness; do
+		kill -0 "${PID[$n]}" 2>/dev/null || fail "$n died"
+		! grep -q -i 'map is full' "$TMP/$n.log" || fail "$n: map full"
+	done
+	ok "every member up, none reports a full map"
+
+	start_sink --listen "127.0.0.1:$SINK_PORT" --tag "$TAG" --expect-first 1 \
+		--expect-last "$accepted" --until-count "$accepted" --linger-ms 1500
+	local r
+	r=$(sink_report 60)
+	echo "sink: $r"
+	echo "$r" | jq -e ".lost == 0 and .duplicated == 0 and .seqs_seen == $accepted and
+		.seqs_unexpected == 0 and .lines_other_tag == 0" >/dev/null ||
+		fail "the sink did not get exactly the $accepted accepted traps once each: $r"
+	ok "every accepted trap reached the sink once, none of the refused ones"
+	wait_until 10 "the backlog is delivered and released on both data nodes" \
+		eval "is $LEADER '.traps.undelivered == 0 and (.traps.backlog_full | not)' && is $standby '.traps.undelivered == 0'"
+	post_many $((sent + 1)) $((sent + 1)) "$TMP/codes2"
+	[ "$(cat "$TMP/codes2")" = 202 ] || fail "a trap after the delivery: $(cat "$TMP/codes2")"
+	ok "after the delivery a new trap is accepted again"
+	for n in node-a node-b witness; do
+		stop_clean "$n"
+	done
+	ok "every process stopped cleanly on SIGTERM"
+}
+
 # udp_send IP PORT HEX|@FILE: one datagram
 udp_send() {
 	python3 - "$@" <<'EOP'
@@ -351,7 +477,7 @@ print(s.recv(200).split(b'\r\n')[0].decode())" >"$TMP/slow.txt" 2>&1
 }
 
 case $TEST in
-clients | failover | malformed | pg_sink) "t_$TEST" ;;
+clients | failover | malformed | pg_sink | backlog_outage) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -109,6 +109,7 @@ Test(config_traps, defaults)
 	cr_assert_eq(t->batch_max, 1000);
 	cr_assert_eq(t->pending_max, 200000);
 	cr_assert_eq(t->backlog_max, 1000000);
+	cr_assert_eq(t->backlog_max_bytes, 256u << 20);
 	cr_assert_eq(t->identities_max, 2000000);
 	cr_assert_eq(cfg.sink.type, DUET_CONFIG_SINK_NONE);
 	cr_assert_str_eq(cfg.sink.address, "");
@@ -172,6 +173,11 @@ Test(config_traps, ranges)
 	cr_assert(has_error(&errs, 25, "key 'max_connections': 0 is out of range"));
 	cr_assert(has_error(&errs, 26, "key 'udp_rcvbuf_bytes': 65535 is out of range"));
 	cr_assert(has_error(&errs, 27, "key 'batch_max': 10001 is out of range"));
+	/* the byte bound holds at least one largest trap, at most 4 GiB - 1 */
+	refused(with_extra("[traps]\nbacklog_max_bytes = 1048575\n"));
+	cr_assert(has_error(&errs, 23, "key 'backlog_max_bytes': 1048575 is out of range"));
+	refused(with_extra("[traps]\nbacklog_max_bytes = 4294967296\n"));
+	cr_assert(has_error(&errs, 23, "key 'backlog_max_bytes'"));
 	refused(with_extra("[sink]\ntype = kafka\n"));
 	cr_assert(has_error(&errs, 23, "key 'type': 'kafka' is not one of none, tcp, postgresql"));
 }
@@ -280,6 +286,37 @@ Test(config_traps, rules_that_span_keys)
 	/* a refused value is reported once, without rules tripping over it */
 	refused(with_extra("[traps]\nwindow_ms = 10\n[sink]\ntype = tcp\naddress = x\n"));
 	cr_assert_eq(errs.n, 2);
+}
+
+Test(config_traps, the_backlog_fits_the_map)
+{
+	/* defaults: 2.1 x 256 MiB + 256 MiB of audit + 96 MiB = 890 MiB of 16 GiB */
+	accepted(BASE_CONFIG);
+	cr_assert_eq(cfg.map_max_mib, 16384);
+	cr_assert_eq(cfg.audit_max_bytes, 256u << 20);
+	char small[4096], text[4096 + 64];
+	snprintf(small, sizeof small, "%s",
+		 replace(BASE_CONFIG, "name = node-a\n", "name = node-a\nmap_max_mib = 512\n"));
+	refused(small);
+	cr_assert_eq(errs.n, 1);
+	cr_assert(has_error(&errs, 6,
+			    "[traps] backlog_max_bytes (268435456) does not fit [node] map_max_mib "
+			    "(512 MiB)"));
+	cr_assert(has_error(&errs, 6, "raise map_max_mib to 890 on all three members"));
+	/* 2.1 x 64 MiB + 256 MiB + 96 MiB = 487 MiB */
+	snprintf(text, sizeof text, "%s[traps]\nbacklog_max_bytes = 67108864\n", small);
+	accepted(text);
+	snprintf(text, sizeof text, "%s[traps]\nbacklog_max_bytes = 100000000\n", small);
+	refused(text);
+	cr_assert(has_error(&errs, 24, "does not fit [node] map_max_mib"), "on the later key");
+	/* the witness holds no backlog of its own (README: give it the data
+	 * nodes' map); the audit chain still needs half the map at most */
+	const char *witness = replace(small, "name = node-a\n", "name = w\n");
+	accepted(witness);
+	cr_assert_eq(cfg.map_max_mib, 512);
+	refused(replace(witness, "map_max_mib = 512", "map_max_mib = 511"));
+	cr_assert(has_error(
+	    &errs, 6, "[node] audit_max_bytes (268435456) is over half of map_max_mib (511 MiB)"));
 }
 
 Test(config_traps, witness_refuses_traps_and_sink)

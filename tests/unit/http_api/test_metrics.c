@@ -129,6 +129,8 @@ Test(http_api, leader_document)
 	assert_line("duet_traps_dropped_total{receiver=\"syslog_udp\",reason=\"kernel_drops\"} 0");
 	assert_line("duet_traps_committed_total 1");
 	assert_line("duet_traps_proposing 1");
+	assert_line("duet_traps_backlog_max_bytes 268435456");
+	assert_line("duet_traps_backlog_full 0");
 	assert_line("duet_trap_sink_connected 0");
 	assert_line("duet_trap_sink_errors_total 5");
 	assert_line("duet_traps_delivered_total 0");

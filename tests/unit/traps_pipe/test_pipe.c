@@ -28,10 +28,16 @@
 			cr_assert_fail("failed: %s", #cond);                                       \
 	} while (0)
 
+/* The simulation's backlog byte bound (0: the default), and how often the
+ * bound held a batch or a forwarded copy back. */
+static uint64_t sim_backlog_bytes, sim_held_back;
+
 static struct duet_trap_pipe *pipe_new(uint32_t self)
 {
 	struct duet_trap_pipe_config c;
 	duet_trap_pipe_config_default(&c, self);
+	if (sim_backlog_bytes)
+		c.backlog_max_bytes = sim_backlog_bytes;
 	struct duet_trap_pipe *p;
 	SIM_CHECK(duet_trap_pipe_new(&c, &p) == 0);
 	return p;
@@ -275,6 +281,129 @@ Test(pipe, limits_refuse_and_count)
 	cr_assert_eq(duet_trap_pipe_new(&c, &b), DUET_EINVAL);
 }
 
+/* Traps of TRAP_BYTES encoded bytes each (55 fixed + the sender + the
+ * payload) against a byte bound that holds BOUND_TRAPS of them. */
+#define TRAP_PAYLOAD 1000
+#define TRAP_BYTES   (55 + sizeof SENDER - 1 + TRAP_PAYLOAD)
+#define BOUND_BYTES  70000u
+#define BOUND_TRAPS  (BOUND_BYTES / TRAP_BYTES)
+
+static int rx_sized(struct duet_trap_pipe *p, const char *tag, int i, uint64_t now)
+{
+	static char body[TRAP_PAYLOAD + 1];
+	memset(body, '.', TRAP_PAYLOAD);
+	int len = snprintf(body, sizeof body, "%s %d ", tag, i);
+	body[len] = '.'; /* every payload TRAP_PAYLOAD bytes */
+	uint8_t id[32];
+	SIM_CHECK(duet_trap_identity(DUET_TRAP_SYSLOG, SENDER, body, TRAP_PAYLOAD, id) == 0);
+	return duet_trap_pipe_receive(p, DUET_TRAP_SYSLOG, SENDER, id, body, TRAP_PAYLOAD, now, now,
+				      NULL);
+}
+
+static struct duet_trap_pipe *pipe_bounded(uint32_t self)
+{
+	struct duet_trap_pipe_config c;
+	duet_trap_pipe_config_default(&c, self);
+	c.backlog_max_bytes = BOUND_BYTES;
+	struct duet_trap_pipe *p;
+	cr_assert_eq(duet_trap_pipe_new(&c, &p), 0);
+	return p;
+}
+
+static struct duet_trap_pipe_stats stats_of(const struct duet_trap_pipe *p)
+{
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(p, &st);
+	return st;
+}
+
+Test(pipe, backlog_byte_bound_refuses_until_delivery_and_counts)
+{
+	struct duet_trap_pipe *a = pipe_bounded(1);
+	lead(a);
+	int i = 0;
+	while (rx_sized(a, "a", i, 10) == DUET_TRAP_TAKEN)
+		i++;
+	/* the bound counts the bytes each trap will hold in the log */
+	cr_assert_eq(i, BOUND_TRAPS, "taken %d, bound holds %zu", i, (size_t)BOUND_TRAPS);
+	struct duet_trap_pipe_stats st = stats_of(a);
+	cr_assert_eq(st.drops[DUET_TRAP_BACKLOG_FULL], 1);
+	cr_assert(st.backlog_full);
+	cr_assert_eq(st.live_bytes, BOUND_TRAPS * TRAP_BYTES);
+	long len = duet_trap_pipe_take_batch(a, buf, sizeof buf);
+	cr_assert_eq(count_of(buf, len), BOUND_TRAPS);
+	cr_assert_leq((uint64_t)len, BOUND_BYTES);
+	cr_assert_eq(duet_trap_pipe_committed(a, 1, buf, (size_t)len), 0);
+	st = stats_of(a);
+	cr_assert_eq(st.undelivered_bytes, (uint64_t)len);
+	cr_assert_eq(st.live_bytes, 0);
+	/* committed and not delivered: still full, every new trap refused */
+	cr_assert_eq(rx_sized(a, "a", i, 20), DUET_TRAP_BACKLOG_FULL);
+	cr_assert_eq(rx_sized(a, "a", i + 1, 20), DUET_TRAP_BACKLOG_FULL);
+	cr_assert_eq(duet_trap_pipe_take_batch(a, buf, sizeof buf), 0,
+		     "a refused trap is proposed");
+	st = stats_of(a);
+	cr_assert_eq(st.drops[DUET_TRAP_BACKLOG_FULL], 3);
+	cr_assert_eq(st.taken, BOUND_TRAPS);
+
+	/* a standby's copy the full leader cannot take: the standby keeps it */
+	struct duet_trap_pipe *b = pipe_bounded(2);
+	cr_assert_eq(rx_sized(b, "b", 0, 20), DUET_TRAP_TAKEN);
+	long flen = duet_trap_pipe_take_forward(b, 1000, buf, sizeof buf);
+	cr_assert_gt(flen, 0);
+	cr_assert_eq(duet_trap_pipe_forwarded(a, buf, (size_t)flen, 1000, ack, sizeof ack), 0);
+	cr_assert_eq(stats_of(a).forwarded_full, 1);
+	cr_assert_eq(duet_trap_pipe_outbox(a), 0);
+	cr_assert_eq(stats_of(b).pending, 1);
+
+	/* the sink confirmed: the bound is released, new traps are taken */
+	duet_trap_pipe_delivered(a, 1);
+	st = stats_of(a);
+	cr_assert_not(st.backlog_full);
+	cr_assert_eq(st.undelivered_bytes, 0);
+	cr_assert_eq(rx_sized(a, "a", i, 30), DUET_TRAP_TAKEN);
+	flen = duet_trap_pipe_take_forward(b, 3000, buf, sizeof buf);
+	cr_assert_gt(flen, 0, "the standby forwards its copy again");
+	cr_assert_eq(duet_trap_pipe_forwarded(a, buf, (size_t)flen, 3000, ack, sizeof ack), 0);
+	cr_assert_eq(duet_trap_pipe_outbox(a), 2);
+	st = stats_of(a);
+	cr_assert_eq(st.drops[DUET_TRAP_BACKLOG_FULL], 3, "counted once each");
+	duet_trap_pipe_free(a);
+	duet_trap_pipe_free(b);
+}
+
+Test(pipe, a_new_leader_proposes_its_pending_traps_only_within_the_byte_bound)
+{
+	struct duet_trap_pipe *a = pipe_bounded(1), *b = pipe_bounded(2);
+	lead(a);
+	for (int i = 0; i < (int)BOUND_TRAPS; i++)
+		cr_assert_eq(rx_sized(a, "a", i, 10), DUET_TRAP_TAKEN);
+	/* the standby took these while its backlog was empty */
+	for (int i = 0; i < 30; i++)
+		cr_assert_eq(rx_sized(b, "b", i, 10), DUET_TRAP_TAKEN);
+	long len = duet_trap_pipe_take_batch(a, buf, sizeof buf);
+	cr_assert_eq(duet_trap_pipe_committed(a, 1, buf, (size_t)len), 0);
+	cr_assert_eq(duet_trap_pipe_committed(b, 1, buf, (size_t)len), 0);
+	cr_assert_eq(rx_sized(b, "b", 30, 20), DUET_TRAP_BACKLOG_FULL, "the standby's bound too");
+	/* b leads: what it holds waits for room instead of passing the bound */
+	struct duet_trap_pipe_role r = {.leader = true, .term = 2, .term_start = 1, .applied = 1};
+	duet_trap_pipe_set_role(b, &r, 20);
+	cr_assert(duet_trap_pipe_proposing(b));
+	cr_assert_eq(duet_trap_pipe_outbox(b), 30);
+	cr_assert_eq(duet_trap_pipe_take_batch(b, buf, sizeof buf), 0);
+	cr_assert_eq(stats_of(b).backlog_waits, 1);
+	duet_trap_pipe_delivered(b, 1);
+	len = duet_trap_pipe_take_batch(b, buf, sizeof buf);
+	cr_assert_eq(count_of(buf, len), 30);
+	/* in flight counts against the bound: room for what is left only */
+	int more = 0;
+	while (rx_sized(b, "c", more, 30) == DUET_TRAP_TAKEN)
+		more++;
+	cr_assert_eq(more, (int)BOUND_TRAPS - 30);
+	duet_trap_pipe_free(a);
+	duet_trap_pipe_free(b);
+}
+
 Test(pipe, damaged_payloads_are_refused_whole)
 {
 	struct duet_trap_pipe *a = pipe_new(1);
@@ -330,6 +459,12 @@ struct sim {
 	uint64_t pending_rx[SIM_TRAPS][2]; /* receive time, 0: none scheduled */
 	bool crashed_before_commit[SIM_TRAPS];
 	unsigned lose_pct, crash_every;
+	/* the sink (with a byte bound): DELIVERED covers the committed entries
+	 * up to `delivered`, except during the outage [outage_from, outage_to) */
+	bool sink;
+	uint64_t outage_from, outage_to;
+	size_t delivered;
+	uint64_t refused;
 };
 
 static uint64_t rnd(struct sim *s)
@@ -412,8 +547,12 @@ static void crash(struct sim *s, int i)
 	duet_trap_pipe_free(s->p[i]);
 	s->p[i] = pipe_new((uint32_t)i + 1);
 	s->applied[i] = 0; /* replays the whole log when it is back */
-	for (int j = 0; j < SIM_TRAPS; j++)
+	/* and forgets its copies: a trap it alone still holds after this is
+	 * one only the other node may lose in its own crash (lost_ok) */
+	for (int j = 0; j < SIM_TRAPS; j++) {
 		s->pending_rx[j][i] = 0;
+		s->got[j][i] = false;
+	}
 	if (s->leader == i)
 		change_leader(s, 1 - i);
 }
@@ -437,8 +576,13 @@ static void sim_step(struct sim *s, int emit_upto)
 				int r = rx(s->p[i], c,
 					   (uint64_t)(1700000000000 + (int64_t)s->now + s->skew[i]),
 					   s->now);
-				SIM_CHECK(r == DUET_TRAP_TAKEN || r == DUET_TRAP_DUPLICATE);
-				s->got[t][i] = true;
+				SIM_CHECK(r == DUET_TRAP_TAKEN || r == DUET_TRAP_DUPLICATE ||
+					  (s->sink && r == DUET_TRAP_BACKLOG_FULL));
+				/* a refused copy is no promise: not "reached" */
+				if (r == DUET_TRAP_BACKLOG_FULL)
+					s->refused++;
+				else
+					s->got[t][i] = true;
 			}
 	/* the leader proposes */
 	if (s->leader >= 0) {
@@ -459,6 +603,16 @@ static void sim_step(struct sim *s, int emit_upto)
 		}
 		SIM_CHECK(len >= 0);
 	}
+	/* the byte bound holds for what the log keeps for the sink */
+	if (s->sink) {
+		size_t held = 0;
+		for (size_t i = s->delivered; i < s->n_log; i++)
+			held += s->log[i].len;
+		if (held > sim_backlog_bytes)
+			cr_assert_fail("at %" PRIu64 " ms the log holds %zu bytes after the last "
+				       "DELIVERED, over the bound",
+				       s->now, held);
+	}
 	/* commit in order */
 	while (s->n_committed < s->n_log && s->log[s->n_committed].commit_at <= s->now)
 		s->log[s->n_committed++].committed = true;
@@ -470,6 +624,14 @@ static void sim_step(struct sim *s, int emit_upto)
 			SIM_CHECK((duet_trap_pipe_committed(s->p[i], s->applied[i], e->data,
 							    e->len)) == 0);
 		}
+	/* the sink confirms what is committed, but for the outage; each node
+	 * applies the DELIVERED after the entries it covers */
+	if (s->sink && (s->now < s->outage_from || s->now >= s->outage_to) && s->now % 20 == 0)
+		s->delivered = s->n_committed;
+	for (int i = 0; s->sink && i < 2; i++)
+		if (s->up[i])
+			duet_trap_pipe_delivered(
+			    s->p[i], s->delivered < s->applied[i] ? s->delivered : s->applied[i]);
 	/* standbys forward to the leader */
 	for (int i = 0; i < 2; i++) {
 		if (!s->up[i] || s->leader == i || s->leader < 0)
@@ -505,10 +667,13 @@ static void sim_step(struct sim *s, int emit_upto)
 	set_roles(s);
 }
 
-static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, bool crashes,
-		    unsigned blip_pct)
+static void sim_run_sink(uint64_t seed, unsigned lose_pct, unsigned change_every, bool crashes,
+			 unsigned blip_pct, bool sink, uint64_t *refused)
 {
 	struct sim *s = calloc(1, sizeof *s);
+	s->sink = sink;
+	s->outage_from = SIM_TRAPS / 3;
+	s->outage_to = SIM_TRAPS * 3 / 2;
 	s->rng = seed * 2654435761u + 1;
 	s->lose_pct = lose_pct;
 	s->blip_pct = blip_pct;
@@ -585,6 +750,7 @@ static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, boo
 		struct duet_trap_pipe_stats st;
 		duet_trap_pipe_get_stats(s->p[i], &st);
 		cr_assert_eq(st.committed_repeats, 0);
+		sim_held_back += st.backlog_waits + st.forwarded_full;
 		duet_trap_pipe_free(s->p[i]);
 	}
 	for (size_t i = 0; i < s->n_log; i++)
@@ -592,8 +758,16 @@ static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, boo
 	for (size_t k = 0; k < s->nq; k++)
 		free(s->q[k].data);
 	free(s->log);
+	if (refused)
+		*refused += s->refused;
 	free(s);
 	(void)unreached;
+}
+
+static void sim_run(uint64_t seed, unsigned lose_pct, unsigned change_every, bool crashes,
+		    unsigned blip_pct)
+{
+	sim_run_sink(seed, lose_pct, change_every, crashes, blip_pct, false, NULL);
 }
 
 Test(pipe_sim, both_nodes_receive_everything_with_leadership_changes)
@@ -620,4 +794,22 @@ Test(pipe_sim, the_leader_loses_its_lease_for_a_moment_with_batches_in_flight)
 	 * them again would commit them twice */
 	for (uint64_t seed = 300; seed <= 320; seed++)
 		sim_run(seed, 5, 1500, false, 8);
+}
+
+Test(pipe_sim, a_sink_outage_fills_the_byte_bound_with_leadership_changes_and_crashes)
+{
+	/* ~650 traps of the simulated device fill 70000 bytes; the outage
+	 * lasts ~1100 traps: copies are refused, the rest commits once, and
+	 * what a node took is committed even when a new leader must hold its
+	 * pending copies back for the bound */
+	sim_backlog_bytes = 70000;
+	sim_held_back = 0;
+	uint64_t refused = 0;
+	for (uint64_t seed = 400; seed <= 410; seed++)
+		sim_run_sink(seed, 10, 700, false, 0, true, &refused);
+	for (uint64_t seed = 420; seed <= 430; seed++)
+		sim_run_sink(seed, 10, 0, true, 0, true, &refused);
+	sim_backlog_bytes = 0;
+	cr_assert_gt(refused, 0, "the bound was never reached");
+	cr_assert_gt(sim_held_back, 0, "no batch nor forwarded copy was held back");
 }

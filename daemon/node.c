@@ -658,7 +658,7 @@ static void usage(FILE *out, const char *prog)
 	fprintf(out,
 		"usage: %s --config FILE\n"
 		"       %s --help | --version\n\n"
-		"Runs one %s member of a duet cluster (DESIGN.md 1): raft over mutual TLS,\n"
+		"Runs one %s member of a duet cluster: raft over mutual TLS,\n"
 		"the log in LMDB under data_dir, an admin socket for duetctl status.\n"
 		"Signals: SIGTERM/SIGINT shut down cleanly; SIGHUP reloads log_level and\n"
 		"log_target.\n",

@@ -366,6 +366,8 @@ int raft_msg_decode(const void *buf, size_t len, struct raft_msg *m)
 	size_t entries_len = 0, payload_bytes = 0;
 	if (version != RAFT_MSG_VERSION && version != RAFT_MSG_VERSION_STORE_ID)
 		rc = DUET_EVERSION;
+	else if (r.err) /* version 2's header is longer than the least checked above */
+		rc = DUET_ETRUNCATED;
 	else if (!type_valid(m->type) || reserved != 0 ||
 		 (version == RAFT_MSG_VERSION_STORE_ID && !m->from_store_id))
 		rc = DUET_ECORRUPT; /* canonical: version 2 only with an id */

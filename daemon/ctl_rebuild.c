@@ -276,6 +276,14 @@ static int local_major(const char *data_dir)
 	return atoi(buf);
 }
 
+/* Cuts the newline and spaces libpq's messages end with. */
+static void trim_end(char *s)
+{
+	size_t len = strlen(s);
+	while (len && (s[len - 1] == '\n' || s[len - 1] == ' '))
+		s[--len] = '\0';
+}
+
 static void checkpoint_work(uv_work_t *req)
 {
 	struct rb_work *w = req->data;
@@ -338,10 +346,7 @@ static void checkpoint_work(uv_work_t *req)
 out:
 	if (c)
 		PQfinish(c);
-	/* libpq's messages end with a newline */
-	size_t len = strlen(w->err);
-	while (len && (w->err[len - 1] == '\n' || w->err[len - 1] == ' '))
-		w->err[--len] = '\0';
+	trim_end(w->err);
 }
 
 static void checkpoint_after(uv_work_t *req, int status)
@@ -391,9 +396,7 @@ static void master_check_work(uv_work_t *req)
 	}
 	if (c)
 		PQfinish(c);
-	size_t len = strlen(w->err);
-	while (len && (w->err[len - 1] == '\n' || w->err[len - 1] == ' '))
-		w->err[--len] = '\0';
+	trim_end(w->err);
 }
 
 static void master_check_after(uv_work_t *req, int status)

@@ -70,7 +70,8 @@ struct node_rejoin_lead {
 		uint32_t id;
 		uint64_t incarnation, store_id;
 	} seen[DUET_MAX_MEMBERS];
-	uint64_t bind_index; /* 0: none in flight */
+	uint64_t bind_index;    /* 0: none in flight */
+	uint64_t bind_check_ms; /* last look (rejoin_step runs every loop turn) */
 	uint64_t refused_store_logged, refused_store_log_ms;
 };
 

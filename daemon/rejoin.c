@@ -451,6 +451,7 @@ static void leader_step(struct node *n, uint64_t now)
 /* ---- store ids ------------------------------------------------------------ */
 
 #define NODE_REFUSED_STORE_LOG_MS 30000u
+#define NODE_BIND_CHECK_MS        100u /* raft_status copies the membership: not every turn */
 
 static const struct duet_member *seen_foreign(const struct node *n,
 					      const struct duet_membership *conf, uint64_t *said)
@@ -497,6 +498,9 @@ static void refused_store_log(struct node *n, const struct raft_status *st, uint
 static void bind_step(struct node *n, uint64_t now)
 {
 	struct node_rejoin_lead *rl = &n->rejoin_lead;
+	if (rl->bind_check_ms && now - rl->bind_check_ms < NODE_BIND_CHECK_MS)
+		return;
+	rl->bind_check_ms = now;
 	struct raft_status st;
 	raft_status(n->raft, now, &st);
 	refused_store_log(n, &st, now);

@@ -109,44 +109,45 @@ int store_hardstate_get(struct store *s, MDB_txn *txn, uint64_t *term, uint32_t 
 	return r.err;
 }
 
-int store_incarnation_put(struct store *s, MDB_txn *txn, uint64_t incarnation)
+/* Incarnation and store id: one u64 each, the same layout. */
+static int store_u64_put(struct store *s, MDB_txn *txn, const char *name, uint64_t v)
 {
 	uint8_t buf[STORE_INCARNATION_BYTES];
 	struct wire_writer w;
 	wire_writer_init(&w, buf, sizeof(buf));
 	wire_put_u8(&w, STORE_RECORD_VERSION);
-	wire_put_u64(&w, incarnation);
-	return store_record_put(s, txn, STORE_KEY_INCARNATION, buf, &w);
+	wire_put_u64(&w, v);
+	return store_record_put(s, txn, name, buf, &w);
+}
+
+static int store_u64_get(struct store *s, MDB_txn *txn, const char *name, uint64_t *v)
+{
+	struct wire_reader r = {0}; /* set by store_record_get; zeroed for the optimiser */
+	int rc = store_record_get(s, txn, name, STORE_INCARNATION_BYTES, &r);
+	if (rc)
+		return rc;
+	*v = wire_get_u64(&r);
+	return r.err;
+}
+
+int store_incarnation_put(struct store *s, MDB_txn *txn, uint64_t incarnation)
+{
+	return store_u64_put(s, txn, STORE_KEY_INCARNATION, incarnation);
 }
 
 int store_incarnation_get(struct store *s, MDB_txn *txn, uint64_t *incarnation)
 {
-	struct wire_reader r = {0}; /* set by store_record_get; zeroed for the optimiser */
-	int rc = store_record_get(s, txn, STORE_KEY_INCARNATION, STORE_INCARNATION_BYTES, &r);
-	if (rc)
-		return rc;
-	*incarnation = wire_get_u64(&r);
-	return r.err;
+	return store_u64_get(s, txn, STORE_KEY_INCARNATION, incarnation);
 }
 
 int store_id_put(struct store *s, MDB_txn *txn, uint64_t store_id)
 {
-	uint8_t buf[STORE_ID_BYTES];
-	struct wire_writer w;
-	wire_writer_init(&w, buf, sizeof(buf));
-	wire_put_u8(&w, STORE_RECORD_VERSION);
-	wire_put_u64(&w, store_id);
-	return store_record_put(s, txn, STORE_KEY_STORE_ID, buf, &w);
+	return store_u64_put(s, txn, STORE_KEY_STORE_ID, store_id);
 }
 
 int store_id_get(struct store *s, MDB_txn *txn, uint64_t *store_id)
 {
-	struct wire_reader r = {0}; /* set by store_record_get; zeroed for the optimiser */
-	int rc = store_record_get(s, txn, STORE_KEY_STORE_ID, STORE_ID_BYTES, &r);
-	if (rc)
-		return rc;
-	*store_id = wire_get_u64(&r);
-	return r.err;
+	return store_u64_get(s, txn, STORE_KEY_STORE_ID, store_id);
 }
 
 uint64_t store_id_random(void)

@@ -71,8 +71,7 @@
 #define STORE_AUDIT_FIXED_BYTES     (STORE_AUDIT_HEADER_BYTES + 32 + 32 + 4) /* all but it */
 #define STORE_IDENTITY_BYTES        (1 + 4 + 8 + 4 + 4)
 #define STORE_HARDSTATE_BYTES       (1 + 8 + 4 + 4)
-#define STORE_INCARNATION_BYTES     (1 + 8 + 4)
-#define STORE_ID_BYTES              (1 + 8 + 4)
+#define STORE_INCARNATION_BYTES     (1 + 8 + 4) /* also the store id record */
 #define STORE_SNAPSHOT_FIXED_BYTES  (1 + 8 + 8 + 4 + 4 + 4)
 #define STORE_CONF_MAX_BYTES        4096 /* encoded membership; far above 5 members */
 #define STORE_ERRBUF_BYTES          512

@@ -374,6 +374,15 @@ every_view_has() {
 	done
 }
 
+# rejoin_bg NAME WHY TIMEOUT_S OUT: duetctl rejoin of NAME in the background
+# (its PID in RJ, its output in OUT), once it has written the marker
+rejoin_bg() {
+	"$BIN/duetctl" rejoin --yes --why "$2" --timeout "$3" --config "$TMP/$1.ini" >"$4" 2>&1 &
+	RJ=$!
+	STARTED+=("$RJ")
+	wait_until 3 "duetctl rejoin wrote the marker for $1" test -f "$TMP/$1.rejoin"
+}
+
 # rejoin_one NAME INC: stop NAME, wipe its data_dir, duetctl rejoin, start it;
 # it must catch up and hold incarnation INC in every view
 rejoin_one() {
@@ -381,13 +390,9 @@ rejoin_one() {
 	stop_clean "$n"
 	rm -rf "${TMP:?}/$n"
 	target=$(field "$LEADER" .commit_index)
-	"$BIN/duetctl" rejoin --yes --why "disk replaced ($n)" --timeout $((20 * SLOW)) \
-		--config "$TMP/$n.ini" >"$TMP/rejoin-$n.out" 2>&1 &
-	local rj=$!
-	STARTED+=("$rj")
-	wait_until 3 "duetctl rejoin wrote the marker for $n" test -f "$TMP/$n.rejoin"
+	rejoin_bg "$n" "disk replaced ($n)" $((20 * SLOW)) "$TMP/rejoin-$n.out"
 	start "$n"
-	wait "$rj"
+	wait "$RJ"
 	rc=$?
 	out=$(cat "$TMP/rejoin-$n.out")
 	[ "$rc" = 0 ] || fail "duetctl rejoin of $n exited $rc: $out"
@@ -538,12 +543,8 @@ did not lead"
 # answered while F is stopped, so F never uses the answer: the witness is
 # frozen until F is, which holds the rejoin's MEMBERSHIP back.
 rejoin_answered_unused() { # M F INC: a rejoin of F answered INC that F never got
-	local m=$1 f=$2 inc=$3 rj
-	"$BIN/duetctl" rejoin --yes --why "attempt for $inc" --timeout 60 \
-		--config "$TMP/$f.ini" >"$TMP/rejoin-$inc.out" 2>&1 &
-	rj=$!
-	STARTED+=("$rj")
-	wait_until 3 "duetctl rejoin wrote the marker for $f" test -f "$TMP/$f.rejoin"
+	local m=$1 f=$2 inc=$3
+	rejoin_bg "$f" "attempt for $inc" 60 "$TMP/rejoin-$inc.out"
 	kill -STOP "${PID[witness]}"
 	start "$f"
 	wait_until 5 "$m proposed incarnation $inc" grep -q \
@@ -553,8 +554,8 @@ rejoin_answered_unused() { # M F INC: a rejoin of F answered INC that F never go
 	wait_until 5 "$m answered incarnation $inc" grep -q \
 		"rejoin: incarnation $inc of member .* answered" "$TMP/$m.log"
 	kill9 "$f"
-	kill -9 "$rj" 2>/dev/null
-	wait "$rj" 2>/dev/null
+	kill -9 "$RJ" 2>/dev/null
+	wait "$RJ" 2>/dev/null
 	[ -f "$TMP/$f.rejoin" ] || fail "$f removed its marker without the answer"
 }
 
@@ -580,13 +581,9 @@ bound to it; answered again" "$TMP/$m.log" || fail "no re-answer in $m's log"
 	# answered 3, unused; then the store is set aside and another one asks
 	stop_clean "$f"
 	rejoin_answered_unused "$m" "$f" 3
-	"$BIN/duetctl" rejoin --yes --why "another store" --timeout $((20 * SLOW)) \
-		--config "$TMP/$f.ini" >"$TMP/rejoin-4.out" 2>&1 &
-	local rj=$!
-	STARTED+=("$rj")
-	wait_until 3 "the new marker" test -f "$TMP/$f.rejoin"
+	rejoin_bg "$f" "another store" $((20 * SLOW)) "$TMP/rejoin-4.out"
 	start "$f"
-	wait "$rj" || fail "duetctl rejoin: $(cat "$TMP/rejoin-4.out")"
+	wait "$RJ" || fail "duetctl rejoin: $(cat "$TMP/rejoin-4.out")"
 	is "$f" '.incarnation == 4' ||
 		fail "another store got incarnation $(field "$f" .incarnation), not a new one (4)"
 	wait_until 5 "incarnation 4 bound to $f's new store" eval 'bound_to "$m" "$f" "$(field "$f" .store_id)"'

@@ -109,6 +109,15 @@ duet_pg_start_command() {
 	echo "$script"
 }
 
+# node_b_sync_off: node-b's PostgreSQL stopped, and node-a commits SYNC off
+node_b_sync_off() {
+	rig_pg_stop node-b || fail "stop node-b's PostgreSQL"
+	rig_wait $((20 * RIG_SLOW)) "node-a commits SYNC(node-b, off)" \
+		duet_is node-a '[.members[] | select(.name == "node-b") | .sync] == [false]' ||
+		fail "node-b is still SYNC: $(duet_field node-a '.members')"
+	ok "node-b's PostgreSQL stopped, SYNC off"
+}
+
 # fs_probes NODE: how many fs probes NODE has made (a clock made of events)
 fs_probes() {
 	duet_field "$1" '.checks[] | select(.name == "fs") | .probes'
@@ -247,11 +256,7 @@ $(duet_field node-a '.checks') acting: $(duet_field node-a '.acting')"
 	duet_wait_verify node-b 20 || fail "acknowledged writes are missing on node-b"
 	;;
 own_demotion_not_a_health_failure)
-	rig_pg_stop node-b || fail "stop node-b's PostgreSQL"
-	rig_wait $((20 * RIG_SLOW)) "node-a commits SYNC(node-b, off)" \
-		duet_is node-a '[.members[] | select(.name == "node-b") | .sync] == [false]' ||
-		fail "node-b is still SYNC: $(duet_field node-a '.members')"
-	ok "node-b's PostgreSQL stopped, SYNC off"
+	node_b_sync_off
 	touch "$RIG_DIR/hold-start"
 	pid=${DUET_PID[node-a]}
 	kill -STOP "$pid" || fail "SIGSTOP"
@@ -289,11 +294,7 @@ HEALTH failure in the log"
 	duet_wait_verify node-a 20 || fail "acknowledged writes are missing on node-a"
 	;;
 async_leader_hands_back)
-	rig_pg_stop node-b || fail "stop node-b's PostgreSQL"
-	rig_wait $((20 * RIG_SLOW)) "node-a commits SYNC(node-b, off)" \
-		duet_is node-a '[.members[] | select(.name == "node-b") | .sync] == [false]' ||
-		fail "node-b is still SYNC: $(duet_field node-a '.members')"
-	ok "node-b's PostgreSQL stopped, SYNC off"
+	node_b_sync_off
 	rig_pg_kill node-a all || fail "kill node-a's PostgreSQL"
 	rig_wait $((20 * RIG_SLOW)) "node-a's pg check failing in the log" \
 		duet_is node-b '[.members[] | select(.name == "node-a") | .critical_failing] == [true]' ||

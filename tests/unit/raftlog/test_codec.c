@@ -517,7 +517,13 @@ Test(payload, random_input_never_crashes)
 			buf[0] = 1;
 		uint8_t *exact = exact_copy(buf, len);
 		void *out = calloc(1, c->size);
-		(void)c->decode(exact, len, out);
+		int rc = c->decode(exact, len, out);
+		cr_assert_leq(rc, 0, "%s: a decoder returns 0 or an error", c->name);
+		if (rc == 0) { /* canonical: what decodes encodes back to the same bytes */
+			uint8_t again[512];
+			cr_assert_eq(c->encode(out, again, sizeof again), (long)len, "%s", c->name);
+			cr_assert_arr_eq(again, exact, len, "%s", c->name);
+		}
 		free(out);
 		free(exact);
 	}
@@ -1509,8 +1515,13 @@ Test(msg, random_input_never_crashes)
 		}
 		uint8_t *exact = exact_copy(buf, len);
 		struct raft_msg got;
-		if (raft_msg_decode(exact, len, &got) == 0)
+		if (raft_msg_decode(exact, len, &got) == 0) {
+			/* every field has one length */
+			cr_assert_eq(raft_msg_encoded_size(&got), len);
 			raft_msg_release(&got);
+		} else {
+			cr_assert_null(got.owned, "a refused message owns nothing");
+		}
 		free(exact);
 	}
 }

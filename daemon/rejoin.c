@@ -42,7 +42,7 @@
  * from another store under a bound incarnation is refused, and such a
  * member does not vote). The data-node leader binds what is not bound yet:
  * its own store, and each peer's as the peer's raft messages say it under
- * the incarnation in force (rejoin_bind_step). So a store made again under
+ * the incarnation in force (bind_step). So a store made again under
  * an old incarnation - wiped, then duetctl init while the peers could not be
  * reached - fails closed: its peers refuse it, say so in their log, and it
  * comes back only by duetctl rejoin.

@@ -375,12 +375,14 @@ every_view_has() {
 }
 
 # rejoin_bg NAME WHY TIMEOUT_S OUT: duetctl rejoin of NAME in the background
-# (its PID in RJ, its output in OUT), once it has written the marker
+# (its PID in RJ, its output in OUT), once it says to start the daemon: the
+# store is moved aside and the marker written then (a marker left by an
+# interrupted rejoin is there before that)
 rejoin_bg() {
 	"$BIN/duetctl" rejoin --yes --why "$2" --timeout "$3" --config "$TMP/$1.ini" >"$4" 2>&1 &
 	RJ=$!
 	STARTED+=("$RJ")
-	wait_until 3 "duetctl rejoin wrote the marker for $1" test -f "$TMP/$1.rejoin"
+	wait_until 3 "duetctl rejoin of $1 asks for the daemon" grep -q "start the daemon now" "$4"
 }
 
 # rejoin_one NAME INC: stop NAME, wipe its data_dir, duetctl rejoin, start it;

@@ -709,6 +709,8 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	struct duet_config_errors *errs = calloc(1, sizeof *errs);
 	if (!n || !errs) {
 		fprintf(stderr, "%s: out of memory\n", prog);
+		free(n);
+		free(errs);
 		return 1;
 	}
 	n->prog = prog;
@@ -719,6 +721,9 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 		fprintf(stderr,
 			"%s: %s is not a valid config; check it with duetctl check-config\n", prog,
 			config);
+		free(errs);
+		duet_config_free(&n->cfg);
+		free(n);
 		return 1;
 	}
 	free(errs);
@@ -728,6 +733,8 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 			n->cfg.node_name,
 			n->cfg.self_kind == DUET_MEMBER_WITNESS ? "witness" : "data", config,
 			n->cfg.self_kind == DUET_MEMBER_WITNESS ? "duet-witness" : "duetd", prog);
+		duet_config_free(&n->cfg);
+		free(n);
 		return 1;
 	}
 	duet_log_open(prog, n->cfg.log_target, n->cfg.log_level);
@@ -741,6 +748,8 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 		store_loaded_free(&ld);
 		if (n->store)
 			store_close(n->store);
+		duet_config_free(&n->cfg);
+		free(n);
 		return 1;
 	}
 	duet_log(DUET_LOG_INFO,

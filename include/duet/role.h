@@ -1,0 +1,127 @@
+/*
+ * role.h - the data node's role controller, pure: (inputs, now) -> commands
+ * (DESIGN.md section 2, the safety rules of section 4).
+ *
+ * role/ decides; the daemon (daemon/ctl*.c) fills the inputs from what it
+ * knows, performs the command with its actions and feeds the outcome back.
+ * Nothing here does I/O, reads a clock, allocates or keeps global state: the
+ * caller passes `now` and owns every struct; pointers in an input are
+ * borrowed for the call only. The simulator can therefore run the same
+ * decisions as duetd.
+ *
+ * So far one decision lives here, the leader's master decision
+ * (role/leader.c):
+ *
+ *  - role_leader_decide(): this node leads with the lease, its applied
+ *    state is current and does not name it master: propose MASTER(self),
+ *    hand leadership back to a master that is alive, pass it to the other
+ *    data node, or wait; with the why-not-master text for status.
+ *  - role_step_down_decide(): the acting master whose committed health has
+ *    a critical check failing hands leadership to the synchronous standby,
+ *    or says why it stays master.
+ *
+ * Both walk a table of rows (conditions -> action, text), the first
+ * matching row wins, like fsm/transitions.c.
+ */
+#ifndef DUET_ROLE_H
+#define DUET_ROLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "duet/entry.h"
+#include "duet/fsm.h"
+#include "duet/raftlog.h"
+
+#define ROLE_WHY_MAX    256 /* the why-not-master text, including NUL */
+#define ROLE_DETAIL_MAX 200 /* a proposed MASTER's detail, including NUL */
+/* A MASTER proposal that raft refused (DUET_EBUSY: a transfer in flight,
+ * too many uncommitted entries) is made again this long after, at the
+ * controller's next step (ctl_step runs on every tick, message and
+ * persisted update, so at most a heartbeat later). The same pause as a
+ * failed activation step's (CTL_RETRY_MS): no spinning, no log flood. */
+#define ROLE_PROPOSE_RETRY_MS 500
+
+/* What the leader remembers of its MASTER proposals (the caller keeps it;
+ * role_proposal_done() is the only writer). */
+struct role_proposal {
+	uint64_t proposed_term; /* raft took a MASTER proposal in this term: once a term */
+	uint64_t failed_term;   /* the last refused proposal was in this term, */
+	uint64_t retry_at_ms;   /* ... and the next one may go from then (monotonic) */
+	int failed_rc;          /* ... what raft said */
+};
+
+/* Records the outcome of a MASTER proposal made in `term` at `now_ms`
+ * (rc: 0, or the error of the encoder or raft_propose). The term counts as
+ * proposed only when the proposal succeeded: a refused one is retried in
+ * the same term, from now_ms + ROLE_PROPOSE_RETRY_MS. */
+void role_proposal_done(struct role_proposal *p, uint64_t term, int rc, uint64_t now_ms);
+
+enum role_leader_action {
+	ROLE_LEADER_WAIT = 0,       /* nothing to do this turn */
+	ROLE_LEADER_PROPOSE_MASTER, /* propose MASTER(self, reason, detail) */
+	ROLE_LEADER_HAND_BACK,      /* leadership to the master `to`: it is alive */
+	ROLE_LEADER_TRANSFER,       /* leadership to `to`, whose PostgreSQL is the primary */
+	ROLE_LEADER_STEP_DOWN,      /* the failing master: leadership to the SYNC standby `to` */
+};
+const char *role_leader_action_name(enum role_leader_action a);
+
+/* The inputs of both decisions: plain values of this turn. */
+struct role_leader_in {
+	/* raftlog's view this turn: term, role, commit_index and the peers'
+	 * last acknowledgement (leader's clock) and match index */
+	const struct raft_status *raft;
+	uint64_t now_ms;       /* the monotonic time raft_status() was taken at */
+	uint32_t heartbeat_ms; /* [raft] heartbeat_ms: a master acked within 3 is in touch */
+	uint32_t self_id;
+	const char *self_name;                 /* [node] name, for the texts */
+	const struct duet_membership *members; /* the config's: names, the other data node */
+	/* the applied log: master, SYNC, maintenance, committed health */
+	const struct fsm *fsm;
+	/* the local PostgreSQL, as the last probe found it */
+	bool pg_configured;  /* a [pg] section: there is a PostgreSQL to look at */
+	bool pg_known;       /* the last probe answered */
+	bool pg_in_recovery; /* ... and found a standby (else a primary) */
+	const char *pg_err;  /* the last probe's error; "" when none yet */
+	/* this leader's MASTER proposals so far */
+	const struct role_proposal *proposal;
+	/* role_step_down_decide() only */
+	bool acting;                    /* activating or acting master */
+	uint64_t stepdown_term;         /* a hand-over already started in this term */
+	uint64_t maintenance_hold_term; /* the maintenance hold was logged in this term */
+};
+
+struct role_leader_out {
+	enum role_leader_action action;
+	uint32_t to;              /* HAND_BACK, TRANSFER, STEP_DOWN: the member */
+	const char *transfer_why; /* ... the reason to log (static text) */
+	uint8_t reason;           /* PROPOSE_MASTER: enum duet_master_reason */
+	char detail[ROLE_DETAIL_MAX];
+	/* the status text: replaced by `why` when why_set ("" clears it),
+	 * left as it is otherwise */
+	bool why_set;
+	char why[ROLE_WHY_MAX];
+	/* role_step_down_decide(): log `why` and record maintenance_hold_term
+	 * = term (the maintenance hold, once a term) */
+	bool log_why;
+	const char *row; /* the matching row's comment: for logs and tests */
+};
+
+/* The leader's decision while not master. Call it only when this node
+ * leads with a valid lease, the fsm has applied everything committed in
+ * this term, and the fsm does not name this node master. Fills *out. */
+void role_leader_decide(const struct role_leader_in *in, struct role_leader_out *out);
+
+/* The acting master's hand-over on a failing critical check (DESIGN.md 7),
+ * held back by maintenance. Call it on every turn; fills *out (WAIT unless
+ * this node acts, leads and fails). The hand-over voids the lease, so the
+ * caller demotes right after. */
+void role_step_down_decide(const struct role_leader_in *in, struct role_leader_out *out);
+
+/* True when a critical check of member `id` is failing in the committed
+ * health of `f`. */
+bool role_check_failing(const struct fsm *f, uint32_t id);
+/* The data member of `c` that is not `self_id` (0 if none). */
+uint32_t role_other_data(const struct duet_membership *c, uint32_t self_id);
+
+#endif

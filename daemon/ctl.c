@@ -45,12 +45,7 @@ static const char *step_name(int step)
 
 uint32_t ctl_other_data(const struct node *n)
 {
-	for (uint32_t i = 0; i < n->cfg.membership.n; i++) {
-		const struct duet_member *m = &n->cfg.membership.members[i];
-		if (m->kind == DUET_MEMBER_DATA && m->id != n->cfg.self_id)
-			return m->id;
-	}
-	return 0;
+	return role_other_data(&n->cfg.membership, n->cfg.self_id);
 }
 
 static const char *member_name(const struct node *n, uint32_t id)
@@ -654,10 +649,11 @@ int ctl_propose_master(struct node *n, uint64_t term, uint32_t node, uint8_t rea
 	scopy(m.detail, sizeof m.detail, detail);
 	uint8_t buf[1024];
 	long len = duet_master_encode(&m, buf, sizeof buf);
-	if (len < 0)
-		return (int)len;
-	n->ctl.proposed_term = term;
-	int rc = ctl_propose(n, RAFT_ENTRY_MASTER, buf, (uint32_t)len, NULL);
+	int rc = len < 0 ? (int)len : ctl_propose(n, RAFT_ENTRY_MASTER, buf, (uint32_t)len, NULL);
+	/* the term counts as proposed only when raft took the entry: a refused
+	 * proposal (a transfer in flight, too many uncommitted entries) is made
+	 * again in this term (issue 13, defect 14) */
+	role_proposal_done(&n->ctl.proposal, term, rc, node_now_ms());
 	if (rc == 0)
 		duet_log(DUET_LOG_INFO, "proposed MASTER(%s, %s): %s", member_name(n, node),
 			 reason == DUET_MASTER_FIRST_START  ? "first start"
@@ -675,13 +671,7 @@ static void propose_master(struct node *n, uint64_t term, uint8_t reason, const 
 
 bool ctl_check_failing(const struct node *n, uint32_t id)
 {
-	const struct fsm_node *fn = fsm_node_find(&n->fsm, id);
-	if (!fn)
-		return false;
-	for (uint32_t i = 0; i < fn->n_checks; i++)
-		if (fn->checks[i].critical && fn->checks[i].state == DUET_HEALTH_FAILING)
-			return true;
-	return false;
+	return role_check_failing(&n->fsm, id);
 }
 
 void ctl_transfer(struct node *n, uint32_t to, const char *why)
@@ -696,109 +686,55 @@ void ctl_transfer(struct node *n, uint32_t to, const char *why)
 	node_drive_later(n);
 }
 
+/* The input of role/'s leader decisions, from this node's state. */
+static void leader_in(struct node *n, const struct raft_status *st, struct role_leader_in *in)
+{
+	struct ctl *c = &n->ctl;
+	memset(in, 0, sizeof *in);
+	in->raft = st;
+	in->now_ms = node_now_ms();
+	in->heartbeat_ms = n->cfg.raft.heartbeat_ms;
+	in->self_id = n->cfg.self_id;
+	in->self_name = n->cfg.node_name;
+	in->members = &n->cfg.membership;
+	in->fsm = &n->fsm;
+	in->pg_configured = c->pg != NULL;
+	in->pg_known = c->pg_known;
+	in->pg_in_recovery = c->pg_last.in_recovery;
+	in->pg_err = c->pg_err;
+	in->proposal = &c->proposal;
+	in->acting = c->act == CTL_MASTER || c->act == CTL_ACTIVATING;
+	in->stepdown_term = c->stepdown_term;
+	in->maintenance_hold_term = c->maintenance_hold_term;
+}
+
 /* This node leads with the lease, its fsm is current, and it is not the
- * master: decide between taking over, handing back, and waiting. */
+ * master: role/ decides between taking over, handing back, and waiting
+ * (role_leader_decide); this performs it. */
 static void leader_not_master(struct node *n, const struct raft_status *st)
 {
 	struct ctl *c = &n->ctl;
-	uint32_t master = n->fsm.master.node;
-	uint64_t now = node_now_ms();
-	int role = fsm_role_of(&n->fsm, n->cfg.self_id);
-	if (master) {
-		/* the master may be alive and in touch (the witness handed
-		 * leadership to us, or a blip): give leadership back instead of
-		 * failing over, unless it reported a critical failure and this
-		 * node can take over. A leader that cannot be master (not SYNC:
-		 * MASTER(self) would be refused) hands leadership to the named
-		 * master even then: leading, it starts its PostgreSQL again
-		 * (its data is the cluster's), where this node can only wait
-		 * (DESIGN.md 4.9) */
-		bool can_take_over = role == FSM_ROLE_SYNC_STANDBY;
-		for (uint32_t i = 0; i < st->n_peers; i++) {
-			const struct raft_peer_status *p = &st->peers[i];
-			if (p->id != master || !p->last_ack_ms)
-				continue;
-			bool failing = ctl_check_failing(n, master);
-			if (now - p->last_ack_ms < n->cfg.raft.heartbeat_ms * 3u &&
-			    (!failing || !can_take_over) && p->match_index >= st->commit_index) {
-				snprintf(c->why_not_master, sizeof c->why_not_master,
-					 "the master %s is alive and in touch%s: leadership handed "
-					 "back",
-					 member_name(n, master),
-					 failing
-					     ? " (a critical check fails there, but this node is "
-					       "not SYNC)"
-					     : "");
-				c->handbacks++;
-				ctl_transfer(n, master,
-					     failing ? "the master is alive; this node cannot be "
-						       "master"
-						     : "the master is alive");
-				return;
-			}
-		}
+	struct role_leader_in in;
+	struct role_leader_out out;
+	leader_in(n, st, &in);
+	role_leader_decide(&in, &out);
+	if (out.why_set)
+		scopy(c->why_not_master, sizeof c->why_not_master, out.why);
+	switch (out.action) {
+	case ROLE_LEADER_PROPOSE_MASTER:
+		propose_master(n, st->term, out.reason, out.detail);
+		break;
+	case ROLE_LEADER_HAND_BACK:
+		c->handbacks++;
+		ctl_transfer(n, out.to, out.transfer_why);
+		break;
+	case ROLE_LEADER_TRANSFER:
+		ctl_transfer(n, out.to, out.transfer_why);
+		break;
+	case ROLE_LEADER_WAIT:
+	case ROLE_LEADER_STEP_DOWN: /* not one of this decision's */
+		break;
 	}
-	if (n->fsm.maintenance) {
-		snprintf(c->why_not_master, sizeof c->why_not_master,
-			 "maintenance is on (entry %" PRIu64 "): no automatic failover",
-			 n->fsm.maintenance_since);
-		return;
-	}
-	if (c->proposed_term == st->term)
-		return;
-	if (!master) {
-		if (!c->pg) {
-			propose_master(n, st->term, DUET_MASTER_FIRST_START, "first start");
-			return;
-		}
-		if (!c->pg_known) {
-			snprintf(c->why_not_master, sizeof c->why_not_master,
-				 "no master yet, and the local PostgreSQL does not answer: %.180s",
-				 c->pg_err[0] ? c->pg_err : "no probe yet");
-			return;
-		}
-		if (!c->pg_last.in_recovery) {
-			char d[160];
-			snprintf(d, sizeof d,
-				 "first start: %s leads term %" PRIu64
-				 " and its PostgreSQL is a primary",
-				 n->cfg.node_name, st->term);
-			propose_master(n, st->term, DUET_MASTER_FIRST_START, d);
-			return;
-		}
-		snprintf(c->why_not_master, sizeof c->why_not_master,
-			 "no master yet and the local PostgreSQL is a standby: leadership goes to "
-			 "%s",
-			 member_name(n, ctl_other_data(n)));
-		ctl_transfer(n, ctl_other_data(n), "first start, its PostgreSQL is the primary");
-		return;
-	}
-	if (role != FSM_ROLE_SYNC_STANDBY) {
-		/* DESIGN.md 4.5: propose anyway; the fsm refuses it and the refusal
-		 * is audited, once per term; status says why */
-		const struct fsm_node *fn = fsm_node_find(&n->fsm, n->cfg.self_id);
-		snprintf(c->why_not_master, sizeof c->why_not_master,
-			 "no promotable standby: %s is not a synchronous standby (SYNC off since "
-			 "entry %" PRIu64 "); the master %s is gone; only duetctl promote "
-			 "--accept-data-loss can override",
-			 n->cfg.node_name, fn ? fn->sync_since_index : 0, member_name(n, master));
-		char d[200];
-		snprintf(d, sizeof d, "%s leads term %" PRIu64 " but is not SYNC", n->cfg.node_name,
-			 st->term);
-		propose_master(n, st->term, DUET_MASTER_FAILOVER, d);
-		return;
-	}
-	if (c->pg && !c->pg_known) {
-		snprintf(c->why_not_master, sizeof c->why_not_master,
-			 "the local PostgreSQL does not answer (%.180s): not taking over yet",
-			 c->pg_err[0] ? c->pg_err : "no probe yet");
-		return;
-	}
-	char d[200];
-	snprintf(d, sizeof d, "%s leads term %" PRIu64 " with the lease; %s is gone",
-		 n->cfg.node_name, st->term, member_name(n, master));
-	c->why_not_master[0] = '\0';
-	propose_master(n, st->term, DUET_MASTER_FAILOVER, d);
 }
 
 /* The acting master whose committed health has a critical check failing
@@ -806,39 +742,26 @@ static void leader_not_master(struct node *n, const struct raft_status *st)
  * maintenance is on (no automatic failover, either way); the transfer
  * voids the lease at once, so ctl_step() demotes this node right after.
  * The HEALTH entry is committed first, so the new leader knows not to hand
- * leadership back. */
+ * leadership back. role_step_down_decide decides; this performs it. */
 static void maybe_step_down(struct node *n, const struct raft_status *st)
 {
 	struct ctl *c = &n->ctl;
-	if ((c->act != CTL_MASTER && c->act != CTL_ACTIVATING) || st->role != RAFT_LEADER)
-		return;
-	if (!ctl_check_failing(n, n->cfg.self_id) || c->stepdown_term == st->term)
-		return;
-	if (n->fsm.maintenance) {
-		/* a hand-over is a failover: maintenance holds it back (the
-		 * operator may be stopping PostgreSQL on purpose) */
-		snprintf(c->why_not_master, sizeof c->why_not_master,
-			 "a critical check fails on this master, but maintenance is on (entry "
-			 "%" PRIu64 "): staying master",
-			 n->fsm.maintenance_since);
-		if (c->maintenance_hold_term != st->term) {
-			c->maintenance_hold_term = st->term;
-			duet_log(DUET_LOG_WARN, "%s", c->why_not_master);
-		}
-		return;
+	struct role_leader_in in;
+	struct role_leader_out out;
+	leader_in(n, st, &in);
+	role_step_down_decide(&in, &out);
+	if (out.why_set)
+		scopy(c->why_not_master, sizeof c->why_not_master, out.why);
+	if (out.log_why) {
+		c->maintenance_hold_term = st->term;
+		duet_log(DUET_LOG_WARN, "%s", c->why_not_master);
 	}
-	uint32_t other = ctl_other_data(n);
-	if (fsm_role_of(&n->fsm, other) != FSM_ROLE_SYNC_STANDBY) {
-		snprintf(c->why_not_master, sizeof c->why_not_master,
-			 "a critical check fails on this master, but %s is not a synchronous "
-			 "standby: staying master",
-			 member_name(n, other));
+	if (out.action != ROLE_LEADER_STEP_DOWN)
 		return;
-	}
 	c->stepdown_term = st->term;
 	c->stepdowns++;
 	c->transfer_at = 0;
-	ctl_transfer(n, other, "a critical check fails on the master");
+	ctl_transfer(n, out.to, out.transfer_why);
 }
 
 /* ---- the rule ------------------------------------------------------------ */

@@ -20,10 +20,11 @@
  *    node is the synchronous standby (failover) or there is no master yet
  *    and the local PostgreSQL is a primary (first start); hand leadership
  *    back when the master is alive, in touch and healthy; otherwise say in
- *    status why there is no failover (a refused MASTER is audited).
+ *    status why there is no failover (a refused MASTER is audited). The
+ *    decision is role/'s (role_leader_decide, pure); ctl.c performs it.
  *  - as acting master: keep synchronous replication as DESIGN.md 4.2/4.3
  *    order it (ctl_sync.c), and hand over to the synchronous standby when a
- *    critical check fails (ctl_health.c).
+ *    critical check fails (ctl_health.c; the decision: role_step_down_decide).
  *  - maintenance on (duetctl maintenance, an OPERATOR entry): no MASTER
  *    proposal and no hand-over on a failing check; status says why.
  *    Hand-back to a live master and forced promotion still work.
@@ -42,6 +43,7 @@
 
 #include "duet/entry.h"
 #include "duet/pg.h"
+#include "duet/role.h"
 #include "duet/watchdog.h"
 
 struct node;
@@ -204,7 +206,7 @@ struct ctl {
 	 * was our leader (monotonic ms; 0: never since we started) */
 	uint32_t contact_id[DUET_MAX_MEMBERS];
 	uint64_t contact_ms[DUET_MAX_MEMBERS];
-	uint64_t proposed_term;         /* MASTER proposed in this term (once per term) */
+	struct role_proposal proposal;  /* MASTER proposed (once a term) or failed, role.h */
 	uint64_t transfer_at;           /* last leadership transfer we started */
 	uint64_t stepdown_term;         /* critical failure hand-over started in this term */
 	uint64_t maintenance_hold_term; /* hand-over held back by maintenance, logged */

@@ -145,6 +145,8 @@ int entry_copy(struct raft_entry *dst, const struct raft_entry *src);
 int out_msg(struct raft *r, bool after, const struct raft_msg *m); /* takes m->owned */
 /* True when a reply may leave now: term, vote and snapshot are durable. */
 bool hard_state_durable(const struct raft *r);
+/* Drops queued success replies claiming index `from` or beyond (truncation). */
+void out_forget_acks(struct raft *r, uint64_t from);
 void msg_init(struct raft *r, struct raft_msg *m, uint8_t type, uint32_t to);
 
 /* election.c */

@@ -66,6 +66,32 @@ int out_msg(struct raft *r, bool after, const struct raft_msg *m)
 	return rc;
 }
 
+/* A success reply waiting in the outbox claims the log up to its match
+ * index. When the log is truncated before it leaves (a new leader's
+ * conflicting entries, a snapshot that replaces the suffix), a claim
+ * reaching `from` would promise entries the next write removes: it is
+ * dropped (a lost reply; the leader asks again). */
+static void vec_forget_acks(struct msgvec *v, uint64_t from)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		struct raft_msg *m = &v->v[i];
+		if (m->type == RAFT_MSG_APPEND_RESP && m->append_resp.success &&
+		    m->append_resp.match_index >= from) {
+			free(m->owned);
+			continue;
+		}
+		v->v[k++] = *m;
+	}
+	v->n = k;
+}
+
+void out_forget_acks(struct raft *r, uint64_t from)
+{
+	vec_forget_acks(&r->out.msgs, from);
+	vec_forget_acks(&r->out.after, from);
+}
+
 static void vec_free(struct raft_msg *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

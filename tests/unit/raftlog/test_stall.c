@@ -110,3 +110,76 @@ Test(stall, followers_answer_heartbeats_while_their_writes_are_in_flight)
 	cr_assert_geq(fx_status(&f, leader).commit_index, idx);
 	cr_assert_eq(fx_leader(&f), leader);
 }
+
+/* The highest index a success reply of term stale_term claimed to the old
+ * leader after the truncation (below). */
+static uint32_t trunc_follower, trunc_leader;
+static uint64_t stale_term, stale_max_match;
+
+static bool stale_ack_hook(struct fx *x, const struct raft_msg *m)
+{
+	(void)x;
+	if (m->type == RAFT_MSG_APPEND_RESP && m->append_resp.success &&
+	    m->from == trunc_follower && m->to == trunc_leader && m->term == stale_term &&
+	    m->append_resp.match_index > stale_max_match)
+		stale_max_match = m->append_resp.match_index;
+	return true;
+}
+
+/* Seed 224 of the simulator with disk stalls: a follower's write is in
+ * flight; it appends more entries in memory, whose replies wait for the next
+ * write; a new leader's conflicting entries then truncate them. Those
+ * replies must not leave: after the next write the log no longer holds what
+ * they claim (the old leader could count an entry the follower has
+ * dropped). */
+Test(stall, truncation_drops_the_replies_that_claim_the_removed_entries)
+{
+	uint32_t leader = elect();
+	uint32_t fol = leader == 1 ? 2 : 1;
+	struct raft_status before = fx_status(&f, fol);
+	uint64_t term = fx_status(&f, leader).term;
+	fx_stall(&f, fol, true);
+	f.cut[leader][3] = true; /* e1 and e2 reach the follower only: uncommitted */
+	uint64_t e1, e2;
+	cr_assert_eq(fx_propose(&f, leader, &e1), 0);
+	fx_pump(&f);
+	cr_assert(f.holding[fol], "the follower's write of e1 should be in flight");
+	cr_assert_eq(fx_propose(&f, leader, &e2), 0);
+	fx_pump(&f);
+	cr_assert_eq(e1, before.last_index + 1);
+	cr_assert_eq(fx_status(&f, fol).last_index, e2, "e2 is in the follower's memory");
+	f.cut[leader][fol] = true; /* no more appends from the old leader */
+
+	trunc_follower = fol;
+	trunc_leader = leader;
+	stale_term = term;
+	stale_max_match = 0;
+	f.msg_hook = stale_ack_hook;
+
+	static const uint8_t payload[16] = "conflicting-data";
+	struct raft_entry e = {.index = e1,
+			       .term = term + 1,
+			       .wall_ms = 1700000000000ull,
+			       .author = 3,
+			       .type = RAFT_ENTRY_HEALTH,
+			       .len = sizeof payload,
+			       .data = (uint8_t *)payload};
+	struct raft_msg m = {
+	    .type = RAFT_MSG_APPEND, .from = 3, .to = fol, .from_incarnation = 1, .term = term + 1};
+	m.append.prev_index = before.last_index;
+	m.append.prev_term = before.last_term;
+	m.append.commit = before.commit_index;
+	m.append.n_entries = 1;
+	m.append.entries = &e;
+	fx_inject(&f, &m);
+	cr_assert_lt(fx_status(&f, fol).commit_index, e1);
+	cr_assert_eq(fx_status(&f, fol).last_index, e1, "e1 replaced, e2 truncated");
+
+	fx_stall(&f, fol, false);
+	fx_pump(&f);
+	struct raft_status st = fx_status(&f, fol);
+	cr_assert_eq(st.persisted_index, e1);
+	cr_assert_leq(stale_max_match, e1,
+		      "a reply of term %lu claimed %lu after e2 (%lu) was truncated",
+		      (unsigned long)term, (unsigned long)stale_max_match, (unsigned long)e2);
+}

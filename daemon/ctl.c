@@ -812,7 +812,15 @@ static void maybe_step_down(struct node *n, const struct raft_status *st)
 	struct ctl *c = &n->ctl;
 	if ((c->act != CTL_MASTER && c->act != CTL_ACTIVATING) || st->role != RAFT_LEADER)
 		return;
-	if (!ctl_check_failing(n, n->cfg.self_id) || c->stepdown_term == st->term)
+	/* the committed HEALTH entry, applied here; or committed but not yet
+	 * applied because this node's own store writes are the slow part (a
+	 * failing disk): the followers have it, so the new leader will know
+	 * not to hand leadership back */
+	bool failing =
+	    ctl_check_failing(n, n->cfg.self_id) ||
+	    (c->health_fail_term == st->term && c->health_fail_index &&
+	     st->commit_index >= c->health_fail_index && ctl_health_critical_failing(n, NULL));
+	if (!failing || c->stepdown_term == st->term)
 		return;
 	if (n->fsm.maintenance) {
 		/* a hand-over is a failover: maintenance holds it back (the

@@ -706,6 +706,13 @@ static void leader_in(struct node *n, const struct raft_status *st, struct role_
 	in->acting = c->act == CTL_MASTER || c->act == CTL_ACTIVATING;
 	in->stepdown_term = c->stepdown_term;
 	in->maintenance_hold_term = c->maintenance_hold_term;
+	/* this leader's HEALTH entry for its own critical failure is committed
+	 * but not applied here when its own store writes are the slow part (a
+	 * failing disk): the followers have it, so the new leader will know
+	 * not to hand leadership back */
+	in->self_failing_committed = c->health_fail_term == st->term && c->health_fail_index &&
+				     st->commit_index >= c->health_fail_index &&
+				     ctl_health_critical_failing(n, NULL);
 }
 
 /* This node leads with the lease, its fsm is current, and it is not the

@@ -206,9 +206,13 @@ struct ctl {
 	 * was our leader (monotonic ms; 0: never since we started) */
 	uint32_t contact_id[DUET_MAX_MEMBERS];
 	uint64_t contact_ms[DUET_MAX_MEMBERS];
-	struct role_proposal proposal;  /* MASTER proposed (once a term) or failed, role.h */
-	uint64_t transfer_at;           /* last leadership transfer we started */
-	uint64_t stepdown_term;         /* critical failure hand-over started in this term */
+	struct role_proposal proposal; /* MASTER proposed (once a term) or failed, role.h */
+	uint64_t transfer_at;          /* last leadership transfer we started */
+	uint64_t stepdown_term;        /* critical failure hand-over started in this term */
+	/* the HEALTH entry this leader proposed for its own critical failure:
+	 * once committed (commit index, not yet applied here when the local
+	 * disk is the slow part) the hand-over may start */
+	uint64_t health_fail_term, health_fail_index;
 	uint64_t maintenance_hold_term; /* hand-over held back by maintenance, logged */
 	uint64_t stale_stop_at;         /* last stop of a stale primary (monotonic ms) */
 	char why_not_master[256];       /* for status: why this leader does not take over */

@@ -62,8 +62,18 @@ static void on_transition(void *data, const char *check, int old_state, int new_
 		memcpy(h.detail, detail, dl);
 	uint8_t buf[1024];
 	long len = duet_health_encode(&h, buf, sizeof buf);
-	if (len > 0)
-		ctl_propose_or_forward(n, RAFT_ENTRY_HEALTH, buf, (uint32_t)len);
+	if (len > 0) {
+		struct raft_status st;
+		raft_status(n->raft, node_now_ms(), &st);
+		uint64_t index = 0;
+		if (st.role != RAFT_LEADER)
+			ctl_propose_or_forward(n, RAFT_ENTRY_HEALTH, buf, (uint32_t)len);
+		else if (ctl_propose(n, RAFT_ENTRY_HEALTH, buf, (uint32_t)len, &index) == 0 &&
+			 critical && new_state == DUET_HEALTH_FAILING) {
+			n->ctl.health_fail_term = st.term;
+			n->ctl.health_fail_index = index;
+		}
+	}
 	ctl_step(n);
 }
 

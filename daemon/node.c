@@ -11,7 +11,10 @@
  * so a crash between the two only re-audits after restart). The loop never
  * touches the disk. Back on the loop: raft_persisted, msgs_after, restore
  * a snapshot if asked, apply the committed entries to the fsm (pure), maybe
- * take a snapshot, free the update, drive() again.
+ * take a snapshot, free the update, drive() again. While the write is in
+ * flight, drive() still takes the core's send-now messages
+ * (raft_ready_msgs: heartbeats and the answers to them), so a write slowed
+ * by other I/O on the disk does not cost the master its lease.
  *
  * A failed storage write is fatal (storage.h: commit errors are sticky, an
  * fsync is never retried): log and exit NODE_EXIT_STORAGE (74), which the
@@ -318,6 +321,21 @@ static void arm_timer(struct node *n)
 	uv_timer_start(&n->tick_timer, on_tick, delay, 0);
 }
 
+/* While a write is in flight the core still hands out what needs no disk:
+ * heartbeats, their answers, pre-votes (raftlog.h). A slow store write must
+ * not cost the master its lease. */
+static void send_msgs_only(struct node *n)
+{
+	struct raft_update mu;
+	int rc = raft_ready_msgs(n->raft, &mu);
+	if (rc == DUET_ENOENT)
+		return;
+	if (rc)
+		node_fatal(n, "raft_ready_msgs", rc);
+	send_msgs(n, mu.msgs, mu.n_msgs);
+	raft_update_free(&mu);
+}
+
 static void drive(struct node *n)
 {
 	admin_probe_pump(n);
@@ -341,6 +359,8 @@ static void drive(struct node *n)
 		}
 		finish_update(n);
 	}
+	if (!n->stopping && n->persisting)
+		send_msgs_only(n);
 	admin_probe_check(n);
 	admin_maintenance_check(n);
 	rejoin_step(n);

@@ -113,6 +113,9 @@ struct raft {
 
 	struct outbox out;
 	bool update_outstanding;
+	/* the outstanding update writes term/vote or a snapshot: until it is
+	 * durable, no reply may leave before raft_persisted() (outbox.c) */
+	bool update_unsettled;
 	uint64_t update_seq;
 
 	struct raft_status counters_holder; /* only .counters is used */
@@ -140,6 +143,10 @@ int entry_copy(struct raft_entry *dst, const struct raft_entry *src);
 
 /* outbox.c */
 int out_msg(struct raft *r, bool after, const struct raft_msg *m); /* takes m->owned */
+/* True when a reply may leave now: term, vote and snapshot are durable. */
+bool hard_state_durable(const struct raft *r);
+/* Drops queued success replies claiming index `from` or beyond (truncation). */
+void out_forget_acks(struct raft *r, uint64_t from);
 void msg_init(struct raft *r, struct raft_msg *m, uint8_t type, uint32_t to);
 
 /* election.c */

@@ -127,6 +127,9 @@ void log_truncate(struct raft *r, uint64_t from)
 	}
 	if (had_conf)
 		conf_refresh(r);
+#ifndef DUET_PLANT_BUG_ACK_AFTER_TRUNCATION
+	out_forget_acks(r, from); /* replies not yet sent must not claim them */
+#endif
 }
 
 void log_compact(struct raft *r, uint64_t upto, uint64_t upto_term)

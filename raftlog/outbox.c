@@ -13,6 +13,18 @@
  * 10.2.1): the leader counts itself in the commit quorum only once its own
  * write is durable.
  *
+ * raft_ready_msgs() hands out only the send-now messages, at any time, in
+ * particular while an update is outstanding: a slow write must not silence
+ * the member, or the leader loses its lease and followers start elections
+ * (a base backup loading the disk made one LMDB commit take over a second).
+ * Nothing it hands out promises the outstanding write or the next one: the
+ * leader's appends and heartbeats carry a commit index that counted its own
+ * log only as far as it is durable (maybe_commit), and an append reply goes
+ * to the send-now list only when what it claims is already durable
+ * (append_reply): its match index within the persisted log, under a term
+ * and vote that no pending write changes. Votes, term changes and
+ * everything else that waits for a write stay in msgs_after.
+ *
  * An update owns copies of everything it carries, so the core may truncate
  * or compact its log while the driver is still writing the update.
  */
@@ -52,6 +64,32 @@ int out_msg(struct raft *r, bool after, const struct raft_msg *m)
 	if (rc)
 		free(m->owned);
 	return rc;
+}
+
+/* A success reply waiting in the outbox claims the log up to its match
+ * index. When the log is truncated before it leaves (a new leader's
+ * conflicting entries, a snapshot that replaces the suffix), a claim
+ * reaching `from` would promise entries the next write removes: it is
+ * dropped (a lost reply; the leader asks again). */
+static void vec_forget_acks(struct msgvec *v, uint64_t from)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		struct raft_msg *m = &v->v[i];
+		if (m->type == RAFT_MSG_APPEND_RESP && m->append_resp.success &&
+		    m->append_resp.match_index >= from) {
+			free(m->owned);
+			continue;
+		}
+		v->v[k++] = *m;
+	}
+	v->n = k;
+}
+
+void out_forget_acks(struct raft *r, uint64_t from)
+{
+	vec_forget_acks(&r->out.msgs, from);
+	vec_forget_acks(&r->out.after, from);
 }
 
 static void vec_free(struct raft_msg *v, size_t n)
@@ -134,6 +172,35 @@ int raft_ready(struct raft *r, struct raft_update *u)
 	u->n_msgs_after = o->after.n;
 	memset(o, 0, sizeof(*o));
 	r->update_outstanding = true;
+	r->update_unsettled = u->meta_changed || u->has_snapshot;
+	return 0;
+}
+
+bool hard_state_durable(const struct raft *r)
+{
+	const struct outbox *o = &r->out;
+	return !r->update_unsettled && !o->meta_dirty && !o->snapshot_dirty && !o->restore_snapshot;
+}
+
+bool raft_has_msgs(const struct raft *r)
+{
+	return r->out.msgs.n || replicate_pending(r);
+}
+
+int raft_ready_msgs(struct raft *r, struct raft_update *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (r->role == RAFT_LEADER) {
+		int rc = replicate(r);
+		if (rc)
+			return rc;
+	}
+	struct msgvec *v = &r->out.msgs;
+	if (!v->n)
+		return DUET_ENOENT;
+	u->msgs = v->v;
+	u->n_msgs = v->n;
+	memset(v, 0, sizeof(*v));
 	return 0;
 }
 
@@ -151,6 +218,7 @@ int raft_persisted(struct raft *r, uint64_t now_ms, const struct raft_update *u)
 		r->disk_last = u->snap.index;
 	r->persisted = r->disk_last < r->handed ? r->disk_last : r->handed;
 	r->update_outstanding = false;
+	r->update_unsettled = false;
 	if (r->role == RAFT_LEADER)
 		maybe_commit(r);
 	return 0;

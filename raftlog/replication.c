@@ -219,9 +219,28 @@ void maybe_commit(struct raft *r)
 		r->commit = candidate;
 }
 
+/* A reply to an APPEND may leave before the next write (raft_ready_msgs)
+ * when it promises nothing that write or the one in flight makes durable:
+ * term and vote are on disk, no snapshot is pending, and a success claims a
+ * match index within the persisted log (r->persisted: durable AND equal to
+ * the log in memory). This is what keeps heartbeats answered while a slow
+ * write is in flight. A reject claims nothing about our log. */
+static bool reply_durable(const struct raft *r, const struct raft_msg *req, bool ok, uint64_t match)
+{
+	if (req->type != RAFT_MSG_APPEND || !hard_state_durable(r))
+		return false;
+#ifdef DUET_PLANT_BUG_ACK_BEYOND_PERSISTED
+	(void)ok;
+	(void)match;
+	return true; /* planted: acknowledges entries the write has not made durable */
+#else
+	return !ok || match <= r->persisted;
+#endif
+}
+
 /* Only a reply from a member that accepted the sender as its leader echoes
  * lease_ts; a refusal of a stale term echoes 0, which feeds no lease. */
-int append_reply(struct raft *r, const struct raft_msg *req, bool ok, uint64_t match)
+static int reply_to(struct raft *r, const struct raft_msg *req, bool ok, uint64_t match, bool after)
 {
 	bool accepted = req->term == r->term && r->leader == req->from;
 	struct raft_msg m;
@@ -232,7 +251,12 @@ int append_reply(struct raft *r, const struct raft_msg *req, bool ok, uint64_t m
 	m.append_resp.lease_ts = !accepted                        ? 0
 				 : req->type == RAFT_MSG_SNAPSHOT ? req->snapshot.lease_ts
 								  : req->append.lease_ts;
-	return out_msg(r, true, &m);
+	return out_msg(r, after, &m);
+}
+
+int append_reply(struct raft *r, const struct raft_msg *req, bool ok, uint64_t match)
+{
+	return reply_to(r, req, ok, match, !reply_durable(r, req, ok, match));
 }
 
 static bool entries_valid(const struct raft_msg *m)
@@ -311,6 +335,14 @@ int handle_append(struct raft *r, const struct raft_msg *m)
 	uint64_t new_commit = m->append.commit < match ? m->append.commit : match;
 	if (new_commit > r->commit)
 		r->commit = new_commit;
+	if (r->update_outstanding && !reply_durable(r, m, true, match) && hard_state_durable(r)) {
+		/* a write is in flight and the full answer waits for the next
+		 * one: say now what is durable, which keeps the leader's lease
+		 * and pipeline going (the log matched up to `match`) */
+		int rc = reply_to(r, m, true, r->persisted < match ? r->persisted : match, false);
+		if (rc)
+			return rc;
+	}
 	return append_reply(r, m, true, match);
 }
 

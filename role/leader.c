@@ -366,7 +366,7 @@ static unsigned step_down_facts(const struct role_leader_in *in)
 	unsigned f = 0;
 	if (in->acting && in->raft->role == RAFT_LEADER)
 		f |= F_LEADING_MASTER;
-	if (role_check_failing(in->fsm, in->self_id))
+	if (role_check_failing(in->fsm, in->self_id) || in->self_failing_committed)
 		f |= F_SELF_FAILING;
 	if (in->stepdown_term == in->raft->term)
 		f |= F_STEPPED_DOWN;

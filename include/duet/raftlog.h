@@ -26,6 +26,20 @@
  *            Everything the core writes in between is batched into the next
  *            update, which gives one storage transaction per loop turn.
  *
+ *            raft_ready_msgs() may be called at any time, and must be while
+ *            an update is outstanding (after every raft_tick/raft_step): it
+ *            hands over only messages to send now, an update with nothing
+ *            but u.msgs, which needs no disk and no raft_persisted(); just
+ *            send them and raft_update_free(). So a slow write does not
+ *            silence the member: the leader keeps sending heartbeats and
+ *            renews its lease from its followers' echoes, and a follower
+ *            keeps answering heartbeats. What leaves this way never
+ *            promises a pending write: an append reply claims at most the
+ *            persisted log, under a durable term and vote; votes, term
+ *            changes and replies to new entries still wait for their write
+ *            (msgs_after). The leader's commit index counts its own log
+ *            only as far as it is durable.
+ *
  * Rules beyond textbook Raft (DESIGN.md section 3):
  *  - pre-vote, and check-quorum: a leader that has not heard from a majority
  *    within election_timeout_min steps down;
@@ -262,6 +276,12 @@ bool raft_has_update(const struct raft *r);
 /* Returns 0 with *u filled, DUET_EBUSY if the last update is not persisted,
  * DUET_ENOENT if there is nothing to do, DUET_ENOMEM. */
 int raft_ready(struct raft *r, struct raft_update *u);
+/* Messages only (see the top): returns 0 with u->msgs filled and nothing
+ * else, DUET_ENOENT if there is nothing to send, DUET_ENOMEM. Callable
+ * whether or not an update is outstanding; raft_has_msgs() says whether it
+ * has something. */
+bool raft_has_msgs(const struct raft *r);
+int raft_ready_msgs(struct raft *r, struct raft_update *u);
 int raft_persisted(struct raft *r, uint64_t now_ms, const struct raft_update *u);
 void raft_update_free(struct raft_update *u);
 

@@ -89,6 +89,10 @@ struct role_leader_in {
 	bool acting;                    /* activating or acting master */
 	uint64_t stepdown_term;         /* a hand-over already started in this term */
 	uint64_t maintenance_hold_term; /* the maintenance hold was logged in this term */
+	/* a critical check of this node fails now and the HEALTH entry that
+	 * says so is committed, though maybe not yet applied here (this node's
+	 * own store writes lag: its disk is the slow part) */
+	bool self_failing_committed;
 };
 
 struct role_leader_out {

@@ -638,8 +638,15 @@ an election: $(field node-a '{term, leader, role}')"
 # says what to check. The witness's store lives on a small tmpfs of its
 # own, filled to the last byte, so its next append fails (ENOSPC).
 STORE_MNT=""
+LOOP_MNTS=()
+FROZEN=""
 extra_cleanup() {
+	# thaw first: a process blocked on a frozen filesystem cannot die
+	[ -n "$FROZEN" ] && fsfreeze -u "$FROZEN" 2>/dev/null
 	[ -n "$STORE_MNT" ] && umount -l "$STORE_MNT" 2>/dev/null
+	for m in "${LOOP_MNTS[@]}"; do
+		umount -l "$m" 2>/dev/null # -o loop: the device is freed with it
+	done
 	return 0
 }
 
@@ -666,9 +673,66 @@ t_storage_error_exit_status() {
 	ok "a failed storage write exits 74: $(grep 'NOT to be restarted' "$TMP/witness.log" | cut -c1-200)"
 }
 
+# Issue 13, defect 11: a store write slowed by other I/O (a rejoin's base
+# backup) must not cost the master its lease. Each data node's store is on
+# its own loop-mounted ext4; the leader's is frozen (fsfreeze: every write
+# and fdatasync blocks until the thaw) while an entry is being written. For
+# the 3 s of the freeze - past the election timeout and many leases - the
+# leader keeps sending heartbeats: no member changes term, and the leader
+# keeps its lease. Before the fix duetd sent nothing while a store write
+# was in flight and the followers elected a new leader.
+t_slow_store_write_keeps_lease() {
+	NO_INIT=1 setup
+	local n
+	for n in node-a node-b; do
+		truncate -s 256M "$TMP/$n.img" && mkfs.ext4 -q -F "$TMP/$n.img" ||
+			fail "mkfs.ext4 on a file for $n"
+		mkdir -p "$TMP/$n"
+		mount -o loop "$TMP/$n.img" "$TMP/$n" ||
+			fail "mount -o loop for $n's store (needs root and a free loop device)"
+		LOOP_MNTS+=("$TMP/$n")
+	done
+	for n in "${NAMES[@]}"; do
+		"$BIN/duetctl" init --config "$TMP/$n.ini" >/dev/null || fail "duetctl init $n"
+	done
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local l=$LEADER o term before_el
+	o=$(other_data "$l")
+	wait_until 3 "MASTER($l) applied on $o" is "$o" '.master.node == "'"$l"'"'
+	term=$(field "$l" .term)
+	before_el=$(field "$o" .raft.elections)
+	fsfreeze -f "$TMP/$l" || fail "fsfreeze -f $TMP/$l"
+	FROZEN=$TMP/$l
+	# one entry to write: its store write blocks on the frozen filesystem
+	admin "$l" '{"cmd":"probe","n":1,"bytes":64}' >"$TMP/probe.out" 2>&1 &
+	wait_until 3 "$l's write of the probe entry in flight" \
+		is "$l" '.last_index > .persisted_index'
+	local end=$(($(now_ms) + 3000 * SLOW)) st
+	while [ "$(now_ms)" -lt "$end" ]; do
+		for n in "${NAMES[@]}"; do
+			st=$(field "$n" .term)
+			[ "$st" = "$term" ] ||
+				fail "$n moved to term $st during the frozen write (term $term)"
+		done
+		is "$l" '.role == "leader" and .lease.valid' ||
+			fail "$l lost its lease or its role while its store write was in flight"
+		is "$l" '.last_index > .persisted_index' ||
+			fail "the freeze did not hold $l's write (persisted caught up)"
+		sleep 0.1 # the fault's length, not a wait for an event
+	done
+	fsfreeze -u "$TMP/$l" || fail "fsfreeze -u"
+	FROZEN=""
+	wait_until 5 "$l's write lands" is "$l" '.persisted_index == .last_index'
+	[ "$(field "$o" .raft.elections)" = "$before_el" ] ||
+		fail "$o started an election during the frozen write"
+	[ "$(field "$l" .term)" = "$term" ] || fail "the term changed after the thaw"
+	ok "$l kept term $term and its lease through a 3 s store write"
+}
+
 case $TEST in
 leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin | wipe_without_rejoin | wiped_store_init_refused | \
-	rejoin_answer_bound_to_store | init | storage_error_exit_status) "t_$TEST" ;;
+	rejoin_answer_bound_to_store | init | storage_error_exit_status | slow_store_write_keeps_lease) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -92,6 +92,8 @@ void faults_params(struct sim *s)
 	p->disk_slow_ppm = range32(g, 0, 100000);
 	p->snap_every = range32(g, 10, 200);
 	p->max_payload = 512;
+	/* drawn last: the parameters above keep their draws */
+	p->disk_stall_ppm = range32(g, 0, 20000);
 }
 
 static struct sim_node *random_up_node(struct sim *s, bool want_pending)

@@ -97,6 +97,7 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
 	a->persists += b->persists;
 	a->fsync_failures += b->fsync_failures;
 	a->tick_spins += b->tick_spins;
+	a->disk_stalls += b->disk_stalls;
 	a->sim_ms += b->sim_ms;
 	a->wipes += b->wipes;
 	a->rejoins += b->rejoins;
@@ -196,13 +197,14 @@ int main(int argc, char **argv)
 	       " snapshots_installed=%" PRIu64 " commits=%" PRIu64 " transfers=%" PRIu64
 	       " msgs=%" PRIu64 " dropped=%" PRIu64 " duplicated=%" PRIu64 " corrupted=%" PRIu64
 	       " persists=%" PRIu64 " fsync_failures=%" PRIu64 " tick_spins=%" PRIu64
-	       " wipes=%" PRIu64 " rejoins=%" PRIu64 " rejoin_proposals=%" PRIu64 "\n",
+	       " wipes=%" PRIu64 " rejoins=%" PRIu64 " rejoin_proposals=%" PRIu64
+	       " disk_stalls=%" PRIu64 "\n",
 	       total.steps, total.sim_ms / 1000, total.elections, total.leader_terms, total.crashes,
 	       total.restarts, total.pauses, total.partitions, total.snapshots_taken,
 	       total.snapshots_installed, total.commits, total.transfers, total.msgs_sent,
 	       total.msgs_dropped, total.msgs_duplicated, total.msgs_corrupted, total.persists,
 	       total.fsync_failures, total.tick_spins, total.wipes, total.rejoins,
-	       total.rejoin_proposals);
+	       total.rejoin_proposals, total.disk_stalls);
 	printf("elapsed: %.2f s (%.1f seeds/s)\n", secs, secs > 0 ? (double)ran / secs : 0.0);
 	if (ran == 1)
 		printf("digest: %016" PRIx64 "\n", digest);

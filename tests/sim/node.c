@@ -9,7 +9,8 @@
  *   raft_has_update(): raft_ready -> send u.msgs -> start the write (it lands
  *   after a random latency, EV_PERSIST). When it lands: apply it durably
  *   (disk.c) -> raft_persisted -> send u.msgs_after -> restore the snapshot if
- *   asked -> apply u.committed -> raft_update_free. One update outstanding.
+ *   asked -> apply u.committed -> raft_update_free. One update outstanding;
+ *   while it is, raft_ready_msgs() after every event, its msgs sent at once.
  *   raft_tick runs at raft_next_deadline() (one armed tick per node, re-armed
  *   when the deadline moves). Times given to the core are the node's local
  *   monotonic milliseconds (clock.c).
@@ -240,11 +241,29 @@ static void start_update(struct sim *s, struct sim_node *n)
 	uint64_t latency = rng_range(&s->rng, 50, 5000);
 	if (rng_ppm(&s->rng, s->p.disk_slow_ppm))
 		latency = rng_range(&s->rng, 5000, 50000);
+	if (rng_ppm(&s->rng, s->p.disk_stall_ppm)) {
+		latency = rng_range(&s->rng, 200000, 2500000);
+		s->stats.disk_stalls++;
+	}
 	struct sim_event ev = {.t_us = s->now_us + latency,
 			       .kind = EV_PERSIST,
 			       .node = (uint8_t)n->id,
 			       .gen = ++n->persist_gen};
 	sched_push(&s->sched, ev);
+}
+
+/* While the write is in flight, what needs no disk still leaves, as in
+ * duetd (raftlog.h raft_ready_msgs); check_send holds it to what is durable. */
+static void send_msgs_only(struct sim *s, struct sim_node *n)
+{
+	struct raft_update mu;
+	int rc;
+	while (!s->failed && (rc = raft_ready_msgs(n->r, &mu)) == 0) {
+		send_all(s, n, mu.msgs, mu.n_msgs);
+		raft_update_free(&mu);
+	}
+	if (!s->failed && rc != DUET_ENOENT)
+		sim_fail(s, "core_error", "n%u: raft_ready_msgs: %s", n->id, duet_strerror(rc));
 }
 
 void node_drive(struct sim *s, struct sim_node *n, bool after_tick)
@@ -253,6 +272,8 @@ void node_drive(struct sim *s, struct sim_node *n, bool after_tick)
 		return;
 	if (!n->pending && raft_has_update(n->r))
 		start_update(s, n);
+	if (n->pending && !s->failed)
+		send_msgs_only(s, n);
 	if (s->failed)
 		return;
 	uint64_t d = raft_next_deadline(n->r);

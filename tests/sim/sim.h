@@ -341,7 +341,8 @@ struct sim_params {
 	uint32_t crash_after_sync_ppm; /* crash after the write is durable, before persisted() */
 	uint32_t step_crash_ppm;       /* crash the node an event just touched, right after it */
 	uint32_t disk_slow_ppm;
-	uint32_t snap_every; /* the state machine snapshots every K applied entries */
+	uint32_t disk_stall_ppm; /* a write stalled 0.2-2.5 s: other I/O on the disk */
+	uint32_t snap_every;     /* the state machine snapshots every K applied entries */
 	uint32_t max_payload;
 };
 
@@ -494,6 +495,7 @@ struct sim_stats {
 	uint64_t snapshots_taken, snapshots_installed, commits, proposals_ok, transfers;
 	uint64_t msgs_sent, msgs_dropped, msgs_duplicated, msgs_corrupted, persists;
 	uint64_t fsync_failures, tick_spins, sim_ms;
+	uint64_t disk_stalls;
 	uint64_t wipes, rejoins, rejoin_proposals;
 };
 

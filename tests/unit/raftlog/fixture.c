@@ -46,8 +46,11 @@ void fx_init(struct fx *f, uint64_t seed)
 
 void fx_fini(struct fx *f)
 {
-	for (uint32_t id = 1; id <= FX_N; id++)
+	for (uint32_t id = 1; id <= FX_N; id++) {
+		if (f->holding[id])
+			raft_update_free(&f->held[id]);
 		raft_free(f->r[id]);
+	}
 	for (size_t i = 0; i < f->qn; i++)
 		free(f->q[i].buf);
 	free(f->q);
@@ -68,33 +71,71 @@ static void enqueue(struct fx *f, const struct raft_msg *m)
 	f->q[f->qn++] = (struct fx_queued){.to = m->to, .buf = buf, .len = len};
 }
 
+static void finish_update(struct fx *f, uint32_t id, struct raft_update *u)
+{
+	struct raft *r = f->r[id];
+	cr_assert_eq(raft_persisted(r, f->now, u), 0);
+	for (size_t i = 0; i < u->n_msgs_after; i++)
+		enqueue(f, &u->msgs_after[i]);
+	if (u->restore_snapshot) {
+		f->restores[id]++;
+		f->applied[id] = u->snap.index;
+	}
+	for (size_t i = 0; i < u->n_committed; i++) {
+		cr_assert_eq(u->committed[i].index, f->applied[id] + 1,
+			     "node %u applies %lu after %lu", id,
+			     (unsigned long)u->committed[i].index, (unsigned long)f->applied[id]);
+		f->applied[id] = u->committed[i].index;
+		f->applied_types[id][u->committed[i].type]++;
+	}
+	raft_update_free(u);
+}
+
+/* A stalled disk: what needs no write still leaves (raftlog.h). */
+static bool drain_msgs_only(struct fx *f, uint32_t id)
+{
+	struct raft_update u;
+	bool moved = false;
+	int rc;
+	while ((rc = raft_ready_msgs(f->r[id], &u)) == 0) {
+		moved = true;
+		for (size_t i = 0; i < u.n_msgs; i++)
+			enqueue(f, &u.msgs[i]);
+		raft_update_free(&u);
+	}
+	cr_assert_eq(rc, DUET_ENOENT);
+	return moved;
+}
+
 static bool drain_node(struct fx *f, uint32_t id)
 {
 	struct raft *r = f->r[id];
 	struct raft_update u;
 	bool moved = false;
+	if (f->holding[id])
+		return drain_msgs_only(f, id);
 	while (raft_ready(r, &u) == 0) {
 		moved = true;
 		for (size_t i = 0; i < u.n_msgs; i++)
 			enqueue(f, &u.msgs[i]);
-		cr_assert_eq(raft_persisted(r, f->now, &u), 0);
-		for (size_t i = 0; i < u.n_msgs_after; i++)
-			enqueue(f, &u.msgs_after[i]);
-		if (u.restore_snapshot) {
-			f->restores[id]++;
-			f->applied[id] = u.snap.index;
+		if (f->stalled[id]) {
+			f->held[id] = u;
+			f->holding[id] = true;
+			return drain_msgs_only(f, id) || moved;
 		}
-		for (size_t i = 0; i < u.n_committed; i++) {
-			cr_assert_eq(u.committed[i].index, f->applied[id] + 1,
-				     "node %u applies %lu after %lu", id,
-				     (unsigned long)u.committed[i].index,
-				     (unsigned long)f->applied[id]);
-			f->applied[id] = u.committed[i].index;
-			f->applied_types[id][u.committed[i].type]++;
-		}
-		raft_update_free(&u);
+		finish_update(f, id, &u);
 	}
 	return moved;
+}
+
+void fx_stall(struct fx *f, uint32_t id, bool on)
+{
+	f->stalled[id] = on;
+	if (!on && f->holding[id]) {
+		f->holding[id] = false;
+		finish_update(f, id, &f->held[id]);
+		fx_pump(f);
+	}
 }
 
 static void observe(struct fx *f)

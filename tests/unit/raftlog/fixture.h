@@ -1,7 +1,10 @@
 /*
  * fixture.h - three raftlog cores in one process for unit tests: node 1 and
  * 2 are data nodes, node 3 the witness. Messages go through the real codec;
- * persistence is instant (the simulator covers delayed and lost writes).
+ * persistence is instant unless a node's disk is stalled (fx_stall): then
+ * its next update stays outstanding, and only raft_ready_msgs() moves, as
+ * in duetd while a slow write is in flight (the simulator covers delayed
+ * and lost writes at random).
  * Time moves only through fx_advance(); links can be cut per direction.
  */
 #ifndef DUET_TEST_FIXTURE_H
@@ -34,6 +37,9 @@ struct fx {
 	uint64_t max_lease_overlap; /* set by fx_advance when two leases overlap */
 	bool witness_led;
 	bool witness_lease;
+	bool stalled[FX_N + 1]; /* the disk does not finish writes */
+	bool holding[FX_N + 1]; /* an update is outstanding on it */
+	struct raft_update held[FX_N + 1];
 	/* hook: called for each message before delivery; return false to drop */
 	bool (*msg_hook)(struct fx *f, const struct raft_msg *m);
 };
@@ -54,5 +60,7 @@ int fx_propose(struct fx *f, uint32_t id, uint64_t *index);
 /* Sends a message straight into node `to` (encoded and decoded). */
 void fx_inject(struct fx *f, const struct raft_msg *m);
 struct raft_status fx_status(struct fx *f, uint32_t id);
+/* Stalls node id's disk (on) or lets the held write land and go on (off). */
+void fx_stall(struct fx *f, uint32_t id, bool on);
 
 #endif

@@ -74,6 +74,22 @@ Test(step_down, nothing_failing_does_nothing)
 	cr_assert_not(r.out.why_set);
 }
 
+/* faults_slow_disk: the master's own store writes lag (its disk is the
+ * slow part), so the HEALTH entry of its failing fs check is committed by
+ * the followers but not yet applied here: it hands over all the same */
+Test(step_down, committed_but_unapplied_own_failure_hands_over)
+{
+	fx_cluster_up();
+	rx_init(&r, 1);
+	r.in.acting = true;
+	decide();
+	expect(ROLE_LEADER_WAIT); /* the applied fsm shows nothing failing */
+	r.in.self_failing_committed = true;
+	decide();
+	expect(ROLE_LEADER_STEP_DOWN);
+	cr_assert_eq(r.out.to, 2);
+}
+
 Test(step_down, once_a_term)
 {
 	failing_master();

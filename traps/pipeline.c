@@ -668,7 +668,7 @@ static void window_seed(struct duet_trap_pipe *p, const struct key *k)
 {
 	if (!p->has_clock)
 		return; /* the witness: it never receives */
-	if (k->recv_ms + DUET_TRAP_SEED_MARGIN_MS >= p->start_wall)
+	if (k->recv_ms >= p->start_wall || p->start_wall - k->recv_ms <= DUET_TRAP_SEED_MARGIN_MS)
 		return; /* at or after the start, or too close to it to tell */
 	uint64_t age = p->start_wall - k->recv_ms;
 	if (age > p->cfg.window_ms)

@@ -630,11 +630,11 @@ void trapd_status_json(struct node *n, FILE *f)
 		",\"bad_entries\":%" PRIu64 ",\"delivered_entries\":%" PRIu64
 		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"undeliverable\":%" PRIu64
 		",\"keys_restored\":%" PRIu64 ",\"window_seeded\":%" PRIu64
-		",\"snapshot_keys_cut\":%" PRIu64,
+		",\"window_renumbered\":%" PRIu64 ",\"snapshot_keys_cut\":%" PRIu64,
 		t->c.batches, t->c.batch_busy, t->c.forward_frames, t->c.forward_failed,
 		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
 		t->c.delivered_entries, t->c.submit_busy, t->c.confirms, t->c.undeliverable,
-		s.keys_restored, s.window_seeded, t->c.keys_cut);
+		s.keys_restored, s.window_seeded, s.window_renumbered, t->c.keys_cut);
 	/* the backlog's bounds and what counts against them (traps_pipe.h) */
 	fprintf(f,
 		",\"backlog_max\":%" PRIu32 ",\"backlog_max_bytes\":%" PRIu64

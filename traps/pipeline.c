@@ -639,6 +639,47 @@ long duet_trap_pipe_take_forward(struct duet_trap_pipe *p, uint64_t now_ms, uint
 
 /* ---- committed ----------------------------------------------------------- */
 
+/* The own copies of `id` that the window just gave higher ordinals (they
+ * were counted before the log told of earlier ones, see window_seed) take
+ * them too, while they are this node's alone: not yet forwarded (FRESH)
+ * or proposed (OUTBOX). A forwarded one keeps its ordinal, as the leader
+ * may hold it. From the highest down, so that no copy moves onto the key
+ * of one still to move. A renumbered copy that now matches a committed
+ * key or a live item is dropped like any such copy. */
+static void renumber(struct duet_trap_pipe *p, const uint8_t *id,
+		     const struct duet_trap_window_moved *m)
+{
+	if (!p->icap)
+		return;
+	for (uint64_t ord = m->last; ord >= m->first && ord > 0; ord--) {
+		struct item **pp = &p->ibuckets[key_hash(id, (uint32_t)ord) & (p->icap - 1)];
+		while (*pp) {
+			struct item *it = *pp;
+			if (it->k.ord != ord || it->receiver != p->cfg.self_id ||
+			    (it->state != ST_FRESH && it->state != ST_OUTBOX) ||
+			    memcmp(it->k.id, id, sizeof it->k.id) != 0) {
+				pp = &it->hnext;
+				continue;
+			}
+			*pp = it->hnext; /* out of this bucket, into its new one */
+			uint64_t n = ord + m->by;
+			it->k.ord = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+			struct item *twin = live_find(p, &it->k);
+			size_t b = key_hash(it->k.id, it->k.ord) & (p->icap - 1);
+			it->hnext = p->ibuckets[b];
+			p->ibuckets[b] = it;
+			p->st.window_renumbered++;
+			if (committed_find(p, &it->k)) {
+				live_free(p, it);
+				p->st.matched_by_commit++;
+			} else if (twin) {
+				live_free(p, it);
+				p->st.drops[DUET_TRAP_DUPLICATE]++;
+			}
+		}
+	}
+}
+
 /* A restarted node rebuilds its ordinal window from what the log and the
  * snapshot say was committed (DESIGN.md 5): otherwise the next repeat of a
  * trap it had counted before the restart would get ordinal 1 again and
@@ -659,7 +700,8 @@ long duet_trap_pipe_take_forward(struct duet_trap_pipe *p, uint64_t now_ms, uint
  * the leader says what is committed, after the receivers are up, and a
  * busy node receives copies before that. For the identities it has counted
  * itself meanwhile, the window adds the seeded copies in front of its own
- * (duet_trap_window_seed); every other identity is seeded as it comes,
+ * (duet_trap_window_seed) and renumber() moves the copies it still holds
+ * alone up to match; every other identity is seeded as it comes,
  * during catch-up too (those are traps this node never counted: the keys
  * say how far the other node got). The key's wall time becomes a monotonic
  * one through the start pair (the receive clock is anchored: wall and
@@ -676,8 +718,11 @@ static void window_seed(struct duet_trap_pipe *p, const struct key *k)
 	/* before the monotonic clock's zero: counted at zero (the episode then
 	 * seems a little younger than it is) */
 	uint64_t at = age <= p->start_mono ? p->start_mono - age : 0;
-	if (duet_trap_window_seed(p->window, k->id, k->ord, at) == 0)
+	struct duet_trap_window_moved moved;
+	if (duet_trap_window_seed(p->window, k->id, k->ord, at, &moved) == 0)
 		p->st.window_seeded++;
+	if (moved.by)
+		renumber(p, k->id, &moved);
 }
 
 void duet_trap_pipe_clock(struct duet_trap_pipe *p, uint64_t wall_ms, uint64_t now_ms)

@@ -184,8 +184,10 @@ int duet_trap_window_count(struct duet_trap_window *w, const uint8_t *identity, 
 }
 
 int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, uint32_t ordinal,
-			  uint64_t at_ms)
+			  uint64_t at_ms, struct duet_trap_window_moved *moved)
 {
+	if (moved)
+		memset(moved, 0, sizeof *moved);
 	if (!w || !identity || ordinal == 0)
 		return DUET_EINVAL;
 	struct slot *s = find(w->slots, w->cap, identity);
@@ -198,6 +200,11 @@ int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, u
 		if (at_ms + w->window_ms < s->first_own_ms || ordinal <= s->seeded)
 			return 0;
 		uint64_t n = (uint64_t)s->count + (ordinal - s->seeded);
+		if (moved) {
+			moved->by = ordinal - s->seeded;
+			moved->first = s->seeded + 1;
+			moved->last = s->count;
+		}
 		s->count = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
 		s->seeded = ordinal;
 		return 0;

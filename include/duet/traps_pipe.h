@@ -257,6 +257,7 @@ struct duet_trap_pipe_stats {
 	uint64_t acks_received, ack_matched;
 	uint64_t committed_keys, keys_evicted; /* kept now; dropped by committed_max */
 	uint64_t keys_restored, window_seeded; /* from a snapshot; counted at restart */
+	uint64_t window_renumbered;            /* own copies moved up by a seed (see _clock) */
 	uint64_t undelivered, undelivered_bytes, delivered_index;
 	uint64_t live_bytes;     /* encoded bytes of the live items */
 	uint64_t forwarded_full; /* forwarded items not taken: a limit (the standby keeps them) */

@@ -279,9 +279,12 @@ Test(snapshot_keys, fresh_standby_first_copy_matches_the_commit)
 }
 
 /* The restarted node receives a copy before the log is applied (the leader
- * tells it what is committed only after its receivers are up): the
- * entries, applied after, still count in front of it, so the next copy is
- * the fifth. A gate "until the first receive" counted nothing here. */
+ * tells it what is committed only after its receivers are up): numbered 1
+ * then, it is the fourth once the three entries are applied (not matched
+ * away by the committed (X,1), 9.2 s before it: a loss if it alone had it,
+ * nor forwarded as (X,1): a second commit if the master had it as (X,4)),
+ * and the next copy is the fifth. A gate "until the first receive" counted
+ * nothing here. */
 Test(snapshot_keys, restart_rebuilds_ordinal_window_after_an_early_copy)
 {
 	struct log l = {0};
@@ -292,17 +295,65 @@ Test(snapshot_keys, restart_rebuilds_ordinal_window_after_an_early_copy)
 	set_lead(b, false);
 	uint32_t ord = 0;
 	cr_assert_eq(rx(b, "another trap", 10100, 150, &ord), DUET_TRAP_TAKEN);
-	/* numbered before the log told of the three: ordinal 1, and the
-	 * committed (X,1) 9.2 s before matches it away when applied (that
-	 * copy is the residual limit, README) */
 	cr_assert_eq(rx(b, X, 10200, 250, &ord), DUET_TRAP_TAKEN);
-	cr_assert_eq(ord, 1);
+	cr_assert_eq(ord, 1, "numbered before the log told of the three");
 	for (size_t i = 0; i < l.n; i++)
 		cr_assert_eq(duet_trap_pipe_committed(b, l.index[i], l.data[i], (size_t)l.len[i]),
 			     0);
 	cr_assert_eq(rx(b, X, 11000, 1050, &ord), DUET_TRAP_TAKEN);
 	cr_assert_eq(ord, 5, "three before the restart, one after: got %u", ord);
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(b, &st);
+	cr_assert_eq(st.matched_by_commit, 0, "the early copy is not taken for (X,1)");
+	cr_assert_eq(st.pending, 3);
+	cr_assert_eq(st.window_renumbered, 3, "moved up by each of the three");
+	/* forwarded: the other trap, then X as (X,4) and (X,5) */
+	long len = duet_trap_pipe_take_forward(b, 5000, buf, sizeof buf);
+	struct duet_traps_iter it;
+	uint32_t n;
+	struct duet_trap t;
+	cr_assert_eq(duet_traps_iter_init(&it, buf, (size_t)len, &n), 0);
+	cr_assert_eq(n, 3);
+	uint32_t want[][2] = {{10100, 1}, {10200, 4}, {11000, 5}};
+	for (uint32_t i = 0; i < n; i++) {
+		cr_assert_eq(duet_traps_next(&it, &t), 1);
+		cr_assert_eq(t.recv_ms, want[i][0]);
+		cr_assert_eq(t.ordinal, want[i][1], "copy at %u: ordinal %u", want[i][0],
+			     t.ordinal);
+	}
 	log_free(&l);
+	duet_trap_pipe_free(b);
+}
+
+/* The early copy reached the master too, which committed it as (X,4): the
+ * restarted node's copy, moved up to (X,4) as the log is applied, matches
+ * that commit and goes; nothing is forwarded, nothing committed twice. As
+ * (X,1), 19.2 s after the committed (X,1) (more than the tolerance), it
+ * matched nothing and was forwarded and committed a second time. */
+Test(snapshot_keys, early_copy_moved_up_matches_the_masters_commit)
+{
+	struct log l = {0};
+	struct duet_trap_pipe *a = count_three(&l);
+	struct duet_trap_pipe *b = pipe_new(2);
+	duet_trap_pipe_clock(b, 20000, 50);
+	set_lead(b, false);
+	uint32_t ord = 0;
+	cr_assert_eq(rx(b, X, 20200, 250, &ord), DUET_TRAP_TAKEN);
+	cr_assert_eq(ord, 1);
+	cr_assert_eq(rx(a, X, 20203, 20203, &ord), DUET_TRAP_TAKEN);
+	cr_assert_eq(ord, 4);
+	commit_next(a, &l);
+	for (size_t i = 0; i < l.n; i++)
+		cr_assert_eq(duet_trap_pipe_committed(b, l.index[i], l.data[i], (size_t)l.len[i]),
+			     0);
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(b, &st);
+	cr_assert_eq(st.pending, 0);
+	cr_assert_eq(st.matched_by_commit, 1);
+	cr_assert_eq(duet_trap_pipe_take_forward(b, 5000, buf, sizeof buf), 0,
+		     "nothing to forward");
+	log_free(&l);
+	duet_trap_pipe_free(a);
 	duet_trap_pipe_free(b);
 }
 

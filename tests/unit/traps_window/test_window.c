@@ -163,23 +163,29 @@ Test(window, seeds_after_own_copies_count_in_front_of_them)
 	cr_assert_eq(duet_trap_window_count(w, id, 100000, &ord), 0);
 	cr_assert_eq(duet_trap_window_count(w, id, 101000, &ord), 0);
 	cr_assert_eq(ord, 2);
-	for (uint32_t k = 1; k <= 3; k++)
-		cr_assert_eq(duet_trap_window_seed(w, id, k, 89000 + 3000 * k), 0);
-	cr_assert_eq(duet_trap_window_seed(w, id, 2, 92000), 0, "a seed applied again");
+	for (uint32_t k = 1; k <= 3; k++) {
+		struct duet_trap_window_moved m;
+		cr_assert_eq(duet_trap_window_seed(w, id, k, 89000 + 3000 * k, &m), 0);
+		/* the own copies, 1..2 at first, move up by one each time */
+		cr_assert_eq(m.by, 1);
+		cr_assert_eq(m.first, k);
+		cr_assert_eq(m.last, k + 1);
+	}
+	cr_assert_eq(duet_trap_window_seed(w, id, 2, 92000, NULL), 0, "a seed applied again");
 	cr_assert_eq(duet_trap_window_count(w, id, 102000, &ord), 0);
 	cr_assert_eq(ord, 6, "3 seeded + 2 own before it: got %u", ord);
 	/* a seed of an episode that ended before the own copies: ignored */
 	uint8_t other[32];
 	id_of("10.0.0.5", "psu failed", other);
 	cr_assert_eq(duet_trap_window_count(w, other, 100000, &ord), 0);
-	cr_assert_eq(duet_trap_window_seed(w, other, 4, 100000 - 30001), 0);
+	cr_assert_eq(duet_trap_window_seed(w, other, 4, 100000 - 30001, NULL), 0);
 	cr_assert_eq(duet_trap_window_count(w, other, 100500, &ord), 0);
 	cr_assert_eq(ord, 2);
 	/* seeds before any own copy: the highest, then own copies on top */
 	uint8_t third[32];
 	id_of("10.0.0.5", "disk failed", third);
-	cr_assert_eq(duet_trap_window_seed(w, third, 2, 1000), 0);
-	cr_assert_eq(duet_trap_window_seed(w, third, 1, 500), 0);
+	cr_assert_eq(duet_trap_window_seed(w, third, 2, 1000, NULL), 0);
+	cr_assert_eq(duet_trap_window_seed(w, third, 1, 500, NULL), 0);
 	cr_assert_eq(duet_trap_window_count(w, third, 20000, &ord), 0);
 	cr_assert_eq(ord, 3);
 	duet_trap_window_free(w);

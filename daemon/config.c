@@ -398,7 +398,7 @@ static const struct key_def keys[] = {
      "both data nodes"},
     {SEC_TRAPS, "identities_max", T_U32, TRAPS_FIELD(identities_max), 1000, 100000000, NULL, 0,
      "2000000",
-     "distinct traps this node tracks within window_ms to count repeats (about 100 bytes of "
+     "distinct traps this node tracks within window_ms to count repeats (about 120 bytes of "
      "memory each at full use); size it as the highest trap rate times window_ms; past it new "
      "traps are refused and counted"},
 

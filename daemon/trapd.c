@@ -294,7 +294,6 @@ static void restore_from_store(struct node *n, struct trapd_state *t)
 	const uint8_t *keys = NULL;
 	uint32_t keys_len = 0;
 	if (f && fsm_snapshot_decode_keys(data, len, f, &keys, &keys_len) == 0) {
-		duet_trap_pipe_clock(t->pipe, node_trap_ms(), node_now_ms());
 		int rc = duet_trap_pipe_restore_keys(t->pipe, f->applied_index, keys, keys_len,
 						     f->traps.delivered);
 		if (rc)
@@ -351,7 +350,6 @@ void trapd_restored(struct node *n, const struct fsm *f, const uint8_t *keys, ui
 	struct trapd_state *t = keys_state(n);
 	if (!t)
 		return;
-	duet_trap_pipe_clock(t->pipe, node_trap_ms(), node_now_ms());
 	int rc =
 	    duet_trap_pipe_restore_keys(t->pipe, f->applied_index, keys, len, f->traps.delivered);
 	if (rc == DUET_ENOMEM) {
@@ -370,7 +368,6 @@ void trapd_applied(struct node *n, const struct raft_entry *e)
 	if (!t)
 		return;
 	if (e->type == RAFT_ENTRY_TRAPS) {
-		duet_trap_pipe_clock(t->pipe, node_trap_ms(), node_now_ms());
 		int rc = duet_trap_pipe_committed(t->pipe, e->index, e->data, e->len);
 		if (rc == DUET_ENOMEM) {
 			duet_log(DUET_LOG_ERROR,
@@ -512,6 +509,11 @@ int trapd_open(struct node *n)
 		duet_log(DUET_LOG_ERROR, "traps: %s", duet_strerror(rc));
 		return -1;
 	}
+	/* The start of listening, for the ordinal window's rebuild
+	 * (traps_pipe.h): taken before the receivers are bound at the end
+	 * of this function and before any key is applied, so that every
+	 * copy this node receives is received after it. */
+	duet_trap_pipe_clock(t->pipe, node_trap_ms(), node_now_ms());
 	restore_from_store(n, t);
 	t->cap = pc.batch_max_bytes;
 	t->ans_cap = 1024 + (size_t)pc.batch_max * 128 + pc.batch_max_bytes / 8;
@@ -628,11 +630,11 @@ void trapd_status_json(struct node *n, FILE *f)
 		",\"bad_entries\":%" PRIu64 ",\"delivered_entries\":%" PRIu64
 		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"undeliverable\":%" PRIu64
 		",\"keys_restored\":%" PRIu64 ",\"window_seeded\":%" PRIu64
-		",\"snapshot_keys_cut\":%" PRIu64,
+		",\"window_renumbered\":%" PRIu64 ",\"snapshot_keys_cut\":%" PRIu64,
 		t->c.batches, t->c.batch_busy, t->c.forward_frames, t->c.forward_failed,
 		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
 		t->c.delivered_entries, t->c.submit_busy, t->c.confirms, t->c.undeliverable,
-		s.keys_restored, s.window_seeded, t->c.keys_cut);
+		s.keys_restored, s.window_seeded, s.window_renumbered, t->c.keys_cut);
 	/* the backlog's bounds and what counts against them (traps_pipe.h) */
 	fprintf(f,
 		",\"backlog_max\":%" PRIu32 ",\"backlog_max_bytes\":%" PRIu64

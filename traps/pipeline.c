@@ -87,9 +87,8 @@ struct duet_trap_pipe {
 	uint64_t inflight_bytes; /* of the INFLIGHT ones */
 	bool full;               /* the last copy was refused for the backlog */
 	uint64_t delivered_index, last_index;
-	bool has_clock;   /* duet_trap_pipe_clock() was called */
-	bool seed_window; /* window_seed(): off, see there */
-	uint64_t clock_wall, clock_mono;
+	bool has_clock;                  /* duet_trap_pipe_clock() was called */
+	uint64_t start_wall, start_mono; /* its pair: this node started listening */
 
 	struct duet_trap_pipe_stats st;
 };
@@ -640,42 +639,99 @@ long duet_trap_pipe_take_forward(struct duet_trap_pipe *p, uint64_t now_ms, uint
 
 /* ---- committed ----------------------------------------------------------- */
 
+/* The own copies of `id` that the window just gave higher ordinals (they
+ * were counted before the log told of earlier ones, see window_seed) take
+ * them too, while they are this node's alone: not yet forwarded (FRESH)
+ * or proposed (OUTBOX). A forwarded one keeps its ordinal, as the leader
+ * may hold it. From the highest down, so that no copy moves onto the key
+ * of one still to move. A renumbered copy that now matches a committed
+ * key or a live item is dropped like any such copy. */
+static void renumber(struct duet_trap_pipe *p, const uint8_t *id,
+		     const struct duet_trap_window_moved *m)
+{
+	if (!p->icap)
+		return;
+	for (uint64_t ord = m->last; ord >= m->first && ord > 0; ord--) {
+		struct item **pp = &p->ibuckets[key_hash(id, (uint32_t)ord) & (p->icap - 1)];
+		while (*pp) {
+			struct item *it = *pp;
+			if (it->k.ord != ord || it->receiver != p->cfg.self_id ||
+			    (it->state != ST_FRESH && it->state != ST_OUTBOX) ||
+			    memcmp(it->k.id, id, sizeof it->k.id) != 0) {
+				pp = &it->hnext;
+				continue;
+			}
+			*pp = it->hnext; /* out of this bucket, into its new one */
+			uint64_t n = ord + m->by;
+			it->k.ord = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+			struct item *twin = live_find(p, &it->k);
+			size_t b = key_hash(it->k.id, it->k.ord) & (p->icap - 1);
+			it->hnext = p->ibuckets[b];
+			p->ibuckets[b] = it;
+			p->st.window_renumbered++;
+			if (committed_find(p, &it->k)) {
+				live_free(p, it);
+				p->st.matched_by_commit++;
+			} else if (twin) {
+				live_free(p, it);
+				p->st.drops[DUET_TRAP_DUPLICATE]++;
+			}
+		}
+	}
+}
+
 /* A restarted node rebuilds its ordinal window from what the log and the
- * snapshot say was committed (DESIGN.md 5), until it receives its first
- * copy: otherwise the next repeat of a trap it had counted before the
- * restart would get ordinal 1 again and match the committed first one (a
- * loss when this node alone receives it). Once it receives, its own counts
- * are the truth and commits no longer touch the window. The key's wall
- * time becomes a monotonic one through the pair duet_trap_pipe_clock()
- * gave. */
+ * snapshot say was committed (DESIGN.md 5): otherwise the next repeat of a
+ * trap it had counted before the restart would get ordinal 1 again and
+ * match the committed first one (a loss when this node alone receives it).
+ *
+ * Only keys received clearly BEFORE this node started listening are
+ * counted. Every copy it counted before the restart was received before it
+ * died, hence before its receivers were bound again. A key received after
+ * that (or just before, by the other node) may be of a copy this node is
+ * about to receive itself: the other node receives each trap at about the
+ * same time, give or take the network's skew and the offset of the two
+ * anchored clocks. Counting such a key made a fresh standby whose first
+ * copy came after the master's commit count its copy as the second of an
+ * episode and forward it: the first trap after a start committed twice
+ * (traps_clients). DUET_TRAP_SEED_MARGIN_MS bounds the skew and offset.
+ *
+ * There is no "until the first receive" gate: the log is applied only once
+ * the leader says what is committed, after the receivers are up, and a
+ * busy node receives copies before that. For the identities it has counted
+ * itself meanwhile, the window adds the seeded copies in front of its own
+ * (duet_trap_window_seed) and renumber() moves the copies it still holds
+ * alone up to match; every other identity is seeded as it comes,
+ * during catch-up too (those are traps this node never counted: the keys
+ * say how far the other node got). The key's wall time becomes a monotonic
+ * one through the start pair (the receive clock is anchored: wall and
+ * monotonic differ by a constant). */
 static void window_seed(struct duet_trap_pipe *p, const struct key *k)
 {
-	/* OFF for now: a node that has received nothing yet cannot tell a
-	 * committed key it counted before a restart from one whose copy it is
-	 * about to receive. A fresh standby whose first copy came after the
-	 * master's commit counted that copy as the second of an episode and
-	 * forwarded it: the first trap after a start committed twice
-	 * (traps_clients, seq 1 under two ids). Until the pipe can tell them
-	 * apart, a repeat received by one node alone after its restart within
-	 * the window can be taken for the copy of the committed one (README,
-	 * limits). */
-	if (!p->seed_window || !p->has_clock || p->st.received)
-		return;
-	if (k->recv_ms > p->clock_wall || p->clock_wall - k->recv_ms > p->cfg.window_ms)
-		return; /* from the future (a clock ahead), or its episode is over */
-	uint64_t age = p->clock_wall - k->recv_ms;
+	if (!p->has_clock)
+		return; /* the witness: it never receives */
+	if (k->recv_ms >= p->start_wall || p->start_wall - k->recv_ms <= DUET_TRAP_SEED_MARGIN_MS)
+		return; /* at or after the start, or too close to it to tell */
+	uint64_t age = p->start_wall - k->recv_ms;
+	if (age > p->cfg.window_ms)
+		return; /* its episode was over before this node started */
 	/* before the monotonic clock's zero: counted at zero (the episode then
 	 * seems a little younger than it is) */
-	uint64_t at = age <= p->clock_mono ? p->clock_mono - age : 0;
-	if (duet_trap_window_seed(p->window, k->id, k->ord, at) == 0)
+	uint64_t at = age <= p->start_mono ? p->start_mono - age : 0;
+	struct duet_trap_window_moved moved;
+	if (duet_trap_window_seed(p->window, k->id, k->ord, at, &moved) == 0)
 		p->st.window_seeded++;
+	if (moved.by)
+		renumber(p, k->id, &moved);
 }
 
 void duet_trap_pipe_clock(struct duet_trap_pipe *p, uint64_t wall_ms, uint64_t now_ms)
 {
+	if (p->has_clock)
+		return; /* the receivers stay bound (a rejoin restarts raft only) */
 	p->has_clock = true;
-	p->clock_wall = wall_ms;
-	p->clock_mono = now_ms;
+	p->start_wall = wall_ms;
+	p->start_mono = now_ms;
 }
 
 /* Removes every live item matching k (a committed trap). */

@@ -10,6 +10,12 @@
  * enough; it is also swept when max_identities are tracked, and a new
  * identity is refused only when that many are live (then no sweep runs for
  * an eighth of the window: refusals cost nothing while the table is full).
+ *
+ * A restarted node seeds the table with what the log says it counted
+ * before (duet_trap_window_seed). The log may tell it only after it has
+ * counted new copies itself, so an entry also keeps how many of its count
+ * were seeded and when its first own copy came: later seeds are added in
+ * front of the own copies instead of being lost under them.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -49,7 +55,9 @@ int duet_trap_identity(uint8_t kind, const char *sender, const void *content, si
 struct slot {
 	uint8_t id[DUET_TRAP_IDENTITY_BYTES];
 	uint64_t last_ms;
-	uint32_t count; /* 0: empty slot */
+	uint64_t first_own_ms; /* the episode's first copy counted here (count > seeded) */
+	uint32_t count;        /* 0: empty slot */
+	uint32_t seeded;       /* of count, the copies a seed recorded; the rest counted here */
 };
 
 struct duet_trap_window {
@@ -132,8 +140,11 @@ int duet_trap_window_count(struct duet_trap_window *w, const uint8_t *identity, 
 		return DUET_EINVAL;
 	struct slot *s = find(w->slots, w->cap, identity);
 	if (s->count) {
+		/* the episode ended: this copy starts a new one */
 		if (now_ms - s->last_ms > w->window_ms)
-			s->count = 0; /* the episode ended: this copy starts a new one */
+			s->count = s->seeded = 0;
+		if (s->count == s->seeded)
+			s->first_own_ms = now_ms;
 		if (s->count < UINT32_MAX)
 			s->count++;
 		s->last_ms = now_ms;
@@ -164,18 +175,40 @@ int duet_trap_window_count(struct duet_trap_window *w, const uint8_t *identity, 
 	}
 	memcpy(s->id, identity, DUET_TRAP_IDENTITY_BYTES);
 	s->last_ms = now_ms;
+	s->first_own_ms = now_ms;
 	s->count = 1;
+	s->seeded = 0;
 	w->used++;
 	*ordinal = 1;
 	return 0;
 }
 
 int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, uint32_t ordinal,
-			  uint64_t at_ms)
+			  uint64_t at_ms, struct duet_trap_window_moved *moved)
 {
+	if (moved)
+		memset(moved, 0, sizeof *moved);
 	if (!w || !identity || ordinal == 0)
 		return DUET_EINVAL;
 	struct slot *s = find(w->slots, w->cap, identity);
+	if (s->count && s->count > s->seeded) {
+		/* Copies counted here already (received after the restart, before
+		 * the log told of the earlier ones): they come after every seeded
+		 * copy, so the seed's copies are added in front of them, if they
+		 * are of the same episode (no gap of more than a window before
+		 * the first copy counted here). */
+		if (at_ms + w->window_ms < s->first_own_ms || ordinal <= s->seeded)
+			return 0;
+		uint64_t n = (uint64_t)s->count + (ordinal - s->seeded);
+		if (moved) {
+			moved->by = ordinal - s->seeded;
+			moved->first = s->seeded + 1;
+			moved->last = s->count;
+		}
+		s->count = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+		s->seeded = ordinal;
+		return 0;
+	}
 	if (s->count) {
 		if (at_ms > s->last_ms && at_ms - s->last_ms > w->window_ms) {
 			s->count = ordinal; /* a later episode than the one counted */
@@ -186,6 +219,7 @@ int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, u
 			if (at_ms > s->last_ms)
 				s->last_ms = at_ms;
 		}
+		s->seeded = s->count;
 		return 0;
 	}
 	if ((w->used + 1) * 4 > w->cap * 3) {
@@ -209,7 +243,8 @@ int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, u
 		return DUET_EBUSY;
 	memcpy(s->id, identity, DUET_TRAP_IDENTITY_BYTES);
 	s->last_ms = at_ms;
-	s->count = ordinal;
+	s->first_own_ms = 0;
+	s->count = s->seeded = ordinal;
 	w->used++;
 	return 0;
 }

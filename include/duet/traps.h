@@ -55,10 +55,21 @@ int duet_trap_window_count(struct duet_trap_window *w, const uint8_t *identity, 
 
 /* Rebuilding after a restart (traps_pipe.h): records that copies up to
  * `ordinal` of `identity` were counted, the last at at_ms (monotonic, at or
- * before the next count's now_ms). Returns 0, DUET_EINVAL or DUET_EBUSY
+ * before the next count's now_ms). Seeds are of copies received before
+ * every copy counted here: when duet_trap_window_count() has counted copies
+ * of the identity already (they came before the log told of the earlier
+ * ones) and at_ms is within window_ms of the first of them, the seeded
+ * copies go in front, so the next copy's ordinal is the seeded ones plus
+ * the ones counted here; a seed of an episode that ended before them is
+ * ignored. *moved (if not NULL) tells which of the copies counted here got
+ * a higher ordinal (by = 0: none). Returns 0, DUET_EINVAL or DUET_EBUSY
  * (full: nothing recorded). */
+struct duet_trap_window_moved {
+	uint32_t by;          /* seeded copies put in front of them */
+	uint32_t first, last; /* the ordinals they had: first..last */
+};
 int duet_trap_window_seed(struct duet_trap_window *w, const uint8_t *identity, uint32_t ordinal,
-			  uint64_t at_ms);
+			  uint64_t at_ms, struct duet_trap_window_moved *moved);
 
 /* Identities tracked (live or not yet swept). */
 size_t duet_trap_window_size(const struct duet_trap_window *w);

@@ -75,6 +75,12 @@
 
 struct duet_trap_pipe;
 
+/* Committed keys received within this much before this node started
+ * listening are not counted in its rebuilt ordinal window (see
+ * duet_trap_pipe_clock): the skew of one trap's arrival at the two nodes
+ * plus the offset of their anchored wall clocks stays below it. */
+#define DUET_TRAP_SEED_MARGIN_MS 2000
+
 struct duet_trap_pipe_config {
 	uint32_t self_id;
 	uint32_t window_ms;         /* ordinal episodes; the match tolerance is half */
@@ -166,12 +172,19 @@ void duet_trap_pipe_batch_refused(struct duet_trap_pipe *p);
  * taken) or DUET_ENOMEM (keys kept, payloads not: the caller must stop). */
 int duet_trap_pipe_committed(struct duet_trap_pipe *p, uint64_t index, const void *payload,
 			     size_t len);
-/* The clock pair (wall, monotonic) of now, for rebuilding the ordinal
- * window after a restart: until this node receives its first copy, each
- * committed key (from the log or a restored snapshot) is counted in the
- * window as if received at its receive time, so the next repeat of a trap
- * counted before the restart gets the ordinal it would have had. Call it
- * before applying entries. */
+/*
+ * Rebuilding the ordinal window after a restart. Call once on a data node,
+ * just before its receivers are bound and before any entry or snapshot is
+ * applied, with the clock pair (wall, monotonic: the clocks receive()
+ * gets) of that moment, the start of listening; later calls are ignored.
+ * From then on each committed key (from the log or a restored snapshot)
+ * received more than DUET_TRAP_SEED_MARGIN_MS before that start, and within
+ * window_ms of it, is counted in the window as if received at its receive
+ * time, so the next repeat of a trap counted before the restart gets the
+ * ordinal it would have had (counted: window_seeded). Keys received later
+ * are of copies this node may be receiving itself and are not counted. A
+ * pipe never given the clock (the witness) counts nothing.
+ */
 void duet_trap_pipe_clock(struct duet_trap_pipe *p, uint64_t wall_ms, uint64_t now_ms);
 
 /*
@@ -244,6 +257,7 @@ struct duet_trap_pipe_stats {
 	uint64_t acks_received, ack_matched;
 	uint64_t committed_keys, keys_evicted; /* kept now; dropped by committed_max */
 	uint64_t keys_restored, window_seeded; /* from a snapshot; counted at restart */
+	uint64_t window_renumbered;            /* own copies moved up by a seed (see _clock) */
 	uint64_t undelivered, undelivered_bytes, delivered_index;
 	uint64_t live_bytes;     /* encoded bytes of the live items */
 	uint64_t forwarded_full; /* forwarded items not taken: a limit (the standby keeps them) */

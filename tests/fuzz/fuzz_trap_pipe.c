@@ -7,7 +7,8 @@
  * Input: records of [u8 op][u16 LE length][bytes]. op % 4: 0 forwarded to
  * the leader (its answer goes to the standby), 1 an answer to the standby,
  * 2 a committed entry on both, 3 a received copy on both (identity from
- * the first 32 bytes). After each step: the leader's next batch decodes
+ * the first 32 bytes). The standby counts committed keys received before
+ * its start (2^40 ms) in its ordinal window. After each step: the leader's next batch decodes
  * and commits without error on both pipes, the standby's forward is taken
  * by the leader, the leader's answer by the standby, and the compaction
  * floor never passes the last index. ASan/UBSan watch the rest.
@@ -33,7 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.backlog_max = 4096;
 	FUZZ_CHECK(duet_trap_pipe_new(&c, &lead) == 0);
 	c.self_id = 2;
+	/* the standby rebuilds its ordinal window from the committed keys
+	 * (a window longer than the seed margin, or nothing is seeded) */
+	c.window_ms = 5000;
 	FUZZ_CHECK(duet_trap_pipe_new(&c, &stand) == 0);
+	duet_trap_pipe_clock(stand, (uint64_t)1 << 40, 1);
 	struct duet_trap_pipe_role r = {.leader = true, .term = 1};
 	duet_trap_pipe_set_role(lead, &r, 0);
 	r.leader = false;

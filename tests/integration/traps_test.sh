@@ -24,6 +24,12 @@
 #              on both data nodes, no member dies or fills its map; the
 #              sink comes back: every trap answered 202 reaches it once,
 #              none answered 503 does, and the bound is released
+#   restart_window
+#              one syslog trap sent to both nodes three times (committed
+#              as ordinals 1..3); the standby restarts and receives it a
+#              fourth time alone: the fourth reaches the sink (the
+#              restarted node rebuilt its ordinal window from the log,
+#              issue 13 defect 4), nothing is committed twice
 #   malformed  truncated BER, a wrong community, wrong USM keys, a 1 MiB
 #              syslog line, invalid JSON, a slow HTTP client, a wrong token:
 #              each refused and counted by reason, nothing reaches the sink,
@@ -476,8 +482,63 @@ print(s.recv(200).split(b'\r\n')[0].decode())" >"$TMP/slow.txt" 2>&1
 	ok "a valid trap afterwards reached the sink once; both nodes up"
 }
 
+# The repeat after a restart is a new trap, not a copy of the first one.
+t_restart_window() {
+	TAG=restart
+	# a window of 120 s (copies match within 60 s): the whole test runs
+	# inside one episode and one match tolerance even when slow, so the
+	# fourth copy numbered 1 (the defect) is taken for a copy of the first
+	TRAPS_EXTRA="window_ms = 120000"
+	start_sink --tag "$TAG"
+	setup_traps
+	local standby x n k
+	standby=$(other_data "$LEADER")
+	x=$(msg 1) # the same text each time: one identity
+	for k in 1 2 3; do
+		to_both logger --udp -n "{IP}" -P "$P_SYSLOG_UDP" --rfc3164 -t duetit "$x"
+		wait_until 10 "copy $k committed" \
+			is "$LEADER" ".traps.committed >= $k and .traps.pending == 0"
+		wait_until 10 "$standby holds no copy $k" is "$standby" ".traps.pending == 0"
+	done
+	[ "$(field "$LEADER" .traps.committed)" = 3 ] || fail "three copies, three traps"
+	ok "three copies of one trap committed as three"
+	stop_clean "$standby"
+	# not a synchronisation: the copies this node counted must lie more
+	# than the seed margin (DUET_TRAP_SEED_MARGIN_MS, 2 s) before its new
+	# start, as they do after any real restart but a very quick one
+	sleep 2.5
+	start "$standby"
+	local last
+	last=$(field "$LEADER" .traps.last_committed_index)
+	wait_until 20 "$standby applied the log again" \
+		is "$standby" ".traps.last_committed_index >= $last"
+	logger --udp -n "${RXIP[$standby]}" -P "$P_SYSLOG_UDP" --rfc3164 -t duetit "$x" ||
+		fail "logger to $standby"
+	wait_until 10 "the fourth copy, received by $standby alone, committed" \
+		is "$LEADER" ".traps.committed >= 4"
+	[ "$(field "$standby" .traps.drops.duplicate)" = 0 ] ||
+		fail "$standby took the fourth copy for a copy of a committed one"
+	[ "$(field "$standby" '.traps.window_seeded >= 3')" = true ] ||
+		fail "$standby seeded $(field "$standby" .traps.window_seeded) keys"
+	ok "$standby rebuilt its window ($(field "$standby" .traps.window_seeded) keys) and took the fourth copy"
+	wait_until 10 "the sink confirmed the fourth" \
+		is "$LEADER" ".traps.confirmed_index >= .traps.last_committed_index"
+	local r
+	r=$(sink_report 1)
+	echo "sink: $r"
+	echo "$r" | jq -e '.distinct_ids == 4' >/dev/null ||
+		fail "four copies sent, four records expected: $r"
+	for n in node-a node-b; do
+		[ "$(field "$n" '.traps.committed_repeats')" = 0 ] || fail "$n: committed repeats"
+	done
+	ok "four records for four copies; no committed repeat"
+	for n in node-a node-b witness; do
+		stop_clean "$n"
+	done
+}
+
 case $TEST in
-clients | failover | malformed | pg_sink | backlog_outage) "t_$TEST" ;;
+clients | failover | malformed | pg_sink | backlog_outage | restart_window) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

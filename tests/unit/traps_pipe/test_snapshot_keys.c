@@ -10,7 +10,8 @@
  * The snapshot now carries the committed keys of the entries it covers
  * (duet_trap_pipe_export_keys at the snapshot's index, restored with
  * duet_trap_pipe_restore_keys), and a restarted node rebuilds its ordinal
- * window from the keys it applies before its first receive.
+ * window from the committed keys received clearly before it started
+ * listening (duet_trap_pipe_clock).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,9 +145,217 @@ Test(snapshot_keys, snapshot_catchup_no_duplicate_ids)
 	duet_trap_pipe_free(b);
 }
 
-/* The ordinal window's rebuild after a restart (window_seed in
- * traps/pipeline.c) is off: it also counted a fresh standby's first copy as
- * a repeat, and the first trap after a start was committed twice. */
+/* ---- the ordinal window after a restart ---------------------------------
+ *
+ * Node 1 counts three copies of one trap, three seconds apart, committed
+ * as (X,1), (X,2), (X,3). It restarts; the next
+ * copy reaches it alone (the other node is down, or the packet to it was
+ * lost). Before the fix its window started empty: the copy got ordinal 1,
+ * matched the committed (X,1) (10 s apart, within the match tolerance of
+ * 15 s) and was dropped as a duplicate: a loss. */
+
+#define X "fan 2 failed"
+
+/* The three copies, committed one entry each, as the log holds them. */
+static struct duet_trap_pipe *count_three(struct log *l)
+{
+	struct duet_trap_pipe *a = pipe_new(1);
+	set_lead(a, true);
+	for (uint32_t i = 0; i < 3; i++) {
+		uint32_t ord = 0;
+		uint64_t t = 1000 + 3000 * (uint64_t)i;
+		cr_assert_eq(rx(a, X, t, t, &ord), DUET_TRAP_TAKEN);
+		cr_assert_eq(ord, i + 1);
+		commit_next(a, l);
+	}
+	cr_assert_eq(l->n, 3);
+	return a;
+}
+
+/* The restarted node's next copy, 4 s after its start: the fourth. */
+static void next_copy_is_the_fourth(struct duet_trap_pipe *p, uint64_t wall, uint64_t mono)
+{
+	uint32_t ord = 0;
+	cr_assert_eq(rx(p, X, wall, mono, &ord), DUET_TRAP_TAKEN,
+		     "the repeat after the restart is a new trap, not a copy of (X,1)");
+	cr_assert_eq(ord, 4);
+	/* a standby (the leader is the other node): it forwards it as (X,4) */
+	long len = duet_trap_pipe_take_forward(p, mono + 1000, buf, sizeof buf);
+	cr_assert_gt(len, 0);
+	struct duet_traps_iter it;
+	uint32_t n;
+	struct duet_trap t;
+	cr_assert_eq(duet_traps_iter_init(&it, buf, (size_t)len, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(duet_traps_next(&it, &t), 1);
+	cr_assert_eq(t.ordinal, 4);
+	cr_assert_eq(t.recv_ms, wall);
+}
+
+/* Through the log: the restarted node applies the three entries again. Its
+ * monotonic clock starts anew (50 ms at its start, wall 10 s). */
+Test(snapshot_keys, restart_rebuilds_ordinal_window)
+{
+	struct log l = {0};
+	struct duet_trap_pipe *a = count_three(&l);
+	duet_trap_pipe_free(a);
+	struct duet_trap_pipe *b = pipe_new(1);
+	duet_trap_pipe_clock(b, 10000, 50);
+	set_lead(b, false);
+	for (size_t i = 0; i < l.n; i++)
+		cr_assert_eq(duet_trap_pipe_committed(b, l.index[i], l.data[i], (size_t)l.len[i]),
+			     0);
+	next_copy_is_the_fourth(b, 11000, 1050);
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(b, &st);
+	cr_assert_eq(st.window_seeded, 3);
+	log_free(&l);
+	duet_trap_pipe_free(b);
+}
+
+/* Through a snapshot: the three entries are compacted away; the restarted
+ * node has the stored snapshot's keys only. */
+Test(snapshot_keys, restart_rebuilds_ordinal_window_from_a_snapshot)
+{
+	struct log l = {0};
+	struct duet_trap_pipe *a = count_three(&l);
+	uint8_t *keys = NULL;
+	long keys_len = duet_trap_pipe_export_keys(a, l.index[2], 1u << 20, &keys);
+	cr_assert_gt(keys_len, 0);
+	duet_trap_pipe_free(a);
+	struct duet_trap_pipe *b = pipe_new(1);
+	duet_trap_pipe_clock(b, 10000, 50);
+	set_lead(b, false);
+	cr_assert_eq(duet_trap_pipe_restore_keys(b, l.index[2], keys, (size_t)keys_len, 0), 0);
+	next_copy_is_the_fourth(b, 11000, 1050);
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(b, &st);
+	cr_assert_eq(st.keys_restored, 3);
+	cr_assert_eq(st.window_seeded, 3);
+	free(keys);
+	log_free(&l);
+	duet_trap_pipe_free(b);
+}
+
+/* A fresh standby (started at T) applies the master's commit of (X,1),
+ * received there at T+5 ms, before it receives its own copy at T+10 ms.
+ * The commit is of that very copy: it must match (dropped, nothing to
+ * forward, nothing committed twice), not be counted as the first of an
+ * episode, which made the copy (X,2) and committed the trap twice. So must
+ * a key from a master whose clock is 1.5 s behind: within the margin. */
+Test(snapshot_keys, fresh_standby_first_copy_matches_the_commit)
+{
+	static const int64_t master_offset[] = {5, -1500};
+	for (size_t c = 0; c < sizeof master_offset / sizeof master_offset[0]; c++) {
+		const uint64_t T = 1700000000000;
+		struct duet_trap_pipe *a = pipe_new(1), *b = pipe_new(2);
+		set_lead(a, true);
+		duet_trap_pipe_clock(b, T, 20);
+		set_lead(b, false);
+		struct log l = {0};
+		cr_assert_eq(rx(a, X, (uint64_t)((int64_t)T + master_offset[c]), 900000, NULL),
+			     DUET_TRAP_TAKEN);
+		commit_next(a, &l);
+		/* the clock as of the apply, after the start: ignored, the
+		 * start of listening stays the boundary */
+		duet_trap_pipe_clock(b, T + 7, 27);
+		cr_assert_eq(duet_trap_pipe_committed(b, l.index[0], l.data[0], (size_t)l.len[0]),
+			     0);
+		uint32_t ord = 0;
+		cr_assert_eq(rx(b, X, T + 10, 30, &ord), DUET_TRAP_DUPLICATE,
+			     "master offset %lld ms: the copy of the committed trap",
+			     (long long)master_offset[c]);
+		cr_assert_eq(ord, 1);
+		cr_assert_eq(duet_trap_pipe_take_forward(b, 10000, buf, sizeof buf), 0,
+			     "nothing to forward");
+		struct duet_trap_pipe_stats st;
+		duet_trap_pipe_get_stats(b, &st);
+		cr_assert_eq(st.window_seeded, 0);
+		cr_assert_eq(st.pending, 0);
+		log_free(&l);
+		duet_trap_pipe_free(a);
+		duet_trap_pipe_free(b);
+	}
+}
+
+/* The restarted node receives a copy before the log is applied (the leader
+ * tells it what is committed only after its receivers are up): numbered 1
+ * then, it is the fourth once the three entries are applied (not matched
+ * away by the committed (X,1), 9.2 s before it: a loss if it alone had it,
+ * nor forwarded as (X,1): a second commit if the master had it as (X,4)),
+ * and the next copy is the fifth. A gate "until the first receive" counted
+ * nothing here. */
+Test(snapshot_keys, restart_rebuilds_ordinal_window_after_an_early_copy)
+{
+	struct log l = {0};
+	struct duet_trap_pipe *a = count_three(&l);
+	duet_trap_pipe_free(a);
+	struct duet_trap_pipe *b = pipe_new(1);
+	duet_trap_pipe_clock(b, 10000, 50);
+	set_lead(b, false);
+	uint32_t ord = 0;
+	cr_assert_eq(rx(b, "another trap", 10100, 150, &ord), DUET_TRAP_TAKEN);
+	cr_assert_eq(rx(b, X, 10200, 250, &ord), DUET_TRAP_TAKEN);
+	cr_assert_eq(ord, 1, "numbered before the log told of the three");
+	for (size_t i = 0; i < l.n; i++)
+		cr_assert_eq(duet_trap_pipe_committed(b, l.index[i], l.data[i], (size_t)l.len[i]),
+			     0);
+	cr_assert_eq(rx(b, X, 11000, 1050, &ord), DUET_TRAP_TAKEN);
+	cr_assert_eq(ord, 5, "three before the restart, one after: got %u", ord);
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(b, &st);
+	cr_assert_eq(st.matched_by_commit, 0, "the early copy is not taken for (X,1)");
+	cr_assert_eq(st.pending, 3);
+	cr_assert_eq(st.window_renumbered, 3, "moved up by each of the three");
+	/* forwarded: the other trap, then X as (X,4) and (X,5) */
+	long len = duet_trap_pipe_take_forward(b, 5000, buf, sizeof buf);
+	struct duet_traps_iter it;
+	uint32_t n;
+	struct duet_trap t;
+	cr_assert_eq(duet_traps_iter_init(&it, buf, (size_t)len, &n), 0);
+	cr_assert_eq(n, 3);
+	uint32_t want[][2] = {{10100, 1}, {10200, 4}, {11000, 5}};
+	for (uint32_t i = 0; i < n; i++) {
+		cr_assert_eq(duet_traps_next(&it, &t), 1);
+		cr_assert_eq(t.recv_ms, want[i][0]);
+		cr_assert_eq(t.ordinal, want[i][1], "copy at %u: ordinal %u", want[i][0],
+			     t.ordinal);
+	}
+	log_free(&l);
+	duet_trap_pipe_free(b);
+}
+
+/* The early copy reached the master too, which committed it as (X,4): the
+ * restarted node's copy, moved up to (X,4) as the log is applied, matches
+ * that commit and goes; nothing is forwarded, nothing committed twice. As
+ * (X,1), 19.2 s after the committed (X,1) (more than the tolerance), it
+ * matched nothing and was forwarded and committed a second time. */
+Test(snapshot_keys, early_copy_moved_up_matches_the_masters_commit)
+{
+	struct log l = {0};
+	struct duet_trap_pipe *a = count_three(&l);
+	struct duet_trap_pipe *b = pipe_new(2);
+	duet_trap_pipe_clock(b, 20000, 50);
+	set_lead(b, false);
+	uint32_t ord = 0;
+	cr_assert_eq(rx(b, X, 20200, 250, &ord), DUET_TRAP_TAKEN);
+	cr_assert_eq(ord, 1);
+	cr_assert_eq(rx(a, X, 20203, 20203, &ord), DUET_TRAP_TAKEN);
+	cr_assert_eq(ord, 4);
+	commit_next(a, &l);
+	for (size_t i = 0; i < l.n; i++)
+		cr_assert_eq(duet_trap_pipe_committed(b, l.index[i], l.data[i], (size_t)l.len[i]),
+			     0);
+	struct duet_trap_pipe_stats st;
+	duet_trap_pipe_get_stats(b, &st);
+	cr_assert_eq(st.pending, 0);
+	cr_assert_eq(st.matched_by_commit, 1);
+	cr_assert_eq(duet_trap_pipe_take_forward(b, 5000, buf, sizeof buf), 0,
+		     "nothing to forward");
+	log_free(&l);
+	duet_trap_pipe_free(a);
+	duet_trap_pipe_free(b);
+}
 
 /* Keys of entries past the snapshot's index stay out of it (they are in the
  * log after it and come back when it is replayed); a cap keeps the newest. */

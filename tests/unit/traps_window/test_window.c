@@ -149,6 +149,48 @@ Test(window, a_full_table_is_swept_at_most_every_eighth_of_the_window)
 	duet_trap_window_free(w);
 }
 
+/* A restarted node's seeds (the copies the log says it counted before)
+ * may come after it counted copies itself: they go in front of its own. */
+Test(window, seeds_after_own_copies_count_in_front_of_them)
+{
+	struct duet_trap_window *w;
+	cr_assert_eq(duet_trap_window_new(30000, 1000, &w), 0);
+	uint8_t id[32];
+	uint32_t ord = 0;
+	id_of("10.0.0.5", "fan failed", id);
+	/* copies 1 and 2 here at 100 s and 101 s, then seeds of 1..3 (the
+	 * last at 95 s, within the window of the first own copy) */
+	cr_assert_eq(duet_trap_window_count(w, id, 100000, &ord), 0);
+	cr_assert_eq(duet_trap_window_count(w, id, 101000, &ord), 0);
+	cr_assert_eq(ord, 2);
+	for (uint32_t k = 1; k <= 3; k++) {
+		struct duet_trap_window_moved m;
+		cr_assert_eq(duet_trap_window_seed(w, id, k, 89000 + 3000 * k, &m), 0);
+		/* the own copies, 1..2 at first, move up by one each time */
+		cr_assert_eq(m.by, 1);
+		cr_assert_eq(m.first, k);
+		cr_assert_eq(m.last, k + 1);
+	}
+	cr_assert_eq(duet_trap_window_seed(w, id, 2, 92000, NULL), 0, "a seed applied again");
+	cr_assert_eq(duet_trap_window_count(w, id, 102000, &ord), 0);
+	cr_assert_eq(ord, 6, "3 seeded + 2 own before it: got %u", ord);
+	/* a seed of an episode that ended before the own copies: ignored */
+	uint8_t other[32];
+	id_of("10.0.0.5", "psu failed", other);
+	cr_assert_eq(duet_trap_window_count(w, other, 100000, &ord), 0);
+	cr_assert_eq(duet_trap_window_seed(w, other, 4, 100000 - 30001, NULL), 0);
+	cr_assert_eq(duet_trap_window_count(w, other, 100500, &ord), 0);
+	cr_assert_eq(ord, 2);
+	/* seeds before any own copy: the highest, then own copies on top */
+	uint8_t third[32];
+	id_of("10.0.0.5", "disk failed", third);
+	cr_assert_eq(duet_trap_window_seed(w, third, 2, 1000, NULL), 0);
+	cr_assert_eq(duet_trap_window_seed(w, third, 1, 500, NULL), 0);
+	cr_assert_eq(duet_trap_window_count(w, third, 20000, &ord), 0);
+	cr_assert_eq(ord, 3);
+	duet_trap_window_free(w);
+}
+
 Test(window, refuses_bad_arguments)
 {
 	struct duet_trap_window *w = NULL;

@@ -2,7 +2,7 @@
  * sink_internal.h - what the sink files share and traps_sink.h does not
  * publish: the module's state, the queue of batches and the interface
  * between the common part (sink.c: queue, in-order confirmation, backoff,
- * logging, close) and the two transports (sink_tcp.c, sink_pg.c).
+ * logging, close) and the transports (sink_tcp.c, sink_pg.c, sink_relp.c).
  *
  * The split of work:
  *
@@ -48,7 +48,7 @@ struct sink_batch {
 struct duet_trap_sink;
 
 struct sink_transport {
-	const char *name; /* "tcp", "postgresql" */
+	const char *name; /* "tcp", "postgresql", "relp" */
 	/* Allocates s->impl from s->cfg; DUET_EINVAL with a sentence in err. */
 	int (*init)(struct duet_trap_sink *s, char *err, size_t errlen);
 	/* Starts a connection attempt (link is CONNECTING). */
@@ -66,6 +66,7 @@ struct sink_transport {
 
 extern const struct sink_transport sink_tcp_transport;
 extern const struct sink_transport sink_pg_transport;
+extern const struct sink_transport sink_relp_transport;
 
 enum sink_link { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_WAIT };
 

@@ -161,15 +161,20 @@
 
 #include <uv.h>
 
-#include "duet/entry.h" /* struct duet_trap, DUET_SINK_TCP, DUET_SINK_POSTGRESQL, duet_trap_kind */
+#include "duet/entry.h" /* struct duet_trap, enum duet_sink, duet_trap_kind */
 
 #define DUET_SINK_DEFAULT_TABLE        "duet_traps"
 #define DUET_SINK_DEFAULT_TIMEOUT_MS   5000
 #define DUET_SINK_DEFAULT_RETRY_MIN_MS 100
 #define DUET_SINK_DEFAULT_RETRY_MAX_MS 5000
 #define DUET_SINK_DEFAULT_MAX_QUEUED   (64u << 20)
-#define DUET_SINK_TABLE_MAX            63 /* PostgreSQL NAMEDATALEN - 1 */
-#define DUET_SINK_ID_MAX               64 /* including NUL */
+#define DUET_SINK_TABLE_MAX            63  /* PostgreSQL NAMEDATALEN - 1 */
+#define DUET_SINK_ID_MAX               64  /* including NUL */
+#define DUET_SINK_DEFAULT_RELP_WINDOW  128 /* RELP commands awaiting their rsp */
+#define DUET_SINK_RELP_WINDOW_MAX      4096
+#define DUET_SINK_DEFAULT_RELP_MAX_MSG 8192 /* rsyslog's maxMessageSize, imrelp's maxDataSize */
+#define DUET_SINK_RELP_MAX_MSG_MIN     512  /* room for a dead letter's notice */
+#define DUET_SINK_RELP_MAX_MSG_MAX     (64u << 20)
 
 enum duet_sink_log_level {
 	DUET_SINK_LOG_DEBUG = 0,
@@ -199,8 +204,8 @@ typedef void (*duet_sink_confirm_cb)(void *data, uint64_t tag);
 typedef void (*duet_sink_log_cb)(void *data, int level, const char *text);
 
 struct duet_sink_config {
-	int type;             /* DUET_SINK_TCP or DUET_SINK_POSTGRESQL */
-	const char *address;  /* tcp: "a.b.c.d:port" or "[v6]:port" (numeric, port != 0) */
+	int type;             /* DUET_SINK_TCP, DUET_SINK_POSTGRESQL or DUET_SINK_RELP */
+	const char *address;  /* tcp, relp: "a.b.c.d:port" or "[v6]:port" (numeric, port != 0) */
 	const char *conninfo; /* postgresql: libpq conninfo */
 	const char *table;    /* postgresql: NULL or "" for DUET_SINK_DEFAULT_TABLE; a plain
 				 identifier [a-z_][a-z0-9_]*, at most DUET_SINK_TABLE_MAX bytes */
@@ -214,6 +219,14 @@ struct duet_sink_config {
 	/* tcp: the receiver does not acknowledge; a batch is confirmed once
 	 * written to the local kernel: at most once (see "Acknowledgements") */
 	bool without_acks;
+
+	/* relp: commands sent and not yet answered by an rsp; 0: default 128
+	 * (at most DUET_SINK_RELP_WINDOW_MAX) */
+	uint32_t relp_window;
+	/* relp: the largest syslog message sent (a longer record is a dead
+	 * letter); 0: default 8192, else DUET_SINK_RELP_MAX_MSG_MIN to
+	 * DUET_SINK_RELP_MAX_MSG_MAX */
+	size_t relp_max_message_bytes;
 };
 
 /* Checks the config, copies it and starts connecting (from a loop
@@ -257,7 +270,8 @@ struct duet_sink_stats {
 	uint64_t busy;           /* submits refused with DUET_EBUSY or DUET_ETOOBIG */
 	uint64_t resets;         /* duet_sink_reset() calls */
 	uint64_t batches_resent; /* batches sent again on a new connection (or statement) */
-	uint64_t dead_letters;   /* PostgreSQL: records refused for good, kept in <table>_dead */
+	uint64_t dead_letters;   /* PostgreSQL: records refused for good, kept in <table>_dead;
+				    RELP: records too big to send, replaced by a notice */
 };
 
 void duet_sink_get_stats(const struct duet_trap_sink *s, struct duet_sink_stats *st);

@@ -746,13 +746,16 @@ static int relp_stats_json(const struct duet_trap_sink *s, char *buf, size_t len
 {
 	const struct sink_relp *r = s->impl;
 	const uint64_t *e = r->errors;
-	int n = snprintf(buf, len,
-			 ",\"window\":%u,\"max_message_bytes\":%zu,\"in_flight\":%zu,"
-			 "\"unconfirmed_on_connection\":%zu,\"rsp_ok\":%llu,"
-			 "\"records_resent\":%llu,\"bytes_read_from_sink\":%llu,\"relp_errors\":{",
-			 s->cfg.relp_window, s->cfg.relp_max_message_bytes, r->last_in_flight,
-			 r->last_unconfirmed, (unsigned long long)r->rsp_ok,
-			 (unsigned long long)r->records_resent, (unsigned long long)r->bytes_read);
+	int n =
+	    snprintf(buf, len,
+		     ",\"window\":%u,\"max_message_bytes\":%zu,\"in_flight\":%zu,"
+		     "\"unconfirmed_on_connection\":%zu,\"rsp_ok\":%llu,"
+		     "\"records_resent\":%llu,\"dead_letters\":%llu,\"bytes_read_from_sink\":%llu,"
+		     "\"relp_errors\":{",
+		     s->cfg.relp_window, s->cfg.relp_max_message_bytes, r->last_in_flight,
+		     r->last_unconfirmed, (unsigned long long)r->rsp_ok,
+		     (unsigned long long)r->records_resent,
+		     (unsigned long long)s->stats.dead_letters, (unsigned long long)r->bytes_read);
 	for (int k = 0; k < RELP_ERR_KINDS && n >= 0; k++) {
 		int m = snprintf((size_t)n < len ? buf + n : NULL,
 				 (size_t)n < len ? len - (size_t)n : 0, "%s\"%s\":%llu",

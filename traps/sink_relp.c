@@ -563,6 +563,11 @@ static void take_bytes(struct relp_conn *conn, const char *p, size_t n)
 {
 	while (n > 0 && !conn->failing) {
 		size_t room = sizeof conn->in - conn->in_len;
+		if (room == 0) { /* cannot happen: a frame this long is RELP_FRAME_TOO_BIG */
+			conn_fail(conn, RELP_ERR_MALFORMED, DUET_SINK_LOG_ERROR,
+				  "the server sent a frame longer than %zu bytes", sizeof conn->in);
+			return;
+		}
 		size_t k = n < room ? n : room;
 		memcpy(conn->in + conn->in_len, p, k);
 		conn->in_len += k;

@@ -1,6 +1,6 @@
 /*
  * traps_sink.h - where committed traps go (DESIGN.md 5): a TCP sink that
- * takes JSON lines, or a PostgreSQL table. The master hands over the traps
+ * takes JSON lines, a PostgreSQL table, or RELP into rsyslog. The master hands over the traps
  * of each committed TRAPS entry as one batch, in log order; the module
  * delivers every batch, in order, through disconnects, restarts and
  * timeouts, and says when each batch has reached the sink (on_confirm),
@@ -32,13 +32,16 @@
  * the first one. Nothing submitted is dropped, except by duet_sink_reset().
  * A record may therefore reach the sink more than once; the id is stable
  * (chosen by the caller from the log position) so the sink ignores the
- * repeat (DESIGN 5: PostgreSQL by ON CONFLICT, a TCP sink by the id).
+ * repeat (DESIGN 5: PostgreSQL by ON CONFLICT, a TCP sink by the id; RELP
+ * has no idempotency key, so an rsyslog downstream drops repeats by the id
+ * or keeps them).
  *
  * A batch is confirmed
  *   - TCP: when the receiver acknowledged every record of it (see
  *     "Acknowledgements"); with without_acks, when uv_write() reported all
  *     its bytes handed to the local kernel (at most once: see below);
- *   - PostgreSQL: when the INSERT statement that carried it has committed.
+ *   - PostgreSQL: when the INSERT statement that carried it has committed;
+ *   - RELP: when every record of it got "rsp 200" (see "RELP").
  * Confirmations come strictly in submit order, each batch exactly once
  * (an empty batch, n == 0, is confirmed when every earlier one is), from a
  * loop callback: never from inside duet_sink_submit(). on_confirm may call
@@ -53,6 +56,28 @@
  * advancing for timeout_ms: a receiver that stopped reading, or that reads
  * and never acknowledges, is a failed connection: counted, logged,
  * reconnected with backoff, nothing confirmed). TCP keepalive is on.
+ *
+ * ---- RELP -------------------------------------------------------------------
+ *
+ * type DUET_SINK_RELP, address numeric like TCP: a RELP session to
+ * rsyslog's imrelp (traps/sink_relp.c, a libuv client of its own over
+ * traps_relp_frame.h; librelp's client blocks and does not say which
+ * message was acknowledged). "open" offers relp_version=0,
+ * relp_software=duet,<version>, commands=syslog, and the server must offer
+ * commands=syslog back. Each record is one "syslog" command whose message
+ * is RFC 5424, "<134>1 - - duet - - [duet@32473 id="<id>"] " and the
+ * record's JSON line (without LF). At most relp_window commands await
+ * their rsp; each rsp is matched by TXNR. An rsp other than 200, a
+ * "serverclose", a frame that is not RELP or names a TXNR not in flight,
+ * EOF or a reset, or no rsp for timeout_ms while commands are in flight
+ * fails the connection (counted by kind in the stats' "relp_errors");
+ * every unconfirmed batch goes again whole on the next one: AT LEAST
+ * ONCE, the resent records counted ("records_resent"). A record whose
+ * message is longer than relp_max_message_bytes is a dead letter: a short
+ * notice "<131>1 - - duet - - [duet@32473 id="<id>" dead_letter="too_big"
+ * bytes="N"] ..." goes in its place, dead_letters counts it (at the
+ * batch's first send), it is logged at ERROR, and the batch completes. On
+ * close an open session sends "close" and waits up to 1 s for its rsp.
  *
  * ---- Acknowledgements (TCP) --------------------------------------------------
  *

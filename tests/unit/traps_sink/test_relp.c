@@ -17,7 +17,8 @@
  *     with the id in the file, the rest delivered.
  *
  * The rsyslogd is killed by PID in the suite's fini and, if the test
- * process dies first, from an atexit handler. Nothing sleeps: the loop
+ * process exits first, from an atexit handler; if it crashes, the kernel
+ * kills rsyslogd (PR_SET_PDEATHSIG). Nothing sleeps: the loop
  * runs until a condition holds; the sink reconnects on its own until the
  * freshly started rsyslogd listens.
  */
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +66,8 @@ static void rs_start(void)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
+		/* dies with the test process even if that crashes (no fini, no atexit) */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int null = open("/dev/null", O_WRONLY);
 		if (null >= 0 && !getenv("FX_VERBOSE")) {
 			dup2(null, 1);

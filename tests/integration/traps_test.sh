@@ -350,6 +350,11 @@ t_relp_sink() {
 		fail "$seqs seqs under $ids ids ($pairs distinct seq/id pairs) for $count traps"
 	[ "$(field "$NEW" '.traps.sink.type')" = relp ] ||
 		fail "sink: $(status "$NEW" | jq -c .traps.sink)"
+	"$BIN/duetctl" status --config "$TMP/$NEW.ini" >"$TMP/status.txt" ||
+		fail "duetctl status: $(cat "$TMP/status.txt")"
+	grep -q '^sink  *relp 127.0.0.1:[0-9]*: connected, [1-9][0-9]* batches confirmed' \
+		"$TMP/status.txt" && grep -q '^  *relp window 128, in flight [0-9]*, records resent' \
+		"$TMP/status.txt" || fail "status text: $(grep -A2 '^sink' "$TMP/status.txt")"
 	ok "$count traps across the failover into rsyslog over RELP: 0 lost, none under two ids, $((lines - count)) repeated under the same id (at least once; resent $(field "$NEW" '.traps.sink.records_resent'))"
 }
 

@@ -40,7 +40,8 @@
  *
  * One connection object per attempt, as in sink_tcp.c: a failing one is
  * detached at once, closed, and reported from its close callback. Frames
- * are copied into their own write buffers; the connection holds each batch
+ * are copied into write buffers of their own (every syslog frame of one
+ * pump into one buffer, one uv_write); the connection holds each batch
  * it has sent from until the batch is delivered or the connection ends.
  * On duet_sink_close an open session sends "close" and waits at most
  * CLOSE_WAIT_MS for its rsp (or the server's hang-up).
@@ -117,14 +118,17 @@ struct relp_conn {
 	unsigned writes;
 	int level;
 	char why[SINK_ERR_BYTES];
+	struct relp_write *out; /* the frames of the pump in progress, not yet written */
 	uint8_t in[RELP_FRAME_HEADER_MAX + RSP_DATA_MAX + 1];
 	size_t in_len;
 	char rbuf[READ_BUFFER_BYTES];
 };
 
+/* One uv_write: a single frame (open, close), or every syslog frame one
+ * pump made (fewer syscalls and segments than a write per record). */
 struct relp_write {
 	uv_write_t req;
-	size_t len;
+	size_t len, cap;
 	char frame[];
 };
 
@@ -186,6 +190,7 @@ static void on_conn_closed(uv_handle_t *h)
 	if (!r->closing)
 		sink_link_failed(r->s, conn->level, conn->why);
 	free(conn->slots);
+	free(conn->out);
 	free(conn);
 	if (r->closing && !r->conn)
 		close_timer(r); /* not while another connection waits for its close rsp */
@@ -286,8 +291,29 @@ static struct relp_write *frame_new(uint32_t txnr, const char *command, size_t l
 	relp_frame_header(txnr, command, len, w->frame);
 	*data = w->frame + head;
 	w->frame[head + len] = '\n';
-	w->len = head + len + 1;
+	w->len = w->cap = head + len + 1;
 	return w;
+}
+
+/* n more bytes at the end of the pump's write (made on first use): where
+ * to write them, or NULL when out of memory. */
+static char *out_reserve(struct relp_conn *conn, size_t n)
+{
+	struct relp_write *w = conn->out;
+	size_t len = w ? w->len : 0, cap = w ? w->cap : 0;
+	if (len + n > cap) {
+		size_t want = cap ? cap : 4096;
+		while (want < len + n)
+			want *= 2;
+		struct relp_write *grown = realloc(w, sizeof *grown + want);
+		if (!grown)
+			return NULL;
+		grown->len = len;
+		grown->cap = want;
+		conn->out = w = grown;
+	}
+	w->len += n;
+	return w->frame + len;
 }
 
 /* Writes and owns w; false (the connection failing) if it cannot. */
@@ -318,7 +344,8 @@ static size_t sd_value(const char *id, char *out)
 	return n;
 }
 
-/* Sends the record line [p, p + len) as syslog command n. */
+/* Adds the record line [p, p + len), as the next syslog command, to the
+ * pump's write; false (the connection failing) when out of memory. */
 static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char *p, size_t len)
 {
 	struct sink_relp *r = conn->r;
@@ -347,13 +374,17 @@ static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char 
 		}
 	}
 	uint32_t txnr = relp_txnr_of(conn->next_n);
-	char *data;
-	struct relp_write *w = frame_new(txnr, "syslog", dead_len ? dead_len : msg_len, &data);
-	if (!w) {
+	size_t data_len = dead_len ? dead_len : msg_len;
+	size_t head = relp_frame_header_len(txnr, "syslog", data_len);
+	char *frame = out_reserve(conn, head + data_len + 1);
+	if (!frame) {
 		conn_fail(conn, RELP_ERR_LOCAL, DUET_SINK_LOG_ERROR,
 			  "out of memory queueing a write");
 		return false;
 	}
+	relp_frame_header(txnr, "syslog", data_len, frame);
+	char *data = frame + head;
+	data[data_len] = '\n';
 	if (dead_len) {
 		memcpy(data, DEAD_HEAD, sizeof DEAD_HEAD - 1);
 		memcpy(data + sizeof DEAD_HEAD - 1, dead, dead_len - (sizeof DEAD_HEAD - 1));
@@ -365,8 +396,6 @@ static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char 
 		memcpy(data + k, "\"] ", 3);
 		memcpy(data + k + 3, p, len);
 	}
-	if (!frame_send(conn, w))
-		return false;
 	conn->slots[conn->next_n % s->cfg.relp_window].batch = e;
 	conn->next_n++;
 	conn->awaiting++;
@@ -425,6 +454,12 @@ static void relp_pump(struct duet_trap_sink *s)
 	}
 	if (conn->failing)
 		return;
+	if (conn->out) { /* every frame of this pump in one write */
+		struct relp_write *w = conn->out;
+		conn->out = NULL;
+		if (!frame_send(conn, w))
+			return;
+	}
 	r->last_in_flight = conn->awaiting;
 	r->last_unconfirmed = conn->unconfirmed;
 	if (was_idle)

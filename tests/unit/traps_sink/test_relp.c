@@ -366,3 +366,27 @@ Test(sink_relp, too_big_record_is_a_dead_letter_and_the_rest_flows)
 	cr_assert(notice, "no dead-letter notice for r3 in the file");
 	fx_sink_close();
 }
+
+/* Prints (never asserts) how fast records get through to rsyslog's file:
+ * batches of 50 submitted as the queue takes them, the default window. */
+Test(sink_relp, throughput_printed)
+{
+	unsigned batches =
+	    getenv("DUET_RELP_BATCHES") ? (unsigned)atoi(getenv("DUET_RELP_BATCHES")) : 400;
+	struct duet_sink_config c = relp_config(0);
+	fx_sink_new(&c);
+	size_t one = 1;
+	cr_assert_eq(fx_submit(0, 0, 1, PAD_BYTES), 0);
+	wait_confirmed(one); /* connected */
+	uint64_t t0 = uv_hrtime();
+	for (unsigned b = 1; b <= batches; b++)
+		cr_assert_eq(fx_submit(b, 1 + (b - 1) * 50, 50, PAD_BYTES), 0);
+	wait_confirmed(batches + 1);
+	double s = (double)(uv_hrtime() - t0) / 1e9;
+	cr_assert_eq(faults(), 0, "errors: %s", fx_stats().last_error);
+	cr_assert_eq(assert_none_lost(1 + batches * 50), 0);
+	printf("relp throughput: %u records of ~%u bytes confirmed in %.2f s: %.0f records/s "
+	       "(window 128, rsyslog Direct queue, omfile)\n",
+	       batches * 50, PAD_BYTES + 200, s, batches * 50 / s);
+	fx_sink_close();
+}

@@ -35,8 +35,8 @@
  * refuses for good: in its place goes a short notice with the same id
  * ("<131>1 ... [duet@32473 id=... dead_letter="too_big" bytes="N"]"),
  * acknowledged like any message, so the batch completes and the rest
- * flows; counted in dead_letters (at the batch's first send) and logged
- * at ERROR.
+ * flows; counted in dead_letters and logged at ERROR once, when the batch
+ * is first taken from the queue.
  *
  * One connection object per attempt, as in sink_tcp.c: a failing one is
  * detached at once, closed, and reported from its close callback. Frames
@@ -344,34 +344,55 @@ static size_t sd_value(const char *id, char *out)
 	return n;
 }
 
-/* Adds the record line [p, p + len), as the next syslog command, to the
- * pump's write; false (the connection failing) when out of memory. */
-static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char *p, size_t len)
+/* The id of the record line [p, p + len) into id, escaped into esc
+ * (*esc_len bytes); returns the length of its syslog message. */
+static size_t record_message(const char *p, size_t len, char id[DUET_SINK_ID_MAX],
+			     char esc[2 * DUET_SINK_ID_MAX], size_t *esc_len)
 {
-	struct sink_relp *r = conn->r;
-	struct duet_trap_sink *s = r->s;
-	char id[DUET_SINK_ID_MAX] = "";
-	if (sink_pg_record_id(p, len, id, sizeof id))
-		snprintf(id, sizeof id, "?"); /* cannot happen: sink_format.c wrote it */
-	char esc[2 * DUET_SINK_ID_MAX];
-	size_t esc_len = sd_value(id, esc);
-	size_t msg_len = sizeof MSG_HEAD - 1 + esc_len + 3 + len; /* "] and SP after the id */
-	char dead[512];
-	size_t dead_len = 0;
-	if (msg_len > s->cfg.relp_max_message_bytes) {
-		int k = snprintf(dead, sizeof dead,
-				 "%.*s\" dead_letter=\"too_big\" bytes=\"%zu\"] duet: this trap "
-				 "record of %zu bytes is larger than [sink] max_message_bytes %zu "
-				 "and was not delivered",
-				 (int)esc_len, esc, len, len, s->cfg.relp_max_message_bytes);
-		dead_len = sizeof DEAD_HEAD - 1 + (size_t)(k < 0 ? 0 : k);
-		if (e->b->sends == 1) {
+	if (sink_pg_record_id(p, len, id, DUET_SINK_ID_MAX))
+		snprintf(id, DUET_SINK_ID_MAX, "?"); /* cannot happen: sink_format.c wrote it */
+	*esc_len = sd_value(id, esc);
+	return sizeof MSG_HEAD - 1 + *esc_len + 3 + len; /* "] and SP after the id */
+}
+
+/* A batch taken for the first time: its records too big to send are
+ * counted and logged now, once each, whatever connection sends them. */
+static void count_dead_letters(struct duet_trap_sink *s, const struct sink_batch *b)
+{
+	for (const char *p = b->data, *end = b->data + b->len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char id[DUET_SINK_ID_MAX], esc[2 * DUET_SINK_ID_MAX];
+		size_t esc_len;
+		if (record_message(p, len, id, esc, &esc_len) > s->cfg.relp_max_message_bytes) {
 			s->stats.dead_letters++;
 			sink_log(s, DUET_SINK_LOG_ERROR,
 				 "dead letter: record %.64s is %zu bytes, more than "
 				 "max_message_bytes %zu; a notice with its id goes in its place",
 				 id, len, s->cfg.relp_max_message_bytes);
 		}
+		p = nl ? nl + 1 : end;
+	}
+}
+
+/* Adds the record line [p, p + len), as the next syslog command, to the
+ * pump's write; false (the connection failing) when out of memory. */
+static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char *p, size_t len)
+{
+	struct sink_relp *r = conn->r;
+	struct duet_trap_sink *s = r->s;
+	char id[DUET_SINK_ID_MAX], esc[2 * DUET_SINK_ID_MAX];
+	size_t esc_len;
+	size_t msg_len = record_message(p, len, id, esc, &esc_len);
+	char dead[512];
+	size_t dead_len = 0;
+	if (msg_len > s->cfg.relp_max_message_bytes) { /* counted by count_dead_letters */
+		int k = snprintf(dead, sizeof dead,
+				 "%.*s\" dead_letter=\"too_big\" bytes=\"%zu\"] duet: this trap "
+				 "record of %zu bytes is larger than [sink] max_message_bytes %zu "
+				 "and was not delivered",
+				 (int)esc_len, esc, len, len, s->cfg.relp_max_message_bytes);
+		dead_len = sizeof DEAD_HEAD - 1 + (size_t)(k < 0 ? 0 : k);
 	}
 	uint32_t txnr = relp_txnr_of(conn->next_n);
 	size_t data_len = dead_len ? dead_len : msg_len;
@@ -425,6 +446,8 @@ static struct relp_sent *current(struct relp_conn *conn)
 	}
 	e->b = b;
 	sink_batch_hold(b);
+	if (b->sends == 1)
+		count_dead_letters(s, b);
 	if (conn->sent_tail)
 		conn->sent_tail->next = e;
 	else

@@ -75,8 +75,9 @@
  * ONCE, the resent records counted ("records_resent"). A record whose
  * message is longer than relp_max_message_bytes is a dead letter: a short
  * notice "<131>1 - - duet - - [duet@32473 id="<id>" dead_letter="too_big"
- * bytes="N"] ..." goes in its place, dead_letters counts it (at the
- * batch's first send), it is logged at ERROR, and the batch completes. On
+ * bytes="N"] ..." goes in its place, dead_letters counts it (once, when
+ * its batch is first taken from the queue), it is logged at ERROR, and
+ * the batch completes. On
  * close an open session sends "close" and waits up to 1 s for its rsp.
  *
  * ---- Acknowledgements (TCP) --------------------------------------------------

@@ -231,3 +231,57 @@ Test(sink_relp_server, the_window_bounds_commands_in_flight)
 	cr_assert_eq(fx_stats().errors, 0);
 	fx_sink_close();
 }
+
+Test(sink_relp_server, dead_letter_counted_once_though_first_sent_on_a_later_connection)
+{
+	fx_srv.ack = FX_ACK_NONE;
+	int port = fx_server_start(0);
+	struct duet_sink_config c = fx_config(DUET_SINK_RELP);
+	static char addr[32];
+	snprintf(addr, sizeof addr, "%s", fx_addr(port));
+	c.address = addr;
+	c.relp_window = 2;
+	c.relp_max_message_bytes = 512;
+	fx_sink_new(&c);
+	/* one batch: r0, r1 small, r2 of 2000 bytes: the window of 2 keeps r2
+	 * off the first connection */
+	static char big[2100];
+	memset(big, 'x', sizeof big);
+	memcpy(big, "{\"pad\":\"", 8);
+	memcpy(big + 2000, "\"}", 2);
+	const char *payloads[] = {"{\"n\":0}", "{\"n\":1}", big};
+	size_t lens[] = {7, 7, 2002};
+	struct duet_trap traps[3];
+	struct duet_sink_record recs[3];
+	memset(traps, 0, sizeof traps);
+	memset(recs, 0, sizeof recs);
+	for (int i = 0; i < 3; i++) {
+		traps[i].kind = DUET_TRAP_CUSTOM;
+		traps[i].receiver = 1;
+		traps[i].ordinal = 1;
+		snprintf(traps[i].sender, sizeof traps[i].sender, "192.0.2.1");
+		traps[i].payload = (const uint8_t *)payloads[i];
+		traps[i].len = (uint32_t)lens[i];
+		snprintf(recs[i].id, sizeof recs[i].id, "r%d", i);
+		recs[i].trap = &traps[i];
+		recs[i].receiver = "node-a";
+	}
+	cr_assert_eq(duet_sink_submit(fx.sink, 0, recs, 3), 0);
+	open_ok(0);
+	wait_lines(0, OPEN_LINES + 2);
+	send_frame(0, 2, "rsp", "500 not now");
+	wait_failed("refused");
+	cr_assert_eq(fx_stats().dead_letters, 1, "counted before any connection sent it");
+	open_ok(1);
+	wait_lines(1, OPEN_LINES + 2);
+	send_frame(1, 2, "rsp", "200 OK");
+	send_frame(1, 3, "rsp", "200 OK");
+	wait_lines(1, OPEN_LINES + 3);
+	cr_assert(strstr(fx_srv.conns[1].first_line, " open "));
+	send_frame(1, 4, "rsp", "200 OK");
+	size_t one = 1;
+	cr_assert(fx_run_until(fx_confirmed_at_least, &one, 20000), "not confirmed: %s",
+		  fx_stats().last_error);
+	cr_assert_eq(fx_stats().dead_letters, 1, "counted again on the resend");
+	fx_sink_close();
+}

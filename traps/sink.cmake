@@ -9,6 +9,7 @@
 #   sink_pg_text.c its SQL, the JSON parameter, the target for messages
 #   sink_pg_resolve.c its host names resolved off the loop (uv_getaddrinfo)
 #   sink_relp.c    the RELP transport into rsyslog's imrelp (libuv; not librelp)
+#   sink_relp_text.c its open offers and syslog messages (pure)
 #   relp_frame.c   the RELP wire format, pure (traps_relp_frame.h), for the RELP sink
 #
 # duet_raftlog for struct duet_trap and duet_strerror(); duet_addr for the
@@ -24,6 +25,7 @@ add_library(duet_traps_sink STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sink_pg_text.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_pg_resolve.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_relp.c
+  ${CMAKE_CURRENT_LIST_DIR}/sink_relp_text.c
   ${CMAKE_CURRENT_LIST_DIR}/relp_frame.c)
 target_link_libraries(duet_traps_sink PUBLIC duet_raftlog duet_addr PkgConfig::TRAPS_SINK_UV
                       PkgConfig::TRAPS_SINK_PQ PkgConfig::TRAPS_SINK_JANSSON)

@@ -163,6 +163,32 @@ void sink_pg_dead_table(const char *table, char *out, size_t cap);
  * DUET_EINVAL if the line does not start with a decodable id. */
 int sink_pg_record_id(const char *line, size_t len, char *id, size_t cap);
 
+/* ---- RELP texts (sink_relp_text.c) ------------------------------------------ */
+
+#define SINK_RELP_SD_ID "duet@32473" /* the SD-ID of the id in every message */
+
+/* The offers of the RELP sink's "open" (relp_version, relp_software,
+ * commands=syslog), without a trailing LF. */
+extern const char sink_relp_open_offers[];
+
+/* The syslog message of one formatted record line. */
+struct sink_relp_msg {
+	char id[DUET_SINK_ID_MAX];
+	char esc[2 * DUET_SINK_ID_MAX]; /* the id as an RFC 5424 PARAM-VALUE */
+	size_t esc_len;
+	const char *line; /* the record's line, without '\n' (not owned) */
+	size_t line_len;
+	bool dead;  /* longer than max: the notice goes instead */
+	size_t len; /* bytes sink_relp_msg_write() writes */
+	char notice[512];
+};
+
+/* Works out the message of line[0..len) for a limit of max bytes (at
+ * least DUET_SINK_RELP_MAX_MSG_MIN: the notice always fits). */
+void sink_relp_msg_init(struct sink_relp_msg *m, const char *line, size_t len, size_t max);
+/* Writes its m->len bytes at out. */
+void sink_relp_msg_write(const struct sink_relp_msg *m, char *out);
+
 /* ---- Host names of the PostgreSQL conninfo (sink_pg_resolve.c) -------------- */
 
 #define SINK_PG_MAX_HOSTS  16 /* host entries in a conninfo */

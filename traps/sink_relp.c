@@ -25,7 +25,7 @@
  * record's stable id (in its structured data and in the JSON), so a
  * receiver can drop repeats, and resent records are counted.
  *
- * The message: RFC 5424, "<134>1 - - duet - - [duet@32473 id="<id>"] "
+ * The message (sink_relp_text.c): RFC 5424, "<134>1 - - duet - - [duet@32473 id="<id>"] "
  * then the record's JSON line exactly as the TCP sink sends it (without
  * its LF), so %msg% in an rsyslog template is that line. 32473 is the
  * enterprise number RFC 5612 reserves for documentation: duet has none of
@@ -56,18 +56,10 @@
 #include "duet/traps_relp_frame.h"
 #include "sink_internal.h"
 
-#ifndef DUET_VERSION
-#define DUET_VERSION "0"
-#endif
-
 #define READ_BUFFER_BYTES 4096
 #define KEEPALIVE_S       30
 #define RSP_DATA_MAX      4096 /* data of one server frame; more is not an rsp we take */
 #define CLOSE_WAIT_MS     1000
-#define SD_ID             "duet@32473"
-#define MSG_HEAD          "<134>1 - - duet - - [" SD_ID " id=\""
-#define DEAD_HEAD         "<131>1 - - duet - - [" SD_ID " id=\""
-#define OPEN_OFFERS       "relp_version=0\nrelp_software=duet," DUET_VERSION "\ncommands=syslog"
 
 /* Why a connection ended, counted apart in the stats. */
 enum relp_error {
@@ -331,30 +323,6 @@ static bool frame_send(struct relp_conn *conn, struct relp_write *w)
 	return true;
 }
 
-/* id as an RFC 5424 PARAM-VALUE ('"', '\' and ']' escaped): the bytes
- * written (out has room for 2 * strlen(id)). */
-static size_t sd_value(const char *id, char *out)
-{
-	size_t n = 0;
-	for (const char *p = id; *p; p++) {
-		if (*p == '"' || *p == '\\' || *p == ']')
-			out[n++] = '\\';
-		out[n++] = *p;
-	}
-	return n;
-}
-
-/* The id of the record line [p, p + len) into id, escaped into esc
- * (*esc_len bytes); returns the length of its syslog message. */
-static size_t record_message(const char *p, size_t len, char id[DUET_SINK_ID_MAX],
-			     char esc[2 * DUET_SINK_ID_MAX], size_t *esc_len)
-{
-	if (sink_pg_record_id(p, len, id, DUET_SINK_ID_MAX))
-		snprintf(id, DUET_SINK_ID_MAX, "?"); /* cannot happen: sink_format.c wrote it */
-	*esc_len = sd_value(id, esc);
-	return sizeof MSG_HEAD - 1 + *esc_len + 3 + len; /* "] and SP after the id */
-}
-
 /* A batch taken for the first time: its records too big to send are
  * counted and logged now, once each, whatever connection sends them. */
 static void count_dead_letters(struct duet_trap_sink *s, const struct sink_batch *b)
@@ -362,14 +330,14 @@ static void count_dead_letters(struct duet_trap_sink *s, const struct sink_batch
 	for (const char *p = b->data, *end = b->data + b->len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char id[DUET_SINK_ID_MAX], esc[2 * DUET_SINK_ID_MAX];
-		size_t esc_len;
-		if (record_message(p, len, id, esc, &esc_len) > s->cfg.relp_max_message_bytes) {
+		struct sink_relp_msg m;
+		sink_relp_msg_init(&m, p, len, s->cfg.relp_max_message_bytes);
+		if (m.dead) {
 			s->stats.dead_letters++;
 			sink_log(s, DUET_SINK_LOG_ERROR,
 				 "dead letter: record %.64s is %zu bytes, more than "
 				 "max_message_bytes %zu; a notice with its id goes in its place",
-				 id, len, s->cfg.relp_max_message_bytes);
+				 m.id, len, s->cfg.relp_max_message_bytes);
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -381,21 +349,10 @@ static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char 
 {
 	struct sink_relp *r = conn->r;
 	struct duet_trap_sink *s = r->s;
-	char id[DUET_SINK_ID_MAX], esc[2 * DUET_SINK_ID_MAX];
-	size_t esc_len;
-	size_t msg_len = record_message(p, len, id, esc, &esc_len);
-	char dead[512];
-	size_t dead_len = 0;
-	if (msg_len > s->cfg.relp_max_message_bytes) { /* counted by count_dead_letters */
-		int k = snprintf(dead, sizeof dead,
-				 "%.*s\" dead_letter=\"too_big\" bytes=\"%zu\"] duet: this trap "
-				 "record of %zu bytes is larger than [sink] max_message_bytes %zu "
-				 "and was not delivered",
-				 (int)esc_len, esc, len, len, s->cfg.relp_max_message_bytes);
-		dead_len = sizeof DEAD_HEAD - 1 + (size_t)(k < 0 ? 0 : k);
-	}
+	struct sink_relp_msg m; /* counted, if dead, by count_dead_letters */
+	sink_relp_msg_init(&m, p, len, s->cfg.relp_max_message_bytes);
 	uint32_t txnr = relp_txnr_of(conn->next_n);
-	size_t data_len = dead_len ? dead_len : msg_len;
+	size_t data_len = m.len;
 	size_t head = relp_frame_header_len(txnr, "syslog", data_len);
 	char *frame = out_reserve(conn, head + data_len + 1);
 	if (!frame) {
@@ -406,17 +363,7 @@ static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char 
 	relp_frame_header(txnr, "syslog", data_len, frame);
 	char *data = frame + head;
 	data[data_len] = '\n';
-	if (dead_len) {
-		memcpy(data, DEAD_HEAD, sizeof DEAD_HEAD - 1);
-		memcpy(data + sizeof DEAD_HEAD - 1, dead, dead_len - (sizeof DEAD_HEAD - 1));
-	} else {
-		size_t k = sizeof MSG_HEAD - 1;
-		memcpy(data, MSG_HEAD, k);
-		memcpy(data + k, esc, esc_len);
-		k += esc_len;
-		memcpy(data + k, "\"] ", 3);
-		memcpy(data + k + 3, p, len);
-	}
+	sink_relp_msg_write(&m, data);
 	conn->slots[conn->next_n % s->cfg.relp_window].batch = e;
 	conn->next_n++;
 	conn->awaiting++;
@@ -702,12 +649,13 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	char *data;
-	struct relp_write *w = frame_new(relp_txnr_of(0), "open", sizeof OPEN_OFFERS - 1, &data);
+	size_t offers_len = strlen(sink_relp_open_offers);
+	struct relp_write *w = frame_new(relp_txnr_of(0), "open", offers_len, &data);
 	if (!w) {
 		conn_fail(conn, RELP_ERR_LOCAL, DUET_SINK_LOG_ERROR, "out of memory opening");
 		return;
 	}
-	memcpy(data, OPEN_OFFERS, sizeof OPEN_OFFERS - 1);
+	memcpy(data, sink_relp_open_offers, offers_len);
 	if (!frame_send(conn, w))
 		return;
 	conn->state = C_OPENING;

@@ -3,7 +3,9 @@
  * frames encoded and decoded, input arriving a byte at a time, every
  * malformed form refused at the first byte that shows it (bad TXNR, a
  * missing SP, a DATALEN that disagrees with the data, an oversized frame,
- * a missing LF), rsp data, offers and TXNRs across their wrap.
+ * a missing LF), rsp data, offers and TXNRs across their wrap; and the
+ * texts the RELP sink sends (traps/sink_relp_text.c): the open's offers and
+ * each record's syslog message, its id escaped, a dead letter's notice.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "duet/traps_relp_frame.h"
+#include "sink_internal.h"
 
 static enum relp_frame_status decode(const char *text, struct relp_frame *f, size_t *used)
 {
@@ -221,4 +224,75 @@ Test(relp_frame, txnr_wraps_and_is_found)
 	cr_assert_not(relp_txnr_find(4, oldest, next, &n));
 	cr_assert_not(relp_txnr_find(0, oldest, next, &n));
 	cr_assert_not(relp_txnr_find(5, 10, 10, &n)); /* nothing in flight */
+}
+
+static const char *message(const char *line, size_t max, struct sink_relp_msg *m)
+{
+	static char out[1024];
+	sink_relp_msg_init(m, line, strlen(line), max);
+	cr_assert_lt(m->len, sizeof out);
+	sink_relp_msg_write(m, out);
+	out[m->len] = 0;
+	return out;
+}
+
+Test(relp_text, open_offers)
+{
+	const char *o = sink_relp_open_offers;
+	size_t n = strlen(o);
+	cr_assert(relp_offers_have((const uint8_t *)o, n, "relp_version", "0"));
+	cr_assert(relp_offers_have((const uint8_t *)o, n, "commands", "syslog"));
+	cr_assert_eq(strncmp(o, "relp_version=0\nrelp_software=duet,", 34), 0, "%s", o);
+	cr_assert_neq(o[n - 1], '\n');
+}
+
+Test(relp_text, a_record_is_rfc5424_with_its_id_and_line)
+{
+	struct sink_relp_msg m;
+	const char *line = "{\"id\":\"c0ffee-12-3\",\"kind\":\"syslog\",\"trap\":{}}";
+	cr_assert_str_eq(
+	    message(line, 8192, &m),
+	    "<134>1 - - duet - - [duet@32473 id=\"c0ffee-12-3\"] {\"id\":\"c0ffee-12-3\","
+	    "\"kind\":\"syslog\",\"trap\":{}}");
+	cr_assert_not(m.dead);
+	cr_assert_str_eq(m.id, "c0ffee-12-3");
+}
+
+Test(relp_text, the_id_is_escaped_as_a_param_value)
+{
+	struct sink_relp_msg m;
+	/* the id a"b\c]d, as sink_format.c writes it in JSON */
+	const char *line = "{\"id\":\"a\\\"b\\\\c]d\",\"trap\":{}}";
+	const char *out = message(line, 8192, &m);
+	cr_assert_str_eq(m.id, "a\"b\\c]d");
+	cr_assert(strstr(out, "[duet@32473 id=\"a\\\"b\\\\c\\]d\"] "), "%s", out);
+}
+
+Test(relp_text, too_long_is_a_dead_letter_notice)
+{
+	struct sink_relp_msg m;
+	char line[700];
+	int k = snprintf(line, sizeof line, "{\"id\":\"r7\",\"trap\":\"");
+	memset(line + k, 'x', 600);
+	snprintf(line + k + 600, sizeof line - (size_t)k - 600, "\"}");
+	const char *out = message(line, 8192, &m);
+	cr_assert_not(m.dead);
+	cr_assert_eq(m.len, strlen("<134>1 - - duet - - [duet@32473 id=\"r7\"] ") + strlen(line));
+	out = message(line, 512, &m);
+	cr_assert(m.dead);
+	cr_assert_leq(m.len, 512);
+	char want[128];
+	snprintf(
+	    want, sizeof want,
+	    "<131>1 - - duet - - [duet@32473 id=\"r7\" dead_letter=\"too_big\" bytes=\"%zu\"] ",
+	    strlen(line));
+	cr_assert_eq(strncmp(out, want, strlen(want)), 0, "%s", out);
+	cr_assert(strstr(out, "max_message_bytes 512"), "%s", out);
+	/* exactly the limit is not a dead letter, one byte more is */
+	message(line, 8192, &m);
+	size_t exact = m.len;
+	message(line, exact, &m);
+	cr_assert_not(m.dead);
+	message(line, exact - 1, &m);
+	cr_assert(m.dead);
 }

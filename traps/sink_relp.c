@@ -25,14 +25,15 @@
  * record's stable id (in its structured data and in the JSON), so a
  * receiver can drop repeats, and resent records are counted.
  *
- * The message (sink_relp_text.c): RFC 5424, "<134>1 - - duet - - [duet@32473 id="<id>"] "
- * then the record's JSON line exactly as the TCP sink sends it (without
- * its LF), so %msg% in an rsyslog template is that line. 32473 is the
- * enterprise number RFC 5612 reserves for documentation: duet has none of
- * its own. A message longer than relp_max_message_bytes (default 8192,
- * rsyslog's default maxMessageSize, which imrelp's maxDataSize defaults
- * to) could never be taken: it is a DEAD LETTER, like a record PostgreSQL
- * refuses for good: in its place goes a short notice with the same id
+ * The message (sink_relp_text.c): RFC 5424,
+ * "<134>1 - - duet - - [duet@32473 id="<id>"] " then the record's JSON
+ * line exactly as the TCP sink sends it (without its LF), so %msg% in an
+ * rsyslog template is that line. 32473 is the enterprise number RFC 5612
+ * reserves for documentation: duet has none of its own. A message
+ * longer than relp_max_message_bytes (default 8192, rsyslog's default
+ * maxMessageSize, which imrelp's maxDataSize defaults to) could never be
+ * taken: it is a DEAD LETTER, like a record PostgreSQL refuses for good:
+ * in its place goes a short notice with the same id
  * ("<131>1 ... [duet@32473 id=... dead_letter="too_big" bytes="N"]"),
  * acknowledged like any message, so the batch completes and the rest
  * flows; counted in dead_letters and logged at ERROR once, when the batch

@@ -285,3 +285,56 @@ Test(sink_relp_server, dead_letter_counted_once_though_first_sent_on_a_later_con
 	cr_assert_eq(fx_stats().dead_letters, 1, "counted again on the resend");
 	fx_sink_close();
 }
+
+Test(sink_relp_server, close_right_after_new_and_submit)
+{
+	start();
+	cr_assert_eq(fx_submit(0, 0, 3, 10), 0);
+	fx_sink_close(); /* before the connection is up: nothing leaks, nothing confirmed */
+	cr_assert_eq(fx.n_confirmed, 0);
+}
+
+Test(sink_relp_server, close_while_opening_and_with_nothing_listening)
+{
+	start();
+	cr_assert_eq(fx_submit(0, 0, 3, 10), 0);
+	wait_lines(0, OPEN_LINES); /* the open sent, never answered */
+	fx_sink_close();
+	cr_assert_eq(fx.n_confirmed, 0);
+
+	int port = tl_free_port(); /* nobody listens there */
+	struct duet_sink_config c = fx_config(DUET_SINK_RELP);
+	static char addr[32];
+	snprintf(addr, sizeof addr, "%s", fx_addr(port));
+	c.address = addr;
+	fx.closed = false;
+	fx_sink_new(&c);
+	cr_assert_eq(fx_submit(0, 0, 3, 10), 0);
+	uint64_t two = 2;
+	cr_assert(fx_run_until(fx_errors_at_least, &two, 20000));
+	cr_assert_eq(relp_error("connect"), (long long)fx_stats().errors);
+	fx_sink_close();
+}
+
+static bool is_closed(void *arg)
+{
+	return fx.closed;
+}
+
+/* the close is the line after the record: a frame, not a record */
+Test(sink_relp_server, close_sends_close_and_ends_on_its_rsp)
+{
+	start();
+	cr_assert_eq(fx_submit(0, 0, 1, 10), 0);
+	open_ok(0);
+	wait_lines(0, OPEN_LINES + 1);
+	send_frame(0, 2, "rsp", "200 OK");
+	size_t one = 1;
+	cr_assert(fx_run_until(fx_confirmed_at_least, &one, 20000));
+	fx_sink_close_async();
+	wait_lines(0, OPEN_LINES + 2);
+	cr_assert_eq(fx_srv.conns[0].ids[OPEN_LINES + 1], UINT32_MAX); /* not a record */
+	fx_conn_send(&fx_srv.conns[0], "3 rsp 0\n"); /* librelp answers close with no data */
+	cr_assert(fx_run_until(is_closed, NULL, 20000), "the sink did not finish closing");
+	cr_assert_eq(fx.n_confirmed, 1);
+}

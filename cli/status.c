@@ -192,10 +192,22 @@ static void print_traps(const char *tr)
 								       : "not connected",
 	       jget(sk, "batches_confirmed", d, sizeof d), jget(sk, "errors", e, sizeof e),
 	       f[0] ? "; last: " : "", f);
-	/* PostgreSQL: records refused for good, and a database that is not UTF8 */
-	if (strcmp(jget(sk, "dead_letters", a, sizeof a), "-") != 0)
-		printf("            dead letters %s (kept in table %s)\n", a,
-		       jget(sk, "dead_table", b, sizeof b));
+	/* RELP: the window, and what at least once cost */
+	bool relp = strcmp(jget(sk, "type", c, sizeof c), "relp") == 0;
+	if (relp)
+		printf("            relp window %s, in flight %s, records resent %s\n",
+		       jget(sk, "window", a, sizeof a), jget(sk, "in_flight", b, sizeof b),
+		       jget(sk, "records_resent", d, sizeof d));
+	/* PostgreSQL and RELP: records refused for good; a database that is not UTF8 */
+	if (strcmp(jget(sk, "dead_letters", a, sizeof a), "-") != 0) {
+		if (relp)
+			printf("            dead letters %s (too big: a notice with the id went "
+			       "instead)\n",
+			       a);
+		else
+			printf("            dead letters %s (kept in table %s)\n", a,
+			       jget(sk, "dead_table", b, sizeof b));
+	}
 	if (strcmp(jget(sk, "encoding_ok", c, sizeof c), "false") == 0)
 		printf("            database encoding %s, not UTF8: %s\n",
 		       jget(sk, "server_encoding", d, sizeof d),

@@ -112,6 +112,7 @@ static const struct choice fence_choices[] = {{"none", DUET_CONFIG_FENCE_NONE},
 static const struct choice sink_choices[] = {{"none", DUET_CONFIG_SINK_NONE},
 					     {"tcp", DUET_CONFIG_SINK_TCP},
 					     {"postgresql", DUET_CONFIG_SINK_POSTGRESQL},
+					     {"relp", DUET_CONFIG_SINK_RELP},
 					     {NULL, 0}};
 static const struct choice sink_ack_choices[] = {
     {"required", DUET_CONFIG_SINK_ACK_REQUIRED}, {"none", DUET_CONFIG_SINK_ACK_NONE}, {NULL, 0}};
@@ -403,20 +404,31 @@ static const struct key_def keys[] = {
      "traps are refused and counted"},
 
     {SEC_SINK, "type", T_CHOICE, SINK_FIELD(type), 0, 0, sink_choices, 0, "none",
-     "none, tcp or postgresql; with none traps are received, deduplicated and committed to "
-     "the log, and delivered nowhere"},
+     "none, tcp, postgresql or relp; with none traps are received, deduplicated and committed "
+     "to the log, and delivered nowhere"},
     {SEC_SINK, "address", T_ADDRS, DRAFT_FIELD(sink_address), 0, 0, NULL, 0, NULL,
-     "type = tcp: the one numeric host:port that receives one JSON object per line"},
+     "type = tcp: the one numeric host:port that receives one JSON object per line; type = "
+     "relp: the numeric host:port of the RELP server (rsyslog imrelp)"},
     {SEC_SINK, "conninfo", T_STR, SINK_STR(conninfo), 0, 0, NULL, 0, NULL,
      "type = postgresql: libpq connection string of the database that receives the traps"},
     {SEC_SINK, "table", T_STR, SINK_STR(table), 0, 0, NULL, 0, "duet_traps",
      "type = postgresql: the table traps are inserted into, [a-z_][a-z0-9_]*, at most 63 bytes"},
     {SEC_SINK, "timeout_ms", T_U32, SINK_FIELD(timeout_ms), 100, 600000, NULL, 0, "5000",
-     "deadline of one delivery (connect, send or insert) before it is tried again (ms)"},
+     "deadline of one delivery (connect, send or insert; relp: an rsp) before it is tried "
+     "again (ms)"},
     {SEC_SINK, "ack", T_CHOICE, SINK_FIELD(ack), 0, 0, sink_ack_choices, 0, "required",
      "type = tcp: required (the receiver answers {\"ack\":\"<id>\"} lines and a record counts "
      "as delivered only once acknowledged: at least once) or none (a receiver that cannot "
      "acknowledge: delivered once written to the local kernel, AT MOST ONCE)"},
+    {SEC_SINK, "window", T_U32, SINK_FIELD(window), 1, 4096, NULL, 0, "128",
+     "type = relp: syslog commands sent and not yet answered by an rsp; after a broken "
+     "connection at most these, and the answered records of their batches, reach rsyslog "
+     "twice (at least once: each message carries the record's id)"},
+    {SEC_SINK, "max_message_bytes", T_U32, SINK_FIELD(max_message_bytes), 512, 64u << 20, NULL, 0,
+     "8192",
+     "type = relp: the largest syslog message sent, at most imrelp's maxDataSize (its default "
+     "is rsyslog's maxMessageSize, 8192); a longer record is a dead letter: a notice with its "
+     "id goes in its place, counted (dead_letters) and logged"},
 
     {SEC_HTTP, "listen", T_ADDRS, HTTP_FIELD(listen), 0, 0, NULL, 0, NULL,
      "numeric host:port list to serve GET /master, /health and /metrics on, e.g. this node's "

@@ -648,11 +648,10 @@ void config_check_sink(struct loader *ld, const struct member_draft *self)
 	if (self && self->kind == DUET_MEMBER_WITNESS)
 		return;
 	if (d->sink_address.n > 1)
-		config_add_error(
-		    ld->errs, LINE("address"),
-		    "key 'address': %u addresses; the TCP sink is one server: give one "
-		    "host:port",
-		    d->sink_address.n);
+		config_add_error(ld->errs, LINE("address"),
+				 "key 'address': %u addresses; the sink is one server: give one "
+				 "host:port",
+				 d->sink_address.n);
 	check_numeric(ld, LINE("address"), "address", &d->sink_address);
 	if (d->sink_address.n)
 		memcpy(k->address, d->sink_address.v[0], sizeof(k->address));
@@ -663,6 +662,20 @@ void config_check_sink(struct loader *ld, const struct member_draft *self)
 		    k->table);
 	if (k->type == DUET_CONFIG_SINK_TCP && !d->sink_address.n && !BAD("address"))
 		config_add_error(ld->errs, LINE("type"), "key 'type': tcp needs [sink] address");
+	if (k->type == DUET_CONFIG_SINK_RELP && !d->sink_address.n && !BAD("address"))
+		config_add_error(ld->errs, LINE("type"),
+				 "key 'type': relp needs [sink] address (the host:port of "
+				 "rsyslog's imrelp input)");
+	if (k->type == DUET_CONFIG_SINK_RELP && k->ack == DUET_CONFIG_SINK_ACK_NONE)
+		config_add_error(ld->errs, LINE("ack"),
+				 "key 'ack': none is for type = tcp; RELP acknowledges every "
+				 "message (rsp), remove the key");
+	if (k->type != DUET_CONFIG_SINK_RELP && LINE("window"))
+		config_add_error(ld->errs, LINE("window"),
+				 "key 'window': only for type = relp; remove it");
+	if (k->type != DUET_CONFIG_SINK_RELP && LINE("max_message_bytes"))
+		config_add_error(ld->errs, LINE("max_message_bytes"),
+				 "key 'max_message_bytes': only for type = relp; remove it");
 	if (k->type == DUET_CONFIG_SINK_POSTGRESQL && !k->conninfo[0] && !BAD("conninfo"))
 		config_add_error(ld->errs, LINE("type"),
 				 "key 'type': postgresql needs [sink] conninfo");

@@ -370,7 +370,8 @@ static const struct scalar scalars[] = {
     ONE("duet_trap_sink_errors_total", COUNTER,
 	"Failures of the trap sink (each ends a connection).", "traps.sink.errors", OPT),
     ONE("duet_trap_sink_dead_letters_total", COUNTER,
-	"Trap records the PostgreSQL sink refused for good and kept in <table>_dead.",
+	"Trap records refused for good: kept in <table>_dead by the PostgreSQL sink, replaced "
+	"by a notice with their id by the RELP sink (too big).",
 	"traps.sink.dead_letters", OPT),
     ONE("duet_trap_sink_queued_bytes", GAUGE, "Bytes submitted to the sink and not confirmed.",
 	"traps.sink.queued_bytes", OPT),

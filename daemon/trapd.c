@@ -523,8 +523,11 @@ int trapd_open(struct node *n)
 		return -1;
 	if (n->cfg.sink.type != DUET_CONFIG_SINK_NONE) {
 		struct duet_sink_config sc = {0};
-		sc.type =
-		    n->cfg.sink.type == DUET_CONFIG_SINK_TCP ? DUET_SINK_TCP : DUET_SINK_POSTGRESQL;
+		sc.type = n->cfg.sink.type == DUET_CONFIG_SINK_TCP    ? DUET_SINK_TCP
+			  : n->cfg.sink.type == DUET_CONFIG_SINK_RELP ? DUET_SINK_RELP
+								      : DUET_SINK_POSTGRESQL;
+		sc.relp_window = n->cfg.sink.window;
+		sc.relp_max_message_bytes = n->cfg.sink.max_message_bytes;
 		sc.address = n->cfg.sink.address[0] ? n->cfg.sink.address : NULL;
 		sc.conninfo = n->cfg.sink.conninfo;
 		sc.table = n->cfg.sink.table;

@@ -194,6 +194,8 @@ const char *fsm_sink_name(uint8_t sink)
 		return "tcp";
 	case DUET_SINK_POSTGRESQL:
 		return "postgresql";
+	case DUET_SINK_RELP:
+		return "relp";
 	}
 	return "unknown";
 }

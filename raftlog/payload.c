@@ -415,8 +415,8 @@ int duet_operator_decode(const void *buf, size_t len, struct duet_operator *o)
 static int sink_valid(uint8_t v)
 {
 	/* 0: none (a leader without a sink records that nothing waits for
-	 * one, so the compaction floor moves), tcp, postgresql */
-	return v <= 2;
+	 * one, so the compaction floor moves), tcp, postgresql, relp */
+	return v <= DUET_SINK_RELP;
 }
 
 long duet_delivered_encode(const struct duet_delivered *d, void *buf, size_t cap)

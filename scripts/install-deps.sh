@@ -15,6 +15,7 @@ packages=(
   postgresql-15                          # failover tests and demo: two real servers
   iproute2 iptables curl                 # netns rig: veth, bridge, partitions, manager check
   snmp                                   # trap tests: snmptrap / snmpinform as real senders
+  rsyslog rsyslog-relp                   # RELP sink tests: a real rsyslogd with imrelp
   libinih-dev                            # INI config parser
   libjansson-dev                         # custom traps: JSON validation and canonical form
   libhttp-parser-dev                     # custom traps: HTTP/1.1 request parser on the libuv loop

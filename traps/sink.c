@@ -2,7 +2,7 @@
  * sink.c - the common part of the trap sinks (traps_sink.h): the queue of
  * batches, confirmation in submit order, the connection's life (backoff and
  * reconnect), logging, stats and close. The transports (sink_tcp.c,
- * sink_pg.c) only move bytes; see sink_internal.h for the split.
+ * sink_pg.c, sink_relp.c) only move bytes; see sink_internal.h for the split.
  *
  * The invariant: the queue holds exactly the batches submitted and neither
  * confirmed nor reset, in submit order, and only its head is ever
@@ -318,18 +318,30 @@ static int check_config(const struct duet_sink_config *c, char *errbuf, size_t e
 {
 	if (!c->on_confirm)
 		return refuse(errbuf, errlen, "trap sink: on_confirm is required");
-	if (c->type != DUET_SINK_TCP && c->type != DUET_SINK_POSTGRESQL)
+	if (c->type != DUET_SINK_TCP && c->type != DUET_SINK_POSTGRESQL &&
+	    c->type != DUET_SINK_RELP)
 		return refuse(errbuf, errlen,
-			      "trap sink: type %d is neither tcp (%d) nor "
-			      "postgresql (%d)",
-			      c->type, DUET_SINK_TCP, DUET_SINK_POSTGRESQL);
-	if (c->type == DUET_SINK_TCP) {
+			      "trap sink: type %d is neither tcp (%d), postgresql (%d) nor "
+			      "relp (%d)",
+			      c->type, DUET_SINK_TCP, DUET_SINK_POSTGRESQL, DUET_SINK_RELP);
+	const char *name = c->type == DUET_SINK_TCP ? "tcp" : "relp";
+	if (c->type == DUET_SINK_TCP || c->type == DUET_SINK_RELP) {
 		struct sockaddr_storage sa;
 		if (!c->address || duet_addr_parse(c->address, &sa) || duet_addr_port(&sa) == 0)
 			return refuse(errbuf, errlen,
-				      "trap sink tcp: address '%.80s' is not a numeric "
+				      "trap sink %s: address '%.80s' is not a numeric "
 				      "a.b.c.d:port or [v6]:port with a port other than 0",
-				      c->address ? c->address : "(none)");
+				      name, c->address ? c->address : "(none)");
+		if (c->type == DUET_SINK_RELP && c->relp_window > DUET_SINK_RELP_WINDOW_MAX)
+			return refuse(errbuf, errlen, "trap sink relp: window %u is above %u",
+				      c->relp_window, DUET_SINK_RELP_WINDOW_MAX);
+		if (c->type == DUET_SINK_RELP && c->relp_max_message_bytes &&
+		    (c->relp_max_message_bytes < DUET_SINK_RELP_MAX_MSG_MIN ||
+		     c->relp_max_message_bytes > DUET_SINK_RELP_MAX_MSG_MAX))
+			return refuse(errbuf, errlen,
+				      "trap sink relp: max_message_bytes %zu is not within %u..%u",
+				      c->relp_max_message_bytes, DUET_SINK_RELP_MAX_MSG_MIN,
+				      DUET_SINK_RELP_MAX_MSG_MAX);
 	} else {
 		if (!c->conninfo)
 			return refuse(errbuf, errlen, "trap sink postgresql: conninfo is required");
@@ -358,6 +370,10 @@ static void apply_defaults(struct duet_trap_sink *s)
 		c->retry_max_ms = c->retry_min_ms;
 	if (!c->max_queued_bytes)
 		c->max_queued_bytes = DUET_SINK_DEFAULT_MAX_QUEUED;
+	if (!c->relp_window)
+		c->relp_window = DUET_SINK_DEFAULT_RELP_WINDOW;
+	if (!c->relp_max_message_bytes)
+		c->relp_max_message_bytes = DUET_SINK_DEFAULT_RELP_MAX_MSG;
 	snprintf(s->table, sizeof s->table, "%s",
 		 c->table && c->table[0] ? c->table : DUET_SINK_DEFAULT_TABLE);
 	c->table = s->table;
@@ -376,7 +392,9 @@ int duet_sink_new(uv_loop_t *loop, const struct duet_sink_config *cfg, struct du
 		return DUET_ENOMEM;
 	s->loop = loop;
 	s->cfg = *cfg;
-	s->tr = cfg->type == DUET_SINK_TCP ? &sink_tcp_transport : &sink_pg_transport;
+	s->tr = cfg->type == DUET_SINK_TCP    ? &sink_tcp_transport
+		: cfg->type == DUET_SINK_RELP ? &sink_relp_transport
+					      : &sink_pg_transport;
 	s->address = cfg->address ? strdup(cfg->address) : NULL;
 	s->conninfo = cfg->conninfo ? strdup(cfg->conninfo) : NULL;
 	if ((cfg->address && !s->address) || (cfg->conninfo && !s->conninfo)) {

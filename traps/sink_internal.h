@@ -2,7 +2,7 @@
  * sink_internal.h - what the sink files share and traps_sink.h does not
  * publish: the module's state, the queue of batches and the interface
  * between the common part (sink.c: queue, in-order confirmation, backoff,
- * logging, close) and the two transports (sink_tcp.c, sink_pg.c).
+ * logging, close) and the transports (sink_tcp.c, sink_pg.c, sink_relp.c).
  *
  * The split of work:
  *
@@ -48,7 +48,7 @@ struct sink_batch {
 struct duet_trap_sink;
 
 struct sink_transport {
-	const char *name; /* "tcp", "postgresql" */
+	const char *name; /* "tcp", "postgresql", "relp" */
 	/* Allocates s->impl from s->cfg; DUET_EINVAL with a sentence in err. */
 	int (*init)(struct duet_trap_sink *s, char *err, size_t errlen);
 	/* Starts a connection attempt (link is CONNECTING). */
@@ -66,6 +66,7 @@ struct sink_transport {
 
 extern const struct sink_transport sink_tcp_transport;
 extern const struct sink_transport sink_pg_transport;
+extern const struct sink_transport sink_relp_transport;
 
 enum sink_link { LINK_DOWN, LINK_CONNECTING, LINK_UP, LINK_WAIT };
 
@@ -161,6 +162,32 @@ void sink_pg_dead_table(const char *table, char *out, size_t cap);
 /* The id of one formatted record (its line, without '\n'): 0, or
  * DUET_EINVAL if the line does not start with a decodable id. */
 int sink_pg_record_id(const char *line, size_t len, char *id, size_t cap);
+
+/* ---- RELP texts (sink_relp_text.c) ------------------------------------------ */
+
+#define SINK_RELP_SD_ID "duet@32473" /* the SD-ID of the id in every message */
+
+/* The offers of the RELP sink's "open" (relp_version, relp_software,
+ * commands=syslog), without a trailing LF. */
+extern const char sink_relp_open_offers[];
+
+/* The syslog message of one formatted record line. */
+struct sink_relp_msg {
+	char id[DUET_SINK_ID_MAX];
+	char esc[2 * DUET_SINK_ID_MAX]; /* the id as an RFC 5424 PARAM-VALUE */
+	size_t esc_len;
+	const char *line; /* the record's line, without '\n' (not owned) */
+	size_t line_len;
+	bool dead;  /* longer than max: the notice goes instead */
+	size_t len; /* bytes sink_relp_msg_write() writes */
+	char notice[512];
+};
+
+/* Works out the message of line[0..len) for a limit of max bytes (at
+ * least DUET_SINK_RELP_MAX_MSG_MIN: the notice always fits). */
+void sink_relp_msg_init(struct sink_relp_msg *m, const char *line, size_t len, size_t max);
+/* Writes its m->len bytes at out. */
+void sink_relp_msg_write(const struct sink_relp_msg *m, char *out);
 
 /* ---- Host names of the PostgreSQL conninfo (sink_pg_resolve.c) -------------- */
 

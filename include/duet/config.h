@@ -242,18 +242,21 @@ struct duet_config_traps {
 /* [sink] type */
 enum duet_config_sink_type {
 	DUET_CONFIG_SINK_NONE = 0,
-	DUET_CONFIG_SINK_TCP = 1,       /* JSON lines to address */
-	DUET_CONFIG_SINK_POSTGRESQL = 2 /* INSERT ... ON CONFLICT DO NOTHING into table */
+	DUET_CONFIG_SINK_TCP = 1,        /* JSON lines to address */
+	DUET_CONFIG_SINK_POSTGRESQL = 2, /* INSERT ... ON CONFLICT DO NOTHING into table */
+	DUET_CONFIG_SINK_RELP = 3        /* RELP syslog commands to address (rsyslog imrelp) */
 };
 
 /* [sink]: where the master delivers committed traps. */
 struct duet_config_sink {
 	int type;                             /* enum duet_config_sink_type */
-	char address[DUET_ADDR_MAX];          /* tcp: one numeric host:port; "" if unset */
+	char address[DUET_ADDR_MAX];          /* tcp, relp: one numeric host:port; "" if unset */
 	char conninfo[DUET_CONFIG_STR_MAX];   /* postgresql: libpq connection string */
 	char table[DUET_CONFIG_SQL_NAME_MAX]; /* postgresql: [a-z_][a-z0-9_]* */
 	uint32_t timeout_ms;                  /* one delivery attempt */
-	int ack; /* tcp: enum duet_config_sink_ack, does the receiver acknowledge */
+	int ack;         /* tcp: enum duet_config_sink_ack, does the receiver acknowledge */
+	uint32_t window; /* relp: commands awaiting their rsp */
+	uint32_t max_message_bytes; /* relp: longer messages are dead letters */
 };
 
 /* [sink] ack (type = tcp) */

@@ -211,11 +211,11 @@ int duet_operator_decode(const void *buf, size_t len, struct duet_operator *o);
 
 /* ---- DELIVERED ----------------------------------------------------------- */
 
-enum duet_sink { DUET_SINK_TCP = 1, DUET_SINK_POSTGRESQL = 2 };
+enum duet_sink { DUET_SINK_TCP = 1, DUET_SINK_POSTGRESQL = 2, DUET_SINK_RELP = 3 };
 
 struct duet_delivered {
 	uint64_t up_to_index; /* every TRAPS entry at or below this index reached the sink */
-	uint8_t sink;         /* 0: none (nothing to deliver), 1: tcp, 2: postgresql */
+	uint8_t sink;         /* 0: none (nothing to deliver), 1: tcp, 2: postgresql, 3: relp */
 };
 
 long duet_delivered_encode(const struct duet_delivered *d, void *buf, size_t cap);

@@ -1,6 +1,6 @@
 /*
  * traps_sink.h - where committed traps go (DESIGN.md 5): a TCP sink that
- * takes JSON lines, or a PostgreSQL table. The master hands over the traps
+ * takes JSON lines, a PostgreSQL table, or RELP into rsyslog. The master hands over the traps
  * of each committed TRAPS entry as one batch, in log order; the module
  * delivers every batch, in order, through disconnects, restarts and
  * timeouts, and says when each batch has reached the sink (on_confirm),
@@ -32,13 +32,16 @@
  * the first one. Nothing submitted is dropped, except by duet_sink_reset().
  * A record may therefore reach the sink more than once; the id is stable
  * (chosen by the caller from the log position) so the sink ignores the
- * repeat (DESIGN 5: PostgreSQL by ON CONFLICT, a TCP sink by the id).
+ * repeat (DESIGN 5: PostgreSQL by ON CONFLICT, a TCP sink by the id; RELP
+ * has no idempotency key, so an rsyslog downstream drops repeats by the id
+ * or keeps them).
  *
  * A batch is confirmed
  *   - TCP: when the receiver acknowledged every record of it (see
  *     "Acknowledgements"); with without_acks, when uv_write() reported all
  *     its bytes handed to the local kernel (at most once: see below);
- *   - PostgreSQL: when the INSERT statement that carried it has committed.
+ *   - PostgreSQL: when the INSERT statement that carried it has committed;
+ *   - RELP: when every record of it got "rsp 200" (see "RELP").
  * Confirmations come strictly in submit order, each batch exactly once
  * (an empty batch, n == 0, is confirmed when every earlier one is), from a
  * loop callback: never from inside duet_sink_submit(). on_confirm may call
@@ -53,6 +56,29 @@
  * advancing for timeout_ms: a receiver that stopped reading, or that reads
  * and never acknowledges, is a failed connection: counted, logged,
  * reconnected with backoff, nothing confirmed). TCP keepalive is on.
+ *
+ * ---- RELP -------------------------------------------------------------------
+ *
+ * type DUET_SINK_RELP, address numeric like TCP: a RELP session to
+ * rsyslog's imrelp (traps/sink_relp.c, a libuv client of its own over
+ * traps_relp_frame.h; librelp's client blocks and does not say which
+ * message was acknowledged). "open" offers relp_version=0,
+ * relp_software=duet,<version>, commands=syslog, and the server must offer
+ * commands=syslog back. Each record is one "syslog" command whose message
+ * is RFC 5424, "<134>1 - - duet - - [duet@32473 id="<id>"] " and the
+ * record's JSON line (without LF). At most relp_window commands await
+ * their rsp; each rsp is matched by TXNR. An rsp other than 200, a
+ * "serverclose", a frame that is not RELP or names a TXNR not in flight,
+ * EOF or a reset, or no rsp for timeout_ms while commands are in flight
+ * fails the connection (counted by kind in the stats' "relp_errors");
+ * every unconfirmed batch goes again whole on the next one: AT LEAST
+ * ONCE, the resent records counted ("records_resent"). A record whose
+ * message is longer than relp_max_message_bytes is a dead letter: a short
+ * notice "<131>1 - - duet - - [duet@32473 id="<id>" dead_letter="too_big"
+ * bytes="N"] ..." goes in its place, dead_letters counts it (once, when
+ * its batch is first taken from the queue), it is logged at ERROR, and
+ * the batch completes. On
+ * close an open session sends "close" and waits up to 1 s for its rsp.
  *
  * ---- Acknowledgements (TCP) --------------------------------------------------
  *
@@ -161,15 +187,20 @@
 
 #include <uv.h>
 
-#include "duet/entry.h" /* struct duet_trap, DUET_SINK_TCP, DUET_SINK_POSTGRESQL, duet_trap_kind */
+#include "duet/entry.h" /* struct duet_trap, enum duet_sink, duet_trap_kind */
 
 #define DUET_SINK_DEFAULT_TABLE        "duet_traps"
 #define DUET_SINK_DEFAULT_TIMEOUT_MS   5000
 #define DUET_SINK_DEFAULT_RETRY_MIN_MS 100
 #define DUET_SINK_DEFAULT_RETRY_MAX_MS 5000
 #define DUET_SINK_DEFAULT_MAX_QUEUED   (64u << 20)
-#define DUET_SINK_TABLE_MAX            63 /* PostgreSQL NAMEDATALEN - 1 */
-#define DUET_SINK_ID_MAX               64 /* including NUL */
+#define DUET_SINK_TABLE_MAX            63  /* PostgreSQL NAMEDATALEN - 1 */
+#define DUET_SINK_ID_MAX               64  /* including NUL */
+#define DUET_SINK_DEFAULT_RELP_WINDOW  128 /* RELP commands awaiting their rsp */
+#define DUET_SINK_RELP_WINDOW_MAX      4096
+#define DUET_SINK_DEFAULT_RELP_MAX_MSG 8192 /* rsyslog's maxMessageSize, imrelp's maxDataSize */
+#define DUET_SINK_RELP_MAX_MSG_MIN     512  /* room for a dead letter's notice */
+#define DUET_SINK_RELP_MAX_MSG_MAX     (64u << 20)
 
 enum duet_sink_log_level {
 	DUET_SINK_LOG_DEBUG = 0,
@@ -199,8 +230,8 @@ typedef void (*duet_sink_confirm_cb)(void *data, uint64_t tag);
 typedef void (*duet_sink_log_cb)(void *data, int level, const char *text);
 
 struct duet_sink_config {
-	int type;             /* DUET_SINK_TCP or DUET_SINK_POSTGRESQL */
-	const char *address;  /* tcp: "a.b.c.d:port" or "[v6]:port" (numeric, port != 0) */
+	int type;             /* DUET_SINK_TCP, DUET_SINK_POSTGRESQL or DUET_SINK_RELP */
+	const char *address;  /* tcp, relp: "a.b.c.d:port" or "[v6]:port" (numeric, port != 0) */
 	const char *conninfo; /* postgresql: libpq conninfo */
 	const char *table;    /* postgresql: NULL or "" for DUET_SINK_DEFAULT_TABLE; a plain
 				 identifier [a-z_][a-z0-9_]*, at most DUET_SINK_TABLE_MAX bytes */
@@ -214,6 +245,14 @@ struct duet_sink_config {
 	/* tcp: the receiver does not acknowledge; a batch is confirmed once
 	 * written to the local kernel: at most once (see "Acknowledgements") */
 	bool without_acks;
+
+	/* relp: commands sent and not yet answered by an rsp; 0: default 128
+	 * (at most DUET_SINK_RELP_WINDOW_MAX) */
+	uint32_t relp_window;
+	/* relp: the largest syslog message sent (a longer record is a dead
+	 * letter); 0: default 8192, else DUET_SINK_RELP_MAX_MSG_MIN to
+	 * DUET_SINK_RELP_MAX_MSG_MAX */
+	size_t relp_max_message_bytes;
 };
 
 /* Checks the config, copies it and starts connecting (from a loop
@@ -257,7 +296,8 @@ struct duet_sink_stats {
 	uint64_t busy;           /* submits refused with DUET_EBUSY or DUET_ETOOBIG */
 	uint64_t resets;         /* duet_sink_reset() calls */
 	uint64_t batches_resent; /* batches sent again on a new connection (or statement) */
-	uint64_t dead_letters;   /* PostgreSQL: records refused for good, kept in <table>_dead */
+	uint64_t dead_letters;   /* PostgreSQL: records refused for good, kept in <table>_dead;
+				    RELP: records too big to send, replaced by a notice */
 };
 
 void duet_sink_get_stats(const struct duet_trap_sink *s, struct duet_sink_stats *st);

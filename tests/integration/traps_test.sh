@@ -16,6 +16,11 @@
 #              under two ids
 #   pg_sink    the same stream and kill -9 with [sink] type = postgresql, a
 #              real PostgreSQL 15 on loopback: every message is one row
+#   relp_sink  the same stream and kill -9 with [sink] type = relp, a real
+#              rsyslogd with imrelp on loopback (its own config, work dir,
+#              PID file and port) writing to a file: every message there,
+#              none under two ids (a repeat under the same id is allowed:
+#              at least once, and counted)
 #   backlog_outage
 #              a long sink outage to the bound: [traps] backlog_max_bytes =
 #              1 MiB, a 128 MiB map on every member, the sink down, curl posts custom traps of ~4 KiB to
@@ -73,7 +78,13 @@ EOC
 	if [ -n "${METRICS:-}" ]; then
 		printf '[http]\nlisten = %s:%s\n\n' "$ip" "$P_METRICS"
 	fi
-	if [ -n "${PG_PORT:-}" ]; then
+	if [ -n "${RELP_PORT:-}" ]; then
+		cat <<EOC
+[sink]
+type = relp
+address = 127.0.0.1:$RELP_PORT
+EOC
+	elif [ -n "${PG_PORT:-}" ]; then
 		cat <<EOC
 [sink]
 type = postgresql
@@ -87,6 +98,33 @@ type = tcp
 address = 127.0.0.1:$SINK_PORT
 EOC
 	fi
+}
+
+# ---- an rsyslogd with imrelp on loopback for the relp sink ---------------
+
+RELP_PORT=
+
+# start_rsyslog: rsyslogd -n with the test's own config, work dir and PID
+# file; a Direct queue, so a message is in the file before its rsp. $! is
+# rsyslogd itself (exec), in STARTED: killed by PID at exit.
+start_rsyslog() {
+	read -r RELP_PORT <<<"$(free_ports 1)"
+	mkdir -p "$TMP/rsyslog"
+	cat >"$TMP/rsyslog/rsyslog.conf" <<EOC
+global(workDirectory="$TMP/rsyslog")
+main_queue(queue.type="Direct")
+module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="$RELP_PORT" ruleset="traps")
+template(name="traps" type="string" string="%msg%\n")
+ruleset(name="traps" queue.type="Direct") {
+  action(type="omfile" file="$TMP/rsyslog/traps.log" template="traps" asyncWriting="off")
+}
+EOC
+	(exec rsyslogd -n -f "$TMP/rsyslog/rsyslog.conf" -i "$TMP/rsyslog/rsyslogd.pid" \
+		>"$TMP/rsyslog.log" 2>&1) &
+	STARTED+=("$!")
+	wait_until 10 "rsyslogd listens on $RELP_PORT" \
+		eval "ss -Hltn 'sport = :$RELP_PORT' | grep -q LISTEN"
 }
 
 # ---- a PostgreSQL 15 server on loopback for the postgresql sink ----------
@@ -295,6 +333,35 @@ t_pg_sink() {
 	[ "$(field "$NEW" '.traps.sink.type')" = postgresql ] ||
 		fail "sink: $(status "$NEW" | jq -c .traps.sink)"
 	ok "one row per trap: $count rows"
+}
+
+t_relp_sink() {
+	TAG=relpsink
+	local rate=2000 count=8000 log
+	start_rsyslog
+	setup_traps
+	stream_and_kill "$rate" "$count"
+	log=$TMP/rsyslog/traps.log
+	# seq and id of each line of this tag, read with jq
+	local q='select(.trap.msg | test("tag='$TAG'")) |
+		"\(.trap.msg | capture("seq=(?<s>[0-9]+)").s) \(.id)"'
+	wait_until 60 "every message is in rsyslog's file" eval \
+		'[ "$(jq -r "$q" "$log" 2>/dev/null | cut -d" " -f1 | sort -u | wc -l)" = "$count" ]'
+	local lines ids pairs seqs
+	lines=$(jq -r "$q" "$log" | wc -l)
+	pairs=$(jq -r "$q" "$log" | sort -u | wc -l)
+	ids=$(jq -r "$q" "$log" | cut -d" " -f2 | sort -u | wc -l)
+	seqs=$(jq -r "$q" "$log" | cut -d" " -f1 | sort -u | wc -l)
+	[ "$pairs" = "$count" ] && [ "$ids" = "$count" ] ||
+		fail "$seqs seqs under $ids ids ($pairs distinct seq/id pairs) for $count traps"
+	[ "$(field "$NEW" '.traps.sink.type')" = relp ] ||
+		fail "sink: $(status "$NEW" | jq -c .traps.sink)"
+	"$BIN/duetctl" status --config "$TMP/$NEW.ini" >"$TMP/status.txt" ||
+		fail "duetctl status: $(cat "$TMP/status.txt")"
+	grep -q '^sink  *relp 127.0.0.1:[0-9]*: connected, [1-9][0-9]* batches confirmed' \
+		"$TMP/status.txt" && grep -q '^  *relp window 128, in flight [0-9]*, records resent' \
+		"$TMP/status.txt" || fail "status text: $(grep -A2 '^sink' "$TMP/status.txt")"
+	ok "$count traps across the failover into rsyslog over RELP: 0 lost, none under two ids, $((lines - count)) repeated under the same id (at least once; resent $(field "$NEW" '.traps.sink.records_resent'))"
 }
 
 # post_many FIRST LAST CODES: one curl process posts custom traps FIRST..LAST
@@ -538,7 +605,7 @@ t_restart_window() {
 }
 
 case $TEST in
-clients | failover | malformed | pg_sink | backlog_outage | restart_window) "t_$TEST" ;;
+clients | failover | malformed | pg_sink | relp_sink | backlog_outage | restart_window) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

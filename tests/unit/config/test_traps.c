@@ -179,7 +179,45 @@ Test(config_traps, ranges)
 	refused(with_extra("[traps]\nbacklog_max_bytes = 4294967296\n"));
 	cr_assert(has_error(&errs, 23, "key 'backlog_max_bytes'"));
 	refused(with_extra("[sink]\ntype = kafka\n"));
-	cr_assert(has_error(&errs, 23, "key 'type': 'kafka' is not one of none, tcp, postgresql"));
+	cr_assert(
+	    has_error(&errs, 23, "key 'type': 'kafka' is not one of none, tcp, postgresql, relp"));
+}
+
+Test(config_traps, relp_sink_keys)
+{
+	accepted(with_extra("[sink]\ntype = relp\naddress = 127.0.0.1:2514\n"));
+	cr_assert_eq(cfg.sink.type, DUET_CONFIG_SINK_RELP);
+	cr_assert_str_eq(cfg.sink.address, "127.0.0.1:2514");
+	cr_assert_eq(cfg.sink.window, 128);
+	cr_assert_eq(cfg.sink.max_message_bytes, 8192);
+	cr_assert_eq(cfg.sink.timeout_ms, 5000);
+
+	accepted(with_extra("[sink]\ntype = relp\naddress = [::1]:2514\nwindow = 16\n"
+			    "max_message_bytes = 65536\ntimeout_ms = 2000\n"));
+	cr_assert_eq(cfg.sink.window, 16);
+	cr_assert_eq(cfg.sink.max_message_bytes, 65536);
+	cr_assert_eq(cfg.sink.timeout_ms, 2000);
+}
+
+Test(config_traps, relp_sink_refusals)
+{
+	refused(with_extra("[sink]\ntype = relp\n"));
+	cr_assert(has_error(&errs, 23, "key 'type': relp needs [sink] address"));
+	refused(with_extra("[sink]\ntype = relp\naddress = syslog.example:2514\n"));
+	cr_assert(has_error(&errs, 24, "key 'address'"));
+	refused(with_extra("[sink]\ntype = relp\naddress = 127.0.0.1:2514\nwindow = 0\n"
+			   "max_message_bytes = 511\n"));
+	cr_assert(has_error(&errs, 25, "key 'window': 0 is out of range"));
+	cr_assert(has_error(&errs, 26, "key 'max_message_bytes': 511 is out of range"));
+	refused(with_extra("[sink]\ntype = relp\naddress = 127.0.0.1:2514\nwindow = 4097\n"));
+	cr_assert(has_error(&errs, 25, "key 'window': 4097 is out of range"));
+	refused(with_extra("[sink]\ntype = relp\naddress = 127.0.0.1:2514\nack = none\n"));
+	cr_assert(has_error(&errs, 25, "key 'ack': none is for type = tcp"));
+	refused(with_extra("[sink]\ntype = tcp\naddress = 127.0.0.1:2514\nwindow = 8\n"));
+	cr_assert(has_error(&errs, 25, "key 'window': only for type = relp"));
+	refused(with_extra("[sink]\ntype = postgresql\nconninfo = dbname=t\n"
+			   "max_message_bytes = 1024\n"));
+	cr_assert(has_error(&errs, 25, "key 'max_message_bytes': only for type = relp"));
 }
 
 Test(config_traps, https_needs_cert_and_key)
@@ -206,7 +244,7 @@ Test(config_traps, sink_rules)
 	refused(with_extra("[sink]\ntype = postgresql\n"));
 	cr_assert(has_error(&errs, 23, "key 'type': postgresql needs [sink] conninfo"));
 	refused(with_extra("[sink]\ntype = tcp\naddress = 127.0.0.1:1, 127.0.0.2:1\n"));
-	cr_assert(has_error(&errs, 24, "key 'address': 2 addresses; the TCP sink is one server"));
+	cr_assert(has_error(&errs, 24, "key 'address': 2 addresses; the sink is one server"));
 	refused(with_extra("[sink]\ntype = tcp\naddress = sink.example:6514\n"));
 	cr_assert(has_error(&errs, 24, "'sink.example:6514' names a host; use a numeric address"));
 	refused(with_extra("[sink]\ntable = Traps\n"));

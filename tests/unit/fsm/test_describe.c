@@ -105,3 +105,21 @@ Test(describe, truncation_like_snprintf)
 	cr_assert_eq(fsm_describe_entry(&fx->entries[1], NULL, 0),
 		     fsm_describe_entry(&fx->entries[1], full, sizeof(full)));
 }
+
+Test(describe, delivered_names_the_sink)
+{
+	const uint8_t sinks[] = {0, DUET_SINK_TCP, DUET_SINK_POSTGRESQL, DUET_SINK_RELP};
+	const char *names[] = {"none", "tcp", "postgresql", "relp"};
+	for (size_t i = 0; i < sizeof sinks; i++) {
+		struct duet_delivered d = {.up_to_index = 7, .sink = sinks[i]};
+		uint8_t buf[64];
+		long len = duet_delivered_encode(&d, buf, sizeof buf);
+		cr_assert_gt(len, 0);
+		fx_raw(RAFT_ENTRY_DELIVERED, buf, (uint32_t)len);
+		char want[64];
+		snprintf(want, sizeof want, "DELIVERED up to index 7 (%s)", names[i]);
+		cr_assert_str_eq(describe(i), want);
+		snprintf(want, sizeof want, "\"sink\":\"%s\"", names[i]);
+		cr_assert_not_null(strstr(json(i), want), "%s", json(i));
+	}
+}

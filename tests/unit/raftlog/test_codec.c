@@ -539,6 +539,13 @@ Test(payload, delivered_wire_layout)
 	const uint8_t want[] = {1, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 2};
 	cr_assert_eq(duet_delivered_encode(&d, buf, sizeof buf), (long)sizeof want);
 	cr_assert_arr_eq(buf, want, sizeof want);
+	/* the RELP sink's entries: sink byte 3, decoded back */
+	d.sink = DUET_SINK_RELP;
+	cr_assert_eq(duet_delivered_encode(&d, buf, sizeof buf), (long)sizeof want);
+	cr_assert_eq(buf[9], 3);
+	struct duet_delivered back;
+	cr_assert_eq(duet_delivered_decode(buf, sizeof want, &back), 0);
+	cr_assert_eq(back.sink, DUET_SINK_RELP);
 }
 
 Test(payload, master_wire_layout)
@@ -706,7 +713,7 @@ Test(payload, out_of_range_enums_refused)
 	check_bad_byte(codec("health"), 1 + 4 + 2 + 9 + 1, flag, sizeof flag);
 	const uint8_t command[] = {0, 6, 255};
 	check_bad_byte(codec("operator"), 1, command, sizeof command);
-	const uint8_t sink[] = {3, 255};
+	const uint8_t sink[] = {DUET_SINK_RELP + 1, 255};
 	check_bad_byte(codec("delivered"), 9, sink, sizeof sink);
 	/* traps: version, count, identity, ordinal, recv_ms, receiver, kind */
 	const uint8_t kind[] = {0, 4, 255};
@@ -741,7 +748,7 @@ Test(payload, out_of_range_enums_refused_on_encode)
 	assert_rc(duet_operator_encode(&o, buf, sizeof buf), DUET_EINVAL);
 	struct duet_delivered d;
 	sample_delivered(&d);
-	d.sink = 3;
+	d.sink = DUET_SINK_RELP + 1;
 	assert_rc(duet_delivered_encode(&d, buf, sizeof buf), DUET_EINVAL);
 	struct duet_trap t[N_SAMPLE_TRAPS];
 	sample_traps(t);

@@ -49,7 +49,10 @@
  *    does; a MASTER role.c proposed is accepted or refused as the rule gives
  *    on the fsm role/ decided on, unless a MEMBERSHIP applied since may have
  *    changed a SYNC (master_only_by_rule); at most one MASTER is accepted per
- *    term (one_master_per_term).
+ *    term (one_master_per_term: true while the only MASTER proposer is
+ *    role/'s leader decision, once a term for itself; a switchover right
+ *    after a failover in one term would be legitimate, so this needs
+ *    revisiting when switchovers are simulated).
  * Liveness after healing is check_liveness(): it includes a wiped member back
  * under its new incarnation and applying what the cluster commits.
  */

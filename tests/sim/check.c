@@ -40,6 +40,19 @@
  *    acknowledgements sent before the wipe, and the rejoin commit replicates
  *    them again before the member returns. A commit that rests on a wiped
  *    disk of a member already back is wiped_ack.
+ *  - the real fsm (fsm.c) and role/ (role.c): two members at the same
+ *    applied index hold the same fsm, compared by a digest of its snapshot
+ *    encoding, after every apply and every restore (fsm_agreement); a MASTER
+ *    the fsm accepts names a DATA member that was the synchronous standby,
+ *    or the first master (or forced), and becomes the one master it names;
+ *    every refusal moves the fsm's refusal counter by one and nothing else
+ *    does; a MASTER role.c proposed is accepted or refused as the rule gives
+ *    on the fsm role/ decided on, unless a MEMBERSHIP applied since may have
+ *    changed a SYNC (master_only_by_rule); at most one MASTER is accepted per
+ *    term (one_master_per_term: true while the only MASTER proposer is
+ *    role/'s leader decision, once a term for itself; a switchover right
+ *    after a failover in one term would be legitimate, so this needs
+ *    revisiting when switchovers are simulated).
  * Liveness after healing is check_liveness(): it includes a wiped member back
  * under its new incarnation and applying what the cluster commits.
  */
@@ -58,6 +71,7 @@ void check_init(struct sim *s)
 	memset(c->commits, 0, c->cap_commits * sizeof(*c->commits));
 	uint64_t chain = sim_chain_next(SIM_CHAIN0, &s->boot);
 	c->commits[1] = (struct commit_rec){.term = s->boot.term, .chain = chain};
+	c->fsm_buf = sim_xmalloc(FSM_SNAPSHOT_MAX_BYTES);
 	c->max_commit = 1;
 	check_log_entry(s, 0, 1, s->boot.term, chain, "bootstrap");
 }
@@ -70,6 +84,9 @@ void check_free(struct sim *s)
 	free(c->lm);
 	free(c->commits);
 	free(c->term_leader);
+	free(c->fsm_buf);
+	free(c->term_master);
+	free(c->role_props);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -197,7 +214,7 @@ void check_apply(struct sim *s, struct sim_node *n, const struct raft_entry *e)
 void check_restore(struct sim *s, struct sim_node *n, const struct raft_update *u)
 {
 	struct fsm_blob_info bi;
-	if (!u->has_snapshot || fsm_blob_parse(u->snap_data, u->snap_len, &bi)) {
+	if (!u->has_snapshot || sim_fsm_blob_parse(u->snap_data, u->snap_len, &bi)) {
 		sim_fail(s, "snapshot",
 			 "n%u: restore_snapshot without a valid snapshot in the update", n->id);
 		return;
@@ -393,4 +410,179 @@ bool check_liveness(struct sim *s)
 		c->live_commit = everywhere;
 	}
 	return c->live_leader && c->live_commit;
+}
+
+/* ---- the real fsm (fsm.c) and role/ (role.c) ------------------------------ */
+
+void check_fsm_state(struct sim *s, struct sim_node *n, const char *where)
+{
+	struct sim_check *c = &s->check;
+	const struct fsm *f = &n->fsm.real;
+	long len = fsm_snapshot_encode(f, c->fsm_buf, FSM_SNAPSHOT_MAX_BYTES);
+	if (len < 0) {
+		sim_fail(s, "fsm_agreement", "n%u: the fsm at %" PRIu64 " (%s) does not encode: %s",
+			 n->id, f->applied_index, where, duet_strerror((int)len));
+		return;
+	}
+	uint64_t digest = sim_hash_bytes(0x66736d64ull, c->fsm_buf, (size_t)len);
+	if (f->applied_index == 0 || f->applied_index > c->max_commit)
+		return; /* state_machine_safety speaks for these */
+	struct commit_rec *rec = &c->commits[f->applied_index];
+	if (!rec->has_fsm) {
+		rec->has_fsm = true;
+		rec->fsm_digest = digest;
+		return;
+	}
+	if (rec->fsm_digest != digest)
+		sim_fail(s, "fsm_agreement",
+			 "n%u holds another fsm at %" PRIu64 " (%s: master %u, %" PRIu64
+			 " refused, sync of n1/n2 %d/%d) than a member that reached it before",
+			 n->id, f->applied_index, where, f->master.node, f->counters.refused,
+			 fsm_role_of(f, 1) == FSM_ROLE_SYNC_STANDBY,
+			 fsm_role_of(f, 2) == FSM_ROLE_SYNC_STANDBY);
+}
+
+void check_fsm_before(const struct sim_node *n, const struct raft_entry *e, struct fsm_pre *pre)
+{
+	const struct fsm *f = &n->fsm.real;
+	memset(pre, 0, sizeof(*pre));
+	pre->refused = f->counters.refused;
+	if (e->type != RAFT_ENTRY_MASTER || e->index != f->applied_index + 1)
+		return;
+	pre->master_entry = true;
+	pre->decoded = duet_master_decode(e->data, e->len, &pre->m) == 0;
+	pre->master = f->master.node;
+	if (pre->decoded)
+		pre->target_role = fsm_role_of(f, pre->m.node);
+}
+
+static const char *reason_name(uint8_t reason)
+{
+	switch (reason) {
+	case DUET_MASTER_FIRST_START:
+		return "first start";
+	case DUET_MASTER_FAILOVER:
+		return "failover";
+	case DUET_MASTER_SWITCHOVER:
+		return "switchover";
+	case DUET_MASTER_FORCED:
+		return "forced";
+	}
+	return "?";
+}
+
+/* The MASTER rule of DESIGN.md 4, as fsm.h states it: would f take m? */
+static bool master_allowed(uint32_t master, int target_role, const struct duet_master *m)
+{
+	if (target_role != FSM_ROLE_SYNC_STANDBY && target_role != FSM_ROLE_ASYNC_STANDBY)
+		return false;
+	switch (m->reason) {
+	case DUET_MASTER_FIRST_START:
+		return master == 0;
+	case DUET_MASTER_FAILOVER:
+	case DUET_MASTER_SWITCHOVER:
+		return target_role == FSM_ROLE_SYNC_STANDBY && m->previous == master;
+	case DUET_MASTER_FORCED:
+		return m->previous == master;
+	}
+	return false;
+}
+
+void check_role_proposed(struct sim *s, struct sim_node *n, uint64_t index, uint64_t term,
+			 const struct duet_master *m)
+{
+	struct sim_check *c = &s->check;
+	const struct fsm *f = &n->fsm.real;
+	if (c->n_role_props == c->cap_role_props) {
+		c->cap_role_props = c->cap_role_props ? c->cap_role_props * 2 : 16;
+		c->role_props =
+		    sim_xrealloc(c->role_props, c->cap_role_props * sizeof(*c->role_props));
+	}
+	c->role_props[c->n_role_props++] = (struct role_prop){
+	    .index = index,
+	    .term = term,
+	    .applied_at = f->applied_index,
+	    .node = n->id,
+	    .reason = m->reason,
+	    .expect_ok = master_allowed(f->master.node, fsm_role_of(f, m->node), m),
+	};
+}
+
+static const struct role_prop *find_role_prop(const struct sim *s, uint64_t index, uint64_t term)
+{
+	const struct sim_check *c = &s->check;
+	for (size_t i = c->n_role_props; i > 0; i--)
+		if (c->role_props[i - 1].index == index && c->role_props[i - 1].term == term)
+			return &c->role_props[i - 1];
+	return NULL;
+}
+
+void check_fsm_after(struct sim *s, struct sim_node *n, const struct raft_entry *e,
+		     const struct fsm_pre *pre, const struct fsm_result *res)
+{
+	struct sim_check *c = &s->check;
+	const struct fsm *f = &n->fsm.real;
+	bool refused = res->outcome == FSM_REFUSED;
+	if (e->index > 0 && e->index <= c->max_commit && !c->commits[e->index].has_fsm)
+		s->stats.fsm_refused += refused; /* once per index: the first member to apply it */
+	if (res->outcome != FSM_STALE && f->counters.refused != pre->refused + (refused ? 1 : 0)) {
+		sim_fail(s, "master_only_by_rule",
+			 "n%u: entry %" PRIu64 " (%s) %s, the fsm's refusal counter went from "
+			 "%" PRIu64 " to %" PRIu64,
+			 n->id, e->index, raft_entry_type_name(e->type),
+			 refused ? "refused" : "applied", pre->refused, f->counters.refused);
+		return;
+	}
+	if (!pre->master_entry || res->outcome == FSM_STALE)
+		return;
+	const struct duet_master *m = &pre->m;
+	bool first = e->index > 0 && e->index <= c->max_commit && !c->commits[e->index].has_fsm;
+	if (first)
+		s->stats.fsm_masters += !refused;
+	if (!refused) {
+		/* at any applied index the fsm names one DATA member, by the rule */
+		bool by_rule =
+		    pre->decoded && (pre->target_role == FSM_ROLE_SYNC_STANDBY ||
+				     (pre->target_role == FSM_ROLE_ASYNC_STANDBY &&
+				      (pre->master == 0 || m->reason == DUET_MASTER_FORCED)));
+		if (!by_rule || f->master.node != m->node || f->master.node == SIM_WITNESS) {
+			sim_fail(s, "master_only_by_rule",
+				 "n%u: MASTER %" PRIu64 "/%" PRIu64
+				 " applied for n%u (%s), which was %s under master n%u; the fsm "
+				 "names n%u",
+				 n->id, e->index, e->term, m->node, reason_name(m->reason),
+				 fsm_role_name(pre->target_role), pre->master, f->master.node);
+			return;
+		}
+		if (e->term >= c->n_term_master) {
+			size_t k = c->n_term_master ? c->n_term_master : 64;
+			while (k <= e->term)
+				k *= 2;
+			c->term_master = sim_xrealloc(c->term_master, k * sizeof(*c->term_master));
+			memset(c->term_master + c->n_term_master, 0,
+			       (k - c->n_term_master) * sizeof(*c->term_master));
+			c->n_term_master = k;
+		}
+		uint64_t *at = &c->term_master[e->term];
+		if (*at && *at != e->index) {
+			sim_fail(s, "one_master_per_term",
+				 "n%u applies MASTER(n%u) at %" PRIu64 " in term %" PRIu64
+				 "; MASTER %" PRIu64 " of that term was applied too",
+				 n->id, m->node, e->index, e->term, *at);
+			return;
+		}
+		*at = e->index;
+	}
+	const struct role_prop *rp = find_role_prop(s, e->index, e->term);
+	if (!rp || rp->expect_ok == !refused)
+		return;
+	/* a MEMBERSHIP since the proposal may have changed a SYNC (a rejoin) */
+	if (n->fsm.last_membership > rp->applied_at)
+		return;
+	sim_fail(s, "master_only_by_rule",
+		 "n%u: role/ on n%u proposed MASTER %" PRIu64 "/%" PRIu64
+		 " (%s) from its fsm at %" PRIu64 ", where the rule %s it; the fsm here %s it%s%s",
+		 n->id, rp->node, e->index, e->term, reason_name(rp->reason), rp->applied_at,
+		 rp->expect_ok ? "accepts" : "refuses", refused ? "refused" : "applied",
+		 refused ? ": " : "", refused ? f->last_refusal.why : "");
 }

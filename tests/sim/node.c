@@ -70,11 +70,14 @@ void node_boot(struct sim *s, struct sim_node *n)
 		n->r = NULL;
 		return;
 	}
-	fsm_reset(&n->fsm);
-	if (n->disk.has_snap && fsm_restore(&n->fsm, n->disk.snap_data, n->disk.snap_len)) {
+	sim_fsm_reset(&n->fsm);
+	if (n->disk.has_snap && sim_fsm_restore(&n->fsm, n->disk.snap_data, n->disk.snap_len)) {
 		sim_fail(s, "snapshot", "n%u: durable snapshot does not restore", n->id);
 		return;
 	}
+	if (n->disk.has_snap)
+		check_fsm_state(s, n, "restored at boot");
+	role_reset(n);
 	n->up = true;
 	n->paused = false;
 	n->pending = false;
@@ -121,7 +124,7 @@ void node_crash(struct sim *s, struct sim_node *n, const char *why)
 	n->persist_gen++;
 	n->resume_gen++;
 	n->restart_gen++;
-	fsm_reset(&n->fsm);
+	sim_fsm_reset(&n->fsm);
 	n->lc_pending = false;
 	n->role = RAFT_FOLLOWER;
 	s->stats.crashes++;
@@ -162,7 +165,12 @@ static void maybe_snapshot(struct sim *s, struct sim_node *n)
 	if (n->fsm.applied < n->fsm.last_snap_index + s->p.snap_every)
 		return;
 	uint32_t len;
-	uint8_t *blob = fsm_serialize(&n->fsm, &len);
+	uint8_t *blob = sim_fsm_serialize(&n->fsm, &len);
+	if (!blob) {
+		sim_fail(s, "fsm_agreement", "n%u: the fsm at %" PRIu64 " does not encode", n->id,
+			 n->fsm.applied);
+		return;
+	}
 	int rc = raft_snapshot_taken(n->r, n->fsm.applied, blob, len);
 	free(blob);
 	trace_add(s, TR_SNAPSHOT, n->id, 0, 0, n->fsm.applied, (uint64_t)(int64_t)rc, 0, 0);
@@ -206,12 +214,27 @@ static void persist_done(struct sim *s, struct sim_node *n)
 		check_restore(s, n, u);
 		if (s->failed)
 			return;
-		fsm_restore(&n->fsm, u->snap_data, u->snap_len);
+		sim_fsm_restore(&n->fsm, u->snap_data, u->snap_len);
 		trace_add(s, TR_RESTORE, n->id, 0, 0, u->snap.index, u->snap.term, 0, 0);
+		check_fsm_state(s, n, "restored from the leader's snapshot");
 	}
 	for (size_t i = 0; i < u->n_committed && !s->failed; i++) {
-		check_apply(s, n, &u->committed[i]);
-		fsm_apply(&n->fsm, &u->committed[i]);
+		const struct raft_entry *e = &u->committed[i];
+		check_apply(s, n, e);
+		if (s->failed)
+			break;
+		struct fsm_pre pre;
+		struct fsm_result res;
+		check_fsm_before(n, e, &pre);
+		rc = sim_fsm_apply(&n->fsm, e, &res);
+		if (rc) {
+			sim_fail(s, "state_machine_safety", "n%u: fsm_apply(%" PRIu64 "): %s",
+				 n->id, e->index, duet_strerror(rc));
+			break;
+		}
+		check_fsm_after(s, n, e, &pre, &res);
+		if (!s->failed)
+			check_fsm_state(s, n, "applied");
 	}
 	raft_update_free(u);
 	n->pending = false;
@@ -269,6 +292,9 @@ static void send_msgs_only(struct sim *s, struct sim_node *n)
 void node_drive(struct sim *s, struct sim_node *n, bool after_tick)
 {
 	if (!n->up || n->paused || s->failed)
+		return;
+	role_step(s, n);
+	if (s->failed)
 		return;
 	if (!n->pending && raft_has_update(n->r))
 		start_update(s, n);

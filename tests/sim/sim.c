@@ -170,7 +170,7 @@ static bool setup(struct sim *s)
 		n->id = id;
 		n->incarnation = 1;
 		disk_init(&n->disk, &s->boot);
-		fsm_reset(&n->fsm);
+		sim_fsm_reset(&n->fsm);
 		sim_push(s, rng_range(&s->rng, 0, 50000), EV_RESTART, id, 0);
 	}
 	check_init(s);

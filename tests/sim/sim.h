@@ -16,10 +16,11 @@
  *
  * Files: sched.c (event queue), clock.c (drifting monotonic clocks, jumping
  * wall clocks, pauses), net.c (network), disk.c (durable state), fsm.c (the
- * state machine), node.c (the driver loop of raftlog.h, crash and restart),
- * faults.c (fault schedule and workload), wipe.c (the WIPE fault and the
- * rejoin that brings a wiped member back), check.c (invariants), trace.c
- * (trace ring and digest), sim.c (one run), main.c (command line).
+ * state machine: fsm/'s real one and a hash chain), role.c (role/'s leader
+ * decision, run by the leading data node), node.c (the driver loop of raftlog.h, crash and
+ * restart), faults.c (fault schedule and workload), wipe.c (the WIPE fault and the rejoin that
+ * brings a wiped member back), check.c (invariants), trace.c (trace ring and digest), sim.c (one
+ * run), main.c (command line).
  */
 #ifndef DUET_SIM_H
 #define DUET_SIM_H
@@ -29,7 +30,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "duet/fsm.h"
 #include "duet/raftlog.h"
+#include "duet/role.h"
 
 #define SIM_NODES                   3 /* member ids 1..SIM_NODES; index 0 of node arrays unused */
 #define SIM_WITNESS                 3 /* the witness's id; 1 and 2 are data nodes */
@@ -219,6 +222,8 @@ void disk_load_state(const struct sim_disk *d, struct raft_load_state *st);
 /* ---- state machine (fsm.c) ----------------------------------------------- */
 
 struct sim_fsm {
+	struct fsm real;          /* fsm/'s state, applied as duetd applies it */
+	uint64_t last_membership; /* index of the last MEMBERSHIP applied */
 	uint64_t applied;
 	uint64_t applied_term;
 	uint64_t chain; /* chain hash over every applied entry */
@@ -237,11 +242,13 @@ struct fsm_blob_info {
 
 uint64_t sim_entry_hash(const struct raft_entry *e);
 uint64_t sim_chain_next(uint64_t prev, const struct raft_entry *e);
-void fsm_reset(struct sim_fsm *f);
-void fsm_apply(struct sim_fsm *f, const struct raft_entry *e);
-uint8_t *fsm_serialize(const struct sim_fsm *f, uint32_t *len);
-int fsm_blob_parse(const uint8_t *blob, uint32_t len, struct fsm_blob_info *info);
-int fsm_restore(struct sim_fsm *f, const uint8_t *blob, uint32_t len);
+void sim_fsm_reset(struct sim_fsm *f);
+/* Applies e to both states: 0, or fsm_apply()'s error (a gap: the driver's bug). */
+int sim_fsm_apply(struct sim_fsm *f, const struct raft_entry *e, struct fsm_result *res);
+/* NULL when the real state does not encode (the caller fails the run). */
+uint8_t *sim_fsm_serialize(const struct sim_fsm *f, uint32_t *len);
+int sim_fsm_blob_parse(const uint8_t *blob, uint32_t len, struct fsm_blob_info *info);
+int sim_fsm_restore(struct sim_fsm *f, const uint8_t *blob, uint32_t len);
 
 /* ---- network (net.c) ----------------------------------------------------- */
 
@@ -309,6 +316,11 @@ struct sim_node {
 	uint64_t rejoin_chain; /* its chain hash */
 	bool has_lost;
 	struct sim_disk lost; /* the wiped disk, kept until it caught up (check.c) */
+
+	/* role.c: the controller's memory, process state (reset at boot) */
+	struct role_proposal proposal;
+	uint64_t transfer_at_ms;        /* the last leadership transfer (local ms) */
+	uint64_t sync_term, sync_index; /* the last SYNC(on) proposed: term, index */
 };
 
 uint64_t node_now_ms(const struct sim *s, const struct sim_node *n);
@@ -322,6 +334,14 @@ int node_event(struct sim *s, struct sim_event *ev);
 void node_collect_counters(struct sim *s, struct sim_node *n);
 /* After anything touched n: hand out an update if possible, re-arm the tick. */
 void node_drive(struct sim *s, struct sim_node *n, bool after_tick);
+
+/* ---- the role controller (role.c) --------------------------------------- */
+
+/* n's controller turn, as duetd's ctl_step: role/'s leader decision when n
+ * leads with the lease on a current fsm, SYNC(on) when it is the master. */
+void role_step(struct sim *s, struct sim_node *n);
+/* Forgets the controller's memory (a boot). */
+void role_reset(struct sim_node *n);
 
 /* ---- faults and workload (faults.c) -------------------------------------- */
 
@@ -382,6 +402,27 @@ struct commit_rec {
 	uint64_t term;
 	uint64_t chain;
 	uint64_t report_term; /* term of the first node that reported it committed */
+	uint64_t fsm_digest;  /* of the fsm snapshot encoding after it (has_fsm) */
+	bool has_fsm;
+};
+
+/* A MASTER entry role.c proposed, and the outcome the fsm's rules give on
+ * the state role/ decided on (check.c master_only_by_rule). */
+struct role_prop {
+	uint64_t index, term;
+	uint64_t applied_at; /* the proposer's applied index then */
+	uint32_t node;
+	uint8_t reason;
+	bool expect_ok;
+};
+
+/* What check_fsm_after() needs of the state before an entry. */
+struct fsm_pre {
+	uint64_t refused; /* counters.refused */
+	bool master_entry, decoded;
+	struct duet_master m;
+	uint32_t master; /* the master before */
+	int target_role; /* enum fsm_role of m.node before */
 };
 
 struct lm_pair {
@@ -409,6 +450,11 @@ struct sim_check {
 	struct post_heal_proposal props[SIM_MAX_POST_HEAL_PROPOSALS];
 	uint32_t n_props;
 	bool live_leader, live_commit;
+	uint8_t *fsm_buf;      /* scratch for fsm snapshot encodings */
+	uint64_t *term_master; /* term -> index of the MASTER accepted in it, 0: none */
+	size_t n_term_master;
+	struct role_prop *role_props;
+	size_t n_role_props, cap_role_props;
 };
 
 void check_init(struct sim *s);
@@ -423,6 +469,16 @@ void check_send(struct sim *s, struct sim_node *n, const struct raft_msg *m);
 void check_leader_durable(struct sim *s, struct sim_node *n, uint64_t term);
 void check_after_event(struct sim *s, struct sim_node *touched);
 bool check_liveness(struct sim *s);
+/* fsm_agreement: n's fsm after applying (or restoring) is the one every
+ * member holds at that index. */
+void check_fsm_state(struct sim *s, struct sim_node *n, const char *where);
+void check_fsm_before(const struct sim_node *n, const struct raft_entry *e, struct fsm_pre *pre);
+/* one_master_per_term, master_only_by_rule: the fsm's verdict on e. */
+void check_fsm_after(struct sim *s, struct sim_node *n, const struct raft_entry *e,
+		     const struct fsm_pre *pre, const struct fsm_result *res);
+/* role.c proposed m at index/term from n's current fsm. */
+void check_role_proposed(struct sim *s, struct sim_node *n, uint64_t index, uint64_t term,
+			 const struct duet_master *m);
 
 /* ---- trace (trace.c) ----------------------------------------------------- */
 
@@ -451,7 +507,10 @@ enum trace_kind {
 	TR_CONFIG,
 	TR_WIPE,
 	TR_REJOIN,
+	TR_DECIDE, /* role.c: sub = enum role_leader_action, or ROLE_TRACE_SYNC */
 };
+
+#define ROLE_TRACE_SYNC 100 /* TR_DECIDE sub: the master-leader proposes SYNC(on) */
 
 /* TR_REJOIN sub-kinds */
 enum rejoin_trace {
@@ -497,6 +556,9 @@ struct sim_stats {
 	uint64_t fsync_failures, tick_spins, sim_ms;
 	uint64_t disk_stalls;
 	uint64_t wipes, rejoins, rejoin_proposals;
+	uint64_t role_masters, role_syncs, role_transfers; /* role.c's proposals and transfers */
+	uint64_t role_transfers_held; /* role.c: a TRANSFER to a node out of touch, held back */
+	uint64_t fsm_masters, fsm_refused; /* MASTER entries applied, entries refused (per index) */
 };
 
 struct sim {

@@ -210,6 +210,18 @@ static void format_rec(const struct trace_rec *r, char *out, size_t cap)
 				 ") incarnation=%" PRIu64,
 				 r->a, r->b, r->c);
 		break;
+	case TR_DECIDE:
+		if (r->sub == ROLE_TRACE_SYNC)
+			snprintf(body, sizeof(body),
+				 "role: propose SYNC(n%u, on) in term %" PRIu64
+				 " -> %s index=%" PRIu64,
+				 r->peer, r->b, sa ? duet_strerror((int)sa) : "ok", r->c);
+		else
+			snprintf(body, sizeof(body),
+				 "role: %s n%u in term %" PRIu64 " -> %s index=%" PRIu64,
+				 role_leader_action_name(r->sub), r->peer, r->b,
+				 sa ? duet_strerror((int)sa) : "ok", r->c);
+		break;
 	default:
 		snprintf(body, sizeof(body), "kind %u", r->kind);
 	}

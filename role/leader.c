@@ -53,6 +53,9 @@ enum role_fact {
 	F_SELF_FAILING = 1u << 11,   /* a critical check fails on this node (committed) */
 	F_STEPPED_DOWN = 1u << 12,   /* the hand-over of this term started already */
 	F_OTHER_SYNC = 1u << 13,     /* the other data node is the synchronous standby */
+	/* role_leader_decide, no master yet */
+	F_OTHER_IN_TOUCH =
+	    1u << 14, /* the other data node acked within 3 heartbeats, holds the commit */
 };
 
 typedef void (*role_fill_fn)(const struct role_leader_in *in, struct role_leader_out *out);
@@ -254,6 +257,15 @@ static void fill_pg_silent(const struct role_leader_in *in, struct role_leader_o
 		pg_err_or_none(in));
 }
 
+static void fill_first_start_primary_gone(const struct role_leader_in *in,
+					  struct role_leader_out *out)
+{
+	set_why(out,
+		"no master yet and the local PostgreSQL is a standby; %s, whose PostgreSQL "
+		"would be the primary, is out of touch: waiting for it",
+		member_name(in, other_data(in)));
+}
+
 static void fill_failover(const struct role_leader_in *in, struct role_leader_out *out)
 {
 	snprintf(out->detail, sizeof out->detail,
@@ -273,12 +285,27 @@ static const struct role_row leader_table[] = {
 	{0,                                                 F_HAS_MASTER | F_PG,       ROLE_LEADER_PROPOSE_MASTER, DUET_MASTER_FIRST_START, fill_first_start_no_pg,       "no master and no PostgreSQL to look at: first start"},
 	{F_PG,                                              F_HAS_MASTER | F_PG_KNOWN, ROLE_LEADER_WAIT,           0,                       fill_no_master_pg_silent,     "no master and the local PostgreSQL does not answer: wait for a probe"},
 	{F_PG | F_PG_KNOWN | F_PG_PRIMARY,                  F_HAS_MASTER,              ROLE_LEADER_PROPOSE_MASTER, DUET_MASTER_FIRST_START, fill_first_start_primary,     "no master and the local PostgreSQL is a primary: first start here"},
-	{F_PG | F_PG_KNOWN,                                 F_HAS_MASTER | F_PG_PRIMARY, ROLE_LEADER_TRANSFER,     0,                       fill_first_start_to_primary,  "no master and the local PostgreSQL is a standby: the other node's is the primary, leadership goes there"},
+	{F_PG | F_PG_KNOWN,                                 F_HAS_MASTER | F_PG_PRIMARY | F_OTHER_IN_TOUCH, ROLE_LEADER_WAIT, 0,      fill_first_start_primary_gone, "no master, the local PostgreSQL is a standby and the other node is out of touch: a transfer to it would fail and, while in flight, refuse every proposal (a rejoin of that node among them: duet-sim seed 507 livelocked)"},
+	{F_PG | F_PG_KNOWN | F_OTHER_IN_TOUCH,              F_HAS_MASTER | F_PG_PRIMARY, ROLE_LEADER_TRANSFER,     0,                       fill_first_start_to_primary,  "no master and the local PostgreSQL is a standby: the other node's is the primary, leadership goes there"},
 	{F_HAS_MASTER,                                      F_SELF_SYNC,               ROLE_LEADER_PROPOSE_MASTER, DUET_MASTER_FAILOVER,    fill_not_sync,                "the master is gone and this node is not SYNC: propose anyway, the fsm refuses and audits it once a term (4.5)"},
 	{F_HAS_MASTER | F_SELF_SYNC | F_PG,                 F_PG_KNOWN,                ROLE_LEADER_WAIT,           0,                       fill_pg_silent,               "the master is gone but the local PostgreSQL does not answer: not taking over yet"},
 	{F_HAS_MASTER | F_SELF_SYNC,                        0,                         ROLE_LEADER_PROPOSE_MASTER, DUET_MASTER_FAILOVER,    fill_failover,                "the master is gone and this node is the synchronous standby: failover"},
 };
 /* clang-format on */
+
+/* The member acked within 3 heartbeats and holds the commit index. */
+static bool in_touch(const struct role_leader_in *in, uint32_t id)
+{
+	const struct raft_status *st = in->raft;
+	for (uint32_t i = 0; i < st->n_peers; i++) {
+		const struct raft_peer_status *peer = &st->peers[i];
+		if (peer->id == id && peer->last_ack_ms &&
+		    in->now_ms - peer->last_ack_ms < in->heartbeat_ms * 3u &&
+		    peer->match_index >= st->commit_index)
+			return true;
+	}
+	return false;
+}
 
 static unsigned leader_facts(const struct role_leader_in *in)
 {
@@ -288,17 +315,13 @@ static unsigned leader_facts(const struct role_leader_in *in)
 	unsigned f = 0;
 	if (master) {
 		f |= F_HAS_MASTER;
-		for (uint32_t i = 0; i < st->n_peers; i++) {
-			const struct raft_peer_status *peer = &st->peers[i];
-			if (peer->id != master || !peer->last_ack_ms)
-				continue;
-			if (in->now_ms - peer->last_ack_ms < in->heartbeat_ms * 3u &&
-			    peer->match_index >= st->commit_index)
-				f |= F_MASTER_IN_TOUCH;
-		}
+		if (in_touch(in, master))
+			f |= F_MASTER_IN_TOUCH;
 		if (role_check_failing(in->fsm, master))
 			f |= F_MASTER_FAILING;
 	}
+	if (in_touch(in, other_data(in)))
+		f |= F_OTHER_IN_TOUCH;
 	if (fsm_role_of(in->fsm, in->self_id) == FSM_ROLE_SYNC_STANDBY)
 		f |= F_SELF_SYNC;
 	if (in->fsm->maintenance)

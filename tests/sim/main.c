@@ -106,7 +106,6 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
 	a->role_masters += b->role_masters;
 	a->role_syncs += b->role_syncs;
 	a->role_transfers += b->role_transfers;
-	a->role_transfers_held += b->role_transfers_held;
 	a->fsm_masters += b->fsm_masters;
 	a->fsm_refused += b->fsm_refused;
 }
@@ -198,23 +197,22 @@ int main(int argc, char **argv)
 			break;
 	}
 	double secs = elapsed_s(&t0);
-	printf(
-	    "totals: steps=%" PRIu64 " simulated=%" PRIu64 "s elections=%" PRIu64
-	    " leader_changes=%" PRIu64 " crashes=%" PRIu64 " restarts=%" PRIu64 " pauses=%" PRIu64
-	    " partitions=%" PRIu64 " snapshots_taken=%" PRIu64 " snapshots_installed=%" PRIu64
-	    " commits=%" PRIu64 " transfers=%" PRIu64 " msgs=%" PRIu64 " dropped=%" PRIu64
-	    " duplicated=%" PRIu64 " corrupted=%" PRIu64 " persists=%" PRIu64
-	    " fsync_failures=%" PRIu64 " tick_spins=%" PRIu64 " wipes=%" PRIu64 " rejoins=%" PRIu64
-	    " rejoin_proposals=%" PRIu64 " disk_stalls=%" PRIu64 " role_masters=%" PRIu64
-	    " role_syncs=%" PRIu64 " role_transfers=%" PRIu64 " role_transfers_held=%" PRIu64
-	    " fsm_masters=%" PRIu64 " fsm_refused=%" PRIu64 "\n",
-	    total.steps, total.sim_ms / 1000, total.elections, total.leader_terms, total.crashes,
-	    total.restarts, total.pauses, total.partitions, total.snapshots_taken,
-	    total.snapshots_installed, total.commits, total.transfers, total.msgs_sent,
-	    total.msgs_dropped, total.msgs_duplicated, total.msgs_corrupted, total.persists,
-	    total.fsync_failures, total.tick_spins, total.wipes, total.rejoins,
-	    total.rejoin_proposals, total.disk_stalls, total.role_masters, total.role_syncs,
-	    total.role_transfers, total.role_transfers_held, total.fsm_masters, total.fsm_refused);
+	printf("totals: steps=%" PRIu64 " simulated=%" PRIu64 "s elections=%" PRIu64
+	       " leader_changes=%" PRIu64 " crashes=%" PRIu64 " restarts=%" PRIu64
+	       " pauses=%" PRIu64 " partitions=%" PRIu64 " snapshots_taken=%" PRIu64
+	       " snapshots_installed=%" PRIu64 " commits=%" PRIu64 " transfers=%" PRIu64
+	       " msgs=%" PRIu64 " dropped=%" PRIu64 " duplicated=%" PRIu64 " corrupted=%" PRIu64
+	       " persists=%" PRIu64 " fsync_failures=%" PRIu64 " tick_spins=%" PRIu64
+	       " wipes=%" PRIu64 " rejoins=%" PRIu64 " rejoin_proposals=%" PRIu64
+	       " disk_stalls=%" PRIu64 " role_masters=%" PRIu64 " role_syncs=%" PRIu64
+	       " role_transfers=%" PRIu64 " fsm_masters=%" PRIu64 " fsm_refused=%" PRIu64 "\n",
+	       total.steps, total.sim_ms / 1000, total.elections, total.leader_terms, total.crashes,
+	       total.restarts, total.pauses, total.partitions, total.snapshots_taken,
+	       total.snapshots_installed, total.commits, total.transfers, total.msgs_sent,
+	       total.msgs_dropped, total.msgs_duplicated, total.msgs_corrupted, total.persists,
+	       total.fsync_failures, total.tick_spins, total.wipes, total.rejoins,
+	       total.rejoin_proposals, total.disk_stalls, total.role_masters, total.role_syncs,
+	       total.role_transfers, total.fsm_masters, total.fsm_refused);
 	printf("elapsed: %.2f s (%.1f seeds/s)\n", secs, secs > 0 ? (double)ran / secs : 0.0);
 	if (ran == 1)
 		printf("digest: %016" PRIx64 "\n", digest);

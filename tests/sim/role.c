@@ -78,18 +78,6 @@ static void transfer(struct sim *s, struct sim_node *n, const struct raft_status
 {
 	if (n->transfer_at_ms && now - n->transfer_at_ms < ROLE_TRANSFER_GAP_MS)
 		return;
-	/* Not as duetd: ctl_transfer() hands leadership to the node whose
-	 * PostgreSQL is the primary even when that node is down, and a
-	 * transfer in flight refuses every proposal (DUET_EBUSY) until it
-	 * times out; the leader is elected again, transfers again, and a
-	 * rejoin of that very node never commits (seen in 7 of 2000 seeds:
-	 * first start never done, node 1 wiped). role/'s TRANSFER row has no
-	 * "the target is in touch" fact; until it has, the simulator holds
-	 * such a transfer back and counts it (role_transfers_held). */
-	if (out->action == ROLE_LEADER_TRANSFER && !peer_in_touch(s, st, out->to, now)) {
-		s->stats.role_transfers_held++;
-		return;
-	}
 	n->transfer_at_ms = now;
 	int rc = raft_transfer(n->r, now, out->to);
 	trace_add(s, TR_DECIDE, n->id, out->to, (uint8_t)out->action, (uint64_t)(int64_t)rc,

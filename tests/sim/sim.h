@@ -557,7 +557,6 @@ struct sim_stats {
 	uint64_t disk_stalls;
 	uint64_t wipes, rejoins, rejoin_proposals;
 	uint64_t role_masters, role_syncs, role_transfers; /* role.c's proposals and transfers */
-	uint64_t role_transfers_held; /* role.c: a TRANSFER to a node out of touch, held back */
 	uint64_t fsm_masters, fsm_refused; /* MASTER entries applied, entries refused (per index) */
 };
 

@@ -263,11 +263,28 @@ Test(leader, first_start_with_a_primary_proposes)
 Test(leader, first_start_with_a_standby_passes_leadership_on)
 {
 	no_master_yet();
+	rx_heard(&r, 1, 0);
 	decide();
 	expect(ROLE_LEADER_TRANSFER);
 	cr_assert_eq(r.out.to, 1);
 	cr_assert_str_eq(r.out.transfer_why, "first start, its PostgreSQL is the primary");
 	expect_why("no master yet and the local PostgreSQL is a standby: leadership goes to node1");
+}
+
+/* duet-sim seed 507: no master ever named, node 1 (its PostgreSQL the
+ * primary) wiped and down. Transferring to it failed, and every transfer
+ * in flight refused the proposals, node 1's rejoin among them: a livelock.
+ * A node out of touch is waited for, not handed leadership. */
+Test(leader, first_start_does_not_pass_leadership_to_a_node_out_of_touch)
+{
+	no_master_yet();
+	decide();
+	expect(ROLE_LEADER_WAIT);
+	expect_why("no master yet and the local PostgreSQL is a standby; node1, whose "
+		   "PostgreSQL would be the primary, is out of touch: waiting for it");
+	rx_heard(&r, 1, 10000); /* heard, but 10 s ago */
+	decide();
+	expect(ROLE_LEADER_WAIT);
 }
 
 /* ---- the master is gone --------------------------------------------------- */

@@ -9,6 +9,11 @@
 #ifndef DUETCTL_COMMANDS_H
 #define DUETCTL_COMMANDS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
 enum {
 	DUETCTL_OK = 0,
 	DUETCTL_FAILED = 1,
@@ -36,21 +41,20 @@ void cmd_rejoin_help(void);
 /* status.c: the admin socket to ask: *sock if set, else the config's
  * admin_socket (errors printed; returns DUETCTL_OK, _USAGE or _FAILED). */
 int duetctl_admin_socket(const char *cmd, const char *config, const char **sock);
-/* status.c: one request line to an admin socket, the response line
- * (malloc'd), or NULL with a sentence in err. duetctl_ask waits at most
- * STATUS_TIMEOUT_S seconds for it, duetctl_ask_wait timeout_s. */
-char *duetctl_ask(const char *path, const char *req, char *err, size_t errlen);
-char *duetctl_ask_wait(const char *path, const char *req, unsigned timeout_s, char *err,
-		       size_t errlen);
 /* promote.c: who runs an operator command, "user@host" cut to cap - 1 bytes
  * (an OPERATOR entry keeps 31: pass cap 32). */
 void duetctl_operator_who(char *who, size_t cap);
-/* promote.c: appends s to out[cap] as a JSON string body (quotes and
- * backslashes escaped, control characters dropped, cut to fit). */
-void duetctl_json_body(char *out, size_t cap, const char *s);
-/* The string value of the first "key":"..." in s (from a daemon's status
- * document) into out, "" if absent; escapes read as the escaped character. */
-void duetctl_json_text(const char *s, const char *key, char *out, size_t cap);
+/* promote.c: the request {"cmd":cmd, <fields>, "who":.., "why":..} for an
+ * operator command, keys in that order (the daemon's parser wants them so);
+ * NULL with a sentence in err when why is not valid UTF-8. fields is a
+ * json_pack() object format of the keys that go before who and why, with
+ * their values after it. The caller owns the result. */
+json_t *duetctl_operator_request(const char *cmd, const char *why, char *err, size_t errlen,
+				 const char *fields, ...);
+/* promote.c: prints, after the daemon refused an operator request, why a
+ * --why holding newlines or control characters may be the cause: duetd's
+ * request parser takes no escapes but \" and \\ (issue 16). */
+void duetctl_why_hint(const char *cmd, const char *why);
 void cmd_gencerts_help(void);
 
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "doc.h"
 
 /* The daemon answers within its deadline (5 s) plus a tick; wait longer. */
 #define MAINTENANCE_WAIT_S 10
@@ -46,66 +47,42 @@ void cmd_maintenance_help(void)
 	       "  --socket PATH  or a data node's admin socket itself\n"
 	       "  --json         print the daemon's answer as is\n"
 	       "\n"
-	       "Exit status: 0 the state asked for holds, 1 refused or not applied (reason\n"
-	       "printed), 2 usage error.\n");
+	       "Exit status: 0 the state asked for holds, 1 refused, not applied or an answer\n"
+	       "that is not understood (reason printed), 2 usage error (also: --why not\n"
+	       "UTF-8).\n");
 }
 
-/* Prints the "error" string of a daemon answer (escapes \" and \\ undone). */
-static void print_error(const char *answer)
-{
-	const char *e = strstr(answer, "\"error\":\"");
-	if (!e) {
-		fprintf(stderr, "duetctl maintenance: %s\n", answer);
-		return;
-	}
-	fputs("duetctl maintenance: ", stderr);
-	for (const char *p = e + 9; *p && *p != '"'; p++) {
-		if (*p == '\\' && p[1])
-			p++;
-		fputc(*p, stderr);
-	}
-	fputc('\n', stderr);
-}
+#define WHAT "maintenance reply"
 
-/* The text of the string value of "key" in s, escapes kept, or "" when
- * absent or not a string. */
-static const char *string_of(const char *s, const char *key, char *out, size_t cap)
+/* The answer of a daemon that applied (or already had) the state asked
+ * for: {"ok":true,"changed":..,"maintenance":{"since_index":..,"who":..,
+ * "why":..}} (who and why null when the entry is not the last OPERATOR
+ * one). Returns -1 with err naming a missing key. */
+static int print_answer(const json_t *answer, bool on, char *err, size_t errlen)
 {
-	char pat[32];
-	snprintf(pat, sizeof pat, "\"%s\":\"", key);
-	const char *p = strstr(s, pat);
-	size_t i = 0;
-	if (p) {
-		for (p += strlen(pat); *p && *p != '"' && i + 2 < cap; p++) {
-			if (*p == '\\' && p[1])
-				out[i++] = *p++;
-			out[i++] = *p;
-		}
-	}
-	out[i] = 0;
-	return out;
-}
-
-static void print_answer(const char *answer, bool on)
-{
-	char who[64], why[2 * WHY_MAX_BYTES + 2];
-	const char *since = strstr(answer, "\"since_index\":");
-	unsigned long long index = since ? strtoull(since + 14, NULL, 10) : 0;
-	string_of(answer, "who", who, sizeof who);
-	string_of(answer, "why", why, sizeof why);
-	bool changed = strstr(answer, "\"changed\":true") != NULL;
+	int changed;
+	json_t *mt, *jwho, *jwhy;
+	json_int_t index;
+	if (duetctl_doc_unpack(answer, WHAT, "", err, errlen, "{s:b, s:o}", "changed", &changed,
+			       "maintenance", &mt) ||
+	    duetctl_doc_unpack(mt, WHAT, ".maintenance", err, errlen, "{s:I, s:o, s:o}",
+			       "since_index", &index, "who", &jwho, "why", &jwhy))
+		return -1;
+	const char *who = json_is_string(jwho) ? json_string_value(jwho) : "";
+	const char *why = json_is_string(jwhy) ? json_string_value(jwhy) : "";
 	if (changed)
-		printf("maintenance %s (entry %llu, by %s: %s): %s\n", on ? "on" : "off", index,
-		       who[0] ? who : "?", why,
+		printf("maintenance %s (entry %lld, by %s: %s): %s\n", on ? "on" : "off",
+		       (long long)index, who[0] ? who : "?", why,
 		       on ? "no automatic failover until duetctl maintenance off"
 			  : "automatic failover resumed");
 	else if (who[0])
-		printf("maintenance was already %s since entry %llu (by %s: %s); nothing "
+		printf("maintenance was already %s since entry %lld (by %s: %s); nothing "
 		       "recorded\n",
-		       on ? "on" : "off", index, who, why);
+		       on ? "on" : "off", (long long)index, who, why);
 	else
 		printf("maintenance was already %s%s; nothing recorded\n", on ? "on" : "off",
 		       index ? " (who and why: duetctl log --type OPERATOR)" : "");
+	return 0;
 }
 
 int cmd_maintenance(int argc, char **argv)
@@ -143,29 +120,38 @@ int cmd_maintenance(int argc, char **argv)
 	if (src)
 		return src;
 	bool on = strcmp(state, "on") == 0;
-	char who[32]; /* DUET_NAME_MAX: the OPERATOR entry keeps 31 bytes */
-	duetctl_operator_who(who, sizeof who);
-	/* "on" first: the daemon's parser takes the first "on" key it finds */
-	char req[2 * WHY_MAX_BYTES + 256];
-	snprintf(req, sizeof req, "{\"cmd\":\"maintenance\",\"on\":%s,\"who\":\"",
-		 on ? "true" : "false");
-	duetctl_json_body(req, sizeof req - 40, who);
-	strcat(req, "\",\"why\":\"");
-	duetctl_json_body(req, sizeof req - 8, why);
-	strcat(req, "\"}\n");
 	char err[512] = "";
-	char *answer = duetctl_ask_wait(sock, req, MAINTENANCE_WAIT_S, err, sizeof err);
-	if (!answer) {
+	/* "on" before who and why: the daemon's parser takes the first "on" */
+	json_t *req =
+	    duetctl_operator_request("maintenance", why, err, sizeof err, "{s:b}", "on", on);
+	if (!req) {
+		fprintf(stderr, "duetctl maintenance: %s\n", err);
+		return DUETCTL_USAGE;
+	}
+	struct duetctl_reply reply;
+	int arc = duetctl_doc_ask(sock, req, MAINTENANCE_WAIT_S, WHAT, &reply, err, sizeof err);
+	json_decref(req);
+	if (arc != DUETCTL_DOC_OK) {
 		fprintf(stderr, "duetctl maintenance: %s\n", err);
 		return DUETCTL_FAILED;
 	}
-	bool ok = strncmp(answer, "{\"ok\":true", 10) == 0;
+	int ok = 0;
+	if (duetctl_doc_unpack(reply.doc, WHAT, "", err, sizeof err, "{s:b}", "ok", &ok)) {
+		fprintf(stderr, "duetctl maintenance: %s\n", err);
+		duetctl_reply_free(&reply);
+		return DUETCTL_FAILED;
+	}
 	if (json)
-		printf("%s\n", answer);
-	else if (ok)
-		print_answer(answer, on);
-	if (!ok)
-		print_error(answer);
-	free(answer);
+		printf("%s\n", reply.text);
+	else if (ok && print_answer(reply.doc, on, err, sizeof err) != 0) {
+		fprintf(stderr, "duetctl maintenance: %s\n", err);
+		ok = 0;
+	}
+	if (!ok && !err[0]) {
+		const char *derr = duetctl_doc_error(reply.doc);
+		fprintf(stderr, "duetctl maintenance: %s\n", derr ? derr : reply.text);
+		duetctl_why_hint("maintenance", why);
+	}
+	duetctl_reply_free(&reply);
 	return ok ? DUETCTL_OK : DUETCTL_FAILED;
 }

@@ -8,6 +8,7 @@
  * flag says the person knows.
  */
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "doc.h"
 
 void cmd_promote_help(void)
 {
@@ -37,32 +39,59 @@ void cmd_promote_help(void)
 	       "Exit status: 0 proposed, 1 refused (reason printed), 2 usage error.\n");
 }
 
-void duetctl_json_body(char *out, size_t cap, const char *s)
+json_t *duetctl_operator_request(const char *cmd, const char *why, char *err, size_t errlen,
+				 const char *fields, ...)
 {
-	size_t n = strlen(out);
-	for (; *s && n + 3 < cap; s++) {
-		if ((unsigned char)*s < 0x20)
-			continue;
-		if (*s == '"' || *s == '\\')
-			out[n++] = '\\';
-		out[n++] = *s;
+	char who[32]; /* DUET_NAME_MAX: the OPERATOR entry keeps 31 bytes */
+	duetctl_operator_who(who, sizeof who);
+	json_t *jwhy = json_string(why);
+	if (!jwhy) {
+		snprintf(err, errlen, "--why is not valid UTF-8");
+		return NULL;
 	}
-	out[n] = 0;
+	json_error_t je;
+	va_list ap;
+	va_start(ap, fields);
+	json_t *extra = json_vpack_ex(&je, 0, fields, ap);
+	va_end(ap);
+	if (!extra) {
+		json_decref(jwhy);
+		snprintf(err, errlen, "cannot build the request: %s", je.text);
+		return NULL;
+	}
+	/* json_pack keeps the keys in the order written: cmd, fields, who, why */
+	json_t *req = json_pack_ex(&je, 0, "{s:s}", "cmd", cmd);
+	const char *key;
+	json_t *v;
+	if (req)
+		json_object_foreach(extra, key, v) json_object_set(req, key, v);
+	json_decref(extra);
+	if (!req) {
+		json_decref(jwhy);
+		snprintf(err, errlen, "cannot build the request: %s", je.text);
+		return NULL;
+	}
+	int bad = json_object_set_new(req, "who", json_string(who));
+	bad |= json_object_set_new(req, "why", jwhy);
+	if (bad) {
+		json_decref(req);
+		snprintf(err, errlen, "cannot build the request: user@host '%s' is not UTF-8", who);
+		return NULL;
+	}
+	return req;
 }
 
-void duetctl_json_text(const char *s, const char *key, char *out, size_t cap)
+void duetctl_why_hint(const char *cmd, const char *why)
 {
-	char pat[48];
-	snprintf(pat, sizeof pat, "\"%s\":\"", key);
-	const char *p = strstr(s, pat);
-	size_t i = 0;
-	if (p)
-		for (p += strlen(pat); *p && *p != '"' && i + 1 < cap; p++) {
-			if (*p == '\\' && p[1])
-				p++; /* \" and \\ as the character; \n and \uXXXX as a letter */
-			out[i++] = *p;
+	for (const unsigned char *p = (const unsigned char *)why; *p; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			fprintf(stderr,
+				"duetctl %s: note: --why holds a newline or another control "
+				"character; this daemon's request parser refuses them (issue 16): "
+				"leave them out\n",
+				cmd);
+			return;
 		}
-	out[i] = 0;
 }
 
 void duetctl_operator_who(char *who, size_t cap)
@@ -102,33 +131,38 @@ int cmd_promote(int argc, char **argv)
 	int src = duetctl_admin_socket("promote", config, &sock);
 	if (src)
 		return src;
-	char who[32];
-	duetctl_operator_who(who, sizeof who);
-	char req[1024] = "{\"cmd\":\"promote\",\"accept_data_loss\":1,\"who\":\"";
-	duetctl_json_body(req, sizeof req - 40, who);
-	strcat(req, "\",\"why\":\"");
-	duetctl_json_body(req, sizeof req - 8, why);
-	strcat(req, "\"}\n");
 	char err[512] = "";
-	char *answer = duetctl_ask(sock, req, err, sizeof err);
-	if (!answer) {
+	json_t *req = duetctl_operator_request("promote", why, err, sizeof err, "{s:i}",
+					       "accept_data_loss", 1);
+	if (!req) {
+		fprintf(stderr, "duetctl promote: %s\n", err);
+		return DUETCTL_USAGE;
+	}
+	struct duetctl_reply reply;
+	int arc = duetctl_doc_ask(sock, req, DUETCTL_ASK_TIMEOUT_S, "promote reply", &reply, err,
+				  sizeof err);
+	json_decref(req);
+	if (arc != DUETCTL_DOC_OK) {
 		fprintf(stderr, "duetctl promote: %s\n", err);
 		return DUETCTL_FAILED;
 	}
-	bool ok = strstr(answer, "\"ok\":true") != NULL;
+	int ok = 0;
+	if (duetctl_doc_unpack(reply.doc, "promote reply", "", err, sizeof err, "{s:b}", "ok",
+			       &ok)) {
+		fprintf(stderr, "duetctl promote: %s\n", err);
+		duetctl_reply_free(&reply);
+		return DUETCTL_FAILED;
+	}
+	const char *derr = duetctl_doc_error(reply.doc);
 	if (json) {
-		printf("%s\n", answer);
+		printf("%s\n", reply.text);
 	} else if (ok) {
 		printf("forced promotion proposed: OPERATOR and MASTER entries; follow it with "
 		       "duetctl status / duetctl log --follow\n");
 	} else {
-		const char *e = strstr(answer, "\"error\":\"");
-		const char *end = e ? strstr(e + 9, "\"}") : NULL;
-		if (e && end)
-			fprintf(stderr, "duetctl promote: %.*s\n", (int)(end - e - 9), e + 9);
-		else
-			fprintf(stderr, "duetctl promote: %s\n", answer);
+		fprintf(stderr, "duetctl promote: %s\n", derr ? derr : reply.text);
+		duetctl_why_hint("promote", why);
 	}
-	free(answer);
+	duetctl_reply_free(&reply);
 	return ok ? DUETCTL_OK : DUETCTL_FAILED;
 }

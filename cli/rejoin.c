@@ -34,6 +34,7 @@
 #include <libpq-fe.h>
 
 #include "commands.h"
+#include "doc.h"
 #include "duet/config.h"
 
 #define WHY_MAX_BYTES 511
@@ -66,7 +67,8 @@ void cmd_rejoin_help(void)
 	       "                    goes on after it\n"
 	       "  --json            no progress lines; print the daemon's final status\n"
 	       "\n"
-	       "Exit status: 0 rejoined, 1 refused or not done in time, 2 usage error.\n");
+	       "Exit status: 0 rejoined, 1 refused, not done in time or a daemon answer that\n"
+	       "is not understood (the missing key named), 2 usage error.\n");
 }
 
 static int write_marker(const char *path, const char *who, const char *why)
@@ -86,13 +88,56 @@ static int write_marker(const char *path, const char *who, const char *why)
 	return rc;
 }
 
-/* The integer after "key": in s, or 0. */
-static unsigned long long num_of(const char *s, const char *key)
+#define WHAT "status reply"
+
+/* What steps 1 and 2 follow in a status document. Strings point into it. */
+struct rejoin_view {
+	json_int_t incarnation, commit_index, last_index, asked, view_incarnation;
+	const char *state, *answer;
+};
+
+static int read_rejoin(const json_t *st, struct rejoin_view *v, char *err, size_t errlen)
 {
-	char pat[48];
-	snprintf(pat, sizeof pat, "\"%s\":", key);
-	const char *p = strstr(s, pat);
-	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+	json_t *rj;
+	if (duetctl_doc_unpack(st, WHAT, "", err, errlen, "{s:I, s:I, s:I, s:o}", "incarnation",
+			       &v->incarnation, "commit_index", &v->commit_index, "last_index",
+			       &v->last_index, "rejoin", &rj))
+		return -1;
+	return duetctl_doc_unpack(rj, WHAT, ".rejoin", err, errlen, "{s:s, s:s, s:I, s:I}", "state",
+				  &v->state, "answer", &v->answer, "asked", &v->asked,
+				  "view_incarnation", &v->view_incarnation);
+}
+
+/* What steps 3 and 4 follow: the PostgreSQL rebuild (.pg_rebuild). */
+struct rebuild_view {
+	const char *state, *method, *step, *error, *detail;
+	json_int_t elapsed_ms, state_ms, percent, bytes_done, bytes_total;
+};
+
+static int read_rebuild(const json_t *rb, struct rebuild_view *v, char *err, size_t errlen)
+{
+	return duetctl_doc_unpack(rb, WHAT, ".pg_rebuild", err, errlen,
+				  "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "state",
+				  &v->state, "method", &v->method, "step", &v->step, "error",
+				  &v->error, "detail", &v->detail, "elapsed_ms", &v->elapsed_ms,
+				  "state_ms", &v->state_ms, "percent", &v->percent, "bytes_done",
+				  &v->bytes_done, "bytes_total", &v->bytes_total);
+}
+
+/* Asks for the status: DUETCTL_DOC_OK with *out filled, or another
+ * duetctl_doc_rc with err. */
+static int ask_status(const char *sock, struct duetctl_reply *out, char *err, size_t errlen)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "status");
+	if (!req) {
+		snprintf(err, errlen, "out of memory");
+		out->text = NULL;
+		out->doc = NULL;
+		return DUETCTL_DOC_UNREACHABLE;
+	}
+	int rc = duetctl_doc_ask(sock, req, DUETCTL_ASK_TIMEOUT_S, WHAT, out, err, errlen);
+	json_decref(req);
+	return rc;
 }
 
 static int start_daemon(const char *cmd)
@@ -161,48 +206,53 @@ static void human_bytes(unsigned long long b, char *out, size_t cap)
 }
 
 /* Steps 1 and 2: the new incarnation, recorded in the member's own log.
- * Returns DUETCTL_OK, or DUETCTL_FAILED after the deadline; *st_out gets
- * the last status (caller frees). */
+ * Returns DUETCTL_OK, or DUETCTL_FAILED after the deadline or on a reply
+ * that is not a status document; *st_out gets the last status (caller
+ * frees). */
 static int wait_incarnation(const char *sock, const char *marker, time_t deadline, bool tty,
-			    char **st_out)
+			    struct duetctl_reply *st_out)
 {
 	char last[512] = "";
 	time_t asking_since = 0;
 	bool hinted = false;
 	while (time(NULL) < deadline) {
 		char err[512] = "";
-		char *st = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
+		struct duetctl_reply st;
+		struct rejoin_view v;
+		int arc = ask_status(sock, &st, err, sizeof err);
+		if (arc == DUETCTL_DOC_OK && read_rejoin(st.doc, &v, err, sizeof err) != 0)
+			arc = DUETCTL_DOC_BAD_REPLY;
+		if (arc == DUETCTL_DOC_BAD_REPLY) {
+			progress_end(tty, last);
+			fprintf(stderr, "duetctl rejoin: %s\n", err);
+			duetctl_reply_free(&st);
+			return DUETCTL_FAILED;
+		}
 		char line[512];
-		if (!st) {
+		if (arc != DUETCTL_DOC_OK) {
 			snprintf(line, sizeof line,
 				 "step 1/4: waiting for the daemon's admin socket %s", sock);
 		} else {
-			const char *rj = strstr(st, "\"rejoin\":{");
-			char state[32] = "", answer[256] = "";
-			if (rj) {
-				duetctl_json_text(rj, "state", state, sizeof state);
-				duetctl_json_text(rj, "answer", answer, sizeof answer);
-			}
-			unsigned long long inc = num_of(st, "incarnation");
-			unsigned long long view = rj ? num_of(rj, "view_incarnation") : 0;
+			unsigned long long inc = (unsigned long long)v.incarnation;
+			unsigned long long view = (unsigned long long)v.view_incarnation;
 			/* "none": a daemon restarted after its rejoin (marker gone) */
-			bool done = strcmp(state, "rejoined") == 0 ||
-				    (strcmp(state, "none") == 0 && inc > 1 && view == inc &&
+			bool done = strcmp(v.state, "rejoined") == 0 ||
+				    (strcmp(v.state, "none") == 0 && inc > 1 && view == inc &&
 				     access(marker, F_OK) != 0);
 			if (done) {
 				progress_end(tty, last);
 				printf(
 				    "step 2/4: rejoined under incarnation %llu, recorded in this "
-				    "member's own log at commit %llu; it votes again\n",
-				    inc, num_of(st, "commit_index"));
+				    "member's own log at commit %lld; it votes again\n",
+				    inc, (long long)v.commit_index);
 				fflush(stdout);
 				*st_out = st;
 				return DUETCTL_OK;
 			}
-			if (strcmp(state, "waiting_for_leader") == 0 && !asking_since)
+			bool asking = strcmp(v.state, "waiting_for_leader") == 0;
+			if (asking && !asking_since)
 				asking_since = time(NULL);
-			if (asking_since && !hinted && time(NULL) - asking_since >= 15 &&
-			    strcmp(state, "waiting_for_leader") == 0) {
+			if (asking_since && !hinted && time(NULL) - asking_since >= 15 && asking) {
 				hinted = true;
 				progress_end(tty, last);
 				last[0] = 0;
@@ -210,20 +260,18 @@ static int wait_incarnation(const char *sock, const char *marker, time_t deadlin
 				       "down or without a quorum (duetctl status on them); still "
 				       "asking\n");
 			}
-			if (strcmp(state, "waiting_for_leader") == 0)
+			if (asking)
 				snprintf(line, sizeof line,
-					 "step 1/4: asking the leader for a new incarnation (%llu "
+					 "step 1/4: asking the leader for a new incarnation (%lld "
 					 "asks)%s%s",
-					 rj ? num_of(rj, "asked") : 0, answer[0] ? ": " : "",
-					 answer);
+					 (long long)v.asked, v.answer[0] ? ": " : "", v.answer);
 			else
 				snprintf(
 				    line, sizeof line,
 				    "step 2/4: incarnation %llu stored; catching up: log index "
-				    "%llu, leader commit %llu, own view has incarnation %llu",
-				    inc, num_of(st, "last_index"), num_of(st, "commit_index"),
-				    view);
-			free(st);
+				    "%lld, leader commit %lld, own view has incarnation %llu",
+				    inc, (long long)v.last_index, (long long)v.commit_index, view);
+			duetctl_reply_free(&st);
 		}
 		progress(tty, line, last, sizeof last);
 		usleep(100 * 1000);
@@ -244,56 +292,57 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 	char last[512] = "";
 	while (time(NULL) < deadline) {
 		char err[512] = "";
-		char *st = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
-		if (!st) {
+		struct duetctl_reply st;
+		int arc = ask_status(sock, &st, err, sizeof err);
+		if (arc != DUETCTL_DOC_OK) {
 			progress_end(tty, last);
-			fprintf(stderr, "duetctl rejoin: the daemon stopped answering (%s)\n", err);
+			if (arc == DUETCTL_DOC_UNREACHABLE)
+				fprintf(stderr,
+					"duetctl rejoin: the daemon stopped answering (%s)\n", err);
+			else
+				fprintf(stderr, "duetctl rejoin: %s\n", err);
 			return DUETCTL_FAILED;
 		}
-		const char *rb = strstr(st, "\"pg_rebuild\":{");
+		const json_t *rb = duetctl_doc_object(st.doc, "pg_rebuild");
 		if (!rb) {
-			free(st);
+			duetctl_reply_free(&st);
 			break;
 		}
-		char state[32] = "", method[32] = "", step[256] = "", error[512] = "",
-		     detail[512] = "";
-		duetctl_json_text(rb, "state", state, sizeof state);
-		duetctl_json_text(rb, "method", method, sizeof method);
-		duetctl_json_text(rb, "step", step, sizeof step);
-		duetctl_json_text(rb, "error", error, sizeof error);
-		duetctl_json_text(rb, "detail", detail, sizeof detail);
-		unsigned long long elapsed = num_of(rb, "elapsed_ms");
-		unsigned long long in_state = num_of(rb, "state_ms");
-		if (strcmp(state, "done") == 0) {
+		struct rebuild_view v;
+		if (read_rebuild(rb, &v, err, sizeof err) != 0) {
+			progress_end(tty, last);
+			fprintf(stderr, "duetctl rejoin: %s\n", err);
+			duetctl_reply_free(&st);
+			return DUETCTL_FAILED;
+		}
+		if (strcmp(v.state, "done") == 0) {
 			progress_end(tty, last);
 			if (json)
-				printf("%s\n", st);
+				printf("%s\n", st.text);
 			else
 				printf(
 				    "step 4/4: a synchronous standby again (PostgreSQL: %s, %.1f "
 				    "s)%s%s\n",
-				    method, (double)elapsed / 1000.0, detail[0] ? "; " : "",
-				    detail);
-			free(st);
+				    v.method, (double)v.elapsed_ms / 1000.0,
+				    v.detail[0] ? "; " : "", v.detail);
+			duetctl_reply_free(&st);
 			return DUETCTL_OK;
 		}
-		if (strcmp(state, "failed") == 0) {
+		if (strcmp(v.state, "failed") == 0) {
 			progress_end(tty, last);
 			fprintf(stderr, "duetctl rejoin: the PostgreSQL rebuild failed: %s\n",
-				error);
-			free(st);
+				v.error);
+			duetctl_reply_free(&st);
 			return DUETCTL_FAILED;
 		}
 		char line[512];
-		if (strcmp(state, "rewind") == 0 || strcmp(state, "basebackup") == 0) {
-			/* percent is a number that may be -1: read it by hand */
-			const char *pp = strstr(rb, "\"percent\":");
-			int pct = pp ? atoi(pp + 10) : -1;
-			unsigned long long done = num_of(rb, "bytes_done"),
-					   total = num_of(rb, "bytes_total");
+		if (strcmp(v.state, "rewind") == 0 || strcmp(v.state, "basebackup") == 0) {
+			/* percent is -1 while the total is not known */
+			long long pct = v.percent;
+			unsigned long long in_state = (unsigned long long)v.state_ms;
 			char d[32], t[32], eta[48] = "";
-			human_bytes(done, d, sizeof d);
-			human_bytes(total, t, sizeof t);
+			human_bytes((unsigned long long)v.bytes_done, d, sizeof d);
+			human_bytes((unsigned long long)v.bytes_total, t, sizeof t);
 			if (pct > 0 && pct < 100 && in_state > 0) {
 				unsigned long long left =
 				    in_state * (100u - (unsigned)pct) / (unsigned)pct / 1000u;
@@ -301,24 +350,24 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 					 left % 60);
 			}
 			if (pct >= 0)
-				snprintf(line, sizeof line, "step 3/4: %s: %s of %s (%d%%)%s",
-					 state, d, t, pct, eta);
+				snprintf(line, sizeof line, "step 3/4: %s: %s of %s (%lld%%)%s",
+					 v.state, d, t, pct, eta);
 			else
-				snprintf(line, sizeof line, "step 3/4: %s: %s", state,
-					 step[0] ? step : "starting");
-		} else if (strcmp(state, "waiting_sync") == 0) {
+				snprintf(line, sizeof line, "step 3/4: %s: %s", v.state,
+					 v.step[0] ? v.step : "starting");
+		} else if (strcmp(v.state, "waiting_sync") == 0) {
 			snprintf(line, sizeof line, "step 4/4: %s",
-				 step[0] ? step : "waiting for SYNC on");
+				 v.step[0] ? v.step : "waiting for SYNC on");
 		} else {
-			snprintf(line, sizeof line, "step 3/4: PostgreSQL: %s%s%s", state,
-				 step[0] ? ": " : "", step);
+			snprintf(line, sizeof line, "step 3/4: PostgreSQL: %s%s%s", v.state,
+				 v.step[0] ? ": " : "", v.step);
 		}
-		if (error[0] && strcmp(state, "stopping") == 0) {
+		if (v.error[0] && strcmp(v.state, "stopping") == 0) {
 			size_t len = strlen(line);
 			snprintf(line + len, sizeof line - len, " (last failure, retrying: %s)",
-				 error);
+				 v.error);
 		}
-		free(st);
+		duetctl_reply_free(&st);
 		progress(tty, line, last, sizeof last);
 		usleep(100 * 1000);
 	}
@@ -338,18 +387,18 @@ static int follow(const char *sock, const char *marker, unsigned timeout_s, bool
 {
 	time_t deadline = time(NULL) + timeout_s;
 	bool tty = !json && isatty(1);
-	char *st = NULL;
+	struct duetctl_reply st;
 	int rc = wait_incarnation(sock, marker, deadline, tty, &st);
 	if (rc != DUETCTL_OK)
 		return rc;
-	bool pg = strstr(st, "\"pg\":{\"managed\":true") != NULL;
+	bool pg = json_is_true(json_object_get(duetctl_doc_object(st.doc, "pg"), "managed"));
 	if (!pg) {
 		if (json)
-			printf("%s\n", st);
-		free(st);
+			printf("%s\n", st.text);
+		duetctl_reply_free(&st);
 		return DUETCTL_OK;
 	}
-	free(st);
+	duetctl_reply_free(&st);
 	return wait_rebuild(sock, deadline, tty, json);
 }
 
@@ -402,17 +451,25 @@ int cmd_rejoin(int argc, char **argv)
 	const char *sock = cfg->admin_socket;
 	char marker[PATH_MAX + 16], aside[PATH_MAX + 64];
 	snprintf(marker, sizeof marker, "%s.rejoin", cfg->data_dir);
-	char *ans = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
-	if (ans) {
+	struct duetctl_reply ans;
+	int arc = ask_status(sock, &ans, err, sizeof err);
+	if (arc == DUETCTL_DOC_BAD_REPLY) {
+		fprintf(stderr,
+			"duetctl rejoin: the admin socket %s answers, but not with a status "
+			"document (%s); is the daemon of %s running?\n",
+			sock, err, cfg->node_name);
+		goto out;
+	}
+	if (arc == DUETCTL_DOC_OK) {
 		/* a rejoin in progress (this command was interrupted): follow it */
 		char rstate[32] = "", bstate[32] = "";
-		const char *rj = strstr(ans, "\"rejoin\":{");
-		const char *rb = strstr(ans, "\"pg_rebuild\":{");
-		if (rj)
-			duetctl_json_text(rj, "state", rstate, sizeof rstate);
-		if (rb)
-			duetctl_json_text(rb, "state", bstate, sizeof bstate);
-		free(ans);
+		const json_t *rj = duetctl_doc_object(ans.doc, "rejoin");
+		const json_t *rb = duetctl_doc_object(ans.doc, "pg_rebuild");
+		const char *r = json_string_value(json_object_get(rj, "state"));
+		const char *b = json_string_value(json_object_get(rb, "state"));
+		snprintf(rstate, sizeof rstate, "%s", r ? r : "");
+		snprintf(bstate, sizeof bstate, "%s", b ? b : "");
+		duetctl_reply_free(&ans);
 		bool busy = strcmp(rstate, "waiting_for_leader") == 0 ||
 			    strcmp(rstate, "catching_up") == 0 ||
 			    (bstate[0] && strcmp(bstate, "idle") != 0 &&

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "doc.h"
 
 void cmd_switchover_help(void)
 {
@@ -42,33 +43,51 @@ void cmd_switchover_help(void)
 	       "  --timeout SECONDS  how long to follow it (default 600)\n"
 	       "  --json             print one JSON object with the outcome\n"
 	       "\n"
-	       "Exit status: 0 done, 1 refused or not done in time, 2 usage error.\n");
+	       "Exit status: 0 done, 1 refused, not done in time or an answer that is not\n"
+	       "understood (the missing key named), 2 usage error (also: --why not UTF-8).\n");
 }
 
-/* The master's name in a status document. */
-static void master_of(const char *st, char *out, size_t cap)
+#define WHAT "status reply"
+
+/* What a switchover follows in a status document: the master's name ("" when
+ * none is known), and the state and detail of the switchover this node runs
+ * (empty on the witness). -1 with err naming a missing key. */
+struct so_view {
+	char master[64];
+	const char *state, *detail;
+};
+
+static int read_view(const json_t *st, struct so_view *v, char *err, size_t errlen)
 {
-	const char *m = strstr(st, "\"master\":{");
-	out[0] = 0;
-	if (m)
-		duetctl_json_text(m, "node", out, cap);
+	json_t *master, *node;
+	v->state = v->detail = "";
+	if (duetctl_doc_unpack(st, WHAT, "", err, errlen, "{s:o}", "master", &master) ||
+	    duetctl_doc_unpack(master, WHAT, ".master", err, errlen, "{s:o}", "node", &node))
+		return -1;
+	snprintf(v->master, sizeof v->master, "%s",
+		 json_is_string(node) ? json_string_value(node) : "");
+	const json_t *so = duetctl_doc_object(st, "switchover");
+	if (so && duetctl_doc_unpack(so, WHAT, ".switchover", err, errlen, "{s:s, s:s}", "state",
+				     &v->state, "detail", &v->detail))
+		return -1;
+	return 0;
 }
 
 /* Member `name` of the status's members list is SYNC and no critical
  * check of it is failing in the log: a standby as before, one a next
  * switchover may pick (its pg check fails while it is rebuilt). */
-static bool member_back(const char *st, const char *name)
+static bool member_back(const json_t *st, const char *name)
 {
-	char pat[80];
-	snprintf(pat, sizeof pat, "\"name\":\"%s\"", name);
-	const char *mem = strstr(st, "\"members\":[");
-	const char *p = mem ? strstr(mem, pat) : NULL;
-	if (!p)
-		return false;
-	const char *end = strchr(p, '}');
-	const char *s = strstr(p, "\"sync\":true");
-	const char *c = strstr(p, "\"critical_failing\":false");
-	return s && c && end && s < end && c < end;
+	size_t i;
+	json_t *m;
+	json_array_foreach(duetctl_doc_array(st, "members"), i, m)
+	{
+		const char *n = json_string_value(json_object_get(m, "name"));
+		if (n && strcmp(n, name) == 0)
+			return json_is_true(json_object_get(m, "sync")) &&
+			       json_is_false(json_object_get(m, "critical_failing"));
+	}
+	return false;
 }
 
 static long long now_ms(void)
@@ -112,42 +131,56 @@ int cmd_switchover(int argc, char **argv)
 	if (src)
 		return src;
 	char err[512] = "";
-	char *st = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
-	if (!st) {
+	json_t *status_req = json_pack("{s:s}", "cmd", "status");
+	struct duetctl_reply st;
+	struct so_view view;
+	int arc = status_req ? duetctl_doc_ask(sock, status_req, DUETCTL_ASK_TIMEOUT_S, WHAT, &st,
+					       err, sizeof err)
+			     : DUETCTL_DOC_UNREACHABLE;
+	if (arc == DUETCTL_DOC_OK && read_view(st.doc, &view, err, sizeof err) != 0)
+		arc = DUETCTL_DOC_BAD_REPLY;
+	if (arc == DUETCTL_DOC_OK)
+		duetctl_reply_free(&st);
+	if (arc != DUETCTL_DOC_OK) {
+		if (!status_req)
+			snprintf(err, sizeof err, "out of memory");
 		fprintf(stderr, "duetctl switchover: %s\n", err);
+		json_decref(status_req);
 		return DUETCTL_FAILED;
 	}
 	char old_master[64];
-	master_of(st, old_master, sizeof old_master);
-	free(st);
+	snprintf(old_master, sizeof old_master, "%s", view.master);
 
-	char who[32];
-	duetctl_operator_who(who, sizeof who);
-	char req[1200] = "{\"cmd\":\"switchover\",\"to\":\"";
-	duetctl_json_body(req, 100, to);
-	strcat(req, "\",\"who\":\"");
-	duetctl_json_body(req, 200, who);
-	strcat(req, "\",\"why\":\"");
-	duetctl_json_body(req, sizeof req - 8, why);
-	strcat(req, "\"}\n");
-	long long t0 = now_ms();
-	char *answer = duetctl_ask(sock, req, err, sizeof err);
-	if (!answer) {
+	json_t *req =
+	    duetctl_operator_request("switchover", why, err, sizeof err, "{s:s}", "to", to);
+	if (!req) {
 		fprintf(stderr, "duetctl switchover: %s\n", err);
+		json_decref(status_req);
+		return DUETCTL_USAGE;
+	}
+	long long t0 = now_ms();
+	struct duetctl_reply answer;
+	arc = duetctl_doc_ask(sock, req, DUETCTL_ASK_TIMEOUT_S, "switchover reply", &answer, err,
+			      sizeof err);
+	json_decref(req);
+	int started = 0;
+	if (arc == DUETCTL_DOC_OK && duetctl_doc_unpack(answer.doc, "switchover reply", "", err,
+							sizeof err, "{s:b}", "ok", &started))
+		arc = DUETCTL_DOC_BAD_REPLY;
+	if (arc != DUETCTL_DOC_OK || !started) {
+		if (arc != DUETCTL_DOC_OK) {
+			fprintf(stderr, "duetctl switchover: %s\n", err);
+		} else {
+			const char *derr = duetctl_doc_error(answer.doc);
+			fprintf(stderr, "duetctl switchover: refused: %s\n",
+				derr ? derr : answer.text);
+			duetctl_why_hint("switchover", why);
+		}
+		duetctl_reply_free(&answer); /* empty unless it was received */
+		json_decref(status_req);
 		return DUETCTL_FAILED;
 	}
-	if (!strstr(answer, "\"ok\":true")) {
-		const char *e = strstr(answer, "\"error\":\"");
-		const char *end = e ? strstr(e + 9, "\"}") : NULL;
-		if (e && end)
-			fprintf(stderr, "duetctl switchover: refused: %.*s\n", (int)(end - e - 9),
-				e + 9);
-		else
-			fprintf(stderr, "duetctl switchover: %s\n", answer);
-		free(answer);
-		return DUETCTL_FAILED;
-	}
-	free(answer);
+	duetctl_reply_free(&answer);
 	if (!json) {
 		printf("switchover from %s asked%s%s: following it\n", old_master,
 		       to[0] ? " to " : "", to);
@@ -158,9 +191,19 @@ int cmd_switchover(int argc, char **argv)
 	char master[64] = "";
 	long long master_ms = -1, sync_ms = -1;
 	while (time(NULL) < deadline) {
-		st = duetctl_ask(sock, "{\"cmd\":\"status\"}\n", err, sizeof err);
-		if (st) {
-			master_of(st, master, sizeof master);
+		arc = duetctl_doc_ask(sock, status_req, DUETCTL_ASK_TIMEOUT_S, WHAT, &st, err,
+				      sizeof err);
+		if (arc == DUETCTL_DOC_OK && read_view(st.doc, &view, err, sizeof err) != 0) {
+			duetctl_reply_free(&st);
+			arc = DUETCTL_DOC_BAD_REPLY;
+		}
+		if (arc == DUETCTL_DOC_BAD_REPLY) {
+			fprintf(stderr, "duetctl switchover: %s\n", err);
+			json_decref(status_req);
+			return DUETCTL_FAILED;
+		}
+		if (arc == DUETCTL_DOC_OK) {
+			snprintf(master, sizeof master, "%s", view.master);
 			if (master_ms < 0 && master[0] && strcmp(master, old_master) != 0) {
 				master_ms = now_ms() - t0;
 				if (!json)
@@ -169,13 +212,13 @@ int cmd_switchover(int argc, char **argv)
 					       master, master_ms, old_master);
 				fflush(stdout);
 				if (!wait_sync) {
-					free(st);
+					duetctl_reply_free(&st);
 					break;
 				}
 			}
-			if (master_ms >= 0 && member_back(st, old_master)) {
+			if (master_ms >= 0 && member_back(st.doc, old_master)) {
 				sync_ms = now_ms() - t0;
-				free(st);
+				duetctl_reply_free(&st);
 				if (!json)
 					printf("%s is a synchronous standby again, its checks "
 					       "passing (%lld ms after the request)\n",
@@ -183,25 +226,30 @@ int cmd_switchover(int argc, char **argv)
 				break;
 			}
 			/* an aborted switchover on the node asked (the old master) */
-			const char *so = strstr(st, "\"switchover\":{");
-			char state[32] = "", detail[256] = "";
-			if (so) {
-				duetctl_json_text(so, "state", state, sizeof state);
-				duetctl_json_text(so, "detail", detail, sizeof detail);
-			}
-			free(st);
-			if (master_ms < 0 && strcmp(state, "aborted") == 0) {
-				fprintf(stderr, "duetctl switchover: %s\n", detail);
+			if (master_ms < 0 && strcmp(view.state, "aborted") == 0) {
+				fprintf(stderr, "duetctl switchover: %s\n", view.detail);
+				duetctl_reply_free(&st);
+				json_decref(status_req);
 				return DUETCTL_FAILED;
 			}
+			duetctl_reply_free(&st);
 		}
 		usleep(100 * 1000);
 	}
+	json_decref(status_req);
 	bool ok = master_ms >= 0 && (!wait_sync || sync_ms >= 0);
-	if (json)
-		printf("{\"ok\":%s,\"from\":\"%s\",\"to\":\"%s\",\"master_after_ms\":%lld,"
-		       "\"sync_after_ms\":%lld}\n",
-		       ok ? "true" : "false", old_master, master, master_ms, sync_ms);
+	if (json) {
+		json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:I}", "ok", ok, "from", old_master,
+					"to", master, "master_after_ms", (json_int_t)master_ms,
+					"sync_after_ms", (json_int_t)sync_ms);
+		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+		if (text)
+			printf("%s\n", text);
+		else
+			fprintf(stderr, "duetctl switchover: cannot write the JSON outcome\n");
+		free(text);
+		json_decref(out);
+	}
 	if (!ok)
 		fprintf(stderr,
 			"duetctl switchover: not done within %u s (master: %s); check duetctl "

@@ -87,8 +87,8 @@ void duetctl_why_hint(const char *cmd, const char *why)
 		if (*p < 0x20 || *p == 0x7f) {
 			fprintf(stderr,
 				"duetctl %s: note: --why holds a newline or another control "
-				"character; this daemon's request parser refuses them (issue 16): "
-				"leave them out\n",
+				"character; a duetd older than this duetctl refuses them: "
+				"upgrade it, or leave them out\n",
 				cmd);
 			return;
 		}

@@ -49,6 +49,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "node_internal.h"
 #include "trapd.h"
 
@@ -81,8 +83,19 @@ struct admin_write {
 
 /* ---- status JSON -------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
+/* A JSON string, written by jansson: UTF-8 passes through, quotes and
+ * control characters are escaped. Bytes that are not UTF-8 (a name from an
+ * old config) are written as \u00XX each, so the document stays valid. */
+static void json_text(FILE *f, const char *s)
 {
+	json_t *j = json_string(s);
+	char *d = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (d) {
+		fputs(d, f);
+		free(d);
+		return;
+	}
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\')
@@ -105,7 +118,7 @@ static void json_member(FILE *f, const struct node *n, uint32_t id)
 {
 	const char *name = member_name(n, id);
 	if (name)
-		json_string(f, name);
+		json_text(f, name);
 	else
 		fputs("null", f);
 }
@@ -152,12 +165,12 @@ static void maintenance_json(FILE *f, const struct node *n)
 		fputs("null", f);
 	fputs(",\"who\":", f);
 	if (known)
-		json_string(f, lo->op.who);
+		json_text(f, lo->op.who);
 	else
 		fputs("null", f);
 	fputs(",\"why\":", f);
 	if (known)
-		json_string(f, lo->op.why);
+		json_text(f, lo->op.why);
 	else
 		fputs("null", f);
 	fputs("}", f);
@@ -176,10 +189,10 @@ char *node_status_json(struct node *n)
 	bool lease = raft_lease_valid(n->raft, now);
 
 	fprintf(f, "{\"ok\":true,\"id\":%" PRIu32 ",\"name\":", n->cfg.self_id);
-	json_string(f, n->cfg.node_name);
+	json_text(f, n->cfg.node_name);
 	fprintf(f, ",\"kind\":\"%s\",\"cluster\":",
 		n->cfg.self_kind == DUET_MEMBER_WITNESS ? "witness" : "data");
-	json_string(f, n->cfg.cluster_name);
+	json_text(f, n->cfg.cluster_name);
 	fprintf(f, ",\"pid\":%ld,\"uptime_ms\":%" PRIu64 ",\"role\":\"%s\"", (long)getpid(),
 		now - n->start_ms, raft_role_name(st.role));
 	fprintf(f,
@@ -195,7 +208,7 @@ char *node_status_json(struct node *n)
 		st.first_index, st.last_index, st.last_term, st.snapshot_index);
 	fprintf(f, ",\"lease\":{\"valid\":%s,\"holder\":", lease ? "true" : "false");
 	if (lease)
-		json_string(f, n->cfg.node_name);
+		json_text(f, n->cfg.node_name);
 	else
 		fputs("null", f);
 	fprintf(f, ",\"expiry_in_ms\":%" PRId64 "}",
@@ -216,7 +229,7 @@ char *node_status_json(struct node *n)
 	rejoin_status_json(n, f);
 	fprintf(f, ",\"fsm\":{\"refused\":%" PRIu64 ",\"last_refusal\":", n->fsm.counters.refused);
 	if (n->fsm.last_refusal.index)
-		json_string(f, n->fsm.last_refusal.why);
+		json_text(f, n->fsm.last_refusal.why);
 	else
 		fputs("null", f);
 	fputs("}", f);
@@ -230,7 +243,7 @@ char *node_status_json(struct node *n)
 			continue;
 		fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":", first ? "" : ",", m->id);
 		first = false;
-		json_string(f, m->name);
+		json_text(f, m->name);
 		fprintf(f, ",\"links_up\":%d",
 			n->xport && !n->stopping ? xport_links_up(n->xport, m->id) : 0);
 		if (st.role == RAFT_LEADER) {
@@ -376,96 +389,42 @@ static char *error_json(const char *msg)
 	if (!f)
 		return NULL;
 	fputs("{\"ok\":false,\"error\":", f);
-	json_string(f, msg);
+	json_text(f, msg);
 	fputs("}", f);
 	fclose(f);
 	return t;
 }
 
-/* Finds "cmd" : "VALUE" in line; copies VALUE to out. */
-static int parse_cmd(const char *line, char *out, size_t cap)
+/* Requests are one JSON object per line, read with jansson. */
+
+/* The string "cmd" of req, copied to out. */
+static int parse_cmd(const json_t *req, char *out, size_t cap)
 {
-	const char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != '{')
+	const char *v = json_string_value(json_object_get(req, "cmd"));
+	if (!v || strlen(v) >= cap)
 		return -1;
-	p = strstr(p, "\"cmd\"");
-	if (!p)
-		return -1;
-	p += 5;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != ':')
-		return -1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != '"')
-		return -1;
-	size_t i = 0;
-	while (*p && *p != '"') {
-		if (i + 1 >= cap || *p == '\\')
-			return -1;
-		out[i++] = *p++;
-	}
-	if (*p != '"')
-		return -1;
-	out[i] = 0;
+	strcpy(out, v);
 	return 0;
 }
 
-/* The value after `"key" :` in line (blanks skipped), or NULL. */
-static const char *value_of(const char *line, const char *key)
+/* The non-negative integer `key` of req. */
+static int parse_uint(const json_t *req, const char *key, uint64_t *out)
 {
-	const char *p = strstr(line, key);
-	if (!p)
-		return NULL;
-	p += strlen(key);
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p++ != ':')
-		return NULL;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
-/* Finds "key" : UNSIGNED in line. */
-static int parse_uint(const char *line, const char *key, uint64_t *out)
-{
-	const char *p = value_of(line, key);
-	if (!p || *p < '0' || *p > '9')
+	const json_t *v = json_object_get(req, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return -1;
-	uint64_t v = 0;
-	while (*p >= '0' && *p <= '9') {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*p++ - '0');
-	}
-	*out = v;
+	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
 
-/* The string value of `key` (simple escapes \" and \\ undone); -1 if absent,
- * malformed or too long. */
-static int parse_text(const char *line, const char *key, char *out, size_t cap)
+/* The string `key` of req (any UTF-8 text, newlines and quotes included);
+ * -1 if absent, not a string, or too long for out. */
+static int parse_text(const json_t *req, const char *key, char *out, size_t cap)
 {
-	const char *p = value_of(line, key);
-	if (!p || *p++ != '"')
+	const json_t *v = json_object_get(req, key);
+	if (!json_is_string(v) || json_string_length(v) >= cap)
 		return -1;
-	size_t i = 0;
-	while (*p && *p != '"') {
-		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-			p++;
-		else if (*p == '\\')
-			return -1;
-		if (i + 1 >= cap)
-			return -1;
-		out[i++] = *p++;
-	}
-	if (*p != '"')
-		return -1;
-	out[i] = 0;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
 
@@ -551,12 +510,12 @@ void admin_probe_check(struct node *n)
 	probe_finish(n, t);
 }
 
-static void start_probe(struct admin_client *c, const char *line)
+static void start_probe(struct admin_client *c, const json_t *line)
 {
 	struct node *n = c->node;
 	uint64_t count = 0, bytes = 0;
-	if (parse_uint(line, "\"n\"", &count) || parse_uint(line, "\"bytes\"", &bytes) ||
-	    count == 0 || count > ADMIN_PROBE_MAX_N || bytes < 2 || bytes > DUET_TRAP_MAX_PAYLOAD) {
+	if (parse_uint(line, "n", &count) || parse_uint(line, "bytes", &bytes) || count == 0 ||
+	    count > ADMIN_PROBE_MAX_N || bytes < 2 || bytes > DUET_TRAP_MAX_PAYLOAD) {
 		char msg[128];
 		snprintf(msg, sizeof msg,
 			 "probe: expected {\"cmd\":\"probe\",\"n\":1..%u,\"bytes\":2..%d}",
@@ -604,16 +563,13 @@ static void start_probe(struct admin_client *c, const char *line)
 
 /* ---- maintenance ---------------------------------------------------------- */
 
-/* Finds "key" : true|false in line. */
-static int parse_bool(const char *line, const char *key, bool *out)
+/* The boolean `key` of req. */
+static int parse_bool(const json_t *req, const char *key, bool *out)
 {
-	const char *p = value_of(line, key);
-	if (p && strncmp(p, "true", 4) == 0)
-		*out = true;
-	else if (p && strncmp(p, "false", 5) == 0)
-		*out = false;
-	else
+	const json_t *v = json_object_get(req, key);
+	if (!json_is_boolean(v))
 		return -1;
+	*out = json_is_true(v);
 	return 0;
 }
 
@@ -635,14 +591,14 @@ static char *maintenance_answer(const struct node *n, bool changed)
 	return t;
 }
 
-static void start_maintenance(struct admin_client *c, const char *line)
+static void start_maintenance(struct admin_client *c, const json_t *line)
 {
 	struct node *n = c->node;
 	char who[DUET_NAME_MAX] = "", why[DUET_DETAIL_MAX] = "", err[512] = "";
 	bool on = false;
 	/* "on" first: the CLI writes it before who and why */
-	if (parse_bool(line, "\"on\"", &on) || parse_text(line, "\"who\"", who, sizeof who) ||
-	    parse_text(line, "\"why\"", why, sizeof why)) {
+	if (parse_bool(line, "on", &on) || parse_text(line, "who", who, sizeof who) ||
+	    parse_text(line, "why", why, sizeof why)) {
 		n->admin_refused++;
 		client_send(c,
 			    error_json("maintenance: expected {\"cmd\":\"maintenance\",\"on\":"
@@ -702,35 +658,24 @@ void admin_maintenance_check(struct node *n)
 	}
 }
 
-static void handle_line(struct admin_client *c, char *line)
+/* One request, parsed (handle_line). */
+static void handle_request(struct admin_client *c, const json_t *req, const char *cmd)
 {
 	struct node *n = c->node;
-	size_t len = strlen(line);
-	if (len && line[len - 1] == '\r')
-		line[--len] = 0;
-	if (len == 0)
-		return;
-	char cmd[32];
-	if (parse_cmd(line, cmd, sizeof cmd) != 0) {
-		n->admin_refused++;
-		client_send(c, error_json("bad request: expected one JSON object per line like "
-					  "{\"cmd\":\"status\"}"));
-		return;
-	}
 	if (strcmp(cmd, "status") == 0) {
 		client_send(c, node_status_json(n));
 		return;
 	}
 	if (strcmp(cmd, "probe") == 0) {
-		start_probe(c, line);
+		start_probe(c, req);
 		return;
 	}
 	if (strcmp(cmd, "promote") == 0) {
 		char who[DUET_NAME_MAX] = "", why[DUET_DETAIL_MAX / 2] = "", err[512] = "";
 		uint64_t accept = 0;
-		if (parse_uint(line, "\"accept_data_loss\"", &accept) || accept != 1 ||
-		    parse_text(line, "\"who\"", who, sizeof who) ||
-		    parse_text(line, "\"why\"", why, sizeof why)) {
+		if (parse_uint(req, "accept_data_loss", &accept) || accept != 1 ||
+		    parse_text(req, "who", who, sizeof who) ||
+		    parse_text(req, "why", why, sizeof why)) {
 			n->admin_refused++;
 			client_send(c, error_json("promote: expected {\"cmd\":\"promote\","
 						  "\"accept_data_loss\":1,\"who\":\"...\",\"why\":"
@@ -746,15 +691,15 @@ static void handle_line(struct admin_client *c, char *line)
 		return;
 	}
 	if (strcmp(cmd, "maintenance") == 0) {
-		start_maintenance(c, line);
+		start_maintenance(c, req);
 		return;
 	}
 	if (strcmp(cmd, "switchover") == 0) {
 		char to[DUET_NAME_MAX] = "", who[DUET_NAME_MAX] = "", why[DUET_DETAIL_MAX / 2] = "",
 		     err[512] = "";
-		if (parse_text(line, "\"to\"", to, sizeof to) ||
-		    parse_text(line, "\"who\"", who, sizeof who) ||
-		    parse_text(line, "\"why\"", why, sizeof why)) {
+		if (parse_text(req, "to", to, sizeof to) ||
+		    parse_text(req, "who", who, sizeof who) ||
+		    parse_text(req, "why", why, sizeof why)) {
 			n->admin_refused++;
 			client_send(c,
 				    error_json("switchover: expected {\"cmd\":\"switchover\","
@@ -776,6 +721,27 @@ static void handle_line(struct admin_client *c, char *line)
 		 "unknown command '%s'; known: status, probe, promote, maintenance, switchover",
 		 cmd);
 	client_send(c, error_json(msg));
+}
+
+static void handle_line(struct admin_client *c, char *line)
+{
+	struct node *n = c->node;
+	size_t len = strlen(line);
+	if (len && line[len - 1] == '\r')
+		line[--len] = 0;
+	if (len == 0)
+		return;
+	char cmd[32];
+	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(req) || parse_cmd(req, cmd, sizeof cmd) != 0) {
+		json_decref(req);
+		n->admin_refused++;
+		client_send(c, error_json("bad request: expected one JSON object per line like "
+					  "{\"cmd\":\"status\"}"));
+		return;
+	}
+	handle_request(c, req, cmd);
+	json_decref(req);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

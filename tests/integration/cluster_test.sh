@@ -730,9 +730,39 @@ t_slow_store_write_keeps_lease() {
 	ok "$l kept term $term and its lease through a 3 s store write"
 }
 
+# Issue 16: an operator's text round-trips exactly - UTF-8, a newline,
+# quotes - from `duetctl maintenance --why` through the admin socket, the
+# log and every member's state to `status --json`, the status table and
+# `duetctl log --json`. Before, the daemon escaped each UTF-8 byte on its
+# own (caf\u00c3\u00a9) and duetctl dropped the newline.
+t_why_round_trip() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local why=$'café – line1\nline2 "q"' n
+	"$BIN/duetctl" maintenance on --why "$why" --config "$TMP/$LEADER.ini" >"$TMP/out.txt" ||
+		fail "maintenance on: $(cat "$TMP/out.txt")"
+	for n in "${NAMES[@]}"; do
+		wait_until 3 "maintenance on in $n's status" eval \
+			'status "$n" | jq -e --arg w "$why" ".maintenance.why == \$w" >/dev/null'
+	done
+	ok "status --json of all three holds the text byte for byte"
+	"$BIN/duetctl" status --config "$TMP/$LEADER.ini" >"$TMP/status.txt"
+	grep -q "café – line1" "$TMP/status.txt" ||
+		fail "status table: $(grep -a maintenance "$TMP/status.txt")"
+	grep -q 'line2 "q"' "$TMP/status.txt" || fail "status table lacks line2: $(cat "$TMP/status.txt")"
+	ok "the status table shows it: $(grep -a -A1 '^maintenance' "$TMP/status.txt" | tr '\n' '|')"
+	"$BIN/duetctl" log --json --config "$TMP/$LEADER.ini" >"$TMP/log.json" 2>"$TMP/log.err" ||
+		fail "duetctl log --json: $(cat "$TMP/log.err")"
+	jq -e -s --arg w "$why" 'map(tostring) | any(contains($w | tojson | .[1:-1]))' \
+		"$TMP/log.json" >/dev/null ||
+		fail "the audit log does not hold the text: $(grep -a -i maint "$TMP/log.json" | tail -n 2)"
+	ok "duetctl log --json holds it"
+}
+
 case $TEST in
 leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin | wipe_without_rejoin | wiped_store_init_refused | \
-	rejoin_answer_bound_to_store | init | storage_error_exit_status | slow_store_write_keeps_lease) "t_$TEST" ;;
+	rejoin_answer_bound_to_store | init | storage_error_exit_status | slow_store_write_keeps_lease | why_round_trip) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

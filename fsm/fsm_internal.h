@@ -37,7 +37,6 @@ int fsm_out_done(struct fsm_out *o);
 /* Length of the valid UTF-8 sequence at p[0..n), 0 if it is not one. */
 size_t fsm_utf8_seq(const unsigned char *p, size_t n);
 
-const char *fsm_master_reason_name(uint8_t reason);
 const char *fsm_step_action_name(uint8_t action);
 const char *fsm_health_state_name(uint8_t state);
 const char *fsm_operator_command_name(uint8_t command);

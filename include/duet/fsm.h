@@ -73,6 +73,8 @@ enum fsm_role {
 	FSM_ROLE_COUNT
 };
 const char *fsm_role_name(int role);
+/* "first start", "failover", "switchover", "forced" (enum duet_master_reason), "?" */
+const char *fsm_master_reason_name(uint8_t reason);
 
 enum fsm_refusal_reason {
 	FSM_REFUSE_NONE = 0,

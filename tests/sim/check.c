@@ -456,21 +456,6 @@ void check_fsm_before(const struct sim_node *n, const struct raft_entry *e, stru
 		pre->target_role = fsm_role_of(f, pre->m.node);
 }
 
-static const char *reason_name(uint8_t reason)
-{
-	switch (reason) {
-	case DUET_MASTER_FIRST_START:
-		return "first start";
-	case DUET_MASTER_FAILOVER:
-		return "failover";
-	case DUET_MASTER_SWITCHOVER:
-		return "switchover";
-	case DUET_MASTER_FORCED:
-		return "forced";
-	}
-	return "?";
-}
-
 /* The MASTER rule of DESIGN.md 4, as fsm.h states it: would f take m? */
 static bool master_allowed(uint32_t master, int target_role, const struct duet_master *m)
 {
@@ -550,8 +535,9 @@ void check_fsm_after(struct sim *s, struct sim_node *n, const struct raft_entry 
 				 "n%u: MASTER %" PRIu64 "/%" PRIu64
 				 " applied for n%u (%s), which was %s under master n%u; the fsm "
 				 "names n%u",
-				 n->id, e->index, e->term, m->node, reason_name(m->reason),
-				 fsm_role_name(pre->target_role), pre->master, f->master.node);
+				 n->id, e->index, e->term, m->node,
+				 fsm_master_reason_name(m->reason), fsm_role_name(pre->target_role),
+				 pre->master, f->master.node);
 			return;
 		}
 		if (e->term >= c->n_term_master) {
@@ -582,7 +568,8 @@ void check_fsm_after(struct sim *s, struct sim_node *n, const struct raft_entry 
 	sim_fail(s, "master_only_by_rule",
 		 "n%u: role/ on n%u proposed MASTER %" PRIu64 "/%" PRIu64
 		 " (%s) from its fsm at %" PRIu64 ", where the rule %s it; the fsm here %s it%s%s",
-		 n->id, rp->node, e->index, e->term, reason_name(rp->reason), rp->applied_at,
-		 rp->expect_ok ? "accepts" : "refuses", refused ? "refused" : "applied",
-		 refused ? ": " : "", refused ? f->last_refusal.why : "");
+		 n->id, rp->node, e->index, e->term, fsm_master_reason_name(rp->reason),
+		 rp->applied_at, rp->expect_ok ? "accepts" : "refuses",
+		 refused ? "refused" : "applied", refused ? ": " : "",
+		 refused ? f->last_refusal.why : "");
 }

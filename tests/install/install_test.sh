@@ -6,7 +6,7 @@
 #
 # 1. `DESTDIR=... cmake --install BUILD --prefix /usr`: exactly the expected
 #    files (three programs, two units, three example configs, the agent
-#    snippets, the README) and the state dir /var/lib/duet 0700; no test,
+#    snippets, the README, four man pages) and the state dir /var/lib/duet 0700; no test,
 #    bench or demo binary, no library, no header.
 # 2. The programs run (--version); the units name the installed daemons and
 #    /etc/duet/duet.ini, and `systemd-analyze verify` prints nothing on them.
@@ -54,7 +54,11 @@ expected="/etc/duet/examples/agent/find-master.sh
 /usr/bin/duetctl
 /usr/sbin/duet-witness
 /usr/sbin/duetd
-/usr/share/doc/duet/README.md"
+/usr/share/doc/duet/README.md
+/usr/share/man/man5/duet.ini.5
+/usr/share/man/man8/duet-witness.8
+/usr/share/man/man8/duetctl.8
+/usr/share/man/man8/duetd.8"
 unit_dir=$("$CMAKE" -L -N "$BUILD" 2>/dev/null | sed -n 's/^DUET_SYSTEMD_UNIT_DIR:PATH=//p')
 if [ "$unit_dir" != /lib/systemd/system ]; then
 	expected=$(echo "$expected" | sed "s|^/lib/systemd/system/|$unit_dir/|" | sort)
@@ -136,6 +140,8 @@ if DESTDIR=$root2 "$CMAKE" --install "$BUILD" --prefix /usr/local >"$tmp/install
 	check "--prefix /usr/local: duetd in /usr/local/sbin" [ -x "$root2/usr/local/sbin/duetd" ]
 	check "--prefix /usr/local: examples in /usr/local/etc/duet/examples" \
 		[ -f "$root2/usr/local/etc/duet/examples/node-a.ini" ]
+	check "--prefix /usr/local: man pages in /usr/local/share/man" \
+		test -f "$root2/usr/local/share/man/man8/duetd.8" -a -f "$root2/usr/local/share/man/man5/duet.ini.5"
 else
 	cat "$tmp/install2.log"
 	fail "cmake --install --prefix /usr/local failed"

@@ -78,7 +78,13 @@ file(INSTALL DESTINATION "${DUET_CONFDIR}/examples/agent" TYPE PROGRAM
      PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE
      FILES "${DUET_SOURCE_DIR}/examples/agent/find-master.sh")
 
-# ---- the README, which the units name as their documentation ----------------
+# ---- the README, the licence, the changelog and docs/ (the units name ----
+# ---- docs/operations.md as their documentation) ----------------------------
 file(INSTALL DESTINATION "${DUET_DOCDIR}" TYPE FILE
      PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
-     FILES "${DUET_SOURCE_DIR}/README.md")
+     FILES "${DUET_SOURCE_DIR}/README.md" "${DUET_SOURCE_DIR}/LICENSE"
+           "${DUET_SOURCE_DIR}/CHANGELOG.md")
+file(GLOB _duet_docs "${DUET_SOURCE_DIR}/docs/*.md")
+file(INSTALL DESTINATION "${DUET_DOCDIR}/docs" TYPE FILE
+     PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+     FILES ${_duet_docs})

@@ -52,7 +52,7 @@ put_row() {
 		{
 			echo "# duet fault matrix"
 			echo
-			echo "Written by \`tests/faults/run.sh\` (README, \"Fault matrix\"); each row is the"
+			echo "Written by \`tests/faults/run.sh\` (docs/testing.md, \"Fault matrix\"); each row is the"
 			echo "latest run of its scenario. Last change: $(date -u '+%Y-%m-%d %H:%M:%S UTC')."
 			echo
 			echo "$HEADER"

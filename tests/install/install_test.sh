@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# install_test.sh - what `cmake --install` puts on a machine (README
-# "Install"), checked in a DESTDIR under a mktemp dir, removed on any exit.
+# install_test.sh - what `cmake --install` puts on a machine
+# (docs/install.md), checked in a DESTDIR under a mktemp dir, removed on any exit.
 #
 # usage: install_test.sh CMAKE BUILD_DIR
 #
 # 1. `DESTDIR=... cmake --install BUILD --prefix /usr`: exactly the expected
 #    files (three programs, two units, three example configs, the agent
-#    snippets, the README, four man pages) and the state dir /var/lib/duet 0700; no test,
+#    snippets, the README, LICENSE, CHANGELOG and docs/, four man pages) and the state dir /var/lib/duet 0700; no test,
 #    bench or demo binary, no library, no header.
 # 2. The programs run (--version); the units name the installed daemons and
 #    /etc/duet/duet.ini, and `systemd-analyze verify` prints nothing on them.
@@ -54,7 +54,20 @@ expected="/etc/duet/examples/agent/find-master.sh
 /usr/bin/duetctl
 /usr/sbin/duet-witness
 /usr/sbin/duetd
+/usr/share/doc/duet/CHANGELOG.md
+/usr/share/doc/duet/LICENSE
 /usr/share/doc/duet/README.md
+/usr/share/doc/duet/docs/architecture.md
+/usr/share/doc/duet/docs/benchmarks.md
+/usr/share/doc/duet/docs/configuration.md
+/usr/share/doc/duet/docs/first-cluster.md
+/usr/share/doc/duet/docs/http-api.md
+/usr/share/doc/duet/docs/install.md
+/usr/share/doc/duet/docs/limits.md
+/usr/share/doc/duet/docs/metrics.md
+/usr/share/doc/duet/docs/operations.md
+/usr/share/doc/duet/docs/testing.md
+/usr/share/doc/duet/docs/traps.md
 /usr/share/man/man5/duet.ini.5
 /usr/share/man/man8/duet-witness.8
 /usr/share/man/man8/duetctl.8

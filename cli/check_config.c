@@ -38,7 +38,7 @@ void cmd_check_config_help(void)
 	    "                (\"line\" is null for an error about the file as a whole)\n"
 	    "  --no-files    do not check the TLS files (checking a config on another machine)\n"
 	    "  --print-keys  print every section and key with its default and meaning\n"
-	    "  --markdown    with --print-keys: as a Markdown table (the README's)\n"
+	    "  --markdown    with --print-keys: as a Markdown table (docs/configuration.md's)\n"
 	    "\n"
 	    "Exit status: 0 the config is valid (summary on stdout), 1 it is not (every\n"
 	    "error on stderr, one per line, as FILE:LINE: reason; with --json the result\n"

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "duet/traps_sink.h"
@@ -60,8 +61,9 @@ struct sink_transport {
 	/* Closes everything and calls sink_transport_closed() once done (may
 	 * be from inside this call); frees s->impl. */
 	void (*close)(struct duet_trap_sink *s);
-	/* Extra text for duet_sink_stats_json (", \"key\":value..."), may be NULL. */
-	int (*stats_json)(const struct duet_trap_sink *s, char *buf, size_t len);
+	/* Adds the transport's own keys to the stats object; 0 or DUET_ENOMEM.
+	 * May be NULL. */
+	int (*stats)(const struct duet_trap_sink *s, json_t *doc);
 };
 
 extern const struct sink_transport sink_tcp_transport;
@@ -211,6 +213,10 @@ void sink_stream_disarm(struct sink_stream *st);
  * connection is gone (the transport fails it, now or after a goodbye) and
  * the timer closed, st is freed and sink_transport_closed() called. */
 void sink_stream_close(struct sink_stream *st);
+
+/* A JSON string of s; bytes that are not UTF-8 become '?' (an error may
+ * quote what a receiver sent). A new reference, NULL when out of memory. */
+json_t *sink_json_text(const char *s);
 
 /* ---- Formatting (sink_format.c) ---------------------------------------------- */
 

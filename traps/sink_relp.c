@@ -657,32 +657,28 @@ static void relp_close(struct duet_trap_sink *s)
 		conn_fail(current_conn(r), SINK_STREAM_OWN_CLOSE, DUET_SINK_LOG_DEBUG, "closing");
 }
 
-static int relp_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
+static int relp_stats(const struct duet_trap_sink *s, json_t *doc)
 {
 	const struct sink_relp *r = s->impl;
-	const uint64_t *e = r->errors;
-	int n = snprintf(
-	    buf, len,
-	    ",\"window\":%u,\"max_message_bytes\":%zu,\"in_flight\":%zu,"
-	    "\"unconfirmed_on_connection\":%zu,\"rsp_ok\":%llu,"
-	    "\"records_resent\":%llu,\"dead_letters\":%llu,\"bytes_read_from_sink\":%llu,"
-	    "\"relp_errors\":{",
-	    s->cfg.relp_window, s->cfg.relp_max_message_bytes, r->last_in_flight,
-	    r->last_unconfirmed, (unsigned long long)r->rsp_ok,
-	    (unsigned long long)r->records_resent, (unsigned long long)s->stats.dead_letters,
-	    (unsigned long long)r->st.bytes_read);
-	for (int k = 0; k < RELP_ERR_KINDS && n >= 0; k++) {
-		int m = snprintf((size_t)n < len ? buf + n : NULL,
-				 (size_t)n < len ? len - (size_t)n : 0, "%s\"%s\":%llu",
-				 k ? "," : "", error_names[k], (unsigned long long)e[k]);
-		n = m < 0 ? m : n + m;
+	json_t *errors = json_object();
+	for (int k = 0; k < RELP_ERR_KINDS && errors; k++) {
+		if (json_object_set_new(errors, error_names[k],
+					json_integer((json_int_t)r->errors[k]))) {
+			json_decref(errors);
+			errors = NULL;
+		}
 	}
-	if (n >= 0) {
-		int m = snprintf((size_t)n < len ? buf + n : NULL,
-				 (size_t)n < len ? len - (size_t)n : 0, "}");
-		n = m < 0 ? m : n + m;
-	}
-	return n;
+	json_t *own =
+	    errors ? json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "window",
+			       (int)s->cfg.relp_window, "max_message_bytes",
+			       (json_int_t)s->cfg.relp_max_message_bytes, "in_flight",
+			       (json_int_t)r->last_in_flight, "unconfirmed_on_connection",
+			       (json_int_t)r->last_unconfirmed, "rsp_ok", (json_int_t)r->rsp_ok,
+			       "records_resent", (json_int_t)r->records_resent, "dead_letters",
+			       (json_int_t)s->stats.dead_letters, "bytes_read_from_sink",
+			       (json_int_t)r->st.bytes_read, "relp_errors", errors)
+		   : NULL;
+	return json_object_update_new(doc, own) ? DUET_ENOMEM : 0;
 }
 
 const struct sink_transport sink_relp_transport = {
@@ -692,5 +688,5 @@ const struct sink_transport sink_relp_transport = {
     .pump = relp_pump,
     .forget = relp_forget,
     .close = relp_close,
-    .stats_json = relp_stats_json,
+    .stats = relp_stats,
 };

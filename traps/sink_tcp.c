@@ -388,15 +388,14 @@ static void tcp_close(struct duet_trap_sink *s)
 		conn_fail(current_conn(t), DUET_SINK_LOG_DEBUG, "closing");
 }
 
-static int tcp_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
+static int tcp_stats(const struct duet_trap_sink *s, json_t *doc)
 {
 	const struct sink_tcp *t = s->impl;
-	return snprintf(buf, len,
-			",\"bytes_read_from_sink\":%llu,\"acks\":%s,\"acks_taken\":%llu,"
-			"\"ack_errors\":%llu",
-			(unsigned long long)t->st.bytes_read,
-			s->cfg.without_acks ? "false" : "true", (unsigned long long)t->acks,
-			(unsigned long long)t->ack_errors);
+	json_t *own =
+	    json_pack("{s:I, s:b, s:I, s:I}", "bytes_read_from_sink", (json_int_t)t->st.bytes_read,
+		      "acks", !s->cfg.without_acks, "acks_taken", (json_int_t)t->acks, "ack_errors",
+		      (json_int_t)t->ack_errors);
+	return json_object_update_new(doc, own) ? DUET_ENOMEM : 0;
 }
 
 const struct sink_transport sink_tcp_transport = {
@@ -406,5 +405,5 @@ const struct sink_transport sink_tcp_transport = {
     .pump = tcp_pump,
     .forget = tcp_forget,
     .close = tcp_close,
-    .stats_json = tcp_stats_json,
+    .stats = tcp_stats,
 };

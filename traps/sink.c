@@ -500,30 +500,64 @@ void duet_sink_get_stats(const struct duet_trap_sink *s, struct duet_sink_stats 
 		*st = s->stats;
 }
 
+json_t *sink_json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	/* not UTF-8 (a receiver's bytes quoted in an error): keep ASCII */
+	size_t n = strlen(s);
+	char *copy = malloc(n + 1);
+	if (!copy)
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		copy[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+json_t *duet_sink_stats_doc(const struct duet_trap_sink *s)
+{
+	if (!s)
+		return NULL;
+	const struct duet_sink_stats *st = &s->stats;
+	json_t *d = json_pack(
+	    "{s:s, s:o, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
+	    s->tr->name, "target", sink_json_text(s->target), "connected", st->connected,
+	    "records_sent", (json_int_t)st->records_sent, "batches_confirmed",
+	    (json_int_t)st->batches_confirmed, "errors", (json_int_t)st->errors, "reconnects",
+	    (json_int_t)st->reconnects, "queued_batches", (json_int_t)st->queued_batches,
+	    "queued_bytes", (json_int_t)s->queued_bytes, "connects", (json_int_t)st->connects,
+	    "batches_submitted", (json_int_t)st->batches_submitted, "records_submitted",
+	    (json_int_t)st->records_submitted, "busy", (json_int_t)st->busy, "resets",
+	    (json_int_t)st->resets, "batches_resent", (json_int_t)st->batches_resent);
+	if (d && s->tr->stats && s->impl && s->tr->stats(s, d) != 0) {
+		json_decref(d);
+		return NULL;
+	}
+	if (d && json_object_set_new(d, "last_error", sink_json_text(st->last_error)) != 0) {
+		json_decref(d);
+		return NULL;
+	}
+	return d;
+}
+
 int duet_sink_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
 {
 	if (!s || (!buf && len))
 		return DUET_EINVAL;
-	char target[1024], err[1024];
-	target[sink_json_string(target, sizeof target - 1, s->target)] = 0;
-	err[sink_json_string(err, sizeof err - 1, s->stats.last_error)] = 0;
-	char extra[640] = "";
-	if (s->tr->stats_json && s->impl)
-		s->tr->stats_json(s, extra, sizeof extra);
-	const struct duet_sink_stats *st = &s->stats;
-	int n = snprintf(
-	    buf, len,
-	    "{\"type\":\"%s\",\"target\":%s,\"connected\":%s,\"records_sent\":%llu,"
-	    "\"batches_confirmed\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
-	    "\"queued_batches\":%llu,\"queued_bytes\":%zu,\"connects\":%llu,"
-	    "\"batches_submitted\":%llu,\"records_submitted\":%llu,\"busy\":%llu,"
-	    "\"resets\":%llu,\"batches_resent\":%llu%s,\"last_error\":%s}",
-	    s->tr->name, target, st->connected ? "true" : "false",
-	    (unsigned long long)st->records_sent, (unsigned long long)st->batches_confirmed,
-	    (unsigned long long)st->errors, (unsigned long long)st->reconnects,
-	    (unsigned long long)st->queued_batches, s->queued_bytes,
-	    (unsigned long long)st->connects, (unsigned long long)st->batches_submitted,
-	    (unsigned long long)st->records_submitted, (unsigned long long)st->busy,
-	    (unsigned long long)st->resets, (unsigned long long)st->batches_resent, extra, err);
-	return n < 0 ? DUET_EINVAL : n;
+	json_t *d = duet_sink_stats_doc(s);
+	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	json_decref(d);
+	if (!text)
+		return DUET_ENOMEM;
+	size_t n = strlen(text);
+	if (len) {
+		size_t k = n < len - 1 ? n : len - 1;
+		memcpy(buf, text, k);
+		buf[k] = '\0';
+	}
+	free(text);
+	return (int)n;
 }

@@ -4,6 +4,7 @@
 #
 #   sink.c         queue, in-order confirmation, backoff, logging, stats
 #   sink_format.c  one trap as one JSON line (pure)
+#   sink_stream.c  the connection lifecycle of the TCP and RELP transports (libuv)
 #   sink_tcp.c     the TCP transport (libuv)
 #   sink_pg.c      the PostgreSQL transport (asynchronous libpq on libuv)
 #   sink_pg_text.c its SQL, the JSON parameter, the target for messages
@@ -20,6 +21,7 @@ pkg_check_modules(TRAPS_SINK_JANSSON REQUIRED IMPORTED_TARGET jansson)
 add_library(duet_traps_sink STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sink.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_format.c
+  ${CMAKE_CURRENT_LIST_DIR}/sink_stream.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_tcp.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_pg.c
   ${CMAKE_CURRENT_LIST_DIR}/sink_pg_text.c

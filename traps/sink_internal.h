@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "duet/traps_sink.h"
@@ -60,8 +61,9 @@ struct sink_transport {
 	/* Closes everything and calls sink_transport_closed() once done (may
 	 * be from inside this call); frees s->impl. */
 	void (*close)(struct duet_trap_sink *s);
-	/* Extra text for duet_sink_stats_json (", \"key\":value..."), may be NULL. */
-	int (*stats_json)(const struct duet_trap_sink *s, char *buf, size_t len);
+	/* Adds the transport's own keys to the stats object; 0 or DUET_ENOMEM.
+	 * May be NULL. */
+	int (*stats)(const struct duet_trap_sink *s, json_t *doc);
 };
 
 extern const struct sink_transport sink_tcp_transport;
@@ -126,6 +128,95 @@ __attribute__((format(printf, 3, 4))) void sink_log(struct duet_trap_sink *s, in
 						    const char *fmt, ...);
 /* snprintf where cutting a long message short is intended. */
 __attribute__((format(printf, 3, 4))) void sink_msgf(char *dst, size_t cap, const char *fmt, ...);
+
+/* ---- The stream transports' connection (sink_stream.c) ------------------------
+ *
+ * What the TCP and RELP transports share: one connection object per attempt
+ * over a numeric address, TCP_NODELAY and keepalive, one deadline timer, the
+ * read buffer, and the order of the end: a failing connection is detached at
+ * once (the next attempt shares nothing with it), closed, and reported with
+ * sink_link_failed() only from its close callback, after libuv has called back
+ * every write on it. The transport says what is sent and when it is done,
+ * and words every failure; the stream part owns the handles.
+ *
+ * A transport's state struct begins with a struct sink_stream and its
+ * connection struct with a struct sink_stream_conn; both are allocated with
+ * malloc/calloc and freed here.
+ */
+#define SINK_STREAM_READ_BYTES 4096
+
+/* The kinds of end the stream part itself finds; a transport's own kinds
+ * are >= 0, SINK_STREAM_OWN_CLOSE is a close of our own (not an error). */
+enum {
+	SINK_STREAM_OWN_CLOSE = -1,
+	SINK_STREAM_CONNECT = -2, /* refused, unreachable, no socket op */
+	SINK_STREAM_BROKEN = -3,  /* reset, read error */
+};
+
+struct sink_stream;
+
+struct sink_stream_conn {
+	uv_tcp_t handle; /* handle.data = this */
+	uv_connect_t connect_req;
+	struct sink_stream *st;
+	bool up;         /* connected and reading */
+	bool failing;    /* detached and closing */
+	unsigned writes; /* uv_writes in flight (the transport counts them) */
+	int level;
+	char why[SINK_ERR_BYTES];
+	char rbuf[SINK_STREAM_READ_BYTES];
+};
+
+struct sink_stream_ops {
+	/* Connected and reading. */
+	void (*connected)(struct sink_stream_conn *c);
+	/* Bytes the receiver sent (never on a failing connection). */
+	void (*bytes)(struct sink_stream_conn *c, const char *p, size_t n);
+	/* The receiver closed its side: fail c with the transport's words. */
+	void (*hung_up)(struct sink_stream_conn *c);
+	/* The deadline ran out on the current connection: fail it. */
+	void (*timed_out)(struct sink_stream_conn *c);
+	/* c starts failing with `kind` (a transport's, or SINK_STREAM_*): count
+	 * it; c is already detached. May be NULL. */
+	void (*failing)(struct sink_stream_conn *c, int kind);
+	/* c is closed: release what it holds (not c itself). */
+	void (*released)(struct sink_stream_conn *c);
+};
+
+struct sink_stream {
+	struct duet_trap_sink *s;
+	const struct sink_stream_ops *ops;
+	struct sockaddr_storage sa;
+	struct sink_stream_conn *conn; /* the current attempt, NULL when none */
+	uv_timer_t deadline;
+	bool closing, timer_closed;
+	unsigned open; /* deadline timer + connections not yet closed */
+	uint64_t bytes_read;
+};
+
+/* Sets st up for s (address from s->cfg.address, already checked) and
+ * makes st s->impl. 0, or DUET_EINVAL. */
+int sink_stream_init(struct sink_stream *st, struct duet_trap_sink *s,
+		     const struct sink_stream_ops *ops);
+/* Starts the attempt c (allocated by the transport, zeroed but for its own
+ * fields): on 0 c is st->conn and the stream part owns it (a connect that
+ * fails at once fails c, reported as any other); on an error c is
+ * untouched and still the caller's. */
+int sink_stream_connect(struct sink_stream *st, struct sink_stream_conn *c);
+/* Detaches and closes c, once; kind as in ops->failing. */
+__attribute__((format(printf, 4, 5))) void sink_stream_fail(struct sink_stream_conn *c, int kind,
+							    int level, const char *fmt, ...);
+/* The deadline: runs out ms from now / stopped. */
+void sink_stream_arm(struct sink_stream *st, unsigned ms);
+void sink_stream_disarm(struct sink_stream *st);
+/* The transport's close: from now on nothing is reported; once the current
+ * connection is gone (the transport fails it, now or after a goodbye) and
+ * the timer closed, st is freed and sink_transport_closed() called. */
+void sink_stream_close(struct sink_stream *st);
+
+/* A JSON string of s; bytes that are not UTF-8 become '?' (an error may
+ * quote what a receiver sent). A new reference, NULL when out of memory. */
+json_t *sink_json_text(const char *s);
 
 /* ---- Formatting (sink_format.c) ---------------------------------------------- */
 

@@ -859,25 +859,27 @@ static void pg_close(struct duet_trap_sink *s)
 	uv_close((uv_handle_t *)&p->deadline, on_timer_closed);
 }
 
-static int pg_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
+static int pg_stats(const struct duet_trap_sink *s, json_t *doc)
 {
 	const struct sink_pg *p = s->impl;
-	/* table names are [a-z_][a-z0-9_]*, encodings ascii_only(), addresses digits,
-	 * dots and colons; at most ~570 bytes with the longest table name (sink.c
-	 * gives 640) */
-	return snprintf(buf, len,
-			",\"table\":\"%s\",\"dead_table\":\"%s\",\"statements\":%llu,"
-			"\"statement_errors\":%llu,\"dead_letters\":%llu,\"records_split\":%llu,"
-			"\"server_encoding\":\"%s\",\"encoding_ok\":%s%s,\"hostaddr\":\"%.120s\"",
-			s->table, p->dead_table, (unsigned long long)p->statements,
-			(unsigned long long)p->statement_errors,
-			(unsigned long long)s->stats.dead_letters,
-			(unsigned long long)p->records_split, p->server_encoding,
-			p->encoding_ok || !p->server_encoding[0] ? "true" : "false",
-			p->encoding_ok || !p->server_encoding[0]
-			    ? ""
-			    : ",\"encoding_advice\":\"create the database with ENCODING 'UTF8'\"",
-			p->last_hostaddr);
+	bool encoding_ok = p->encoding_ok || !p->server_encoding[0];
+	json_t *own = json_pack(
+	    "{s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:b}", "table", sink_json_text(s->table),
+	    "dead_table", sink_json_text(p->dead_table), "statements", (json_int_t)p->statements,
+	    "statement_errors", (json_int_t)p->statement_errors, "dead_letters",
+	    (json_int_t)s->stats.dead_letters, "records_split", (json_int_t)p->records_split,
+	    "server_encoding", sink_json_text(p->server_encoding), "encoding_ok", encoding_ok);
+	int rc = own ? 0 : -1;
+	if (!rc && !encoding_ok)
+		rc = json_object_set_new(own, "encoding_advice",
+					 json_string("create the database with ENCODING 'UTF8'"));
+	if (!rc)
+		rc = json_object_set_new(own, "hostaddr", sink_json_text(p->last_hostaddr));
+	if (rc) {
+		json_decref(own);
+		return DUET_ENOMEM;
+	}
+	return json_object_update_new(doc, own) ? DUET_ENOMEM : 0;
 }
 
 const struct sink_transport sink_pg_transport = {
@@ -887,5 +889,5 @@ const struct sink_transport sink_pg_transport = {
     .pump = pg_pump,
     .forget = pg_forget,
     .close = pg_close,
-    .stats_json = pg_stats_json,
+    .stats = pg_stats,
 };

@@ -39,9 +39,9 @@
  * flows; counted in dead_letters and logged at ERROR once, when the batch
  * is first taken from the queue.
  *
- * One connection object per attempt, as in sink_tcp.c: a failing one is
- * detached at once, closed, and reported from its close callback. Frames
- * are copied into write buffers of their own (every syslog frame of one
+ * One connection object per attempt (sink_stream.c, shared with the TCP
+ * transport): a failing one is detached at once, closed, and reported from
+ * its close callback. Frames are copied into write buffers of their own (every syslog frame of one
  * pump into one buffer, one uv_write); the connection holds each batch
  * it has sent from until the batch is delivered or the connection ends.
  * On duet_sink_close an open session sends "close" and waits at most
@@ -57,10 +57,8 @@
 #include "duet/traps_relp_frame.h"
 #include "sink_internal.h"
 
-#define READ_BUFFER_BYTES 4096
-#define KEEPALIVE_S       30
-#define RSP_DATA_MAX      4096 /* data of one server frame; more is not an rsp we take */
-#define CLOSE_WAIT_MS     1000
+#define RSP_DATA_MAX  4096 /* data of one server frame; more is not an rsp we take */
+#define CLOSE_WAIT_MS 1000
 
 /* Why a connection ended, counted apart in the stats. */
 enum relp_error {
@@ -96,25 +94,18 @@ struct relp_slot {
 enum conn_state { C_CONNECTING, C_OPENING, C_UP, C_CLOSING };
 
 struct relp_conn {
-	uv_tcp_t handle; /* handle.data = this */
-	uv_connect_t connect_req;
-	struct sink_relp *r;
+	struct sink_stream_conn c; /* first: the stream part's */
 	enum conn_state state;
-	bool failing;
 	uint64_t next_n;   /* the next command of the session (0: the open) */
 	uint64_t oldest_n; /* the oldest syslog command without its rsp (next_n: none) */
 	uint64_t close_n;  /* C_CLOSING: the close command */
 	struct relp_slot *slots;
 	size_t awaiting; /* syslog commands without their rsp */
 	struct relp_sent *sent, *sent_tail;
-	size_t unconfirmed; /* records sent on this connection, batch not delivered */
-	unsigned writes;
-	int level;
-	char why[SINK_ERR_BYTES];
+	size_t unconfirmed;     /* records sent on this connection, batch not delivered */
 	struct relp_write *out; /* the frames of the pump in progress, not yet written */
 	uint8_t in[RELP_FRAME_HEADER_MAX + RSP_DATA_MAX + 1];
 	size_t in_len;
-	char rbuf[READ_BUFFER_BYTES];
 };
 
 /* One uv_write: a single frame (open, close), or every syslog frame one
@@ -126,102 +117,59 @@ struct relp_write {
 };
 
 struct sink_relp {
-	struct duet_trap_sink *s;
-	struct sockaddr_storage sa;
-	struct relp_conn *conn; /* the current attempt, NULL when none */
-	uv_timer_t deadline;
-	bool closing, timer_closed;
-	unsigned open; /* deadline timer + connections not yet closed */
+	struct sink_stream st; /* first: the stream part's */
 	uint64_t errors[RELP_ERR_KINDS];
-	uint64_t rsp_ok;         /* syslog commands answered 200 */
-	uint64_t records_resent; /* records sent again after a failure */
-	uint64_t bytes_read;
+	uint64_t rsp_ok;                         /* syslog commands answered 200 */
+	uint64_t records_resent;                 /* records sent again after a failure */
 	size_t last_in_flight, last_unconfirmed; /* of the current connection, for the stats */
 };
 
-static void maybe_closed(struct sink_relp *r)
+/* kind: enum relp_error, SINK_STREAM_CONNECT or _BROKEN (counted as
+ * connect and broken), or SINK_STREAM_OWN_CLOSE for a close of our own. */
+#define conn_fail(conn, kind, level, ...) sink_stream_fail(&(conn)->c, (kind), (level), __VA_ARGS__)
+
+static struct sink_relp *relp_of(const struct relp_conn *conn)
 {
-	if (!r->closing || r->open > 0)
-		return;
-	struct duet_trap_sink *s = r->s;
-	free(r);
-	sink_transport_closed(s);
+	return (struct sink_relp *)conn->c.st;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static struct relp_conn *current_conn(const struct sink_relp *r)
 {
-	struct sink_relp *r = h->data;
-	r->open--;
-	maybe_closed(r);
+	return (struct relp_conn *)r->st.conn;
 }
 
-static void close_timer(struct sink_relp *r)
+static void on_failing(struct sink_stream_conn *c, int kind)
 {
-	if (r->timer_closed)
-		return;
-	r->timer_closed = true;
-	uv_close((uv_handle_t *)&r->deadline, on_timer_closed);
+	struct sink_relp *r = relp_of((struct relp_conn *)c);
+	if (kind == SINK_STREAM_CONNECT)
+		kind = RELP_ERR_CONNECT;
+	else if (kind == SINK_STREAM_BROKEN)
+		kind = RELP_ERR_BROKEN;
+	if (kind >= 0 && !r->st.closing)
+		r->errors[kind]++;
+	if (!r->st.conn) /* it was the current one */
+		r->last_in_flight = r->last_unconfirmed = 0;
 }
 
-static void drop_sent(struct relp_conn *conn)
+/* Closed: what it holds goes back (sent again from the queue). */
+static void on_released(struct sink_stream_conn *c)
 {
+	struct relp_conn *conn = (struct relp_conn *)c;
 	while (conn->sent) {
 		struct relp_sent *e = conn->sent;
 		conn->sent = e->next;
-		sink_batch_release(conn->r->s, e->b);
+		sink_batch_release(c->st->s, e->b);
 		free(e);
 	}
 	conn->sent_tail = NULL;
-}
-
-static void on_conn_closed(uv_handle_t *h)
-{
-	struct relp_conn *conn = h->data;
-	struct sink_relp *r = conn->r;
-	r->open--;
-	drop_sent(conn); /* no longer on any connection: sent again from the queue */
-	if (!r->closing)
-		sink_link_failed(r->s, conn->level, conn->why);
 	free(conn->slots);
 	free(conn->out);
-	free(conn);
-	if (r->closing && !r->conn)
-		close_timer(r); /* not while another connection waits for its close rsp */
-	maybe_closed(r);
 }
 
-__attribute__((format(printf, 4, 5))) static void conn_fail(struct relp_conn *conn, int kind,
-							    int level, const char *fmt, ...);
-/* kind: enum relp_error, or -1 for a close of our own (not an error). */
-static void conn_fail(struct relp_conn *conn, int kind, int level, const char *fmt, ...)
+static void on_timed_out(struct sink_stream_conn *c)
 {
-	if (conn->failing)
-		return;
-	struct sink_relp *r = conn->r;
-	conn->failing = true;
-	conn->level = level;
-	if (kind >= 0 && !r->closing)
-		r->errors[kind]++;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(conn->why, sizeof conn->why, fmt, ap);
-	va_end(ap);
-	if (r->conn == conn) {
-		r->conn = NULL;
-		r->last_in_flight = r->last_unconfirmed = 0;
-		if (!r->timer_closed)
-			uv_timer_stop(&r->deadline);
-	}
-	uv_close((uv_handle_t *)&conn->handle, on_conn_closed);
-}
-
-static void on_deadline(uv_timer_t *timer)
-{
-	struct sink_relp *r = timer->data;
-	struct relp_conn *conn = r->conn;
-	if (!conn)
-		return;
-	unsigned ms = r->s->cfg.timeout_ms;
+	struct relp_conn *conn = (struct relp_conn *)c;
+	unsigned ms = c->st->s->cfg.timeout_ms;
 	switch (conn->state) {
 	case C_CONNECTING:
 		conn_fail(conn, RELP_ERR_CONNECT, DUET_SINK_LOG_WARN,
@@ -237,7 +185,8 @@ static void on_deadline(uv_timer_t *timer)
 			  conn->awaiting);
 		break;
 	case C_CLOSING:
-		conn_fail(conn, -1, DUET_SINK_LOG_DEBUG, "closed (no rsp to close)");
+		conn_fail(conn, SINK_STREAM_OWN_CLOSE, DUET_SINK_LOG_DEBUG,
+			  "closed (no rsp to close)");
 		break;
 	}
 }
@@ -246,13 +195,13 @@ static void on_deadline(uv_timer_t *timer)
  * progress; none: no deadline. */
 static void rearm_deadline(struct relp_conn *conn)
 {
-	struct sink_relp *r = conn->r;
+	struct sink_stream *st = conn->c.st;
 	if (conn->state != C_UP)
 		return;
-	if (conn->awaiting > 0 || conn->writes > 0)
-		uv_timer_start(&r->deadline, on_deadline, r->s->cfg.timeout_ms, 0);
+	if (conn->awaiting > 0 || conn->c.writes > 0)
+		sink_stream_arm(st, st->s->cfg.timeout_ms);
 	else
-		uv_timer_stop(&r->deadline);
+		sink_stream_disarm(st);
 }
 
 /* ---- Writing ------------------------------------------------------------------ */
@@ -263,9 +212,9 @@ static void on_write(uv_write_t *req, int status)
 {
 	struct relp_conn *conn = req->handle->data;
 	free(req);
-	conn->writes--;
+	conn->c.writes--;
 	if (status == 0) {
-		if (conn->r->conn == conn)
+		if (current_conn(relp_of(conn)) == conn)
 			rearm_deadline(conn); /* progress */
 	} else if (status != UV_ECANCELED) {
 		conn_fail(conn, RELP_ERR_BROKEN, DUET_SINK_LOG_WARN, "write failed: %s",
@@ -313,14 +262,14 @@ static char *out_reserve(struct relp_conn *conn, size_t n)
 static bool frame_send(struct relp_conn *conn, struct relp_write *w)
 {
 	uv_buf_t buf = uv_buf_init(w->frame, (unsigned)w->len);
-	int rc = uv_write(&w->req, (uv_stream_t *)&conn->handle, &buf, 1, on_write);
+	int rc = uv_write(&w->req, (uv_stream_t *)&conn->c.handle, &buf, 1, on_write);
 	if (rc) {
 		free(w);
 		conn_fail(conn, RELP_ERR_BROKEN, DUET_SINK_LOG_WARN, "write failed: %s",
 			  uv_strerror(rc));
 		return false;
 	}
-	conn->writes++;
+	conn->c.writes++;
 	return true;
 }
 
@@ -348,8 +297,8 @@ static void count_dead_letters(struct duet_trap_sink *s, const struct sink_batch
  * pump's write; false (the connection failing) when out of memory. */
 static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char *p, size_t len)
 {
-	struct sink_relp *r = conn->r;
-	struct duet_trap_sink *s = r->s;
+	struct sink_relp *r = relp_of(conn);
+	struct duet_trap_sink *s = r->st.s;
 	struct sink_relp_msg m; /* counted, if dead, by count_dead_letters */
 	sink_relp_msg_init(&m, p, len, s->cfg.relp_max_message_bytes);
 	uint32_t txnr = relp_txnr_of(conn->next_n);
@@ -379,7 +328,7 @@ static bool send_record(struct relp_conn *conn, struct relp_sent *e, const char 
  * records left, else the next one from the queue; NULL if none. */
 static struct relp_sent *current(struct relp_conn *conn)
 {
-	struct duet_trap_sink *s = conn->r->s;
+	struct duet_trap_sink *s = conn->c.st->s;
 	struct relp_sent *e = conn->sent_tail;
 	if (e && e->offset < e->b->len && !e->b->forgotten)
 		return e;
@@ -407,11 +356,11 @@ static struct relp_sent *current(struct relp_conn *conn)
 static void relp_pump(struct duet_trap_sink *s)
 {
 	struct sink_relp *r = s->impl;
-	struct relp_conn *conn = r->conn;
+	struct relp_conn *conn = current_conn(r);
 	if (!conn || conn->state != C_UP)
 		return;
-	bool was_idle = conn->awaiting == 0 && conn->writes == 0;
-	while (!conn->failing && conn->next_n - conn->oldest_n < s->cfg.relp_window) {
+	bool was_idle = conn->awaiting == 0 && conn->c.writes == 0;
+	while (!conn->c.failing && conn->next_n - conn->oldest_n < s->cfg.relp_window) {
 		struct relp_sent *e = current(conn);
 		if (!e)
 			break;
@@ -423,7 +372,7 @@ static void relp_pump(struct duet_trap_sink *s)
 		if (!send_record(conn, e, p, len))
 			return;
 	}
-	if (conn->failing)
+	if (conn->c.failing)
 		return;
 	if (conn->out) { /* every frame of this pump in one write */
 		struct relp_write *w = conn->out;
@@ -454,7 +403,7 @@ static void remove_sent(struct relp_conn *conn, struct relp_sent *e)
  * forgotten by a reset is let go once nothing of it is in flight. */
 static void settle(struct relp_conn *conn, struct relp_sent *e)
 {
-	struct duet_trap_sink *s = conn->r->s;
+	struct duet_trap_sink *s = conn->c.st->s;
 	struct sink_batch *b = e->b;
 	e->settled++;
 	bool all_sent = e->offset >= b->len;
@@ -492,14 +441,14 @@ static void take_open_rsp(struct relp_conn *conn, const struct relp_frame *f)
 	}
 	conn->state = C_UP;
 	conn->oldest_n = conn->next_n; /* 1: the open is answered */
-	uv_timer_stop(&conn->r->deadline);
-	sink_link_up(conn->r->s);
+	sink_stream_disarm(conn->c.st);
+	sink_link_up(conn->c.st->s);
 }
 
 static void take_rsp(struct relp_conn *conn, const struct relp_frame *f)
 {
-	struct sink_relp *r = conn->r;
-	struct duet_trap_sink *s = r->s;
+	struct sink_relp *r = relp_of(conn);
+	struct duet_trap_sink *s = r->st.s;
 	uint64_t n;
 	struct relp_slot *slot = NULL;
 	if (relp_txnr_find(f->txnr, conn->oldest_n, conn->next_n, &n))
@@ -538,7 +487,7 @@ static void take_frame(struct relp_conn *conn, const struct relp_frame *f)
 {
 	if (strcmp(f->command, "serverclose") == 0) {
 		if (conn->state == C_CLOSING)
-			conn_fail(conn, -1, DUET_SINK_LOG_DEBUG, "closed");
+			conn_fail(conn, SINK_STREAM_OWN_CLOSE, DUET_SINK_LOG_DEBUG, "closed");
 		else
 			conn_fail(conn, RELP_ERR_SERVERCLOSE, DUET_SINK_LOG_WARN,
 				  "the server closed the RELP session (serverclose)");
@@ -558,16 +507,17 @@ static void take_frame(struct relp_conn *conn, const struct relp_frame *f)
 		break;
 	case C_CLOSING: /* only the close's rsp matters now */
 		if (f->txnr == relp_txnr_of(conn->close_n))
-			conn_fail(conn, -1, DUET_SINK_LOG_DEBUG, "closed");
+			conn_fail(conn, SINK_STREAM_OWN_CLOSE, DUET_SINK_LOG_DEBUG, "closed");
 		break;
 	case C_CONNECTING:
 		break;
 	}
 }
 
-static void take_bytes(struct relp_conn *conn, const char *p, size_t n)
+static void take_bytes(struct sink_stream_conn *c, const char *p, size_t n)
 {
-	while (n > 0 && !conn->failing) {
+	struct relp_conn *conn = (struct relp_conn *)c;
+	while (n > 0 && !conn->c.failing) {
 		size_t room = sizeof conn->in - conn->in_len;
 		if (room == 0) { /* cannot happen: a frame this long is RELP_FRAME_TOO_BIG */
 			conn_fail(conn, RELP_ERR_MALFORMED, DUET_SINK_LOG_ERROR,
@@ -580,7 +530,7 @@ static void take_bytes(struct relp_conn *conn, const char *p, size_t n)
 		p += k;
 		n -= k;
 		size_t at = 0;
-		while (!conn->failing) {
+		while (!conn->c.failing) {
 			struct relp_frame f;
 			size_t used;
 			enum relp_frame_status st = relp_frame_decode(
@@ -596,59 +546,30 @@ static void take_bytes(struct relp_conn *conn, const char *p, size_t n)
 			at += used;
 			take_frame(conn, &f);
 		}
-		if (conn->failing)
+		if (conn->c.failing)
 			return;
 		memmove(conn->in, conn->in + at, conn->in_len - at);
 		conn->in_len -= at;
 	}
-	if (!conn->failing && conn->r->conn == conn)
-		relp_pump(conn->r->s); /* the window may have room again */
+	if (!c->failing && c->st->conn == c)
+		relp_pump(c->st->s); /* the window may have room again */
 }
 
-/* ---- Reading and connecting --------------------------------------------------------- */
+/* ---- Connecting and the rest of the interface -------------------------------------- */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_hung_up(struct sink_stream_conn *c)
 {
-	struct relp_conn *conn = h->data;
-	*buf = uv_buf_init(conn->rbuf, sizeof conn->rbuf);
+	struct relp_conn *conn = (struct relp_conn *)c;
+	if (conn->state == C_CLOSING)
+		conn_fail(conn, SINK_STREAM_OWN_CLOSE, DUET_SINK_LOG_DEBUG, "closed");
+	else
+		conn_fail(conn, RELP_ERR_BROKEN, DUET_SINK_LOG_WARN,
+			  "the server closed the connection");
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_connected(struct sink_stream_conn *c)
 {
-	struct relp_conn *conn = stream->data;
-	if (conn->failing)
-		return;
-	if (nread > 0) {
-		conn->r->bytes_read += (uint64_t)nread;
-		take_bytes(conn, buf->base, (size_t)nread);
-	} else if (nread == UV_EOF) {
-		if (conn->state == C_CLOSING)
-			conn_fail(conn, -1, DUET_SINK_LOG_DEBUG, "closed");
-		else
-			conn_fail(conn, RELP_ERR_BROKEN, DUET_SINK_LOG_WARN,
-				  "the server closed the connection");
-	} else if (nread < 0) {
-		conn_fail(conn, RELP_ERR_BROKEN, DUET_SINK_LOG_WARN, "connection broken: %s",
-			  uv_strerror((int)nread));
-	}
-}
-
-static void on_connect(uv_connect_t *req, int status)
-{
-	struct relp_conn *conn = req->data;
-	if (conn->failing)
-		return; /* closed under us: the close callback reports */
-	if (status < 0) {
-		conn_fail(conn, RELP_ERR_CONNECT, DUET_SINK_LOG_WARN, "cannot connect: %s",
-			  uv_strerror(status));
-		return;
-	}
-	int rc = uv_read_start((uv_stream_t *)&conn->handle, on_alloc, on_read);
-	if (rc) {
-		conn_fail(conn, RELP_ERR_BROKEN, DUET_SINK_LOG_WARN, "cannot read: %s",
-			  uv_strerror(rc));
-		return;
-	}
+	struct relp_conn *conn = (struct relp_conn *)c;
 	char *data;
 	size_t offers_len = strlen(sink_relp_open_offers);
 	struct relp_write *w = frame_new(relp_txnr_of(0), "open", offers_len, &data);
@@ -663,8 +584,17 @@ static void on_connect(uv_connect_t *req, int status)
 	conn->next_n = 1;
 	conn->oldest_n = 1;
 	/* the connect deadline goes on for the open's rsp */
-	uv_timer_start(&conn->r->deadline, on_deadline, conn->r->s->cfg.timeout_ms, 0);
+	sink_stream_arm(c->st, c->st->s->cfg.timeout_ms);
 }
+
+static const struct sink_stream_ops relp_stream_ops = {
+    .connected = on_connected,
+    .bytes = take_bytes,
+    .hung_up = on_hung_up,
+    .timed_out = on_timed_out,
+    .failing = on_failing,
+    .released = on_released,
+};
 
 static void relp_connect(struct duet_trap_sink *s)
 {
@@ -678,9 +608,8 @@ static void relp_connect(struct duet_trap_sink *s)
 		sink_link_failed(s, DUET_SINK_LOG_ERROR, "out of memory starting a connection");
 		return;
 	}
-	conn->r = r;
 	conn->slots = slots;
-	int rc = uv_tcp_init(s->loop, &conn->handle);
+	int rc = sink_stream_connect(&r->st, &conn->c);
 	if (rc) {
 		free(slots);
 		free(conn);
@@ -688,42 +617,18 @@ static void relp_connect(struct duet_trap_sink *s)
 		char why[SINK_ERR_BYTES];
 		sink_msgf(why, sizeof why, "cannot make a socket: %s", uv_strerror(rc));
 		sink_link_failed(s, DUET_SINK_LOG_ERROR, why);
-		return;
 	}
-	conn->handle.data = conn;
-	conn->connect_req.data = conn;
-	r->open++;
-	r->conn = conn;
-	uv_tcp_nodelay(&conn->handle, 1);
-	uv_tcp_keepalive(&conn->handle, 1, KEEPALIVE_S);
-	rc = uv_tcp_connect(&conn->connect_req, &conn->handle, (const struct sockaddr *)&r->sa,
-			    on_connect);
-	if (rc) {
-		conn_fail(conn, RELP_ERR_CONNECT, DUET_SINK_LOG_WARN, "cannot connect: %s",
-			  uv_strerror(rc));
-		return;
-	}
-	uv_timer_start(&r->deadline, on_deadline, s->cfg.timeout_ms, 0);
 }
-
-/* ---- The rest of the interface ---------------------------------------------------- */
 
 static int relp_init(struct duet_trap_sink *s, char *err, size_t errlen)
 {
 	struct sink_relp *r = calloc(1, sizeof *r);
 	if (!r)
 		return DUET_ENOMEM;
-	if (duet_addr_parse(s->cfg.address, &r->sa)) { /* checked before: cannot happen */
+	int rc = sink_stream_init(&r->st, s, &relp_stream_ops);
+	if (rc)
 		free(r);
-		return DUET_EINVAL;
-	}
-	r->s = s;
-	uv_timer_init(s->loop, &r->deadline);
-	r->deadline.data = r;
-	r->open = 1;
-	sink_msgf(s->target, sizeof s->target, "%s", s->cfg.address);
-	s->impl = r;
-	return 0;
+	return rc;
 }
 
 static void relp_forget(struct duet_trap_sink *s)
@@ -734,52 +639,46 @@ static void relp_forget(struct duet_trap_sink *s)
 static void relp_close(struct duet_trap_sink *s)
 {
 	struct sink_relp *r = s->impl;
-	r->closing = true;
-	struct relp_conn *conn = r->conn;
+	sink_stream_close(&r->st);
+	struct relp_conn *conn = current_conn(r);
 	if (conn && conn->state == C_UP) {
 		/* say goodbye and wait briefly for the rsp; a write that fails
-		 * fails the connection (r->conn becomes NULL) */
+		 * fails the connection (it is no longer the current one) */
 		char *data;
 		struct relp_write *w = frame_new(relp_txnr_of(conn->next_n), "close", 0, &data);
 		if (w && frame_send(conn, w)) {
 			conn->state = C_CLOSING;
 			conn->close_n = conn->next_n++;
-			uv_timer_start(&r->deadline, on_deadline, CLOSE_WAIT_MS, 0);
+			sink_stream_arm(&r->st, CLOSE_WAIT_MS);
 			return; /* its close callback closes the timer */
 		}
 	}
-	if (r->conn)
-		conn_fail(r->conn, -1, DUET_SINK_LOG_DEBUG, "closing");
-	if (r->open == 1)
-		close_timer(r); /* else the last connection's close callback does */
+	if (current_conn(r))
+		conn_fail(current_conn(r), SINK_STREAM_OWN_CLOSE, DUET_SINK_LOG_DEBUG, "closing");
 }
 
-static int relp_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
+static int relp_stats(const struct duet_trap_sink *s, json_t *doc)
 {
 	const struct sink_relp *r = s->impl;
-	const uint64_t *e = r->errors;
-	int n =
-	    snprintf(buf, len,
-		     ",\"window\":%u,\"max_message_bytes\":%zu,\"in_flight\":%zu,"
-		     "\"unconfirmed_on_connection\":%zu,\"rsp_ok\":%llu,"
-		     "\"records_resent\":%llu,\"dead_letters\":%llu,\"bytes_read_from_sink\":%llu,"
-		     "\"relp_errors\":{",
-		     s->cfg.relp_window, s->cfg.relp_max_message_bytes, r->last_in_flight,
-		     r->last_unconfirmed, (unsigned long long)r->rsp_ok,
-		     (unsigned long long)r->records_resent,
-		     (unsigned long long)s->stats.dead_letters, (unsigned long long)r->bytes_read);
-	for (int k = 0; k < RELP_ERR_KINDS && n >= 0; k++) {
-		int m = snprintf((size_t)n < len ? buf + n : NULL,
-				 (size_t)n < len ? len - (size_t)n : 0, "%s\"%s\":%llu",
-				 k ? "," : "", error_names[k], (unsigned long long)e[k]);
-		n = m < 0 ? m : n + m;
+	json_t *errors = json_object();
+	for (int k = 0; k < RELP_ERR_KINDS && errors; k++) {
+		if (json_object_set_new(errors, error_names[k],
+					json_integer((json_int_t)r->errors[k]))) {
+			json_decref(errors);
+			errors = NULL;
+		}
 	}
-	if (n >= 0) {
-		int m = snprintf((size_t)n < len ? buf + n : NULL,
-				 (size_t)n < len ? len - (size_t)n : 0, "}");
-		n = m < 0 ? m : n + m;
-	}
-	return n;
+	json_t *own =
+	    errors ? json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "window",
+			       (int)s->cfg.relp_window, "max_message_bytes",
+			       (json_int_t)s->cfg.relp_max_message_bytes, "in_flight",
+			       (json_int_t)r->last_in_flight, "unconfirmed_on_connection",
+			       (json_int_t)r->last_unconfirmed, "rsp_ok", (json_int_t)r->rsp_ok,
+			       "records_resent", (json_int_t)r->records_resent, "dead_letters",
+			       (json_int_t)s->stats.dead_letters, "bytes_read_from_sink",
+			       (json_int_t)r->st.bytes_read, "relp_errors", errors)
+		   : NULL;
+	return json_object_update_new(doc, own) ? DUET_ENOMEM : 0;
 }
 
 const struct sink_transport sink_relp_transport = {
@@ -789,5 +688,5 @@ const struct sink_transport sink_relp_transport = {
     .pump = relp_pump,
     .forget = relp_forget,
     .close = relp_close,
-    .stats_json = relp_stats_json,
+    .stats = relp_stats,
 };

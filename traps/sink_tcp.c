@@ -25,11 +25,9 @@
  * which is at most once. The common part turns deliveries into
  * confirmations in submit order.
  *
- * One connection object per attempt, allocated and freed with its handle:
- * a failing connection is detached at once (the next attempt never shares
- * anything with it), closed, and only from its close callback, after libuv
- * has called back every write on it (done or cancelled), is the failure
- * reported. So a batch is never in flight on two connections at once.
+ * One connection object per attempt, detached at once when it fails and
+ * reported only from its close callback (sink_stream.c, shared with the
+ * RELP transport): a batch is never in flight on two connections at once.
  *
  * Deadlines, one timer: while connecting, timeout_ms to connect; while
  * connected with writes or acknowledgements outstanding, timeout_ms without
@@ -48,12 +46,8 @@
 #include "duet/err.h"
 #include "sink_internal.h"
 
-#define READ_BUFFER_BYTES  4096
-#define KEEPALIVE_S        30
 #define WRITE_WINDOW_BYTES (1u << 20) /* written and not yet acknowledged (or written) */
 #define ACK_LINE_MAX_BYTES 1024       /* a longer line from the receiver is a protocol error */
-
-struct sink_tcp;
 
 /* A batch written on this connection and not yet wholly acknowledged. */
 struct tcp_unacked {
@@ -63,18 +57,10 @@ struct tcp_unacked {
 };
 
 struct tcp_conn {
-	uv_tcp_t handle; /* handle.data = this */
-	uv_connect_t connect_req;
-	struct sink_tcp *t;
-	bool up;      /* connected */
-	bool failing; /* detached and closing */
-	unsigned writes;
+	struct sink_stream_conn c; /* first: the stream part's */
 	size_t window; /* bytes written and not yet acknowledged (or, without acks, written) */
 	struct tcp_unacked *unacked, *unacked_tail; /* in write order */
 	size_t records_unacked;
-	int level;
-	char why[SINK_ERR_BYTES];
-	char rbuf[READ_BUFFER_BYTES];
 	char line[ACK_LINE_MAX_BYTES]; /* the receiver's line being read */
 	size_t line_len;
 };
@@ -85,83 +71,48 @@ struct tcp_write {
 };
 
 struct sink_tcp {
-	struct duet_trap_sink *s;
-	struct sockaddr_storage sa;
-	struct tcp_conn *conn; /* the current attempt, NULL when none */
-	uv_timer_t deadline;
-	bool closing;
-	unsigned open; /* deadline timer + connections not yet closed */
-	uint64_t bytes_read;
-	uint64_t acks;       /* ack lines taken */
-	uint64_t ack_errors; /* connections failed for a bad or missing ack */
+	struct sink_stream st; /* first: the stream part's */
+	uint64_t acks;         /* ack lines taken */
+	uint64_t ack_errors;   /* connections failed for a bad or missing ack */
 };
 
-static void maybe_closed(struct sink_tcp *t)
+/* Every failure of a TCP connection is of one kind: the stats count acks
+ * apart (ack_errors), the common part counts the rest. */
+#define conn_fail(conn, level, ...) sink_stream_fail(&(conn)->c, 0, (level), __VA_ARGS__)
+
+static struct sink_tcp *tcp_of(const struct tcp_conn *conn)
 {
-	if (!t->closing || t->open > 0)
-		return;
-	struct duet_trap_sink *s = t->s;
-	free(t);
-	sink_transport_closed(s);
+	return (struct sink_tcp *)conn->c.st;
 }
 
-static void drop_unacked(struct tcp_conn *conn)
+static struct tcp_conn *current_conn(const struct sink_tcp *t)
 {
+	return (struct tcp_conn *)t->st.conn;
+}
+
+static void drop_unacked(struct sink_stream_conn *c)
+{
+	struct tcp_conn *conn = (struct tcp_conn *)c;
 	while (conn->unacked) {
 		struct tcp_unacked *u = conn->unacked;
 		conn->unacked = u->next;
-		sink_batch_release(conn->t->s, u->b);
+		sink_batch_release(c->st->s, u->b);
 		free(u);
 	}
 	conn->unacked_tail = NULL;
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_timed_out(struct sink_stream_conn *c)
 {
-	struct tcp_conn *conn = h->data;
-	struct sink_tcp *t = conn->t;
-	t->open--;
-	drop_unacked(conn); /* no longer on any connection: sent again from the queue */
-	if (!t->closing)
-		sink_link_failed(t->s, conn->level, conn->why);
-	free(conn);
-	maybe_closed(t);
-}
-
-__attribute__((format(printf, 3, 4))) static void conn_fail(struct tcp_conn *conn, int level,
-							    const char *fmt, ...);
-static void conn_fail(struct tcp_conn *conn, int level, const char *fmt, ...)
-{
-	if (conn->failing)
-		return;
-	struct sink_tcp *t = conn->t;
-	conn->failing = true;
-	conn->level = level;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(conn->why, sizeof conn->why, fmt, ap);
-	va_end(ap);
-	if (t->conn == conn) {
-		t->conn = NULL;
-		uv_timer_stop(&t->deadline);
-	}
-	uv_close((uv_handle_t *)&conn->handle, on_conn_closed);
-}
-
-static void on_deadline(uv_timer_t *timer)
-{
-	struct sink_tcp *t = timer->data;
-	struct tcp_conn *conn = t->conn;
-	if (!conn)
-		return;
-	unsigned ms = t->s->cfg.timeout_ms;
-	if (!conn->up) {
+	struct tcp_conn *conn = (struct tcp_conn *)c;
+	unsigned ms = c->st->s->cfg.timeout_ms;
+	if (!c->up) {
 		conn_fail(conn, DUET_SINK_LOG_WARN, "timed out after %u ms connecting", ms);
-	} else if (conn->writes > 0) {
+	} else if (c->writes > 0) {
 		conn_fail(conn, DUET_SINK_LOG_WARN,
 			  "timed out: no write completed for %u ms (the sink is not reading)", ms);
 	} else {
-		t->ack_errors++;
+		tcp_of(conn)->ack_errors++;
 		conn_fail(
 		    conn, DUET_SINK_LOG_WARN,
 		    "timed out: no acknowledgement for %u ms, %zu record(s) unacknowledged "
@@ -174,11 +125,11 @@ static void on_deadline(uv_timer_t *timer)
  * progress; none: no deadline. */
 static void rearm_deadline(struct tcp_conn *conn)
 {
-	struct sink_tcp *t = conn->t;
-	if (conn->writes > 0 || conn->unacked)
-		uv_timer_start(&t->deadline, on_deadline, t->s->cfg.timeout_ms, 0);
+	struct sink_stream *st = conn->c.st;
+	if (conn->c.writes > 0 || conn->unacked)
+		sink_stream_arm(st, st->s->cfg.timeout_ms);
 	else
-		uv_timer_stop(&t->deadline);
+		sink_stream_disarm(st);
 }
 
 /* ---- Writing ------------------------------------------------------------------ */
@@ -189,21 +140,22 @@ static void on_write(uv_write_t *req, int status)
 {
 	struct tcp_write *w = (struct tcp_write *)req;
 	struct tcp_conn *conn = req->handle->data;
-	struct sink_tcp *t = conn->t;
+	struct sink_tcp *t = tcp_of(conn);
+	struct duet_trap_sink *s = t->st.s;
 	struct sink_batch *b = w->b;
 	free(w);
-	conn->writes--;
-	bool acks = !t->s->cfg.without_acks;
+	conn->c.writes--;
+	bool acks = !s->cfg.without_acks;
 	if (!acks)
 		conn->window -= b->len;
 	if (status == 0 && !acks)
-		sink_batch_delivered(t->s, b); /* before release: b may be freed there */
-	sink_batch_release(t->s, b);
+		sink_batch_delivered(s, b); /* before release: b may be freed there */
+	sink_batch_release(s, b);
 	if (status == 0) {
-		if (t->conn != conn)
+		if (current_conn(t) != conn)
 			return;       /* failing: its close callback reports */
 		rearm_deadline(conn); /* progress: the deadline starts again */
-		tcp_pump(t->s);       /* the window has room again */
+		tcp_pump(s);          /* the window has room again */
 	} else if (status != UV_ECANCELED) {
 		conn_fail(conn, DUET_SINK_LOG_WARN, "write failed: %s", uv_strerror(status));
 	}
@@ -212,8 +164,8 @@ static void on_write(uv_write_t *req, int status)
 static void tcp_pump(struct duet_trap_sink *s)
 {
 	struct sink_tcp *t = s->impl;
-	struct tcp_conn *conn = t->conn;
-	if (!conn || !conn->up)
+	struct tcp_conn *conn = current_conn(t);
+	if (!conn || !conn->c.up)
 		return;
 	struct sink_batch *b;
 	while (conn->window < WRITE_WINDOW_BYTES && (b = sink_next_unsent(s))) {
@@ -231,7 +183,7 @@ static void tcp_pump(struct duet_trap_sink *s)
 		w->b = b;
 		sink_batch_hold(b);
 		uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->len);
-		int rc = uv_write(&w->req, (uv_stream_t *)&conn->handle, &buf, 1, on_write);
+		int rc = uv_write(&w->req, (uv_stream_t *)&conn->c.handle, &buf, 1, on_write);
 		if (rc) {
 			sink_batch_release(s, b);
 			free(w);
@@ -250,8 +202,8 @@ static void tcp_pump(struct duet_trap_sink *s)
 			conn->records_unacked += b->n_records;
 		}
 		conn->window += b->len;
-		if (conn->writes++ == 0 && !uv_is_active((uv_handle_t *)&t->deadline))
-			uv_timer_start(&t->deadline, on_deadline, s->cfg.timeout_ms, 0);
+		if (conn->c.writes++ == 0 && !uv_is_active((uv_handle_t *)&t->st.deadline))
+			sink_stream_arm(&t->st, s->cfg.timeout_ms);
 	}
 }
 
@@ -272,7 +224,7 @@ static bool record_has_id(const char *p, const char *end, const char *quoted, si
  * connection. Returns false if no outstanding record has that id. */
 static bool take_ack(struct tcp_conn *conn, const char *id)
 {
-	struct duet_trap_sink *s = conn->t->s;
+	struct duet_trap_sink *s = conn->c.st->s;
 	char quoted[2 * 6 * DUET_SINK_ID_MAX + 3];
 	size_t quoted_len = sink_json_string(quoted, sizeof quoted, id);
 	if (quoted_len >= sizeof quoted)
@@ -326,7 +278,7 @@ static void take_line(struct tcp_conn *conn, const char *line, size_t len)
 	json_t *j = json_loadb(line, len, 0, &jerr);
 	json_t *ack = json_is_object(j) ? json_object_get(j, "ack") : NULL;
 	const char *id = json_is_string(ack) ? json_string_value(ack) : NULL;
-	struct sink_tcp *t = conn->t;
+	struct sink_tcp *t = tcp_of(conn);
 	if (!id || strlen(id) != json_string_length(ack)) {
 		t->ack_errors++;
 		conn_fail(conn, DUET_SINK_LOG_ERROR,
@@ -341,18 +293,21 @@ static void take_line(struct tcp_conn *conn, const char *line, size_t len)
 	} else {
 		t->acks++;
 		rearm_deadline(conn); /* progress */
-		tcp_pump(t->s);       /* the window has room again */
+		tcp_pump(t->st.s);    /* the window has room again */
 	}
 	json_decref(j);
 }
 
-static void take_bytes(struct tcp_conn *conn, const char *p, size_t n)
+static void take_bytes(struct sink_stream_conn *c, const char *p, size_t n)
 {
-	while (n > 0 && !conn->failing) {
+	struct tcp_conn *conn = (struct tcp_conn *)c;
+	if (c->st->s->cfg.without_acks)
+		return; /* read only to notice a close */
+	while (n > 0 && !conn->c.failing) {
 		const char *nl = memchr(p, '\n', n);
 		size_t len = nl ? (size_t)(nl - p) : n;
 		if (conn->line_len + len > sizeof conn->line) {
-			conn->t->ack_errors++;
+			tcp_of(conn)->ack_errors++;
 			conn_fail(conn, DUET_SINK_LOG_ERROR,
 				  "the receiver sent a line longer than %u bytes, not an "
 				  "acknowledgement {\"ack\":\"<id>\"}",
@@ -371,48 +326,26 @@ static void take_bytes(struct tcp_conn *conn, const char *p, size_t n)
 	}
 }
 
-/* ---- Reading (acknowledgements, and to notice a close) ---------------------------- */
+/* ---- Connecting and the rest of the interface -------------------------------------- */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_connected(struct sink_stream_conn *c)
 {
-	struct tcp_conn *conn = h->data;
-	*buf = uv_buf_init(conn->rbuf, sizeof conn->rbuf);
+	sink_stream_disarm(c->st);
+	sink_link_up(c->st->s);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_hung_up(struct sink_stream_conn *c)
 {
-	struct tcp_conn *conn = stream->data;
-	if (nread > 0) {
-		conn->t->bytes_read += (uint64_t)nread;
-		if (!conn->t->s->cfg.without_acks && !conn->failing)
-			take_bytes(conn, buf->base, (size_t)nread);
-	} else if (nread == UV_EOF)
-		conn_fail(conn, DUET_SINK_LOG_WARN, "the sink closed the connection");
-	else if (nread < 0)
-		conn_fail(conn, DUET_SINK_LOG_WARN, "connection broken: %s",
-			  uv_strerror((int)nread));
+	conn_fail((struct tcp_conn *)c, DUET_SINK_LOG_WARN, "the sink closed the connection");
 }
 
-/* ---- Connecting ------------------------------------------------------------------ */
-
-static void on_connect(uv_connect_t *req, int status)
-{
-	struct tcp_conn *conn = req->data;
-	if (conn->failing)
-		return; /* closed under us: the close callback reports */
-	if (status < 0) {
-		conn_fail(conn, DUET_SINK_LOG_WARN, "cannot connect: %s", uv_strerror(status));
-		return;
-	}
-	int rc = uv_read_start((uv_stream_t *)&conn->handle, on_alloc, on_read);
-	if (rc) {
-		conn_fail(conn, DUET_SINK_LOG_WARN, "cannot read: %s", uv_strerror(rc));
-		return;
-	}
-	conn->up = true;
-	uv_timer_stop(&conn->t->deadline);
-	sink_link_up(conn->t->s);
-}
+static const struct sink_stream_ops tcp_stream_ops = {
+    .connected = on_connected,
+    .bytes = take_bytes,
+    .hung_up = on_hung_up,
+    .timed_out = on_timed_out,
+    .released = drop_unacked,
+};
 
 static void tcp_connect(struct duet_trap_sink *s)
 {
@@ -422,49 +355,24 @@ static void tcp_connect(struct duet_trap_sink *s)
 		sink_link_failed(s, DUET_SINK_LOG_ERROR, "out of memory starting a connection");
 		return;
 	}
-	conn->t = t;
-	int rc = uv_tcp_init(s->loop, &conn->handle);
+	int rc = sink_stream_connect(&t->st, &conn->c);
 	if (rc) {
 		free(conn);
 		char why[SINK_ERR_BYTES];
 		sink_msgf(why, sizeof why, "cannot make a socket: %s", uv_strerror(rc));
 		sink_link_failed(s, DUET_SINK_LOG_ERROR, why);
-		return;
 	}
-	conn->handle.data = conn;
-	conn->connect_req.data = conn;
-	t->open++;
-	t->conn = conn;
-	/* small batches go out at once; keepalive finds a peer that vanished */
-	uv_tcp_nodelay(&conn->handle, 1);
-	uv_tcp_keepalive(&conn->handle, 1, KEEPALIVE_S);
-	rc = uv_tcp_connect(&conn->connect_req, &conn->handle, (const struct sockaddr *)&t->sa,
-			    on_connect);
-	if (rc) {
-		conn_fail(conn, DUET_SINK_LOG_WARN, "cannot connect: %s", uv_strerror(rc));
-		return;
-	}
-	uv_timer_start(&t->deadline, on_deadline, s->cfg.timeout_ms, 0);
 }
-
-/* ---- The rest of the interface ---------------------------------------------------- */
 
 static int tcp_init(struct duet_trap_sink *s, char *err, size_t errlen)
 {
 	struct sink_tcp *t = calloc(1, sizeof *t);
 	if (!t)
 		return DUET_ENOMEM;
-	if (duet_addr_parse(s->cfg.address, &t->sa)) { /* checked before: cannot happen */
+	int rc = sink_stream_init(&t->st, s, &tcp_stream_ops);
+	if (rc)
 		free(t);
-		return DUET_EINVAL;
-	}
-	t->s = s;
-	uv_timer_init(s->loop, &t->deadline);
-	t->deadline.data = t;
-	t->open = 1;
-	sink_msgf(s->target, sizeof s->target, "%s", s->cfg.address);
-	s->impl = t;
-	return 0;
+	return rc;
 }
 
 static void tcp_forget(struct duet_trap_sink *s)
@@ -472,31 +380,22 @@ static void tcp_forget(struct duet_trap_sink *s)
 	/* nothing points into the queue: writes in flight hold their batches */
 }
 
-static void on_timer_closed(uv_handle_t *h)
-{
-	struct sink_tcp *t = h->data;
-	t->open--;
-	maybe_closed(t);
-}
-
 static void tcp_close(struct duet_trap_sink *s)
 {
 	struct sink_tcp *t = s->impl;
-	t->closing = true;
-	if (t->conn)
-		conn_fail(t->conn, DUET_SINK_LOG_DEBUG, "closing");
-	uv_close((uv_handle_t *)&t->deadline, on_timer_closed);
+	sink_stream_close(&t->st);
+	if (t->st.conn)
+		conn_fail(current_conn(t), DUET_SINK_LOG_DEBUG, "closing");
 }
 
-static int tcp_stats_json(const struct duet_trap_sink *s, char *buf, size_t len)
+static int tcp_stats(const struct duet_trap_sink *s, json_t *doc)
 {
 	const struct sink_tcp *t = s->impl;
-	return snprintf(buf, len,
-			",\"bytes_read_from_sink\":%llu,\"acks\":%s,\"acks_taken\":%llu,"
-			"\"ack_errors\":%llu",
-			(unsigned long long)t->bytes_read,
-			t->s->cfg.without_acks ? "false" : "true", (unsigned long long)t->acks,
-			(unsigned long long)t->ack_errors);
+	json_t *own =
+	    json_pack("{s:I, s:b, s:I, s:I}", "bytes_read_from_sink", (json_int_t)t->st.bytes_read,
+		      "acks", !s->cfg.without_acks, "acks_taken", (json_int_t)t->acks, "ack_errors",
+		      (json_int_t)t->ack_errors);
+	return json_object_update_new(doc, own) ? DUET_ENOMEM : 0;
 }
 
 const struct sink_transport sink_tcp_transport = {
@@ -506,5 +405,5 @@ const struct sink_transport sink_tcp_transport = {
     .pump = tcp_pump,
     .forget = tcp_forget,
     .close = tcp_close,
-    .stats_json = tcp_stats_json,
+    .stats = tcp_stats,
 };

@@ -302,9 +302,13 @@ struct duet_sink_stats {
 
 void duet_sink_get_stats(const struct duet_trap_sink *s, struct duet_sink_stats *st);
 
-/* Writes the stats as one JSON object, with "type", "target" and
- * "queued_bytes" too (for the daemon's status), like snprintf: returns the
- * length it needed (not counting the NUL), or a negative code. */
+/* The stats as one JSON object (jansson), with "type", "target",
+ * "queued_bytes" and the transport's own keys too (for the daemon's
+ * status): a new reference, NULL when out of memory. */
+struct json_t;
+struct json_t *duet_sink_stats_doc(const struct duet_trap_sink *s);
+/* The same document as text, like snprintf: returns the length it needed
+ * (not counting the NUL), or a negative code. */
 int duet_sink_stats_json(const struct duet_trap_sink *s, char *buf, size_t len);
 
 /* Stops, closes every handle and connection and frees the module with every

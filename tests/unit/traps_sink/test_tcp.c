@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 
 #include "duet/err.h"
 #include "fixture.h"
@@ -551,6 +552,33 @@ Test(sink_tcp, a_line_that_is_no_ack_fails_the_connection)
 Test(sink_tcp, an_ack_of_an_id_never_sent_fails_the_connection)
 {
 	bad_answer("{\"ack\":\"r999\"}\n", "not outstanding");
+}
+
+/* The stats are a typed document (jansson), and a receiver's bytes that
+ * are not UTF-8, quoted in the error, keep it valid: they become '?'. */
+Test(sink_tcp, stats_document_is_typed_and_valid_with_foreign_bytes)
+{
+	bad_answer("caf\xe9 \xff\n", "not an acknowledgement");
+	json_t *d = duet_sink_stats_doc(fx.sink);
+	cr_assert_not_null(d);
+	cr_assert(json_is_string(json_object_get(d, "type")));
+	cr_assert(json_is_boolean(json_object_get(d, "connected")));
+	cr_assert(json_is_true(json_object_get(d, "acks")));
+	cr_assert(json_is_integer(json_object_get(d, "ack_errors")));
+	cr_assert_eq(json_integer_value(json_object_get(d, "ack_errors")), 1);
+	const char *err = json_string_value(json_object_get(d, "last_error"));
+	cr_assert_not_null(err);
+	cr_assert_not_null(strstr(err, "'caf? ?'"), "%s", err);
+	/* the text form is the same document */
+	char text[2048];
+	int n = duet_sink_stats_json(fx.sink, text, sizeof text);
+	cr_assert_gt(n, 0);
+	json_error_t jerr;
+	json_t *back = json_loads(text, 0, &jerr);
+	cr_assert_not_null(back, "%s: %s", jerr.text, text);
+	cr_assert(json_equal(d, back));
+	json_decref(back);
+	json_decref(d);
 }
 
 /* without_acks ([sink] ack = none): at most once, as documented: confirmed

@@ -8,6 +8,11 @@
  * deadline or a cancel signals that whole group (kill(-pid)), SIGTERM
  * first and SIGKILL after DUET_CMD_KILL_GRACE_MS.
  *
+ * The child's stdin is /dev/null, or, for duet_cmd_spawn_input(), the read
+ * end of a pipe that already holds the whole input (at most
+ * DUET_CMD_INPUT_MAX bytes, what a pipe holds at the least, so it is
+ * written at once) and whose write end is closed: the child reads it, then EOF.
+ *
  * The child's stdout and stderr are the write end of one pipe (made with
  * uv_pipe, so both streams interleave in the order written), which we read
  * to the end even past the captured prefix: a child writing a lot never
@@ -231,8 +236,36 @@ static int build_env(const char *const *extra, char ***out)
 
 /* Sets up handles and spawns. Errors after the allocation are reported
  * through the callback (spawn_error), with every handle closed. */
+/* A pipe holding input, its write end closed: *fd is the read end
+ * (close-on-exec; the child gets a copy through stdio). */
+static int input_pipe(const char *input, uv_file *fd)
+{
+	uv_file fds[2];
+	/* the write end does not block: input that does not fit fails */
+	int rc = uv_pipe(fds, 0, UV_NONBLOCK_PIPE);
+	if (rc)
+		return rc;
+	size_t len = strlen(input), done = 0;
+	while (done < len) {
+		ssize_t n = write(fds[1], input + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			close(fds[0]);
+			close(fds[1]);
+			return rc;
+		}
+		done += (size_t)n;
+	}
+	close(fds[1]);
+	*fd = fds[0];
+	return 0;
+}
+
 static int start(uv_loop_t *loop, const char *file, char **args, const char *const *extra_env,
-		 uint32_t timeout_ms, duet_cmd_cb cb, void *data, struct duet_cmd **out)
+		 const char *input, uint32_t timeout_ms, duet_cmd_cb cb, void *data,
+		 struct duet_cmd **out)
 {
 	char **env;
 	int rc = build_env(extra_env, &env);
@@ -253,12 +286,21 @@ static int start(uv_loop_t *loop, const char *file, char **args, const char *con
 	uv_timer_init(loop, &c->timer);
 	uv_pipe_init(loop, &c->pipe, 0);
 
-	uv_file fds[2];
-	rc = uv_pipe(fds, UV_NONBLOCK_PIPE, 0); /* both ends close-on-exec */
+	uv_file fds[2], in_fd = -1;
+	rc = input ? input_pipe(input, &in_fd) : 0;
+	if (rc == 0) {
+		rc = uv_pipe(fds, UV_NONBLOCK_PIPE, 0); /* both ends close-on-exec */
+		if (rc && in_fd >= 0)
+			close(in_fd);
+	}
 	if (rc == 0) {
 		rc = uv_pipe_open(&c->pipe, fds[0]);
-		if (rc)
+		if (rc) {
 			close(fds[0]);
+			close(fds[1]);
+			if (in_fd >= 0)
+				close(in_fd);
+		}
 	}
 	if (rc) {
 		/* No child and no process handle: close what exists. */
@@ -275,6 +317,10 @@ static int start(uv_loop_t *loop, const char *file, char **args, const char *con
 
 	uv_stdio_container_t stdio[3];
 	stdio[0].flags = UV_IGNORE; /* libuv gives the child /dev/null */
+	if (in_fd >= 0) {
+		stdio[0].flags = UV_INHERIT_FD;
+		stdio[0].data.fd = in_fd;
+	}
 	stdio[1].flags = UV_INHERIT_FD;
 	stdio[1].data.fd = fds[1];
 	stdio[2].flags = UV_INHERIT_FD;
@@ -290,6 +336,8 @@ static int start(uv_loop_t *loop, const char *file, char **args, const char *con
 	};
 	rc = uv_spawn(loop, &c->proc, &opt);
 	close(fds[1]); /* the child has its copy; EOF comes when it and its kin close theirs */
+	if (in_fd >= 0)
+		close(in_fd);
 	free(env);
 	if (out)
 		*out = c;
@@ -317,7 +365,7 @@ int duet_cmd_run(uv_loop_t *loop, const char *command, const char *const *extra_
 	if (!loop || !command || !command[0] || !cb)
 		return DUET_EINVAL;
 	char *args[] = {"/bin/sh", "-c", (char *)command, NULL};
-	return start(loop, "/bin/sh", args, extra_env, timeout_ms, cb, data, out);
+	return start(loop, "/bin/sh", args, extra_env, NULL, timeout_ms, cb, data, out);
 }
 
 int duet_cmd_spawn(uv_loop_t *loop, const char *const *argv, const char *const *extra_env,
@@ -326,7 +374,17 @@ int duet_cmd_spawn(uv_loop_t *loop, const char *const *argv, const char *const *
 	if (!loop || !argv || !argv[0] || !argv[0][0] || !cb)
 		return DUET_EINVAL;
 	/* libuv's args are char ** but are only read (handed to execvp). */
-	return start(loop, argv[0], (char **)argv, extra_env, timeout_ms, cb, data, out);
+	return start(loop, argv[0], (char **)argv, extra_env, NULL, timeout_ms, cb, data, out);
+}
+
+int duet_cmd_spawn_input(uv_loop_t *loop, const char *const *argv, const char *const *extra_env,
+			 const char *input, uint32_t timeout_ms, duet_cmd_cb cb, void *data,
+			 struct duet_cmd **out)
+{
+	if (!loop || !argv || !argv[0] || !argv[0][0] || !cb || !input ||
+	    strlen(input) > DUET_CMD_INPUT_MAX)
+		return DUET_EINVAL;
+	return start(loop, argv[0], (char **)argv, extra_env, input, timeout_ms, cb, data, out);
 }
 
 /* Appends src to buf at *pos with newlines as "; " (one line for logs). */

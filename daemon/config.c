@@ -108,6 +108,7 @@ static const struct choice target_choices[] = {
 static const struct choice fence_choices[] = {{"none", DUET_CONFIG_FENCE_NONE},
 					      {"ipmi", DUET_CONFIG_FENCE_IPMI},
 					      {"command", DUET_CONFIG_FENCE_COMMAND},
+					      {"agent", DUET_CONFIG_FENCE_AGENT},
 					      {NULL, 0}};
 static const struct choice sink_choices[] = {{"none", DUET_CONFIG_SINK_NONE},
 					     {"tcp", DUET_CONFIG_SINK_TCP},
@@ -277,7 +278,7 @@ static const struct key_def keys[] = {
      "deadline of one FIP operation (ms)"},
 
     {SEC_FENCE, "method", T_CHOICE, ACT_FIELD(fence_method), 0, 0, fence_choices, 0, "none",
-     "none, ipmi or command; with none the new master only waits out the old lease"},
+     "none, ipmi, command or agent; with none the new master only waits out the old lease"},
     {SEC_FENCE, "command", T_STR, ACT_STR(fence_command), 0, 0, NULL, 0, "",
      "method = command: powers the other node off, exit 0 means it is off; "
      "DUET_FENCE_NODE holds its name"},
@@ -289,6 +290,15 @@ static const struct key_def keys[] = {
      NULL, "method = ipmi: file holding the BMC password (never on a command line)"},
     {SEC_FENCE, "ipmi_interface", T_NAME, ACT_STR(fence_ipmi_interface), 0, 0, NULL, 0, "lanplus",
      "method = ipmi: ipmitool -I interface"},
+    {SEC_FENCE, "agent", T_STR, ACT_STR(fence_agent), 0, 0, NULL, 0, "",
+     "method = agent: a fence agent of the fence-agents package that powers the other node "
+     "off (fence_ipmilan, fence_virsh, fence_aws, ...; a name is looked up in PATH), driven "
+     "through its stdin: action=off, then action=status until it exits 2 (off)"},
+    {SEC_FENCE, "agent_options_file", T_PATH, ACT_STR(fence_agent_options_file), 0, 0, NULL, 0,
+     NULL,
+     "method = agent: the agent's key=value options for the other node, one a line (ip=, "
+     "username=, password=, plug=...; see the agent's man page), read at each fence and "
+     "never put on a command line; keep it mode 0600"},
     {SEC_FENCE, "timeout_ms", T_U32, ACT_FIELD(fence_timeout_ms), 100, 600000, NULL, 0, "20000",
      "fencing, power-off confirmation included, must finish within this (ms)"},
     {SEC_FENCE, "watchdog_device", T_PATH, ACT_STR(fence_watchdog_device), 0, 0, NULL, 0, NULL,
@@ -1109,6 +1119,9 @@ static void check_actions(struct loader *ld)
 	if (a->fence_method == DUET_CONFIG_FENCE_COMMAND && !a->fence_command[0])
 		config_add_error(ld->errs, LINE(SEC_FENCE, "method"),
 				 "key 'method': command needs [fence] command");
+	if (a->fence_method == DUET_CONFIG_FENCE_AGENT && !a->fence_agent[0])
+		config_add_error(ld->errs, LINE(SEC_FENCE, "method"),
+				 "key 'method': agent needs [fence] agent (e.g. fence_ipmilan)");
 	if (a->fence_method == DUET_CONFIG_FENCE_IPMI &&
 	    !(a->fence_ipmi_host[0] && a->fence_ipmi_user[0] && a->fence_ipmi_password_file[0]))
 		config_add_error(

@@ -458,14 +458,18 @@ static void chain_next(struct node *n)
 		}
 		struct duet_fence_config fc;
 		memset(&fc, 0, sizeof fc);
-		fc.method = a->fence_method == DUET_CONFIG_FENCE_IPMI ? DUET_FENCE_IPMI
-								      : DUET_FENCE_COMMAND;
+		fc.method = a->fence_method == DUET_CONFIG_FENCE_IPMI    ? DUET_FENCE_IPMI
+			    : a->fence_method == DUET_CONFIG_FENCE_AGENT ? DUET_FENCE_AGENT
+									 : DUET_FENCE_COMMAND;
 		scopy(fc.command, sizeof fc.command, a->fence_command);
 		scopy(fc.ipmi_host, sizeof fc.ipmi_host, a->fence_ipmi_host);
 		scopy(fc.ipmi_user, sizeof fc.ipmi_user, a->fence_ipmi_user);
 		scopy(fc.ipmi_password_file, sizeof fc.ipmi_password_file,
 		      a->fence_ipmi_password_file);
 		scopy(fc.ipmi_interface, sizeof fc.ipmi_interface, a->fence_ipmi_interface);
+		scopy(fc.agent, sizeof fc.agent, a->fence_agent);
+		scopy(fc.agent_options_file, sizeof fc.agent_options_file,
+		      a->fence_agent_options_file);
 		fc.timeout_ms = a->fence_timeout_ms;
 		if (!(s = step_ctx_new(n)))
 			return;

@@ -24,6 +24,7 @@ packages=(
   stress-ng                              # bench-cluster --stress-minutes: both cores saturated
   libfaketime                            # fault matrix clock_jump: the master's wall clock stepped
   mount e2fsprogs                        # fault matrix slow_disk: a loop-mounted ext4 where /tmp is not a block device
+  fence-agents                           # [fence] method = agent; tests fence with its real fence_dummy
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
   scdoc                                  # man pages: duetd(8), duet-witness(8), duetctl(8), duet.ini(5) built from scdoc source
   man-db bsdextrautils                   # man_pages test: man -l renders each page (groff warnings), col -b

@@ -55,6 +55,7 @@
 #define DUET_CMD_KILL_GRACE_MS 1000 /* SIGTERM to SIGKILL */
 #define DUET_CMD_DRAIN_MS      500  /* reading output after the command exited */
 #define DUET_CMD_MAX_EXTRA_ENV 16   /* entries in extra_env */
+#define DUET_CMD_INPUT_MAX     4096 /* duet_cmd_spawn_input's stdin: a pipe holds a page at least */
 
 /* ---- Commands (actions/cmd.c) ------------------------------------------- */
 
@@ -105,6 +106,16 @@ int duet_cmd_run(uv_loop_t *loop, const char *command, const char *const *extra_
  */
 int duet_cmd_spawn(uv_loop_t *loop, const char *const *argv, const char *const *extra_env,
 		   uint32_t timeout_ms, duet_cmd_cb cb, void *data, struct duet_cmd **out);
+
+/*
+ * Like duet_cmd_spawn() with `input` (NUL-terminated, at most
+ * DUET_CMD_INPUT_MAX bytes, else DUET_EINVAL) on the child's stdin, then
+ * EOF: for programs that take secrets there rather than on a command line
+ * (a fence agent's key=value options).
+ */
+int duet_cmd_spawn_input(uv_loop_t *loop, const char *const *argv, const char *const *extra_env,
+			 const char *input, uint32_t timeout_ms, duet_cmd_cb cb, void *data,
+			 struct duet_cmd **out);
 
 /*
  * Kills the command's process group now (SIGTERM, SIGKILL after the grace
@@ -245,8 +256,23 @@ void duet_fip_free(struct duet_fip *f);
  * output contains "Chassis Power is off". Success needs that confirmation;
  * when timeout_ms (the whole fence, confirmation included) passes first,
  * the fence failed and the detail says the last state the BMC reported.
+ *
+ * AGENT: a fence agent of the fence-agents package (fence_ipmilan,
+ * fence_virsh, fence_aws, ...: the STONITH agents Pacemaker clusters use),
+ * driven through its stdin protocol: the key=value lines of
+ * agent_options_file (read when the fence starts: the BMC address, login,
+ * password...; never on a command line) then "action=off", retried every
+ * poll_ms while the agent fails; then the same options with
+ * "action=status" every poll_ms until the agent exits 2 ("off"; 0 is "on",
+ * anything else an error). Success needs that confirmation, within
+ * timeout_ms in all.
  */
-enum duet_fence_method { DUET_FENCE_NONE = 0, DUET_FENCE_IPMI = 1, DUET_FENCE_COMMAND = 2 };
+enum duet_fence_method {
+	DUET_FENCE_NONE = 0,
+	DUET_FENCE_IPMI = 1,
+	DUET_FENCE_COMMAND = 2,
+	DUET_FENCE_AGENT = 3
+};
 
 #define DUET_FENCE_DEFAULT_TIMEOUT_MS 20000
 #define DUET_FENCE_DEFAULT_POLL_MS    500
@@ -259,6 +285,8 @@ struct duet_fence_config {
 	char ipmi_password_file[192]; /* empty: no -f (ipmitool then uses none) */
 	char ipmi_interface[16];      /* "" = "lanplus" */
 	char ipmitool[192];           /* "" = "ipmitool", looked up through PATH */
+	char agent[192];              /* AGENT: the program, e.g. fence_ipmilan (PATH) */
+	char agent_options_file[192]; /* AGENT: its key=value options, one a line */
 	uint32_t timeout_ms;          /* 0 = DUET_FENCE_DEFAULT_TIMEOUT_MS */
 	uint32_t poll_ms;             /* 0 = DUET_FENCE_DEFAULT_POLL_MS */
 };

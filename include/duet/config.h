@@ -85,7 +85,8 @@ struct duet_config_addrs {
 enum duet_config_fence {
 	DUET_CONFIG_FENCE_NONE = 0,
 	DUET_CONFIG_FENCE_IPMI = 1,
-	DUET_CONFIG_FENCE_COMMAND = 2
+	DUET_CONFIG_FENCE_COMMAND = 2,
+	DUET_CONFIG_FENCE_AGENT = 3 /* a fence-agents fence_* agent (stdin protocol) */
 };
 
 /*
@@ -126,6 +127,8 @@ struct duet_config_actions {
 	char fence_ipmi_user[DUET_NAME_MAX];
 	char fence_ipmi_password_file[DUET_CONFIG_PATH_MAX];
 	char fence_ipmi_interface[DUET_NAME_MAX];
+	char fence_agent[DUET_CONFIG_PATH_MAX];              /* method = agent: fence_* program */
+	char fence_agent_options_file[DUET_CONFIG_PATH_MAX]; /* its key=value options */
 	uint32_t fence_timeout_ms;
 	/* [fence] the watchdog armed while acting master (DESIGN.md 4.10);
 	 * "" = none */

@@ -29,6 +29,8 @@
 #   duet_audit_has NODE TYPE ERE  NODE's audit log has a TYPE entry matching ERE
 #
 # DUET_FENCE_COMMAND replaces the fence command (e.g. one that fails).
+# DUET_FENCE_AGENT_OPTIONS (a file) fences with fence-agents' fence_dummy
+# driven by those key=value options instead (method = agent).
 # Hooks, optional functions the caller defines (as rig.sh's rig_on_down):
 #   duet_extra_config NODE  prints lines appended to NODE's config by duet_up
 #                           (sections of its own, e.g. [traps] and [sink])
@@ -116,9 +118,7 @@ address = $RIG_FIP/24
 interface = eth0
 
 [fence]
-method = command
-; the rig cannot cut power: fencing takes the other node off the network
-command = ${DUET_FENCE_COMMAND:-ip -n $(rig_ns "$other") link set eth0 down}
+$(duet__fence_config "$other")
 
 [manager]
 $(duet__manager_cmds "$n")
@@ -130,6 +130,18 @@ listen = $(rig_ip "$n"):8008
 fs_paths = $d, $(rig_pg_datadir "$n")
 critical = pg, fs
 EOC
+}
+
+# the [fence] keys of a node that fences OTHER
+duet__fence_config() {
+	if [ -n "${DUET_FENCE_AGENT_OPTIONS:-}" ]; then
+		printf 'method = agent\nagent = /usr/sbin/fence_dummy\n'
+		printf 'agent_options_file = %s\n' "$DUET_FENCE_AGENT_OPTIONS"
+		return
+	fi
+	echo "method = command"
+	echo "; the rig cannot cut power: fencing takes the other node off the network"
+	echo "command = ${DUET_FENCE_COMMAND:-ip -n $(rig_ns "$1") link set eth0 down}"
 }
 
 # the manager's commands; the hook duet_manager_stop_command NODE, when the

@@ -32,6 +32,10 @@
 #   fence_fails  the master's link goes down and fencing fails (a BMC that
 #                cannot be reached): the standby still takes over after
 #                waiting out the old lease, and log and status say so
+#   fence_agent  the master's NIC loses its carrier and the standby fences
+#                it with a real fence-agents agent (fence_dummy, its "power"
+#                in a file, options on stdin): the power file says off, the
+#                FENCE step names the agent, the takeover completes
 set -uo pipefail
 
 BIN=$(cd "$1" && pwd)
@@ -49,6 +53,7 @@ fail() {
 ok() { echo "ok [$SCENARIO]: $*"; }
 
 rig_on_down() {
+	rm -f "${power:-}" "${options:-}" # fence_agent's files (rig_up replaced their trap)
 	[ "$1" = 0 ] && return 0
 	local n
 	for n in node-a node-b witness; do
@@ -68,6 +73,15 @@ rig_on_down() {
 tmpfs=
 [ "$SCENARIO" = fs_full ] && tmpfs=160M
 [ "$SCENARIO" = fence_fails ] && export DUET_FENCE_COMMAND="echo BMC unreachable; exit 3"
+if [ "$SCENARIO" = fence_agent ]; then
+	[ -x /usr/sbin/fence_dummy ] || fail "fence_dummy missing: scripts/install-deps.sh installs fence-agents"
+	power=$(mktemp /tmp/duet-fence-power.XXXXXX)
+	options=$(mktemp /tmp/duet-fence-options.XXXXXX)
+	trap 'rm -f "$power" "$options"' EXIT # until rig_up's trap (then rig_on_down)
+	printf on >"$power" # fence_dummy's machine is on until fenced
+	printf 'status_file=%s\n' "$power" >"$options"
+	export DUET_FENCE_AGENT_OPTIONS=$options
+fi
 duet_up $tmpfs || fail "the cluster did not come up"
 ok "node-a is acting master, node-b a committed SYNC standby"
 duet_writer_start || fail "writer"
@@ -133,6 +147,19 @@ pg_kill)
 nic_down)
 	rig_nic_down node-a cable || fail "NIC down"
 	expect_takeover
+	finish_checks
+	;;
+fence_agent)
+	rig_nic_down node-a cable || fail "NIC down"
+	expect_takeover
+	[ "$(cat "$power")" = off ] || fail "fence_dummy's power file says '$(cat "$power")', not off"
+	"$BIN/duetctl" log --config "$RIG_DIR/node-b.ini" --type STEP >"$RIG_DIR/steps.txt" ||
+		fail "duetctl log"
+	grep -Eqi "fence.*powered off through fence agent /usr/sbin/fence_dummy" "$RIG_DIR/steps.txt" || {
+		cat "$RIG_DIR/steps.txt" >&2
+		fail "no FENCE step naming the agent in the audit log"
+	}
+	ok "node-b fenced node-a with fence_dummy (options on stdin); the FENCE step says so"
 	finish_checks
 	;;
 fs_full)

@@ -227,6 +227,34 @@ Test(cmd, spawn_passes_arguments_unchanged)
 	cr_assert_str_eq(d.r.output, "[a b][$HOME][';x]");
 }
 
+/* duet_cmd_spawn_input: the text on stdin, then EOF (cat ends); none of
+ * it on the command line. Input larger than a pipe surely holds is refused. */
+Test(cmd, spawn_input_reaches_stdin_then_eof)
+{
+	struct done d = {0};
+	const char *argv[] = {"sh", "-c", "cat; echo \"[$#]\"", NULL};
+	const char *input = "ip=10.9.0.5\npassword=s3cr3t\naction=off\n";
+	cr_assert_eq(duet_cmd_spawn_input(t_loop, argv, NULL, input, 5000, on_done, &d, NULL), 0);
+	loop_until(&d.called, SAFETY_LIMIT_MS);
+	loop_drain(SAFETY_LIMIT_MS);
+	cr_assert_eq(d.r.exit_status, 0, "%s", describe(&d.r));
+	cr_assert_str_eq(d.r.output, "ip=10.9.0.5\npassword=s3cr3t\naction=off\n[0]");
+
+	static char big[DUET_CMD_INPUT_MAX + 2];
+	memset(big, 'x', sizeof big - 1);
+	struct done never = {0};
+	cr_assert_eq(duet_cmd_spawn_input(t_loop, argv, NULL, big, 5000, on_done, &never, NULL),
+		     DUET_EINVAL);
+	big[DUET_CMD_INPUT_MAX] = '\0'; /* exactly the limit: taken */
+	struct done full = {0};
+	const char *count[] = {"wc", "-c", NULL};
+	cr_assert_eq(duet_cmd_spawn_input(t_loop, count, NULL, big, 5000, on_done, &full, NULL), 0);
+	loop_until(&full.called, SAFETY_LIMIT_MS);
+	loop_drain(SAFETY_LIMIT_MS);
+	cr_assert_eq(atoi(full.r.output), DUET_CMD_INPUT_MAX);
+	cr_assert(!never.called);
+}
+
 Test(cmd, bad_arguments_are_refused_without_callback)
 {
 	struct done d = {0};

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -95,6 +96,8 @@ Test(fence, refuses_bad_configs)
 	cr_assert_eq(duet_fence_run(t_loop, &empty, "node-b", on_fenced, &f), DUET_EINVAL);
 	struct duet_fence_config no_host = {.method = DUET_FENCE_IPMI};
 	cr_assert_eq(duet_fence_run(t_loop, &no_host, "node-b", on_fenced, &f), DUET_EINVAL);
+	struct duet_fence_config no_agent = {.method = DUET_FENCE_AGENT};
+	cr_assert_eq(duet_fence_run(t_loop, &no_agent, "node-b", on_fenced, &f), DUET_EINVAL);
 	struct duet_fence_config odd = {.method = 7};
 	cr_assert_eq(duet_fence_run(t_loop, &odd, "node-b", on_fenced, &f), DUET_EINVAL);
 	loop_drain(SAFETY_LIMIT_MS);
@@ -201,4 +204,78 @@ Test(fence, missing_ipmitool_fails_at_once)
 	cr_assert(strstr(f.detail, "NOT fenced: cannot run "), "%s", f.detail);
 	cr_assert(strstr(f.detail, "No such file or directory"), "%s", f.detail);
 	cr_assert_lt(f.duration_ms, 20000);
+}
+
+/* ---- AGENT (fence_dummy from Debian's fence-agents, the real agent) ---------- */
+
+/*
+ * fence_dummy keeps the "power" of its machine in a status file and speaks
+ * the fence-agents stdin protocol like every fence_* agent: the options
+ * (here status_file=) reach it only on stdin, so the file it turns "off"
+ * proves that duet sent them there. `status` exits 0 for on and 2 for off.
+ */
+#define FENCE_DUMMY "/usr/sbin/fence_dummy"
+
+static struct duet_fence_config agent_setup(const char *options, uint32_t timeout_ms)
+{
+	cr_assert_eq(access(FENCE_DUMMY, X_OK), 0,
+		     FENCE_DUMMY " is missing: scripts/install-deps.sh installs fence-agents");
+	struct duet_fence_config cfg = {.method = DUET_FENCE_AGENT};
+	snprintf(cfg.agent, sizeof cfg.agent, "fence_dummy"); /* looked up through PATH */
+	snprintf(cfg.agent_options_file, sizeof cfg.agent_options_file, "%s",
+		 t_write("fence options", options, 0600));
+	cfg.timeout_ms = timeout_ms;
+	cfg.poll_ms = 10;
+	char path[1024];
+	snprintf(path, sizeof path, "/usr/sbin:%s", getenv("PATH") ? getenv("PATH") : "/bin");
+	cr_assert_eq(setenv("PATH", path, 1), 0); /* this test's own process */
+	return cfg;
+}
+
+Test(fence, agent_powers_off_through_stdin_and_confirms_with_status)
+{
+	t_write("power", "on", 0644); /* fence_dummy reads the file's text as is */
+	char options[1024];
+	snprintf(options, sizeof options,
+		 "# the other node's device\nstatus_file=%s\naction=reboot\n", t_path("power"));
+	struct duet_fence_config cfg = agent_setup(options, 20000);
+	struct fenced f = fence(&cfg);
+	cr_assert(f.ok, "%s", f.detail);
+	cr_assert_str_eq(f.detail, "node-b powered off through fence agent fence_dummy (off "
+				   "confirmed after 1 status poll)");
+	/* off, not the file's own action=reboot: the action is duet's */
+	cr_assert_str_eq(t_read(t_path("power")), "off");
+}
+
+Test(fence, agent_that_cannot_power_off_fails_at_the_deadline)
+{
+	/* type=fail: fence_dummy's own failing machine, never off */
+	struct duet_fence_config cfg = agent_setup("type=fail\nplug=node-b\n", 1500);
+	struct fenced f = fence(&cfg);
+	cr_assert(!f.ok);
+	cr_assert_geq(f.duration_ms, 1500);
+	cr_assert(strstr(f.detail, "node-b NOT fenced: fence agent fence_dummy did not confirm "
+				   "power off within 1500 ms"),
+		  "%s", f.detail);
+}
+
+Test(fence, agent_with_unreadable_options_is_not_run)
+{
+	struct duet_fence_config cfg = agent_setup("status_file=/nonexistent\n", 20000);
+	snprintf(cfg.agent_options_file, sizeof cfg.agent_options_file, "%s",
+		 t_path("no such options"));
+	struct fenced f = fence(&cfg);
+	cr_assert(!f.ok);
+	cr_assert_lt(f.duration_ms, 20000);
+	cr_assert(strstr(f.detail, "NOT fenced: fence agent fence_dummy not run: cannot read "),
+		  "%s", f.detail);
+}
+
+Test(fence, missing_agent_fails_at_once)
+{
+	struct duet_fence_config cfg = agent_setup("status_file=/nonexistent\n", 20000);
+	snprintf(cfg.agent, sizeof cfg.agent, "fence_no_such_agent");
+	struct fenced f = fence(&cfg);
+	cr_assert(!f.ok);
+	cr_assert(strstr(f.detail, "NOT fenced: cannot run fence_no_such_agent"), "%s", f.detail);
 }

@@ -122,6 +122,30 @@ Test(config_actions, rules_that_span_keys)
 	cr_assert(has_error(&errs, 23, "control character (byte 0x09)"));
 }
 
+Test(config_actions, fence_agent_method)
+{
+	const char *extra = "[fence]\n"                                      /* 22 */
+			    "method = agent\n"                               /* 23 */
+			    "agent = fence_ipmilan\n"                        /* 24 */
+			    "agent_options_file = /etc/duet/fence-b.conf\n"; /* 25 */
+	int rc = load_text(with_extra(extra), &cfg, &errs);
+	if (rc)
+		dump_errors(&errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(cfg.act.fence_method, DUET_CONFIG_FENCE_AGENT);
+	cr_assert_str_eq(cfg.act.fence_agent, "fence_ipmilan");
+	cr_assert_str_eq(cfg.act.fence_agent_options_file, "/etc/duet/fence-b.conf");
+
+	rc = load_text(with_extra("[fence]\nmethod = agent\n"), &cfg, &errs);
+	cr_assert_eq(rc, DUET_EINVAL);
+	cr_assert(has_error(&errs, 23, "agent needs [fence] agent"));
+	rc = load_text(with_extra("[fence]\nmethod = agent\nagent = fence_x\n"
+				  "agent_options_file = relative.conf\n"),
+		       &cfg, &errs);
+	cr_assert_eq(rc, DUET_EINVAL);
+	cr_assert(has_error(&errs, 25, "'relative.conf' is not an absolute path"));
+}
+
 Test(config_actions, cloud_fip_has_no_nic_check)
 {
 	const char *extra = "[fip]\naddress = 192.0.2.7/32\nadd_command = fip attach\n"

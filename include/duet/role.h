@@ -9,8 +9,9 @@
  * borrowed for the call only. The simulator can therefore run the same
  * decisions as duetd.
  *
- * So far one decision lives here, the leader's master decision
- * (role/leader.c):
+ * The decisions, each a table of rows in its own file:
+ *
+ * role/leader.c, the leader's master decision:
  *
  *  - role_leader_decide(): this node leads with the lease, its applied
  *    state is current and does not name it master: propose MASTER(self),
@@ -20,7 +21,16 @@
  *    a critical check failing hands leadership to the synchronous standby,
  *    or says why it stays master.
  *
- * Both walk a table of rows (conditions -> action, text), the first
+ * role/turn.c, the controller's turn (what ctl_step does first):
+ *
+ *  - role_turn_demotion(): acting (or activating) and no longer leader,
+ *    lease holder or named master: demote, with the reason and whether
+ *    PostgreSQL is stopped; just started: the "starting" demotion.
+ *  - role_turn_activation(): a standby that should act, with a current
+ *    fsm, no switchover holding it back and no demotion in flight: start
+ *    the activation chain.
+ *
+ * All walk a table of rows (conditions -> action, text), the first
  * matching row wins, like fsm/transitions.c.
  */
 #ifndef DUET_ROLE_H
@@ -35,11 +45,19 @@
 
 #define ROLE_WHY_MAX    256 /* the why-not-master text, including NUL */
 #define ROLE_DETAIL_MAX 200 /* a proposed MASTER's detail, including NUL */
+/* A failed activation step runs again this long after (a fence is never
+ * retried: the lease wait follows it in any case). */
+#define ROLE_RETRY_MS      500
+#define ROLE_SWEEP_MS      2000  /* a standby looks for a FIP / manager left over this often */
+#define ROLE_SWEEP_MAX_MS  30000 /* the longest wait between two looks while one is found */
+#define ROLE_STALE_STOP_MS 5000  /* at most one stop of a stale local primary per this */
+#define ROLE_TEXT_MAX      DUET_DETAIL_MAX /* a STEP entry's text, including NUL */
+
 /* A MASTER proposal that raft refused (DUET_EBUSY: a transfer in flight,
  * too many uncommitted entries) is made again this long after, at the
  * controller's next step (ctl_step runs on every tick, message and
  * persisted update, so at most a heartbeat later). The same pause as a
- * failed activation step's (CTL_RETRY_MS): no spinning, no log flood. */
+ * failed activation step's (ROLE_RETRY_MS): no spinning, no log flood. */
 #define ROLE_PROPOSE_RETRY_MS 500
 
 /* What the leader remembers of its MASTER proposals (the caller keeps it;
@@ -127,5 +145,40 @@ void role_step_down_decide(const struct role_leader_in *in, struct role_leader_o
 bool role_check_failing(const struct fsm *f, uint32_t id);
 /* The data member of `c` that is not `self_id` (0 if none). */
 uint32_t role_other_data(const struct duet_membership *c, uint32_t self_id);
+
+/* ---- the controller's turn (role/turn.c) --------------------------------- */
+
+/* What the node does (daemon/ctl.h's enum ctl_act uses the same values). */
+enum role_act {
+	ROLE_ACT_UNKNOWN = 0,    /* just started: make sure nothing acts */
+	ROLE_ACT_STANDBY = 1,    /* not acting */
+	ROLE_ACT_ACTIVATING = 2, /* the activation chain runs */
+	ROLE_ACT_MASTER = 3,     /* acting master */
+};
+
+struct role_turn_in {
+	enum role_act act;
+	bool leader;   /* the raft leader this turn */
+	bool lease;    /* ... with a valid lease (never without leader) */
+	bool named;    /* the applied log names this node master */
+	bool current;  /* the fsm applied the commit index, in the raft term */
+	bool hold;     /* a planned switchover holds the activation back */
+	bool demoting; /* a demotion action is still in flight */
+};
+
+struct role_turn_out {
+	bool demote;     /* role_turn_demotion: demote now ... */
+	const char *why; /* ... for this reason (static text) */
+	bool pg_stop;    /* ... and stop PostgreSQL (the node acted) */
+	bool activate;   /* role_turn_activation: start the activation chain */
+	const char *row; /* the matching row's comment */
+};
+
+/* The first decision of a turn: demote or not. Fills *out. */
+void role_turn_demotion(const struct role_turn_in *in, struct role_turn_out *out);
+/* Later in the turn (after the demotion, the stale-primary stop and the
+ * switchover's step, which fill `hold` and `demoting` anew): activate or
+ * not. Fills *out. */
+void role_turn_activation(const struct role_turn_in *in, struct role_turn_out *out);
 
 #endif

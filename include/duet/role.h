@@ -30,6 +30,14 @@
  *    fsm, no switchover holding it back and no demotion in flight: start
  *    the activation chain.
  *
+ * role/activation.c, the activation chain (DESIGN.md 4.4, 4.9, 4.10):
+ *
+ *  - role_chain_decide(): the current step and the observations -> one
+ *    command (run the fence, wait until t, probe, start or promote
+ *    PostgreSQL, acquire the FIP, start the manager, done, demote) or
+ *    ADVANCE to the next step, with the STEP entry to propose.
+ *  - role_chain_outcome(): what an action's result does to the chain.
+ *
  * All walk a table of rows (conditions -> action, text), the first
  * matching row wins, like fsm/transitions.c.
  */
@@ -180,5 +188,170 @@ void role_turn_demotion(const struct role_turn_in *in, struct role_turn_out *out
  * switchover's step, which fill `hold` and `demoting` anew): activate or
  * not. Fills *out. */
 void role_turn_activation(const struct role_turn_in *in, struct role_turn_out *out);
+
+/* ---- the activation chain (role/activation.c) ---------------------------- */
+
+/* The steps, in order (daemon/ctl.h's enum ctl_step_id uses the same). */
+enum role_step {
+	ROLE_STEP_FENCE = 0,
+	ROLE_STEP_LEASE_WAIT,
+	ROLE_STEP_PROMOTE,
+	ROLE_STEP_FIP,
+	ROLE_STEP_MANAGER,
+	ROLE_STEP_DONE,
+};
+#define ROLE_STEP_COUNT 6
+const char *role_step_name(enum role_step s);
+
+enum role_chain_cmd {
+	/* wait: an event (an action's end, a probe, the retry time) comes back */
+	ROLE_CHAIN_NOTHING = 0,
+	ROLE_CHAIN_DEMOTE,     /* the role was lost: demote (why), PostgreSQL stopped */
+	ROLE_CHAIN_RUN_FENCE,  /* fence the previous master `target` */
+	ROLE_CHAIN_WAIT_UNTIL, /* nothing before until_ms (set the retry time to it) */
+	ROLE_CHAIN_PROBE_PG,   /* probe the local PostgreSQL now */
+	ROLE_CHAIN_START_PG,   /* run [pg] start_command */
+	ROLE_CHAIN_CLEAR_NAMES_THEN_PROMOTE, /* synchronous_standby_names = '', then pg_promote */
+	ROLE_CHAIN_ACQUIRE_FIP,              /* add the FIP and announce it */
+	ROLE_CHAIN_START_MANAGER,            /* run [manager] start_command */
+	ROLE_CHAIN_DONE,                     /* acting master from now */
+	ROLE_CHAIN_ADVANCE,                  /* go to step `next` and decide again at once */
+};
+const char *role_chain_cmd_name(enum role_chain_cmd c);
+
+/* What the performer records when a step ends without an action of its
+ * own (the takeover's figures for status). */
+enum role_stamp {
+	ROLE_STAMP_NONE = 0,
+	ROLE_STAMP_PROMOTED,          /* promoted_ms = now */
+	ROLE_STAMP_PROMOTED_IF_UNSET, /* ... unless this activation's term has one already */
+	ROLE_STAMP_FIP,               /* fip_ms = now */
+};
+
+/* A STEP entry to propose (ctl_propose_step). */
+struct role_step_entry {
+	bool propose;
+	uint8_t action; /* enum duet_step_action */
+	uint32_t node;
+	bool ok;
+	uint64_t duration_ms;
+	char text[ROLE_TEXT_MAX];
+};
+
+struct role_chain_in {
+	enum role_step step;
+	uint64_t now_ms;
+	bool busy;            /* an action of the chain is in flight */
+	uint64_t retry_at_ms; /* a failed step runs again from then */
+	bool may_act;         /* leader, lease, named master (ctl_may_act) */
+	/* the takeover: the MASTER entry that named this node, committed in
+	 * the activation's term, took the role from another node */
+	const struct fsm_master_state *master;
+	uint32_t self_id;
+	uint64_t act_term;
+	const char *previous_name; /* the previous master's name, for texts */
+	bool fence_configured;     /* [fence] method is not none */
+	bool fenced;               /* this takeover's fence confirmed the old master off */
+	/* the lease wait (DESIGN.md 4.4, 4.10) */
+	uint64_t start_ms;   /* this daemon started (monotonic ms) */
+	uint64_t contact_ms; /* last message from the previous master while it led; 0: never */
+	uint32_t lease_ms, max_drift_ms;
+	unsigned watchdog_timeout_s; /* [fence] watchdog timeout; 0: no watchdog */
+	uint64_t committed_ms;       /* MASTER(self) was applied then */
+	/* the local PostgreSQL */
+	bool pg_configured;
+	bool probe_current;  /* the last probe started after the last demotion ended */
+	bool probe_busy;     /* a probe is in flight */
+	bool pg_known;       /* the last probe answered ... */
+	bool pg_in_recovery; /* ... as a standby */
+	bool pg_error;       /* the last probe failed (an error text is kept) */
+	bool pg_stopped_by_us;
+	bool start_configured;       /* [pg] start_command */
+	uint64_t pg_started_ms;      /* this activation's start_command succeeded then; 0: not */
+	uint32_t promote_timeout_ms; /* [pg] promote_timeout_ms */
+	uint64_t pg_last_ms;         /* the last probe ended then */
+	uint32_t probe_interval_ms;  /* [pg] probe_interval_ms */
+	bool fip_configured;
+	bool manager_configured; /* [manager] start_command */
+};
+
+struct role_chain_out {
+	enum role_chain_cmd cmd;
+	enum role_step next;    /* ADVANCE */
+	enum role_stamp stamp;  /* ADVANCE */
+	uint64_t until_ms;      /* WAIT_UNTIL */
+	uint32_t target;        /* RUN_FENCE: the previous master */
+	const char *why;        /* DEMOTE (static text) */
+	bool release_stop_hold; /* pg_stopped_by_us = false: nothing will start it, its check counts
+				 */
+	struct role_step_entry entry;
+	const char *row;
+};
+
+/* The takeover rule (DESIGN.md 4.4): the MASTER entry that names self_id
+ * was committed in the term it activates in (act_term) and took the role
+ * from another node by a failover or a forced promotion. */
+bool role_takeover(const struct fsm_master_state *m, uint32_t self_id, uint64_t act_term);
+/* When a new master may promote: lease_until is when the old master's
+ * lease is over for sure; without a confirmed fence, and with a watchdog
+ * on the old master (the same [fence] watchdog keys on both data nodes:
+ * peer_timeout_s, 0 = none), its last keepalive may have come just before
+ * that, and its machine is reset at the latest peer_timeout_s after it
+ * (plus one second of the driver's granularity): wait for that too
+ * (DESIGN.md 4.10). */
+uint64_t role_takeover_until(uint64_t lease_until, bool fence_confirmed, unsigned peer_timeout_s);
+/* The whole deadline of the lease wait for *in: the last contact (or the
+ * daemon's start) + lease + drift, then role_takeover_until(). */
+uint64_t role_lease_wait_until(const struct role_chain_in *in);
+
+/* One turn of the chain. Fills *out; the caller performs the command and,
+ * on ADVANCE, sets the step and calls again. */
+void role_chain_decide(const struct role_chain_in *in, struct role_chain_out *out);
+
+/* The results an action of the chain reports. */
+enum role_chain_result {
+	ROLE_RESULT_NOT_STARTED = 0, /* an action (probe aside) could not be started */
+	ROLE_RESULT_FENCE_NOT_STARTED,
+	ROLE_RESULT_FENCE,
+	ROLE_RESULT_CLEAR_NAMES,
+	ROLE_RESULT_PROMOTE,
+	ROLE_RESULT_START_PG,
+	ROLE_RESULT_FIP,
+	ROLE_RESULT_MANAGER,
+};
+
+enum role_then {
+	ROLE_THEN_CHAIN = 0, /* decide the chain again now */
+	ROLE_THEN_PROMOTE,   /* run pg_promote with the same step */
+	ROLE_THEN_DRIVE,     /* the next turn decides (a probe first) */
+	ROLE_THEN_WAIT,      /* nothing: the retry time or an event comes back */
+};
+
+struct role_outcome_in {
+	enum role_chain_result result;
+	bool ok;
+	const char *detail; /* the action's own text ("" or NULL: none) */
+	uint32_t self_id;
+	uint32_t previous;         /* FENCE: the fenced node */
+	const char *previous_name; /* ... its name */
+	uint64_t took_ms;
+	bool pg_stopped_by_us;
+};
+
+struct role_outcome_out {
+	bool set_step; /* the chain goes to `next` */
+	enum role_step next;
+	bool retry; /* the step runs again from now + retry_ms */
+	uint32_t retry_ms;
+	bool probe_now;         /* probe PostgreSQL at once */
+	bool pg_unknown;        /* forget the last probe: PostgreSQL changed */
+	bool release_stop_hold; /* pg_stopped_by_us = false, and log why */
+	enum role_stamp stamp;
+	struct role_step_entry entry;
+	enum role_then then;
+	const char *row;
+};
+
+void role_chain_outcome(const struct role_outcome_in *in, struct role_outcome_out *out);
 
 #endif

@@ -38,6 +38,12 @@
  *    ADVANCE to the next step, with the STEP entry to propose.
  *  - role_chain_outcome(): what an action's result does to the chain.
  *
+ * role/standby.c, what a node that does not act finds left over (4.7):
+ *
+ *  - role_stale_primary(): stop a local primary the log does not name;
+ *  - role_sweep_*(): the FIP and manager sweeps, with their backoff;
+ *  - role_garp_due(): the acting master's gratuitous ARP repeat.
+ *
  * All walk a table of rows (conditions -> action, text), the first
  * matching row wins, like fsm/transitions.c.
  */
@@ -353,5 +359,59 @@ struct role_outcome_out {
 };
 
 void role_chain_outcome(const struct role_outcome_in *in, struct role_outcome_out *out);
+
+/* ---- the standby's housekeeping (role/standby.c) ------------------------- */
+
+struct role_stale_in {
+	enum role_act act;
+	bool pg_known, pg_in_recovery;
+	uint32_t master; /* the applied log's master (0: none) */
+	uint32_t self_id;
+	bool leader_known;    /* raft knows a leader */
+	bool applied_in_term; /* the fsm applied an entry of the current term */
+	uint64_t now_ms;
+	uint64_t last_stop_ms; /* the last stale-primary stop (0: never) */
+};
+/* True: stop the local PostgreSQL now (a primary the log does not name,
+ * DESIGN.md 4.7); *row names the matching row. */
+bool role_stale_primary(const struct role_stale_in *in, const char **row);
+
+/* The FIP sweep and the manager sweep (DESIGN.md 4.7). */
+struct role_sweep_in {
+	bool configured; /* FIP: an [fip] address; manager: check and stop commands */
+	enum role_act act;
+	bool busy;     /* a look of this sweep is in flight */
+	bool demoting; /* a demotion action is in flight */
+	uint64_t now_ms;
+	uint64_t at_ms; /* the next look is due then */
+};
+/* True: look now. */
+bool role_sweep_due(const struct role_sweep_in *in, const char **row);
+
+struct role_sweep_state {
+	uint64_t at_ms;      /* the next look */
+	uint32_t backoff_ms; /* grows while a release fails / a manager is found */
+};
+/* The FIP check ended (ok: it answered; present: the address is here).
+ * Updates *s; true: release the FIP now. */
+bool role_fip_sweep_checked(struct role_sweep_state *s, bool ok, bool present, enum role_act act,
+			    uint64_t now_ms);
+/* The release of a left-over FIP ended. Updates *s. */
+void role_fip_sweep_released(struct role_sweep_state *s, bool ok, uint64_t now_ms);
+/* The manager check ended (running: it exited 0). Updates *s; true: stop
+ * the manager now. */
+bool role_manager_sweep_checked(struct role_sweep_state *s, bool running, enum role_act act,
+				uint64_t now_ms);
+
+struct role_garp_in {
+	bool fip_configured;
+	uint32_t every_ms; /* [fip] garp_repeat_ms; 0: off */
+	enum role_act act;
+	bool busy;
+	uint64_t now_ms;
+	uint64_t at_ms;
+};
+/* True: announce now, and the next at now + every_ms. */
+bool role_garp_due(const struct role_garp_in *in, const char **row);
 
 #endif

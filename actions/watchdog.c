@@ -168,11 +168,3 @@ const char *duet_watchdog_action_name(enum duet_watchdog_action a)
 	       : a == DUET_WATCHDOG_DISARM ? "disarm"
 					   : "nothing";
 }
-
-uint64_t duet_watchdog_takeover_until(uint64_t lease_until, bool fence_confirmed,
-				      unsigned peer_timeout_s)
-{
-	if (fence_confirmed || peer_timeout_s == 0)
-		return lease_until;
-	return lease_until + ((uint64_t)peer_timeout_s + 1) * 1000u;
-}

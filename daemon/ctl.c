@@ -1,6 +1,13 @@
 /*
  * ctl.c - the data node's role controller (ctl.h): acting or not, the
  * activation chain, demotion, and the leader's failover proposals.
+ *
+ * The decisions are role/'s, pure (include/duet/role.h): the turn
+ * (role/turn.c), the activation chain and its outcomes (role/activation.c),
+ * the leader's proposals (role/leader.c), the standby's housekeeping
+ * (role/standby.c). This file fills their inputs from the node, performs
+ * the command they return with actions/ (libpq, commands, netlink, fence)
+ * and feeds each action's result back.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,11 +18,7 @@
 #include "duet/actions.h"
 #include "node_internal.h"
 
-#define CTL_RETRY_MS      500   /* a failed activation step runs again after this */
-#define CTL_TRANSFER_GAP  2000  /* at most one leadership transfer per this (ms) */
-#define CTL_PG_WAIT_SLACK 5000  /* promotion deadline on top of promote_timeout_ms */
-#define CTL_SWEEP_MS      2000  /* a standby looks for a FIP left over this often */
-#define CTL_SWEEP_MAX_MS  30000 /* the longest wait between two failed releases */
+#define CTL_TRANSFER_GAP 2000 /* at most one leadership transfer per this (ms) */
 
 /* Copies src into dst[cap], cut if need be, always terminated. */
 static void scopy(char *dst, size_t cap, const char *src)
@@ -23,24 +26,6 @@ static void scopy(char *dst, size_t cap, const char *src)
 	size_t len = strnlen(src, cap - 1);
 	memcpy(dst, src, len);
 	dst[len] = '\0';
-}
-
-static const char *step_name(int step)
-{
-	switch (step) {
-	case CTL_STEP_FENCE:
-		return "fence";
-	case CTL_STEP_LEASE_WAIT:
-		return "lease wait";
-	case CTL_STEP_PROMOTE:
-		return "promote";
-	case CTL_STEP_FIP:
-		return "fip";
-	case CTL_STEP_MANAGER:
-		return "manager";
-	default:
-		return "done";
-	}
 }
 
 uint32_t ctl_other_data(const struct node *n)
@@ -154,7 +139,7 @@ static void demote_fip_done(void *data, int rc, const char *detail)
 	duet_log(rc ? DUET_LOG_ERROR : DUET_LOG_INFO, "demotion: FIP %s: %s",
 		 rc ? "release FAILED" : "released", detail ? detail : "");
 	if (rc) /* the standby's sweep tries again, with backoff */
-		n->ctl.sweep_at = 0;
+		n->ctl.sweep.at_ms = 0;
 	demotion_ended(n, rc == 0, what);
 }
 
@@ -209,7 +194,7 @@ void ctl_demote(struct node *n, const char *why, bool pg_primary)
 			c->demote_failed = true;
 			scopy(c->demote_error, sizeof c->demote_error,
 			      "the FIP release could not be queued");
-			c->sweep_at = 0;
+			c->sweep.at_ms = 0;
 		}
 	}
 	run_demote_cmd(n, n->cfg.act.manager_stop_command, false);
@@ -220,6 +205,10 @@ void ctl_demote(struct node *n, const char *why, bool pg_primary)
 }
 
 /* ---- the activation chain ----------------------------------------------- */
+
+/* role/activation.c decides each step (role_chain_decide) and what an
+ * action's result does to the chain (role_chain_outcome); this performs the
+ * command with actions/ and records what it observed. */
 
 static void chain_next(struct node *n);
 
@@ -256,21 +245,101 @@ static bool step_current(struct step_ctx *s)
 	return true;
 }
 
-static void step_failed(struct node *n, uint64_t retry_ms)
+static void propose_entry(struct node *n, const struct role_step_entry *e)
 {
-	n->ctl.retry_at = node_now_ms() + retry_ms;
+	ctl_propose_step(n, e->action, e->node, e->ok, e->duration_ms, "%s", e->text);
+}
+
+static void stamp(struct node *n, enum role_stamp what, uint64_t now)
+{
+	struct ctl *c = &n->ctl;
+	switch (what) {
+	case ROLE_STAMP_NONE:
+		break;
+	case ROLE_STAMP_PROMOTED:
+		c->last.promoted_ms = now;
+		break;
+	case ROLE_STAMP_PROMOTED_IF_UNSET:
+		if (!c->last.promoted_ms || c->last.term != c->act_term)
+			c->last.promoted_ms = now;
+		break;
+	case ROLE_STAMP_FIP:
+		c->last.fip_ms = now;
+		break;
+	}
+}
+
+static void promote_done(void *data, int rc, const char *err);
+
+/* Feeds an action's result to role/ and performs what it says. s is the
+ * step's context: kept for the promotion that follows cleared names, freed
+ * otherwise. */
+static void chain_result(struct node *n, struct step_ctx *s, enum role_chain_result result, bool ok,
+			 const char *detail, uint64_t took_ms)
+{
+	struct ctl *c = &n->ctl;
+	struct role_outcome_in in;
+	struct role_outcome_out out;
+	memset(&in, 0, sizeof in);
+	in.result = result;
+	in.ok = ok;
+	in.detail = detail;
+	in.self_id = n->cfg.self_id;
+	in.previous = n->fsm.master.previous;
+	in.previous_name = member_name(n, in.previous);
+	in.took_ms = took_ms;
+	in.pg_stopped_by_us = c->pg_stopped_by_us;
+	role_chain_outcome(&in, &out);
+	uint64_t now = node_now_ms();
+	if (out.entry.propose)
+		propose_entry(n, &out.entry);
+	stamp(n, out.stamp, now);
+	if (out.pg_unknown)
+		c->pg_known = false; /* re-read: it is a primary now */
+	if (out.probe_now)
+		c->pg_next_probe = 0;
+	if (out.release_stop_hold && c->pg_stopped_by_us) {
+		c->pg_stopped_by_us = false;
+		duet_log(DUET_LOG_WARN,
+			 "PostgreSQL does not start: its check counts again (it was held while "
+			 "our own demotion had stopped it)");
+	}
+	if (out.retry)
+		c->retry_at = now + out.retry_ms;
+	if (out.set_step)
+		c->step = out.next;
+	if (out.then != ROLE_THEN_PROMOTE)
+		free(s);
+	switch (out.then) {
+	case ROLE_THEN_CHAIN:
+		chain_next(n);
+		break;
+	case ROLE_THEN_PROMOTE: {
+		/* promote with the same context */
+		c->step_busy = true;
+		uint32_t wait_s = (n->cfg.act.pg_promote_timeout_ms + 999) / 1000;
+		if (duet_pg_promote(c->pg, wait_s, promote_done, s) != 0) {
+			c->step_busy = false;
+			chain_result(n, s, ROLE_RESULT_NOT_STARTED, false, NULL, 0);
+		}
+		break;
+	}
+	case ROLE_THEN_DRIVE:
+		node_drive_later(n);
+		break;
+	case ROLE_THEN_WAIT:
+		break;
+	}
 }
 
 /* An action of the chain did not start (rc != 0): forget its context and
- * try again later. Returns rc. */
-static int step_started(struct node *n, struct step_ctx *s, int rc)
+ * let role/ say when to try again. */
+static void step_started(struct node *n, struct step_ctx *s, int rc)
 {
 	if (rc) {
 		n->ctl.step_busy = false;
-		free(s);
-		step_failed(n, CTL_RETRY_MS);
+		chain_result(n, s, ROLE_RESULT_NOT_STARTED, false, NULL, 0);
 	}
-	return rc;
 }
 
 static void fence_done(void *data, bool ok, uint64_t duration_ms, const char *detail)
@@ -279,17 +348,10 @@ static void fence_done(void *data, bool ok, uint64_t duration_ms, const char *de
 	if (!step_current(s))
 		return;
 	struct node *n = s->n;
-	uint32_t prev = n->fsm.master.previous;
-	ctl_propose_step(n, DUET_STEP_FENCE, prev, ok, duration_ms, "%s %s: %s",
-			 member_name(n, prev), ok ? "is off" : "NOT fenced", detail ? detail : "");
 	n->ctl.last.fence_tried = true;
 	n->ctl.last.fenced = ok;
 	scopy(n->ctl.last.fence_detail, sizeof n->ctl.last.fence_detail, detail ? detail : "");
-	/* a failed fence is not retried: the lease wait that follows is what
-	 * keeps the old master from acting (DESIGN.md 4.4, "in any case") */
-	n->ctl.step = CTL_STEP_LEASE_WAIT;
-	free(s);
-	chain_next(n);
+	chain_result(n, s, ROLE_RESULT_FENCE, ok, detail, duration_ms);
 }
 
 static void promote_done(void *data, int rc, const char *err)
@@ -299,22 +361,7 @@ static void promote_done(void *data, int rc, const char *err)
 		return;
 	struct node *n = s->n;
 	uint64_t took = node_now_ms() - s->start;
-	free(s);
-	if (rc) {
-		ctl_propose_step(n, DUET_STEP_PROMOTE, n->cfg.self_id, false, took,
-				 "pg_promote failed: %s", err ? err : duet_strerror(rc));
-		step_failed(n, CTL_RETRY_MS);
-		n->ctl.pg_next_probe = 0;
-		chain_next(n);
-		return;
-	}
-	n->ctl.last.promoted_ms = node_now_ms();
-	ctl_propose_step(n, DUET_STEP_PROMOTE, n->cfg.self_id, true, took,
-			 "PostgreSQL promoted with pg_promote(wait => true)");
-	n->ctl.pg_known = false; /* re-read: it is a primary now */
-	n->ctl.pg_next_probe = 0;
-	n->ctl.step = CTL_STEP_FIP;
-	chain_next(n);
+	chain_result(n, s, ROLE_RESULT_PROMOTE, rc == 0, err ? err : duet_strerror(rc), took);
 }
 
 static void clear_names_done(void *data, int rc, const char *err)
@@ -323,23 +370,11 @@ static void clear_names_done(void *data, int rc, const char *err)
 	if (!step_current(s))
 		return;
 	struct node *n = s->n;
-	if (rc) {
+	if (rc)
 		duet_log(DUET_LOG_WARN,
 			 "clearing synchronous_standby_names before promotion failed: %s",
 			 err ? err : duet_strerror(rc));
-		free(s);
-		step_failed(n, CTL_RETRY_MS);
-		chain_next(n);
-		return;
-	}
-	/* promote with the same context */
-	n->ctl.step_busy = true;
-	uint32_t wait_s = (n->cfg.act.pg_promote_timeout_ms + 999) / 1000;
-	if (duet_pg_promote(n->ctl.pg, wait_s, promote_done, s) != 0) {
-		n->ctl.step_busy = false;
-		free(s);
-		step_failed(n, CTL_RETRY_MS);
-	}
+	chain_result(n, s, ROLE_RESULT_CLEAR_NAMES, rc == 0, err, 0);
 }
 
 static void pg_start_done(void *data, const struct duet_cmd_result *r)
@@ -352,20 +387,8 @@ static void pg_start_done(void *data, const struct duet_cmd_result *r)
 	duet_cmd_describe(r, what, sizeof what);
 	duet_log(r->exit_status == 0 ? DUET_LOG_INFO : DUET_LOG_WARN,
 		 "PostgreSQL start_command: %s", what);
-	free(s);
-	n->ctl.pg_next_probe = 0;
 	n->ctl.pg_started_ms = r->exit_status == 0 ? node_now_ms() : 0;
-	if (r->exit_status != 0 && n->ctl.pg_stopped_by_us) {
-		/* PostgreSQL down is no longer our own stop's doing: it does not
-		 * start. The pg check counts again (a failing check hands over to
-		 * a SYNC standby), and the activation keeps trying */
-		n->ctl.pg_stopped_by_us = false;
-		duet_log(DUET_LOG_WARN,
-			 "PostgreSQL does not start: its check counts again (it was held while "
-			 "our own demotion had stopped it)");
-	}
-	step_failed(n, r->exit_status == 0 ? 0 : CTL_RETRY_MS);
-	node_drive_later(n);
+	chain_result(n, s, ROLE_RESULT_START_PG, r->exit_status == 0, what, 0);
 }
 
 static void fip_done(void *data, int rc, const char *detail)
@@ -375,16 +398,8 @@ static void fip_done(void *data, int rc, const char *detail)
 		return;
 	struct node *n = s->n;
 	uint64_t took = node_now_ms() - s->start;
-	free(s);
-	ctl_propose_step(n, DUET_STEP_FIP, n->cfg.self_id, rc == 0, took, "%s",
-			 detail && detail[0] ? detail : duet_strerror(rc));
-	if (rc) {
-		step_failed(n, CTL_RETRY_MS);
-	} else {
-		n->ctl.last.fip_ms = node_now_ms();
-		n->ctl.step = CTL_STEP_MANAGER;
-	}
-	chain_next(n);
+	chain_result(n, s, ROLE_RESULT_FIP, rc == 0,
+		     detail && detail[0] ? detail : duet_strerror(rc), took);
 }
 
 static void manager_done(void *data, const struct duet_cmd_result *r)
@@ -394,223 +409,177 @@ static void manager_done(void *data, const struct duet_cmd_result *r)
 		return;
 	struct node *n = s->n;
 	uint64_t took = node_now_ms() - s->start;
-	free(s);
 	char what[300];
 	duet_cmd_describe(r, what, sizeof what);
-	bool ok = r->exit_status == 0;
-	ctl_propose_step(n, DUET_STEP_MANAGER, n->cfg.self_id, ok, took, "start_command: %s", what);
-	if (!ok) {
-		step_failed(n, CTL_RETRY_MS);
-	} else {
-		n->ctl.step = CTL_STEP_DONE;
-	}
-	chain_next(n);
+	chain_result(n, s, ROLE_RESULT_MANAGER, r->exit_status == 0, what, took);
 }
 
-/* The wait of DESIGN.md 4.4: the previous master may act until its lease
- * runs out. Its lease needs a majority's acknowledgements; we only won our
- * election once the witness had not heard from it for a whole election
- * timeout (> lease + drift), so the lease is normally over already. The
- * wait makes sure of it "in any case" from what this node saw itself: our
- * last message from it while it led (or our own start, if we never heard
- * it lead), plus lease + drift. */
-static uint64_t lease_wait_until(const struct node *n, uint32_t previous)
+/* Our last message from `previous` while it led (0: never since we started). */
+static uint64_t contact_of(const struct node *n, uint32_t previous)
 {
-	uint64_t base = n->start_ms;
+	uint64_t at = 0;
 	for (uint32_t i = 0; i < DUET_MAX_MEMBERS; i++)
 		if (n->ctl.contact_id[i] == previous && n->ctl.contact_ms[i])
-			base = n->ctl.contact_ms[i];
-	return base + n->cfg.raft.lease_ms + n->cfg.raft.max_drift_ms;
+			at = n->ctl.contact_ms[i];
+	return at;
 }
 
-/* The MASTER entry that names us was committed in the term we activate in
- * and took the role from another node: fence it and wait out its lease. A
- * master re-elected in a later term without a new MASTER entry took the
- * role from nobody. */
-static bool takeover_now(const struct node *n)
+/* The input of role_chain_decide, from this node's state. */
+static void chain_in(struct node *n, struct role_chain_in *in)
 {
-	const struct fsm_master_state *m = &n->fsm.master;
-	return m->previous && m->previous != n->cfg.self_id && m->since_term == n->ctl.act_term &&
-	       (m->reason == DUET_MASTER_FAILOVER || m->reason == DUET_MASTER_FORCED);
+	struct ctl *c = &n->ctl;
+	const struct duet_config_actions *a = &n->cfg.act;
+	uint32_t prev = n->fsm.master.previous;
+	memset(in, 0, sizeof *in);
+	in->step = (enum role_step)c->step;
+	in->now_ms = node_now_ms();
+	in->busy = c->step_busy;
+	in->retry_at_ms = c->retry_at;
+	in->may_act = ctl_may_act(n);
+	in->master = &n->fsm.master;
+	in->self_id = n->cfg.self_id;
+	in->act_term = c->act_term;
+	in->previous_name = member_name(n, prev);
+	in->fence_configured = a->fence_method != DUET_CONFIG_FENCE_NONE;
+	in->fenced = c->last.fenced;
+	in->start_ms = n->start_ms;
+	in->contact_ms = contact_of(n, prev);
+	in->lease_ms = n->cfg.raft.lease_ms;
+	in->max_drift_ms = n->cfg.raft.max_drift_ms;
+	/* DESIGN.md 4.10: the same [fence] watchdog keys on both data nodes */
+	in->watchdog_timeout_s = duet_watchdog_configured(&c->wd) ? c->wd.want_timeout_s : 0;
+	in->committed_ms = c->last.committed_ms;
+	in->pg_configured = c->pg != NULL;
+	in->probe_current = c->pg_last_epoch == c->demote_epoch;
+	in->probe_busy = c->pg_probe_busy;
+	in->pg_known = c->pg_known;
+	in->pg_in_recovery = c->pg_last.in_recovery;
+	in->pg_error = c->pg_err[0] != '\0';
+	in->pg_stopped_by_us = c->pg_stopped_by_us;
+	in->start_configured = a->pg_start_command[0] != '\0';
+	in->pg_started_ms = c->pg_started_ms;
+	in->promote_timeout_ms = a->pg_promote_timeout_ms;
+	in->pg_last_ms = c->pg_last_ms;
+	in->probe_interval_ms = a->pg_probe_interval_ms;
+	in->fip_configured = c->fip != NULL;
+	in->manager_configured = a->manager_start_command[0] != '\0';
+}
+
+static void run_fence(struct node *n, uint32_t prev)
+{
+	const struct duet_config_actions *a = &n->cfg.act;
+	struct duet_fence_config fc;
+	memset(&fc, 0, sizeof fc);
+	fc.method =
+	    a->fence_method == DUET_CONFIG_FENCE_IPMI    ? DUET_FENCE_IPMI
+	    : a->fence_method == DUET_CONFIG_FENCE_AGENT ? DUET_FENCE_AGENT
+							 : DUET_FENCE_COMMAND;
+	scopy(fc.command, sizeof fc.command, a->fence_command);
+	scopy(fc.ipmi_host, sizeof fc.ipmi_host, a->fence_ipmi_host);
+	scopy(fc.ipmi_user, sizeof fc.ipmi_user, a->fence_ipmi_user);
+	scopy(fc.ipmi_password_file, sizeof fc.ipmi_password_file, a->fence_ipmi_password_file);
+	scopy(fc.ipmi_interface, sizeof fc.ipmi_interface, a->fence_ipmi_interface);
+	scopy(fc.agent, sizeof fc.agent, a->fence_agent);
+	scopy(fc.agent_options_file, sizeof fc.agent_options_file, a->fence_agent_options_file);
+	fc.timeout_ms = a->fence_timeout_ms;
+	struct step_ctx *s = step_ctx_new(n);
+	if (!s)
+		return;
+	duet_log(DUET_LOG_INFO, "fencing %s", member_name(n, prev));
+	if (duet_fence_run(n->loop, &fc, member_name(n, prev), fence_done, s) != 0) {
+		n->ctl.step_busy = false;
+		chain_result(n, s, ROLE_RESULT_FENCE_NOT_STARTED, false, NULL, 0);
+	}
+}
+
+static void become_master(struct node *n, uint64_t now)
+{
+	struct ctl *c = &n->ctl;
+	c->act = CTL_MASTER;
+	c->last.done_ms = now;
+	c->garp_at = now + n->cfg.act.fip_garp_repeat_ms;
+	c->pg_next_probe = 0; /* /master waits for a probe after this */
+	duet_log(DUET_LOG_INFO,
+		 "acting master since term %" PRIu64 ": promoted %" PRIu64 " ms, FIP %" PRIu64
+		 " ms, ready %" PRIu64 " ms after leading",
+		 c->act_term, c->last.promoted_ms - c->last.leader_ms,
+		 c->last.fip_ms - c->last.leader_ms, c->last.done_ms - c->last.leader_ms);
 }
 
 static void chain_next(struct node *n)
 {
 	struct ctl *c = &n->ctl;
-	uint64_t now = node_now_ms();
-	if (c->act != CTL_ACTIVATING || c->step_busy || n->stopping || now < c->retry_at)
-		return;
-	if (!ctl_may_act(n)) {
-		/* a paused node wakes up here: it demotes, it never finishes an
-		 * activation it started before (DESIGN.md 4.7) */
-		ctl_demote(n, "the role was lost during the activation", true);
-		return;
-	}
 	const struct duet_config_actions *a = &n->cfg.act;
-	struct step_ctx *s;
-	switch (c->step) {
-	case CTL_STEP_FENCE: {
-		uint32_t prev = n->fsm.master.previous;
-		if (!takeover_now(n) || a->fence_method == DUET_CONFIG_FENCE_NONE) {
-			c->step = CTL_STEP_LEASE_WAIT;
-			chain_next(n);
+	while (c->act == CTL_ACTIVATING && !n->stopping) {
+		struct role_chain_in in;
+		struct role_chain_out out;
+		struct step_ctx *s;
+		chain_in(n, &in);
+		role_chain_decide(&in, &out);
+		if (out.release_stop_hold && c->pg_stopped_by_us) {
+			c->pg_stopped_by_us = false;
+			duet_log(
+			    DUET_LOG_WARN,
+			    "PostgreSQL does not answer and [pg] start_command is not set: its "
+			    "check counts again");
+		}
+		if (out.entry.propose) {
+			if (out.entry.action == DUET_STEP_LEASE_WAIT)
+				c->last.lease_wait_ms = out.entry.duration_ms;
+			propose_entry(n, &out.entry);
+		}
+		switch (out.cmd) {
+		case ROLE_CHAIN_NOTHING:
+			return;
+		case ROLE_CHAIN_DEMOTE:
+			ctl_demote(n, out.why, true);
+			return;
+		case ROLE_CHAIN_ADVANCE:
+			stamp(n, out.stamp, in.now_ms);
+			c->step = out.next;
+			continue;
+		case ROLE_CHAIN_WAIT_UNTIL:
+			c->retry_at = out.until_ms; /* the tick comes back here */
+			return;
+		case ROLE_CHAIN_RUN_FENCE:
+			run_fence(n, out.target);
+			return;
+		case ROLE_CHAIN_PROBE_PG:
+			ctl_probe_now(n);
+			return;
+		case ROLE_CHAIN_START_PG:
+			if (!(s = step_ctx_new(n)))
+				return;
+			duet_log(DUET_LOG_INFO, "PostgreSQL does not answer (%s): starting it",
+				 c->pg_err);
+			step_started(n, s,
+				     duet_cmd_run(n->loop, a->pg_start_command, NULL,
+						  a->pg_promote_timeout_ms, pg_start_done, s,
+						  NULL));
+			return;
+		case ROLE_CHAIN_CLEAR_NAMES_THEN_PROMOTE:
+			if (!(s = step_ctx_new(n)))
+				return;
+			duet_log(DUET_LOG_INFO, "promoting PostgreSQL (term %" PRIu64 ")",
+				 c->act_term);
+			step_started(n, s, duet_pg_set_sync_names(c->pg, "", clear_names_done, s));
+			return;
+		case ROLE_CHAIN_ACQUIRE_FIP:
+			if (!(s = step_ctx_new(n)))
+				return;
+			step_started(n, s, duet_fip_acquire(c->fip, fip_done, s));
+			return;
+		case ROLE_CHAIN_START_MANAGER:
+			if (!(s = step_ctx_new(n)))
+				return;
+			step_started(n, s,
+				     duet_cmd_run(n->loop, a->manager_start_command, NULL,
+						  a->manager_timeout_ms, manager_done, s, NULL));
+			return;
+		case ROLE_CHAIN_DONE:
+			become_master(n, in.now_ms);
 			return;
 		}
-		struct duet_fence_config fc;
-		memset(&fc, 0, sizeof fc);
-		fc.method = a->fence_method == DUET_CONFIG_FENCE_IPMI    ? DUET_FENCE_IPMI
-			    : a->fence_method == DUET_CONFIG_FENCE_AGENT ? DUET_FENCE_AGENT
-									 : DUET_FENCE_COMMAND;
-		scopy(fc.command, sizeof fc.command, a->fence_command);
-		scopy(fc.ipmi_host, sizeof fc.ipmi_host, a->fence_ipmi_host);
-		scopy(fc.ipmi_user, sizeof fc.ipmi_user, a->fence_ipmi_user);
-		scopy(fc.ipmi_password_file, sizeof fc.ipmi_password_file,
-		      a->fence_ipmi_password_file);
-		scopy(fc.ipmi_interface, sizeof fc.ipmi_interface, a->fence_ipmi_interface);
-		scopy(fc.agent, sizeof fc.agent, a->fence_agent);
-		scopy(fc.agent_options_file, sizeof fc.agent_options_file,
-		      a->fence_agent_options_file);
-		fc.timeout_ms = a->fence_timeout_ms;
-		if (!(s = step_ctx_new(n)))
-			return;
-		duet_log(DUET_LOG_INFO, "fencing %s", member_name(n, prev));
-		if (duet_fence_run(n->loop, &fc, member_name(n, prev), fence_done, s) != 0) {
-			c->step_busy = false;
-			free(s);
-			ctl_propose_step(n, DUET_STEP_FENCE, prev, false, 0,
-					 "cannot start the fence action");
-			c->step = CTL_STEP_LEASE_WAIT;
-			chain_next(n);
-		}
-		return;
-	}
-	case CTL_STEP_LEASE_WAIT: {
-		/* DESIGN.md 4.10: without a confirmed fence, the old master's
-		 * watchdog as well (the same [fence] watchdog keys on both) */
-		uint64_t until = duet_watchdog_takeover_until(
-		    lease_wait_until(n, n->fsm.master.previous), c->last.fenced,
-		    duet_watchdog_configured(&c->wd) ? c->wd.want_timeout_s : 0);
-		bool takeover = takeover_now(n);
-		if (takeover && now < until) {
-			c->retry_at = until; /* the tick comes back here */
-			return;
-		}
-		if (takeover) {
-			/* from the commit of MASTER(self) to the end of the wait */
-			uint64_t waited =
-			    now > c->last.committed_ms ? now - c->last.committed_ms : 0;
-			c->last.lease_wait_ms = waited;
-			ctl_propose_step(
-			    n, DUET_STEP_LEASE_WAIT, n->fsm.master.previous, true, waited,
-			    "the lease of %s has run out (%" PRIu32 " ms + %" PRIu32
-			    " ms drift after our last contact)%s",
-			    member_name(n, n->fsm.master.previous), n->cfg.raft.lease_ms,
-			    n->cfg.raft.max_drift_ms,
-			    a->fence_method == DUET_CONFIG_FENCE_NONE
-				? (duet_watchdog_configured(&c->wd) ? "; and its watchdog's timeout"
-								    : "")
-			    : c->last.fenced ? "; fenced as well"
-			    : duet_watchdog_configured(&c->wd)
-				? "; fencing FAILED, relying on the lease and its watchdog's "
-				  "timeout"
-				: "; fencing FAILED, relying on the lease");
-		}
-		c->step = CTL_STEP_PROMOTE;
-		chain_next(n);
-		return;
-	}
-	case CTL_STEP_PROMOTE:
-		if (!c->pg) {
-			/* nothing to promote: done now (status and log show 0 ms) */
-			c->last.promoted_ms = now;
-			c->step = CTL_STEP_FIP;
-			chain_next(n);
-			return;
-		}
-		if (c->pg_last_epoch != c->demote_epoch) {
-			/* the last probe started before a demotion ended (it may
-			 * have seen PostgreSQL up just before our own stop did its
-			 * work): ask again (DESIGN.md 4.9) */
-			if (!c->pg_probe_busy)
-				ctl_probe_now(n);
-			return;
-		}
-		if (!c->pg_known) {
-			/* no answer yet, or PostgreSQL is down: start it if we may */
-			/* a server started by this activation may still be in
-			 * recovery ("starting up"): wait for it, up to the
-			 * promotion deadline, before starting it again */
-			bool started =
-			    c->pg_started_ms && now - c->pg_started_ms < a->pg_promote_timeout_ms;
-			if (c->pg_err[0] && !a->pg_start_command[0] && c->pg_stopped_by_us) {
-				/* nothing will start it: its check counts again */
-				c->pg_stopped_by_us = false;
-				duet_log(DUET_LOG_WARN,
-					 "PostgreSQL does not answer and [pg] start_command is not "
-					 "set: its check counts again");
-			}
-			if (c->pg_err[0] && a->pg_start_command[0] && !started &&
-			    now - c->pg_last_ms < 2u * a->pg_probe_interval_ms) {
-				if (!(s = step_ctx_new(n)))
-					return;
-				duet_log(DUET_LOG_INFO,
-					 "PostgreSQL does not answer (%s): starting it", c->pg_err);
-				(void)step_started(n, s,
-						   duet_cmd_run(n->loop, a->pg_start_command, NULL,
-								a->pg_promote_timeout_ms,
-								pg_start_done, s, NULL));
-			}
-			return; /* the next probe brings us back */
-		}
-		if (!c->pg_last.in_recovery) {
-			if (!c->last.promoted_ms || c->last.term != c->act_term)
-				c->last.promoted_ms = now;
-			c->step = CTL_STEP_FIP;
-			chain_next(n);
-			return;
-		}
-		/* a promoted standby would wait for a synchronous standby named
-		 * after itself (its settings came from the old master): clear the
-		 * names first; the sync manager sets them again once the other
-		 * node streams (DESIGN.md 4.3) */
-		if (!(s = step_ctx_new(n)))
-			return;
-		duet_log(DUET_LOG_INFO, "promoting PostgreSQL (term %" PRIu64 ")", c->act_term);
-		(void)step_started(n, s, duet_pg_set_sync_names(c->pg, "", clear_names_done, s));
-		return;
-	case CTL_STEP_FIP:
-		if (!c->fip) {
-			c->last.fip_ms = now;
-			c->step = CTL_STEP_MANAGER;
-			chain_next(n);
-			return;
-		}
-		if (!(s = step_ctx_new(n)))
-			return;
-		(void)step_started(n, s, duet_fip_acquire(c->fip, fip_done, s));
-		return;
-	case CTL_STEP_MANAGER:
-		if (!a->manager_start_command[0]) {
-			c->step = CTL_STEP_DONE;
-			chain_next(n);
-			return;
-		}
-		if (!(s = step_ctx_new(n)))
-			return;
-		(void)step_started(n, s,
-				   duet_cmd_run(n->loop, a->manager_start_command, NULL,
-						a->manager_timeout_ms, manager_done, s, NULL));
-		return;
-	default:
-		c->act = CTL_MASTER;
-		c->last.done_ms = now;
-		c->garp_at = now + a->fip_garp_repeat_ms;
-		c->pg_next_probe = 0; /* /master waits for a probe after this */
-		duet_log(DUET_LOG_INFO,
-			 "acting master since term %" PRIu64 ": promoted %" PRIu64
-			 " ms, FIP %" PRIu64 " ms, ready %" PRIu64 " ms after leading",
-			 c->act_term, c->last.promoted_ms - c->last.leader_ms,
-			 c->last.fip_ms - c->last.leader_ms, c->last.done_ms - c->last.leader_ms);
 		return;
 	}
 }
@@ -803,18 +772,24 @@ void ctl_heard(struct node *n, uint32_t from, bool from_leader)
 static void stale_primary(struct node *n, const struct raft_status *st)
 {
 	struct ctl *c = &n->ctl;
-	uint32_t master = n->fsm.master.node;
-	if (c->act != CTL_STANDBY || !c->pg_known || c->pg_last.in_recovery || !master ||
-	    master == n->cfg.self_id || !st->leader || n->fsm.applied_term != st->term)
+	struct role_stale_in in;
+	memset(&in, 0, sizeof in);
+	in.act = (enum role_act)c->act;
+	in.pg_known = c->pg_known;
+	in.pg_in_recovery = c->pg_last.in_recovery;
+	in.master = n->fsm.master.node;
+	in.self_id = n->cfg.self_id;
+	in.leader_known = st->leader != 0;
+	in.applied_in_term = n->fsm.applied_term == st->term;
+	in.now_ms = node_now_ms();
+	in.last_stop_ms = c->stale_stop_at;
+	if (!role_stale_primary(&in, NULL))
 		return;
-	uint64_t now = node_now_ms();
-	if (c->stale_stop_at && now - c->stale_stop_at < 5000)
-		return;
-	c->stale_stop_at = now;
+	c->stale_stop_at = in.now_ms;
 	duet_log(DUET_LOG_WARN,
 		 "the local PostgreSQL is a primary but the log names %s master (entry %" PRIu64
 		 "): stopping it",
-		 member_name(n, master), n->fsm.master.since_index);
+		 member_name(n, in.master), n->fsm.master.since_index);
 	run_demote_cmd(n, n->cfg.act.pg_stop_command, true);
 	c->pg_known = false;
 	c->pg_next_probe = 0;
@@ -847,20 +822,14 @@ static void sweep_release_done(void *data, int rc, const char *detail)
 	c->sweep_busy = false;
 	if (n->stopping)
 		return;
-	uint64_t now = node_now_ms();
+	role_fip_sweep_released(&c->sweep, rc == 0, node_now_ms());
 	if (rc) {
-		c->sweep_backoff_ms = c->sweep_backoff_ms ? c->sweep_backoff_ms * 2 : CTL_RETRY_MS;
-		if (c->sweep_backoff_ms > CTL_SWEEP_MAX_MS)
-			c->sweep_backoff_ms = CTL_SWEEP_MAX_MS;
-		c->sweep_at = now + c->sweep_backoff_ms;
 		duet_log(DUET_LOG_ERROR,
 			 "a FIP left over on this node (not acting master) could not be removed: "
 			 "%s; trying again in %" PRIu32 " ms",
-			 detail ? detail : duet_strerror(rc), c->sweep_backoff_ms);
+			 detail ? detail : duet_strerror(rc), c->sweep.backoff_ms);
 		return;
 	}
-	c->sweep_backoff_ms = 0;
-	c->sweep_at = now + CTL_SWEEP_MS;
 	duet_log(DUET_LOG_WARN, "a FIP left over on this node (not acting master): %s",
 		 detail ? detail : "removed");
 }
@@ -872,28 +841,39 @@ static void sweep_check_done(void *data, int rc, bool present, const char *detai
 	c->sweep_busy = false;
 	if (n->stopping)
 		return;
-	c->sweep_at = node_now_ms() + (c->sweep_backoff_ms ? c->sweep_backoff_ms : CTL_SWEEP_MS);
-	if (rc) {
+	if (rc)
 		duet_log(DUET_LOG_DEBUG, "FIP check on a standby: %s",
 			 detail ? detail : duet_strerror(rc));
-		return;
-	}
-	/* the role may have come since the check was queued: an activation's
-	 * acquire is queued behind us and decides */
-	if (!present || c->act != CTL_STANDBY)
+	if (!role_fip_sweep_checked(&c->sweep, rc == 0, present, (enum role_act)c->act,
+				    node_now_ms()))
 		return;
 	if (duet_fip_release(c->fip, sweep_release_done, n) == 0)
 		c->sweep_busy = true;
 }
 
+/* The input of role_sweep_due for one sweep. */
+static struct role_sweep_in sweep_in(struct node *n, bool configured, bool busy, uint64_t at_ms)
+{
+	struct role_sweep_in in;
+	memset(&in, 0, sizeof in);
+	in.configured = configured;
+	in.act = (enum role_act)n->ctl.act;
+	in.busy = busy;
+	in.demoting = n->ctl.demotions_in_flight > 0;
+	in.now_ms = node_now_ms();
+	in.at_ms = at_ms;
+	return in;
+}
+
 /* DESIGN.md 4.7: a node that is not acting master removes a FIP it finds
  * on its interface (a release that failed, an address added by hand, a
- * crash between acquire and demotion), retrying with backoff. */
+ * crash between acquire and demotion), retrying with backoff; role/
+ * (role_sweep_due, role_fip_sweep_*) says when. */
 static void sweep_left_over(struct node *n)
 {
 	struct ctl *c = &n->ctl;
-	if (!c->fip || c->act != CTL_STANDBY || c->sweep_busy || c->demotions_in_flight ||
-	    node_now_ms() < c->sweep_at)
+	struct role_sweep_in in = sweep_in(n, c->fip != NULL, c->sweep_busy, c->sweep.at_ms);
+	if (!role_sweep_due(&in, NULL))
 		return;
 	if (duet_fip_check(c->fip, sweep_check_done, n) == 0)
 		c->sweep_busy = true;
@@ -907,19 +887,9 @@ static void sweep_manager_done(void *data, const struct duet_cmd_result *r)
 	if (n->stopping)
 		return;
 	bool running = r->exit_status == 0 && !r->spawn_error && !r->timed_out;
-	if (!running) {
-		c->mgr_sweep_backoff_ms = 0;
-		c->mgr_sweep_at = node_now_ms() + CTL_SWEEP_MS;
+	if (!role_manager_sweep_checked(&c->mgr_sweep, running, (enum role_act)c->act,
+					node_now_ms()))
 		return;
-	}
-	/* found running again after a stop: look less and less often */
-	c->mgr_sweep_backoff_ms =
-	    c->mgr_sweep_backoff_ms ? c->mgr_sweep_backoff_ms * 2 : CTL_SWEEP_MS;
-	if (c->mgr_sweep_backoff_ms > CTL_SWEEP_MAX_MS)
-		c->mgr_sweep_backoff_ms = CTL_SWEEP_MAX_MS;
-	c->mgr_sweep_at = node_now_ms() + c->mgr_sweep_backoff_ms;
-	if (c->act != CTL_STANDBY)
-		return; /* the role came meanwhile: the activation starts it */
 	duet_log(DUET_LOG_WARN,
 		 "a manager left over on this node (not acting master; [manager] check_command "
 		 "exits 0): stopping it");
@@ -928,20 +898,22 @@ static void sweep_manager_done(void *data, const struct duet_cmd_result *r)
 }
 
 /* DESIGN.md 4.7: a node that is not acting master stops a manager it finds
- * running ([manager] check_command exits 0), every CTL_SWEEP_MS (at start
+ * running ([manager] check_command exits 0), every ROLE_SWEEP_MS (at start
  * the "starting" demotion stops it already). */
 static void sweep_manager(struct node *n)
 {
 	struct ctl *c = &n->ctl;
 	const struct duet_config_actions *a = &n->cfg.act;
-	if (!a->manager_check_command[0] || !a->manager_stop_command[0] || c->act != CTL_STANDBY ||
-	    c->mgr_sweep_busy || c->demotions_in_flight || node_now_ms() < c->mgr_sweep_at)
+	struct role_sweep_in in =
+	    sweep_in(n, a->manager_check_command[0] && a->manager_stop_command[0],
+		     c->mgr_sweep_busy, c->mgr_sweep.at_ms);
+	if (!role_sweep_due(&in, NULL))
 		return;
 	if (duet_cmd_run(n->loop, a->manager_check_command, NULL, a->manager_timeout_ms,
 			 sweep_manager_done, n, NULL) == 0)
 		c->mgr_sweep_busy = true;
 	else
-		c->mgr_sweep_at = node_now_ms() + CTL_SWEEP_MS;
+		c->mgr_sweep.at_ms = in.now_ms + ROLE_SWEEP_MS;
 }
 
 static void garp_done(void *data, int rc, const char *detail)
@@ -955,15 +927,21 @@ static void garp_done(void *data, int rc, const char *detail)
 
 /* DESIGN.md 4.7: the acting master repeats a gratuitous ARP every [fip]
  * garp_repeat_ms, so a neighbour that learnt another MAC (a paused old
- * master's late ARP) comes back to this one. */
+ * master's late ARP) comes back to this one (role_garp_due says when). */
 static void garp_repeat(struct node *n)
 {
 	struct ctl *c = &n->ctl;
-	uint32_t every = n->cfg.act.fip_garp_repeat_ms;
-	uint64_t now = node_now_ms();
-	if (!c->fip || !every || c->act != CTL_MASTER || c->garp_busy || now < c->garp_at)
+	struct role_garp_in in;
+	memset(&in, 0, sizeof in);
+	in.fip_configured = c->fip != NULL;
+	in.every_ms = n->cfg.act.fip_garp_repeat_ms;
+	in.act = (enum role_act)c->act;
+	in.busy = c->garp_busy;
+	in.now_ms = node_now_ms();
+	in.at_ms = c->garp_at;
+	if (!role_garp_due(&in, NULL))
 		return;
-	c->garp_at = now + every;
+	c->garp_at = in.now_ms + in.every_ms;
 	if (duet_fip_announce(c->fip, garp_done, n) == 0)
 		c->garp_busy = true;
 }
@@ -1030,26 +1008,28 @@ void ctl_step(struct node *n)
 	bool lease = leader && raft_lease_valid(n->raft, now);
 	bool current = n->fsm.applied_term == st.term && n->fsm.applied_index == st.commit_index;
 	bool named = n->fsm.master.node == n->cfg.self_id;
-	bool should_act = lease && named;
 
-	if (!should_act && (c->act == CTL_ACTIVATING || c->act == CTL_MASTER)) {
-		ctl_demote(n,
-			   !leader  ? "no longer the leader"
-			   : !lease ? "the lease was lost"
-				    : "another node is master",
-			   true);
-	} else if (c->act == CTL_UNKNOWN) {
-		/* just started: FIP and manager go at once; PostgreSQL is judged
-		 * below, once the log is known (at the very first start the log
-		 * has no master and the primary must keep running) */
-		ctl_demote(n, "starting", false);
-	}
+	/* role/turn.c: demote (acting against the rule, or just started) */
+	struct role_turn_in turn;
+	struct role_turn_out to;
+	memset(&turn, 0, sizeof turn);
+	turn.act = (enum role_act)c->act;
+	turn.leader = leader;
+	turn.lease = lease;
+	turn.named = named;
+	turn.current = current;
+	role_turn_demotion(&turn, &to);
+	if (to.demote)
+		ctl_demote(n, to.why, to.pg_stop);
 	stale_primary(n, &st);
 	/* a planned switchover holds the activation back while it stops */
-	bool hold = ctl_switchover_step(n, &st);
-	/* DESIGN.md 4.9: an activation waits for every demotion it supersedes
-	 * (a stop still running would undo what the activation does) */
-	if (should_act && c->act == CTL_STANDBY && current && !hold && !c->demotions_in_flight)
+	turn.hold = ctl_switchover_step(n, &st);
+	/* ... and role/turn.c: activate (DESIGN.md 4.9: after every demotion
+	 * it supersedes has ended) */
+	turn.act = (enum role_act)c->act;
+	turn.demoting = c->demotions_in_flight > 0;
+	role_turn_activation(&turn, &to);
+	if (to.activate)
 		activate(n, st.term);
 	/* before the chain: armed before any promotion can start */
 	watchdog_turn(n, now);
@@ -1242,7 +1222,7 @@ void ctl_status_json(struct node *n, FILE *f)
 		return;
 	uint64_t now = node_now_ms();
 	fprintf(f, ",\"acting\":\"%s\",\"activation_step\":", act_name(c->act));
-	ctl_json_str(f, c->act == CTL_ACTIVATING ? step_name(c->step) : "");
+	ctl_json_str(f, c->act == CTL_ACTIVATING ? role_step_name((enum role_step)c->step) : "");
 	fputs(",\"why_not_master\":", f);
 	ctl_json_str(f, c->why_not_master);
 	fprintf(f, ",\"pg\":{\"managed\":%s,\"answers\":", c->pg ? "true" : "false");

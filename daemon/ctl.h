@@ -11,11 +11,17 @@
  *  - it should act and does not: the activation chain runs, one step at a
  *    time, each outcome proposed as a STEP entry: fence the previous master
  *    (when configured), wait out its lease, clear synchronous_standby_names
- *    and promote PostgreSQL, acquire the FIP, start the manager.
+ *    and promote PostgreSQL, acquire the FIP, start the manager. Which step
+ *    runs, what its result does and when it is retried is role/'s
+ *    (role_chain_decide, role_chain_outcome); ctl.c performs each command.
  *  - it acts and should not (lease lost, leadership moved, another master
  *    committed): demotion at once, without asking anyone: PostgreSQL
  *    stopped, FIP released, manager stopped. Any step in flight is
  *    abandoned (its callback sees a newer generation and does nothing).
+ *    Whether to demote or to activate is role/'s (role_turn_demotion,
+ *    role_turn_activation), and so is what a standby removes when it finds
+ *    it left over (role_stale_primary, role_sweep_due) and when the master
+ *    repeats its gratuitous ARP (role_garp_due).
  *  - as leader with the lease but not master: propose MASTER(self) when this
  *    node is the synchronous standby (failover) or there is no master yet
  *    and the local PostgreSQL is a primary (first start); hand leadership
@@ -50,20 +56,22 @@ struct node;
 struct duet_fip;
 struct duet_health_set;
 
+/* What the node does, and the activation's steps: role/'s values
+ * (role.h), under the names the daemon has always used. */
 enum ctl_act {
-	CTL_UNKNOWN = 0,    /* just started: make sure nothing acts */
-	CTL_STANDBY = 1,    /* not acting */
-	CTL_ACTIVATING = 2, /* the activation chain runs */
-	CTL_MASTER = 3,     /* acting master */
+	CTL_UNKNOWN = ROLE_ACT_UNKNOWN,       /* just started: make sure nothing acts */
+	CTL_STANDBY = ROLE_ACT_STANDBY,       /* not acting */
+	CTL_ACTIVATING = ROLE_ACT_ACTIVATING, /* the activation chain runs */
+	CTL_MASTER = ROLE_ACT_MASTER,         /* acting master */
 };
 
 enum ctl_step_id {
-	CTL_STEP_FENCE = 0,
-	CTL_STEP_LEASE_WAIT,
-	CTL_STEP_PROMOTE,
-	CTL_STEP_FIP,
-	CTL_STEP_MANAGER,
-	CTL_STEP_DONE,
+	CTL_STEP_FENCE = ROLE_STEP_FENCE,
+	CTL_STEP_LEASE_WAIT = ROLE_STEP_LEASE_WAIT,
+	CTL_STEP_PROMOTE = ROLE_STEP_PROMOTE,
+	CTL_STEP_FIP = ROLE_STEP_FIP,
+	CTL_STEP_MANAGER = ROLE_STEP_MANAGER,
+	CTL_STEP_DONE = ROLE_STEP_DONE,
 };
 
 /* The rebuild of this node's PostgreSQL as a standby (ctl_rebuild.c). */
@@ -166,11 +174,13 @@ struct ctl {
 	bool demote_failed;      /* a demotion command or the FIP release failed */
 	char demote_error[256];  /* ... what failed */
 	/* DESIGN.md 4.7: what a node that is not acting master finds left over */
-	uint64_t sweep_at;         /* next look for a FIP / manager left over (monotonic ms) */
-	uint32_t sweep_backoff_ms; /* grows while a release fails */
+	/* next look for a FIP left over (monotonic ms), its backoff growing
+	 * while a release fails (role_fip_sweep_*) */
+	struct role_sweep_state sweep;
 	bool sweep_busy;
-	uint64_t mgr_sweep_at;         /* next look for a manager left over */
-	uint32_t mgr_sweep_backoff_ms; /* grows while one is found again and again */
+	/* next look for a manager left over, its backoff growing while one is
+	 * found again and again (role_manager_sweep_checked) */
+	struct role_sweep_state mgr_sweep;
 	bool mgr_sweep_busy;
 	uint64_t garp_at; /* the acting master's next gratuitous ARP (monotonic ms) */
 	bool garp_busy;

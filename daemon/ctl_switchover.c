@@ -17,8 +17,8 @@
  *      so far is on the target (it is the synchronous standby);
  *   5. DONE once applied: leadership goes to the target, which activates
  *      without fencing or a lease wait (the old master stopped before the
- *      entry was proposed: takeover_now() in ctl.c), promotes and takes the
- *      FIP; this node rebuilds its PostgreSQL as the new master's standby
+ *      entry was proposed: role_takeover() in role/activation.c), promotes
+ *      and takes the FIP; this node rebuilds its PostgreSQL as the new master's standby
  *      (ctl_rebuild.c), which ends with SYNC(this node, on).
  *
  * Any failure before MASTER(target) is proposed (leadership lost, a stop

@@ -18,13 +18,10 @@
  * The leader table covers every combination of facts (the unit tests walk
  * them all); the fallback row is for a bug, and says so in status.
  *
- * What moves here next, each as a whole step that leaves the tree green
- * (today in daemon/ctl*.c, impure):
- *  - the activation chain (ctl.c chain_next: fence, lease wait, promote,
- *    FIP, manager) as a table of steps: (step, outcome) -> next step or
- *    retry, with ctl.c performing each step and feeding back its outcome;
- *  - demotion: the should-act rule of ctl_step (lease && named), the
- *    "starting" demotion and stale_primary();
+ * The controller's turn (demote, activate) is role/turn.c, the activation
+ * chain role/activation.c, the standby's housekeeping role/standby.c. What
+ * moves here next, each as a whole step that leaves the tree green (today
+ * in daemon/ctl*.c, impure):
  *  - the SYNC order of DESIGN.md 4.2/4.3/4.6 (ctl_sync.c);
  *  - the switchover's stop-then-propose sequence (ctl_switchover.c);
  *  - the rebuild's states (ctl_rebuild.c) and the rejoin decisions.

@@ -10,7 +10,7 @@
  * machine when duetd has not petted the device for timeout_s seconds, so a
  * stalled master is gone within a known bound, and the new master, when it
  * cannot confirm a fence, waits out the old lease PLUS that bound before it
- * promotes (ctl.c, the lease-wait step).
+ * promotes (role_takeover_until(), role/activation.c's lease-wait step).
  *
  * The rules, for the controller (ctl.c) through duet_watchdog_decide():
  *  - ARM (open the device: opening arms it; WDIOC_SETTIMEOUT) when the
@@ -93,15 +93,5 @@ enum duet_watchdog_action {
 enum duet_watchdog_action duet_watchdog_decide(bool configured, bool armed, bool acting,
 					       bool may_act, bool demotion_in_flight);
 const char *duet_watchdog_action_name(enum duet_watchdog_action a);
-
-/* When a new master may promote (DESIGN.md 4.10): lease_until is when the
- * old master's lease is over for sure. Without a confirmed fence, and with
- * a watchdog on the old master (the same [fence] watchdog keys on both data
- * nodes: peer_timeout_s, 0 = none), its last keepalive may have come just
- * before that, and its machine is reset at the latest peer_timeout_s
- * after it (plus one second of the driver's granularity): wait for that
- * too. A confirmed fence needs no more wait. Pure. */
-uint64_t duet_watchdog_takeover_until(uint64_t lease_until, bool fence_confirmed,
-				      unsigned peer_timeout_s);
 
 #endif

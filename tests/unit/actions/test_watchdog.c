@@ -208,13 +208,3 @@ Test(watchdog, demotion_must_finish_within_the_timeout)
 	cr_assert(dev.reset,
 		  "a demotion that does not finish within the timeout resets the machine");
 }
-
-/* Without a confirmed fence the new master waits out the old lease AND the
- * old master's watchdog; with one, the lease alone. */
-Test(watchdog, takeover_waits_for_the_peer_watchdog)
-{
-	cr_assert_eq(duet_watchdog_takeover_until(10000, false, 0), 10000, "no watchdog");
-	cr_assert_eq(duet_watchdog_takeover_until(10000, true, 5), 10000, "fenced");
-	cr_assert_eq(duet_watchdog_takeover_until(10000, false, 5), 16000,
-		     "lease + timeout + 1 s of driver granularity");
-}

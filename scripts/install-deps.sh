@@ -16,7 +16,6 @@ packages=(
   iproute2 iptables curl                 # netns rig: veth, bridge, partitions, manager check
   snmp                                   # trap tests: snmptrap / snmpinform as real senders
   rsyslog rsyslog-relp                   # RELP sink tests: a real rsyslogd with imrelp
-  libinih-dev                            # INI config parser
   libjansson-dev                         # custom traps: JSON validation and canonical form
   libhttp-parser-dev                     # custom traps: HTTP/1.1 request parser on the libuv loop
   libcriterion-dev                       # unit tests

@@ -4,6 +4,8 @@
 #include "json.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
 static size_t utf8_len(const unsigned char *s)
@@ -84,4 +86,30 @@ void json_key(FILE *out, const char *key)
 {
 	json_str(out, key);
 	fputc(':', out);
+}
+
+json_t *duetctl_json_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	/* each bad byte becomes the 3 bytes of U+FFFD */
+	char *buf = malloc(3 * len + 1);
+	if (!buf)
+		return NULL;
+	size_t o = 0;
+	while (*p) {
+		size_t n = utf8_len(p);
+		if (n == 0) {
+			memcpy(buf + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			p++;
+			continue;
+		}
+		memcpy(buf + o, p, n);
+		o += n;
+		p += n;
+	}
+	json_t *v = json_stringn(buf, o);
+	free(buf);
+	return v;
 }

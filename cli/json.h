@@ -13,10 +13,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 /* Writes s as a JSON string, quotes included. */
 void json_str(FILE *out, const char *s);
 
 /* Writes "key": with the key escaped. */
 void json_key(FILE *out, const char *key);
+
+/* A jansson string of s with every byte that is not valid UTF-8 replaced
+ * by U+FFFD (json_string() refuses such text). NULL: out of memory. */
+json_t *duetctl_json_string(const char *s);
 
 #endif

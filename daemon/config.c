@@ -1417,6 +1417,113 @@ void duet_config_errors_print(FILE *out, const struct duet_config_errors *errs)
 			errs->dropped == 1 ? "" : "s");
 }
 
+/* ---- what a config resolved to -------------------------------------------- */
+
+static bool witness_reads(enum section_kind kind);
+
+/* The draft a loaded config was filled from (fill() backwards), so the key
+ * table's offsets find every value. */
+static void unfill(struct draft *d, const struct duet_config *cfg)
+{
+	memcpy(d->cluster_name, cfg->cluster_name, sizeof(d->cluster_name));
+	d->cluster_id = cfg->cluster_id;
+	memcpy(d->node_name, cfg->node_name, sizeof(d->node_name));
+	memcpy(d->data_dir, cfg->data_dir, sizeof(d->data_dir));
+	memcpy(d->admin_socket, cfg->admin_socket, sizeof(d->admin_socket));
+	d->log_level = (int)cfg->log_level;
+	d->log_target = (int)cfg->log_target;
+	d->audit_max_bytes = cfg->audit_max_bytes;
+	d->map_max_mib = cfg->map_max_mib;
+	d->listen = cfg->listen;
+	memcpy(d->tls_ca, cfg->tls_ca, sizeof(d->tls_ca));
+	memcpy(d->tls_cert, cfg->tls_cert, sizeof(d->tls_cert));
+	memcpy(d->tls_key, cfg->tls_key, sizeof(d->tls_key));
+	d->raft = cfg->raft;
+	d->act = cfg->act;
+	d->traps = cfg->traps;
+	d->sink = cfg->sink;
+	d->http = cfg->http;
+	/* the keys kept as written, parsed by resolve() */
+	size_t n = 0;
+	for (unsigned i = 0; i < cfg->traps.n_snmp_communities; i++)
+		n += (size_t)snprintf(d->snmp_communities + n, sizeof(d->snmp_communities) - n,
+				      "%s%s", i ? "," : "", cfg->traps.snmp_communities[i]);
+	for (unsigned i = 0; i < cfg->traps.snmp_engine_id_len; i++)
+		snprintf(d->snmp_engine_id + 2 * i, sizeof(d->snmp_engine_id) - 2 * i, "%02x",
+			 cfg->traps.snmp_engine_id[i]);
+	d->sink_address.n = cfg->sink.address[0] ? 1 : 0;
+	memcpy(d->sink_address.v[0], cfg->sink.address, sizeof(cfg->sink.address));
+}
+
+static void value_text(const struct key_def *k, const struct draft *d, char *buf, size_t len)
+{
+	const char *base = k->home == IN_DRAFT ? (const char *)d : (const char *)&d->raft;
+	const void *field = base + k->offset;
+	buf[0] = '\0';
+	switch (k->type) {
+	case T_NAME:
+	case T_PATH:
+	case T_STR:
+		snprintf(buf, len, "%s", (const char *)field);
+		break;
+	case T_HEX64: {
+		uint64_t v;
+		memcpy(&v, field, sizeof v);
+		snprintf(buf, len, "%016" PRIx64, v);
+		break;
+	}
+	case T_U32: {
+		uint32_t v;
+		memcpy(&v, field, sizeof v);
+		snprintf(buf, len, "%" PRIu32, v);
+		break;
+	}
+	case T_CHOICE: {
+		int v;
+		memcpy(&v, field, sizeof v);
+		for (const struct choice *c = k->choices; c->name; c++)
+			if (c->value == v)
+				snprintf(buf, len, "%s", c->name);
+		break;
+	}
+	case T_ADDRS: {
+		const struct duet_config_addrs *a = field;
+		size_t n = 0;
+		for (unsigned i = 0; i < a->n && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", a->v[i]);
+		break;
+	}
+	}
+}
+
+int duet_config_each(const struct duet_config *cfg, duet_config_each_cb cb, void *ud)
+{
+	struct draft *d = calloc(1, sizeof *d);
+	char *buf = malloc(DUET_CONFIG_MAX_LINE + 1);
+	if (!d || !buf) {
+		free(d);
+		free(buf);
+		return DUET_ENOMEM;
+	}
+	unfill(d, cfg);
+	for (size_t s = 0; s < N_SECTIONS; s++) {
+		if (sections[s].kind == SEC_MEMBER)
+			continue; /* the members are in cfg->membership */
+		if (cfg->self_kind == DUET_MEMBER_WITNESS && !witness_reads(sections[s].kind))
+			continue;
+		for (size_t i = 0; i < N_KEYS; i++) {
+			if (keys[i].section != sections[s].kind)
+				continue;
+			value_text(&keys[i], d, buf, DUET_CONFIG_MAX_LINE + 1);
+			cb(ud, sections[s].name, keys[i].key, buf);
+		}
+	}
+	explicit_bzero(d, sizeof *d);
+	free(d);
+	free(buf);
+	return 0;
+}
+
 /* ---- documentation ------------------------------------------------------- */
 
 /* The longest default text (peer_conninfo's description is 82 bytes). */

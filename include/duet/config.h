@@ -370,6 +370,14 @@ void duet_config_print_keys_for(FILE *out, uint8_t kind);
  * | section | key | default | meaning |. */
 void duet_config_print_keys_markdown(FILE *out);
 
+/* Every key of every section the member reads ([member] sections aside:
+ * they are in cfg->membership), in the key table's order, with the value
+ * it resolved to (defaults applied) as text: cb(ud, section name, key,
+ * value). Returns 0 or DUET_ENOMEM. */
+typedef void (*duet_config_each_cb)(void *ud, const char *section, const char *key,
+				    const char *value);
+int duet_config_each(const struct duet_config *cfg, duet_config_each_cb cb, void *ud);
+
 /* One [raft] setting with its effective value. */
 struct duet_config_setting {
 	const char *key; /* static: the key's name in [raft] */

@@ -82,9 +82,11 @@ static const struct section_def sections[] = {
      "repeat after a failover is ignored (TCP: JSON lines; PostgreSQL: INSERT ... ON CONFLICT "
      "DO NOTHING)"},
     {SEC_HTTP, "http", "[http]",
-     "data nodes: duetd's own HTTP endpoints, for load balancers, agents and Prometheus: "
-     "GET /master (200 on the acting master, 503 elsewhere), GET /health, GET /metrics "
-     "(HEAD too); a server apart from the custom-trap receiver of [traps]"},
+     "data nodes: duetd's own HTTP endpoints, for load balancers, agents, probes and "
+     "Prometheus: GET /master and /primary (200 on the acting master, 503 elsewhere), "
+     "/replica, /sync, /async (200 on a streaming standby: any, the SYNC one, one not SYNC), "
+     "/health, /liveness, /readiness, /metrics (HEAD too); a server apart from the "
+     "custom-trap receiver of [traps]"},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -429,8 +431,8 @@ static const struct key_def keys[] = {
      "id goes in its place, counted (dead_letters) and logged"},
 
     {SEC_HTTP, "listen", T_ADDRS, HTTP_FIELD(listen), 0, 0, NULL, 0, NULL,
-     "numeric host:port list to serve GET /master, /health and /metrics on, e.g. this node's "
-     "own address 10.0.0.1:8008 (empty: off)"},
+     "numeric host:port list to serve the HTTP endpoints (GET /master, /replica, /health, "
+     "/metrics, ...) on, e.g. this node's own address 10.0.0.1:8008 (empty: off)"},
     {SEC_HTTP, "tls_cert", T_PATH, HTTP_STR(tls_cert), 0, 0, NULL, 0, NULL,
      "with tls_key: every listen address speaks HTTPS only, with this certificate chain "
      "(PEM, absolute path)"},

@@ -72,7 +72,7 @@ test_daemon_options() {
 	for s in pg fip fence manager health traps sink http; do
 		if grep -qx "\[$s\]" "$o"; then fail "witness --help lists [$s]"; fi
 	done
-	grep -q 'DUET_CONFIG, else /etc/duet/duet.ini' "$o" || fail "witness --help: default path"
+	grep -q 'without it: $DUET_CONFIG when set' "$o" && grep -q 'else /etc/duet/duet.ini)' "$o" || fail "witness --help: default path"
 	"$BIN/duetd" --help >"$o" || fail "duetd --help"
 	grep -q "default: host=<the other data member's address> port=5432 user=postgres dbname=postgres$" "$o" ||
 		fail "duetd --help cuts the peer_conninfo default: $(grep -A1 peer_conninfo "$o")"

@@ -93,16 +93,27 @@ static int verify(struct store *s, bool json)
 	int rc = store_audit_verify(s, &r);
 	if (rc == 0) {
 		if (json) {
-			printf("{\"ok\":true,\"records\":%" PRIu64 ",\"dropped\":%" PRIu64,
-			       r.records_ok, r.dropped);
-			if (r.dropped) {
-				printf(",\"audit_max_bytes\":%" PRIu64 ",\"anchor_seq\":%" PRIu64
-				       ",\"anchor_hash\":\"",
-				       r.max_bytes, r.dropped);
-				hex(stdout, r.anchor_hash, sizeof r.anchor_hash);
-				printf("\"");
+			char ah[2 * sizeof r.anchor_hash + 1];
+			for (size_t i = 0; i < sizeof r.anchor_hash; i++)
+				snprintf(ah + 2 * i, sizeof ah - 2 * i, "%02x", r.anchor_hash[i]);
+			json_t *o =
+			    json_pack("{s:b, s:I, s:I}", "ok", 1, "records",
+				      (json_int_t)r.records_ok, "dropped", (json_int_t)r.dropped);
+			if (o && r.dropped) {
+				json_object_set_new(o, "audit_max_bytes",
+						    json_integer((json_int_t)r.max_bytes));
+				json_object_set_new(o, "anchor_seq",
+						    json_integer((json_int_t)r.dropped));
+				json_object_set_new(o, "anchor_hash", json_string(ah));
 			}
-			printf(",\"bytes\":%" PRIu64 "}\n", r.bytes);
+			if (o)
+				json_object_set_new(o, "bytes", json_integer((json_int_t)r.bytes));
+			if (!o || duetctl_print_json(o) != 0) {
+				json_decref(o);
+				duetctl_err("out of memory");
+				return DUETCTL_FAILED;
+			}
+			json_decref(o);
 		} else if (r.dropped) {
 			printf(
 			    "audit chain intact from the retention anchor: %" PRIu64
@@ -123,13 +134,15 @@ static int verify(struct store *s, bool json)
 		return DUETCTL_FAILED;
 	}
 	if (json) {
-		printf("{\"ok\":false,\"records_ok\":%" PRIu64 ",\"seq\":%" PRIu64
-		       ",\"index\":%" PRIu64 ",\"fault\":",
-		       r.records_ok, r.seq, r.index);
-		json_str(stdout, store_audit_fault_name(r.fault));
-		printf(",\"detail\":");
-		json_str(stdout, r.detail);
-		printf("}\n");
+		duetctl_err_code(DUETCTL_E_DAMAGED, "audit chain damaged at record %" PRIu64 ": %s",
+				 r.seq, store_audit_fault_name(r.fault));
+		json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:s, s:o}", "ok", 0, "records_ok",
+				      (json_int_t)r.records_ok, "seq", (json_int_t)r.seq, "index",
+				      (json_int_t)r.index, "fault", store_audit_fault_name(r.fault),
+				      "detail", duetctl_json_string(r.detail));
+		if (o)
+			duetctl_print_json(o);
+		json_decref(o);
 	} else {
 		printf("audit chain DAMAGED at record %" PRIu64 " (entry index %" PRIu64
 		       "): %s; %s\n%" PRIu64 " records before it verified\n",
@@ -156,10 +169,22 @@ static void print_record(const struct store_audit_record *r, bool json)
 	static char text[16384];
 	if (json) {
 		fsm_entry_json(&r->entry, text, sizeof text);
-		/* the entry's object, with seq and hash added in front */
-		printf("{\"seq\":%" PRIu64 ",\"hash\":\"", r->seq);
-		hex(stdout, r->hash, sizeof r->hash);
-		printf("\",\"entry\":%s}\n", text);
+		/* the entry's object (fsm's one writer of it), read back with
+		 * jansson, under seq and hash */
+		char h[2 * sizeof r->hash + 1];
+		for (size_t i = 0; i < sizeof r->hash; i++)
+			snprintf(h + 2 * i, sizeof h - 2 * i, "%02x", r->hash[i]);
+		json_error_t je;
+		json_t *entry = json_loads(text, 0, &je);
+		/* a number past 2^63 (none is written today) would not load:
+		 * the text then goes as a string beside a null entry */
+		json_t *o = json_pack("{s:I, s:s, s:o}", "seq", (json_int_t)r->seq, "hash", h,
+				      "entry", entry ? entry : json_null());
+		if (o && !entry)
+			json_object_set_new(o, "entry_text", duetctl_json_string(text));
+		if (!o || duetctl_print_json(o) != 0)
+			duetctl_err("record %" PRIu64 ": cannot write it as JSON", r->seq);
+		json_decref(o);
 		return;
 	}
 	char when[40] = "-"; /* entries a core writes itself (NOOP) carry no wall time */
@@ -287,9 +312,10 @@ int cmd_log(int argc, char **argv)
 			break;
 	}
 	if (rc < 0) {
-		duetctl_err("record %" PRIu64 " is damaged (%s); run duetctl log "
-			    "--verify",
-			    store_audit_iter_bad_seq(it), duet_strerror(rc));
+		duetctl_err_code(DUETCTL_E_DAMAGED,
+				 "record %" PRIu64 " is damaged (%s); run duetctl log "
+				 "--verify",
+				 store_audit_iter_bad_seq(it), duet_strerror(rc));
 		result = DUETCTL_FAILED;
 	}
 	store_audit_iter_close(it);

@@ -73,7 +73,7 @@ static void usage(FILE *out)
 	    "With --json a command writes JSON on stdout, its errors included:\n"
 	    "  {\"error\": {\"code\": CODE, \"message\": TEXT}}\n"
 	    "(alone, or as a member of the command's own object), CODE one of usage,\n"
-	    "unavailable, config, unreachable, bad_reply, refused, failed.\n"
+	    "unavailable, config, unreachable, bad_reply, refused, damaged, failed.\n"
 	    "\nExit status: 0 success, 1 the command found a problem (an invalid config, a\n"
 	    "daemon that does not answer or refuses), 2 usage error or command not available.\n",
 	    DUET_CONFIG_ENV, DUET_CONFIG_DEFAULT_PATH);

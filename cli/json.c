@@ -1,5 +1,5 @@
 /*
- * json.c - JSON string escaping for duetctl (json.h).
+ * json.c - text that may hold any bytes, made a JSON string (json.h).
  */
 #include "json.h"
 
@@ -37,55 +37,6 @@ static size_t utf8_len(const unsigned char *s)
 	    (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
 	return n;
-}
-
-void json_str(FILE *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	fputc('"', out);
-	while (*p) {
-		size_t n = utf8_len(p);
-		if (n == 0) {
-			fputs("\\ufffd", out);
-			p++;
-			continue;
-		}
-		if (n > 1) {
-			fwrite(p, 1, n, out);
-			p += n;
-			continue;
-		}
-		switch (*p) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7F)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-		}
-		p++;
-	}
-	fputc('"', out);
-}
-
-void json_key(FILE *out, const char *key)
-{
-	json_str(out, key);
-	fputc(':', out);
 }
 
 json_t *duetctl_json_string(const char *s)

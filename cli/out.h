@@ -33,6 +33,7 @@
 #define DUETCTL_E_UNREACHABLE "unreachable" /* the daemon's admin socket did not answer */
 #define DUETCTL_E_BAD_REPLY   "bad_reply"   /* the daemon answered something unexpected */
 #define DUETCTL_E_REFUSED     "refused"     /* the daemon refused the request */
+#define DUETCTL_E_DAMAGED     "damaged"     /* log --verify: the audit chain is damaged */
 #define DUETCTL_E_FAILED      "failed"      /* anything else that went wrong */
 
 /* getopt_long's short options of a command: a leading ':' so that a

@@ -19,7 +19,8 @@
 #                   {"error":{"code":"unreachable"}} and exit 1, an unknown
 #                   option "usage" and exit 2, a missing config "config" and
 #                   exit 1, a refused request "refused" and exit 1; a running
-#                   one a status document and exit 0
+#                   one a status document and exit 0; log --verify --json of a
+#                   damaged copy of a store "damaged" and exit 1
 #
 # Synchronisation is polling with deadlines (lib.sh wait_until).
 set -u
@@ -156,6 +157,22 @@ test_json_errors() {
 	rc=$(run_rc "$o" "$e" "$BIN/duetctl" promote --accept-data-loss --json -c "$TMP/witness.ini")
 	[ "$rc" = 1 ] && [ "$(jq_code "$o")" = refused ] || fail "refused: exit $rc, $(cat "$o") $(cat "$e")"
 	ok "a running daemon's status (exit 0); a refusal is code refused (exit 1)"
+
+	# log --verify --json of a damaged copy of a stopped member's store
+	stop_clean node-a
+	cp -a "$TMP/node-a" "$TMP/copy"
+	sed "s|^data_dir = .*|data_dir = $TMP/copy|" "$TMP/node-a.ini" >"$TMP/copy.ini"
+	rc=$(run_rc "$o" "$e" "$BIN/duetctl" log --json --verify -c "$TMP/copy.ini")
+	[ "$rc" = 0 ] && jq -e '.ok == true and .records > 0' "$o" >/dev/null ||
+		fail "verify --json of the intact copy: exit $rc, $(cat "$o")"
+	"$HELPERS/audit_tamper" "$TMP/copy" 2 >/dev/null || fail "audit_tamper"
+	rc=$(run_rc "$o" "$e" "$BIN/duetctl" log --json --verify -c "$TMP/copy.ini")
+	[ "$rc" = 1 ] && [ "$(jq_code "$o")" = damaged ] && jq -e '.ok == false and .seq == 2' "$o" >/dev/null ||
+		fail "verify --json of the damaged copy: exit $rc, $(cat "$o")"
+	rc=$(run_rc "$o" "$e" "$BIN/duetctl" log --json -c "$TMP/node-a.ini")
+	[ "$rc" = 0 ] && jq -e -s 'length > 0 and all(.seq > 0 and (.hash | length) == 64 and (.entry | type) == "object")' "$o" >/dev/null ||
+		fail "log --json records: exit $rc, $(head -c 300 "$o")"
+	ok "log --verify --json: ok on a copy, code damaged (exit 1) once record 2 is altered; log --json records"
 }
 
 case "$TEST" in

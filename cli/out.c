@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "doc.h"
+#include "json.h"
 #include "out.h"
 
 static struct {
@@ -129,7 +130,8 @@ static json_t *error_object(int rc)
 			   : rc == DUETCTL_USAGE ? DUETCTL_E_USAGE
 						 : DUETCTL_E_FAILED;
 	const char *msg = out.have_error ? out.message : "failed (exit status 1)";
-	return json_pack("{s:s, s:s}", "code", code, "message", msg);
+	/* the message may quote a path or a config line: any bytes */
+	return json_pack("{s:s, s:o}", "code", code, "message", duetctl_json_string(msg));
 }
 
 int duetctl_print_json(json_t *obj)

@@ -361,6 +361,8 @@ Test(duetctl, json_errors_are_one_object)
 	    {{"status", "--json", "--config=/nonexistent/duet.ini", NULL}, 1, "config"},
 	    {{"init", "--json", "-c", "/nonexistent/duet.ini", NULL}, 1, "config"},
 	    {{"promote", "--json", "--socket", "/x", NULL}, 2, "usage"},
+	    /* bytes that are not UTF-8 in the message: still one valid object */
+	    {{"status", "--json", "-c", "/nonexistent/\xff\xfe.ini", NULL}, 1, "config"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *const *a = cases[i].argv;

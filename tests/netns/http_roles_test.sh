@@ -26,6 +26,10 @@
 #       /master turning 200 to the first client through HAProxy on node-b
 #       (a figure, not asserted: it depends on the machine's load; the
 #       example's settings aim at 0.2 s).
+#   haproxy_failover    the same with kill -9 of everything on node-a
+#       (duetd, PostgreSQL, the manager) instead of the switchover: node-b
+#       takes over (fencing node-a), clients through HAProxy reach it, never
+#       a server in recovery; the same figure.
 set -uo pipefail
 
 BIN=$(cd "$1" && pwd)
@@ -197,7 +201,10 @@ poll_via() {
 	done >>"$1"
 }
 
-haproxy_switchover() {
+# haproxy_through switchover|failover: the master role moves from node-a to
+# node-b by duetctl switchover, or by kill -9 of everything on node-a
+haproxy_through() {
+	local how=$1
 	command -v haproxy >/dev/null || fail "haproxy is not installed (scripts/install-deps.sh)"
 	haproxy_config >"$RIG_DIR/haproxy.cfg" || fail "examples/agent/haproxy.cfg has no check settings"
 	haproxy -c -f "$RIG_DIR/haproxy.cfg" >/dev/null || fail "haproxy -c: $(haproxy -c -f "$RIG_DIR/haproxy.cfg" 2>&1)"
@@ -216,10 +223,14 @@ haproxy_switchover() {
 	poll_via "$RIG_DIR/via.samples" 2>/dev/null &
 	POLLERS+=("$!")
 	rig_wait 10 "the pollers run" test -s "$RIG_DIR/via.samples" || fail "no samples"
-	"$BIN/duetctl" switchover --config "$RIG_DIR/node-a.ini" --to node-b --why "http_roles_test" \
-		>"$RIG_DIR/switchover.out" 2>&1 || fail "duetctl switchover: $(cat "$RIG_DIR/switchover.out")"
-	rig_wait 20 "a client through HAProxy reaches node-b as the primary" \
-		via_is "$HA_RW" "$(rig_ip node-b) f" || fail "primary port after the switchover: $(via "$HA_RW")"
+	if [ "$how" = switchover ]; then
+		"$BIN/duetctl" switchover --config "$RIG_DIR/node-a.ini" --to node-b --why "http_roles_test" \
+			>"$RIG_DIR/switchover.out" 2>&1 || fail "duetctl switchover: $(cat "$RIG_DIR/switchover.out")"
+	else
+		duet_kill9_all node-a
+	fi
+	rig_wait $((30 * RIG_SLOW)) "a client through HAProxy reaches node-b as the primary" \
+		via_is "$HA_RW" "$(rig_ip node-b) f" || fail "primary port after the $how: $(via "$HA_RW")"
 	# a few more samples after the first on node-b
 	local want
 	want=$(($(wc -l <"$RIG_DIR/via.samples") + 10))
@@ -240,8 +251,9 @@ haproxy_switchover() {
 	local none delay_ms
 	none=$(awk '$2 == "-" { n++ } END { print n + 0 }' "$RIG_DIR/via.samples")
 	delay_ms=$(((tvia - t200) / 1000000))
-	echo "figure [haproxy_switchover]: client through HAProxy on the new master ${delay_ms} ms after its /master turned 200"
+	echo "figure [haproxy_$how]: client through HAProxy on the new master ${delay_ms} ms after its /master turned 200"
 	ok "a client through HAProxy reached node-b ${delay_ms} ms after its /master turned 200 (each poller's sample takes a process start, some 10 to 40 ms; $none connection attempts through HAProxy found no server); the primary port never reached a server in recovery ($(wc -l <"$RIG_DIR/via.samples") samples)"
+	[ "$how" = switchover ] || return 0
 	rig_wait 60 "node-a a synchronous standby again" duet_sync_on node-b node-a ||
 		fail "node-a not SYNC again"
 	rig_wait 10 "the read-only port reaches node-a" via_is "$HA_RO" "$(rig_ip node-a) t" ||
@@ -253,6 +265,7 @@ duet_up || fail "the cluster did not come up"
 ok "node-a is acting master, node-b a committed SYNC standby"
 case "$SCENARIO" in
 replica_endpoints) replica_endpoints ;;
-haproxy_switchover) haproxy_switchover ;;
+haproxy_switchover) haproxy_through switchover ;;
+haproxy_failover) haproxy_through failover ;;
 *) fail "unknown scenario $SCENARIO" ;;
 esac

@@ -48,6 +48,7 @@ static void verr(const char *code, const char *fmt, va_list ap)
 	fprintf(stderr, "duetctl%s%s: %s\n", out.cmd[0] ? " " : "", out.cmd, msg);
 	if (!out.have_error) {
 		out.have_error = true;
+		out.embedded = false;
 		memcpy(out.message, msg, sizeof msg);
 	}
 	if (code)
@@ -111,6 +112,7 @@ void duetctl_config_errors(const struct duet_config_errors *errs)
 	duet_config_errors_print(stderr, errs);
 	if (!out.have_error) {
 		out.have_error = true;
+		out.embedded = false;
 		if (errs->n == 0)
 			snprintf(out.message, sizeof out.message, "%s: not a valid config",
 				 errs->file);
@@ -157,10 +159,31 @@ void duetctl_print_json_line(const char *line)
 	out.wrote_json = true;
 }
 
+void duetctl_flush_error(int rc)
+{
+	if (!out.json || !out.have_error || out.embedded)
+		return;
+	json_t *o = json_pack("{s:o}", "error", error_object(rc));
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	json_decref(o);
+	fflush(stdout);
+	/* the next error (the next round of --watch) is reported anew */
+	out.have_error = false;
+	out.code = NULL;
+	out.embedded = true;
+}
+
 int duetctl_out_finish(int rc)
 {
-	if (!out.json || rc == DUETCTL_OK || out.embedded)
+	if (!out.json || rc == DUETCTL_OK || (out.embedded && !out.have_error))
 		return rc;
+	if (out.embedded) { /* an error since the last one written */
+		duetctl_flush_error(rc);
+		return rc;
+	}
 	json_t *o = json_pack("{s:o}", "error", error_object(rc));
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (text)

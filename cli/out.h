@@ -82,6 +82,11 @@ int duetctl_print_json(json_t *obj);
 /* Writes a line of JSON received as is (a daemon's reply). */
 void duetctl_print_json_line(const char *line);
 
+/* With --json, writes the error at hand now as its own line (for a
+ * command that goes on, status --watch) and forgets it, so that the next
+ * one is reported too. */
+void duetctl_flush_error(int rc);
+
 /* Called by main with the command's exit status: with --json and a failure
  * whose error is in no object yet, writes the error object line. Returns
  * rc. */

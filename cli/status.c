@@ -152,6 +152,8 @@ int cmd_status(int argc, char **argv)
 			duetctl_ask_failed(arc, err);
 		}
 		duetctl_reply_free(&reply);
+		if (watch && rc != DUETCTL_OK)
+			duetctl_flush_error(rc); /* --json: one error line per round */
 		fflush(stdout);
 		if (watch && !interrupted)
 			sleep(1);

@@ -19,7 +19,8 @@
 #                   {"error":{"code":"unreachable"}} and exit 1, an unknown
 #                   option "usage" and exit 2, a missing config "config" and
 #                   exit 1, a refused request "refused" and exit 1; a running
-#                   one a status document and exit 0; log --verify --json of a
+#                   one a status document and exit 0; status --watch --json an
+#                   error line per round; log --verify --json of a
 #                   damaged copy of a store "damaged" and exit 1
 #
 # Synchronisation is polling with deadlines (lib.sh wait_until).
@@ -147,6 +148,19 @@ test_json_errors() {
 	[ "$rc" = 1 ] && [ "$(jq_code "$o")" = config ] && jq -e '.ok == false and (.errors | length) == 1' "$o" >/dev/null ||
 		fail "check-config of a missing file: exit $rc, $(cat "$o")"
 	ok "unreachable, usage and config errors as one object, exits 1, 2, 1"
+
+	# --watch goes on after an error: one error line per round
+	"$BIN/duetctl" status --watch --json --socket "$TMP/none.sock" >"$TMP/watch" 2>/dev/null &
+	local wpid=$!
+	STARTED+=("$wpid")
+	wait_until 10 "two rounds of --watch" eval '[ "$(wc -l <"$TMP/watch")" -ge 2 ]'
+	kill -INT "$wpid"
+	wait "$wpid"
+	rc=$?
+	[ "$rc" = 1 ] || fail "status --watch --json ended with $rc"
+	jq -e -s 'length >= 2 and all(.error.code == "unreachable")' "$TMP/watch" >/dev/null ||
+		fail "status --watch --json: $(cat "$TMP/watch")"
+	ok "status --watch --json: an error line per round ($(wc -l <"$TMP/watch") lines)"
 
 	start_all
 	wait_until 15 "a leader with a lease" leader_with_lease

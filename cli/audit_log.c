@@ -13,6 +13,7 @@
  * only way to see another process's LMDB commits, and it never blocks the
  * writer.
  */
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "out.h"
 #include "duet/config.h"
 #include "duet/fsm.h"
 #include "duet/storage.h"
@@ -29,18 +31,21 @@
 
 void cmd_log_help(void)
 {
-	printf("usage: duetctl log --config FILE [--since T] [--type T] [--json] [--follow]\n"
+	printf("usage: duetctl log [-c FILE] [--since T] [--type T] [--json] [--follow]\n"
 	       "                   [--verify]\n"
 	       "\n"
 	       "Prints the audit chain of the member the config names (its store under\n"
 	       "data_dir, opened read-only: the daemon may be running). Every applied entry\n"
 	       "except TRAPS and DELIVERED is in the chain, linked by SHA-256.\n"
 	       "\n"
+	       "  -c, --config FILE  the member's config (default: $DUET_CONFIG, else\n"
+	       "              /etc/duet/duet.ini)\n"
 	       "  --since T   only records whose entry wall time is at or after T: seconds\n"
 	       "              since the epoch, or UTC as YYYY-MM-DDTHH:MM:SS[Z]\n"
 	       "  --type T    only entries of type T (MEMBERSHIP, MASTER, SYNC, STEP,\n"
 	       "              HEALTH, OPERATOR, NOOP; case-insensitive)\n"
-	       "  --json      one JSON object per line\n"
+	       "  --json      one JSON object per line; an error as a last line\n"
+	       "              {\"error\":{\"code\":...,\"message\":...}}\n"
 	       "  --follow    keep printing records as they are appended, until interrupted\n"
 	       "  --verify    check every record and link instead of listing; records\n"
 	       "              dropped by retention ([node] audit_max_bytes) are named as\n"
@@ -88,16 +93,27 @@ static int verify(struct store *s, bool json)
 	int rc = store_audit_verify(s, &r);
 	if (rc == 0) {
 		if (json) {
-			printf("{\"ok\":true,\"records\":%" PRIu64 ",\"dropped\":%" PRIu64,
-			       r.records_ok, r.dropped);
-			if (r.dropped) {
-				printf(",\"audit_max_bytes\":%" PRIu64 ",\"anchor_seq\":%" PRIu64
-				       ",\"anchor_hash\":\"",
-				       r.max_bytes, r.dropped);
-				hex(stdout, r.anchor_hash, sizeof r.anchor_hash);
-				printf("\"");
+			char ah[2 * sizeof r.anchor_hash + 1];
+			for (size_t i = 0; i < sizeof r.anchor_hash; i++)
+				snprintf(ah + 2 * i, sizeof ah - 2 * i, "%02x", r.anchor_hash[i]);
+			json_t *o =
+			    json_pack("{s:b, s:I, s:I}", "ok", 1, "records",
+				      (json_int_t)r.records_ok, "dropped", (json_int_t)r.dropped);
+			if (o && r.dropped) {
+				json_object_set_new(o, "audit_max_bytes",
+						    json_integer((json_int_t)r.max_bytes));
+				json_object_set_new(o, "anchor_seq",
+						    json_integer((json_int_t)r.dropped));
+				json_object_set_new(o, "anchor_hash", json_string(ah));
 			}
-			printf(",\"bytes\":%" PRIu64 "}\n", r.bytes);
+			if (o)
+				json_object_set_new(o, "bytes", json_integer((json_int_t)r.bytes));
+			if (!o || duetctl_print_json(o) != 0) {
+				json_decref(o);
+				duetctl_err("out of memory");
+				return DUETCTL_FAILED;
+			}
+			json_decref(o);
 		} else if (r.dropped) {
 			printf(
 			    "audit chain intact from the retention anchor: %" PRIu64
@@ -114,18 +130,19 @@ static int verify(struct store *s, bool json)
 		return DUETCTL_OK;
 	}
 	if (rc != DUET_ECORRUPT) {
-		fprintf(stderr, "duetctl log: verify could not walk the chain: %s\n",
-			duet_strerror(rc));
+		duetctl_err("verify could not walk the chain: %s", duet_strerror(rc));
 		return DUETCTL_FAILED;
 	}
 	if (json) {
-		printf("{\"ok\":false,\"records_ok\":%" PRIu64 ",\"seq\":%" PRIu64
-		       ",\"index\":%" PRIu64 ",\"fault\":",
-		       r.records_ok, r.seq, r.index);
-		json_str(stdout, store_audit_fault_name(r.fault));
-		printf(",\"detail\":");
-		json_str(stdout, r.detail);
-		printf("}\n");
+		duetctl_err_code(DUETCTL_E_DAMAGED, "audit chain damaged at record %" PRIu64 ": %s",
+				 r.seq, store_audit_fault_name(r.fault));
+		json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:s, s:o}", "ok", 0, "records_ok",
+				      (json_int_t)r.records_ok, "seq", (json_int_t)r.seq, "index",
+				      (json_int_t)r.index, "fault", store_audit_fault_name(r.fault),
+				      "detail", duetctl_json_string(r.detail));
+		if (o)
+			duetctl_print_json(o);
+		json_decref(o);
 	} else {
 		printf("audit chain DAMAGED at record %" PRIu64 " (entry index %" PRIu64
 		       "): %s; %s\n%" PRIu64 " records before it verified\n",
@@ -152,10 +169,22 @@ static void print_record(const struct store_audit_record *r, bool json)
 	static char text[16384];
 	if (json) {
 		fsm_entry_json(&r->entry, text, sizeof text);
-		/* the entry's object, with seq and hash added in front */
-		printf("{\"seq\":%" PRIu64 ",\"hash\":\"", r->seq);
-		hex(stdout, r->hash, sizeof r->hash);
-		printf("\",\"entry\":%s}\n", text);
+		/* the entry's object (fsm's one writer of it), read back with
+		 * jansson, under seq and hash */
+		char h[2 * sizeof r->hash + 1];
+		for (size_t i = 0; i < sizeof r->hash; i++)
+			snprintf(h + 2 * i, sizeof h - 2 * i, "%02x", r->hash[i]);
+		json_error_t je;
+		json_t *entry = json_loads(text, 0, &je);
+		/* a number past 2^63 (none is written today) would not load:
+		 * the text then goes as a string beside a null entry */
+		json_t *o = json_pack("{s:I, s:s, s:o}", "seq", (json_int_t)r->seq, "hash", h,
+				      "entry", entry ? entry : json_null());
+		if (o && !entry)
+			json_object_set_new(o, "entry_text", duetctl_json_string(text));
+		if (!o || duetctl_print_json(o) != 0)
+			duetctl_err("record %" PRIu64 ": cannot write it as JSON", r->seq);
+		json_decref(o);
 		return;
 	}
 	char when[40] = "-"; /* entries a core writes itself (NOOP) carry no wall time */
@@ -178,44 +207,54 @@ int cmd_log(int argc, char **argv)
 	bool json = false, do_verify = false, follow = false;
 	uint64_t since_ms = 0;
 	int type = -1;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			config = argv[++i];
-		} else if (strcmp(argv[i], "--json") == 0) {
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"follow", no_argument, NULL, 'f'},
+	    {"verify", no_argument, NULL, 'v'},
+	    {"since", required_argument, NULL, 'S'},
+	    {"type", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
 			json = true;
-		} else if (strcmp(argv[i], "--follow") == 0) {
+			break;
+		case 'f':
 			follow = true;
-		} else if (strcmp(argv[i], "--verify") == 0) {
+			break;
+		case 'v':
 			do_verify = true;
-		} else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
-			if (parse_since(argv[++i], &since_ms) != 0) {
-				fprintf(stderr,
-					"duetctl log: --since '%s': expected seconds since "
-					"the epoch or YYYY-MM-DDTHH:MM:SS[Z]\n",
-					argv[i]);
-				return DUETCTL_USAGE;
-			}
-		} else if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
-			type = type_by_name(argv[++i]);
-			if (type < 0) {
-				fprintf(stderr, "duetctl log: --type '%s': unknown entry type\n",
-					argv[i]);
-				return DUETCTL_USAGE;
-			}
-		} else {
-			fprintf(stderr, "duetctl log: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		case 'S':
+			if (parse_since(optarg, &since_ms) != 0)
+				return duetctl_usage_error(
+				    "--since '%s': expected seconds since the epoch or "
+				    "YYYY-MM-DDTHH:MM:SS[Z]",
+				    optarg);
+			break;
+		case 't':
+			type = type_by_name(optarg);
+			if (type < 0)
+				return duetctl_usage_error("--type '%s': unknown entry type",
+							   optarg);
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
-	if (!config) {
-		fprintf(stderr, "duetctl log: needs --config FILE\n");
-		return DUETCTL_USAGE;
-	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
+	config = duet_config_path(config);
 	static struct duet_config cfg;
 	static struct duet_config_errors errs;
 	if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
-		duet_config_errors_print(stderr, &errs);
+		duetctl_config_errors(&errs);
 		return DUETCTL_FAILED;
 	}
 	struct store_options o = {0};
@@ -227,7 +266,7 @@ int cmd_log(int argc, char **argv)
 	char err[512] = "";
 	int rc = store_open(&o, &s, err, sizeof err);
 	if (rc) {
-		fprintf(stderr, "duetctl log: %s\n", err[0] ? err : duet_strerror(rc));
+		duetctl_err("%s", err[0] ? err : duet_strerror(rc));
 		return DUETCTL_FAILED;
 	}
 	if (do_verify) {
@@ -237,15 +276,13 @@ int cmd_log(int argc, char **argv)
 	}
 	struct store_audit_anchor anchor;
 	if (!json && store_audit_anchor(s, &anchor) == 0 && anchor.dropped)
-		fprintf(stderr,
-			"duetctl log: records 1..%" PRIu64 " were dropped by retention "
-			"(audit_max_bytes = %" PRIu64 "); the chain starts at %" PRIu64 "\n",
-			anchor.dropped, anchor.max_bytes, anchor.dropped + 1);
+		duetctl_err("records 1..%" PRIu64 " were dropped by retention "
+			    "(audit_max_bytes = %" PRIu64 "); the chain starts at %" PRIu64 "",
+			    anchor.dropped, anchor.max_bytes, anchor.dropped + 1);
 	struct store_audit_iter *it;
 	rc = store_audit_iter_open(s, 1, &it);
 	if (rc) {
-		fprintf(stderr, "duetctl log: cannot read the audit chain: %s\n",
-			duet_strerror(rc));
+		duetctl_err("cannot read the audit chain: %s", duet_strerror(rc));
 		store_close(s);
 		return DUETCTL_FAILED;
 	}
@@ -275,10 +312,10 @@ int cmd_log(int argc, char **argv)
 			break;
 	}
 	if (rc < 0) {
-		fprintf(stderr,
-			"duetctl log: record %" PRIu64 " is damaged (%s); run duetctl log "
-			"--verify\n",
-			store_audit_iter_bad_seq(it), duet_strerror(rc));
+		duetctl_err_code(DUETCTL_E_DAMAGED,
+				 "record %" PRIu64 " is damaged (%s); run duetctl log "
+				 "--verify",
+				 store_audit_iter_bad_seq(it), duet_strerror(rc));
 		result = DUETCTL_FAILED;
 	}
 	store_audit_iter_close(it);

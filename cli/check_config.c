@@ -5,14 +5,16 @@
  * The text summary is for a person checking a file before a deployment; the
  * --json form is for tools (configuration management, CI) and always parses,
  * whatever bytes the file held. --print-keys prints the key table of
- * config.c: the README's table is generated from it (scripts/config-keys.sh).
+ * config.c: docs/configuration.md's table is generated from it (scripts/config-keys.sh).
  */
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "out.h"
 #include "duet/config.h"
 #include "duet/err.h"
 #include "duet/pg.h"
@@ -22,29 +24,34 @@
 
 void cmd_check_config_help(void)
 {
-	printf(
-	    "usage: duetctl check-config FILE [--json] [--no-files]\n"
-	    "       duetctl check-config --print-keys [--markdown]\n"
-	    "\n"
-	    "Checks a duetd / duet-witness config file: syntax, every key and value, the\n"
-	    "three members (two kind = data, one kind = witness), unique ids and addresses,\n"
-	    "the [raft] timing rules, and that the TLS files exist and are readable (their\n"
-	    "content is not parsed).\n"
-	    "\n"
-	    "  --json        print the result as one JSON object:\n"
-	    "                {\"ok\":true,\"file\":...,\"cluster\":{...},\"self\":{...},...} or\n"
-	    "                {\"ok\":false,\"file\":...,\"errors\":[{\"file\":...,\"line\":N,"
-	    "\"message\":...}],...}\n"
-	    "                (\"line\" is null for an error about the file as a whole)\n"
-	    "  --no-files    do not check the TLS files (checking a config on another machine)\n"
-	    "  --print-keys  print every section and key with its default and meaning\n"
-	    "  --markdown    with --print-keys: as a Markdown table (docs/configuration.md's)\n"
-	    "\n"
-	    "Exit status: 0 the config is valid (summary on stdout), 1 it is not (every\n"
-	    "error on stderr, one per line, as FILE:LINE: reason; with --json the result\n"
-	    "is on stdout either way), 2 usage error.\n"
-	    "\n"
-	    "Keys:\n\n");
+	printf("usage: duetctl check-config [FILE | -c FILE] [--json] [--no-files]\n"
+	       "       duetctl check-config --print-keys [--markdown]\n"
+	       "\n"
+	       "Checks a duetd / duet-witness config file: syntax, every key and value, the\n"
+	       "three members (two kind = data, one kind = witness), unique ids and addresses,\n"
+	       "the [raft] timing rules, and that the TLS files exist and are readable (their\n"
+	       "content is not parsed). A valid file is shown as it resolved: the members and\n"
+	       "every section the member reads, defaults applied (a conninfo password as ***).\n"
+	       "Without FILE: $DUET_CONFIG, else /etc/duet/duet.ini.\n"
+	       "\n"
+	       "  -c, --config FILE  the file to check (or FILE alone)\n"
+	       "  --json        print the result as one JSON object:\n"
+	       "                {\"ok\":true,\"file\":...,\"cluster\":{...},\"self\":{...},...,\n"
+	       "                 \"sections\":{\"node\":{KEY:VALUE,...},\"pg\":{...},...}}\n"
+	       "                (every value there a string, as written in a file) or\n"
+	       "                {\"ok\":false,\"file\":...,\"errors\":[{\"file\":...,\"line\":N,"
+	       "\"message\":...}],...,\n"
+	       "                 \"error\":{\"code\":\"config\",\"message\":...}}\n"
+	       "                (\"line\" is null for an error about the file as a whole)\n"
+	       "  --no-files    do not check the TLS files (checking a config on another machine)\n"
+	       "  --print-keys  print every section and key with its default and meaning\n"
+	       "  --markdown    with --print-keys: as a Markdown table (docs/configuration.md's)\n"
+	       "\n"
+	       "Exit status: 0 the config is valid (summary on stdout), 1 it is not (every\n"
+	       "error on stderr, one per line, as FILE:LINE: reason; with --json the result\n"
+	       "is on stdout either way), 2 usage error.\n"
+	       "\n"
+	       "Keys:\n\n");
 	duet_config_print_keys(stdout);
 }
 
@@ -59,6 +66,67 @@ static void print_addrs(FILE *out, const char (*v)[DUET_ADDR_MAX], unsigned n)
 		fprintf(out, "%s%s", i ? ", " : "", v[i]);
 }
 
+/* A conninfo's password is not shown: check-config output gets pasted. */
+static const char *shown_value(const char *key, const char *value, char *buf, size_t cap)
+{
+	if (!strstr(key, "conninfo"))
+		return value;
+	const char *p = strstr(value, "password");
+	if (!p)
+		return value;
+	const char *eq = p + strlen("password");
+	while (*eq == ' ')
+		eq++;
+	if (*eq != '=')
+		return value;
+	eq++;
+	while (*eq == ' ')
+		eq++;
+	const char *end = eq;
+	if (*end == '\'') {
+		for (end++; *end && *end != '\''; end++)
+			if (*end == '\\' && end[1])
+				end++;
+		if (*end)
+			end++;
+	} else {
+		while (*end && *end != ' ')
+			end++;
+	}
+	snprintf(buf, cap, "%.*s***%s", (int)(eq - value), value, end);
+	return buf;
+}
+
+struct section_print {
+	FILE *out;
+	const char *section; /* the one being printed */
+	json_t *sections;    /* --json: {section: {key: value}} */
+	int failed;
+};
+
+static void on_key(void *ud, const char *section, const char *key, const char *value)
+{
+	struct section_print *sp = ud;
+	static char masked[DUET_CONFIG_MAX_LINE + 1];
+	value = shown_value(key, value, masked, sizeof masked);
+	if (sp->sections) {
+		json_t *sec = json_object_get(sp->sections, section);
+		if (!sec) {
+			sec = json_object();
+			if (json_object_set_new(sp->sections, section, sec) != 0)
+				sec = NULL;
+		}
+		if (!sec || json_object_set_new(sec, key, duetctl_json_string(value)) != 0)
+			sp->failed = 1;
+		return;
+	}
+	if (!sp->section || strcmp(sp->section, section) != 0) {
+		fprintf(sp->out, "[%s]\n", section);
+		sp->section = section;
+	}
+	fprintf(sp->out, "  %-26s %s\n", key, value[0] ? value : "(none)");
+}
+
 static void print_text(const char *path, const struct duet_config *cfg, bool files_checked)
 {
 	const struct duet_member *self = duet_config_member(cfg, cfg->self_id);
@@ -66,115 +134,90 @@ static void print_text(const char *path, const struct duet_config *cfg, bool fil
 	printf("cluster       %s (id %016" PRIx64 ")\n", cfg->cluster_name, cfg->cluster_id);
 	printf("self          %s (id %" PRIu32 ", %s)\n", cfg->node_name, cfg->self_id,
 	       kind_name(self ? self->kind : 0));
-	printf("data_dir      %s\n", cfg->data_dir);
-	printf("admin_socket  %s\n", cfg->admin_socket);
-	printf("log           %s to %s\n", duet_log_level_name(cfg->log_level),
-	       cfg->log_target == DUET_LOG_SYSLOG ? "syslog" : "stderr");
-	printf("listen        ");
-	print_addrs(stdout, (const char(*)[DUET_ADDR_MAX])cfg->listen.v, cfg->listen.n);
-	printf("\nmembers\n");
+	printf("members\n");
 	for (uint32_t i = 0; i < cfg->membership.n; i++) {
 		const struct duet_member *m = &cfg->membership.members[i];
 		printf("  %-11s id %-10" PRIu32 " %-8s ", m->name, m->id, kind_name(m->kind));
 		print_addrs(stdout, (const char(*)[DUET_ADDR_MAX])m->addrs, m->n_addrs);
 		printf("%s\n", m->id == cfg->self_id ? "  (self)" : "");
 	}
-	printf("tls           ca %s\n              cert %s\n              key %s\n", cfg->tls_ca,
-	       cfg->tls_cert, cfg->tls_key);
 	if (!files_checked)
-		printf("              (files not checked: --no-files)\n");
-	struct duet_config_setting s[MAX_RAFT_SETTINGS];
-	size_t n = duet_config_raft_settings(cfg, s, MAX_RAFT_SETTINGS);
-	printf("raft\n");
-	for (size_t i = 0; i < n && i < MAX_RAFT_SETTINGS; i++)
-		printf("  %-24s %" PRIu32 "\n", s[i].key, s[i].value);
+		printf("tls files     not checked (--no-files)\n");
+	printf("\nEvery section this %s reads, defaults applied:\n",
+	       cfg->self_kind == DUET_MEMBER_WITNESS ? "witness" : "data node");
+	struct section_print sp = {.out = stdout};
+	if (duet_config_each(cfg, on_key, &sp) != 0)
+		printf("(out of memory listing the sections)\n");
 }
 
-static void json_addrs(FILE *out, const char (*v)[DUET_ADDR_MAX], unsigned n)
+static json_t *json_addrs(const char (*v)[DUET_ADDR_MAX], unsigned n)
 {
-	fputc('[', out);
-	for (unsigned i = 0; i < n; i++) {
-		if (i)
-			fputc(',', out);
-		json_str(out, v[i]);
-	}
-	fputc(']', out);
+	json_t *a = json_array();
+	for (unsigned i = 0; a && i < n; i++)
+		json_array_append_new(a, duetctl_json_string(v[i]));
+	return a;
 }
 
-static void print_json_ok(const char *path, const struct duet_config *cfg, bool files_checked)
+static int print_json_ok(const char *path, const struct duet_config *cfg, bool files_checked)
 {
-	FILE *o = stdout;
 	char hex[17];
 	snprintf(hex, sizeof(hex), "%016" PRIx64, cfg->cluster_id);
-	fputs("{\"ok\":true,", o);
-	json_key(o, "file");
-	json_str(o, path);
-	fputs(",\"cluster\":{", o);
-	json_key(o, "name");
-	json_str(o, cfg->cluster_name);
-	fputs(",\"id\":", o);
-	json_str(o, hex);
-	fputs("},\"self\":{\"name\":", o);
-	json_str(o, cfg->node_name);
 	const struct duet_member *self = duet_config_member(cfg, cfg->self_id);
-	fprintf(o, ",\"id\":%" PRIu32 ",\"kind\":", cfg->self_id);
-	json_str(o, kind_name(self ? self->kind : 0));
-	fputs("},\"node\":{\"data_dir\":", o);
-	json_str(o, cfg->data_dir);
-	fputs(",\"admin_socket\":", o);
-	json_str(o, cfg->admin_socket);
-	fputs(",\"log_level\":", o);
-	json_str(o, duet_log_level_name(cfg->log_level));
-	fputs(",\"log_target\":", o);
-	json_str(o, cfg->log_target == DUET_LOG_SYSLOG ? "syslog" : "stderr");
-	fputs(",\"listen\":", o);
-	json_addrs(o, (const char(*)[DUET_ADDR_MAX])cfg->listen.v, cfg->listen.n);
-	fputs("},\"members\":[", o);
-	for (uint32_t i = 0; i < cfg->membership.n; i++) {
+	json_t *members = json_array();
+	for (uint32_t i = 0; members && i < cfg->membership.n; i++) {
 		const struct duet_member *m = &cfg->membership.members[i];
-		fputs(i ? ",{\"name\":" : "{\"name\":", o);
-		json_str(o, m->name);
-		fprintf(o, ",\"id\":%" PRIu32 ",\"kind\":", m->id);
-		json_str(o, kind_name(m->kind));
-		fprintf(o, ",\"incarnation\":%" PRIu64 ",\"addresses\":", m->incarnation);
-		json_addrs(o, (const char(*)[DUET_ADDR_MAX])m->addrs, m->n_addrs);
-		fputc('}', o);
+		json_array_append_new(
+		    members,
+		    json_pack("{s:o, s:I, s:s, s:I, s:o}", "name", duetctl_json_string(m->name),
+			      "id", (json_int_t)m->id, "kind", kind_name(m->kind), "incarnation",
+			      (json_int_t)m->incarnation, "addresses",
+			      json_addrs((const char(*)[DUET_ADDR_MAX])m->addrs, m->n_addrs)));
 	}
-	fputs("],\"tls\":{\"ca\":", o);
-	json_str(o, cfg->tls_ca);
-	fputs(",\"cert\":", o);
-	json_str(o, cfg->tls_cert);
-	fputs(",\"key\":", o);
-	json_str(o, cfg->tls_key);
-	fprintf(o, ",\"files_checked\":%s},\"raft\":{", files_checked ? "true" : "false");
+	json_t *raft = json_object();
 	struct duet_config_setting s[MAX_RAFT_SETTINGS];
 	size_t n = duet_config_raft_settings(cfg, s, MAX_RAFT_SETTINGS);
-	for (size_t i = 0; i < n && i < MAX_RAFT_SETTINGS; i++) {
-		if (i)
-			fputc(',', o);
-		json_key(o, s[i].key);
-		fprintf(o, "%" PRIu32, s[i].value);
-	}
-	fputs("}}\n", o);
+	for (size_t i = 0; raft && i < n && i < MAX_RAFT_SETTINGS; i++)
+		json_object_set_new(raft, s[i].key, json_integer(s[i].value));
+	struct section_print sp = {.sections = json_object()};
+	if (!sp.sections || duet_config_each(cfg, on_key, &sp) != 0)
+		sp.failed = 1;
+	json_error_t je;
+	json_t *o = json_pack_ex(
+	    &je, 0,
+	    "{s:b, s:o, s:{s:o, s:s}, s:{s:o, s:I, s:s}, s:{s:o, s:o, s:s, s:s, s:o}, s:o,"
+	    " s:{s:o, s:o, s:o, s:b}, s:o, s:o}",
+	    "ok", 1, "file", duetctl_json_string(path), "cluster", "name",
+	    duetctl_json_string(cfg->cluster_name), "id", hex, "self", "name",
+	    duetctl_json_string(cfg->node_name), "id", (json_int_t)cfg->self_id, "kind",
+	    kind_name(self ? self->kind : 0), "node", "data_dir",
+	    duetctl_json_string(cfg->data_dir), "admin_socket",
+	    duetctl_json_string(cfg->admin_socket), "log_level",
+	    duet_log_level_name(cfg->log_level), "log_target",
+	    cfg->log_target == DUET_LOG_SYSLOG ? "syslog" : "stderr", "listen",
+	    json_addrs((const char(*)[DUET_ADDR_MAX])cfg->listen.v, cfg->listen.n), "members",
+	    members, "tls", "ca", duetctl_json_string(cfg->tls_ca), "cert",
+	    duetctl_json_string(cfg->tls_cert), "key", duetctl_json_string(cfg->tls_key),
+	    "files_checked", files_checked, "raft", raft, "sections", sp.sections);
+	int rc = o && !sp.failed ? duetctl_print_json(o) : -1;
+	json_decref(o);
+	return rc;
 }
 
-static void print_json_errors(const struct duet_config_errors *errs)
+static int print_json_errors(const struct duet_config_errors *errs)
 {
-	FILE *o = stdout;
-	fputs("{\"ok\":false,\"file\":", o);
-	json_str(o, errs->file);
-	fputs(",\"errors\":[", o);
-	for (unsigned i = 0; i < errs->n; i++) {
-		fputs(i ? ",{\"file\":" : "{\"file\":", o);
-		json_str(o, errs->file);
-		if (errs->v[i].line > 0)
-			fprintf(o, ",\"line\":%d,\"message\":", errs->v[i].line);
-		else
-			fputs(",\"line\":null,\"message\":", o);
-		json_str(o, errs->v[i].message);
-		fputc('}', o);
-	}
-	fprintf(o, "],\"errors_not_shown\":%u}\n", errs->dropped);
+	json_t *list = json_array();
+	for (unsigned i = 0; list && i < errs->n; i++)
+		json_array_append_new(
+		    list,
+		    json_pack("{s:o, s:o, s:o}", "file", duetctl_json_string(errs->file), "line",
+			      errs->v[i].line > 0 ? json_integer(errs->v[i].line) : json_null(),
+			      "message", duetctl_json_string(errs->v[i].message)));
+	json_t *o =
+	    json_pack("{s:b, s:o, s:o, s:I}", "ok", 0, "file", duetctl_json_string(errs->file),
+		      "errors", list, "errors_not_shown", (json_int_t)errs->dropped);
+	int rc = o ? duetctl_print_json(o) : -1;
+	json_decref(o);
+	return rc;
 }
 
 /* [pg] conninfo as actions/pg.c will take it: it must parse, and host names
@@ -217,75 +260,81 @@ int cmd_check_config(int argc, char **argv)
 {
 	bool json = false, no_files = false, print_keys = false, markdown = false;
 	const char *path = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+	    {"no-files", no_argument, NULL, 'n'},     {"print-keys", no_argument, NULL, 'p'},
+	    {"markdown", no_argument, NULL, 'm'},     {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (path)
+				return duetctl_usage_error("one FILE only (got '%s' and '%s')",
+							   path, optarg);
+			path = optarg;
+			break;
+		case 'j':
 			json = true;
-		else if (strcmp(argv[i], "--no-files") == 0)
+			break;
+		case 'n':
 			no_files = true;
-		else if (strcmp(argv[i], "--print-keys") == 0)
+			break;
+		case 'p':
 			print_keys = true;
-		else if (strcmp(argv[i], "--markdown") == 0)
+			break;
+		case 'm':
 			markdown = true;
-		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr,
-				"duetctl check-config: unknown option '%s'; see duetctl "
-				"check-config --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
-		} else if (path) {
-			fprintf(stderr, "duetctl check-config: one FILE only (got '%s' and '%s')\n",
-				path, argv[i]);
-			return DUETCTL_USAGE;
-		} else {
-			path = argv[i];
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
+	for (int i = optind; i < argc; i++) {
+		if (path)
+			return duetctl_usage_error("one FILE only (got '%s' and '%s')", path,
+						   argv[i]);
+		path = argv[i];
+	}
 	if (print_keys) {
-		if (path || json || no_files) {
-			fprintf(stderr, "duetctl check-config: --print-keys takes no FILE and no "
-					"other option but --markdown\n");
-			return DUETCTL_USAGE;
-		}
+		if (path || json || no_files)
+			return duetctl_usage_error(
+			    "--print-keys takes no FILE and no other option but --markdown");
 		if (markdown)
 			duet_config_print_keys_markdown(stdout);
 		else
 			duet_config_print_keys(stdout);
 		return DUETCTL_OK;
 	}
-	if (markdown) {
-		fprintf(stderr, "duetctl check-config: --markdown goes with --print-keys\n");
-		return DUETCTL_USAGE;
-	}
-	if (!path) {
-		fprintf(stderr, "usage: duetctl check-config FILE [--json] [--no-files]; see "
-				"duetctl check-config --help\n");
-		return DUETCTL_USAGE;
-	}
+	if (markdown)
+		return duetctl_usage_error("--markdown goes with --print-keys");
+	path = duet_config_path(path);
 
-	struct duet_config cfg;
-	struct duet_config_errors errs;
+	static struct duet_config cfg;
+	static struct duet_config_errors errs;
 	int rc = duet_config_load(path, no_files ? DUET_CONFIG_SKIP_FILES : 0, &cfg, &errs);
 	if (rc == 0 && check_pg_conninfo(&cfg, &errs, json) != 0) {
 		duet_config_free(&cfg);
 		rc = DUET_EINVAL;
 	}
 	if (rc == 0) {
-		if (json)
-			print_json_ok(path, &cfg, !no_files);
-		else
+		int prc = json ? print_json_ok(path, &cfg, !no_files) : 0;
+		if (!json)
 			print_text(path, &cfg, !no_files);
 		duet_config_free(&cfg);
+		if (prc != 0) {
+			duetctl_err("out of memory");
+			return DUETCTL_FAILED;
+		}
 		return DUETCTL_OK;
 	}
 	if (errs.n == 0) /* only an allocation failure reports nothing itself */
 		snprintf(errs.v[errs.n++].message, sizeof(errs.v[0].message), "cannot check: %s",
 			 duet_strerror(rc));
-	if (json) {
+	duetctl_config_errors(&errs);
+	fprintf(stderr, "%s: invalid (%u error%s)\n", path, errs.n + errs.dropped,
+		errs.n + errs.dropped == 1 ? "" : "s");
+	if (json)
 		print_json_errors(&errs);
-	} else {
-		duet_config_errors_print(stderr, &errs);
-		fprintf(stderr, "%s: invalid (%u error%s)\n", path, errs.n + errs.dropped,
-			errs.n + errs.dropped == 1 ? "" : "s");
-	}
 	return DUETCTL_FAILED;
 }

@@ -6,12 +6,14 @@
  * For test rigs and small deployments; a site with its own PKI issues the
  * same shape of certificates itself.
  */
+#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "out.h"
 #include "duet/config.h"
 #include "duet/transport.h"
 
@@ -20,12 +22,14 @@
 
 void cmd_gencerts_help(void)
 {
-	printf("usage: duetctl gencerts --dir DIR (--config FILE | --names a,b,c) [--days N]\n"
+	printf("usage: duetctl gencerts --dir DIR [-c FILE | --names a,b,c] [--days N]\n"
 	       "\n"
 	       "Creates DIR (mode 0700) with a cluster CA (ca.pem, ca.key) and, for every\n"
 	       "member, NAME.pem and NAME.key signed by it (EC P-256, CN and SAN DNS = the\n"
 	       "member name, valid %d days unless --days). Members come from the config's\n"
-	       "[member NAME] sections or from --names. Keys are written with mode 0600.\n"
+	       "[member NAME] sections or from --names (without\n"
+	       "either: the config $DUET_CONFIG, else /etc/duet/duet.ini). Keys are written with "
+	       "mode 0600.\n"
 	       "An existing ca.pem/ca.key in DIR is reused, so a member can be added later.\n"
 	       "\n"
 	       "Exit status: 0 written, 1 a file could not be written, 2 usage error.\n",
@@ -36,30 +40,42 @@ int cmd_gencerts(int argc, char **argv)
 {
 	const char *dir = NULL, *config = NULL, *names = NULL;
 	unsigned days = GENCERTS_DAYS;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-			dir = argv[++i];
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--names") == 0 && i + 1 < argc)
-			names = argv[++i];
-		else if (strcmp(argv[i], "--days") == 0 && i + 1 < argc) {
-			if (sscanf(argv[++i], "%u", &days) != 1 || days == 0) {
-				fprintf(stderr,
-					"duetctl gencerts: --days needs a positive number\n");
-				return DUETCTL_USAGE;
-			}
-		} else {
-			fprintf(stderr, "duetctl gencerts: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+	static const struct option opts[] = {
+	    {"dir", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"names", required_argument, NULL, 'n'},
+	    {"days", required_argument, NULL, 'D'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'n':
+			names = optarg;
+			break;
+		case 'D':
+			if (duetctl_parse_uint(optarg, 1, 36500, &days) != 0)
+				return duetctl_usage_error(
+				    "--days needs a positive number of days (at most 36500)");
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
-	if (!dir || (!config == !names)) {
-		fprintf(stderr, "duetctl gencerts: needs --dir DIR and one of --config FILE or "
-				"--names a,b,c; see --help\n");
-		return DUETCTL_USAGE;
-	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
+	if (!dir || (config && names))
+		return duetctl_usage_error("needs --dir DIR and either --config FILE (the default: "
+					   "$DUET_CONFIG, else %s) or --names a,b,c",
+					   DUET_CONFIG_DEFAULT_PATH);
+	if (!names)
+		config = duet_config_path(config);
 	char list[MAX_NAMES][DUET_NAME_MAX];
 	unsigned n = 0;
 	char cn[DUET_NAME_MAX + 16] = "duet cluster CA";
@@ -67,7 +83,7 @@ int cmd_gencerts(int argc, char **argv)
 		static struct duet_config cfg;
 		static struct duet_config_errors errs;
 		if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
-			duet_config_errors_print(stderr, &errs);
+			duetctl_config_errors(&errs);
 			return DUETCTL_FAILED;
 		}
 		for (uint32_t i = 0; i < cfg.membership.n && n < MAX_NAMES; i++)
@@ -93,7 +109,7 @@ int cmd_gencerts(int argc, char **argv)
 		}
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "duetctl gencerts: cannot create %s: %s\n", dir, strerror(errno));
+		duetctl_err("cannot create %s: %s", dir, strerror(errno));
 		return DUETCTL_FAILED;
 	}
 	char ca[4096], cakey[4096], crt[4096], key[4096], err[512];
@@ -106,7 +122,7 @@ int cmd_gencerts(int argc, char **argv)
 		err[0] = 0;
 		int rc = xport_gen_ca(cn, days, ca, cakey, err, sizeof err);
 		if (rc) {
-			fprintf(stderr, "duetctl gencerts: %s\n", err[0] ? err : "CA failed");
+			duetctl_err("%s", err[0] ? err : "CA failed");
 			return DUETCTL_FAILED;
 		}
 		printf("wrote %s and %s\n", ca, cakey);
@@ -117,8 +133,7 @@ int cmd_gencerts(int argc, char **argv)
 		err[0] = 0;
 		int rc = xport_gen_member_cert(ca, cakey, list[i], days, crt, key, err, sizeof err);
 		if (rc) {
-			fprintf(stderr, "duetctl gencerts: %s: %s\n", list[i],
-				err[0] ? err : "certificate failed");
+			duetctl_err("%s: %s", list[i], err[0] ? err : "certificate failed");
 			return DUETCTL_FAILED;
 		}
 		printf("wrote %s and %s\n", crt, key);

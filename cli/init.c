@@ -22,6 +22,7 @@
  * before starting any daemon of the new cluster (two are enough: a third
  * member without a store rejoins once the first two lead).
  */
+#include <getopt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,6 +37,8 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "json.h"
+#include "out.h"
 #include "duet/addr.h"
 #include "duet/config.h"
 #include "duet/err.h"
@@ -47,7 +50,7 @@
 
 void cmd_init_help(void)
 {
-	printf("usage: duetctl init --config FILE [--timeout-ms N] [--json]\n"
+	printf("usage: duetctl init [-c FILE] [--timeout-ms N] [--json]\n"
 	       "\n"
 	       "Creates this member's store for a NEW cluster: term 1, incarnation 1 and the\n"
 	       "first MEMBERSHIP entry of the config's [member] sections, in data_dir. A daemon\n"
@@ -61,9 +64,11 @@ void cmd_init_help(void)
 	       "of its addresses: the cluster then runs, and a member without its store comes\n"
 	       "back by starting its daemon (it rejoins by itself) or with duetctl rejoin.\n"
 	       "\n"
-	       "  --config FILE     the member's config (cluster, members, data_dir)\n"
+	       "  -c, --config FILE the member's config (cluster, members, data_dir; default:\n"
+	       "                    $DUET_CONFIG, else /etc/duet/duet.ini)\n"
 	       "  --timeout-ms N    how long to wait for each peer address (default %d)\n"
-	       "  --json            print the outcome as one JSON object\n"
+	       "  --json            print the outcome as one JSON object (an error in it as\n"
+	       "                    \"error\":{\"code\":...,\"message\":...})\n"
 	       "\n"
 	       "Exit status: 0 created, 1 refused or failed, 2 usage error.\n",
 	       INIT_TIMEOUT_MS);
@@ -152,12 +157,13 @@ static int probe_peers(const struct duet_config *cfg, struct probe *p, unsigned 
 static int outcome(bool json, int status, const char *path, const char *text)
 {
 	if (json) {
-		json_t *o = json_pack("{s:b, s:s, s:s}", "created", status == DUETCTL_OK, "store",
-				      path, "message", text);
-		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-		if (s)
-			printf("%s\n", s);
-		free(s);
+		if (status != DUETCTL_OK)
+			duetctl_err("%s", text);
+		json_t *o =
+		    json_pack("{s:b, s:o, s:o}", "created", status == DUETCTL_OK, "store",
+			      duetctl_json_string(path), "message", duetctl_json_string(text));
+		if (o)
+			duetctl_print_json(o);
 		json_decref(o);
 	} else {
 		fprintf(status == DUETCTL_OK ? stdout : stderr, "duetctl init: %s\n", text);
@@ -169,38 +175,41 @@ int cmd_init(int argc, char **argv)
 {
 	const char *config = NULL;
 	int timeout_ms = INIT_TIMEOUT_MS;
+	unsigned timeout;
 	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout-ms", required_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
 			json = true;
-		else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
-			char *end;
-			long v = strtol(argv[++i], &end, 10);
-			if (*end || v <= 0 || v > 60000) {
-				fprintf(stderr, "duetctl init: --timeout-ms needs 1..60000\n");
-				return DUETCTL_USAGE;
-			}
-			timeout_ms = (int)v;
-		} else {
-			fprintf(stderr, "duetctl init: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		case 'T':
+			if (duetctl_parse_uint(optarg, 1, 60000, &timeout) != 0)
+				return duetctl_usage_error("--timeout-ms needs 1..60000");
+			timeout_ms = (int)timeout;
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
-	if (!config) {
-		fprintf(stderr, "duetctl init: --config FILE is required; see --help\n");
-		return DUETCTL_USAGE;
-	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
+	config = duet_config_path(config);
 	struct duet_config *cfg = calloc(1, sizeof *cfg);
 	struct duet_config_errors *errs = calloc(1, sizeof *errs);
 	if (!cfg || !errs || duet_config_load(config, 0, cfg, errs) != 0) {
 		if (errs)
-			duet_config_errors_print(stderr, errs);
-		fprintf(stderr,
-			"duetctl init: %s is not a valid config; see duetctl check-config\n",
-			config);
+			duetctl_config_errors(errs);
+		duetctl_err("%s is not a valid config; see duetctl check-config", config);
 		if (cfg)
 			duet_config_free(cfg);
 		free(cfg);

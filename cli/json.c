@@ -1,9 +1,11 @@
 /*
- * json.c - JSON string escaping for duetctl (json.h).
+ * json.c - text that may hold any bytes, made a JSON string (json.h).
  */
 #include "json.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
 static size_t utf8_len(const unsigned char *s)
@@ -37,51 +39,28 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-void json_str(FILE *out, const char *s)
+json_t *duetctl_json_string(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	fputc('"', out);
+	size_t len = strlen(s);
+	/* each bad byte becomes the 3 bytes of U+FFFD */
+	char *buf = malloc(3 * len + 1);
+	if (!buf)
+		return NULL;
+	size_t o = 0;
 	while (*p) {
 		size_t n = utf8_len(p);
 		if (n == 0) {
-			fputs("\\ufffd", out);
+			memcpy(buf + o, "\xEF\xBF\xBD", 3);
+			o += 3;
 			p++;
 			continue;
 		}
-		if (n > 1) {
-			fwrite(p, 1, n, out);
-			p += n;
-			continue;
-		}
-		switch (*p) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7F)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-		}
-		p++;
+		memcpy(buf + o, p, n);
+		o += n;
+		p += n;
 	}
-	fputc('"', out);
-}
-
-void json_key(FILE *out, const char *key)
-{
-	json_str(out, key);
-	fputc(':', out);
+	json_t *v = json_stringn(buf, o);
+	free(buf);
+	return v;
 }

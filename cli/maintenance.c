@@ -15,12 +15,14 @@
  * (the state asked for holds), so scripts may run it twice. --why is
  * optional, as for promote; the daemon records "(no reason given)".
  */
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "out.h"
 #include "doc.h"
 
 /* The daemon answers within its deadline (5 s) plus a tick; wait longer. */
@@ -29,7 +31,7 @@
 
 void cmd_maintenance_help(void)
 {
-	printf("usage: duetctl maintenance on|off [--why TEXT] (--config FILE | --socket PATH)\n"
+	printf("usage: duetctl maintenance on|off [--why TEXT] [-c FILE | --socket PATH]\n"
 	       "                            [--json]\n"
 	       "\n"
 	       "Suspends (on) or resumes (off) automatic failover for the whole cluster.\n"
@@ -43,9 +45,11 @@ void cmd_maintenance_help(void)
 	       "\n"
 	       "  --why TEXT     recorded in the audit log, at most 511 bytes (default: none\n"
 	       "                 given)\n"
-	       "  --config FILE  a data node's config (for its admin_socket)\n"
+	       "  -c, --config FILE  a data node's config (for its admin_socket; default:\n"
+	       "                 $DUET_CONFIG, else /etc/duet/duet.ini)\n"
 	       "  --socket PATH  or a data node's admin socket itself\n"
-	       "  --json         print the daemon's answer as is\n"
+	       "  --json         print the daemon's answer as is; an error as\n"
+	       "                 {\"error\":{\"code\":...,\"message\":...}}\n"
 	       "\n"
 	       "Exit status: 0 the state asked for holds, 1 refused, not applied or an answer\n"
 	       "that is not understood (reason printed), 2 usage error (also: --why not\n"
@@ -89,31 +93,45 @@ int cmd_maintenance(int argc, char **argv)
 {
 	const char *sock = NULL, *config = NULL, *why = "", *state = NULL;
 	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--why") == 0 && i + 1 < argc)
-			why = argv[++i];
-		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
-			sock = argv[++i];
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
+	static const struct option opts[] = {
+	    {"why", required_argument, NULL, 'y'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 'y':
+			why = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
 			json = true;
-		else if (!state && (strcmp(argv[i], "on") == 0 || strcmp(argv[i], "off") == 0))
-			state = argv[i];
-		else {
-			fprintf(stderr, "duetctl maintenance: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
+	for (int i = optind; i < argc; i++) {
+		if (!state && (strcmp(argv[i], "on") == 0 || strcmp(argv[i], "off") == 0))
+			state = argv[i];
+		else
+			return duetctl_usage_error("unknown argument '%s'", argv[i]);
+	}
 	if (!state) {
-		fprintf(stderr, "duetctl maintenance: say on or off; see --help\n");
+		duetctl_err("say on or off; see --help");
 		return DUETCTL_USAGE;
 	}
 	if (strlen(why) > WHY_MAX_BYTES) {
-		fprintf(stderr,
-			"duetctl maintenance: --why is %zu bytes; the entry keeps at most %d\n",
-			strlen(why), WHY_MAX_BYTES);
+		duetctl_err("--why is %zu bytes; the entry keeps at most %d", strlen(why),
+			    WHY_MAX_BYTES);
 		return DUETCTL_USAGE;
 	}
 	int src = duetctl_admin_socket("maintenance", config, &sock);
@@ -125,31 +143,31 @@ int cmd_maintenance(int argc, char **argv)
 	json_t *req =
 	    duetctl_operator_request("maintenance", why, err, sizeof err, "{s:b}", "on", on);
 	if (!req) {
-		fprintf(stderr, "duetctl maintenance: %s\n", err);
+		duetctl_err("%s", err);
 		return DUETCTL_USAGE;
 	}
 	struct duetctl_reply reply;
 	int arc = duetctl_doc_ask(sock, req, MAINTENANCE_WAIT_S, WHAT, &reply, err, sizeof err);
 	json_decref(req);
 	if (arc != DUETCTL_DOC_OK) {
-		fprintf(stderr, "duetctl maintenance: %s\n", err);
+		duetctl_ask_failed(arc, err);
 		return DUETCTL_FAILED;
 	}
 	int ok = 0;
 	if (duetctl_doc_unpack(reply.doc, WHAT, "", err, sizeof err, "{s:b}", "ok", &ok)) {
-		fprintf(stderr, "duetctl maintenance: %s\n", err);
+		duetctl_err_code(DUETCTL_E_BAD_REPLY, "%s", err);
 		duetctl_reply_free(&reply);
 		return DUETCTL_FAILED;
 	}
-	if (json)
-		printf("%s\n", reply.text);
+	if (json && ok)
+		duetctl_print_json_line(reply.text);
 	else if (ok && print_answer(reply.doc, on, err, sizeof err) != 0) {
-		fprintf(stderr, "duetctl maintenance: %s\n", err);
+		duetctl_err("%s", err);
 		ok = 0;
 	}
 	if (!ok && !err[0]) {
 		const char *derr = duetctl_doc_error(reply.doc);
-		fprintf(stderr, "duetctl maintenance: %s\n", derr ? derr : reply.text);
+		duetctl_err_code(DUETCTL_E_REFUSED, "%s", derr ? derr : reply.text);
 		duetctl_why_hint("maintenance", why);
 	}
 	duetctl_reply_free(&reply);

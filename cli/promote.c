@@ -7,6 +7,7 @@
  * acknowledged after the standby stopped being synchronous are lost: the
  * flag says the person knows.
  */
+#include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,12 +17,13 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "out.h"
 #include "doc.h"
 
 void cmd_promote_help(void)
 {
-	printf("usage: duetctl promote --accept-data-loss [--why TEXT] (--config FILE | --socket "
-	       "PATH) [--json]\n"
+	printf("usage: duetctl promote --accept-data-loss [--why TEXT] [-c FILE | --socket PATH]\n"
+	       "                       [--json]\n"
 	       "\n"
 	       "Makes THIS node master although it is not a synchronous standby (duetctl\n"
 	       "status says why there was no automatic failover). Writes acknowledged by\n"
@@ -32,9 +34,11 @@ void cmd_promote_help(void)
 	       "\n"
 	       "  --accept-data-loss  required: says you accept the loss\n"
 	       "  --why TEXT          recorded in the audit log (default: none given)\n"
-	       "  --config FILE       this node's config (for its admin_socket)\n"
+	       "  -c, --config FILE   this node's config (for its admin_socket; default:\n"
+	       "                      $DUET_CONFIG, else /etc/duet/duet.ini)\n"
 	       "  --socket PATH       or the admin socket itself\n"
-	       "  --json              print the daemon's answer as is\n"
+	       "  --json              print the daemon's answer as is; an error as\n"
+	       "                      {\"error\":{\"code\":...,\"message\":...}}\n"
 	       "\n"
 	       "Exit status: 0 proposed, 1 refused (reason printed), 2 usage error.\n");
 }
@@ -106,26 +110,41 @@ int cmd_promote(int argc, char **argv)
 {
 	const char *sock = NULL, *config = NULL, *why = "";
 	bool accept = false, json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--accept-data-loss") == 0)
+	static const struct option opts[] = {
+	    {"accept-data-loss", no_argument, NULL, 'A'},
+	    {"why", required_argument, NULL, 'y'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 'A':
 			accept = true;
-		else if (strcmp(argv[i], "--why") == 0 && i + 1 < argc)
-			why = argv[++i];
-		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
-			sock = argv[++i];
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
+			break;
+		case 'y':
+			why = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
 			json = true;
-		else {
-			fprintf(stderr, "duetctl promote: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
 	if (!accept) {
-		fprintf(stderr, "duetctl promote: refusing without --accept-data-loss: a node "
-				"that is not a synchronous standby may miss acknowledged writes\n");
+		duetctl_err("refusing without --accept-data-loss: a node "
+			    "that is not a synchronous standby may miss acknowledged writes");
 		return DUETCTL_USAGE;
 	}
 	int src = duetctl_admin_socket("promote", config, &sock);
@@ -135,7 +154,7 @@ int cmd_promote(int argc, char **argv)
 	json_t *req = duetctl_operator_request("promote", why, err, sizeof err, "{s:i}",
 					       "accept_data_loss", 1);
 	if (!req) {
-		fprintf(stderr, "duetctl promote: %s\n", err);
+		duetctl_err("%s", err);
 		return DUETCTL_USAGE;
 	}
 	struct duetctl_reply reply;
@@ -143,24 +162,24 @@ int cmd_promote(int argc, char **argv)
 				  sizeof err);
 	json_decref(req);
 	if (arc != DUETCTL_DOC_OK) {
-		fprintf(stderr, "duetctl promote: %s\n", err);
+		duetctl_ask_failed(arc, err);
 		return DUETCTL_FAILED;
 	}
 	int ok = 0;
 	if (duetctl_doc_unpack(reply.doc, "promote reply", "", err, sizeof err, "{s:b}", "ok",
 			       &ok)) {
-		fprintf(stderr, "duetctl promote: %s\n", err);
+		duetctl_err_code(DUETCTL_E_BAD_REPLY, "%s", err);
 		duetctl_reply_free(&reply);
 		return DUETCTL_FAILED;
 	}
 	const char *derr = duetctl_doc_error(reply.doc);
-	if (json) {
-		printf("%s\n", reply.text);
+	if (json && ok) {
+		duetctl_print_json_line(reply.text);
 	} else if (ok) {
 		printf("forced promotion proposed: OPERATOR and MASTER entries; follow it with "
 		       "duetctl status / duetctl log --follow\n");
 	} else {
-		fprintf(stderr, "duetctl promote: %s\n", derr ? derr : reply.text);
+		duetctl_err_code(DUETCTL_E_REFUSED, "%s", derr ? derr : reply.text);
 		duetctl_why_hint("promote", why);
 	}
 	duetctl_reply_free(&reply);

@@ -19,6 +19,7 @@
  * incarnation again or answers the one it recorded and that was never used,
  * and the rebuild picks up where it stopped.
  */
+#include <getopt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,6 +35,7 @@
 #include <libpq-fe.h>
 
 #include "commands.h"
+#include "out.h"
 #include "doc.h"
 #include "duet/config.h"
 
@@ -41,7 +43,7 @@
 
 void cmd_rejoin_help(void)
 {
-	printf("usage: duetctl rejoin --config FILE [--yes] [--why TEXT] [--start CMD]\n"
+	printf("usage: duetctl rejoin [-c FILE] [--yes] [--why TEXT] [--start CMD]\n"
 	       "                      [--timeout SECONDS] [--json]\n"
 	       "\n"
 	       "Brings this member back as a synchronous standby (or, the witness, as a\n"
@@ -58,14 +60,16 @@ void cmd_rejoin_help(void)
 	       "The master keeps serving throughout. Run again after an interruption, it\n"
 	       "picks up where it stopped (while the daemon runs, it follows the rejoin).\n"
 	       "\n"
-	       "  --config FILE     the member's config (data_dir, admin_socket)\n"
+	       "  -c, --config FILE the member's config (data_dir, admin_socket; default:\n"
+	       "                    $DUET_CONFIG, else /etc/duet/duet.ini)\n"
 	       "  --yes             do not ask before moving data_dir aside (required\n"
 	       "                    without a terminal)\n"
 	       "  --why TEXT        recorded in the audit log, at most 511 bytes\n"
 	       "  --start CMD       run CMD (sh -c) to start the daemon\n"
 	       "  --timeout SECONDS how long to follow the rejoin (default 3600); the daemon\n"
 	       "                    goes on after it\n"
-	       "  --json            no progress lines; print the daemon's final status\n"
+	       "  --json            no progress lines; print the daemon's final status, or\n"
+	       "                    {\"error\":{\"code\":...,\"message\":...}}\n"
 	       "\n"
 	       "Exit status: 0 rejoined, 1 refused, not done in time or a daemon answer that\n"
 	       "is not understood (the missing key named), 2 usage error.\n");
@@ -224,7 +228,7 @@ static int wait_incarnation(const char *sock, const char *marker, time_t deadlin
 			arc = DUETCTL_DOC_BAD_REPLY;
 		if (arc == DUETCTL_DOC_BAD_REPLY) {
 			progress_end(tty, last);
-			fprintf(stderr, "duetctl rejoin: %s\n", err);
+			duetctl_err("%s", err);
 			duetctl_reply_free(&st);
 			return DUETCTL_FAILED;
 		}
@@ -277,11 +281,10 @@ static int wait_incarnation(const char *sock, const char *marker, time_t deadlin
 		usleep(100 * 1000);
 	}
 	progress_end(tty, last);
-	fprintf(stderr,
-		"duetctl rejoin: no new incarnation in time (last: %s). If no leader answers, "
-		"the cluster may have no quorum: check duetctl status on the other members. To "
-		"undo, stop the daemon, delete %s and move the old store back\n",
-		last, marker);
+	duetctl_err("no new incarnation in time (last: %s). If no leader answers, "
+		    "the cluster may have no quorum: check duetctl status on the other members. To "
+		    "undo, stop the daemon, delete %s and move the old store back",
+		    last, marker);
 	return DUETCTL_FAILED;
 }
 
@@ -297,10 +300,9 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 		if (arc != DUETCTL_DOC_OK) {
 			progress_end(tty, last);
 			if (arc == DUETCTL_DOC_UNREACHABLE)
-				fprintf(stderr,
-					"duetctl rejoin: the daemon stopped answering (%s)\n", err);
+				duetctl_err("the daemon stopped answering (%s)", err);
 			else
-				fprintf(stderr, "duetctl rejoin: %s\n", err);
+				duetctl_err("%s", err);
 			return DUETCTL_FAILED;
 		}
 		const json_t *rb = duetctl_doc_object(st.doc, "pg_rebuild");
@@ -311,14 +313,14 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 		struct rebuild_view v;
 		if (read_rebuild(rb, &v, err, sizeof err) != 0) {
 			progress_end(tty, last);
-			fprintf(stderr, "duetctl rejoin: %s\n", err);
+			duetctl_err("%s", err);
 			duetctl_reply_free(&st);
 			return DUETCTL_FAILED;
 		}
 		if (strcmp(v.state, "done") == 0) {
 			progress_end(tty, last);
 			if (json)
-				printf("%s\n", st.text);
+				duetctl_print_json_line(st.text);
 			else
 				printf(
 				    "step 4/4: a synchronous standby again (PostgreSQL: %s, %.1f "
@@ -330,8 +332,7 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 		}
 		if (strcmp(v.state, "failed") == 0) {
 			progress_end(tty, last);
-			fprintf(stderr, "duetctl rejoin: the PostgreSQL rebuild failed: %s\n",
-				v.error);
+			duetctl_err("the PostgreSQL rebuild failed: %s", v.error);
 			duetctl_reply_free(&st);
 			return DUETCTL_FAILED;
 		}
@@ -373,10 +374,9 @@ static int wait_rebuild(const char *sock, time_t deadline, bool tty, bool json)
 	}
 	progress_end(tty, last);
 	if (time(NULL) >= deadline) {
-		fprintf(stderr,
-			"duetctl rejoin: PostgreSQL not a synchronous standby in time (last: %s); "
-			"the daemon goes on: run duetctl rejoin again to follow it\n",
-			last);
+		duetctl_err("PostgreSQL not a synchronous standby in time (last: %s); "
+			    "the daemon goes on: run duetctl rejoin again to follow it",
+			    last);
 		return DUETCTL_FAILED;
 	}
 	return DUETCTL_OK; /* no PostgreSQL managed here (the witness) */
@@ -394,7 +394,7 @@ static int follow(const char *sock, const char *marker, unsigned timeout_s, bool
 	bool pg = json_is_true(json_object_get(duetctl_doc_object(st.doc, "pg"), "managed"));
 	if (!pg) {
 		if (json)
-			printf("%s\n", st.text);
+			duetctl_print_json_line(st.text);
 		duetctl_reply_free(&st);
 		return DUETCTL_OK;
 	}
@@ -407,40 +407,55 @@ int cmd_rejoin(int argc, char **argv)
 	const char *config = NULL, *why = "", *start = NULL;
 	bool yes = false, json = false;
 	unsigned timeout_s = 3600;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--why") == 0 && i + 1 < argc)
-			why = argv[++i];
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--start") == 0 && i + 1 < argc)
-			start = argv[++i];
-		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-			timeout_s = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--yes") == 0)
+	static const struct option opts[] = {
+	    {"why", required_argument, NULL, 'y'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"start", required_argument, NULL, 'S'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"yes", no_argument, NULL, 'Y'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 'y':
+			why = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'S':
+			start = optarg;
+			break;
+		case 'T':
+			if (duetctl_parse_uint(optarg, 1, 604800, &timeout_s) != 0)
+				return duetctl_usage_error("--timeout needs 1..604800 seconds");
+			break;
+		case 'Y':
 			yes = true;
-		else if (strcmp(argv[i], "--json") == 0)
+			break;
+		case 'j':
 			json = true;
-		else {
-			fprintf(stderr, "duetctl rejoin: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
-	if (!config) {
-		fprintf(stderr, "duetctl rejoin: --config FILE is required; see --help\n");
-		return DUETCTL_USAGE;
-	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
+	config = duet_config_path(config);
 	if (strlen(why) > WHY_MAX_BYTES) {
-		fprintf(stderr, "duetctl rejoin: --why is %zu bytes; the entry keeps at most %d\n",
-			strlen(why), WHY_MAX_BYTES);
+		duetctl_err("--why is %zu bytes; the entry keeps at most %d", strlen(why),
+			    WHY_MAX_BYTES);
 		return DUETCTL_USAGE;
 	}
 	struct duet_config *cfg = calloc(1, sizeof *cfg);
 	struct duet_config_errors *errs = calloc(1, sizeof *errs);
 	if (!cfg || !errs || duet_config_load(config, 0, cfg, errs) != 0) {
 		if (errs && errs->n)
-			duet_config_errors_print(stderr, errs);
-		fprintf(stderr, "duetctl rejoin: %s is not a valid config\n", config);
+			duetctl_config_errors(errs);
+		duetctl_err("%s is not a valid config", config);
 		free(cfg);
 		free(errs);
 		return DUETCTL_FAILED;
@@ -454,10 +469,9 @@ int cmd_rejoin(int argc, char **argv)
 	struct duetctl_reply ans;
 	int arc = ask_status(sock, &ans, err, sizeof err);
 	if (arc == DUETCTL_DOC_BAD_REPLY) {
-		fprintf(stderr,
-			"duetctl rejoin: the admin socket %s answers, but not with a status "
-			"document (%s); is the daemon of %s running?\n",
-			sock, err, cfg->node_name);
+		duetctl_err("the admin socket %s answers, but not with a status "
+			    "document (%s); is the daemon of %s running?",
+			    sock, err, cfg->node_name);
 		goto out;
 	}
 	if (arc == DUETCTL_DOC_OK) {
@@ -479,10 +493,9 @@ int cmd_rejoin(int argc, char **argv)
 			rc = follow(sock, marker, timeout_s, json);
 			goto out;
 		}
-		fprintf(stderr,
-			"duetctl rejoin: the daemon of %s is running (its admin socket %s "
-			"answers); stop it first: rejoin replaces its store\n",
-			cfg->node_name, sock);
+		duetctl_err("the daemon of %s is running (its admin socket %s "
+			    "answers); stop it first: rejoin replaces its store",
+			    cfg->node_name, sock);
 		goto out;
 	}
 	/* the most likely harm: rejoin run on the serving master */
@@ -509,10 +522,9 @@ int cmd_rejoin(int argc, char **argv)
 			snprintf(aside, sizeof aside, "%s.old-%s-%d", cfg->data_dir, ts, k);
 		if (!yes) {
 			if (!isatty(0)) {
-				fprintf(stderr,
-					"duetctl rejoin: no terminal to confirm moving %s aside; "
-					"pass --yes\n",
-					cfg->data_dir);
+				duetctl_err("no terminal to confirm moving %s aside; "
+					    "pass --yes",
+					    cfg->data_dir);
 				goto out;
 			}
 			printf("move %s aside to %s and rejoin %s with a new incarnation? [y/N] ",
@@ -520,13 +532,13 @@ int cmd_rejoin(int argc, char **argv)
 			fflush(stdout);
 			char a[16] = "";
 			if (!fgets(a, sizeof a, stdin) || (a[0] != 'y' && a[0] != 'Y')) {
-				fprintf(stderr, "duetctl rejoin: not confirmed; nothing changed\n");
+				duetctl_err("not confirmed; nothing changed");
 				goto out;
 			}
 		}
 		if (rename(cfg->data_dir, aside) != 0) {
-			fprintf(stderr, "duetctl rejoin: cannot move %s to %s: %s\n", cfg->data_dir,
-				aside, strerror(errno));
+			duetctl_err("cannot move %s to %s: %s", cfg->data_dir, aside,
+				    strerror(errno));
 			goto out;
 		}
 		printf("moved %s aside to %s\n", cfg->data_dir, aside);
@@ -535,14 +547,13 @@ int cmd_rejoin(int argc, char **argv)
 	duetctl_operator_who(who, sizeof who);
 	int mrc = write_marker(marker, who, why[0] ? why : "(no reason given)");
 	if (mrc) {
-		fprintf(stderr, "duetctl rejoin: cannot write the marker %s: %s\n", marker,
-			strerror(-mrc));
+		duetctl_err("cannot write the marker %s: %s", marker, strerror(-mrc));
 		goto out;
 	}
 	printf("wrote %s: the daemon starts in rejoin mode\n", marker);
 	if (start) {
 		if (start_daemon(start) != 0) {
-			fprintf(stderr, "duetctl rejoin: cannot run '%s'\n", start);
+			duetctl_err("cannot run '%s'", start);
 			goto out;
 		}
 		printf("started: %s\n", start);

@@ -7,6 +7,7 @@
  * parsed document (status_text.c); --json is the interface for tools and
  * prints the reply line untouched.
  */
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,13 +16,14 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "out.h"
 #include "doc.h"
 #include "duet/config.h"
 #include "status_text.h"
 
 void cmd_status_help(void)
 {
-	printf("usage: duetctl status [--socket PATH | --config FILE] [--json] [--watch]\n"
+	printf("usage: duetctl status [--socket PATH | -c FILE] [--json] [--watch]\n"
 	       "\n"
 	       "Asks a running duetd / duet-witness for its status over its admin socket\n"
 	       "(the config's admin_socket, default <data_dir>/admin.sock): member, role,\n"
@@ -29,10 +31,12 @@ void cmd_status_help(void)
 	       "on: since which entry, who, why), peers (match index and last ack, on the\n"
 	       "leader), transport links and refusals, raft counters.\n"
 	       "\n"
-	       "  --socket PATH  the admin socket to ask\n"
-	       "  --config FILE  take admin_socket from this config\n"
-	       "  --json         print the daemon's JSON object as is (one line)\n"
-	       "  --watch        repeat every second until interrupted\n"
+	       "  --socket PATH       the admin socket to ask\n"
+	       "  -c, --config FILE   take admin_socket from this config (default: $DUET_CONFIG,\n"
+	       "                      else /etc/duet/duet.ini)\n"
+	       "  --json              print the daemon's JSON object as is (one line); an error\n"
+	       "                      as {\"error\":{\"code\":...,\"message\":...}}\n"
+	       "  --watch             repeat every second until interrupted\n"
 	       "\n"
 	       "Exit status: 0 answered, 1 the daemon could not be reached or its reply is\n"
 	       "not a status document (the missing or mistyped key is named), 2 usage error.\n");
@@ -42,14 +46,11 @@ int duetctl_admin_socket(const char *cmd, const char *config, const char **sock)
 {
 	static struct duet_config cfg;
 	static struct duet_config_errors errs;
+	(void)cmd;
 	if (*sock)
 		return DUETCTL_OK;
-	if (!config) {
-		fprintf(stderr, "duetctl %s: needs --socket PATH or --config FILE\n", cmd);
-		return DUETCTL_USAGE;
-	}
-	if (duet_config_load(config, DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
-		duet_config_errors_print(stderr, &errs);
+	if (duet_config_load(duet_config_path(config), DUET_CONFIG_SKIP_FILES, &cfg, &errs) != 0) {
+		duetctl_config_errors(&errs);
 		return DUETCTL_FAILED;
 	}
 	*sock = cfg.admin_socket;
@@ -93,21 +94,34 @@ int cmd_status(int argc, char **argv)
 {
 	const char *sock = NULL, *config = NULL;
 	bool json = false, watch = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
-			sock = argv[++i];
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"watch", no_argument, NULL, 'w'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
 			json = true;
-		else if (strcmp(argv[i], "--watch") == 0)
+			break;
+		case 'w':
 			watch = true;
-		else {
-			fprintf(stderr, "duetctl status: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
 	int src = duetctl_admin_socket("status", config, &sock);
 	if (src)
 		return src;
@@ -115,7 +129,7 @@ int cmd_status(int argc, char **argv)
 		signal(SIGINT, on_sigint);
 	json_t *req = json_pack("{s:s}", "cmd", "status");
 	if (!req) {
-		fprintf(stderr, "duetctl status: out of memory\n");
+		duetctl_err("out of memory");
 		return DUETCTL_FAILED;
 	}
 	int rc = DUETCTL_OK;
@@ -128,15 +142,18 @@ int cmd_status(int argc, char **argv)
 			printf("\033[H\033[2J");
 		rc = DUETCTL_OK;
 		if (arc == DUETCTL_DOC_OK && json) {
-			printf("%s\n", reply.text);
+			duetctl_print_json_line(reply.text);
 		} else if (arc == DUETCTL_DOC_OK) {
 			rc = print_status(reply.doc, err, sizeof err);
+			if (rc != DUETCTL_OK)
+				duetctl_err_code(DUETCTL_E_BAD_REPLY, "%s", err);
 		} else {
 			rc = DUETCTL_FAILED;
+			duetctl_ask_failed(arc, err);
 		}
-		if (rc != DUETCTL_OK)
-			fprintf(stderr, "duetctl status: %s\n", err);
 		duetctl_reply_free(&reply);
+		if (watch && rc != DUETCTL_OK)
+			duetctl_flush_error(rc); /* --json: one error line per round */
 		fflush(stdout);
 		if (watch && !interrupted)
 			sleep(1);

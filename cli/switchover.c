@@ -8,6 +8,7 @@
  * (its PostgreSQL rebuilt by its daemon, ctl_rebuild.c) with its critical
  * checks passing in the log, so that a switchover back is accepted.
  */
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +17,12 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "out.h"
 #include "doc.h"
 
 void cmd_switchover_help(void)
 {
-	printf("usage: duetctl switchover [--to NODE] [--why TEXT] (--config FILE | --socket "
-	       "PATH)\n"
+	printf("usage: duetctl switchover [--to NODE] [--why TEXT] [-c FILE | --socket PATH]\n"
 	       "                          [--no-wait] [--timeout SECONDS] [--json]\n"
 	       "\n"
 	       "Moves the master role to the synchronous standby, losing nothing: the master\n"
@@ -35,13 +36,15 @@ void cmd_switchover_help(void)
 	       "\n"
 	       "  --to NODE          the new master (default: the other data node)\n"
 	       "  --why TEXT         recorded in the audit log\n"
-	       "  --config FILE      this node's config (for its admin_socket)\n"
+	       "  -c, --config FILE  this node's config (for its admin_socket; default:\n"
+	       "                     $DUET_CONFIG, else /etc/duet/duet.ini)\n"
 	       "  --socket PATH      or the admin socket itself\n"
 	       "  --no-wait          return once NODE is master, without waiting for the old\n"
 	       "                     master to be a synchronous standby again with its\n"
 	       "                     checks passing\n"
 	       "  --timeout SECONDS  how long to follow it (default 600)\n"
-	       "  --json             print one JSON object with the outcome\n"
+	       "  --json             print one JSON object with the outcome (a failure with\n"
+	       "                     \"error\":{\"code\":...,\"message\":...})\n"
 	       "\n"
 	       "Exit status: 0 done, 1 refused, not done in time or an answer that is not\n"
 	       "understood (the missing key named), 2 usage error (also: --why not UTF-8).\n");
@@ -102,29 +105,45 @@ int cmd_switchover(int argc, char **argv)
 	const char *sock = NULL, *config = NULL, *why = "", *to = "";
 	bool json = false, wait_sync = true;
 	unsigned timeout_s = 600;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
-			to = argv[++i];
-		else if (strcmp(argv[i], "--why") == 0 && i + 1 < argc)
-			why = argv[++i];
-		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
-			sock = argv[++i];
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-			timeout_s = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--no-wait") == 0)
+	static const struct option opts[] = {
+	    {"to", required_argument, NULL, 't'},      {"why", required_argument, NULL, 'y'},
+	    {"socket", required_argument, NULL, 's'},  {"config", required_argument, NULL, 'c'},
+	    {"timeout", required_argument, NULL, 'T'}, {"no-wait", no_argument, NULL, 'N'},
+	    {"json", no_argument, NULL, 'j'},          {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			to = optarg;
+			break;
+		case 'y':
+			why = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'T':
+			if (duetctl_parse_uint(optarg, 1, 86400, &timeout_s) != 0)
+				return duetctl_usage_error("--timeout needs 1..86400 seconds");
+			break;
+		case 'N':
 			wait_sync = false;
-		else if (strcmp(argv[i], "--json") == 0)
+			break;
+		case 'j':
 			json = true;
-		else {
-			fprintf(stderr, "duetctl switchover: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
 	if (strlen(to) > 31) {
-		fprintf(stderr, "duetctl switchover: --to '%s' is longer than a member name\n", to);
+		duetctl_err("--to '%s' is longer than a member name", to);
 		return DUETCTL_USAGE;
 	}
 	int src = duetctl_admin_socket("switchover", config, &sock);
@@ -144,7 +163,7 @@ int cmd_switchover(int argc, char **argv)
 	if (arc != DUETCTL_DOC_OK) {
 		if (!status_req)
 			snprintf(err, sizeof err, "out of memory");
-		fprintf(stderr, "duetctl switchover: %s\n", err);
+		duetctl_ask_failed(arc, err);
 		json_decref(status_req);
 		return DUETCTL_FAILED;
 	}
@@ -154,7 +173,7 @@ int cmd_switchover(int argc, char **argv)
 	json_t *req =
 	    duetctl_operator_request("switchover", why, err, sizeof err, "{s:s}", "to", to);
 	if (!req) {
-		fprintf(stderr, "duetctl switchover: %s\n", err);
+		duetctl_err("%s", err);
 		json_decref(status_req);
 		return DUETCTL_USAGE;
 	}
@@ -169,11 +188,11 @@ int cmd_switchover(int argc, char **argv)
 		arc = DUETCTL_DOC_BAD_REPLY;
 	if (arc != DUETCTL_DOC_OK || !started) {
 		if (arc != DUETCTL_DOC_OK) {
-			fprintf(stderr, "duetctl switchover: %s\n", err);
+			duetctl_ask_failed(arc, err);
 		} else {
 			const char *derr = duetctl_doc_error(answer.doc);
-			fprintf(stderr, "duetctl switchover: refused: %s\n",
-				derr ? derr : answer.text);
+			duetctl_err_code(DUETCTL_E_REFUSED, "refused: %s",
+					 derr ? derr : answer.text);
 			duetctl_why_hint("switchover", why);
 		}
 		duetctl_reply_free(&answer); /* empty unless it was received */
@@ -198,7 +217,7 @@ int cmd_switchover(int argc, char **argv)
 			arc = DUETCTL_DOC_BAD_REPLY;
 		}
 		if (arc == DUETCTL_DOC_BAD_REPLY) {
-			fprintf(stderr, "duetctl switchover: %s\n", err);
+			duetctl_ask_failed(arc, err);
 			json_decref(status_req);
 			return DUETCTL_FAILED;
 		}
@@ -227,7 +246,7 @@ int cmd_switchover(int argc, char **argv)
 			}
 			/* an aborted switchover on the node asked (the old master) */
 			if (master_ms < 0 && strcmp(view.state, "aborted") == 0) {
-				fprintf(stderr, "duetctl switchover: %s\n", view.detail);
+				duetctl_err("%s", view.detail);
 				duetctl_reply_free(&st);
 				json_decref(status_req);
 				return DUETCTL_FAILED;
@@ -238,22 +257,17 @@ int cmd_switchover(int argc, char **argv)
 	}
 	json_decref(status_req);
 	bool ok = master_ms >= 0 && (!wait_sync || sync_ms >= 0);
+	if (!ok)
+		duetctl_err("not done within %u s (master: %s); check duetctl "
+			    "status on both data nodes",
+			    timeout_s, master[0] ? master : "unknown");
 	if (json) {
 		json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:I}", "ok", ok, "from", old_master,
 					"to", master, "master_after_ms", (json_int_t)master_ms,
 					"sync_after_ms", (json_int_t)sync_ms);
-		char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
-		if (text)
-			printf("%s\n", text);
-		else
-			fprintf(stderr, "duetctl switchover: cannot write the JSON outcome\n");
-		free(text);
+		if (!out || duetctl_print_json(out) != 0)
+			duetctl_err("cannot write the JSON outcome");
 		json_decref(out);
 	}
-	if (!ok)
-		fprintf(stderr,
-			"duetctl switchover: not done within %u s (master: %s); check duetctl "
-			"status on both data nodes\n",
-			timeout_s, master[0] ? master : "unknown");
 	return ok ? DUETCTL_OK : DUETCTL_FAILED;
 }

@@ -10,12 +10,12 @@
  *
  * Reading happens in two passes over one buffer:
  *
- *  1. inih splits lines into key and value. It is fed through our own line
- *     reader, which numbers the lines (the packaged inih reports no line
- *     numbers to the handler), refuses what inih would silently mangle
- *     (over-long lines, NUL bytes), reports syntax errors for every line
- *     rather than only the first, and parses section headers itself so an
- *     empty or repeated section is still seen. The handler stores each value
+ *  1. read_lines() splits lines into key and value with inih's rules (the
+ *     dialect duet has always had), but itself: the packaged inih reads
+ *     into a 200-byte buffer, too short for a real cloud FIP command. It
+ *     numbers the lines, refuses NUL bytes and lines over
+ *     DUET_CONFIG_MAX_LINE, reports syntax errors for every line rather
+ *     than only the first, and sees an empty or repeated section. The handler stores each value
  *     in a draft, after checking it.
  *  2. resolve() checks what spans keys (required keys, three members with
  *     the right kinds, unique ids and addresses, [node] name is a member,
@@ -43,8 +43,6 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <ini.h>
 
 #include "config_internal.h"
 #include "duet/err.h"
@@ -84,9 +82,11 @@ static const struct section_def sections[] = {
      "repeat after a failover is ignored (TCP: JSON lines; PostgreSQL: INSERT ... ON CONFLICT "
      "DO NOTHING)"},
     {SEC_HTTP, "http", "[http]",
-     "data nodes: duetd's own HTTP endpoints, for load balancers, agents and Prometheus: "
-     "GET /master (200 on the acting master, 503 elsewhere), GET /health, GET /metrics "
-     "(HEAD too); a server apart from the custom-trap receiver of [traps]"},
+     "data nodes: duetd's own HTTP endpoints, for load balancers, agents, probes and "
+     "Prometheus: GET /master and /primary (200 on the acting master, 503 elsewhere), "
+     "/replica, /sync, /async (200 on a streaming standby: any, the SYNC one, one not SYNC), "
+     "/health, /liveness, /readiness, /metrics (HEAD too); a server apart from the "
+     "custom-trap receiver of [traps]"},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -441,8 +441,8 @@ static const struct key_def keys[] = {
      "id goes in its place, counted (dead_letters) and logged"},
 
     {SEC_HTTP, "listen", T_ADDRS, HTTP_FIELD(listen), 0, 0, NULL, 0, NULL,
-     "numeric host:port list to serve GET /master, /health and /metrics on, e.g. this node's "
-     "own address 10.0.0.1:8008 (empty: off)"},
+     "numeric host:port list to serve the HTTP endpoints (GET /master, /replica, /health, "
+     "/metrics, ...) on, e.g. this node's own address 10.0.0.1:8008 (empty: off)"},
     {SEC_HTTP, "tls_cert", T_PATH, HTTP_STR(tls_cert), 0, 0, NULL, 0, NULL,
      "with tls_key: every listen address speaks HTTPS only, with this certificate chain "
      "(PEM, absolute path)"},
@@ -752,8 +752,8 @@ static char *comment_start(char *s)
 	return s + strlen(s);
 }
 
-/* Looks at one line before inih does. Returns false if the line is bad
- * (already reported) and inih must see an empty line instead. */
+/* Looks at one line before it is split. Returns false if the line is bad
+ * (already reported). */
 static bool inspect_line(struct loader *ld, char *s)
 {
 	if (*s == '\0' || *s == ';' || *s == '#')
@@ -787,59 +787,89 @@ static bool inspect_line(struct loader *ld, char *s)
 	return true;
 }
 
-/* inih's fgets-like reader: one line of the buffer per call, numbered, with
- * leading blanks removed (so inih never sees a multi-line continuation). */
-static char *read_line(char *str, int num, void *stream)
+/* One line of the buffer, numbered, with leading blanks removed (so there
+ * is no multi-line continuation) and the CR of a CRLF and a UTF-8 byte order
+ * mark on line 1 dropped. Returns false at the end of the buffer. */
+static bool next_line(struct loader *ld, const char **out, size_t *len)
 {
-	struct loader *ld = stream;
 	if (ld->p >= ld->end)
-		return NULL;
+		return false;
 	const char *nl = memchr(ld->p, '\n', (size_t)(ld->end - ld->p));
 	const char *line_end = nl ? nl : ld->end;
 	const char *s = ld->p;
 	ld->p = nl ? nl + 1 : ld->end;
 	ld->line++;
-	ld->line_bad = false;
 	if (line_end > s && line_end[-1] == '\r')
 		line_end--;
 	if (ld->line == 1 && line_end - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		s += 3; /* UTF-8 byte order mark */
 	while (s < line_end && (*s == ' ' || *s == '\t'))
 		s++;
-	size_t len = (size_t)(line_end - s);
-	size_t limit = num > 2 ? (size_t)num - 2 : 0;
-	if (limit > DUET_CONFIG_MAX_LINE)
-		limit = DUET_CONFIG_MAX_LINE;
-
-	str[0] = '\0';
-	if (memchr(s, '\0', len)) {
-		config_add_error(ld->errs, ld->line, "line contains a NUL byte");
-		ld->line_bad = true;
-	} else if (len > limit) {
-		config_add_error(ld->errs, ld->line, "line longer than %zu characters", limit);
-		ld->line_bad = true;
-	} else {
-		memcpy(str, s, len);
-		str[len] = '\0';
-		if (!inspect_line(ld, str)) {
-			ld->line_bad = true;
-			str[0] = '\0';
-		}
-	}
-	/* a header was handled above; inih still tracks sections, harmlessly */
-	size_t n = strlen(str);
-	str[n] = '\n';
-	str[n + 1] = '\0';
-	return str;
+	*out = s;
+	*len = (size_t)(line_end - s);
+	return true;
 }
 
-static int on_pair(void *user, const char *section, const char *name, const char *value)
+static char *trim_end(char *s, char *end)
 {
-	struct loader *ld = user;
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+/* Splits a key line in place the way inih does: the key ends at the first
+ * '=' or ':', the value at a ';' that follows a blank, both trimmed; then
+ * hands the pair to on_pair. inspect_line has checked that a separator is
+ * there. */
+static int on_pair(struct loader *ld, const char *name, const char *value);
+
+static void split_pair(struct loader *ld, char *s)
+{
+	char *sep = s + strcspn(s, "=:");
+	char *value = sep + 1;
+	bool was_space = false;
+	char *v = value;
+	for (; *v; v++) {
+		if (was_space && *v == ';')
+			break;
+		was_space = isspace((unsigned char)*v);
+	}
+	trim_end(value, v);
+	while (isspace((unsigned char)*value))
+		value++;
+	on_pair(ld, trim_end(s, sep), value);
+}
+
+/* Pass 1: every line of the buffer, each error reported with its line. */
+static void read_lines(struct loader *ld)
+{
+	char buf[DUET_CONFIG_MAX_LINE + 1];
+	const char *s;
+	size_t len;
+	while (next_line(ld, &s, &len)) {
+		if (memchr(s, '\0', len)) {
+			config_add_error(ld->errs, ld->line, "line contains a NUL byte");
+			continue;
+		}
+		if (len > DUET_CONFIG_MAX_LINE) {
+			config_add_error(ld->errs, ld->line, "line longer than %u characters",
+					 DUET_CONFIG_MAX_LINE);
+			continue;
+		}
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		if (!inspect_line(ld, buf) || buf[0] == '\0' || buf[0] == ';' || buf[0] == '#' ||
+		    buf[0] == '[')
+			continue; /* bad (reported), empty, a comment or a section header */
+		split_pair(ld, buf);
+	}
+	explicit_bzero(buf, sizeof buf); /* it held the line of a secret, maybe */
+}
+
+static int on_pair(struct loader *ld, const char *name, const char *value)
+{
 	char why[DUET_CONFIG_MSG_MAX];
-	(void)section; /* read_line tracks sections, including empty ones */
-	if (ld->line_bad)
-		return 1;
 	if (name[0] == '\0') {
 		config_add_error(ld->errs, ld->line, "missing key name before '='");
 		return 1;
@@ -1272,14 +1302,7 @@ int duet_config_load_buffer(const char *name, const char *text, size_t len, unsi
 	raft_config_default(&d->raft);
 	struct loader ld = {.errs = errs, .d = d, .p = text, .end = text + len};
 
-	int rc = ini_parse_stream(read_line, &ld, on_pair, &ld);
-	if (rc < 0) {
-		explicit_bzero(d, sizeof(*d));
-		free(d);
-		return rc == -2 ? DUET_ENOMEM : DUET_EINVAL;
-	}
-	if (rc > 0 && !has_errors(errs)) /* read_line should have caught it; say something */
-		config_add_error(errs, rc, "syntax error");
+	read_lines(&ld);
 
 	for (enum section_kind s = SEC_CLUSTER; s < SEC_BAD; s++)
 		if (s != SEC_MEMBER)
@@ -1298,7 +1321,7 @@ int duet_config_load_buffer(const char *name, const char *text, size_t len, unsi
 		check_files(&ld);
 
 	sort_errors(errs);
-	rc = 0;
+	int rc = 0;
 	if (has_errors(errs))
 		rc = DUET_EINVAL;
 	else
@@ -1359,6 +1382,14 @@ int duet_config_load(const char *path, unsigned flags, struct duet_config *cfg,
 	return rc;
 }
 
+const char *duet_config_path(const char *given)
+{
+	if (given)
+		return given;
+	const char *env = getenv(DUET_CONFIG_ENV);
+	return env && env[0] ? env : DUET_CONFIG_DEFAULT_PATH;
+}
+
 void duet_config_free(struct duet_config *cfg)
 {
 	if (cfg)
@@ -1401,7 +1432,117 @@ void duet_config_errors_print(FILE *out, const struct duet_config_errors *errs)
 			errs->dropped == 1 ? "" : "s");
 }
 
+/* ---- what a config resolved to -------------------------------------------- */
+
+static bool witness_reads(enum section_kind kind);
+
+/* The draft a loaded config was filled from (fill() backwards), so the key
+ * table's offsets find every value. */
+static void unfill(struct draft *d, const struct duet_config *cfg)
+{
+	memcpy(d->cluster_name, cfg->cluster_name, sizeof(d->cluster_name));
+	d->cluster_id = cfg->cluster_id;
+	memcpy(d->node_name, cfg->node_name, sizeof(d->node_name));
+	memcpy(d->data_dir, cfg->data_dir, sizeof(d->data_dir));
+	memcpy(d->admin_socket, cfg->admin_socket, sizeof(d->admin_socket));
+	d->log_level = (int)cfg->log_level;
+	d->log_target = (int)cfg->log_target;
+	d->audit_max_bytes = cfg->audit_max_bytes;
+	d->map_max_mib = cfg->map_max_mib;
+	d->listen = cfg->listen;
+	memcpy(d->tls_ca, cfg->tls_ca, sizeof(d->tls_ca));
+	memcpy(d->tls_cert, cfg->tls_cert, sizeof(d->tls_cert));
+	memcpy(d->tls_key, cfg->tls_key, sizeof(d->tls_key));
+	d->raft = cfg->raft;
+	d->act = cfg->act;
+	d->traps = cfg->traps;
+	d->sink = cfg->sink;
+	d->http = cfg->http;
+	/* the keys kept as written, parsed by resolve() */
+	size_t n = 0;
+	for (unsigned i = 0; i < cfg->traps.n_snmp_communities; i++)
+		n += (size_t)snprintf(d->snmp_communities + n, sizeof(d->snmp_communities) - n,
+				      "%s%s", i ? "," : "", cfg->traps.snmp_communities[i]);
+	for (unsigned i = 0; i < cfg->traps.snmp_engine_id_len; i++)
+		snprintf(d->snmp_engine_id + 2 * i, sizeof(d->snmp_engine_id) - 2 * i, "%02x",
+			 cfg->traps.snmp_engine_id[i]);
+	d->sink_address.n = cfg->sink.address[0] ? 1 : 0;
+	memcpy(d->sink_address.v[0], cfg->sink.address, sizeof(cfg->sink.address));
+}
+
+static void value_text(const struct key_def *k, const struct draft *d, char *buf, size_t len)
+{
+	const char *base = k->home == IN_DRAFT ? (const char *)d : (const char *)&d->raft;
+	const void *field = base + k->offset;
+	buf[0] = '\0';
+	switch (k->type) {
+	case T_NAME:
+	case T_PATH:
+	case T_STR:
+		snprintf(buf, len, "%s", (const char *)field);
+		break;
+	case T_HEX64: {
+		uint64_t v;
+		memcpy(&v, field, sizeof v);
+		snprintf(buf, len, "%016" PRIx64, v);
+		break;
+	}
+	case T_U32: {
+		uint32_t v;
+		memcpy(&v, field, sizeof v);
+		snprintf(buf, len, "%" PRIu32, v);
+		break;
+	}
+	case T_CHOICE: {
+		int v;
+		memcpy(&v, field, sizeof v);
+		for (const struct choice *c = k->choices; c->name; c++)
+			if (c->value == v)
+				snprintf(buf, len, "%s", c->name);
+		break;
+	}
+	case T_ADDRS: {
+		const struct duet_config_addrs *a = field;
+		size_t n = 0;
+		for (unsigned i = 0; i < a->n && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", a->v[i]);
+		break;
+	}
+	}
+}
+
+int duet_config_each(const struct duet_config *cfg, duet_config_each_cb cb, void *ud)
+{
+	struct draft *d = calloc(1, sizeof *d);
+	char *buf = malloc(DUET_CONFIG_MAX_LINE + 1);
+	if (!d || !buf) {
+		free(d);
+		free(buf);
+		return DUET_ENOMEM;
+	}
+	unfill(d, cfg);
+	for (size_t s = 0; s < N_SECTIONS; s++) {
+		if (sections[s].kind == SEC_MEMBER)
+			continue; /* the members are in cfg->membership */
+		if (cfg->self_kind == DUET_MEMBER_WITNESS && !witness_reads(sections[s].kind))
+			continue;
+		for (size_t i = 0; i < N_KEYS; i++) {
+			if (keys[i].section != sections[s].kind)
+				continue;
+			value_text(&keys[i], d, buf, DUET_CONFIG_MAX_LINE + 1);
+			cb(ud, sections[s].name, keys[i].key, buf);
+		}
+	}
+	explicit_bzero(d, sizeof *d);
+	free(d);
+	free(buf);
+	return 0;
+}
+
 /* ---- documentation ------------------------------------------------------- */
+
+/* The longest default text (peer_conninfo's description is 82 bytes). */
+#define DEFAULT_TEXT_MAX 256
 
 /* The default of key k as text for people. */
 static void default_text(const struct key_def *k, char *buf, size_t len)
@@ -1420,10 +1561,25 @@ static void default_text(const struct key_def *k, char *buf, size_t len)
 	}
 }
 
+/* The sections a witness reads: the data nodes' own ones it ignores, or
+ * (traps, sink, http) refuses. */
+static bool witness_reads(enum section_kind kind)
+{
+	return kind == SEC_CLUSTER || kind == SEC_NODE || kind == SEC_MEMBER || kind == SEC_TLS ||
+	       kind == SEC_RAFT;
+}
+
 void duet_config_print_keys(FILE *out)
 {
-	char def[64];
+	duet_config_print_keys_for(out, 0);
+}
+
+void duet_config_print_keys_for(FILE *out, uint8_t kind)
+{
+	char def[DEFAULT_TEXT_MAX];
 	for (size_t s = 0; s < N_SECTIONS; s++) {
+		if (kind == DUET_MEMBER_WITNESS && !witness_reads(sections[s].kind))
+			continue;
 		fprintf(out, "%s\n    %s\n", sections[s].title, sections[s].meaning);
 		for (size_t i = 0; i < N_KEYS; i++) {
 			if (keys[i].section != sections[s].kind)
@@ -1453,7 +1609,7 @@ static void markdown_cell(FILE *out, const char *s)
 
 void duet_config_print_keys_markdown(FILE *out)
 {
-	char def[64];
+	char def[DEFAULT_TEXT_MAX];
 	fputs("| section | key | default | meaning |\n|---|---|---|---|\n", out);
 	for (size_t s = 0; s < N_SECTIONS; s++) {
 		for (size_t i = 0; i < N_KEYS; i++) {

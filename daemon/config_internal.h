@@ -101,8 +101,7 @@ struct loader {
 	struct duet_config_errors *errs;
 	struct draft *d;
 	const char *p, *end; /* text still to read */
-	int line;            /* line inih is looking at */
-	bool line_bad;       /* the reader already reported this line */
+	int line;            /* line being read */
 	enum section_kind cur;
 	struct member_draft *cur_member;
 	char cur_title[DUET_NAME_MAX + 16]; /* "member node-a", for messages */

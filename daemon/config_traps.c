@@ -411,7 +411,7 @@ static int users_pass(const char **p, char *out, const char *what, char *why, si
 static int parse_user_line(const char *line, struct duet_config_snmp_user *u, char *why,
 			   size_t whylen)
 {
-	char word[DUET_CONFIG_STR_MAX];
+	char word[200]; /* one word of a users file line (its lines are short) */
 	const char *p = line;
 	memset(u, 0, sizeof(*u));
 	long n = users_word(&p, word, sizeof(word) - 1, why, whylen);

@@ -1,6 +1,8 @@
 /*
  * http_api.c - duetd's HTTP endpoints on the node's loop (http_api.h):
- * GET (and HEAD) /master, /health and /metrics on [http] listen, over the
+ * GET (and HEAD) /master, /health, /metrics and the names HAProxy and
+ * probes use (/primary, /replica, /sync, /async, /liveness, /readiness)
+ * on [http] listen, over the
  * custom-trap receiver's server code (traps_http.h) with no built-in
  * routes.
  *
@@ -24,7 +26,7 @@
 
 #define HTTP_API_MAX_BODY_BYTES 4096 /* the endpoints take no body */
 #define HTTP_API_NO_STORE       "Cache-Control: no-store\r\n"
-#define HTTP_API_N_ROUTES       3
+#define HTTP_API_N_ROUTES       9
 
 struct http_api {
 	struct node *n;
@@ -172,6 +174,165 @@ static void handle_health(void *data, const struct trap_http_request *req,
 	respond_json(resp, bad ? 503 : 200, f, &text, &len);
 }
 
+/* ---- the names HAProxy templates and probes use -------------------------------- */
+
+/* What /replica, /sync, /async and /readiness decide from, read at the
+ * moment of the request like /master's. */
+struct role_facts {
+	bool master;      /* what /master answers */
+	bool pg_managed;  /* [pg] conninfo is set */
+	bool pg_answers;  /* the last probe of the local PostgreSQL answered */
+	bool in_recovery; /* ... and it is a standby */
+	bool streaming;   /* ... whose WAL receiver streams */
+	bool sync;        /* the applied log says SYNC on for this node */
+	const char *why;  /* when not a streaming standby: why not */
+};
+
+static void role_facts(struct node *n, struct role_facts *rf)
+{
+	struct raft_status st;
+	bool lease;
+	const struct ctl *c = &n->ctl;
+	memset(rf, 0, sizeof *rf);
+	rf->master = node_is_master(n, &st, &lease) && !n->stopping;
+	rf->pg_managed = c->pg != NULL;
+	rf->pg_answers = rf->pg_managed && c->pg_known;
+	rf->in_recovery = rf->pg_answers && c->pg_last.in_recovery;
+	rf->streaming = rf->in_recovery && strcmp(c->pg_last.wal_receiver_status, "streaming") == 0;
+	const struct fsm_node *me = fsm_node_find(&n->fsm, n->cfg.self_id);
+	rf->sync = me && me->sync;
+	if (n->stopping)
+		rf->why = "the daemon is shutting down";
+	else if (rf->master)
+		rf->why = "this node is the master";
+	else if (!rf->pg_managed)
+		rf->why = "no PostgreSQL is managed here ([pg] conninfo is empty)";
+	else if (!rf->pg_answers)
+		rf->why = "the local PostgreSQL does not answer";
+	else if (!rf->in_recovery)
+		rf->why = "the local PostgreSQL is not in recovery";
+	else if (!rf->streaming)
+		rf->why = "the local PostgreSQL does not stream from the master";
+}
+
+/* A streaming standby: PostgreSQL in recovery with its WAL receiver
+ * streaming, on a node that is not the master. */
+static bool is_replica(const struct role_facts *rf)
+{
+	return !rf->why;
+}
+
+static void respond_doc(struct trap_http_response *resp, int status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text) {
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	trap_http_respond(resp, status, "application/json", text, strlen(text));
+	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
+	free(text);
+}
+
+enum role_endpoint { EP_REPLICA, EP_SYNC, EP_ASYNC };
+
+static void respond_role(struct http_api *api, struct trap_http_response *resp,
+			 enum role_endpoint ep)
+{
+	struct node *n = api->n;
+	struct role_facts rf;
+	role_facts(n, &rf);
+	bool ok = is_replica(&rf);
+	const char *why = rf.why;
+	if (ok && ep == EP_SYNC && !rf.sync) {
+		ok = false;
+		why = "a streaming standby, but not the committed synchronous one";
+	} else if (ok && ep == EP_ASYNC && rf.sync) {
+		ok = false;
+		why = "the committed synchronous standby";
+	}
+	const char *master = member_name(n, n->fsm.master.node);
+	json_t *doc =
+	    json_pack("{s:b, s:s, s:s, s:b, s:o, s:o, s:s*, s:b, s:s*}", "ok", ok, "node",
+		      n->cfg.node_name, "role",
+		      rf.master         ? "master"
+		      : is_replica(&rf) ? (rf.sync ? "sync standby" : "async standby")
+					: "other",
+		      "pg_managed", rf.pg_managed, "pg_in_recovery",
+		      rf.pg_answers ? json_boolean(rf.in_recovery) : json_null(), "pg_wal_receiver",
+		      rf.pg_answers ? json_string(n->ctl.pg_last.wal_receiver_status) : json_null(),
+		      "master_node", master, "sync", rf.sync, "why", ok ? NULL : why);
+	respond_doc(resp, ok ? 200 : 503, doc);
+}
+
+static void handle_replica(void *data, const struct trap_http_request *req,
+			   struct trap_http_response *resp)
+{
+	(void)req;
+	respond_role(data, resp, EP_REPLICA);
+}
+
+static void handle_sync(void *data, const struct trap_http_request *req,
+			struct trap_http_response *resp)
+{
+	(void)req;
+	respond_role(data, resp, EP_SYNC);
+}
+
+static void handle_async(void *data, const struct trap_http_request *req,
+			 struct trap_http_response *resp)
+{
+	(void)req;
+	respond_role(data, resp, EP_ASYNC);
+}
+
+/* 200 while the loop runs: this answer comes from the loop itself. */
+static void handle_liveness(void *data, const struct trap_http_request *req,
+			    struct trap_http_response *resp)
+{
+	(void)req;
+	struct http_api *api = data;
+	struct node *n = api->n;
+	json_t *doc = json_pack("{s:b, s:s, s:I}", "ok", !n->stopping, "node", n->cfg.node_name,
+				"uptime_ms", (json_int_t)(node_now_ms() - n->start_ms));
+	respond_doc(resp, n->stopping ? 503 : 200, doc);
+}
+
+/* 200 when the member can serve: it has its store (not waiting for a new
+ * incarnation), a link up to at least one peer, and a current view: a
+ * leader known in its term and everything committed applied. */
+static void handle_readiness(void *data, const struct trap_http_request *req,
+			     struct trap_http_response *resp)
+{
+	(void)req;
+	struct http_api *api = data;
+	struct node *n = api->n;
+	struct raft_status st;
+	raft_status(n->raft, node_now_ms(), &st);
+	int links = 0;
+	for (uint32_t i = 0; i < n->cfg.membership.n; i++) {
+		uint32_t id = n->cfg.membership.members[i].id;
+		if (id != n->cfg.self_id && n->xport && !n->stopping &&
+		    xport_links_up(n->xport, id) > 0)
+			links++;
+	}
+	bool store = n->store && !rejoin_waiting(n);
+	bool view = st.leader != 0 && n->fsm.applied_index >= st.commit_index;
+	const char *why = n->stopping  ? "the daemon is shutting down"
+			  : !store     ? "no store yet: waiting for a new incarnation (rejoin)"
+			  : !links     ? "no link up to any peer"
+			  : !st.leader ? "no leader known in this term"
+			  : !view      ? "the committed entries are not all applied yet"
+				       : NULL;
+	json_t *doc = json_pack("{s:b, s:s, s:b, s:i, s:s*, s:I, s:I, s:I, s:s*}", "ok", !why,
+				"node", n->cfg.node_name, "store", store, "peers_linked", links,
+				"leader", st.leader ? member_name(n, st.leader) : NULL, "term",
+				(json_int_t)st.term, "commit_index", (json_int_t)st.commit_index,
+				"applied_index", (json_int_t)n->fsm.applied_index, "why", why);
+	respond_doc(resp, why ? 503 : 200, doc);
+}
+
 /* The old master's last message to this node, to this node's leading: the
  * detection part of the last takeover, when that takeover took the role
  * from another node (-1 otherwise). */
@@ -265,6 +426,13 @@ int http_api_open(struct node *n)
 	api->routes[0] = (struct trap_http_route){"GET", "/master", 0, handle_master, api};
 	api->routes[1] = (struct trap_http_route){"GET", "/health", 0, handle_health, api};
 	api->routes[2] = (struct trap_http_route){"GET", "/metrics", 0, handle_metrics, api};
+	/* the names HAProxy templates and probes already use (Patroni's) */
+	api->routes[3] = (struct trap_http_route){"GET", "/primary", 0, handle_master, api};
+	api->routes[4] = (struct trap_http_route){"GET", "/replica", 0, handle_replica, api};
+	api->routes[5] = (struct trap_http_route){"GET", "/sync", 0, handle_sync, api};
+	api->routes[6] = (struct trap_http_route){"GET", "/async", 0, handle_async, api};
+	api->routes[7] = (struct trap_http_route){"GET", "/liveness", 0, handle_liveness, api};
+	api->routes[8] = (struct trap_http_route){"GET", "/readiness", 0, handle_readiness, api};
 	bool tls = ch->tls_cert[0] && ch->tls_key[0];
 	struct trap_http_config hc;
 	memset(&hc, 0, sizeof hc);
@@ -289,7 +457,9 @@ int http_api_open(struct node *n)
 	}
 	n->http_api = api;
 	for (unsigned i = 0; i < hc.n_listen; i++)
-		duet_log(DUET_LOG_INFO, "http: /master, /health, /metrics on %s://%s (port %d)",
+		duet_log(DUET_LOG_INFO,
+			 "http: /master, /primary, /replica, /sync, /async, /health, /liveness, "
+			 "/readiness, /metrics on %s://%s (port %d)",
 			 tls ? "https" : "http", hc.listen[i].addr,
 			 trap_http_listen_port(api->srv, i));
 	return 0;

@@ -18,8 +18,23 @@
  *                 document (duetctl status --json) under fixed names, see
  *                 http_metrics_write() and README "HTTP endpoints".
  *
- * HEAD works on all three (the traps_http.h session answers it from the
- * GET route, without the body). Answers carry "Cache-Control: no-store".
+ * and the names HAProxy templates and probes already use (Patroni's):
+ *
+ *   GET /primary   the same as /master.
+ *   GET /replica   200 on a streaming standby: the local PostgreSQL answers,
+ *                  is in recovery and its WAL receiver streams, and this node
+ *                  is not the master; 503 elsewhere, with why.
+ *   GET /sync      200 on the streaming standby the applied log names SYNC
+ *                  (committed SYNC on); /async: on one it does not.
+ *   GET /liveness  200 while the loop runs (it answers), 503 while stopping.
+ *   GET /readiness 200 when the member can serve: it has its store (no
+ *                  rejoin waiting for an incarnation), a link up to a peer, a
+ *                  leader known in its term and all it knows committed
+ *                  applied; 503 with why.
+ *
+ * Their bodies are made with jansson. HEAD works on all (the traps_http.h
+ * session answers it from the GET route, without the body); another method
+ * is 405 with "Allow: GET, HEAD". Answers carry "Cache-Control: no-store".
  *
  * The server is the custom-trap receiver's (traps_http.h) built with
  * no_builtin_routes and these three routes, on [http] listen, HTTPS when

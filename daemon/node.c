@@ -25,6 +25,7 @@
  * is durable.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -676,13 +677,21 @@ static void on_signal(uv_signal_t *s, int signum)
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"usage: %s --config FILE\n"
-		"       %s --help | --version\n\n"
+		"usage: %s [-c FILE | --config=FILE]\n"
+		"       %s -h | --help | --version\n\n"
 		"Runs one %s member of a duet cluster: raft over mutual TLS,\n"
-		"the log in LMDB under data_dir, an admin socket for duetctl status.\n"
+		"the log in LMDB under data_dir, an admin socket for duetctl status.\n\n"
+		"  -c, --config FILE  the config file (without it: $%s when set,\n"
+		"                     else %s)\n"
+		"  -h, --help         this text and the config keys a %s reads\n"
+		"      --version      the version\n\n"
 		"Signals: SIGTERM/SIGINT shut down cleanly; SIGHUP reloads log_level and\n"
-		"log_target.\n",
-		prog, prog, strcmp(prog, "duetd") == 0 ? "data-node" : "witness");
+		"log_target.\n\n"
+		"Exit status: 0 stopped cleanly, 1 failure (an invalid config, a fatal error),\n"
+		"2 usage error, %d a failed storage write (not to be restarted: check the disk).\n",
+		prog, prog, strcmp(prog, "duetd") == 0 ? "data-node" : "witness", DUET_CONFIG_ENV,
+		DUET_CONFIG_DEFAULT_PATH, strcmp(prog, "duetd") == 0 ? "data node" : "witness",
+		NODE_EXIT_STORAGE);
 }
 
 int node_main(int argc, char **argv, const char *prog, uint8_t kind)
@@ -700,30 +709,48 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	 * hung filesystem holds its thread), NIC and FIP netlink work: more
 	 * than libuv's default 4 */
 	setenv("UV_THREADPOOL_SIZE", "8", 0);
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	opterr = 0; /* the messages below name the program and show the usage */
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
 			usage(stdout, prog);
-			printf("\nConfig keys:\n\n");
-			duet_config_print_keys(stdout);
+			printf("\nConfig keys%s:\n\n",
+			       kind == DUET_MEMBER_WITNESS ? " (those a witness reads)" : "");
+			duet_config_print_keys_for(stdout, kind);
 			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		case 'V':
 			printf("%s %s\n", prog, DUET_VERSION);
 			return 0;
-		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			config = argv[++i];
-		} else if (strncmp(argv[i], "--config=", 9) == 0) {
-			config = argv[i] + 9;
-		} else {
-			fprintf(stderr, "%s: unknown argument '%s'\n", prog, argv[i]);
+		case ':':
+			fprintf(stderr, "%s: option '%s' needs a FILE\n", prog, argv[optind - 1]);
+			usage(stderr, prog);
+			return 2;
+		default:
+			if (optopt)
+				fprintf(stderr, "%s: unknown option '-%c'\n", prog, optopt);
+			else
+				fprintf(stderr, "%s: unknown option '%s'\n", prog,
+					argv[optind - 1]);
 			usage(stderr, prog);
 			return 2;
 		}
 	}
-	if (!config) {
-		fprintf(stderr, "%s: --config FILE is required\n", prog);
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
 		usage(stderr, prog);
 		return 2;
 	}
+	config = duet_config_path(config);
 
 	struct node *n = calloc(1, sizeof *n);
 	struct duet_config_errors *errs = calloc(1, sizeof *errs);

@@ -16,7 +16,6 @@ packages=(
   iproute2 iptables curl                 # netns rig: veth, bridge, partitions, manager check
   snmp                                   # trap tests: snmptrap / snmpinform as real senders
   rsyslog rsyslog-relp                   # RELP sink tests: a real rsyslogd with imrelp
-  libinih-dev                            # INI config parser
   libjansson-dev                         # custom traps: JSON validation and canonical form
   libhttp-parser-dev                     # custom traps: HTTP/1.1 request parser on the libuv loop
   libcriterion-dev                       # unit tests
@@ -28,6 +27,7 @@ packages=(
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
   scdoc                                  # man pages: duetd(8), duet-witness(8), duetctl(8), duet.ini(5) built from scdoc source
   man-db bsdextrautils                   # man_pages test: man -l renders each page (groff warnings), col -b
+  haproxy                                # http_roles test: a real HAProxy with the example's checks
 )
 
 missing=()

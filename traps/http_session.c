@@ -500,6 +500,15 @@ static void judge_headers(struct trap_http_session *s)
 		return;
 	}
 	if (!s->route) {
+		/* a GET route answers HEAD too (RFC 9110 9.3.2): say so */
+		bool head_route = false;
+		for (unsigned i = 0; i < r->n_routes; i++)
+			head_route |= strcmp(r->routes[i].path, path) == 0 &&
+				      strcmp(r->routes[i].method, "HEAD") == 0;
+		if (get_route && !head_route && allow_len + 6 < sizeof allow) {
+			memcpy(allow + allow_len, ", HEAD", 7);
+			allow_len += 6;
+		}
 		char header[160];
 		snprintf(header, sizeof header, "Allow: %s\r\n", allow);
 		refuse(s, 405, TRAP_HTTP_DROP_METHOD_NOT_ALLOWED, header,

@@ -51,7 +51,7 @@
 #include "duet/err.h"
 
 #define DUET_CMD_OUTPUT_BYTES  512  /* captured output, including NUL */
-#define DUET_CMD_COMMAND_MAX   512  /* a configured command line, including NUL */
+#define DUET_CMD_COMMAND_MAX   4096 /* a configured command line, including NUL */
 #define DUET_CMD_KILL_GRACE_MS 1000 /* SIGTERM to SIGKILL */
 #define DUET_CMD_DRAIN_MS      500  /* reading output after the command exited */
 #define DUET_CMD_MAX_EXTRA_ENV 16   /* entries in extra_env */

@@ -28,7 +28,7 @@
  * what duet_config_free() releases; nothing here runs on the event loop (it
  * reads a file: call it at start).
  *
- * Limits of the INI dialect (inih as packaged by Debian): a line is at most
+ * The INI dialect (inih's rules, read by config.c itself): a line is at most
  * DUET_CONFIG_MAX_LINE characters; comments start a line with ';' or '#', or
  * follow a value after " ;"; `key: value` is accepted like `key = value`;
  * there are no multi-line values (leading blanks are ignored).
@@ -46,11 +46,21 @@
 #include "duet/raftlog.h"
 
 #define DUET_CONFIG_MAX_ERRORS 20
-#define DUET_CONFIG_MAX_LINE   197        /* characters in one line, without the newline */
+#define DUET_CONFIG_MAX_LINE   8192       /* characters in one line, without the newline */
 #define DUET_CONFIG_MAX_BYTES  (1u << 20) /* larger files are refused */
 #define DUET_CONFIG_PATH_MAX   192        /* including NUL; a line must hold it anyway */
 #define DUET_CONFIG_MSG_MAX    320        /* one error message, including NUL */
-#define DUET_CONFIG_STR_MAX    200        /* a command or conninfo, including NUL */
+#define DUET_CONFIG_STR_MAX    4096       /* a command or conninfo, including NUL */
+
+/* The config file every program reads when it is given none: --config
+ * FILE (-c FILE) first, else the environment variable DUET_CONFIG when set
+ * and not empty, else this path. */
+#define DUET_CONFIG_DEFAULT_PATH "/etc/duet/duet.ini"
+#define DUET_CONFIG_ENV          "DUET_CONFIG"
+
+/* given if not NULL, else $DUET_CONFIG if set and not empty, else
+ * DUET_CONFIG_DEFAULT_PATH. */
+const char *duet_config_path(const char *given);
 
 /* Flags of duet_config_load*(). */
 enum duet_config_flags {
@@ -355,9 +365,21 @@ void duet_config_errors_print(FILE *out, const struct duet_config_errors *errs);
  * each key, its default and its meaning. */
 void duet_config_print_keys(FILE *out);
 
+/* The same for the member of that kind only: DUET_MEMBER_WITNESS leaves
+ * out the sections only data nodes read; any other kind prints all. */
+void duet_config_print_keys_for(FILE *out, uint8_t kind);
+
 /* Writes the key table as a Markdown table (for the README):
  * | section | key | default | meaning |. */
 void duet_config_print_keys_markdown(FILE *out);
+
+/* Every key of every section the member reads ([member] sections aside:
+ * they are in cfg->membership), in the key table's order, with the value
+ * it resolved to (defaults applied) as text: cb(ud, section name, key,
+ * value). Returns 0 or DUET_ENOMEM. */
+typedef void (*duet_config_each_cb)(void *ud, const char *section, const char *key,
+				    const char *value);
+int duet_config_each(const struct duet_config *cfg, duet_config_each_cb cb, void *ud);
 
 /* One [raft] setting with its effective value. */
 struct duet_config_setting {

@@ -70,8 +70,9 @@ else
 	fail "no master: no message on stderr"
 fi
 
-# haproxy.cfg parses, where HAProxy is installed (it is not a dependency:
-# HAProxy runs on a machine of its own)
+# haproxy.cfg parses, where HAProxy is installed (scripts/install-deps.sh
+# installs it for the tests; duet itself does not need it: HAProxy runs on
+# a machine of its own)
 if command -v haproxy >/dev/null; then
 	if out=$(haproxy -c -f "$SRC/examples/agent/haproxy.cfg" 2>&1); then
 		ok "haproxy -c accepts examples/agent/haproxy.cfg"

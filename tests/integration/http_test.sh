@@ -18,6 +18,14 @@
 #            the cluster CA; plain HTTP to that port gets no answer
 #   health   GET /health: 200 while the critical checks pass; 503 naming the
 #            fs check once its directory is gone, 200 again once it is back
+#   endpoints the names HAProxy templates and probes use: /primary answers
+#            as /master (200 on the master only); /replica, /sync and /async
+#            503 on both data nodes with the reason (no PostgreSQL here: the
+#            200s are in tests/netns, role_test.sh replica_endpoints);
+#            /liveness 200; /readiness 503 before the cluster has a leader,
+#            200 on all once it has, 503 on a node whose peers are all gone;
+#            HEAD like GET without a body; POST, PUT and DELETE 405 with
+#            "Allow: GET, HEAD"
 #
 # Synchronisation is polling with deadlines (lib.sh wait_until), never a
 # fixed sleep.
@@ -249,8 +257,69 @@ t_health() {
 	stop_clean node-b
 }
 
+t_endpoints() {
+	setup
+	# one data node alone: alive, but not ready (no peer, no leader)
+	start node-a
+	wait_until 5 "/liveness on node-a answers 200" code_is node-a /liveness 200
+	json_is '.ok == true and .node == "node-a" and .uptime_ms >= 0' || fail "/liveness body: $BODY"
+	code_is node-a /readiness 503 || fail "/readiness alone: $HTTP_CODE $BODY"
+	json_is '.ok == false and .peers_linked == 0 and .store == true and (.why | test("no link"))' ||
+		fail "/readiness body alone: $BODY"
+	ok "a data node alone: /liveness 200, /readiness 503 ($(jq -r .why <<<"$BODY"))"
+	start node-b
+	start witness
+	wait_until 5 "a data node leads with the lease" leader_with_lease
+	local m=$LEADER o
+	o=$(other_data "$m")
+	wait_until 5 "/master answers 200 on $m" code_is "$m" /master 200
+	for n in node-a node-b; do
+		wait_until 5 "/readiness on $n answers 200" code_is "$n" /readiness 200
+		json_is ".ok == true and .leader == \"$m\" and .applied_index >= .commit_index" ||
+			fail "/readiness body on $n: $BODY"
+	done
+	code_is "$m" /primary 200 || fail "/primary on $m: $HTTP_CODE"
+	json_is ".master == true and .node == \"$m\"" || fail "/primary body on $m: $BODY"
+	code_is "$o" /primary 503 || fail "/primary on $o: $HTTP_CODE"
+	json_is ".master == false and .master_node == \"$m\"" || fail "/primary body on $o: $BODY"
+	ok "/primary as /master: 200 on $m, 503 on $o; /readiness 200 on both"
+	for p in /replica /sync /async; do
+		code_is "$m" "$p" 503 || fail "$p on the master $m: $HTTP_CODE"
+		json_is '.ok == false and .role == "master" and (.why | test("is the master"))' ||
+			fail "$p body on $m: $BODY"
+		code_is "$o" "$p" 503 || fail "$p on $o without PostgreSQL: $HTTP_CODE"
+		json_is ".ok == false and .pg_managed == false and .master_node == \"$m\" and (.why | test(\"no PostgreSQL\"))" ||
+			fail "$p body on $o: $BODY"
+	done
+	ok "/replica, /sync, /async: 503 on the master and on a node without PostgreSQL, with why"
+	for p in /primary /replica /sync /async /liveness /readiness; do
+		local want
+		want=$(curl -s -o /dev/null -w '%{http_code}' "$(url "$o" "$p")")
+		get "$o" "$p" -I
+		[ "$HTTP_CODE" = "$want" ] || fail "HEAD $p on $o: $HTTP_CODE, GET: $want"
+		grep -qi '^content-length: [1-9]' <<<"$BODY" || fail "HEAD $p: no Content-Length: $BODY"
+		grep -q '"ok"\|"master"' <<<"$BODY" && fail "HEAD $p sent a body: $BODY"
+		for meth in POST PUT DELETE; do
+			get "$o" "$p" -X "$meth" -D - -o /dev/null -H 'Content-Length: 0'
+			[ "$HTTP_CODE" = 405 ] || fail "$meth $p: $HTTP_CODE"
+			grep -qi '^allow: GET, HEAD' <<<"$BODY" || fail "$meth $p: no right Allow header: $BODY"
+		done
+	done
+	ok "HEAD answered like GET without a body; POST, PUT, DELETE 405 with Allow: GET, HEAD"
+	# the peers gone: the survivor still lives, and is no longer ready
+	kill9 witness
+	kill9 "$m"
+	wait_until 10 "/readiness on $o answers 503 once its peers are gone" \
+		eval "code_is $o /readiness 503 && json_is '.peers_linked == 0'"
+	local why
+	why=$(jq -r .why <<<"$BODY")
+	code_is "$o" /liveness 200 || fail "/liveness on $o alone: $HTTP_CODE"
+	ok "$o alone: /readiness 503 ($why), /liveness 200"
+	stop_clean "$o"
+}
+
 case "$TEST" in
-master | https | health) "t_$TEST" ;;
+master | https | health | endpoints) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST" >&2
 	exit 2

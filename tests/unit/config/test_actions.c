@@ -156,3 +156,43 @@ Test(config_actions, cloud_fip_has_no_nic_check)
 	cr_assert_eq(rc, 0);
 	cr_assert_str_eq(cfg.act.health_nic, "");
 }
+
+/* A real cloud FIP command is longer than the 197 characters a line of the
+ * packaged inih holds (issue 16): a 600-character one is read whole, and
+ * the line splitting keeps inih's rules (an inline comment after " ;", a
+ * ';' inside a word kept, `key: value`). */
+Test(config_actions, long_cloud_fip_command)
+{
+	char cmd[601];
+	int n = snprintf(cmd, sizeof cmd,
+			 "aws ec2 associate-address --region eu-west-1 --allocation-id "
+			 "eipalloc-0123456789abcdef0 --network-interface-id eni-0123456789abcdef0 "
+			 "--private-ip-address 10.0.1.17 --allow-reassociation --output text "
+			 "--query AssociationId");
+	while (n < 600)
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --tag-%03d=x", n);
+	cmd[600] = '\0';
+	cr_assert_eq(strlen(cmd), 600);
+	static char extra[8192];
+	snprintf(extra, sizeof extra,
+		 "[fip]\naddress = 10.0.0.100/24\nadd_command = %s ; attach it\n"
+		 "del_command: aws ec2 disassociate-address;x --association-id a\n"
+		 "check_command = test -e /run/fip\n",
+		 cmd);
+	int rc = load_text(with_extra(extra), &cfg, &errs);
+	if (rc)
+		dump_errors(&errs);
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(cfg.act.fip_add_command, cmd);
+	cr_assert_str_eq(cfg.act.fip_del_command,
+			 "aws ec2 disassociate-address;x --association-id a");
+
+	/* a value longer than the field is refused with its limit, not cut */
+	static char big[DUET_CONFIG_STR_MAX + 64];
+	memset(big, 'x', DUET_CONFIG_STR_MAX);
+	big[DUET_CONFIG_STR_MAX] = '\0';
+	static char extra2[DUET_CONFIG_STR_MAX + 256];
+	snprintf(extra2, sizeof extra2, "[manager]\nstart_command = %s\nstop_command = y\n", big);
+	cr_assert_eq(load_text(with_extra(extra2), &cfg, &errs), DUET_EINVAL);
+	cr_assert(has_error(&errs, 23, "key 'start_command': longer than 4095 bytes"));
+}

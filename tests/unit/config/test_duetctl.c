@@ -78,7 +78,7 @@ Test(duetctl, check_config_valid)
 	cr_assert(strstr(r->out, "witness     id 3          witness  127.0.0.1:7103, "
 				 "127.0.0.2:7103"),
 		  "%s", r->out);
-	cr_assert(strstr(r->out, "lease_ms                 500"), "%s", r->out);
+	cr_assert(strstr(r->out, "  lease_ms                   500\n"), "%s", r->out);
 	cr_assert_str_eq(r->err, "");
 
 	r = run_duetctl("check-config", EXAMPLE("witness.ini"), "--no-files", "--json", NULL);
@@ -124,7 +124,8 @@ Test(duetctl, check_config_invalid)
 	cr_assert(strstr(r->out, "\"line\":23,\"message\":\"unknown key 'leas_ms' in [raft] (did "
 				 "you mean 'lease_ms'?)\"}"),
 		  "%s", r->out);
-	cr_assert(strstr(r->out, "\"errors_not_shown\":0}"), "%s", r->out);
+	cr_assert(strstr(r->out, "\"errors_not_shown\":0,"), "%s", r->out);
+	cr_assert(strstr(r->out, "\"error\":{\"code\":\"config\",\"message\":\""), "%s", r->out);
 	unlink(path);
 }
 
@@ -138,8 +139,8 @@ Test(duetctl, json_escapes_garbage)
 	struct run *r = run_duetctl("check-config", path, "--json", NULL);
 	cr_assert_eq(r->status, 1);
 	cr_assert(json_valid(r->out), "%s", r->out);
-	cr_assert(strstr(r->out, "unknown key '\\\"q\\\\uo\\u0001te\\ufffd\\ufffd\\\"'"), "%s",
-		  r->out);
+	cr_assert(strstr(r->out, "unknown key '\\\"q\\\\uo\\u0001te\xef\xbf\xbd\xef\xbf\xbd\\\"'"),
+		  "bad bytes as U+FFFD: %s", r->out);
 	cr_assert(strstr(r->out, "unknown key 'n\xc3\xa9'"), "valid UTF-8 kept: %s", r->out);
 	unlink(path);
 }
@@ -165,7 +166,7 @@ Test(duetctl, help_everywhere)
 
 	r = run_duetctl("check-config", "--help", NULL);
 	cr_assert_eq(r->status, 0);
-	cr_assert(strstr(r->out, "usage: duetctl check-config FILE"), "%s", r->out);
+	cr_assert(strstr(r->out, "usage: duetctl check-config [FILE | -c FILE]"), "%s", r->out);
 	cr_assert(strstr(r->out, "election_timeout_min_ms"), "--help lists the keys: %s", r->out);
 
 	const char *now[] = {"status",      "log",    "gencerts",  "promote",
@@ -183,10 +184,10 @@ Test(duetctl, help_everywhere)
 
 Test(duetctl, usage_and_unknown)
 {
+	setenv("DUET_CONFIG", "/nonexistent/duet.ini", 1);
 	struct run *r = run_duetctl("switchover", NULL);
-	cr_assert_eq(r->status, 2);
-	cr_assert(strstr(r->err, "duetctl switchover: needs --socket PATH or --config FILE"), "%s",
-		  r->err);
+	cr_assert_eq(r->status, 1, "the default config is read: %s", r->err);
+	cr_assert(strstr(r->err, "/nonexistent/duet.ini: cannot open"), "%s", r->err);
 	r = run_duetctl("switchover", "--socket", "/nonexistent/admin.sock", NULL);
 	cr_assert_eq(r->status, 1);
 	cr_assert(strstr(r->err, "cannot connect to /nonexistent/admin.sock"), "%s", r->err);
@@ -198,7 +199,9 @@ Test(duetctl, usage_and_unknown)
 	cr_assert_eq(r->status, 2);
 	cr_assert(strstr(r->err, "usage: duetctl"), "%s", r->err);
 	r = run_duetctl("check-config", NULL);
-	cr_assert_eq(r->status, 2);
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->err, "/nonexistent/duet.ini: cannot open"), "%s", r->err);
+	unsetenv("DUET_CONFIG");
 	r = run_duetctl("check-config", "a.ini", "--frob", NULL);
 	cr_assert_eq(r->status, 2);
 	cr_assert(strstr(r->err, "unknown option '--frob'"), "%s", r->err);
@@ -217,11 +220,14 @@ Test(duetctl, maintenance_usage)
 	r = run_duetctl("maintenance", "sideways", "--socket", "/nonexistent.sock", NULL);
 	cr_assert_eq(r->status, 2);
 	cr_assert(strstr(r->err, "unknown argument 'sideways'"), "%s", r->err);
+	cr_assert(strstr(r->err, "usage: duetctl maintenance on|off"), "%s", r->err);
 	r = run_duetctl("maintenance", "on", "off", "--socket", "/nonexistent.sock", NULL);
 	cr_assert_eq(r->status, 2);
+	setenv("DUET_CONFIG", "/nonexistent/duet.ini", 1);
 	r = run_duetctl("maintenance", "on", NULL);
-	cr_assert_eq(r->status, 2);
-	cr_assert(strstr(r->err, "needs --socket PATH or --config FILE"), "%s", r->err);
+	unsetenv("DUET_CONFIG");
+	cr_assert_eq(r->status, 1);
+	cr_assert(strstr(r->err, "/nonexistent/duet.ini: cannot open"), "%s", r->err);
 	r = run_duetctl("maintenance", "on", "--why", NULL);
 	cr_assert_eq(r->status, 2);
 	static char long_why[600];
@@ -275,4 +281,97 @@ Test(duetctl, check_config_pg_conninfo_host_names)
 	cr_assert_eq(r->status, 1);
 	cr_assert(strstr(r->out, "[pg] conninfo does not parse: "), "%s", r->out);
 	unlink(path);
+}
+
+/* Issue 16 item 3: getopt_long everywhere (--config=FILE, -c FILE), the
+ * default config ($DUET_CONFIG, else /etc/duet/duet.ini), unknown options
+ * with the usage and exit 2, and --json errors as one stable object. */
+Test(duetctl, config_option_forms_and_default)
+{
+	const char *ex = EXAMPLE("witness.ini");
+	char eq[512];
+	snprintf(eq, sizeof eq, "--config=%s", ex);
+	const char *forms[][3] = {
+	    {"-c", ex, NULL}, {"--config", ex, NULL}, {eq, NULL, NULL}, {ex, NULL, NULL}};
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		struct run *r =
+		    run_duetctl("check-config", "--no-files", forms[i][0], forms[i][1], NULL);
+		cr_assert_eq(r->status, 0, "%s: %s", forms[i][0], r->err);
+		cr_assert(strstr(r->out, "self          witness (id 3, witness)"), "%s", r->out);
+	}
+	setenv("DUET_CONFIG", ex, 1);
+	struct run *r = run_duetctl("check-config", "--no-files", NULL);
+	cr_assert_eq(r->status, 0, "DUET_CONFIG: %s", r->err);
+	cr_assert(strstr(r->out, "witness.ini: valid"), "%s", r->out);
+	/* --config wins over DUET_CONFIG */
+	r = run_duetctl("check-config", "--no-files", "-c", EXAMPLE("node-a.ini"), NULL);
+	cr_assert(strstr(r->out, "self          node-a"), "%s", r->out);
+	setenv("DUET_CONFIG", "", 1); /* empty: as if unset */
+	r = run_duetctl("check-config", "--no-files", NULL);
+	unsetenv("DUET_CONFIG");
+	cr_assert(strstr(r->out, "/etc/duet/duet.ini") || strstr(r->err, "/etc/duet/duet.ini"),
+		  "the default path: %s%s", r->out, r->err);
+	r = run_duetctl("--help", NULL);
+	cr_assert(strstr(r->out, "$DUET_CONFIG, else /etc/duet/duet.ini"), "%s", r->out);
+	cr_assert(strstr(r->out, "Exit status: 0 success, 1"), "%s", r->out);
+}
+
+Test(duetctl, unknown_options_usage_exit_2)
+{
+	const char *cmds[] = {"init",       "check-config", "status",  "log",     "rejoin",
+			      "switchover", "maintenance",  "promote", "gencerts"};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		struct run *r = run_duetctl(cmds[i], "--frobnicate", NULL);
+		cr_assert_eq(r->status, 2, "%s", cmds[i]);
+		char want[128];
+		snprintf(want, sizeof want, "duetctl %s: unknown option '--frobnicate'", cmds[i]);
+		cr_assert(strstr(r->err, want), "%s: %s", cmds[i], r->err);
+		snprintf(want, sizeof want, "usage: duetctl %s ", cmds[i]);
+		cr_assert(strstr(r->err, want), "%s shows its usage: %s", cmds[i], r->err);
+		r = run_duetctl(cmds[i], "-Z", NULL);
+		cr_assert_eq(r->status, 2, "%s -Z", cmds[i]);
+		cr_assert(strstr(r->err, "unknown option '-Z'"), "%s: %s", cmds[i], r->err);
+		r = run_duetctl(cmds[i], "--help", NULL);
+		cr_assert_eq(r->status, 0, "%s --help", cmds[i]);
+	}
+	struct run *r = run_duetctl("status", "--config", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "option '--config' needs a value"), "%s", r->err);
+	r = run_duetctl("switchover", "--timeout", "soon", "--socket", "/x", NULL);
+	cr_assert_eq(r->status, 2);
+	cr_assert(strstr(r->err, "--timeout needs 1..86400 seconds"), "%s", r->err);
+}
+
+/* The error object: jq reads it in tests/integration (cli_test.sh); here
+ * its exact form for each kind of failure. */
+Test(duetctl, json_errors_are_one_object)
+{
+	struct {
+		const char *argv[6];
+		int status;
+		const char *code;
+	} cases[] = {
+	    {{"status", "--json", "--bogus", NULL}, 2, "usage"},
+	    {{"frobnicate", "--json", NULL}, 2, "usage"},
+	    {{"status", "--json", "--socket", "/nonexistent/admin.sock", NULL}, 1, "unreachable"},
+	    {{"maintenance", "on", "--json", "--socket", "/nonexistent/admin.sock", NULL},
+	     1,
+	     "unreachable"},
+	    {{"log", "--json", "-c", "/nonexistent/duet.ini", NULL}, 1, "config"},
+	    {{"status", "--json", "--config=/nonexistent/duet.ini", NULL}, 1, "config"},
+	    {{"init", "--json", "-c", "/nonexistent/duet.ini", NULL}, 1, "config"},
+	    {{"promote", "--json", "--socket", "/x", NULL}, 2, "usage"},
+	    /* bytes that are not UTF-8 in the message: still one valid object */
+	    {{"status", "--json", "-c", "/nonexistent/\xff\xfe.ini", NULL}, 1, "config"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *const *a = cases[i].argv;
+		struct run *r = run_duetctl(a[0], a[1], a[2], a[3], a[4], NULL);
+		cr_assert_eq(r->status, cases[i].status, "%s %s: %d", a[0], a[1], r->status);
+		cr_assert(json_valid(r->out), "%s: one JSON document on stdout: %s", a[0], r->out);
+		char want[64];
+		snprintf(want, sizeof want, "\"error\":{\"code\":\"%s\",\"message\":\"",
+			 cases[i].code);
+		cr_assert(strstr(r->out, want), "%s: %s", a[0], r->out);
+	}
 }

@@ -246,3 +246,42 @@ Test(config_load, print_keys_lists_every_key)
 		cr_assert(strstr(buf, want[i]), "missing: %s\n%s", want[i], buf);
 	free(buf);
 }
+
+static char *keys_text(uint8_t kind, bool markdown)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (markdown)
+		duet_config_print_keys_markdown(f);
+	else
+		duet_config_print_keys_for(f, kind);
+	fclose(f);
+	return buf;
+}
+
+/* The default of [pg] peer_conninfo is printed whole (it was cut at 63
+ * bytes), and the witness's --help lists only the sections it reads. */
+Test(config_load, print_keys_whole_defaults_and_witness_sections)
+{
+	const char *def =
+	    "host=<the other data member's address> port=5432 user=postgres dbname=postgres";
+	char *all = keys_text(0, false);
+	cr_assert(strstr(all, def), "peer_conninfo default cut:\n%s", all);
+	cr_assert(strstr(all, "[pg]\n") && strstr(all, "[http]\n"));
+	char *md = keys_text(0, true);
+	cr_assert(strstr(md, "host=&lt;the other data member's address&gt; port=5432 user=postgres "
+			     "dbname=postgres |"),
+		  "%s", md);
+	char *w = keys_text(DUET_MEMBER_WITNESS, false);
+	const char *reads[] = {"[cluster]\n", "[node]\n", "[member NAME]\n", "[tls]\n", "[raft]\n"};
+	const char *not_read[] = {"[pg]\n",     "[fip]\n",   "[fence]\n", "[manager]\n",
+				  "[health]\n", "[traps]\n", "[sink]\n",  "[http]\n"};
+	for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+		cr_assert(strstr(w, reads[i]), "witness help lacks %s", reads[i]);
+	for (size_t i = 0; i < sizeof not_read / sizeof not_read[0]; i++)
+		cr_assert(!strstr(w, not_read[i]), "witness help lists %s", not_read[i]);
+	free(all);
+	free(md);
+	free(w);
+}

@@ -470,10 +470,9 @@ static void run_fence(struct node *n, uint32_t prev)
 	const struct duet_config_actions *a = &n->cfg.act;
 	struct duet_fence_config fc;
 	memset(&fc, 0, sizeof fc);
-	fc.method =
-	    a->fence_method == DUET_CONFIG_FENCE_IPMI    ? DUET_FENCE_IPMI
-	    : a->fence_method == DUET_CONFIG_FENCE_AGENT ? DUET_FENCE_AGENT
-							 : DUET_FENCE_COMMAND;
+	fc.method = a->fence_method == DUET_CONFIG_FENCE_IPMI    ? DUET_FENCE_IPMI
+		    : a->fence_method == DUET_CONFIG_FENCE_AGENT ? DUET_FENCE_AGENT
+								 : DUET_FENCE_COMMAND;
 	scopy(fc.command, sizeof fc.command, a->fence_command);
 	scopy(fc.ipmi_host, sizeof fc.ipmi_host, a->fence_ipmi_host);
 	scopy(fc.ipmi_user, sizeof fc.ipmi_user, a->fence_ipmi_user);

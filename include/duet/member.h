@@ -31,7 +31,11 @@
  * Errors: every failure of the core or the fsm goes to ops->fatal (the
  * daemon exits; the simulator records a failure). After fatal, or after the
  * caller called member_halt() from inside a hook, the driver does nothing
- * more until member_reset().
+ * more until member_reset() or member_start().
+ *
+ * persist_start() only starts the write: member_persisted() is called
+ * later, from the caller's own loop (a threadpool completion, a simulated
+ * disk event), never from inside persist_start().
  */
 #ifndef DUET_MEMBER_H
 #define DUET_MEMBER_H

@@ -1,20 +1,23 @@
 /*
- * node.c - the driver of one member: the loop of raftlog.h's contract on
- * libuv (DESIGN.md sections 1 and 3).
+ * node.c - one member on libuv: the wiring of the one driver (member.h,
+ * member.c) to the store, the transport and the timers (DESIGN.md 1-3).
  *
  * drive() is called after every event (message, tick, proposal, finished
- * write). It takes one update from the core, sends its msgs at once, and
- * hands the persistence to the threadpool: one work item runs
+ * write); it runs member_drive(), which takes updates from the core, sends
+ * their msgs at once (send_msgs: the transport) and hands each one that
+ * needs the disk to persist_start: one threadpool work item runs
  * store_apply_update() (one durable LMDB transaction) and then the audit
  * append of the update's committed entries (their own transaction; the
  * entries are durable here by then, and the audit is idempotent by index,
  * so a crash between the two only re-audits after restart). The loop never
- * touches the disk. Back on the loop: raft_persisted, msgs_after, restore
- * a snapshot if asked, apply the committed entries to the fsm (pure), maybe
- * take a snapshot, free the update, drive() again. While the write is in
- * flight, drive() still takes the core's send-now messages
- * (raft_ready_msgs: heartbeats and the answers to them), so a write slowed
- * by other I/O on the disk does not cost the master its lease.
+ * touches the disk. Back on the loop, persist_done() calls
+ * member_persisted(), which finishes the update (raft_persisted,
+ * msgs_after, restore, apply, checkpoint, snapshot at the trap floor), and
+ * drives again. While the write is in flight the driver still sends the
+ * core's send-now messages, so a write slowed by other I/O on the disk does
+ * not cost the master its lease. The daemon's part of each step is in the
+ * hooks below: trapd hears what is applied and restored and gives the
+ * snapshot's trap keys, ctl and trapd step after every update.
  *
  * A failed storage write is fatal (storage.h: commit errors are sticky, an
  * fsync is never retried): log and exit NODE_EXIT_STORAGE (74), which the
@@ -113,197 +116,124 @@ static void send_msgs(struct node *n, const struct raft_msg *msgs, size_t count)
 	}
 }
 
-/* ---- applying ----------------------------------------------------------- */
+/* ---- the driver's hooks (member.h) --------------------------------------- */
 
-static void checkpoint(struct node *n);
-static void free_checkpoints(struct node *n);
-
-static void apply_committed(struct node *n, const struct raft_update *u)
+static void member_send(void *ctx, const struct raft_msg *msgs, size_t count)
 {
-	if (u->restore_snapshot) {
-		const uint8_t *keys;
-		uint32_t keys_len;
-		int rc =
-		    fsm_snapshot_decode_keys(u->snap_data, u->snap_len, &n->fsm, &keys, &keys_len);
-		if (rc)
-			node_fatal(n, "restore of the fsm snapshot from the leader", rc);
-		/* the traps committed under the snapshot: copies held here are
-		 * matched now, never forwarded and committed again (DESIGN.md 5) */
-		trapd_restored(n, &n->fsm, keys, keys_len);
-		n->last_snapshot_index = n->fsm.applied_index;
-		n->last_snapshot_bytes = n->applied_bytes;
-		free_checkpoints(n); /* copies of a state the snapshot replaced */
-		duet_log(DUET_LOG_INFO, "restored snapshot at index %" PRIu64,
-			 n->fsm.applied_index);
-	}
-	for (size_t i = 0; i < u->n_committed; i++) {
-		struct fsm_result res;
-		uint32_t before = n->fsm.master.node;
-		int rc = fsm_apply(&n->fsm, &u->committed[i], &res);
-		if (rc)
-			node_fatal(n, "fsm_apply", rc);
-		if (res.outcome != FSM_STALE) {
-			n->applied_bytes += u->committed[i].len;
-			trapd_applied(n, &u->committed[i]);
-			checkpoint(n);
-		}
-		if (res.outcome == FSM_REFUSED) {
-			n->fsm_refused++;
-			duet_log(DUET_LOG_WARN, "entry %" PRIu64 " (%s) refused by the fsm: %s",
-				 u->committed[i].index, raft_entry_type_name(u->committed[i].type),
-				 n->fsm.last_refusal.why);
-		} else if (n->fsm.master.node != before) {
-			const struct duet_member *mm =
-			    duet_membership_find(&n->cfg.membership, n->fsm.master.node);
-			duet_log(DUET_LOG_INFO, "master is now %s (entry %" PRIu64 ")",
-				 mm ? mm->name : "none", u->committed[i].index);
-		}
-	}
+	send_msgs(ctx, msgs, count);
 }
 
-/* A copy of the fsm every NODE_CKPT_EVERY applied entries (ring). */
-static void checkpoint(struct node *n)
-{
-	if (n->fsm.applied_index % NODE_CKPT_EVERY != 0)
-		return;
-	struct node_ckpt *c = &n->ckpt[n->ckpt_next];
-	if (!c->fsm && !(c->fsm = malloc(sizeof *c->fsm)))
-		return;
-	*c->fsm = n->fsm;
-	c->index = n->fsm.applied_index;
-	c->bytes = n->applied_bytes;
-	n->ckpt_next = (n->ckpt_next + 1) % NODE_CKPT_N;
-}
+static void persist_done(uv_work_t *w, int status);
 
-/* The state to snapshot: the applied one when the log may be compacted up
- * to it, else the newest checkpoint at or below the floor (NULL if none).
- * The floor is the fsm's (DESIGN.md 3): every member, the witness with no
- * trap pipeline included, keeps each TRAPS entry that no DELIVERED covers,
- * so a member catching up from any member's snapshot still gets them. */
-static const struct fsm *snapshot_state(struct node *n, uint64_t *bytes)
-{
-	uint64_t floor = fsm_trap_floor(&n->fsm);
-	*bytes = n->applied_bytes;
-	if (floor >= n->fsm.applied_index)
-		return &n->fsm;
-	const struct node_ckpt *best = NULL;
-	for (unsigned i = 0; i < NODE_CKPT_N; i++) {
-		const struct node_ckpt *c = &n->ckpt[i];
-		if (c->index && c->index <= floor && (!best || c->index > best->index))
-			best = c;
-	}
-	if (!best)
-		return NULL;
-	*bytes = best->bytes;
-	return best->fsm;
-}
-
-static void free_checkpoints(struct node *n)
-{
-	for (unsigned i = 0; i < NODE_CKPT_N; i++)
-		free(n->ckpt[i].fsm);
-	memset(n->ckpt, 0, sizeof n->ckpt);
-}
-
-static void maybe_snapshot(struct node *n)
-{
-	if (n->fsm.applied_index < n->last_snapshot_index + NODE_SNAPSHOT_EVERY_ENTRIES &&
-	    n->applied_bytes - n->last_snapshot_bytes < NODE_SNAPSHOT_EVERY_BYTES)
-		return;
-	uint64_t bytes;
-	const struct fsm *f = snapshot_state(n, &bytes);
-	if (!f || f->applied_index <= n->last_snapshot_index)
-		return; /* the sink still needs everything since the last one */
-	/* with the committed trap keys of the entries it covers (DESIGN.md 5) */
-	uint8_t *keys = NULL;
-	long keys_len = trapd_snapshot_keys(n, f->applied_index, &keys);
-	if (keys_len < 0) {
-		duet_log(DUET_LOG_WARN, "snapshot at index %" PRIu64 ": trap keys: %s",
-			 f->applied_index, duet_strerror((int)keys_len));
-		return;
-	}
-	size_t cap = fsm_snapshot_size(f) + (size_t)keys_len;
-	uint8_t *buf = malloc(cap ? cap : 1);
-	if (!buf) {
-		free(keys);
-		return;
-	}
-	long len = fsm_snapshot_encode_keys(f, keys, (uint32_t)keys_len, buf, cap);
-	free(keys);
-	if (len >= 0) {
-		int rc = raft_snapshot_taken(n->raft, f->applied_index, buf, (uint32_t)len);
-		if (rc == 0) {
-			n->last_snapshot_index = f->applied_index;
-			n->last_snapshot_bytes = bytes;
-			/* the compacted entries' memory goes back to the system, not
-			 * just to the allocator: the witness is meant to stay small */
-			malloc_trim(0);
-			duet_log(DUET_LOG_INFO, "snapshot at index %" PRIu64,
-				 n->last_snapshot_index);
-		} else {
-			duet_log(DUET_LOG_WARN, "snapshot at index %" PRIu64 ": %s",
-				 f->applied_index, duet_strerror(rc));
-		}
-	}
-	free(buf);
-}
-
-/* ---- persisting --------------------------------------------------------- */
-
-static bool update_needs_disk(const struct raft_update *u)
-{
-	if (u->meta_changed || u->has_snapshot || u->truncate_from || u->n_entries || u->compact_to)
-		return true;
-	for (size_t i = 0; i < u->n_committed; i++)
-		if (store_audit_wants(u->committed[i].type))
-			return true;
-	return false;
-}
-
-/* Threadpool: the loop does not touch n->store or n->update meanwhile. */
+/* Threadpool: the loop does not touch n->store or the update meanwhile. */
 static void persist_work(uv_work_t *w)
 {
 	struct node *n = w->data;
+	const struct raft_update *u = &n->member.update;
 	n->work_what = "store_apply_update";
-	n->work_rc = store_apply_update(n->store, &n->update);
-	if (n->work_rc == 0 && n->update.n_committed) {
+	n->work_rc = store_apply_update(n->store, u);
+	if (n->work_rc == 0 && u->n_committed) {
 		n->work_what = "audit append";
-		n->work_rc = store_audit_append_batch(n->store, n->update.committed,
-						      n->update.n_committed, NULL);
+		n->work_rc = store_audit_append_batch(n->store, u->committed, u->n_committed, NULL);
 	}
 }
 
-static void finish_update(struct node *n)
+static int member_persist_start(void *ctx, struct raft_update *u)
 {
-	struct raft_update *u = &n->update;
-	uint64_t now = node_now_ms();
-	int rc = raft_persisted(n->raft, now, u);
-	if (rc)
-		node_fatal(n, "raft_persisted", rc);
-	send_msgs(n, u->msgs_after, u->n_msgs_after);
-	apply_committed(n, u);
-	raft_update_free(u);
-	memset(u, 0, sizeof *u);
-	maybe_snapshot(n);
-	ctl_step(n);
-	trapd_step(n);
+	struct node *n = ctx;
+	n->work_rc = 0;
+	n->work_what = NULL;
+	n->work.data = n;
+	return uv_queue_work(n->loop, &n->work, persist_work, persist_done);
 }
+
+static long member_snapshot_keys(void *ctx, uint64_t index, uint8_t **keys)
+{
+	return trapd_snapshot_keys(ctx, index, keys);
+}
+
+static void member_on_restored(void *ctx, const struct fsm *f, const uint8_t *keys,
+			       uint32_t keys_len)
+{
+	/* the traps committed under the snapshot: copies held here are
+	 * matched now, never forwarded and committed again (DESIGN.md 5) */
+	trapd_restored(ctx, f, keys, keys_len);
+	duet_log(DUET_LOG_INFO, "restored snapshot at index %" PRIu64, f->applied_index);
+}
+
+static void member_on_applied(void *ctx, const struct raft_entry *e, const struct fsm_result *res,
+			      uint32_t master_before)
+{
+	struct node *n = ctx;
+	if (res->outcome != FSM_STALE)
+		trapd_applied(n, e);
+	if (res->outcome == FSM_REFUSED) {
+		duet_log(DUET_LOG_WARN, "entry %" PRIu64 " (%s) refused by the fsm: %s", e->index,
+			 raft_entry_type_name(e->type), n->fsm.last_refusal.why);
+	} else if (n->fsm.master.node != master_before) {
+		const struct duet_member *mm =
+		    duet_membership_find(&n->cfg.membership, n->fsm.master.node);
+		duet_log(DUET_LOG_INFO, "master is now %s (entry %" PRIu64 ")",
+			 mm ? mm->name : "none", e->index);
+	}
+}
+
+static void member_on_snapshot(void *ctx, uint64_t index, int rc)
+{
+	if (rc) {
+		duet_log(DUET_LOG_WARN, "snapshot at index %" PRIu64 ": %s", index,
+			 duet_strerror(rc));
+		return;
+	}
+	/* the compacted entries' memory goes back to the system, not just to
+	 * the allocator: the witness is meant to stay small */
+	malloc_trim(0);
+	duet_log(DUET_LOG_INFO, "snapshot at index %" PRIu64, index);
+}
+
+static void member_after_update(void *ctx)
+{
+	ctl_step(ctx);
+	trapd_step(ctx);
+}
+
+static void member_fatal(void *ctx, const char *what, int rc)
+{
+	node_fatal(ctx, what, rc);
+}
+
+static const struct member_ops node_member_ops = {
+    .send = member_send,
+    .persist_start = member_persist_start,
+    .snapshot_keys = member_snapshot_keys,
+    .on_restored = member_on_restored,
+    .on_applied = member_on_applied,
+    .on_snapshot = member_on_snapshot,
+    .after_update = member_after_update,
+    .fatal = member_fatal,
+};
+
+static const struct member_config node_member_config = {
+    .snapshot_every_entries = MEMBER_SNAPSHOT_EVERY_ENTRIES,
+    .snapshot_every_bytes = MEMBER_SNAPSHOT_EVERY_BYTES,
+    .ckpt_every = MEMBER_CKPT_EVERY,
+};
+
+/* ---- persisting --------------------------------------------------------- */
 
 static void persist_done(uv_work_t *w, int status)
 {
 	struct node *n = w->data;
-	n->persisting = false;
 	if (status == UV_ECANCELED || n->work_rc)
 		node_fatal_storage(n, n->work_what ? n->work_what : "storage write",
 				   n->work_rc ? n->work_rc : -ECANCELED);
 	if (n->stopping) {
 		/* the write is durable; what was to be sent and applied is
 		 * redone from the log at the next start */
-		raft_update_free(&n->update);
-		memset(&n->update, 0, sizeof n->update);
+		member_abandon(&n->member);
 		return;
 	}
-	finish_update(n);
+	member_persisted(&n->member, node_now_ms(), 0);
 	drive(n);
 }
 
@@ -322,46 +252,14 @@ static void arm_timer(struct node *n)
 	uv_timer_start(&n->tick_timer, on_tick, delay, 0);
 }
 
-/* While a write is in flight the core still hands out what needs no disk:
- * heartbeats, their answers, pre-votes (raftlog.h). A slow store write must
- * not cost the master its lease. */
-static void send_msgs_only(struct node *n)
-{
-	struct raft_update mu;
-	int rc = raft_ready_msgs(n->raft, &mu);
-	if (rc == DUET_ENOENT)
-		return;
-	if (rc)
-		node_fatal(n, "raft_ready_msgs", rc);
-	send_msgs(n, mu.msgs, mu.n_msgs);
-	raft_update_free(&mu);
-}
-
+/* member_drive() runs the core's updates (member.h); around it, what the
+ * daemon does after every event. */
 static void drive(struct node *n)
 {
 	admin_probe_pump(n);
 	trapd_pump(n);
-	while (!n->stopping && !n->persisting) {
-		int rc = raft_ready(n->raft, &n->update);
-		if (rc == DUET_ENOENT || rc == DUET_EBUSY)
-			break;
-		if (rc)
-			node_fatal(n, "raft_ready", rc);
-		send_msgs(n, n->update.msgs, n->update.n_msgs);
-		if (update_needs_disk(&n->update)) {
-			n->persisting = true;
-			n->work_rc = 0;
-			n->work_what = NULL;
-			n->work.data = n;
-			rc = uv_queue_work(n->loop, &n->work, persist_work, persist_done);
-			if (rc)
-				node_fatal(n, "uv_queue_work", rc);
-			break;
-		}
-		finish_update(n);
-	}
-	if (!n->stopping && n->persisting)
-		send_msgs_only(n);
+	if (!n->stopping)
+		member_drive(&n->member, node_now_ms());
 	admin_probe_check(n);
 	admin_maintenance_check(n);
 	rejoin_step(n);
@@ -538,17 +436,13 @@ static int start_raft(struct node *n, struct store_loaded *ld)
 		duet_log(DUET_LOG_ERROR, "raft_new: %s", duet_strerror(rc));
 		return rc;
 	}
-	fsm_init(&n->fsm);
-	if (ld->has_snap) {
-		rc = fsm_snapshot_decode(ld->snap_data, ld->state.snap_len, &n->fsm);
-		if (rc) {
-			duet_log(
-			    DUET_LOG_ERROR,
-			    "the snapshot in store %s does not decode (%s); run duetctl rejoin",
-			    n->cfg.data_dir, duet_strerror(rc));
-			return rc;
-		}
-		n->last_snapshot_index = ld->snap.index;
+	rc = member_start(&n->member, n->raft, ld->has_snap ? ld->snap_data : NULL,
+			  ld->state.snap_len, ld->snap.index);
+	if (rc) {
+		duet_log(DUET_LOG_ERROR,
+			 "the snapshot in store %s does not decode (%s); run duetctl rejoin",
+			 n->cfg.data_dir, duet_strerror(rc));
+		return rc;
 	}
 	rc = raft_load(n->raft, &ld->state, node_now_ms());
 	if (rc) {
@@ -570,10 +464,9 @@ int node_restart_raft(struct node *n)
 			 err[0] ? err : duet_strerror(rc));
 		return rc;
 	}
+	member_reset(&n->member);
 	raft_free(n->raft);
 	n->raft = NULL;
-	free_checkpoints(n);
-	n->last_snapshot_index = n->last_snapshot_bytes = n->applied_bytes = 0;
 	rc = start_raft(n, &ld);
 	store_loaded_free(&ld);
 	return rc;
@@ -620,7 +513,7 @@ static void stop(struct node *n, const char *why)
 		return;
 	n->stopping = true;
 	duet_log(DUET_LOG_INFO, "%s: shutting down%s", why,
-		 n->persisting ? " (waiting for the storage write in flight)" : "");
+		 n->member.persisting ? " (waiting for the storage write in flight)" : "");
 	uv_timer_stop(&n->tick_timer);
 	uv_close((uv_handle_t *)&n->tick_timer, NULL);
 	uv_close((uv_handle_t *)&n->kick_timer, NULL);
@@ -789,6 +682,7 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 
 	n->loop = uv_default_loop();
 	n->start_ms = node_now_ms();
+	member_init(&n->member, &node_member_config, &node_member_ops, n, &n->fsm);
 	struct store_loaded ld;
 	memset(&ld, 0, sizeof ld);
 	if (rejoin_open(n) || open_store(n, &ld) || start_raft(n, &ld)) {
@@ -842,7 +736,7 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	uv_run(n->loop, UV_RUN_DEFAULT);
 
 	/* every handle is closed and no write is in flight */
-	free_checkpoints(n);
+	member_free(&n->member);
 	raft_free(n->raft);
 	store_close(n->store);
 	uv_loop_close(n->loop);

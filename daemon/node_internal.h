@@ -4,7 +4,7 @@
  *
  * Everything here runs in the loop's thread except the storage writes, which
  * run on libuv's threadpool (uv_queue_work) one at a time: while a write is
- * in flight (n->persisting) the loop keeps serving messages, ticks and admin
+ * in flight (n->member.persisting) the loop keeps serving messages, ticks and admin
  * requests, and the core batches what happens meanwhile into the next
  * update (raftlog.h: one update outstanding).
  */
@@ -19,6 +19,7 @@
 
 #include "duet/config.h"
 #include "duet/fsm.h"
+#include "duet/member.h"
 #include "duet/raftlog.h"
 #include "duet/storage.h"
 #include "duet/transport.h"
@@ -33,16 +34,7 @@
  * and the leader's answer (u64 incarnation, 0: refused; u64 entry; text). */
 #define NODE_FRAME_REJOIN        5
 #define NODE_FRAME_REJOIN_ANSWER 6
-/* Take an fsm snapshot every this many applied entries, or when the entries
- * applied since the last one hold this many payload bytes (TRAPS batches are
- * large: the core keeps the log after the snapshot in memory). */
-#define NODE_SNAPSHOT_EVERY_ENTRIES 10000
-#define NODE_SNAPSHOT_EVERY_BYTES   (64u << 20)
-/* Copies of the fsm kept at every NODE_CKPT_EVERY applied entries: a
- * snapshot may have to stop short of the applied index (the sink still
- * needs entries, trapd.h), and its state is then the copy at that point. */
-#define NODE_CKPT_EVERY 256
-#define NODE_CKPT_N     32
+/* Snapshot and checkpoint thresholds: member.h (MEMBER_SNAPSHOT_EVERY_*). */
 /* Bounds of the admin socket. */
 #define ADMIN_MAX_REQUEST_BYTES 4096
 #define ADMIN_MAX_CLIENTS       16
@@ -75,12 +67,6 @@ struct node_rejoin_lead {
 	uint64_t refused_store_logged, refused_store_log_ms;
 };
 
-struct node_ckpt {
-	uint64_t index; /* 0: empty */
-	uint64_t bytes; /* n->applied_bytes at that index */
-	struct fsm *fsm;
-};
-
 struct node {
 	uv_loop_t *loop;
 	const char *prog; /* "duetd" or "duet-witness" */
@@ -88,9 +74,13 @@ struct node {
 	struct duet_config cfg;
 
 	struct store *store;
+	/* the core and the applied state, driven by `member` (member.h); kept
+	 * here, where ctl, admin, trapd and http read them: member.raft and
+	 * member.fsm point at these */
 	struct raft *raft;
 	struct xport *xport;
 	struct fsm fsm;
+	struct member member;
 
 	uv_timer_t tick_timer;
 	uv_timer_t kick_timer; /* node_drive_later(): drive() at the next loop turn */
@@ -102,23 +92,15 @@ struct node {
 	unsigned n_clients;
 	uint64_t admin_refused; /* oversized, malformed or over ADMIN_MAX_CLIENTS */
 
-	/* the update being persisted on the threadpool */
-	bool persisting;
+	/* the update member.persisting, being written on the threadpool */
 	uv_work_t work;
-	struct raft_update update;
 	int work_rc;
 	const char *work_what;
 
 	bool stopping;
 	uint64_t start_ms;
-	uint64_t last_snapshot_index;
-	uint64_t last_snapshot_bytes; /* applied_bytes at the last snapshot */
-	uint64_t applied_bytes;       /* payload bytes applied since start */
-	struct node_ckpt ckpt[NODE_CKPT_N];
-	unsigned ckpt_next;
 	uint64_t frames_bad; /* transport frames that were no raft message */
 	uint64_t sends_failed;
-	uint64_t fsm_refused;
 	uint64_t forward_dropped; /* forwarded proposals that found no leader */
 
 	/* data nodes: the role controller (ctl.h) */

@@ -353,7 +353,7 @@ static int sync_dir_of(const char *path)
 
 static void member_step(struct node *n, uint64_t now)
 {
-	if (n->rejoin.pending_inc && !n->persisting) {
+	if (n->rejoin.pending_inc && !n->member.persisting) {
 		uint64_t inc = n->rejoin.pending_inc;
 		n->rejoin.pending_inc = 0;
 		int rc = store_set_incarnation(n->store, inc);

@@ -47,11 +47,6 @@
 
 #define AUDIT_DB_NAME "audit"
 
-bool store_audit_wants(uint8_t type)
-{
-	return type != RAFT_ENTRY_TRAPS && type != RAFT_ENTRY_DELIVERED;
-}
-
 const char *store_audit_fault_name(int fault)
 {
 	switch (fault) {

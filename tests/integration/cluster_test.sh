@@ -4,7 +4,7 @@
 #
 # usage: cluster_test.sh BIN_DIR HELPER_DIR TEST
 #   TEST: leader | failover | restart | witness_quorum | foreign_ca | garbage | audit |
-#         probe | follow | maintenance | rejoin
+#         probe | follow | maintenance | rejoin | ... (the case at the end)
 #
 # Each test builds its own world (certs, three configs on free ports, three
 # data dirs in a mktemp dir), starts the processes, and on exit - success or
@@ -760,9 +760,43 @@ t_why_round_trip() {
 	ok "duetctl log --json holds it"
 }
 
+# Past 10000 applied entries every member snapshots (member.c), each at the
+# newest checkpoint at or below the fsm's trap floor; a member killed after
+# that starts from its durable snapshot (member_start) and goes on applying
+# from the entry after it.
+t_snapshot_restart() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local follower i ans n
+	follower=$(other_data "$LEADER")
+	for i in 1 2 3 4 5 6; do
+		ans=$(admin "$LEADER" '{"cmd":"probe","n":2000,"bytes":64}')
+		echo "$ans" | jq -e '.ok == true' >/dev/null || fail "probe $i on $LEADER: $ans"
+	done
+	for n in "${NAMES[@]}"; do
+		wait_until 10 "$n takes a snapshot" \
+			is "$n" '.snapshot_index > 0 and .first_index == .snapshot_index + 1'
+		grep -q 'info: snapshot at index' "$TMP/$n.log" || fail "$n logged no snapshot"
+	done
+	ok "every member snapshotted: $(field "$LEADER" '{snapshot_index, first_index}' | jq -c .)"
+	kill9 "$follower"
+	start "$follower"
+	wait_until 5 "$follower restarts" is "$follower" '.snapshot_index > 0'
+	grep -q 'log entries after a snapshot' "$TMP/$follower.log" ||
+		fail "$follower did not start from its snapshot: $(grep 'log entries' "$TMP/$follower.log")"
+	ans=$(admin "$LEADER" '{"cmd":"probe","n":100,"bytes":64}')
+	echo "$ans" | jq -e '.ok == true' >/dev/null || fail "probe after the restart: $ans"
+	wait_until 10 "$follower applies past its snapshot" \
+		is "$follower" ".fsm_applied_index >= $(field "$LEADER" .commit_index)"
+	[ "$(field "$follower" .fsm.refused)" = 0 ] || fail "$follower's fsm refused entries"
+	ok "$follower restarted from its snapshot and applied to $(field "$follower" .fsm_applied_index)"
+}
+
 case $TEST in
 leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin | wipe_without_rejoin | wiped_store_init_refused | \
-	rejoin_answer_bound_to_store | init | storage_error_exit_status | slow_store_write_keeps_lease | why_round_trip) "t_$TEST" ;;
+	rejoin_answer_bound_to_store | init | storage_error_exit_status | slow_store_write_keeps_lease | why_round_trip | \
+	snapshot_restart) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

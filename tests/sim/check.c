@@ -214,7 +214,7 @@ void check_apply(struct sim *s, struct sim_node *n, const struct raft_entry *e)
 void check_restore(struct sim *s, struct sim_node *n, const struct raft_update *u)
 {
 	struct fsm_blob_info bi;
-	if (!u->has_snapshot || sim_fsm_blob_parse(u->snap_data, u->snap_len, &bi)) {
+	if (!u->has_snapshot || sim_fsm_blob_parse(s, u->snap_data, u->snap_len, &bi)) {
 		sim_fail(s, "snapshot",
 			 "n%u: restore_snapshot without a valid snapshot in the update", n->id);
 		return;

@@ -2,9 +2,10 @@
  * demo.c - duet-demo: a narrated failover of the consensus layer, for people.
  *
  * Three real raftlog cores (node-a and node-b are data nodes, the third is
- * the witness) exchange real encoded messages over a simulated network with
- * 1-3 ms of delay; each has a simulated disk that keeps what was persisted
- * (term, vote, log) and loses nothing else. The script: elect a master,
+ * the witness), each under the daemon's own driver (member.h: the fsm
+ * applies what is committed), exchange real encoded messages over a
+ * simulated network with 1-3 ms of delay; each has a simulated disk that
+ * keeps what was persisted (term, vote, log) and loses nothing else. The script: elect a master,
  * commit a few decisions, kill -9 the master, watch the other data node take
  * over the lease, restart the old master from its disk and watch it follow.
  * Time is simulated (milliseconds), so the run is the same every time for a
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duet/member.h"
 #include "duet/raftlog.h"
 
 #define N 3
@@ -41,7 +43,10 @@ struct msg {
 static struct raft *core[N + 1];
 static struct disk disk[N + 1];
 static bool alive[N + 1];
-static uint64_t applied[N + 1];
+static struct fsm fsm[N + 1];
+static struct member mem[N + 1];
+static bool writing[N + 1]; /* the driver handed an update to the disk */
+static uint32_t ids[N + 1] = {0, 1, 2, 3};
 static struct msg *q;
 static size_t qn, qcap;
 static uint64_t now_ms;
@@ -115,8 +120,12 @@ static void boot(uint32_t id)
 	rc = raft_load(core[id], &st, now_ms);
 	if (rc)
 		die("raft_load", rc);
+	member_reset(&mem[id]);
+	rc = member_start(&mem[id], core[id], NULL, 0, 0);
+	if (rc)
+		die("member_start", rc);
 	alive[id] = true;
-	applied[id] = 0;
+	writing[id] = false;
 }
 
 static void send(const struct raft_msg *m)
@@ -132,19 +141,43 @@ static void send(const struct raft_msg *m)
 	q[qn++] = (struct msg){.at = now_ms + 1 + rnd() % 3, .to = m->to, .buf = buf, .len = len};
 }
 
+/* ---- the driver's ops (member.h) ---- */
+
+static void op_send(void *ctx, const struct raft_msg *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		send(&msgs[i]);
+}
+
+static int op_persist_start(void *ctx, struct raft_update *u)
+{
+	writing[*(const uint32_t *)ctx] = true;
+	return 0;
+}
+
+static void op_fatal(void *ctx, const char *what, int rc)
+{
+	die(what, rc);
+}
+
+static const struct member_ops ops = {
+    .send = op_send, .persist_start = op_persist_start, .fatal = op_fatal};
+
+static const struct member_config member_cfg = {
+    .snapshot_every_entries = MEMBER_SNAPSHOT_EVERY_ENTRIES,
+    .snapshot_every_bytes = MEMBER_SNAPSHOT_EVERY_BYTES,
+    .ckpt_every = MEMBER_CKPT_EVERY,
+};
+
 static void drive(uint32_t id)
 {
-	struct raft_update u;
-	while (alive[id] && raft_ready(core[id], &u) == 0) {
-		for (size_t i = 0; i < u.n_msgs; i++)
-			send(&u.msgs[i]);
-		disk_apply(&disk[id], &u); /* the disk is fast in this demo: durable at once */
-		raft_persisted(core[id], now_ms, &u);
-		for (size_t i = 0; i < u.n_msgs_after; i++)
-			send(&u.msgs_after[i]);
-		for (size_t i = 0; i < u.n_committed; i++)
-			applied[id] = u.committed[i].index;
-		raft_update_free(&u);
+	while (alive[id]) {
+		member_drive(&mem[id], now_ms);
+		if (!writing[id])
+			return;
+		writing[id] = false;
+		disk_apply(&disk[id], &mem[id].update); /* the disk is fast in this demo */
+		member_persisted(&mem[id], now_ms, 0);
 	}
 }
 
@@ -236,7 +269,7 @@ static uint64_t target;
 static bool all_applied(void)
 {
 	for (uint32_t id = 1; id <= N; id++)
-		if (!alive[id] || applied[id] < target)
+		if (!alive[id] || fsm[id].applied_index < target)
 			return false;
 	return true;
 }
@@ -283,6 +316,7 @@ int main(int argc, char **argv)
 	for (uint32_t id = 1; id <= N; id++) {
 		disk_append(&disk[id], &bootstrap);
 		disk[id].term = 1;
+		member_init(&mem[id], &member_cfg, &ops, &ids[id], &fsm[id]);
 		boot(id);
 	}
 	say("three members start: node-a and node-b (data nodes), witness (votes, never master)");
@@ -305,6 +339,7 @@ int main(int argc, char **argv)
 		step_ms();
 	killed = master;
 	alive[killed] = false;
+	member_reset(&mem[killed]);
 	raft_free(core[killed]);
 	last_role[killed] = RAFT_FOLLOWER;
 	last_lease[killed] = false;
@@ -330,7 +365,8 @@ int main(int argc, char **argv)
 	propose(nm, RAFT_ENTRY_MASTER, p, duet_master_encode(&mr, p, sizeof(p)),
 		"MASTER(failover)");
 	uint64_t t = now_ms;
-	while (!(applied[nm] >= target && applied[3] >= target) && now_ms < t + 2000)
+	while (!(fsm[nm].applied_index >= target && fsm[3].applied_index >= target) &&
+	       now_ms < t + 2000)
 		step_ms();
 	say("the failover decision is committed by %s and the witness", NAMES[nm]);
 

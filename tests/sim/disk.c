@@ -134,7 +134,8 @@ void disk_preview(struct sim *s, struct sim_node *n, const struct raft_update *u
 {
 	const struct sim_disk *d = &n->disk;
 	struct fsm_blob_info bi = {0};
-	bool snap_ok = u->has_snapshot && sim_fsm_blob_parse(u->snap_data, u->snap_len, &bi) == 0;
+	bool snap_ok =
+	    u->has_snapshot && sim_fsm_blob_parse(s, u->snap_data, u->snap_len, &bi) == 0;
 	uint64_t prev_index = 0, prev_chain = 0;
 	bool have_prev = false;
 	for (size_t i = 0; i < u->n_entries && !s->failed; i++) {
@@ -177,7 +178,7 @@ static void apply_snapshot(struct sim *s, struct sim_node *n, const struct raft_
 {
 	struct sim_disk *d = &n->disk;
 	struct fsm_blob_info bi;
-	if (sim_fsm_blob_parse(u->snap_data, u->snap_len, &bi)) {
+	if (sim_fsm_blob_parse(s, u->snap_data, u->snap_len, &bi)) {
 		sim_fail(s, "snapshot",
 			 "n%u: snapshot %" PRIu64 "/%" PRIu64
 			 " to persist: blob of %u bytes is not a state machine snapshot",

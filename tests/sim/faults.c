@@ -24,10 +24,12 @@
  * a node that says it is leader and sometimes to any node, in busy phases and
  * (most seeds) quiet phases that leave the logs equal, proposing entries
  * of the DESIGN.md types with 0..512 random payload bytes stamped with the
- * node's wall clock. Refusals (ENOTLEADER, EWITNESS, EBUSY) are normal; the
- * witness accepting one is not. Now and then it asks the leader to transfer
- * leadership to the other data node (rarely to the witness, which must be
- * refused), to exercise TimeoutNow and lease hand-over.
+ * node's wall clock (a DELIVERED carries a real payload: up to the last
+ * TRAPS entry its proposer applied, so the trap floor moves). Refusals
+ * (ENOTLEADER, EWITNESS, EBUSY) are normal; the witness accepting one is
+ * not. Now and then it asks the leader to transfer leadership to the other
+ * data node (rarely to the witness, which must be refused), to exercise
+ * TimeoutNow and lease hand-over.
  *
  * Healing (after --steps events): partitions end, the network turns calm,
  * crashed nodes restart, paused nodes resume, faults and transfers stop; the
@@ -101,7 +103,7 @@ static struct sim_node *random_up_node(struct sim *s, bool want_pending)
 	uint32_t ids[SIM_NODES], k = 0;
 	for (uint32_t id = 1; id <= SIM_NODES; id++) {
 		struct sim_node *n = &s->nodes[id];
-		if (n->up && (!want_pending || n->pending))
+		if (n->up && (!want_pending || n->m.persisting))
 			ids[k++] = id;
 	}
 	if (!k)
@@ -222,6 +224,16 @@ static void propose(struct sim *s, struct sim_node *n)
 		uint64_t w = rng_next(&s->rng);
 		for (uint32_t k = 0; k < 8 && i + k < len; k++)
 			data[i + k] = (uint8_t)(w >> (8 * k));
+	}
+	if (type == RAFT_ENTRY_DELIVERED) {
+		/* the sink's confirmation, as the trap pipeline proposes it: every
+		 * TRAPS entry the proposer applied was delivered. Without it no
+		 * DELIVERED decodes, and the fsm's trap floor (fsm_trap_floor)
+		 * holds every snapshot at the first TRAPS entry. */
+		struct duet_delivered d = {.up_to_index = n->fsm.real.traps.last_index,
+					   .sink = DUET_SINK_TCP};
+		long dl = duet_delivered_encode(&d, data, sizeof data);
+		len = dl > 0 ? (uint32_t)dl : 0;
 	}
 	uint64_t index = 0;
 	int rc = raft_propose(n->r, node_now_ms(s, n), type, clock_wall_ms(&n->clock, s->now_us),

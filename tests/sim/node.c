@@ -1,28 +1,30 @@
 /*
- * node.c - one member's process: the driver loop of raftlog.h, crashes,
- * restarts and pauses.
+ * node.c - one member's process: the daemon's own driver (daemon/member.c,
+ * member.h) on a simulated disk, network and clock; crashes, restarts and
+ * pauses.
  *
- * The driver does exactly what raftlog.h's top comment asks of duetd, with
- * the disk made slow and mortal:
- *
- *   after any event that touched the core, if no update is outstanding and
- *   raft_has_update(): raft_ready -> send u.msgs -> start the write (it lands
- *   after a random latency, EV_PERSIST). When it lands: apply it durably
- *   (disk.c) -> raft_persisted -> send u.msgs_after -> restore the snapshot if
- *   asked -> apply u.committed -> raft_update_free. One update outstanding;
- *   while it is, raft_ready_msgs() after every event, its msgs sent at once.
- *   raft_tick runs at raft_next_deadline() (one armed tick per node, re-armed
- *   when the deadline moves). Times given to the core are the node's local
- *   monotonic milliseconds (clock.c).
+ * member_drive() and member_persisted() are duetd's loop: raft_ready ->
+ * send u.msgs -> if the update needs the disk, start the write (it lands
+ * after a random latency, EV_PERSIST), else finish it at once. When a write
+ * lands: apply it durably (disk.c) -> member_persisted(): raft_persisted ->
+ * send u.msgs_after -> restore the snapshot if asked -> apply u.committed to
+ * fsm/ -> checkpoint -> snapshot at the fsm's trap floor. One update
+ * outstanding; while it is, the driver sends what raft_ready_msgs() hands
+ * out after every event. raft_tick runs at raft_next_deadline() (one armed
+ * tick per node, re-armed when the deadline moves). Times given to the core
+ * are the node's local monotonic milliseconds (clock.c). The checkers hear
+ * every step through the driver's hooks (sim_member_ops below) and stop it
+ * (member_halt) when one fails.
  *
  * Faults at the edges of that loop: a crash at any moment discards the write
- * in progress and the in-memory state machine (raft_update_free, raft_free);
+ * in progress and the in-memory state machine (member_reset, raft_free);
  * an injected fsync failure crashes the node at that point, since an fsync
  * error is fatal by design and never retried (DESIGN.md section 3); a crash
  * right after the write became durable but before raft_persisted() leaves a
  * durable write the core never heard about. A restart is raft_new +
  * raft_load from the durable disk, with the state machine restored from the
- * durable snapshot; the core then hands the entries after it out again.
+ * durable snapshot (member_start); the core then hands the entries after it
+ * out again.
  *
  * A paused process runs nothing: its events (messages, ticks, the write's
  * completion) queue in arrival order and run at the resume time, all with the
@@ -71,16 +73,20 @@ void node_boot(struct sim *s, struct sim_node *n)
 		return;
 	}
 	sim_fsm_reset(&n->fsm);
-	if (n->disk.has_snap && sim_fsm_restore(&n->fsm, n->disk.snap_data, n->disk.snap_len)) {
+	member_reset(&n->m);
+	const struct sim_disk *d = &n->disk;
+	if (member_start(&n->m, n->r, d->has_snap ? d->snap_data : NULL, d->snap_len,
+			 d->snap.index)) {
 		sim_fail(s, "snapshot", "n%u: durable snapshot does not restore", n->id);
 		return;
 	}
-	if (n->disk.has_snap)
+	if (d->has_snap) {
+		sim_fsm_restored(&n->fsm, d->snap_chain);
 		check_fsm_state(s, n, "restored at boot");
+	}
 	role_reset(n);
 	n->up = true;
 	n->paused = false;
-	n->pending = false;
 	n->tick_armed = false;
 	n->role = RAFT_FOLLOWER;
 	n->term = n->disk.term;
@@ -110,15 +116,14 @@ void node_crash(struct sim *s, struct sim_node *n, const char *why)
 		reason = 2;
 	else if (strcmp(why, "after-sync") == 0)
 		reason = 3;
-	else if (n->pending)
+	else if (n->m.persisting)
 		reason = 1;
-	trace_add(s, TR_CRASH, n->id, 0, reason, n->pending, 0, 0, 0);
+	trace_add(s, TR_CRASH, n->id, 0, reason, n->m.persisting, 0, 0, 0);
 	node_collect_counters(s, n);
-	if (n->pending)
-		raft_update_free(&n->u);
+	member_reset(&n->m);
 	raft_free(n->r);
 	n->r = NULL;
-	n->up = n->paused = n->pending = n->tick_armed = false;
+	n->up = n->paused = n->tick_armed = false;
 	drop_deferred(n);
 	n->tick_gen++;
 	n->persist_gen++;
@@ -160,31 +165,142 @@ static void send_all(struct sim *s, struct sim_node *n, const struct raft_msg *m
 		net_send(s, n, &msgs[i]);
 }
 
-static void maybe_snapshot(struct sim *s, struct sim_node *n)
+/* ---- the driver's hooks (member.h) ---------------------------------------- */
+
+/* Stops the driver once a checker failed the run. */
+static void halt_if_failed(struct sim_node *n)
 {
-	if (n->fsm.applied < n->fsm.last_snap_index + s->p.snap_every)
-		return;
-	uint32_t len;
-	uint8_t *blob = sim_fsm_serialize(&n->fsm, &len);
-	if (!blob) {
-		sim_fail(s, "fsm_agreement", "n%u: the fsm at %" PRIu64 " does not encode", n->id,
-			 n->fsm.applied);
-		return;
+	if (n->sim->failed)
+		member_halt(&n->m);
+}
+
+static void hook_send(void *ctx, const struct raft_msg *msgs, size_t k)
+{
+	struct sim_node *n = ctx;
+	send_all(n->sim, n, msgs, k);
+	halt_if_failed(n);
+}
+
+static int hook_persist_start(void *ctx, struct raft_update *u)
+{
+	struct sim_node *n = ctx;
+	struct sim *s = n->sim;
+	uint64_t latency = rng_range(&s->rng, 50, 5000);
+	if (rng_ppm(&s->rng, s->p.disk_slow_ppm))
+		latency = rng_range(&s->rng, 5000, 50000);
+	if (rng_ppm(&s->rng, s->p.disk_stall_ppm)) {
+		latency = rng_range(&s->rng, 200000, 2500000);
+		s->stats.disk_stalls++;
 	}
-	int rc = raft_snapshot_taken(n->r, n->fsm.applied, blob, len);
-	free(blob);
-	trace_add(s, TR_SNAPSHOT, n->id, 0, 0, n->fsm.applied, (uint64_t)(int64_t)rc, 0, 0);
-	if (rc == 0) {
-		n->fsm.last_snap_index = n->fsm.applied;
+	struct sim_event ev = {.t_us = s->now_us + latency,
+			       .kind = EV_PERSIST,
+			       .node = (uint8_t)n->id,
+			       .gen = ++n->persist_gen};
+	sched_push(&s->sched, ev);
+	return 0;
+}
+
+static void hook_on_ready(void *ctx, const struct raft_update *u)
+{
+	struct sim_node *n = ctx;
+	struct sim *s = n->sim;
+	trace_add(s, TR_READY, n->id, 0, 0, u->seq, u->n_msgs,
+		  (uint64_t)u->n_msgs_after << 32 | (uint32_t)u->n_entries, u->n_committed);
+	disk_preview(s, n, u);
+	for (size_t i = 0; i < u->n_committed && !s->failed; i++) {
+		check_commit_report(s, n, &u->committed[i]);
+		rejoin_on_commit(s, &u->committed[i]);
+	}
+	halt_if_failed(n);
+}
+
+static void hook_before_restore(void *ctx, const struct raft_update *u)
+{
+	struct sim_node *n = ctx;
+	check_restore(n->sim, n, u);
+	halt_if_failed(n);
+}
+
+static void hook_on_restored(void *ctx, const struct fsm *f, const uint8_t *keys, uint32_t keys_len)
+{
+	struct sim_node *n = ctx;
+	struct sim *s = n->sim;
+	const struct commit_rec *c = check_commit(s, f->applied_index);
+	sim_fsm_restored(&n->fsm, c ? c->chain : 0); /* check_restore found it */
+	trace_add(s, TR_RESTORE, n->id, 0, 0, f->applied_index, f->applied_term, 0, 0);
+	check_fsm_state(s, n, "restored from the leader's snapshot");
+	halt_if_failed(n);
+}
+
+static void hook_before_apply(void *ctx, const struct raft_entry *e)
+{
+	struct sim_node *n = ctx;
+	check_apply(n->sim, n, e);
+	check_fsm_before(n, e, &n->pre);
+	halt_if_failed(n);
+}
+
+static void hook_on_applied(void *ctx, const struct raft_entry *e, const struct fsm_result *res,
+			    uint32_t master_before)
+{
+	struct sim_node *n = ctx;
+	struct sim *s = n->sim;
+	sim_fsm_applied(&n->fsm, e);
+	check_fsm_after(s, n, e, &n->pre, res);
+	if (!s->failed)
+		check_fsm_state(s, n, "applied");
+	halt_if_failed(n);
+}
+
+static void hook_on_snapshot(void *ctx, uint64_t index, int rc)
+{
+	struct sim_node *n = ctx;
+	struct sim *s = n->sim;
+	trace_add(s, TR_SNAPSHOT, n->id, 0, 0, index, (uint64_t)(int64_t)rc, 0, 0);
+	if (rc == 0)
 		s->stats.snapshots_taken++;
-	} else if (rc == DUET_ENOMEM) {
+	else if (rc == DUET_ENOMEM)
 		sim_fail(s, "core_error", "n%u: raft_snapshot_taken: %s", n->id, duet_strerror(rc));
-	}
+	halt_if_failed(n);
+}
+
+static void hook_fatal(void *ctx, const char *what, int rc)
+{
+	struct sim_node *n = ctx;
+	/* an fsm_apply error is a gap or a reordering: the driver's bug */
+	sim_fail(n->sim, strcmp(what, "fsm_apply") == 0 ? "state_machine_safety" : "core_error",
+		 "n%u: %s: %s", n->id, what, duet_strerror(rc));
+}
+
+static const struct member_ops sim_member_ops = {
+    .send = hook_send,
+    .persist_start = hook_persist_start,
+    .on_ready = hook_on_ready,
+    .before_restore = hook_before_restore,
+    .on_restored = hook_on_restored,
+    .before_apply = hook_before_apply,
+    .on_applied = hook_on_applied,
+    .on_snapshot = hook_on_snapshot,
+    .fatal = hook_fatal,
+};
+
+void node_init(struct sim *s, struct sim_node *n)
+{
+	/* duetd's thresholds scaled to a run: a snapshot every snap_every
+	 * entries, checkpoints four times as often */
+	struct member_config cfg = {
+	    .snapshot_every_entries = s->p.snap_every,
+	    .snapshot_every_bytes = UINT64_MAX,
+	    .ckpt_every = s->p.snap_every / 4 ? s->p.snap_every / 4 : 1,
+	};
+	n->sim = s;
+	member_init(&n->m, &cfg, &sim_member_ops, n, &n->fsm.real);
+	sim_fsm_reset(&n->fsm);
 }
 
 static void persist_done(struct sim *s, struct sim_node *n)
 {
-	struct raft_update *u = &n->u;
+	struct raft_update *u = &n->m.update;
 	if (!s->healing && rng_ppm(&s->rng, s->p.fsync_fail_ppm)) {
 		trace_add(s, TR_FSYNC_FAIL, n->id, 0, 0, u->seq, 0, 0, 0);
 		s->stats.fsync_failures++;
@@ -202,91 +318,7 @@ static void persist_done(struct sim *s, struct sim_node *n)
 		node_crash(s, n, "after-sync");
 		return;
 	}
-	uint64_t now = node_now_ms(s, n);
-	int rc = raft_persisted(n->r, now, u);
-	if (rc) {
-		sim_fail(s, "core_error", "n%u: raft_persisted(#%" PRIu64 "): %s", n->id, u->seq,
-			 duet_strerror(rc));
-		return;
-	}
-	send_all(s, n, u->msgs_after, u->n_msgs_after);
-	if (u->restore_snapshot && !s->failed) {
-		check_restore(s, n, u);
-		if (s->failed)
-			return;
-		sim_fsm_restore(&n->fsm, u->snap_data, u->snap_len);
-		trace_add(s, TR_RESTORE, n->id, 0, 0, u->snap.index, u->snap.term, 0, 0);
-		check_fsm_state(s, n, "restored from the leader's snapshot");
-	}
-	for (size_t i = 0; i < u->n_committed && !s->failed; i++) {
-		const struct raft_entry *e = &u->committed[i];
-		check_apply(s, n, e);
-		if (s->failed)
-			break;
-		struct fsm_pre pre;
-		struct fsm_result res;
-		check_fsm_before(n, e, &pre);
-		rc = sim_fsm_apply(&n->fsm, e, &res);
-		if (rc) {
-			sim_fail(s, "state_machine_safety", "n%u: fsm_apply(%" PRIu64 "): %s",
-				 n->id, e->index, duet_strerror(rc));
-			break;
-		}
-		check_fsm_after(s, n, e, &pre, &res);
-		if (!s->failed)
-			check_fsm_state(s, n, "applied");
-	}
-	raft_update_free(u);
-	n->pending = false;
-	if (!s->failed)
-		maybe_snapshot(s, n);
-}
-
-static void start_update(struct sim *s, struct sim_node *n)
-{
-	int rc = raft_ready(n->r, &n->u);
-	if (rc == DUET_ENOENT)
-		return;
-	if (rc) {
-		sim_fail(s, "core_error", "n%u: raft_ready: %s", n->id, duet_strerror(rc));
-		return;
-	}
-	struct raft_update *u = &n->u;
-	n->pending = true;
-	trace_add(s, TR_READY, n->id, 0, 0, u->seq, u->n_msgs,
-		  (uint64_t)u->n_msgs_after << 32 | (uint32_t)u->n_entries, u->n_committed);
-	disk_preview(s, n, u);
-	for (size_t i = 0; i < u->n_committed && !s->failed; i++) {
-		check_commit_report(s, n, &u->committed[i]);
-		rejoin_on_commit(s, &u->committed[i]);
-	}
-	send_all(s, n, u->msgs, u->n_msgs);
-	uint64_t latency = rng_range(&s->rng, 50, 5000);
-	if (rng_ppm(&s->rng, s->p.disk_slow_ppm))
-		latency = rng_range(&s->rng, 5000, 50000);
-	if (rng_ppm(&s->rng, s->p.disk_stall_ppm)) {
-		latency = rng_range(&s->rng, 200000, 2500000);
-		s->stats.disk_stalls++;
-	}
-	struct sim_event ev = {.t_us = s->now_us + latency,
-			       .kind = EV_PERSIST,
-			       .node = (uint8_t)n->id,
-			       .gen = ++n->persist_gen};
-	sched_push(&s->sched, ev);
-}
-
-/* While the write is in flight, what needs no disk still leaves, as in
- * duetd (raftlog.h raft_ready_msgs); check_send holds it to what is durable. */
-static void send_msgs_only(struct sim *s, struct sim_node *n)
-{
-	struct raft_update mu;
-	int rc;
-	while (!s->failed && (rc = raft_ready_msgs(n->r, &mu)) == 0) {
-		send_all(s, n, mu.msgs, mu.n_msgs);
-		raft_update_free(&mu);
-	}
-	if (!s->failed && rc != DUET_ENOENT)
-		sim_fail(s, "core_error", "n%u: raft_ready_msgs: %s", n->id, duet_strerror(rc));
+	member_persisted(&n->m, node_now_ms(s, n), 0);
 }
 
 void node_drive(struct sim *s, struct sim_node *n, bool after_tick)
@@ -296,10 +328,7 @@ void node_drive(struct sim *s, struct sim_node *n, bool after_tick)
 	role_step(s, n);
 	if (s->failed)
 		return;
-	if (!n->pending && raft_has_update(n->r))
-		start_update(s, n);
-	if (n->pending && !s->failed)
-		send_msgs_only(s, n);
+	member_drive(&n->m, node_now_ms(s, n));
 	if (s->failed)
 		return;
 	uint64_t d = raft_next_deadline(n->r);
@@ -370,7 +399,7 @@ int node_event(struct sim *s, struct sim_event *ev)
 			return -1;
 		break;
 	case EV_PERSIST:
-		if (!n->up || ev->gen != n->persist_gen || !n->pending)
+		if (!n->up || ev->gen != n->persist_gen || !n->m.persisting)
 			return -1;
 		break;
 	case EV_DELIVER:

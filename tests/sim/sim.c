@@ -170,7 +170,7 @@ static bool setup(struct sim *s)
 		n->id = id;
 		n->incarnation = 1;
 		disk_init(&n->disk, &s->boot);
-		sim_fsm_reset(&n->fsm);
+		node_init(s, n);
 		sim_push(s, rng_range(&s->rng, 0, 50000), EV_RESTART, id, 0);
 	}
 	check_init(s);
@@ -184,11 +184,8 @@ static void teardown(struct sim *s)
 {
 	for (uint32_t id = 1; id <= SIM_NODES; id++) {
 		struct sim_node *n = &s->nodes[id];
-		if (n->r) {
-			if (n->pending)
-				raft_update_free(&n->u);
-			raft_free(n->r);
-		}
+		member_free(&n->m);
+		raft_free(n->r);
 		for (size_t i = 0; i < n->n_deferred; i++)
 			free(n->deferred[i].buf);
 		free(n->deferred);

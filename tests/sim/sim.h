@@ -16,11 +16,12 @@
  *
  * Files: sched.c (event queue), clock.c (drifting monotonic clocks, jumping
  * wall clocks, pauses), net.c (network), disk.c (durable state), fsm.c (the
- * state machine: fsm/'s real one and a hash chain), role.c (role/'s leader
- * decision, run by the leading data node), node.c (the driver loop of raftlog.h, crash and
- * restart), faults.c (fault schedule and workload), wipe.c (the WIPE fault and the rejoin that
- * brings a wiped member back), check.c (invariants), trace.c (trace ring and digest), sim.c (one
- * run), main.c (command line).
+ * checkers' fingerprint beside fsm/'s state), role.c (role/'s leader
+ * decision, run by the leading data node), node.c (the daemon's driver,
+ * daemon/member.c, on the simulated disk and network; crash and restart),
+ * faults.c (fault schedule and workload), wipe.c (the WIPE fault and the
+ * rejoin that brings a wiped member back), check.c (invariants), trace.c
+ * (trace ring and digest), sim.c (one run), main.c (command line).
  */
 #ifndef DUET_SIM_H
 #define DUET_SIM_H
@@ -31,6 +32,7 @@
 #include <stdio.h>
 
 #include "duet/fsm.h"
+#include "duet/member.h"
 #include "duet/raftlog.h"
 #include "duet/role.h"
 
@@ -222,14 +224,11 @@ void disk_load_state(const struct sim_disk *d, struct raft_load_state *st);
 /* ---- state machine (fsm.c) ----------------------------------------------- */
 
 struct sim_fsm {
-	struct fsm real;          /* fsm/'s state, applied as duetd applies it */
+	struct fsm real;          /* fsm/'s state: the driver's (member.h m.fsm) */
 	uint64_t last_membership; /* index of the last MEMBERSHIP applied */
 	uint64_t applied;
 	uint64_t applied_term;
 	uint64_t chain; /* chain hash over every applied entry */
-	uint64_t n_applied;
-	uint64_t counts[RAFT_ENTRY_TYPE_COUNT];
-	uint64_t last_snap_index;
 };
 
 struct fsm_blob_info {
@@ -243,12 +242,15 @@ struct fsm_blob_info {
 uint64_t sim_entry_hash(const struct raft_entry *e);
 uint64_t sim_chain_next(uint64_t prev, const struct raft_entry *e);
 void sim_fsm_reset(struct sim_fsm *f);
-/* Applies e to both states: 0, or fsm_apply()'s error (a gap: the driver's bug). */
-int sim_fsm_apply(struct sim_fsm *f, const struct raft_entry *e, struct fsm_result *res);
-/* NULL when the real state does not encode (the caller fails the run). */
-uint8_t *sim_fsm_serialize(const struct sim_fsm *f, uint32_t *len);
-int sim_fsm_blob_parse(const uint8_t *blob, uint32_t len, struct fsm_blob_info *info);
-int sim_fsm_restore(struct sim_fsm *f, const uint8_t *blob, uint32_t len);
+/* The driver applied e to f->real: the fingerprint follows. */
+void sim_fsm_applied(struct sim_fsm *f, const struct raft_entry *e);
+/* The driver restored f->real from a snapshot whose chain hash is chain. */
+void sim_fsm_restored(struct sim_fsm *f, uint64_t chain);
+/* A snapshot blob (fsm/'s encoding) of a committed state: 0 with its index,
+ * term and the committed chain there; -1 if it does not decode or is not a
+ * committed (index, term). */
+int sim_fsm_blob_parse(const struct sim *s, const uint8_t *blob, uint32_t len,
+		       struct fsm_blob_info *info);
 
 /* ---- network (net.c) ----------------------------------------------------- */
 
@@ -275,6 +277,15 @@ static inline uint32_t net_link_bit(uint32_t from, uint32_t to)
 	return 1u << ((from - 1) * SIM_NODES + (to - 1));
 }
 
+/* What check_fsm_after() needs of the state before an entry. */
+struct fsm_pre {
+	uint64_t refused; /* counters.refused */
+	bool master_entry, decoded;
+	struct duet_master m;
+	uint32_t master; /* the master before */
+	int target_role; /* enum fsm_role of m.node before */
+};
+
 /* ---- nodes (node.c) ------------------------------------------------------ */
 
 /* Where a member stands after a WIPE (wipe.c). */
@@ -293,8 +304,11 @@ struct sim_node {
 	struct sim_disk disk;
 	struct sim_fsm fsm;
 
-	bool pending; /* an update is being persisted */
-	struct raft_update u;
+	/* the daemon's driver (member.h): m.persisting while a write is in
+	 * flight, m.update the update being written */
+	struct sim *sim;
+	struct member m;
+	struct fsm_pre pre; /* check_fsm_before() of the entry being applied */
 	uint32_t persist_gen, tick_gen, restart_gen, resume_gen;
 	bool tick_armed;
 	uint64_t tick_deadline_ms;
@@ -324,6 +338,8 @@ struct sim_node {
 };
 
 uint64_t node_now_ms(const struct sim *s, const struct sim_node *n);
+/* Sets up n's driver (member.h) with the run's parameters (once, before boot). */
+void node_init(struct sim *s, struct sim_node *n);
 void node_boot(struct sim *s, struct sim_node *n);
 void node_crash(struct sim *s, struct sim_node *n, const char *why);
 void node_pause(struct sim *s, struct sim_node *n, uint64_t duration_us);
@@ -414,15 +430,6 @@ struct role_prop {
 	uint32_t node;
 	uint8_t reason;
 	bool expect_ok;
-};
-
-/* What check_fsm_after() needs of the state before an entry. */
-struct fsm_pre {
-	uint64_t refused; /* counters.refused */
-	bool master_entry, decoded;
-	struct duet_master m;
-	uint32_t master; /* the master before */
-	int target_role; /* enum fsm_role of m.node before */
 };
 
 struct lm_pair {

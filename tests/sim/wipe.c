@@ -73,7 +73,7 @@ int wipe_node(struct sim *s, struct sim_node *n)
 	n->lost = n->disk; /* moved, not copied: disk_init starts a new one */
 	n->has_lost = true;
 	disk_init(&n->disk, &s->boot);
-	sim_fsm_reset(&n->fsm);
+	sim_fsm_reset(&n->fsm); /* node_crash reset the driver */
 #ifdef DUET_SIM_PLANT_BUG_WIPE_WITHOUT_REJOIN
 	/* planted: back at once, empty store, old incarnation, no rejoin */
 	n->rejoin = REJOIN_CATCHING_UP;

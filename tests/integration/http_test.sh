@@ -16,6 +16,12 @@
 #   https    the same endpoints over HTTPS ([http] tls_cert and tls_key, the
 #            member certificates of `duetctl gencerts`): verified against
 #            the cluster CA; plain HTTP to that port gets no answer
+#   status_keys  one typed status, every member: the key paths of
+#            status --json of the leader, the follower and the witness hold
+#            every path (and type) of the documents recorded from the duetd
+#            before the typed status (status_keys/*.txt, by status_keys.py),
+#            and "version" is 1. DUET_RECORD_KEYS=DIR writes the key paths
+#            there instead (how status_keys/ was made, with older binaries)
 #   health   GET /health: 200 while the critical checks pass; 503 naming the
 #            fs check once its directory is gone, 200 again once it is back
 #
@@ -249,8 +255,52 @@ t_health() {
 	stop_clean node-b
 }
 
+# keys_of_three: $M the leader, $O the follower, with maintenance on and
+# the checks known; status --json of each of the three in $TMP/ROLE.json
+keys_of_three() {
+	FS_CHECK=1
+	mkdir -p "$TMP/fs-node-a" "$TMP/fs-node-b"
+	setup
+	start_all
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	M=$LEADER
+	O=$(other_data "$M")
+	"$BIN/duetctl" maintenance on --why "$WHY" --config "$TMP/$M.ini" >"$TMP/out.txt" ||
+		fail "maintenance on: $(cat "$TMP/out.txt")"
+	local n
+	for n in "${NAMES[@]}"; do
+		wait_until 3 "maintenance on in $n's status" eval \
+			'status "$n" | jq -e --arg w "$WHY" ".maintenance.why == \$w" >/dev/null'
+	done
+	wait_until 3 "checks known on $O" eval \
+		"status $O | jq -e '.checks | length > 0 and all(.state != \"UNKNOWN\")' >/dev/null"
+	status "$M" >"$TMP/leader.json" || fail "status of $M"
+	status "$O" >"$TMP/follower.json" || fail "status of $O"
+	status witness >"$TMP/witness.json" || fail "status of the witness"
+}
+
+WHY=$'café – line1\nline2 "q" \\ end'
+
+t_status_keys() {
+	keys_of_three
+	local role
+	for role in leader follower witness; do
+		if [ -n "${DUET_RECORD_KEYS:-}" ]; then
+			python3 "$SRC/status_keys.py" paths <"$TMP/$role.json" >"$DUET_RECORD_KEYS/$role.txt"
+			continue
+		fi
+		python3 "$SRC/status_keys.py" check "$SRC/status_keys/$role.txt" \
+			<"$TMP/$role.json" >"$TMP/keys.out" ||
+			fail "status --json of the $role lost key paths: $(cat "$TMP/keys.out")"
+		jq -e '.version == 1' "$TMP/$role.json" >/dev/null || fail "the $role: no version 1"
+	done
+	ok "status --json keeps every recorded key path and type on $M, $O and witness; version 1"
+	stop_clean "$M"
+	stop_clean "$O"
+}
+
 case "$TEST" in
-master | https | health) "t_$TEST" ;;
+master | https | health | status_keys) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST" >&2
 	exit 2

@@ -7,6 +7,9 @@
  * error and the connection is closed) and so are clients (ADMIN_MAX_CLIENTS).
  * Commands:
  *   {"cmd":"status"}  the status document (node_status_json, status.c).
+ *   {"cmd":"metrics"} {"ok":true,"metrics":TEXT}: what GET /metrics
+ *                     answers (http_api_metrics_text), on every member,
+ *                     the witness too (it has no [http]).
  *   {"cmd":"probe","n":N,"bytes":B}  leader only (elsewhere an error naming
  *       the leader): proposes N entries of type TRAPS, each a valid
  *       one-trap batch (duet_traps_encode, synthetic identity, sender
@@ -51,6 +54,7 @@
 
 #include <jansson.h>
 
+#include "http_api.h"
 #include "node_internal.h"
 #include "status.h"
 #include "trapd.h"
@@ -424,6 +428,15 @@ static void handle_request(struct admin_client *c, const json_t *req, const char
 	struct node *n = c->node;
 	if (strcmp(cmd, "status") == 0) {
 		client_send(c, node_status_json(n));
+		return;
+	}
+	if (strcmp(cmd, "metrics") == 0) {
+		size_t len;
+		char *text = http_api_metrics_text(n, &len);
+		json_t *r = text ? json_pack("{s:b,s:s%}", "ok", 1, "metrics", text, len) : NULL;
+		free(text);
+		client_send(c, r ? json_dumps(r, JSON_COMPACT) : error_json("out of memory"));
+		json_decref(r);
 		return;
 	}
 	if (strcmp(cmd, "probe") == 0) {

@@ -1,8 +1,9 @@
 /*
  * status.h - the member's status as one typed struct (struct duet_status),
  * filled in one pass from the member, the role controller, the checks, the
- * traps, the rejoin state and the transport (duet_status_fill), then
- * serialised with jansson for the admin socket (`duetctl status --json`).
+ * traps, the rejoin state and the transport (duet_status_new), then
+ * serialised with jansson for the admin socket (`duetctl status --json`)
+ * or written as the Prometheus exposition (/metrics, http_metrics.c).
  *
  * Texts are pointers into the node (its config, controller and state), or
  * into the struct itself: a struct is filled, used and freed within one

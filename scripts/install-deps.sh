@@ -25,6 +25,7 @@ packages=(
   libfaketime                            # fault matrix clock_jump: the master's wall clock stepped
   mount e2fsprogs                        # fault matrix slow_disk: a loop-mounted ext4 where /tmp is not a block device
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
+  prometheus                             # metrics test: promtool check metrics on each member's exposition
 )
 
 missing=()

@@ -732,8 +732,9 @@ t_slow_store_write_keeps_lease() {
 
 # Issue 16: an operator's text round-trips exactly - UTF-8, a newline,
 # quotes - from `duetctl maintenance --why` through the admin socket, the
-# log and every member's state to `status --json`, the status table and
-# `duetctl log --json`. Before, the daemon escaped each UTF-8 byte on its
+# log and every member's state to `status --json`, the status table,
+# `duetctl log --json` and every member's /metrics exposition (the
+# duet_maintenance_info label, asked over the admin socket). Before, the daemon escaped each UTF-8 byte on its
 # own (caf\u00c3\u00a9) and duetctl dropped the newline.
 t_why_round_trip() {
 	setup
@@ -758,6 +759,12 @@ t_why_round_trip() {
 		"$TMP/log.json" >/dev/null ||
 		fail "the audit log does not hold the text: $(grep -a -i maint "$TMP/log.json" | tail -n 2)"
 	ok "duetctl log --json holds it"
+	for n in "${NAMES[@]}"; do
+		admin_metrics "$n" >"$TMP/$n.prom" || fail "metrics of $n over the admin socket"
+		[ "$(python3 "$SRC/prom_check.py" "$TMP/$n.prom" --label duet_maintenance_info why)" = "$why" ] ||
+			fail "the why label in $n's metrics: $(grep -a maintenance_info "$TMP/$n.prom")"
+	done
+	ok "the /metrics exposition of all three carries it in duet_maintenance_info{why}"
 }
 
 case $TEST in

@@ -1283,16 +1283,6 @@ void ctl_status_fill(struct node *n, struct duet_status_ctl *s)
 	t->mono_ready = c->last.done_ms;
 	t->detect_ms = takeover_detect_ms(n);
 
-	for (uint32_t i = 0; i < n->fsm.membership.n && s->n_members < DUET_MAX_MEMBERS; i++) {
-		const struct duet_member *m = &n->fsm.membership.members[i];
-		const struct fsm_node *fn = fsm_node_find(&n->fsm, m->id);
-		struct duet_status_member *sm = &s->members[s->n_members++];
-		sm->name = m->name;
-		sm->role = fsm_role_name(fsm_role_of(&n->fsm, m->id));
-		sm->sync = fn && fn->sync;
-		sm->sync_since_index = fn ? fn->sync_since_index : 0;
-		sm->critical_failing = ctl_check_failing(n, m->id);
-	}
 	s->actions.steps_ok = c->steps_ok;
 	s->actions.steps_failed = c->steps_failed;
 	s->actions.demotions = c->demotions;

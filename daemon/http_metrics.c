@@ -269,6 +269,7 @@ int http_metrics_write(FILE *f, const struct http_metrics_input *in)
 	write_raft(&w, st);
 	write_transport(&w, st);
 	write_peers(&w, st);
+	metrics_write_members(&w, st);
 	if (st->have_ctl) {
 		metrics_write_ctl(&w, st);
 		metrics_write_pg(&w, st);

@@ -64,6 +64,28 @@ void metrics_write_identity(struct writer *w, const struct http_metrics_input *i
 	mw_sample_i(w, ml, 2, 1);
 }
 
+void metrics_write_members(struct writer *w, const struct duet_status *st)
+{
+	for (uint32_t i = 0; i < st->n_members; i++)
+		mw_one_label(
+		    w, "duet_member_sync", GAUGE,
+		    "1 when the log records the member as a synchronous (promotable) standby.",
+		    "member", st->members[i].name, st->members[i].sync);
+	for (uint32_t i = 0; i < st->n_members; i++) {
+		char word[32];
+		label_word(word, sizeof word, st->members[i].role);
+		mw_family(w, "duet_member_role", GAUGE,
+			  "Each member's role in the log (master, sync_standby, async_standby, "
+			  "witness); always 1.");
+		struct label l[] = {{"member", st->members[i].name}, {"role", word}};
+		mw_sample_i(w, l, 2, 1);
+	}
+	for (uint32_t i = 0; i < st->n_members; i++)
+		mw_one_label(w, "duet_member_critical_failing", GAUGE,
+			     "1 when the log records a failing critical check for the member.",
+			     "member", st->members[i].name, st->members[i].critical_failing);
+}
+
 static const char H_STEPS[] = "Steps of this node's activation chain (fence, lease wait, "
 			      "promote, FIP, manager), by result.";
 
@@ -81,24 +103,6 @@ void metrics_write_ctl(struct writer *w, const struct duet_status *st)
 	mw_one(w, "duet_stepdowns_total", COUNTER,
 	       "Times this master handed over because a critical check failed.",
 	       c->actions.stepdowns);
-	for (uint32_t i = 0; i < c->n_members; i++)
-		mw_one_label(
-		    w, "duet_member_sync", GAUGE,
-		    "1 when the log records the member as a synchronous (promotable) standby.",
-		    "member", c->members[i].name, c->members[i].sync);
-	for (uint32_t i = 0; i < c->n_members; i++) {
-		char word[32];
-		label_word(word, sizeof word, c->members[i].role);
-		mw_family(w, "duet_member_role", GAUGE,
-			  "Each member's role in the log (master, sync_standby, async_standby, "
-			  "witness); always 1.");
-		struct label l[] = {{"member", c->members[i].name}, {"role", word}};
-		mw_sample_i(w, l, 2, 1);
-	}
-	for (uint32_t i = 0; i < c->n_members; i++)
-		mw_one_label(w, "duet_member_critical_failing", GAUGE,
-			     "1 when the log records a failing critical check for the member.",
-			     "member", c->members[i].name, c->members[i].critical_failing);
 	mw_one(w, "duet_rebuild_done_bytes", GAUGE,
 	       "Bytes the running pg_basebackup or pg_rewind has copied (duetctl rejoin, "
 	       "switchover).",

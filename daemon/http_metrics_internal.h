@@ -50,6 +50,8 @@ void metrics_write_identity(struct writer *w, const struct http_metrics_input *i
 /* data nodes: the controller, its members, PostgreSQL, the last takeover,
  * the checks */
 void metrics_write_ctl(struct writer *w, const struct duet_status *st);
+/* every member: the members as the applied state has them */
+void metrics_write_members(struct writer *w, const struct duet_status *st);
 void metrics_write_pg(struct writer *w, const struct duet_status *st);
 void metrics_write_takeover(struct writer *w, const struct duet_status *st);
 void metrics_write_checks(struct writer *w, const struct duet_status *st);

@@ -77,6 +77,7 @@ static void fill_peers(struct node *n, struct duet_status *st)
 		struct duet_status_peer *p = &st->peers[st->n_peers++];
 		p->id = m->id;
 		p->name = m->name;
+		p->witness = m->kind == DUET_MEMBER_WITNESS;
 		p->links_up = n->xport && !n->stopping ? xport_links_up(n->xport, m->id) : 0;
 		if (rs->role != RAFT_LEADER)
 			continue;
@@ -91,6 +92,21 @@ static void fill_peers(struct node *n, struct duet_status *st)
 			p->acked = rp->last_ack_ms != 0;
 			p->last_ack_ms_ago = rp->last_ack_ms ? st->now_ms - rp->last_ack_ms : 0;
 		}
+	}
+}
+
+/* The members as the applied state has them (every member applies it). */
+static void fill_members(struct node *n, struct duet_status *st)
+{
+	for (uint32_t i = 0; i < n->fsm.membership.n && st->n_members < DUET_MAX_MEMBERS; i++) {
+		const struct duet_member *m = &n->fsm.membership.members[i];
+		const struct fsm_node *fn = fsm_node_find(&n->fsm, m->id);
+		struct duet_status_member *sm = &st->members[st->n_members++];
+		sm->name = m->name;
+		sm->role = fsm_role_name(fsm_role_of(&n->fsm, m->id));
+		sm->sync = fn && fn->sync;
+		sm->sync_since_index = fn ? fn->sync_since_index : 0;
+		sm->critical_failing = ctl_check_failing(n, m->id);
 	}
 }
 
@@ -125,6 +141,7 @@ struct duet_status *duet_status_new(struct node *n)
 	st->fsm.refused = n->fsm.counters.refused;
 	st->fsm.last_refusal = n->fsm.last_refusal.index ? n->fsm.last_refusal.why : NULL;
 	fill_peers(n, st);
+	fill_members(n, st);
 	if (n->xport && !n->stopping)
 		xport_get_stats(n->xport, &st->xport);
 	st->frames_not_raft = n->frames_bad;
@@ -192,8 +209,9 @@ static json_t *peers_json(const struct duet_status *st)
 	json_t *a = json_array();
 	for (uint32_t i = 0; i < st->n_peers; i++) {
 		const struct duet_status_peer *p = &st->peers[i];
-		json_t *o = json_pack("{s:I,s:o,s:i}", "id", (json_int_t)p->id, "name",
-				      text(p->name), "links_up", p->links_up);
+		json_t *o =
+		    json_pack("{s:I,s:o,s:i,s:s}", "id", (json_int_t)p->id, "name", text(p->name),
+			      "links_up", p->links_up, "kind", p->witness ? "witness" : "data");
 		if (o && p->leader_view) {
 			set(o, "match_index", uint_(p->match_index));
 			set(o, "next_index", uint_(p->next_index));
@@ -305,7 +323,21 @@ static json_t *checks_json(const struct duet_status_ctl *c)
 	return a;
 }
 
-static void ctl_json(json_t *doc, const struct duet_status_ctl *c)
+static json_t *members_json(const struct duet_status *st)
+{
+	json_t *members = json_array();
+	for (uint32_t i = 0; i < st->n_members; i++) {
+		const struct duet_status_member *m = &st->members[i];
+		json_array_append_new(members,
+				      json_pack("{s:o,s:s,s:b,s:I,s:b}", "name", text(m->name),
+						"role", m->role, "sync", m->sync,
+						"sync_since_index", (json_int_t)m->sync_since_index,
+						"critical_failing", m->critical_failing));
+	}
+	return members;
+}
+
+static void ctl_json(json_t *doc, const struct duet_status_ctl *c, json_t *members)
 {
 	set(doc, "acting", text(c->acting));
 	set(doc, "activation_step", text(c->activation_step));
@@ -323,15 +355,6 @@ static void ctl_json(json_t *doc, const struct duet_status_ctl *c)
 	    json_pack("{s:I,s:I,s:I,s:I,s:I}", "leader", (json_int_t)t->mono_leader, "committed",
 		      (json_int_t)t->mono_committed, "promoted", (json_int_t)t->mono_promoted,
 		      "fip", (json_int_t)t->mono_fip, "ready", (json_int_t)t->mono_ready));
-	json_t *members = json_array();
-	for (uint32_t i = 0; i < c->n_members; i++) {
-		const struct duet_status_member *m = &c->members[i];
-		json_array_append_new(members,
-				      json_pack("{s:o,s:s,s:b,s:I,s:b}", "name", text(m->name),
-						"role", m->role, "sync", m->sync,
-						"sync_since_index", (json_int_t)m->sync_since_index,
-						"critical_failing", m->critical_failing));
-	}
 	set(doc, "members", members);
 	set(doc, "actions",
 	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "steps_ok", (json_int_t)c->actions.steps_ok,
@@ -573,9 +596,11 @@ json_t *duet_status_to_json(const struct duet_status *st)
 	for (uint32_t i = 0; i < rs->conf.n; i++) {
 		const struct duet_member *m = &rs->conf.members[i];
 		snprintf(sid, sizeof sid, "%016" PRIx64, m->store_id);
-		json_array_append_new(ms, json_pack("{s:I,s:o,s:I,s:s}", "id", (json_int_t)m->id,
-						    "name", text(m->name), "incarnation",
-						    (json_int_t)m->incarnation, "store_id", sid));
+		json_array_append_new(
+		    ms,
+		    json_pack("{s:I,s:o,s:I,s:s,s:s}", "id", (json_int_t)m->id, "name",
+			      text(m->name), "incarnation", (json_int_t)m->incarnation, "store_id",
+			      sid, "kind", m->kind == DUET_MEMBER_WITNESS ? "witness" : "data"));
 	}
 	set(doc, "membership", ms);
 	set(doc, "rejoin",
@@ -593,7 +618,9 @@ json_t *duet_status_to_json(const struct duet_status *st)
 	    json_pack("{s:I,s:I}", "clients", (json_int_t)st->admin_clients, "refused",
 		      (json_int_t)st->admin_refused));
 	if (st->have_ctl)
-		ctl_json(doc, &st->ctl);
+		ctl_json(doc, &st->ctl, members_json(st));
+	else
+		set(doc, "members", members_json(st));
 	set(doc, "traps", st->have_traps ? traps_json(&st->traps) : NULL);
 	return doc;
 }

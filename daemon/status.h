@@ -36,6 +36,7 @@ struct node;
 struct duet_status_peer {
 	uint32_t id;
 	const char *name;
+	bool witness; /* its kind in the config */
 	int links_up;
 	bool leader_view; /* the leader's raft view of the follower follows */
 	uint64_t match_index, next_index;
@@ -75,8 +76,6 @@ struct duet_status_ctl {
 		uint64_t mono_leader, mono_committed, mono_promoted, mono_fip, mono_ready;
 		int64_t detect_ms; /* old master's last message -> leading; < 0: unknown */
 	} last_takeover;
-	struct duet_status_member members[DUET_MAX_MEMBERS];
-	uint32_t n_members;
 	struct {
 		uint64_t steps_ok, steps_failed, demotions, handbacks, stepdowns, forward_dropped;
 	} actions;
@@ -192,6 +191,9 @@ struct duet_status {
 	} fsm;
 	struct duet_status_peer peers[DUET_MAX_MEMBERS];
 	uint32_t n_peers;
+	/* every member as the applied state (fsm) has it, on every member */
+	struct duet_status_member members[DUET_MAX_MEMBERS];
+	uint32_t n_members;
 	struct xport_stats xport;
 	uint64_t frames_not_raft, send_failures;
 	unsigned admin_clients;

@@ -19,7 +19,8 @@
 #            status --json of the leader, the follower and the witness hold
 #            every path (and type) of the documents recorded from the duetd
 #            before the typed status (status_keys/*.txt, by status_keys.py),
-#            and "version" is 1. DUET_RECORD_KEYS=DIR writes the key paths
+#            and "version" is 1; each has "members" (the witness too) and
+#            the kind of its peers and members. DUET_RECORD_KEYS=DIR writes the key paths
 #            there instead (how status_keys/ was made, with older binaries)
 #   metrics  the same three members: `promtool check metrics` is clean on
 #            each one's exposition (HTTP /metrics on the data nodes, the
@@ -277,7 +278,12 @@ keys_of_three() {
 	done
 	wait_until 3 "checks known on $O" eval \
 		"status $O | jq -e '.checks | length > 0 and all(.state != \"UNKNOWN\")' >/dev/null"
+	# an election at the start may have moved the leadership meanwhile
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	M=$LEADER
+	O=$(other_data "$M")
 	status "$M" >"$TMP/leader.json" || fail "status of $M"
+	jq -e '.role == "leader"' "$TMP/leader.json" >/dev/null || fail "$M no longer leads"
 	status "$O" >"$TMP/follower.json" || fail "status of $O"
 	status witness >"$TMP/witness.json" || fail "status of the witness"
 }
@@ -296,6 +302,11 @@ t_status_keys() {
 			<"$TMP/$role.json" >"$TMP/keys.out" ||
 			fail "status --json of the $role lost key paths: $(cat "$TMP/keys.out")"
 		jq -e '.version == 1' "$TMP/$role.json" >/dev/null || fail "the $role: no version 1"
+		# added for duetctl list: every member's applied view of the members,
+		# and the kind of each peer and member
+		jq -e '(.members | map(.name) | sort) == ["node-a", "node-b", "witness"] and
+			(.peers + .membership | all(.kind == (if .name == "witness" then "witness" else "data" end)))' \
+			"$TMP/$role.json" >/dev/null || fail "the $role: members or kinds: $(jq -c '.members, .peers' "$TMP/$role.json")"
 	done
 	ok "status --json keeps every recorded key path and type on $M, $O and witness; version 1"
 	stop_clean "$M"

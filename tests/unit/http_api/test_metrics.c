@@ -57,10 +57,10 @@ static struct duet_status *leader(void)
 	c->last_takeover.committed_after_ms = c->last_takeover.promoted_after_ms = -1;
 	c->last_takeover.fip_after_ms = c->last_takeover.ready_after_ms = -1;
 	c->last_takeover.detect_ms = -1;
-	c->n_members = 3;
-	c->members[0] = (struct duet_status_member){.name = "node-a", .role = "master"};
-	c->members[1] = (struct duet_status_member){.name = "node-b", .role = "async standby"};
-	c->members[2] = (struct duet_status_member){.name = "witness", .role = "witness"};
+	st.n_members = 3;
+	st.members[0] = (struct duet_status_member){.name = "node-a", .role = "master"};
+	st.members[1] = (struct duet_status_member){.name = "node-b", .role = "async standby"};
+	st.members[2] = (struct duet_status_member){.name = "witness", .role = "witness"};
 	c->have_checks = true;
 	c->n_checks = 1;
 	snprintf(c->checks[0].name, sizeof c->checks[0].name, "fs");
@@ -335,7 +335,7 @@ Test(http_api, postgresql_primary_with_a_streaming_standby)
 Test(http_api, quoted_names_are_escaped_in_labels)
 {
 	struct duet_status *st = leader();
-	st->ctl.members[0].name = "we\"ird\\name\nx";
+	st->members[0].name = "we\"ird\\name\nx";
 	snprintf(st->ctl.checks[0].name, sizeof st->ctl.checks[0].name, "c\"1");
 	struct http_metrics_input in = input(st);
 	cr_assert_eq(render(&in), 0, "%s", out); /* and valid: checked in render() */

@@ -35,6 +35,8 @@ static const struct command commands[] = {
     {"status", "[--socket PATH | --config FILE] [--json] [--watch]",
      "roles, term, leader, commit index, lease, master, peers, transport", cmd_status,
      cmd_status_help, NULL},
+    {"list", "[--config FILE | --socket PATH] [--json]",
+     "the whole cluster in one table, from any member's view", cmd_list, cmd_list_help, NULL},
     {"log", "--config FILE [--since T] [--type T] [--json] [--verify]",
      "the audit chain; --verify checks its SHA-256 links", cmd_log, cmd_log_help, NULL},
     {"rejoin", "--config FILE [--yes] [--why TEXT] [--start CMD] [--json]",

@@ -274,10 +274,10 @@ keys_of_three() {
 	local n
 	for n in "${NAMES[@]}"; do
 		wait_until 3 "maintenance on in $n's status" eval \
-			'status "$n" | jq -e --arg w "$WHY" ".maintenance.why == \$w" >/dev/null'
+			'status "$n" | jq -en --arg w "$WHY" "input | .maintenance.why == \$w" >/dev/null'
 	done
 	wait_until 3 "checks known on $O" eval \
-		"status $O | jq -e '.checks | length > 0 and all(.state != \"UNKNOWN\")' >/dev/null"
+		"status $O | jq -en 'input | .checks | length > 0 and all(.state != \"UNKNOWN\")' >/dev/null"
 	# an election at the start may have moved the leadership meanwhile
 	wait_until 3 "a data node leads with the lease" leader_with_lease
 	M=$LEADER

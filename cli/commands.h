@@ -24,6 +24,8 @@ int cmd_check_config(int argc, char **argv);
 void cmd_check_config_help(void);
 int cmd_status(int argc, char **argv);
 void cmd_status_help(void);
+int cmd_list(int argc, char **argv);
+void cmd_list_help(void);
 int cmd_log(int argc, char **argv);
 void cmd_log_help(void);
 int cmd_gencerts(int argc, char **argv);

@@ -37,6 +37,8 @@ static const struct command commands[] = {
     {"status", "[--socket PATH | -c FILE] [--json] [--watch]",
      "roles, term, leader, commit index, lease, master, peers, transport", cmd_status,
      cmd_status_help, NULL},
+    {"list", "[-c FILE | --socket PATH] [--json]",
+     "the whole cluster in one table, from any member's view", cmd_list, cmd_list_help, NULL},
     {"log", "[-c FILE] [--since T] [--type T] [--json] [--follow] [--verify]",
      "the audit chain; --verify checks its SHA-256 links", cmd_log, cmd_log_help, NULL},
     {"rejoin", "[-c FILE] [--yes] [--why TEXT] [--start CMD] [--timeout S] [--json]",

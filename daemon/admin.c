@@ -6,7 +6,10 @@
  * loop. Requests are bounded (ADMIN_MAX_REQUEST_BYTES; a longer line gets an
  * error and the connection is closed) and so are clients (ADMIN_MAX_CLIENTS).
  * Commands:
- *   {"cmd":"status"}  the status document (node_status_json).
+ *   {"cmd":"status"}  the status document (node_status_json, status.c).
+ *   {"cmd":"metrics"} {"ok":true,"metrics":TEXT}: what GET /metrics
+ *                     answers (http_api_metrics_text), on every member,
+ *                     the witness too (it has no [http]).
  *   {"cmd":"probe","n":N,"bytes":B}  leader only (elsewhere an error naming
  *       the leader): proposes N entries of type TRAPS, each a valid
  *       one-trap batch (duet_traps_encode, synthetic identity, sender
@@ -51,7 +54,9 @@
 
 #include <jansson.h>
 
+#include "http_api.h"
 #include "node_internal.h"
+#include "status.h"
 #include "trapd.h"
 
 #define ADMIN_PROBE_MAX_N 1000000u
@@ -81,237 +86,10 @@ struct admin_write {
 	char *text;
 };
 
-/* ---- status JSON -------------------------------------------------------- */
-
-/* A JSON string, written by jansson: UTF-8 passes through, quotes and
- * control characters are escaped. Bytes that are not UTF-8 (a name from an
- * old config) are written as \u00XX each, so the document stays valid. */
-static void json_text(FILE *f, const char *s)
-{
-	json_t *j = json_string(s);
-	char *d = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (d) {
-		fputs(d, f);
-		free(d);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static const char *member_name(const struct node *n, uint32_t id)
 {
 	const struct duet_member *m = duet_membership_find(&n->cfg.membership, id);
 	return m ? m->name : NULL;
-}
-
-static void json_member(FILE *f, const struct node *n, uint32_t id)
-{
-	const char *name = member_name(n, id);
-	if (name)
-		json_text(f, name);
-	else
-		fputs("null", f);
-}
-
-static const char *election_reason_name(int r)
-{
-	return r == RAFT_ELECTION_TIMEOUT    ? "timeout"
-	       : r == RAFT_ELECTION_TRANSFER ? "transfer"
-					     : "none";
-}
-
-static const char *master_reason_name(uint8_t r)
-{
-	switch (r) {
-	case DUET_MASTER_FIRST_START:
-		return "first_start";
-	case DUET_MASTER_FAILOVER:
-		return "failover";
-	case DUET_MASTER_SWITCHOVER:
-		return "switchover";
-	case DUET_MASTER_FORCED:
-		return "forced";
-	default:
-		return "none";
-	}
-}
-
-/* ,"maintenance":{"on":..,"since_index":..,"since_ms":..,"who":..,"why":..}
- * on every member: since_index is the entry that set the current state (0:
- * never set). who and why are the operator's when the fsm's last OPERATOR
- * entry is that one (nothing recorded after it), else null: duetctl log
- * --type OPERATOR has them. */
-static void maintenance_json(FILE *f, const struct node *n)
-{
-	const struct fsm_operator_state *lo = &n->fsm.last_operator;
-	bool known =
-	    n->fsm.maintenance_since && lo->index == n->fsm.maintenance_since &&
-	    (lo->op.command == DUET_OP_MAINTENANCE_ON || lo->op.command == DUET_OP_MAINTENANCE_OFF);
-	fprintf(f, ",\"maintenance\":{\"on\":%s,\"since_index\":%" PRIu64 ",\"since_ms\":",
-		n->fsm.maintenance ? "true" : "false", n->fsm.maintenance_since);
-	if (known)
-		fprintf(f, "%" PRIu64, lo->wall_ms);
-	else
-		fputs("null", f);
-	fputs(",\"who\":", f);
-	if (known)
-		json_text(f, lo->op.who);
-	else
-		fputs("null", f);
-	fputs(",\"why\":", f);
-	if (known)
-		json_text(f, lo->op.why);
-	else
-		fputs("null", f);
-	fputs("}", f);
-}
-
-char *node_status_json(struct node *n)
-{
-	char *text = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&text, &size);
-	if (!f)
-		return NULL;
-	uint64_t now = node_now_ms();
-	struct raft_status st;
-	raft_status(n->raft, now, &st);
-	bool lease = raft_lease_valid(n->raft, now);
-
-	fprintf(f, "{\"ok\":true,\"id\":%" PRIu32 ",\"name\":", n->cfg.self_id);
-	json_text(f, n->cfg.node_name);
-	fprintf(f, ",\"kind\":\"%s\",\"cluster\":",
-		n->cfg.self_kind == DUET_MEMBER_WITNESS ? "witness" : "data");
-	json_text(f, n->cfg.cluster_name);
-	fprintf(f, ",\"pid\":%ld,\"uptime_ms\":%" PRIu64 ",\"role\":\"%s\"", (long)getpid(),
-		now - n->start_ms, raft_role_name(st.role));
-	fprintf(f,
-		",\"term\":%" PRIu64 ",\"vote\":%" PRIu32 ",\"leader_id\":%" PRIu32 ",\"leader\":",
-		st.term, st.vote, st.leader);
-	json_member(f, n, st.leader);
-	fprintf(f,
-		",\"commit_index\":%" PRIu64 ",\"applied_index\":%" PRIu64
-		",\"fsm_applied_index\":%" PRIu64 ",\"persisted_index\":%" PRIu64
-		",\"first_index\":%" PRIu64 ",\"last_index\":%" PRIu64 ",\"last_term\":%" PRIu64
-		",\"snapshot_index\":%" PRIu64,
-		st.commit_index, st.applied_index, n->fsm.applied_index, st.persisted_index,
-		st.first_index, st.last_index, st.last_term, st.snapshot_index);
-	fprintf(f, ",\"lease\":{\"valid\":%s,\"holder\":", lease ? "true" : "false");
-	if (lease)
-		json_text(f, n->cfg.node_name);
-	else
-		fputs("null", f);
-	fprintf(f, ",\"expiry_in_ms\":%" PRId64 "}",
-		st.lease_expiry_ms ? (int64_t)st.lease_expiry_ms - (int64_t)now : 0);
-	fprintf(f, ",\"last_election\":{\"reason\":\"%s\",\"ago_ms\":",
-		election_reason_name(st.last_election_reason));
-	if (st.last_election_ms)
-		fprintf(f, "%" PRIu64 "}", now - st.last_election_ms);
-	else
-		fputs("null}", f);
-
-	fputs(",\"master\":{\"node\":", f);
-	json_member(f, n, n->fsm.master.node);
-	fprintf(f, ",\"id\":%" PRIu32 ",\"reason\":\"%s\",\"since_index\":%" PRIu64 "}",
-		n->fsm.master.node, master_reason_name(n->fsm.master.reason),
-		n->fsm.master.since_index);
-	maintenance_json(f, n);
-	rejoin_status_json(n, f);
-	fprintf(f, ",\"fsm\":{\"refused\":%" PRIu64 ",\"last_refusal\":", n->fsm.counters.refused);
-	if (n->fsm.last_refusal.index)
-		json_text(f, n->fsm.last_refusal.why);
-	else
-		fputs("null", f);
-	fputs("}", f);
-
-	/* peers: raft view (leader only) and transport links */
-	fputs(",\"peers\":[", f);
-	bool first = true;
-	for (uint32_t i = 0; i < n->cfg.membership.n; i++) {
-		const struct duet_member *m = &n->cfg.membership.members[i];
-		if (m->id == n->cfg.self_id)
-			continue;
-		fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":", first ? "" : ",", m->id);
-		first = false;
-		json_text(f, m->name);
-		fprintf(f, ",\"links_up\":%d",
-			n->xport && !n->stopping ? xport_links_up(n->xport, m->id) : 0);
-		if (st.role == RAFT_LEADER) {
-			for (uint32_t k = 0; k < st.n_peers; k++) {
-				const struct raft_peer_status *p = &st.peers[k];
-				if (p->id != m->id)
-					continue;
-				fprintf(f,
-					",\"match_index\":%" PRIu64 ",\"next_index\":%" PRIu64
-					",\"inflight\":%" PRIu32 ",\"last_ack_ms_ago\":",
-					p->match_index, p->next_index, p->inflight);
-				if (p->last_ack_ms)
-					fprintf(f, "%" PRIu64, now - p->last_ack_ms);
-				else
-					fputs("null", f);
-			}
-		}
-		fputs("}", f);
-	}
-	fputs("]", f);
-
-	struct xport_stats xs;
-	memset(&xs, 0, sizeof xs);
-	if (n->xport && !n->stopping)
-		xport_get_stats(n->xport, &xs);
-	fprintf(f,
-		",\"transport\":{\"accepted\":%" PRIu64 ",\"dialed\":%" PRIu64
-		",\"links_up\":%" PRIu64 ",\"links_down\":%" PRIu64 ",\"refused\":{"
-		"\"bad_cert\":%" PRIu64 ",\"unknown_member\":%" PRIu64 ",\"wrong_peer\":%" PRIu64
-		",\"handshake_timeout\":%" PRIu64 ",\"tls_error\":%" PRIu64
-		",\"bad_frame\":%" PRIu64 ",\"oversized_frame\":%" PRIu64
-		",\"too_many_conns\":%" PRIu64 "}"
-		",\"read_timeouts\":%" PRIu64 ",\"connect_failures\":%" PRIu64
-		",\"send_queue_full\":%" PRIu64 ",\"send_no_link\":%" PRIu64
-		",\"frames_sent\":%" PRIu64 ",\"frames_received\":%" PRIu64
-		",\"bytes_sent\":%" PRIu64 ",\"bytes_received\":%" PRIu64
-		",\"frames_not_raft\":%" PRIu64 ",\"send_failures\":%" PRIu64 "}",
-		xs.accepted, xs.dialed, xs.links_up, xs.links_down, xs.refused_bad_cert,
-		xs.refused_unknown_member, xs.refused_wrong_peer, xs.refused_handshake_timeout,
-		xs.refused_tls_error, xs.refused_bad_frame, xs.refused_oversized_frame,
-		xs.refused_too_many_conns, xs.read_timeouts, xs.connect_failures,
-		xs.send_queue_full, xs.send_no_link, xs.frames_sent, xs.frames_received,
-		xs.bytes_sent, xs.bytes_received, n->frames_bad, n->sends_failed);
-	fprintf(f,
-		",\"raft\":{\"elections\":%" PRIu64 ",\"prevotes\":%" PRIu64
-		",\"leader_terms\":%" PRIu64 ",\"stepdowns_quorum\":%" PRIu64
-		",\"refused_incarnation\":%" PRIu64 ",\"refused_store\":%" PRIu64
-		",\"refused_unknown\":%" PRIu64 ",\"refused_stale_term\":%" PRIu64
-		",\"ignored_votes_lease\":%" PRIu64 ",\"invalid_msgs\":%" PRIu64
-		",\"snapshots_sent\":%" PRIu64 ",\"snapshots_installed\":%" PRIu64
-		",\"transfers\":%" PRIu64 "}",
-		st.counters.elections, st.counters.prevotes, st.counters.leader_terms,
-		st.counters.stepdowns_quorum, st.counters.refused_incarnation,
-		st.counters.refused_store, st.counters.refused_unknown,
-		st.counters.refused_stale_term, st.counters.ignored_votes_lease,
-		st.counters.invalid_msgs, st.counters.snapshots_sent,
-		st.counters.snapshots_installed, st.counters.transfers);
-	fprintf(f, ",\"admin\":{\"clients\":%u,\"refused\":%" PRIu64 "}", n->n_clients,
-		n->admin_refused);
-	ctl_status_json(n, f);
-	fputs(",\"traps\":", f);
-	trapd_status_json(n, f);
-	fputs("}", f);
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -383,15 +161,9 @@ static void client_send(struct admin_client *c, char *text)
 
 static char *error_json(const char *msg)
 {
-	char *t = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&t, &size);
-	if (!f)
-		return NULL;
-	fputs("{\"ok\":false,\"error\":", f);
-	json_text(f, msg);
-	fputs("}", f);
-	fclose(f);
+	json_t *r = json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+	char *t = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
 	return t;
 }
 
@@ -576,18 +348,10 @@ static int parse_bool(const json_t *req, const char *key, bool *out)
 /* The answer to a maintenance request from the applied state. */
 static char *maintenance_answer(const struct node *n, bool changed)
 {
-	char *t = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&t, &size);
-	if (!f)
-		return NULL;
-	fprintf(f, "{\"ok\":true,\"changed\":%s", changed ? "true" : "false");
-	maintenance_json(f, n);
-	fputs("}", f);
-	if (fclose(f) != 0) {
-		free(t);
-		return NULL;
-	}
+	json_t *r = json_pack("{s:b,s:b,s:o}", "ok", 1, "changed", changed, "maintenance",
+			      duet_status_maintenance_json(n));
+	char *t = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
 	return t;
 }
 
@@ -664,6 +428,15 @@ static void handle_request(struct admin_client *c, const json_t *req, const char
 	struct node *n = c->node;
 	if (strcmp(cmd, "status") == 0) {
 		client_send(c, node_status_json(n));
+		return;
+	}
+	if (strcmp(cmd, "metrics") == 0) {
+		size_t len;
+		char *text = http_api_metrics_text(n, &len);
+		json_t *r = text ? json_pack("{s:b,s:s%}", "ok", 1, "metrics", text, len) : NULL;
+		free(text);
+		client_send(c, r ? json_dumps(r, JSON_COMPACT) : error_json("out of memory"));
+		json_decref(r);
 		return;
 	}
 	if (strcmp(cmd, "probe") == 0) {

@@ -17,6 +17,7 @@
 #include "ctl.h"
 #include "duet/actions.h"
 #include "node_internal.h"
+#include "status.h"
 
 #define CTL_TRANSFER_GAP 2000 /* at most one leadership transfer per this (ms) */
 
@@ -1199,118 +1200,86 @@ static const char *act_name(int act)
 	}
 }
 
-void ctl_json_str(FILE *f, const char *s)
+/* The old master's last message to this node, to this node's leading: the
+ * detection part of the last takeover, when that takeover took the role
+ * from another node (-1 otherwise). */
+static int64_t takeover_detect_ms(const struct node *n)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
+	const struct ctl *c = &n->ctl;
+	const struct fsm_master_state *m = &n->fsm.master;
+	if (!c->last.term || !c->last.leader_ms || m->node != n->cfg.self_id ||
+	    m->since_term != c->last.term || !m->previous || m->previous == n->cfg.self_id)
+		return -1;
+	for (uint32_t i = 0; i < DUET_MAX_MEMBERS; i++)
+		if (c->contact_id[i] == m->previous && c->contact_ms[i] &&
+		    c->contact_ms[i] <= c->last.leader_ms)
+			return (int64_t)(c->last.leader_ms - c->contact_ms[i]);
+	return -1;
 }
 
-void ctl_status_json(struct node *n, FILE *f)
+static int64_t after_ms(uint64_t t, uint64_t base)
+{
+	return t ? (int64_t)(t - base) : -1;
+}
+
+void ctl_status_fill(struct node *n, struct duet_status_ctl *s)
 {
 	struct ctl *c = &n->ctl;
-	if (n->cfg.self_kind != DUET_MEMBER_DATA)
-		return;
 	uint64_t now = node_now_ms();
-	fprintf(f, ",\"acting\":\"%s\",\"activation_step\":", act_name(c->act));
-	ctl_json_str(f, c->act == CTL_ACTIVATING ? role_step_name((enum role_step)c->step) : "");
-	fputs(",\"why_not_master\":", f);
-	ctl_json_str(f, c->why_not_master);
-	fprintf(f, ",\"pg\":{\"managed\":%s,\"answers\":", c->pg ? "true" : "false");
-	fputs(c->pg_known ? "true" : "false", f);
+	s->acting = act_name(c->act);
+	s->activation_step =
+	    c->act == CTL_ACTIVATING ? role_step_name((enum role_step)c->step) : "";
+	s->why_not_master = c->why_not_master;
+	s->pg.managed = c->pg != NULL;
+	s->pg.answers = c->pg_known;
 	if (c->pg_known) {
-		fprintf(
-		    f, ",\"role\":\"%s\",\"lsn\":", c->pg_last.in_recovery ? "standby" : "primary");
-		ctl_json_str(f, c->pg_last.lsn);
-		fputs(",\"synchronous_standby_names\":", f);
-		ctl_json_str(f, c->pg_last.sync_names);
-		fputs(",\"replication\":[", f);
-		for (uint32_t i = 0; i < c->pg_last.n_repl; i++) {
-			const struct duet_pg_repl *r = &c->pg_last.repl[i];
-			fprintf(f, "%s{\"name\":", i ? "," : "");
-			ctl_json_str(f, r->application_name);
-			fputs(",\"state\":", f);
-			ctl_json_str(f, r->state);
-			fputs(",\"sync_state\":", f);
-			ctl_json_str(f, r->sync_state);
-			fprintf(
-			    f, ",\"flush_lag_bytes\":%" PRId64 ",\"replay_lag_bytes\":%" PRId64 "}",
-			    r->flush_lag_bytes, r->replay_lag_bytes);
-		}
-		fputs("]", f);
+		s->pg.role = c->pg_last.in_recovery ? "standby" : "primary";
+		s->pg.lsn = c->pg_last.lsn;
+		s->pg.sync_names = c->pg_last.sync_names;
+		s->pg.repl = c->pg_last.repl;
+		s->pg.n_repl = c->pg_last.n_repl;
 	} else {
-		fputs(",\"error\":", f);
-		ctl_json_str(f, c->pg_err);
+		s->pg.error = c->pg_err;
 	}
-	fputs(",\"sync_why\":", f);
-	ctl_json_str(f, c->sync_why);
-	fprintf(f, ",\"probe_age_ms\":%" PRIu64 "}", c->pg_last_ms ? now - c->pg_last_ms : 0);
-	fprintf(f,
-		",\"last_takeover\":{\"term\":%" PRIu64 ",\"committed_after_ms\":%" PRId64
-		",\"promoted_after_ms\":%" PRId64 ",\"fip_after_ms\":%" PRId64
-		",\"ready_after_ms\":%" PRId64 ",\"lease_wait_ms\":%" PRIu64 ",\"fenced\":%s}",
-		c->last.term,
-		c->last.committed_ms ? (int64_t)(c->last.committed_ms - c->last.leader_ms) : -1,
-		c->last.promoted_ms ? (int64_t)(c->last.promoted_ms - c->last.leader_ms) : -1,
-		c->last.fip_ms ? (int64_t)(c->last.fip_ms - c->last.leader_ms) : -1,
-		c->last.done_ms ? (int64_t)(c->last.done_ms - c->last.leader_ms) : -1,
-		c->last.lease_wait_ms, c->last.fenced ? "true" : "false");
-	fputs(",\"last_takeover_fence\":", f);
-	{
-		char fence[256];
-		if (!c->last.fence_tried)
-			snprintf(fence, sizeof fence, "none (not configured, or no takeover)");
-		else if (c->last.fenced)
-			snprintf(fence, sizeof fence, "confirmed: %.200s", c->last.fence_detail);
-		else
-			snprintf(fence, sizeof fence,
-				 "FAILED: %.150s; the old master's lease was waited out instead",
-				 c->last.fence_detail);
-		ctl_json_str(f, fence);
-	}
-	fprintf(f,
-		",\"last_takeover_mono_ms\":{\"leader\":%" PRIu64 ",\"committed\":%" PRIu64
-		",\"promoted\":%" PRIu64 ",\"fip\":%" PRIu64 ",\"ready\":%" PRIu64 "}",
-		c->last.leader_ms, c->last.committed_ms, c->last.promoted_ms, c->last.fip_ms,
-		c->last.done_ms);
-	fputs(",\"members\":[", f);
-	for (uint32_t i = 0; i < n->fsm.membership.n; i++) {
-		const struct duet_member *m = &n->fsm.membership.members[i];
-		const struct fsm_node *fn = fsm_node_find(&n->fsm, m->id);
-		fprintf(f, "%s{\"name\":", i ? "," : "");
-		ctl_json_str(f, m->name);
-		fprintf(f,
-			",\"role\":\"%s\",\"sync\":%s,\"sync_since_index\":%" PRIu64
-			",\"critical_failing\":%s}",
-			fsm_role_name(fsm_role_of(&n->fsm, m->id)),
-			fn && fn->sync ? "true" : "false", fn ? fn->sync_since_index : 0,
-			ctl_check_failing(n, m->id) ? "true" : "false");
-	}
-	fputs("]", f);
-	fprintf(f,
-		",\"actions\":{\"steps_ok\":%" PRIu64 ",\"steps_failed\":%" PRIu64
-		",\"demotions\":%" PRIu64 ",\"handbacks\":%" PRIu64 ",\"stepdowns\":%" PRIu64
-		",\"forward_dropped\":%" PRIu64 "}",
-		c->steps_ok, c->steps_failed, c->demotions, c->handbacks, c->stepdowns,
-		n->forward_dropped);
-	ctl_health_status_json(n, f);
-	ctl_rebuild_status_json(n, f);
-	ctl_switchover_status_json(n, f);
-	fputs(",\"watchdog\":{\"device\":", f);
-	ctl_json_str(f, c->wd.path);
-	fprintf(f,
-		",\"armed\":%s,\"timeout_s\":%u,\"pets\":%" PRIu64 ",\"errors\":%" PRIu64
-		",\"error\":",
-		c->wd.armed ? "true" : "false",
-		c->wd.armed ? c->wd.timeout_s : c->wd.want_timeout_s, c->wd.pets, c->wd.errors);
-	ctl_json_str(f, c->wd.error);
-	fputs("}", f);
+	s->pg.sync_why = c->sync_why;
+	s->pg.probe_age_ms = c->pg_last_ms ? now - c->pg_last_ms : 0;
+
+	struct duet_status_takeover *t = &s->last_takeover;
+	t->term = c->last.term;
+	t->committed_after_ms = after_ms(c->last.committed_ms, c->last.leader_ms);
+	t->promoted_after_ms = after_ms(c->last.promoted_ms, c->last.leader_ms);
+	t->fip_after_ms = after_ms(c->last.fip_ms, c->last.leader_ms);
+	t->ready_after_ms = after_ms(c->last.done_ms, c->last.leader_ms);
+	t->lease_wait_ms = c->last.lease_wait_ms;
+	t->fenced = c->last.fenced;
+	if (!c->last.fence_tried)
+		snprintf(t->fence, sizeof t->fence, "none (not configured, or no takeover)");
+	else if (c->last.fenced)
+		snprintf(t->fence, sizeof t->fence, "confirmed: %.200s", c->last.fence_detail);
+	else
+		snprintf(t->fence, sizeof t->fence,
+			 "FAILED: %.150s; the old master's lease was waited out instead",
+			 c->last.fence_detail);
+	t->mono_leader = c->last.leader_ms;
+	t->mono_committed = c->last.committed_ms;
+	t->mono_promoted = c->last.promoted_ms;
+	t->mono_fip = c->last.fip_ms;
+	t->mono_ready = c->last.done_ms;
+	t->detect_ms = takeover_detect_ms(n);
+
+	s->actions.steps_ok = c->steps_ok;
+	s->actions.steps_failed = c->steps_failed;
+	s->actions.demotions = c->demotions;
+	s->actions.handbacks = c->handbacks;
+	s->actions.stepdowns = c->stepdowns;
+	s->actions.forward_dropped = n->forward_dropped;
+	ctl_health_status_fill(n, s);
+	ctl_rebuild_status_fill(n, s);
+	ctl_switchover_status_fill(n, s);
+	s->watchdog.device = c->wd.path;
+	s->watchdog.armed = c->wd.armed;
+	s->watchdog.timeout_s = c->wd.armed ? c->wd.timeout_s : c->wd.want_timeout_s;
+	s->watchdog.pets = c->wd.pets;
+	s->watchdog.errors = c->wd.errors;
+	s->watchdog.error = c->wd.error;
 }

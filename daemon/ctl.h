@@ -259,8 +259,6 @@ void ctl_step(struct node *n);
 void ctl_heard(struct node *n, uint32_t from, bool from_leader);
 /* A forwarded proposal (frame NODE_FRAME_PROPOSE) from a member. */
 void ctl_forwarded(struct node *n, uint32_t from, const uint8_t *payload, uint32_t len);
-/* The status fragment: ,"master":{...},"pg":{...},"checks":[...]. */
-void ctl_status_json(struct node *n, FILE *f);
 /* Forced promotion (duetctl promote --accept-data-loss): proposes
  * OPERATOR(force promote) and MASTER(self, forced). 0, or an error with
  * a sentence in err. */
@@ -286,7 +284,6 @@ void ctl_propose_or_forward(struct node *n, uint8_t type, const void *payload, u
 int ctl_health_open(struct node *n);
 void ctl_health_close(struct node *n);
 void ctl_health_step(struct node *n);
-void ctl_health_status_json(struct node *n, FILE *f);
 /* True when a critical check of this node is failing; name in *which. */
 bool ctl_health_critical_failing(struct node *n, const char **which);
 
@@ -316,7 +313,6 @@ int ctl_switchover(struct node *n, const char *to, const char *who, const char *
 void ctl_switchover_forwarded(struct node *n, const struct duet_operator *op);
 /* Drives a switchover in progress; true while it holds the activation back. */
 bool ctl_switchover_step(struct node *n, const struct raft_status *st);
-void ctl_switchover_status_json(struct node *n, FILE *f);
 
 /* ctl_rebuild.c: the local PostgreSQL rebuilt as a standby of the master
  * (after duetctl rejoin, and on the old master after a switchover); start
@@ -327,10 +323,8 @@ bool ctl_rebuild_active(const struct node *n);
 void ctl_rebuild_resume(struct node *n);
 void ctl_rebuild_step(struct node *n);
 void ctl_rebuild_close(struct node *n);
-/* The status fragment: ,"pg_rebuild":{...}. */
-void ctl_rebuild_status_json(struct node *n, FILE *f);
 
-/* s as a JSON string, quoted and escaped. */
+/* s as a JSON string written by jansson (status.c). */
 void ctl_json_str(FILE *f, const char *s);
 
 /* The other data member's id (0 if none). */

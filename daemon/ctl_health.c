@@ -24,6 +24,7 @@
 #include "duet/actions.h"
 #include "duet/health.h"
 #include "node_internal.h"
+#include "status.h"
 
 /* Is check `name` listed in [health] critical? "fs-2" counts as "fs". */
 static bool is_critical(const struct node *n, const char *name)
@@ -310,20 +311,15 @@ bool ctl_health_critical_failing(struct node *n, const char **which)
 	return false;
 }
 
-void ctl_health_status_json(struct node *n, FILE *f)
+void ctl_health_status_fill(struct node *n, struct duet_status_ctl *s)
 {
 	if (!n->ctl.health)
 		return;
-	size_t cap = 16384;
-	char *buf = malloc(cap);
-	if (!buf)
-		return;
-	long len = duet_health_status_json(n->ctl.health, buf, cap);
-	if (len > 0) {
-		fputs(",\"checks\":", f);
-		fwrite(buf, 1, (size_t)len, f);
-	}
-	free(buf);
+	s->have_checks = true;
+	unsigned count = duet_health_count(n->ctl.health);
+	for (unsigned i = 0; i < count && s->n_checks < DUET_HEALTH_MAX_CHECKS; i++)
+		if (duet_health_status_at(n->ctl.health, i, &s->checks[s->n_checks]) == 0)
+			s->n_checks++;
 }
 
 void ctl_health_close(struct node *n)

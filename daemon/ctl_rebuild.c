@@ -62,6 +62,7 @@
 #include "duet/actions.h"
 #include "duet/pg_standby.h"
 #include "node_internal.h"
+#include "status.h"
 
 #define REBUILD_RETRY_MS      5000
 #define REBUILD_RETRY_SOON_MS 500 /* the master is being promoted (a switchover) */
@@ -813,24 +814,20 @@ void ctl_rebuild_close(struct node *n)
 	}
 }
 
-void ctl_rebuild_status_json(struct node *n, FILE *f)
+void ctl_rebuild_status_fill(struct node *n, struct duet_status_ctl *s)
 {
 	const struct ctl_rebuild *r = &n->ctl.rebuild;
 	uint64_t now = node_now_ms();
-	fprintf(f, ",\"pg_rebuild\":{\"state\":\"%s\",\"method\":\"%s\",\"reason\":",
-		state_name(r->state), method_name(r->method));
-	ctl_json_str(f, r->reason);
-	fputs(",\"step\":", f);
-	ctl_json_str(f, r->step);
-	fprintf(f,
-		",\"bytes_done\":%" PRIu64 ",\"bytes_total\":%" PRIu64
-		",\"percent\":%d,\"elapsed_ms\":%" PRIu64 ",\"state_ms\":%" PRIu64
-		",\"failures\":%" PRIu32 ",\"detail\":",
-		r->bytes_done, r->bytes_total, r->percent,
-		r->started_ms ? (r->done_ms ? r->done_ms : now) - r->started_ms : 0,
-		r->state_ms ? now - r->state_ms : 0, r->failures);
-	ctl_json_str(f, r->detail);
-	fputs(",\"error\":", f);
-	ctl_json_str(f, r->error);
-	fputc('}', f);
+	s->rebuild.state = state_name(r->state);
+	s->rebuild.method = method_name(r->method);
+	s->rebuild.reason = r->reason;
+	s->rebuild.step = r->step;
+	s->rebuild.bytes_done = r->bytes_done;
+	s->rebuild.bytes_total = r->bytes_total;
+	s->rebuild.percent = r->percent;
+	s->rebuild.elapsed_ms = r->started_ms ? (r->done_ms ? r->done_ms : now) - r->started_ms : 0;
+	s->rebuild.state_ms = r->state_ms ? now - r->state_ms : 0;
+	s->rebuild.failures = r->failures;
+	s->rebuild.detail = r->detail;
+	s->rebuild.error = r->error;
 }

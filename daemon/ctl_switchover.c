@@ -35,6 +35,7 @@
 
 #include "ctl.h"
 #include "node_internal.h"
+#include "status.h"
 
 #define SWITCHOVER_STOP_MS     10000 /* stop commands and the probe after them */
 #define SWITCHOVER_COMMIT_MS   5000  /* MASTER(target) applied after its proposal */
@@ -341,14 +342,13 @@ bool ctl_switchover_step(struct node *n, const struct raft_status *st)
 	return false;
 }
 
-void ctl_switchover_status_json(struct node *n, FILE *f)
+void ctl_switchover_status_fill(struct node *n, struct duet_status_ctl *s)
 {
 	const struct ctl_switchover *so = &n->ctl.so;
 	uint64_t now = node_now_ms();
-	fprintf(f, ",\"switchover\":{\"state\":\"%s\",\"to\":", state_name(so->state));
-	ctl_json_str(f, so->state ? member_name(n, so->to) : "");
-	fprintf(f, ",\"elapsed_ms\":%" PRIu64 ",\"detail\":",
-		so->started_ms ? (so->done_ms ? so->done_ms : now) - so->started_ms : 0);
-	ctl_json_str(f, so->detail);
-	fputc('}', f);
+	s->switchover.state = state_name(so->state);
+	s->switchover.to = so->state ? member_name(n, so->to) : "";
+	s->switchover.elapsed_ms =
+	    so->started_ms ? (so->done_ms ? so->done_ms : now) - so->started_ms : 0;
+	s->switchover.detail = so->detail;
 }

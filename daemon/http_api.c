@@ -11,8 +11,8 @@
  * checks. /master applies http_api_is_master() to the same facts ctl.c
  * acts on, read at the moment of the request (not ctl's last step): a lease
  * that ran out a moment ago answers 503 even before the lease timer has
- * demoted the node. /metrics builds the status document, parses it and
- * formats it (http_metrics.c).
+ * demoted the node. /metrics fills the status (status.h) and writes it
+ * (http_metrics.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,7 +32,6 @@ struct http_api {
 	struct node *n;
 	struct trap_http_server *srv;
 	struct trap_http_route routes[HTTP_API_N_ROUTES];
-	int last_missing; /* duet_status_fields_missing of the last /metrics */
 };
 
 /* ---- answers ------------------------------------------------------------------ */
@@ -333,21 +332,34 @@ static void handle_readiness(void *data, const struct trap_http_request *req,
 	respond_doc(resp, why ? 503 : 200, doc);
 }
 
-/* The old master's last message to this node, to this node's leading: the
- * detection part of the last takeover, when that takeover took the role
- * from another node (-1 otherwise). */
-static int64_t takeover_detect_ms(const struct node *n)
+char *http_api_metrics_text(struct node *n, size_t *len)
 {
-	const struct ctl *c = &n->ctl;
-	const struct fsm_master_state *m = &n->fsm.master;
-	if (!c->last.term || !c->last.leader_ms || m->node != n->cfg.self_id ||
-	    m->since_term != c->last.term || !m->previous || m->previous == n->cfg.self_id)
-		return -1;
-	for (uint32_t i = 0; i < DUET_MAX_MEMBERS; i++)
-		if (c->contact_id[i] == m->previous && c->contact_ms[i] &&
-		    c->contact_ms[i] <= c->last.leader_ms)
-			return (int64_t)(c->last.leader_ms - c->contact_ms[i]);
-	return -1;
+	struct duet_status *status = duet_status_new(n);
+	if (!status)
+		return NULL;
+	struct raft_status st;
+	bool lease;
+	struct trap_http_stats hs;
+	struct http_api *api = n->http_api;
+	if (api)
+		trap_http_get_stats(api->srv, &hs);
+	struct http_metrics_input in = {
+	    .status = status,
+	    .version = DUET_VERSION,
+	    .is_master = node_is_master(n, &st, &lease) && !n->stopping,
+	    .fsm = &n->fsm,
+	    .http = api ? &hs : NULL,
+	};
+	char *text = NULL;
+	*len = 0;
+	FILE *f = open_memstream(&text, len);
+	int rc = f ? http_metrics_write(f, &in) : DUET_ENOMEM;
+	duet_status_free(status);
+	if (!f || fclose(f) != 0 || rc < 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 static void handle_metrics(void *data, const struct trap_http_request *req,
@@ -355,45 +367,13 @@ static void handle_metrics(void *data, const struct trap_http_request *req,
 {
 	(void)req;
 	struct http_api *api = data;
-	struct node *n = api->n;
-	char *status = node_status_json(n);
-	json_error_t jerr;
-	json_t *doc = status ? json_loads(status, 0, &jerr) : NULL;
-	free(status);
-	if (!doc) {
-		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR,
-					"the status document could not be built");
-		return;
-	}
-	struct raft_status st;
-	bool lease;
-	struct trap_http_stats hs;
-	trap_http_get_stats(api->srv, &hs);
-	struct http_metrics_input in = {
-	    .status = doc,
-	    .version = DUET_VERSION,
-	    .is_master = node_is_master(n, &st, &lease) && !n->stopping,
-	    .fsm = &n->fsm,
-	    .takeover_detect_ms = takeover_detect_ms(n),
-	    .http = &hs,
-	};
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	int missing = f ? http_metrics_write(f, &in) : DUET_ENOMEM;
-	json_decref(doc);
-	if (!f || fclose(f) != 0 || missing < 0) {
-		free(text);
+	size_t len;
+	char *text = http_api_metrics_text(api->n, &len);
+	if (!text) {
 		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR,
 					"the metrics could not be written");
 		return;
 	}
-	if (missing != api->last_missing) /* a bug, said once per change */
-		duet_log(missing ? DUET_LOG_WARN : DUET_LOG_INFO,
-			 "/metrics: %d fields of the status document that metrics read are "
-			 "missing (duet_status_fields_missing)",
-			 missing);
-	api->last_missing = missing;
 	trap_http_respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
 	free(text);

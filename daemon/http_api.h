@@ -14,9 +14,10 @@
  *                 ([health] critical) is failing; 503 naming the failing
  *                 check (or "stopping"). Body: {"status":"ok"|"failing",
  *                 "node":..,"failing":name|null,"detail":..,"checks":[..]}.
- *   GET /metrics  the Prometheus text exposition format 0.0.4: the status
- *                 document (duetctl status --json) under fixed names, see
- *                 http_metrics_write() and README "HTTP endpoints".
+ *   GET /metrics  the Prometheus text exposition format 0.0.4 of the
+ *                 member's status (struct duet_status, status.h: what
+ *                 duetctl status --json shows), see http_metrics_write()
+ *                 and README "HTTP endpoints".
  *
  * and the names HAProxy templates and probes already use (Patroni's):
  *
@@ -46,8 +47,8 @@
  * another network with another certificate.
  *
  * Everything runs on the node's loop; a request is answered at once from
- * what the node knows (no I/O, no wait): the status document is built and
- * parsed (Jansson) for each /metrics request.
+ * what the node knows (no I/O, no wait): the status is filled for each
+ * /metrics request and written from the struct.
  */
 #ifndef DUET_HTTP_API_H
 #define DUET_HTTP_API_H
@@ -56,10 +57,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <jansson.h>
-
 #include "duet/fsm.h"
 #include "duet/traps_http.h"
+#include "status.h"
 
 struct node;
 
@@ -71,6 +71,10 @@ int http_api_open(struct node *n);
 /* Closes it (connections and requests in flight are dropped); the memory
  * is freed from a later loop callback. Idempotent. */
 void http_api_close(struct node *n);
+/* The exposition of n's status now (malloc'd, *len its length; NULL when
+ * out of memory): what GET /metrics answers, also asked over the admin
+ * socket ({"cmd":"metrics"}), which the witness, without [http], has. */
+char *http_api_metrics_text(struct node *n, size_t *len);
 
 /* ---- pure parts (http_metrics.c), unit-tested ------------------------------- */
 
@@ -83,25 +87,21 @@ bool http_api_is_master(bool acting, bool leader, bool lease_valid, uint32_t mas
 
 /* What /metrics is made of. */
 struct http_metrics_input {
-	const json_t *status;               /* node_status_json(), parsed; required */
+	const struct duet_status *status;   /* duet_status_new(); required */
 	const char *version;                /* duetd's version, for duet_info; NULL: "" */
 	bool is_master;                     /* what GET /master answers */
 	const struct fsm *fsm;              /* the replicated state's counters; NULL: none */
-	int64_t takeover_detect_ms;         /* old master's last message -> leading; < 0: unknown */
 	const struct trap_http_stats *http; /* this server's own counters; NULL: none */
 };
 
 /*
  * Writes the exposition of `in` into f: every family with "# HELP" and
  * "# TYPE", names prefixed duet_, counters ending in _total, label values
- * escaped (http_metrics_label_value), durations in seconds, sizes in bytes.
- * A status field that one of the fixed families reads and that is absent
- * (or of another JSON type) is counted in duet_status_fields_missing (the
- * last family), so that a renamed status key shows instead of a series
- * that silently vanishes; fields that only some nodes have (the leader's
- * view of its peers, PostgreSQL's when it answers, the sink) are optional.
- * Returns the number of missing fields (>= 0), or DUET_EINVAL when
- * in->status is not an object.
+ * escaped (http_metrics_label_value), durations in seconds, sizes in bytes,
+ * moments as Unix timestamps in seconds (_timestamp_seconds). What a node
+ * does not have (the witness's controller, the leader's view of its peers
+ * on a follower, PostgreSQL's figures while it does not answer, the sink)
+ * has no series. Returns 0, or DUET_EINVAL when in->status is NULL.
  */
 int http_metrics_write(FILE *f, const struct http_metrics_input *in);
 

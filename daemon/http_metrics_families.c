@@ -1,10 +1,9 @@
 /*
- * http_metrics_families.c - the /metrics families that take code rather
- * than one status field each (http_metrics.c has those and the writer):
- * identity and roles, members and peers, PostgreSQL and its standbys, the
- * last takeover, the health checks, rebuild and switchover states, the
- * replicated MASTER counters, the traps by receiver and drop reason, and
- * the HTTP server's own counters.
+ * http_metrics_families.c - the /metrics families of the role controller
+ * (acting, members, PostgreSQL and its standbys, the last takeover, the
+ * health checks, rebuild and switchover states), the replicated MASTER
+ * counters, the traps by receiver and drop reason, and the HTTP server's
+ * own counters (http_metrics.c has the writer and the member's families).
  *
  * Enumerations whose names are known here (raft roles, check states) are
  * written with every value (0 or 1); those owned by other files (acting,
@@ -33,157 +32,98 @@ static void label_word(char *out, size_t cap, const char *s)
 
 void metrics_write_identity(struct writer *w, const struct http_metrics_input *in)
 {
-	const json_t *st = in->status;
-	mw_family(w, "duet_up", GAUGE, "1: the daemon answers.");
-	mw_sample_i(w, NULL, 0, 1);
-	const char *cluster = mw_need_str(w, st, "cluster", false);
-	const char *node = mw_need_str(w, st, "name", false);
-	const char *kind = mw_need_str(w, st, "kind", false);
+	const struct duet_status *st = in->status;
+	mw_one(w, "duet_up", GAUGE, "1: the daemon answers.", 1);
 	mw_family(w, "duet_info", GAUGE,
 		  "The cluster, this member and the daemon's version; always 1.");
-	struct label l[] = {{"cluster", cluster},
-			    {"node", node},
-			    {"kind", kind},
+	struct label l[] = {{"cluster", st->cluster},
+			    {"node", st->name},
+			    {"kind", st->witness ? "witness" : "data"},
 			    {"version", in->version ? in->version : ""}};
 	mw_sample_i(w, l, 4, 1);
-	mw_family(
-	    w, "duet_is_master", GAUGE,
-	    "1 on the acting master (what GET /master answers with 200): it leads with a valid "
-	    "lease, the log names it master and it completed its activation.");
-	mw_sample_i(w, NULL, 0, in->is_master);
-
-	const char *role = mw_need_str(w, st, "role", false);
+	mw_one(w, "duet_is_master", GAUGE,
+	       "1 on the acting master (what GET /master answers with 200): it leads with a valid "
+	       "lease, the log names it master and it completed its activation.",
+	       in->is_master);
 	mw_family(w, "duet_raft_role", GAUGE, "This node's raft role: 1 for the current one.");
 	for (int r = RAFT_FOLLOWER; r <= RAFT_LEADER; r++) {
 		struct label rl = {"role", raft_role_name(r)};
-		mw_sample_i(w, &rl, 1, role && strcmp(role, raft_role_name(r)) == 0);
+		mw_sample_i(w, &rl, 1, st->raft.role == r);
 	}
-	const char *acting = mw_need_str(w, st, "acting", false);
-	if (acting) {
-		mw_family(
+	if (st->have_ctl)
+		mw_one_label(
 		    w, "duet_acting", GAUGE,
-		    "What this data node does (starting, standby, activating, master); one series, "
-		    "the current state, value 1.");
-		struct label al = {"state", acting};
-		mw_sample_i(w, &al, 1, 1);
-	}
-	bool master_known = mw_get(st, "master.node") != NULL;
-	const char *master = mw_need_str(w, st, "master.node", false);
-	const char *reason = mw_need_str(w, st, "master.reason", false);
-	if (master_known) {
-		mw_family(
-		    w, "duet_log_master", GAUGE,
-		    "The master the committed log names (master=\"\": none yet) and the reason of "
-		    "its MASTER entry; always 1.");
-		struct label ml[] = {{"master", master ? master : ""}, {"reason", reason}};
-		mw_sample_i(w, ml, 2, 1);
-	}
+		    "What this data node does (starting, standby, activating, master); one "
+		    "series, the current state, value 1.",
+		    "state", st->ctl.acting, 1);
+	mw_family(w, "duet_log_master", GAUGE,
+		  "The master the committed log names (master=\"\": none yet) and the reason of "
+		  "its MASTER entry; always 1.");
+	struct label ml[] = {{"master", st->master.node ? st->master.node : ""},
+			     {"reason", st->master.reason}};
+	mw_sample_i(w, ml, 2, 1);
 }
 
-void metrics_write_members(struct writer *w, const json_t *st)
+void metrics_write_members(struct writer *w, const struct duet_status *st)
 {
-	const json_t *a = mw_need_array(w, st, "members", false);
-	if (!a)
-		return;
-	size_t i;
-	const json_t *m;
-	json_array_foreach(a, i, m)
-	{
-		const char *name = mw_need_str(w, m, "name", false);
-		const json_t *v = mw_need(w, m, "sync", false);
-		if (!name || !v)
-			continue;
-		mw_family(
+	for (uint32_t i = 0; i < st->n_members; i++)
+		mw_one_label(
 		    w, "duet_member_sync", GAUGE,
-		    "1 when the log records the member as a synchronous (promotable) standby.");
-		struct label l = {"member", name};
-		mw_sample_i(w, &l, 1, mw_int_of(v));
-	}
-	json_array_foreach(a, i, m)
-	{
-		const char *name = mw_need_str(w, m, "name", true);
-		const char *role = mw_need_str(w, m, "role", false);
-		if (!name || !role)
-			continue;
+		    "1 when the log records the member as a synchronous (promotable) standby.",
+		    "member", st->members[i].name, st->members[i].sync);
+	for (uint32_t i = 0; i < st->n_members; i++) {
 		char word[32];
-		label_word(word, sizeof word, role);
-		mw_family(
-		    w, "duet_member_role", GAUGE,
-		    "Each member's role in the log (master, sync_standby, async_standby, witness); "
-		    "always 1.");
-		struct label l[] = {{"member", name}, {"role", word}};
+		label_word(word, sizeof word, st->members[i].role);
+		mw_family(w, "duet_member_role", GAUGE,
+			  "Each member's role in the log (master, sync_standby, async_standby, "
+			  "witness); always 1.");
+		struct label l[] = {{"member", st->members[i].name}, {"role", word}};
 		mw_sample_i(w, l, 2, 1);
 	}
-	json_array_foreach(a, i, m)
-	{
-		const char *name = mw_need_str(w, m, "name", true);
-		const json_t *v = mw_need(w, m, "critical_failing", true);
-		if (!name || !v)
-			continue;
-		mw_family(w, "duet_member_critical_failing", GAUGE,
-			  "1 when the log records a failing critical check for the member.");
-		struct label l = {"member", name};
-		mw_sample_i(w, &l, 1, mw_int_of(v));
-	}
+	for (uint32_t i = 0; i < st->n_members; i++)
+		mw_one_label(w, "duet_member_critical_failing", GAUGE,
+			     "1 when the log records a failing critical check for the member.",
+			     "member", st->members[i].name, st->members[i].critical_failing);
 }
 
-void metrics_write_peers(struct writer *w, const json_t *st)
-{
-	const json_t *a = mw_need_array(w, st, "peers", false);
-	if (!a)
-		return;
-	size_t i;
-	const json_t *p;
-	json_array_foreach(a, i, p)
-	{
-		const char *name = mw_need_str(w, p, "name", false);
-		const json_t *v = mw_need(w, p, "links_up", false);
-		if (!name || !v)
-			continue;
-		mw_family(w, "duet_peer_links_up", GAUGE,
-			  "Links up to each peer (one per redundant link).");
-		struct label l = {"peer", name};
-		mw_sample_i(w, &l, 1, mw_int_of(v));
-	}
-	/* the leader's view of its followers */
-	json_array_foreach(a, i, p)
-	{
-		const char *name = mw_need_str(w, p, "name", true);
-		const json_t *v = mw_need(w, p, "match_index", true);
-		if (!name || !v)
-			continue;
-		mw_family(w, "duet_raft_peer_match_index", GAUGE,
-			  "On the leader: the highest log index each follower is known to hold.");
-		struct label l = {"peer", name};
-		mw_sample_i(w, &l, 1, mw_int_of(v));
-	}
-	json_array_foreach(a, i, p)
-	{
-		const char *name = mw_need_str(w, p, "name", true);
-		const json_t *v = mw_need(w, p, "last_ack_ms_ago", true);
-		if (!name || !v)
-			continue;
-		mw_family(w, "duet_raft_peer_last_ack_seconds", GAUGE,
-			  "On the leader: time since each follower last acknowledged.");
-		struct label l = {"peer", name};
-		mw_sample_ms(w, &l, 1, mw_int_of(v));
-	}
-}
+static const char H_STEPS[] = "Steps of this node's activation chain (fence, lease wait, "
+			      "promote, FIP, manager), by result.";
 
-/* Every key of an object of counters as one labelled series each. */
-void metrics_write_object_counters(struct writer *w, const json_t *obj, const char *name,
-				   const char *help, const char *label)
+void metrics_write_ctl(struct writer *w, const struct duet_status *st)
 {
-	const char *key;
-	const json_t *v;
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		if (!mw_is_number(v))
-			continue;
-		mw_family(w, name, COUNTER, help);
-		struct label l = {label, key};
-		mw_sample_i(w, &l, 1, mw_int_of(v));
+	const struct duet_status_ctl *c = &st->ctl;
+	mw_one_label(w, "duet_activation_steps_total", COUNTER, H_STEPS, "result", "ok",
+		     c->actions.steps_ok);
+	mw_one_label(w, "duet_activation_steps_total", COUNTER, H_STEPS, "result", "failed",
+		     c->actions.steps_failed);
+	mw_one(w, "duet_demotions_total", COUNTER, "Times this node stopped acting as master.",
+	       c->actions.demotions);
+	mw_one(w, "duet_handbacks_total", COUNTER,
+	       "Times this leader handed leadership back to a live master.", c->actions.handbacks);
+	mw_one(w, "duet_stepdowns_total", COUNTER,
+	       "Times this master handed over because a critical check failed.",
+	       c->actions.stepdowns);
+	mw_one(w, "duet_rebuild_done_bytes", GAUGE,
+	       "Bytes the running pg_basebackup or pg_rewind has copied (duetctl rejoin, "
+	       "switchover).",
+	       c->rebuild.bytes_done);
+	mw_one(w, "duet_rebuild_size_bytes", GAUGE,
+	       "Bytes the running rebuild expects to copy (0: unknown).", c->rebuild.bytes_total);
+	mw_one(w, "duet_rebuild_failures", GAUGE, "Failed attempts of the current rebuild.",
+	       c->rebuild.failures);
+	mw_one_label(w, "duet_rebuild_state", GAUGE,
+		     "The rebuild of the local PostgreSQL as a standby (duetctl rejoin, "
+		     "switchover): one series, the current state (idle when none runs), value 1.",
+		     "state", c->rebuild.state, 1);
+	if (strcmp(c->rebuild.state, "idle") != 0 && c->rebuild.percent >= 0) {
+		mw_family(w, "duet_rebuild_progress_ratio", GAUGE,
+			  "Progress of the running pg_basebackup or pg_rewind, 0 to 1.");
+		mw_sample_double(w, NULL, 0, (double)c->rebuild.percent / 100.0);
 	}
+	mw_one_label(w, "duet_switchover_state", GAUGE,
+		     "A switchover run by this master (duetctl switchover): one series, the "
+		     "current state (none when none runs), value 1.",
+		     "state", c->switchover.state, 1);
 }
 
 static uint64_t parse_lsn(const char *text)
@@ -194,187 +134,135 @@ static uint64_t parse_lsn(const char *text)
 	return ((uint64_t)hi << 32) | (uint64_t)lo;
 }
 
-void metrics_write_pg(struct writer *w, const json_t *st)
+void metrics_write_pg(struct writer *w, const struct duet_status *st)
 {
-	/* present only while PostgreSQL answers */
-	const char *role = mw_need_str(w, st, "pg.role", true);
-	if (role) {
-		mw_family(w, "duet_pg_primary", GAUGE,
-			  "1 when the local PostgreSQL answers as a primary, 0 as a standby.");
-		mw_sample_i(w, NULL, 0, strcmp(role, "primary") == 0);
+	const struct duet_status_ctl *c = &st->ctl;
+	mw_one(w, "duet_pg_managed", GAUGE,
+	       "1 when duet manages a local PostgreSQL ([pg] conninfo is set).", c->pg.managed);
+	mw_one(w, "duet_pg_up", GAUGE,
+	       "1 when the last probe of the local PostgreSQL got an answer.", c->pg.answers);
+	if (c->pg.probe_age_ms) {
+		mw_family(w, "duet_pg_last_probe_timestamp_seconds", GAUGE,
+			  "When the last probe of the local PostgreSQL ended (Unix time).");
+		mw_sample_ms(w, NULL, 0, (long long)(st->wall_ms - c->pg.probe_age_ms));
 	}
-	const char *lsn = mw_need_str(w, st, "pg.lsn", true);
-	if (lsn && parse_lsn(lsn)) {
-		mw_family(
-		    w, "duet_pg_wal_position_bytes", GAUGE,
-		    "The local PostgreSQL's WAL position (pg_current_wal_lsn on a primary, the "
-		    "replayed position on a standby), in bytes.");
-		mw_sample_u(w, NULL, 0, parse_lsn(lsn));
-	}
-	const json_t *a = mw_need_array(w, st, "pg.replication", true);
-	if (!a)
+	if (!c->pg.answers) /* the rest only while PostgreSQL answers */
 		return;
-	static const struct {
-		const char *name, *key, *help;
-	} lags[] = {
-	    {"duet_pg_replication_flush_lag_bytes", "flush_lag_bytes",
-	     "On the primary: WAL bytes each standby has not flushed yet (pg_stat_replication)."},
-	    {"duet_pg_replication_replay_lag_bytes", "replay_lag_bytes",
-	     "On the primary: WAL bytes each standby has not replayed yet (pg_stat_replication)."},
-	};
-	size_t i;
-	const json_t *r;
-	for (size_t k = 0; k < 2; k++)
-		json_array_foreach(a, i, r)
-		{
-			const char *name = mw_need_str(w, r, "name", false);
-			const json_t *v = mw_need(w, r, lags[k].key, false);
-			if (!name || !v || mw_int_of(v) < 0) /* -1: PostgreSQL reported NULL */
-				continue;
-			mw_family(w, lags[k].name, GAUGE, lags[k].help);
-			struct label l = {"standby", name};
-			mw_sample_i(w, &l, 1, mw_int_of(v));
-		}
-	json_array_foreach(a, i, r)
-	{
-		const char *name = mw_need_str(w, r, "name", true);
-		const char *state = mw_need_str(w, r, "state", false);
-		const char *sync = mw_need_str(w, r, "sync_state", false);
-		if (!name || !state || !sync)
-			continue;
+	mw_one(w, "duet_pg_primary", GAUGE,
+	       "1 when the local PostgreSQL answers as a primary, 0 as a standby.",
+	       c->pg.role && strcmp(c->pg.role, "primary") == 0);
+	uint64_t lsn = parse_lsn(c->pg.lsn);
+	if (lsn)
+		mw_one(w, "duet_pg_wal_position_bytes", GAUGE,
+		       "The local PostgreSQL's WAL position (pg_current_wal_lsn on a primary, the "
+		       "replayed position on a standby), in bytes.",
+		       lsn);
+	for (uint32_t i = 0; i < c->pg.n_repl; i++) {
+		const struct duet_pg_repl *r = &c->pg.repl[i];
+		if (r->flush_lag_bytes >= 0) /* -1: PostgreSQL reported NULL */
+			mw_one_label(w, "duet_pg_replication_flush_lag_bytes", GAUGE,
+				     "On the primary: WAL bytes each standby has not flushed yet "
+				     "(pg_stat_replication).",
+				     "standby", r->application_name, (uint64_t)r->flush_lag_bytes);
+	}
+	for (uint32_t i = 0; i < c->pg.n_repl; i++) {
+		const struct duet_pg_repl *r = &c->pg.repl[i];
+		if (r->replay_lag_bytes >= 0)
+			mw_one_label(w, "duet_pg_replication_replay_lag_bytes", GAUGE,
+				     "On the primary: WAL bytes each standby has not replayed yet "
+				     "(pg_stat_replication).",
+				     "standby", r->application_name, (uint64_t)r->replay_lag_bytes);
+	}
+	for (uint32_t i = 0; i < c->pg.n_repl; i++) {
+		const struct duet_pg_repl *r = &c->pg.repl[i];
 		mw_family(
 		    w, "duet_pg_replication_info", GAUGE,
 		    "On the primary: each standby that streams, with its state and sync_state "
 		    "(pg_stat_replication); always 1.");
-		struct label l[] = {{"standby", name}, {"state", state}, {"sync_state", sync}};
+		struct label l[] = {{"standby", r->application_name},
+				    {"state", r->state},
+				    {"sync_state", r->sync_state}};
 		mw_sample_i(w, l, 3, 1);
 	}
 }
 
-void metrics_write_takeover(struct writer *w, const struct http_metrics_input *in)
+void metrics_write_takeover(struct writer *w, const struct duet_status *st)
 {
-	static const struct {
-		const char *phase, *path;
+	const struct duet_status_takeover *t = &st->ctl.last_takeover;
+	mw_one(w, "duet_last_takeover_term", GAUGE,
+	       "Term of this node's last activation as master since it started (0: none).",
+	       t->term);
+	mw_family(w, "duet_last_takeover_lease_wait_seconds", GAUGE,
+		  "How long the last takeover waited for the old master's lease to run out.");
+	mw_sample_ms(w, NULL, 0, (long long)t->lease_wait_ms);
+	mw_one(w, "duet_last_takeover_fenced", GAUGE,
+	       "1 when fencing confirmed the old master off in the last takeover.", t->fenced);
+	const struct {
+		const char *phase;
+		int64_t ms;
 	} phases[] = {
-	    {"commit", "last_takeover.committed_after_ms"},
-	    {"promote", "last_takeover.promoted_after_ms"},
-	    {"fip", "last_takeover.fip_after_ms"},
-	    {"total", "last_takeover.ready_after_ms"},
+	    {"detect", t->detect_ms},          {"commit", t->committed_after_ms},
+	    {"promote", t->promoted_after_ms}, {"fip", t->fip_after_ms},
+	    {"total", t->ready_after_ms},
 	};
 	static const char help[] =
 	    "This node's last takeover: detect from the old master's last message to this node "
 	    "leading; commit (MASTER applied), promote (PostgreSQL primary), fip (FIP held) and "
 	    "total (acting master) from this node leading. A phase not reached has no series.";
-	if (in->takeover_detect_ms >= 0) {
-		mw_family(w, "duet_last_takeover_duration_seconds", GAUGE, help);
-		struct label l = {"phase", "detect"};
-		mw_sample_ms(w, &l, 1, in->takeover_detect_ms);
-	}
 	for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
-		const json_t *v = mw_need(w, in->status, phases[i].path, false);
-		if (!v || mw_int_of(v) < 0)
+		if (phases[i].ms < 0)
 			continue;
 		mw_family(w, "duet_last_takeover_duration_seconds", GAUGE, help);
 		struct label l = {"phase", phases[i].phase};
-		mw_sample_ms(w, &l, 1, mw_int_of(v));
+		mw_sample_ms(w, &l, 1, phases[i].ms);
 	}
 }
 
-void metrics_write_checks(struct writer *w, const json_t *st)
+void metrics_write_checks(struct writer *w, const struct duet_status *st)
 {
-	const json_t *a = mw_need_array(w, st, "checks", false);
-	if (!a)
-		return;
+	const struct duet_status_ctl *c = &st->ctl;
 	static const char *const states[] = {"unknown", "ok", "failing"};
-	size_t i;
-	const json_t *c;
-	json_array_foreach(a, i, c)
-	{
-		const char *name = mw_need_str(w, c, "name", false);
-		const char *state = mw_need_str(w, c, "state", false);
-		if (!name || !state)
-			continue;
+	for (unsigned i = 0; i < c->n_checks; i++) {
 		char word[32];
-		label_word(word, sizeof word, state);
+		label_word(word, sizeof word, duet_health_state_name(c->checks[i].state));
 		mw_family(w, "duet_check_state", GAUGE,
 			  "Each health check of this node ([health]): 1 for its current state.");
 		for (size_t k = 0; k < 3; k++) {
-			struct label l[] = {{"check", name}, {"state", states[k]}};
+			struct label l[] = {{"check", c->checks[i].name}, {"state", states[k]}};
 			mw_sample_i(w, l, 2, strcmp(word, states[k]) == 0);
 		}
 	}
-	json_array_foreach(a, i, c)
-	{
-		const char *name = mw_need_str(w, c, "name", true);
-		const char *state = mw_need_str(w, c, "state", true);
-		if (!name || !state)
-			continue;
-		mw_family(w, "duet_check_failing", GAUGE,
-			  "1 while a health check is failing (fail_after failed probes in a row).");
-		struct label l = {"check", name};
-		mw_sample_i(w, &l, 1, strcmp(state, "FAILING") == 0);
-	}
-	static const struct {
-		const char *name, *key, *help;
-		enum metric_type type;
-		bool ms;
-	} per_check[] = {
-	    {"duet_check_critical", "critical",
-	     "1 when the check is critical ([health] critical): its failure on the master hands "
-	     "mastership over.",
-	     GAUGE, false},
-	    {"duet_check_paused", "paused",
-	     "1 while the check is paused (fip and manager run on the acting master only).", GAUGE,
-	     false},
-	    {"duet_check_probes_total", "probes", "Probes started.", COUNTER, false},
-	    {"duet_check_failures_total", "failures", "Failed probes, timeouts included.", COUNTER,
-	     false},
-	    {"duet_check_timeouts_total", "timeouts", "Probes that passed their deadline.", COUNTER,
-	     false},
-	    {"duet_check_last_duration_seconds", "last_duration_ms",
-	     "How long the last counted probe took.", GAUGE, true},
-	};
-	for (size_t k = 0; k < sizeof per_check / sizeof per_check[0]; k++)
-		json_array_foreach(a, i, c)
-		{
-			const char *name = mw_need_str(w, c, "name", true);
-			const json_t *v = mw_need(w, c, per_check[k].key, false);
-			if (!name || !v)
-				continue;
-			mw_family(w, per_check[k].name, per_check[k].type, per_check[k].help);
-			struct label l = {"check", name};
-			if (per_check[k].ms)
-				mw_sample_ms(w, &l, 1, mw_int_of(v));
-			else
-				mw_sample_i(w, &l, 1, mw_int_of(v));
-		}
-}
-
-void metrics_write_states(struct writer *w, const json_t *st)
-{
-	const char *rebuild = mw_need_str(w, st, "pg_rebuild.state", false);
-	if (rebuild) {
-		mw_family(w, "duet_rebuild_state", GAUGE,
-			  "The rebuild of the local PostgreSQL as a standby (duetctl rejoin, "
-			  "switchover): "
-			  "one series, the current state (idle when none runs), value 1.");
-		struct label l = {"state", rebuild};
-		mw_sample_i(w, &l, 1, 1);
-	}
-	const json_t *pct = mw_need(w, st, "pg_rebuild.percent", false);
-	if (rebuild && pct && strcmp(rebuild, "idle") != 0 && mw_int_of(pct) >= 0) {
-		mw_family(w, "duet_rebuild_progress_ratio", GAUGE,
-			  "Progress of the running pg_basebackup or pg_rewind, 0 to 1.");
-		mw_sample_double(w, NULL, 0, (double)mw_int_of(pct) / 100.0);
-	}
-	const char *so = mw_need_str(w, st, "switchover.state", false);
-	if (so) {
-		mw_family(
-		    w, "duet_switchover_state", GAUGE,
-		    "A switchover run by this master (duetctl switchover): one series, the current "
-		    "state (none when none runs), value 1.");
-		struct label l = {"state", so};
-		mw_sample_i(w, &l, 1, 1);
+	for (unsigned i = 0; i < c->n_checks; i++)
+		mw_one_label(
+		    w, "duet_check_failing", GAUGE,
+		    "1 while a health check is failing (fail_after failed probes in a row).",
+		    "check", c->checks[i].name, c->checks[i].state == DUET_HEALTH_FAILING);
+	for (unsigned i = 0; i < c->n_checks; i++)
+		mw_one_label(w, "duet_check_critical", GAUGE,
+			     "1 when the check is critical ([health] critical): its failure on the "
+			     "master hands mastership over.",
+			     "check", c->checks[i].name, c->checks[i].critical);
+	for (unsigned i = 0; i < c->n_checks; i++)
+		mw_one_label(
+		    w, "duet_check_paused", GAUGE,
+		    "1 while the check is paused (fip and manager run on the acting master only).",
+		    "check", c->checks[i].name, c->checks[i].paused);
+	for (unsigned i = 0; i < c->n_checks; i++)
+		mw_one_label(w, "duet_check_probes_total", COUNTER, "Probes started.", "check",
+			     c->checks[i].name, c->checks[i].probes);
+	for (unsigned i = 0; i < c->n_checks; i++)
+		mw_one_label(w, "duet_check_failures_total", COUNTER,
+			     "Failed probes, timeouts included.", "check", c->checks[i].name,
+			     c->checks[i].failures);
+	for (unsigned i = 0; i < c->n_checks; i++)
+		mw_one_label(w, "duet_check_timeouts_total", COUNTER,
+			     "Probes that passed their deadline.", "check", c->checks[i].name,
+			     c->checks[i].timeouts);
+	for (unsigned i = 0; i < c->n_checks; i++) {
+		mw_family(w, "duet_check_last_duration_seconds", GAUGE,
+			  "How long the last counted probe took.");
+		struct label l = {"check", c->checks[i].name};
+		mw_sample_ms(w, &l, 1, c->checks[i].last_duration_ms);
 	}
 }
 
@@ -433,115 +321,128 @@ static void drop_add(struct drops *d, const char *receiver, const char *reason, 
 	d->v[d->n++].v = v;
 }
 
-static void drop_object(struct drops *d, const json_t *obj, const char *receiver)
+static void drop_listeners(struct drops *d, const struct duet_status_udp *u, unsigned n,
+			   const char *receiver)
 {
-	const char *key;
-	const json_t *v;
-	json_object_foreach((json_t *)obj, key, v) if (mw_is_number(v))
-	    drop_add(d, receiver, key, mw_int_of(v));
-}
-
-/* Kernel drops of the UDP sockets of one receiver. */
-static void drop_listeners(struct drops *d, const json_t *a, const char *receiver)
-{
-	size_t i;
-	const json_t *l;
-	long long sum = 0;
-	bool any = false;
-	json_array_foreach(a, i, l)
-	{
-		const json_t *v = json_object_get(l, "kernel_drops");
-		if (mw_is_number(v)) {
-			sum += mw_int_of(v);
-			any = true;
-		}
-	}
-	if (any)
-		drop_add(d, receiver, "kernel_drops", sum);
-}
-
-/* What a receiver's counters are besides refusals. */
-static bool not_a_drop(const char *key)
-{
-	return strcmp(key, "copies") == 0 || strcmp(key, "taken") == 0 ||
-	       strcmp(key, "duplicate") == 0;
-}
-
-void metrics_write_traps(struct writer *w, const json_t *st)
-{
-	bool through_null;
-	const json_t *rx = mw_path_get(st, "traps.receivers", &through_null);
-	if (!json_is_object(rx)) {
-		if (!through_null)
-			w->missing++;
+	if (!n)
 		return;
-	}
-	static const struct {
-		const char *name, *key, *help;
-	} per_rx[] = {
-	    {"duet_traps_received_total", "copies",
-	     "Trap copies this node received and decoded, by receiver (each device sends to both "
-	     "nodes: a trap is normally received twice in the cluster)."},
-	    {"duet_traps_taken_total", "taken",
-	     "Trap copies the deduplication took as new here, by receiver."},
-	    {"duet_traps_duplicates_total", "duplicate",
-	     "Trap copies the deduplication matched to a trap already taken (not a loss), by "
-	     "receiver."},
-	};
-	const char *key;
-	const json_t *r;
-	for (size_t k = 0; k < sizeof per_rx / sizeof per_rx[0]; k++)
-		json_object_foreach((json_t *)rx, key, r)
-		{
-			const json_t *v = json_is_object(r) ? json_object_get(r, "copies") : NULL;
-			if (!mw_is_number(v))
-				continue; /* not a receiver: listeners, servers, ... */
-			v = mw_need(w, r, per_rx[k].key, false);
-			if (!v)
-				continue;
-			mw_family(w, per_rx[k].name, COUNTER, per_rx[k].help);
-			struct label l = {"receiver", key};
-			mw_sample_i(w, &l, 1, mw_int_of(v));
-		}
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < n; i++)
+		sum += u[i].s.kernel_drops;
+	drop_add(d, receiver, "kernel_drops", (long long)sum);
+}
+
+static const char H_DROPPED[] =
+    "Trap copies refused, by receiver and reason: before decoding (oversized, truncated, "
+    "kernel_drops, the SNMP and HTTP refusals) or by the deduplication (window_full, "
+    "live_full, backlog_full, no_memory).";
+static const char H_FORWARD[] = "Traps forwarded by the standby to the leader: sent here, or "
+				"received here.";
+
+static void write_rx(struct writer *w, const struct duet_status_rx *r)
+{
+	for (unsigned i = 0; i < r->n_src; i++)
+		mw_one_label(w, "duet_traps_received_total", COUNTER,
+			     "Trap copies this node received and decoded, by receiver (each device "
+			     "sends to both nodes: a trap is normally received twice in the "
+			     "cluster).",
+			     "receiver", r->src[i].name, r->src[i].copies);
+	for (unsigned i = 0; i < r->n_src; i++)
+		mw_one_label(w, "duet_traps_taken_total", COUNTER,
+			     "Trap copies the deduplication took as new here, by receiver.",
+			     "receiver", r->src[i].name, r->src[i].results[DUET_TRAP_TAKEN]);
+	for (unsigned i = 0; i < r->n_src; i++)
+		mw_one_label(w, "duet_traps_duplicates_total", COUNTER,
+			     "Trap copies the deduplication matched to a trap already taken (not a "
+			     "loss), by receiver.",
+			     "receiver", r->src[i].name, r->src[i].results[DUET_TRAP_DUPLICATE]);
 	struct drops *d = calloc(1, sizeof *d);
 	if (!d)
 		return;
-	json_object_foreach((json_t *)rx, key, r)
-	{
-		if (!json_is_object(r) || !mw_is_number(json_object_get(r, "copies")))
-			continue;
-		const char *k2;
-		const json_t *v;
-		json_object_foreach((json_t *)r, k2, v) if (!not_a_drop(k2) && mw_is_number(v))
-		    drop_add(d, key, k2, mw_int_of(v));
+	for (unsigned i = 0; i < r->n_src; i++) {
+		drop_add(d, r->src[i].name, "oversized", (long long)r->src[i].oversized);
+		drop_add(d, r->src[i].name, "empty", (long long)r->src[i].empty);
+		drop_add(d, r->src[i].name, "truncated", (long long)r->src[i].truncated);
+		for (int k = 0; k < DUET_TRAP_DROP_N; k++)
+			if (k != DUET_TRAP_TAKEN && k != DUET_TRAP_DUPLICATE)
+				drop_add(d, r->src[i].name, duet_trap_drop_name(k),
+					 (long long)r->src[i].results[k]);
 	}
-	const json_t *o;
-	if (json_is_object(o = json_object_get(rx, "snmp_refused")))
-		drop_object(d, o, "snmp");
-	if (json_is_object(o = mw_get(rx, "http_server.refused")))
-		drop_object(d, o, "http");
-	if (json_is_object(o = mw_get(rx, "syslog_tcp_server.refused")))
-		drop_object(d, o, "syslog_tcp");
-	if (json_is_array(o = json_object_get(rx, "syslog_udp_listeners")))
-		drop_listeners(d, o, "syslog_udp");
-	if (json_is_array(o = json_object_get(rx, "snmp_udp_listeners")))
-		drop_listeners(d, o, "snmp");
+	for (unsigned i = 0; i < r->n_snmp_refused; i++)
+		drop_add(d, "snmp", r->snmp_refused[i].name, (long long)r->snmp_refused[i].n);
+	for (int k = 1; r->have_http && k < TRAP_HTTP_DROP_N; k++)
+		if (r->http.drops[k])
+			drop_add(d, "http", trap_http_drop_name((enum trap_http_drop)k),
+				 (long long)r->http.drops[k]);
+	for (int k = 1; r->have_syslog_tcp && k < TRAP_SYSLOG_TCP_DROP_N; k++)
+		if (r->syslog_tcp.drops[k])
+			drop_add(d, "syslog_tcp",
+				 trap_syslog_tcp_drop_name((enum trap_syslog_tcp_drop)k),
+				 (long long)r->syslog_tcp.drops[k]);
+	drop_listeners(d, r->syslog_udp, r->n_syslog_udp, "syslog_udp");
+	drop_listeners(d, r->snmp_udp, r->n_snmp_udp, "snmp");
 	for (size_t i = 0; i < d->n; i++) {
-		mw_family(
-		    w, "duet_traps_dropped_total", COUNTER,
-		    "Trap copies refused, by receiver and reason: before decoding (oversized, "
-		    "truncated, kernel_drops, the SNMP and HTTP refusals) or by the deduplication "
-		    "(window_full, live_full, backlog_full, no_memory).");
+		mw_family(w, "duet_traps_dropped_total", COUNTER, H_DROPPED);
 		struct label l[] = {{"receiver", d->v[i].receiver}, {"reason", d->v[i].reason}};
 		mw_sample_i(w, l, 2, d->v[i].v);
 	}
 	free(d);
-	const json_t *informs = mw_need(w, st, "traps.receivers.informs_answered", true);
-	if (informs) {
-		mw_family(w, "duet_traps_snmp_informs_answered_total", COUNTER,
-			  "SNMP informs answered once their trap was taken.");
-		mw_sample_i(w, NULL, 0, mw_int_of(informs));
+	mw_one(w, "duet_traps_snmp_informs_answered_total", COUNTER,
+	       "SNMP informs answered once their trap was taken.", r->informs_answered);
+}
+
+void metrics_write_traps(struct writer *w, const struct duet_status_traps *t)
+{
+	const struct duet_trap_pipe_stats *s = &t->pipe;
+	mw_one(w, "duet_traps_proposing", GAUGE,
+	       "1 while this node proposes the traps it receives (leader with the lease).",
+	       t->proposing);
+	mw_one(w, "duet_traps_delivering", GAUGE,
+	       "1 while this node delivers committed traps to the sink.", t->delivering);
+	mw_one(w, "duet_traps_pending", GAUGE,
+	       "Traps this standby holds that no committed TRAPS entry has matched yet.",
+	       s->pending);
+	mw_one(w, "duet_traps_outbox", GAUGE, "Traps waiting to be proposed.", s->outbox);
+	mw_one(w, "duet_traps_inflight", GAUGE, "Traps proposed and not yet committed.",
+	       s->inflight);
+	mw_one(w, "duet_traps_committed_total", COUNTER,
+	       "Traps committed to the log, as applied here.", s->committed);
+	mw_one_label(w, "duet_traps_forwarded_total", COUNTER, H_FORWARD, "direction", "sent",
+		     s->forwarded_sent);
+	mw_one_label(w, "duet_traps_forwarded_total", COUNTER, H_FORWARD, "direction", "received",
+		     s->forwarded_received);
+	mw_one(w, "duet_traps_undelivered", GAUGE,
+	       "Committed traps the sink has not confirmed yet.", s->undelivered);
+	mw_one(w, "duet_traps_undelivered_bytes", GAUGE, "Payload bytes of the undelivered traps.",
+	       s->undelivered_bytes);
+	mw_one(w, "duet_traps_backlog_max_bytes", GAUGE,
+	       "The backlog's byte bound ([traps] backlog_max_bytes): past it new traps are "
+	       "refused (duet_traps_dropped_total reason backlog_full).",
+	       t->backlog_max_bytes);
+	mw_one(w, "duet_traps_backlog_full", GAUGE,
+	       "1 while the backlog is full: the last trap received was refused for the "
+	       "backlog's bound and the sink has confirmed nothing since.",
+	       s->backlog_full);
+	mw_one(w, "duet_traps_delivered_index", GAUGE, "Log index of the last DELIVERED entry.",
+	       s->delivered_index);
+	if (t->have_sink) {
+		mw_one(w, "duet_traps_delivered_total", COUNTER,
+		       "Traps this node delivered and the sink confirmed (the deliverer only).",
+		       t->sink.records_sent);
+		mw_one(w, "duet_trap_sink_connected", GAUGE, "1 while the trap sink is connected.",
+		       t->sink.connected);
+		mw_one(w, "duet_trap_sink_errors_total", COUNTER,
+		       "Failures of the trap sink (each ends a connection).", t->sink.errors);
+		mw_one(
+		    w, "duet_trap_sink_dead_letters_total", COUNTER,
+		    "Trap records refused for good: kept in <table>_dead by the PostgreSQL sink, "
+		    "replaced by a notice with their id by the RELP sink (too big).",
+		    t->sink.dead_letters);
+		mw_one(w, "duet_trap_sink_queued_bytes", GAUGE,
+		       "Bytes submitted to the sink and not confirmed.", t->sink_queued_bytes);
 	}
+	if (t->have_rx)
+		write_rx(w, &t->rx);
 }
 
 void metrics_write_http(struct writer *w, const struct trap_http_stats *s)

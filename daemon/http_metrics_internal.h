@@ -1,9 +1,9 @@
 /*
  * http_metrics_internal.h - what the two halves of the /metrics formatter
  * share (http_api.h has the interface): http_metrics.c writes the
- * exposition and reads the status document (mw_*), and holds the families
- * that are one status field each; http_metrics_families.c writes the
- * families that take code (arrays, enumerations, sums). Not public.
+ * exposition (mw_*) and the member's, raft's and transport's families;
+ * http_metrics_families.c the controller's, the traps' and the server's,
+ * all from struct duet_status (status.h). Not public.
  */
 #ifndef DUET_HTTP_METRICS_INTERNAL_H
 #define DUET_HTTP_METRICS_INTERNAL_H
@@ -12,8 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#include <jansson.h>
 
 #include "http_api.h"
 
@@ -25,7 +23,6 @@ struct label {
 
 struct writer {
 	FILE *f;
-	int missing;        /* status fields needed and absent */
 	const char *family; /* the family whose samples come now */
 };
 
@@ -41,36 +38,25 @@ void mw_sample_u(struct writer *w, const struct label *l, size_t n, uint64_t v);
 void mw_sample_ms(struct writer *w, const struct label *l, size_t n, long long ms);
 void mw_sample_double(struct writer *w, const struct label *l, size_t n, double v);
 
-/* ---- the status document (http_metrics.c) ---- */
-
-/* The value at a dotted path ("traps.sink.connected"), NULL when a step is
- * absent; *through_null says a step was null (a part the node lacks). */
-const json_t *mw_path_get(const json_t *root, const char *path, bool *through_null);
-/* The same, without through_null. */
-const json_t *mw_get(const json_t *root, const char *path);
-/* Integer, real or boolean (true = 1). */
-bool mw_is_number(const json_t *v);
-long long mw_int_of(const json_t *v);
-/* A number, string or array that a family needs: NULL when absent or null.
- * Absent (or of another type) is counted in w->missing, unless optional or
- * a step of the path was null (a part this node does not have). */
-const json_t *mw_need(struct writer *w, const json_t *obj, const char *path, bool optional);
-const char *mw_need_str(struct writer *w, const json_t *obj, const char *path, bool optional);
-const json_t *mw_need_array(struct writer *w, const json_t *obj, const char *path, bool optional);
+/* One sample without labels / with one label, of a family of its own. */
+void mw_one(struct writer *w, const char *name, enum metric_type type, const char *help,
+	    uint64_t v);
+void mw_one_label(struct writer *w, const char *name, enum metric_type type, const char *help,
+		  const char *key, const char *value, uint64_t v);
 
 /* ---- families written by code (http_metrics_families.c) ---- */
 
 void metrics_write_identity(struct writer *w, const struct http_metrics_input *in);
-void metrics_write_members(struct writer *w, const json_t *st);
-void metrics_write_peers(struct writer *w, const json_t *st);
-void metrics_write_object_counters(struct writer *w, const json_t *obj, const char *name,
-				   const char *help, const char *label);
-void metrics_write_pg(struct writer *w, const json_t *st);
-void metrics_write_takeover(struct writer *w, const struct http_metrics_input *in);
-void metrics_write_checks(struct writer *w, const json_t *st);
-void metrics_write_states(struct writer *w, const json_t *st);
+/* data nodes: the controller, its members, PostgreSQL, the last takeover,
+ * the checks */
+void metrics_write_ctl(struct writer *w, const struct duet_status *st);
+/* every member: the members as the applied state has them */
+void metrics_write_members(struct writer *w, const struct duet_status *st);
+void metrics_write_pg(struct writer *w, const struct duet_status *st);
+void metrics_write_takeover(struct writer *w, const struct duet_status *st);
+void metrics_write_checks(struct writer *w, const struct duet_status *st);
 void metrics_write_fsm(struct writer *w, const struct fsm *f);
-void metrics_write_traps(struct writer *w, const json_t *st);
+void metrics_write_traps(struct writer *w, const struct duet_status_traps *t);
 void metrics_write_http(struct writer *w, const struct trap_http_stats *s);
 
 #endif

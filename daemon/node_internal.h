@@ -184,12 +184,11 @@ void rejoin_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *p,
 /* A raft message from `from` said this incarnation and store id. */
 void rejoin_heard_raft(struct node *n, uint32_t from, uint64_t incarnation, uint64_t store_id);
 void rejoin_step(struct node *n);
-void rejoin_status_json(struct node *n, FILE *f);
 
 /* admin.c */
 int admin_open(struct node *n);
 void admin_close(struct node *n);
-/* The status document (one JSON object, no newline), malloc'd. */
+/* The status document (one JSON object, no newline), malloc'd (status.c). */
 char *node_status_json(struct node *n);
 /* Proposes what the probe in flight still has to (stops at DUET_EBUSY; retried
  * at the next turn), answers it once its last entry is applied. */

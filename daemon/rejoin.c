@@ -58,6 +58,7 @@
 
 #include "duet/wire.h"
 #include "node_internal.h"
+#include "status.h"
 
 #define NODE_REJOIN_ASK_MS  200u   /* asks are cheap: the leader absorbs repeats */
 #define NODE_REJOIN_WARN_MS 30000u /* the log repeats why this member is silent */
@@ -560,27 +561,15 @@ void rejoin_step(struct node *n)
 		bind_step(n, now);
 }
 
-void rejoin_status_json(struct node *n, FILE *f)
+void rejoin_status_fill(struct node *n, struct duet_status *st)
 {
-	struct raft_status st;
-	raft_status(n->raft, node_now_ms(), &st);
-	const struct duet_member *me = duet_membership_find(&st.conf, n->cfg.self_id);
-	fprintf(f, ",\"incarnation\":%" PRIu64 ",\"store_id\":\"%016" PRIx64 "\",\"membership\":[",
-		n->incarnation, n->store_id);
-	for (uint32_t i = 0; i < st.conf.n; i++) {
-		const struct duet_member *m = &st.conf.members[i];
-		fprintf(f,
-			"%s{\"id\":%" PRIu32 ",\"name\":\"%s\",\"incarnation\":%" PRIu64
-			",\"store_id\":\"%016" PRIx64 "\"}",
-			i ? "," : "", m->id, m->name, m->incarnation, m->store_id);
-	}
-	fprintf(f,
-		"],\"rejoin\":{\"state\":\"%s\",\"automatic\":%s,\"asked\":%" PRIu64
-		",\"view_incarnation\":%" PRIu64 ",\"entry_index\":%" PRIu64 ",\"answer\":\"",
-		state_name(n->rejoin.state), n->rejoin.automatic ? "true" : "false",
-		n->rejoin.asked, me ? me->incarnation : 0, n->rejoin.entry_index);
-	for (const char *p = n->rejoin.answer; *p; p++)
-		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-			fputc(*p, f);
-	fputs("\"}", f);
+	const struct duet_member *me = duet_membership_find(&st->raft.conf, n->cfg.self_id);
+	st->rejoin.incarnation = n->incarnation;
+	st->rejoin.store_id = n->store_id;
+	st->rejoin.state = state_name(n->rejoin.state);
+	st->rejoin.automatic = n->rejoin.automatic;
+	st->rejoin.asked = n->rejoin.asked;
+	st->rejoin.view_incarnation = me ? me->incarnation : 0;
+	st->rejoin.entry_index = n->rejoin.entry_index;
+	st->rejoin.answer = n->rejoin.answer;
 }

@@ -12,6 +12,7 @@
 
 #include "node_internal.h"
 #include "trapd.h"
+#include "status.h"
 
 /* Batches proposed and not yet applied, at most: traps that arrive
  * meanwhile gather into the next batch (fewer, larger entries: one durable
@@ -36,12 +37,7 @@ struct trapd_state {
 	uint64_t submitted, confirmed;              /* entry indexes, this leadership */
 	uint64_t delivered_prop_index, delivered_prop_term, delivered_prop_ms;
 
-	struct {
-		uint64_t batches, batch_busy, forward_frames, forward_failed, answers;
-		uint64_t forwards_not_leader, frames_bad, bad_entries, delivered_entries;
-		uint64_t submit_busy, confirms, undeliverable;
-		uint64_t keys_cut; /* snapshots whose committed keys hit the limit */
-	} c;
+	struct trapd_counters c;
 };
 
 static struct trapd_state *st_of(const struct node *n)
@@ -593,68 +589,31 @@ void trapd_close(struct node *n)
 
 /* ---- status -------------------------------------------------------------- */
 
-void trapd_status_json(struct node *n, FILE *f)
+bool trapd_status_fill(struct node *n, struct duet_status_traps *s)
 {
 	struct trapd_state *t = st_of(n);
-	if (!t || t->keys_only) {
-		fputs("null", f);
-		return;
-	}
-	struct duet_trap_pipe_stats s;
-	duet_trap_pipe_get_stats(t->pipe, &s);
-	fprintf(f,
-		"{\"proposing\":%s,\"delivering\":%s,\"received\":%" PRIu64 ",\"taken\":%" PRIu64
-		",\"drops\":{",
-		t->proposing ? "true" : "false", t->delivering ? "true" : "false", s.received,
-		s.taken);
-	for (int i = 1; i < DUET_TRAP_DROP_N; i++)
-		fprintf(f, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", duet_trap_drop_name(i),
-			s.drops[i]);
-	fprintf(f,
-		"},\"outbox\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"pending\":%" PRIu64
-		",\"proposed\":%" PRIu64 ",\"committed\":%" PRIu64 ",\"committed_repeats\":%" PRIu64
-		",\"matched_by_commit\":%" PRIu64 ",\"forwarded_sent\":%" PRIu64
-		",\"forwarded_received\":%" PRIu64 ",\"forwarded_duplicate\":%" PRIu64
-		",\"forwarded_committed\":%" PRIu64 ",\"answers_received\":%" PRIu64
-		",\"answer_matched\":%" PRIu64 ",\"committed_keys\":%" PRIu64
-		",\"keys_evicted\":%" PRIu64 ",\"undelivered\":%" PRIu64
-		",\"undelivered_bytes\":%" PRIu64 ",\"delivered_index\":%" PRIu64
-		",\"last_committed_index\":%" PRIu64 ",\"submitted_index\":%" PRIu64
-		",\"confirmed_index\":%" PRIu64,
-		s.outbox, s.inflight, s.pending, s.proposed, s.committed, s.committed_repeats,
-		s.matched_by_commit, s.forwarded_sent, s.forwarded_received, s.forwarded_duplicate,
-		s.forwarded_committed, s.acks_received, s.ack_matched, s.committed_keys,
-		s.keys_evicted, s.undelivered, s.undelivered_bytes, s.delivered_index,
-		s.last_committed_index, t->submitted, t->confirmed);
-	fprintf(f,
-		",\"batches\":%" PRIu64 ",\"batch_busy\":%" PRIu64 ",\"forward_frames\":%" PRIu64
-		",\"forward_failed\":%" PRIu64 ",\"answers_sent\":%" PRIu64
-		",\"forwards_not_leader\":%" PRIu64 ",\"frames_bad\":%" PRIu64
-		",\"bad_entries\":%" PRIu64 ",\"delivered_entries\":%" PRIu64
-		",\"submit_busy\":%" PRIu64 ",\"confirms\":%" PRIu64 ",\"undeliverable\":%" PRIu64
-		",\"keys_restored\":%" PRIu64 ",\"window_seeded\":%" PRIu64
-		",\"window_renumbered\":%" PRIu64 ",\"snapshot_keys_cut\":%" PRIu64,
-		t->c.batches, t->c.batch_busy, t->c.forward_frames, t->c.forward_failed,
-		t->c.answers, t->c.forwards_not_leader, t->c.frames_bad, t->c.bad_entries,
-		t->c.delivered_entries, t->c.submit_busy, t->c.confirms, t->c.undeliverable,
-		s.keys_restored, s.window_seeded, s.window_renumbered, t->c.keys_cut);
-	/* the backlog's bounds and what counts against them (traps_pipe.h) */
-	fprintf(f,
-		",\"backlog_max\":%" PRIu32 ",\"backlog_max_bytes\":%" PRIu64
-		",\"live_bytes\":%" PRIu64 ",\"backlog_full\":%s,\"forwarded_full\":%" PRIu64
-		",\"backlog_waits\":%" PRIu64 ",\"sink\":",
-		t->pc.backlog_max, t->pc.backlog_max_bytes, s.live_bytes,
-		s.backlog_full ? "true" : "false", s.forwarded_full, s.backlog_waits);
+	if (!t || t->keys_only)
+		return false;
+	s->proposing = t->proposing;
+	s->delivering = t->delivering;
+	duet_trap_pipe_get_stats(t->pipe, &s->pipe);
+	s->submitted = t->submitted;
+	s->confirmed = t->confirmed;
+	s->c = t->c;
+	s->backlog_max = t->pc.backlog_max;
+	s->backlog_max_bytes = t->pc.backlog_max_bytes;
 	if (t->sink) {
+		s->have_sink = true;
+		duet_sink_get_stats(t->sink, &s->sink);
+		s->sink_queued_bytes = duet_sink_queued_bytes(t->sink);
+		/* the sink's own object, with what only its transport knows */
 		char buf[4096];
 		int len = duet_sink_stats_json(t->sink, buf, sizeof buf);
-		/* a cut object would break the whole document */
-		fputs(len > 0 && (size_t)len < sizeof buf ? buf : "{\"error\":\"stats too long\"}",
-		      f);
-	} else {
-		fputs("null", f);
+		s->sink_json =
+		    len > 0 && (size_t)len < sizeof buf ? json_loads(buf, 0, NULL) : NULL;
+		if (!s->sink_json)
+			s->sink_json = json_pack("{s:s}", "error", "stats too long");
 	}
-	fputs(",\"receivers\":", f);
-	trapd_rx_status_json(n, f);
-	fputc('}', f);
+	s->have_rx = trapd_rx_status_fill(n, &s->rx);
+	return true;
 }

@@ -68,18 +68,15 @@ long trapd_snapshot_keys(struct node *n, uint64_t up_to, uint8_t **out);
 void trapd_restored(struct node *n, const struct fsm *f, const uint8_t *keys, uint32_t len);
 /* A FORWARD or ANSWER frame from a member. */
 void trapd_frame(struct node *n, uint32_t from, uint8_t type, const uint8_t *payload, uint32_t len);
-/* The "traps" member of the status document (a JSON object). */
-void trapd_status_json(struct node *n, FILE *f);
 
 /* trapd_rx.c: one decoded copy from a receiver; returns an enum
  * duet_trap_drop. */
 int trapd_receive(struct node *n, uint8_t kind, const char *sender, const void *content,
 		  size_t content_len, const char *json, size_t json_len);
-/* trapd_rx.c: opens / closes the configured receivers; JSON of their
- * counters. */
+/* trapd_rx.c: opens / closes the configured receivers (their counters:
+ * trapd_rx_status_fill, status.h). */
 int trapd_rx_open(struct node *n);
 void trapd_rx_close(struct node *n);
-void trapd_rx_status_json(struct node *n, FILE *f);
 /* trapd_rx.c: every TRAPD_TICK_MS (resumes paused TCP senders). */
 void trapd_rx_tick(struct node *n);
 

@@ -3,7 +3,7 @@
  * UDP and TCP, SNMP traps and informs over UDP, custom traps over HTTP(S),
  * each on the addresses of [traps]. Every copy is decoded, its identity
  * content and JSON written, and handed to trapd_receive(); everything
- * refused is counted by receiver and reason (trapd_rx_status_json).
+ * refused is counted by receiver and reason (trapd_rx_status_fill).
  *
  * The sender of a copy is the client's IP address without the port (a
  * device that sends one trap to both nodes may do so from two sockets),
@@ -33,6 +33,7 @@
 
 #include "node_internal.h"
 #include "trapd.h"
+#include "status.h"
 
 enum rx_source { SRC_SYSLOG_UDP = 0, SRC_SYSLOG_TCP, SRC_SNMP, SRC_HTTP, SRC_N };
 static const char *const src_names[SRC_N] = {"syslog_udp", "syslog_tcp", "snmp", "http"};
@@ -452,91 +453,46 @@ void trapd_rx_close(struct node *n)
 
 /* ---- status -------------------------------------------------------------- */
 
-static void json_udp(FILE *f, const struct rx_udp *u, unsigned n)
+static unsigned fill_udp(struct duet_status_udp *out, const struct rx_udp *u, unsigned n)
 {
-	fputc('[', f);
 	for (unsigned i = 0; i < n; i++) {
-		struct duet_udp_rx_stats s;
-		duet_udp_rx_get_stats(u[i].rx, &s);
-		fprintf(f,
-			"%s{\"port\":%d,\"datagrams\":%" PRIu64 ",\"truncated\":%" PRIu64
-			",\"kernel_drops\":%" PRIu64 ",\"recv_errors\":%" PRIu64
-			",\"rcvbuf\":%" PRIu32 "}",
-			i ? "," : "", duet_udp_rx_port(u[i].rx), s.datagrams, s.truncated,
-			s.kernel_drops, s.recv_errors, s.rcvbuf);
+		out[i].port = duet_udp_rx_port(u[i].rx);
+		duet_udp_rx_get_stats(u[i].rx, &out[i].s);
 	}
-	fputc(']', f);
+	return n;
 }
 
-void trapd_rx_status_json(struct node *n, FILE *f)
+bool trapd_rx_status_fill(struct node *n, struct duet_status_rx *s)
 {
 	struct trapd_rx *r = rx_of(n);
-	if (!r) {
-		fputs("null", f);
-		return;
+	if (!r)
+		return false;
+	for (int i = 0; i < SRC_N && i < DUET_STATUS_RX_SOURCES; i++) {
+		s->src[i].name = src_names[i];
+		s->src[i].copies = r->c[i].copies;
+		s->src[i].oversized = r->c[i].too_large;
+		s->src[i].empty = r->c[i].empty;
+		s->src[i].truncated = r->c[i].truncated;
+		memcpy(s->src[i].results, r->c[i].results, sizeof s->src[i].results);
+		s->n_src++;
 	}
-	fputc('{', f);
-	for (int s = 0; s < SRC_N; s++) {
-		fprintf(f,
-			"%s\"%s\":{\"copies\":%" PRIu64 ",\"oversized\":%" PRIu64
-			",\"empty\":%" PRIu64 ",\"truncated\":%" PRIu64,
-			s ? "," : "", src_names[s], r->c[s].copies, r->c[s].too_large,
-			r->c[s].empty, r->c[s].truncated);
-		for (int d = 0; d < DUET_TRAP_DROP_N; d++)
-			fprintf(f, ",\"%s\":%" PRIu64, duet_trap_drop_name(d), r->c[s].results[d]);
-		fputc('}', f);
-	}
-	fputs(",\"syslog_udp_listeners\":", f);
-	json_udp(f, r->syslog_udp, r->n_syslog_udp);
-	fputs(",\"snmp_udp_listeners\":", f);
-	json_udp(f, r->snmp_udp, r->n_snmp_udp);
-	fputs(",\"snmp_refused\":{", f);
-	bool first = true;
+	s->n_syslog_udp = fill_udp(s->syslog_udp, r->syslog_udp, r->n_syslog_udp);
+	s->n_snmp_udp = fill_udp(s->snmp_udp, r->snmp_udp, r->n_snmp_udp);
 	for (unsigned d = 1; d < 64; d++)
 		if (r->snmp_drops[d]) {
-			fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",",
-				trap_snmp_drop_name((enum trap_snmp_drop)d), r->snmp_drops[d]);
-			first = false;
+			s->snmp_refused[s->n_snmp_refused].name =
+			    trap_snmp_drop_name((enum trap_snmp_drop)d);
+			s->snmp_refused[s->n_snmp_refused++].n = r->snmp_drops[d];
 		}
-	fprintf(f, "},\"informs_answered\":%" PRIu64 ",\"inform_answer_failed\":%" PRIu64,
-		r->informs_answered, r->inform_answer_failed);
+	s->informs_answered = r->informs_answered;
+	s->inform_answer_failed = r->inform_answer_failed;
 	if (r->http) {
-		struct trap_http_stats hs;
-		trap_http_get_stats(r->http, &hs);
-		fprintf(f,
-			",\"http_server\":{\"connections_accepted\":%" PRIu64
-			",\"connections_open\":%" PRIu64 ",\"requests\":%" PRIu64
-			",\"traps_accepted\":%" PRIu64 ",\"refused\":{",
-			hs.connections_accepted, hs.connections_open, hs.requests,
-			hs.traps_accepted);
-		first = true;
-		for (int d = 1; d < TRAP_HTTP_DROP_N; d++)
-			if (hs.drops[d]) {
-				fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",",
-					trap_http_drop_name((enum trap_http_drop)d), hs.drops[d]);
-				first = false;
-			}
-		fputs("}}", f);
+		s->have_http = true;
+		trap_http_get_stats(r->http, &s->http);
 	}
 	if (r->syslog_tcp) {
-		struct trap_syslog_tcp_stats ts;
-		trap_syslog_tcp_get_stats(r->syslog_tcp, &ts);
-		fprintf(f,
-			",\"syslog_tcp_server\":{\"connections_accepted\":%" PRIu64
-			",\"connections_open\":%" PRIu64 ",\"connections_paused\":%" PRIu64
-			",\"idle_closed\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"busy\":%" PRIu64
-			",\"refused\":{",
-			ts.connections_accepted, ts.connections_open, ts.connections_paused,
-			ts.idle_closed, ts.frames, ts.busy);
-		first = true;
-		for (int d = 1; d < TRAP_SYSLOG_TCP_DROP_N; d++)
-			if (ts.drops[d]) {
-				fprintf(f, "%s\"%s\":%" PRIu64, first ? "" : ",",
-					trap_syslog_tcp_drop_name((enum trap_syslog_tcp_drop)d),
-					ts.drops[d]);
-				first = false;
-			}
-		fputs("}}", f);
+		s->have_syslog_tcp = true;
+		trap_syslog_tcp_get_stats(r->syslog_tcp, &s->syslog_tcp);
 	}
-	fputc('}', f);
+	return true;
 }

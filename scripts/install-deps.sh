@@ -28,6 +28,7 @@ packages=(
   scdoc                                  # man pages: duetd(8), duet-witness(8), duetctl(8), duet.ini(5) built from scdoc source
   man-db bsdextrautils                   # man_pages test: man -l renders each page (groff warnings), col -b
   haproxy                                # http_roles test: a real HAProxy with the example's checks
+  prometheus                             # metrics test: promtool check metrics on each member's exposition
 )
 
 missing=()

@@ -732,8 +732,9 @@ t_slow_store_write_keeps_lease() {
 
 # Issue 16: an operator's text round-trips exactly - UTF-8, a newline,
 # quotes - from `duetctl maintenance --why` through the admin socket, the
-# log and every member's state to `status --json`, the status table and
-# `duetctl log --json`. Before, the daemon escaped each UTF-8 byte on its
+# log and every member's state to `status --json`, the status table,
+# `duetctl log --json` and every member's /metrics exposition (the
+# duet_maintenance_info label, asked over the admin socket). Before, the daemon escaped each UTF-8 byte on its
 # own (caf\u00c3\u00a9) and duetctl dropped the newline.
 t_why_round_trip() {
 	setup
@@ -758,6 +759,77 @@ t_why_round_trip() {
 		"$TMP/log.json" >/dev/null ||
 		fail "the audit log does not hold the text: $(grep -a -i maint "$TMP/log.json" | tail -n 2)"
 	ok "duetctl log --json holds it"
+	for n in "${NAMES[@]}"; do
+		admin_metrics "$n" >"$TMP/$n.prom" || fail "metrics of $n over the admin socket"
+		[ "$(python3 "$SRC/prom_check.py" "$TMP/$n.prom" --label duet_maintenance_info why)" = "$why" ] ||
+			fail "the why label in $n's metrics: $(grep -a maintenance_info "$TMP/$n.prom")"
+	done
+	ok "the /metrics exposition of all three carries it in duet_maintenance_info{why}"
+}
+
+# Issue 16 item 2: `duetctl list` from the leader, the follower and the
+# witness: one row per member in each; what the asked member knows (its own
+# role, acting, lease; the leader; links; incarnations; the log's SYNC),
+# ? / null for what it cannot know, - / null for what does not apply, and
+# the quorum on the witness row. (jq -en 'input | ...': jq -e alone passes
+# on an empty input.)
+t_list() {
+	setup
+	start_all
+	wait_until 3 "first leader" leader_with_lease
+	local l=$LEADER o n
+	o=$(other_data "$l")
+	wait_until 5 "$l acts as master" is "$l" '.acting == "master"'
+	for n in "$l" "$o" witness; do
+		wait_until 3 "$n lists the three reachable and $l leading" eval \
+			'"$BIN/duetctl" list --json --config "$TMP/$n.ini" |
+			jq -en --arg l "$l" "input | .quorum.reachable == 3 and .leader == \$l" >/dev/null'
+		"$BIN/duetctl" list --json --config "$TMP/$n.ini" >"$TMP/list-$n.json" ||
+			fail "duetctl list --json on $n"
+		"$BIN/duetctl" list --config "$TMP/$n.ini" >"$TMP/list-$n.txt" ||
+			fail "duetctl list on $n"
+	done
+	# row NAME [FILE]: the row of NAME in the asked member's --json
+	row() { jq -c --arg m "$1" '.members[] | select(.member == $m)' "$2"; }
+	local j=$TMP/list-$l.json
+	jq -e '.members | length == 3' "$j" >/dev/null || fail "$l lists: $(cat "$j")"
+	row "$l" "$j" | jq -e '.asked and .role == "leader" and .acting == "master" and
+		.lease == "held" and .kind == "data" and .pg == "unmanaged" and .incarnation == 1 and
+		.reachable and .checks == "ok"' >/dev/null || fail "$l's own row: $(row "$l" "$j")"
+	row "$o" "$j" | jq -e '(.asked | not) and .role == "follower" and .acting == null and
+		.lease == "no" and .sync == false and .reachable' >/dev/null ||
+		fail "$o's row on $l: $(row "$o" "$j")"
+	row witness "$j" | jq -e '.kind == "witness" and .role == "follower" and .sync == null and
+		.pg == null and .checks == null and .quorum == {"reachable": 3, "members": 3, "ok": true}' \
+		>/dev/null || fail "the witness row on $l: $(row witness "$j")"
+	j=$TMP/list-$o.json
+	row "$o" "$j" | jq -e '.asked and .role == "follower" and .acting == "standby" and
+		.lease == "no"' >/dev/null || fail "$o's own row: $(row "$o" "$j")"
+	row "$l" "$j" | jq -e '.role == "leader" and .acting == null and .lease == null' \
+		>/dev/null || fail "$l's row on $o: $(row "$l" "$j")"
+	row witness "$j" | jq -e '.role == null' >/dev/null ||
+		fail "the witness row on $o: $(row witness "$j")"
+	j=$TMP/list-witness.json
+	row witness "$j" | jq -e '.asked and .role == "follower" and .quorum.ok' >/dev/null ||
+		fail "the witness's own row: $(row witness "$j")"
+	row "$o" "$j" | jq -e '.acting == null and .pg == null and .sync == false' >/dev/null ||
+		fail "$o's row on the witness: $(row "$o" "$j")"
+	ok "list --json: rows of $l, $o and witness as each sees them"
+	grep -Eq "^$l\* +data +leader +master +no +unmanaged +- +held +ok +1 +yes\$" "$TMP/list-$l.txt" ||
+		fail "$l's own row in its table: $(cat "$TMP/list-$l.txt")"
+	grep -Eq "^witness +witness +follower +quorum 3/3 +- +- +- +no +- +1 +yes\$" "$TMP/list-$l.txt" ||
+		fail "the witness row in $l's table: $(cat "$TMP/list-$l.txt")"
+	grep -Eq "^$l +data +leader +\? +no +\? +\? +\? +ok +1 +yes\$" "$TMP/list-$o.txt" ||
+		fail "$l's row in $o's table: $(cat "$TMP/list-$o.txt")"
+	grep -q '^quorum: 3 of 3 members reachable from witness, 2 needed: yes$' "$TMP/list-witness.txt" ||
+		fail "the witness's quorum line: $(cat "$TMP/list-witness.txt")"
+	ok "list tables: $(tr '\n' '|' <"$TMP/list-$l.txt")"
+	# a member down: unreachable in the others' view
+	kill9 "$o"
+	wait_until 5 "$l sees $o unreachable" eval \
+		'"$BIN/duetctl" list --json --config "$TMP/$l.ini" |
+		jq -en --arg o "$o" "input | (.members[] | select(.member == \$o) | .reachable == false) and .quorum.reachable == 2" >/dev/null'
+	ok "$o killed: unreachable in $l's list, quorum 2 of 3"
 }
 
 # Past 10000 applied entries every member snapshots (member.c), each at the
@@ -796,7 +868,7 @@ t_snapshot_restart() {
 case $TEST in
 leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin | wipe_without_rejoin | wiped_store_init_refused | \
 	rejoin_answer_bound_to_store | init | storage_error_exit_status | slow_store_write_keeps_lease | why_round_trip | \
-	snapshot_restart) "t_$TEST" ;;
+	snapshot_restart | list) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -10,12 +10,24 @@
 #            (no SYNC standby without PostgreSQL: no automatic failover),
 #            until `duetctl promote --accept-data-loss` makes it master: then
 #            200; the old master restarted answers 503 naming the new one.
-#            /metrics on each step: valid exposition format, no status field
-#            missing, duet_is_master agreeing with /master, the term that
+#            /metrics on each step: valid exposition format, duet_is_master agreeing with /master, the term that
 #            `duetctl status` shows, the forced promotion and its timings
 #   https    the same endpoints over HTTPS ([http] tls_cert and tls_key, the
 #            member certificates of `duetctl gencerts`): verified against
 #            the cluster CA; plain HTTP to that port gets no answer
+#   status_keys  one typed status, every member: the key paths of
+#            status --json of the leader, the follower and the witness hold
+#            every path (and type) of the documents recorded from the duetd
+#            before the typed status (status_keys/*.txt, by status_keys.py),
+#            and "version" is 1; each has "members" (the witness too) and
+#            the kind of its peers and members. DUET_RECORD_KEYS=DIR writes the key paths
+#            there instead (how status_keys/ was made, with older binaries)
+#   metrics  the same three members: `promtool check metrics` is clean on
+#            each one's exposition (HTTP /metrics on the data nodes, the
+#            admin socket's "metrics" on all three); the leader is a label
+#            (duet_raft_leader), the follower's last acknowledgement a
+#            timestamp; the maintenance reason (UTF-8, a newline, quotes, a
+#            backslash) reads back byte for byte from duet_maintenance_info
 #   health   GET /health: 200 while the critical checks pass; 503 naming the
 #            fs check once its directory is gone, 200 again once it is back
 #   endpoints the names HAProxy templates and probes use: /primary answers
@@ -101,8 +113,6 @@ metrics() {
 	printf '%s' "$BODY" >"$TMP/$1.prom"
 	python3 "$SRC/prom_check.py" "$TMP/$1.prom" >/dev/null ||
 		fail "/metrics of $1 is not valid: $(python3 "$SRC/prom_check.py" "$TMP/$1.prom" 2>&1)"
-	[ "$(series "$1" duet_status_fields_missing)" = 0 ] ||
-		fail "/metrics of $1: status fields missing (a status key renamed?)"
 }
 
 # series NODE SERIES: the value in the last $TMP/NODE.prom
@@ -318,8 +328,100 @@ t_endpoints() {
 	stop_clean "$o"
 }
 
+# keys_of_three: $M the leader, $O the follower, with maintenance on and
+# the checks known; status --json of each of the three in $TMP/ROLE.json
+keys_of_three() {
+	FS_CHECK=1
+	mkdir -p "$TMP/fs-node-a" "$TMP/fs-node-b"
+	setup
+	start_all
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	M=$LEADER
+	O=$(other_data "$M")
+	"$BIN/duetctl" maintenance on --why "$WHY" --config "$TMP/$M.ini" >"$TMP/out.txt" ||
+		fail "maintenance on: $(cat "$TMP/out.txt")"
+	local n
+	for n in "${NAMES[@]}"; do
+		wait_until 3 "maintenance on in $n's status" eval \
+			'status "$n" | jq -en --arg w "$WHY" "input | .maintenance.why == \$w" >/dev/null'
+	done
+	wait_until 3 "checks known on $O" eval \
+		"status $O | jq -en 'input | .checks | length > 0 and all(.state != \"UNKNOWN\")' >/dev/null"
+	# an election at the start may have moved the leadership meanwhile
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	M=$LEADER
+	O=$(other_data "$M")
+	status "$M" >"$TMP/leader.json" || fail "status of $M"
+	jq -e '.role == "leader"' "$TMP/leader.json" >/dev/null || fail "$M no longer leads"
+	status "$O" >"$TMP/follower.json" || fail "status of $O"
+	status witness >"$TMP/witness.json" || fail "status of the witness"
+}
+
+WHY=$'café – line1\nline2 "q" \\ end'
+
+t_status_keys() {
+	keys_of_three
+	local role
+	for role in leader follower witness; do
+		if [ -n "${DUET_RECORD_KEYS:-}" ]; then
+			python3 "$SRC/status_keys.py" paths <"$TMP/$role.json" >"$DUET_RECORD_KEYS/$role.txt"
+			continue
+		fi
+		python3 "$SRC/status_keys.py" check "$SRC/status_keys/$role.txt" \
+			<"$TMP/$role.json" >"$TMP/keys.out" ||
+			fail "status --json of the $role lost key paths: $(cat "$TMP/keys.out")"
+		jq -e '.version == 1' "$TMP/$role.json" >/dev/null || fail "the $role: no version 1"
+		# added for duetctl list: every member's applied view of the members,
+		# and the kind of each peer and member
+		jq -e '(.members | map(.name) | sort) == ["node-a", "node-b", "witness"] and
+			(.peers + .membership | all(.kind == (if .name == "witness" then "witness" else "data" end)))' \
+			"$TMP/$role.json" >/dev/null || fail "the $role: members or kinds: $(jq -c '.members, .peers' "$TMP/$role.json")"
+	done
+	ok "status --json keeps every recorded key path and type on $M, $O and witness; version 1"
+	stop_clean "$M"
+	stop_clean "$O"
+}
+
+# promtool_clean FILE: `promtool check metrics` finds nothing in FILE
+promtool_clean() {
+	local out
+	out=$(promtool check metrics <"$1" 2>&1) || fail "promtool check metrics on $1: $out"
+	[ -z "$out" ] || fail "promtool check metrics on $1: $out"
+}
+
+t_metrics() {
+	keys_of_three
+	local role n
+	for role in leader follower witness; do
+		case $role in
+		leader) n=$M ;;
+		follower) n=$O ;;
+		*) n=witness ;;
+		esac
+		admin_metrics "$n" >"$TMP/$role.prom" || fail "metrics over the admin socket of $n"
+		promtool_clean "$TMP/$role.prom"
+		python3 "$SRC/prom_check.py" "$TMP/$role.prom" >/dev/null ||
+			fail "metrics of $n: $(python3 "$SRC/prom_check.py" "$TMP/$role.prom" 2>&1)"
+		[ "$(python3 "$SRC/prom_check.py" "$TMP/$role.prom" --label duet_maintenance_info why)" = "$WHY" ] ||
+			fail "the why label of $n: $(grep -a maintenance_info "$TMP/$role.prom")"
+		[ "$(series "$role" "duet_raft_leader{leader=\"$M\"}")" = 1 ] ||
+			fail "$n: duet_raft_leader does not name $M: $(grep raft_leader "$TMP/$role.prom")"
+		if [ "$n" != witness ]; then
+			metrics "$n" # the same over HTTP, into $TMP/$n.prom
+			promtool_clean "$TMP/$n.prom"
+		fi
+	done
+	grep -q '^duet_raft_peer_last_ack_timestamp_seconds{peer="witness"} [0-9]' "$TMP/leader.prom" ||
+		fail "no last-ack timestamp of the witness on $M: $(grep last_ack "$TMP/leader.prom")"
+	grep -q '^duet_acting' "$TMP/witness.prom" && fail "the witness has duet_acting"
+	ok "promtool check metrics clean on $M, $O (HTTP and admin socket) and witness"
+	ok "duet_raft_leader names $M everywhere; the maintenance reason reads back from its label"
+	stop_clean "$M"
+	stop_clean "$O"
+}
+
 case "$TEST" in
-master | https | health | endpoints) "t_$TEST" ;;
+master | https | health | endpoints | status_keys | metrics) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST" >&2
 	exit 2

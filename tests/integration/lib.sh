@@ -153,6 +153,28 @@ stop_clean() {
 	fi
 }
 
+# admin_metrics NAME: the member's /metrics exposition, asked over its admin
+# socket ({"cmd":"metrics"}: the witness has no [http]), to stdout
+admin_metrics() {
+	python3 - "$TMP/$1/admin.sock" <<'EOP'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"metrics"}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+r = json.loads(buf)
+if not r.get("ok"):
+    sys.exit(1)
+sys.stdout.buffer.write(r["metrics"].encode("utf-8"))
+EOP
+}
+
 status() { "$BIN/duetctl" status --config "$TMP/$1.ini" --json 2>/dev/null; }
 field() { status "$1" | jq -r "$2" 2>/dev/null; }
 # is NODE JQ_EXPR: the expression is true in NODE's status (asked anew each call)

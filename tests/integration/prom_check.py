@@ -7,6 +7,11 @@ usage: prom_check.py FILE             valid? prints the number of series
                                       (SERIES exactly as written, e.g.
                                       'duet_raft_role{role="leader"}');
                                       exit 1 if one is absent
+       prom_check.py FILE --label FAMILY LABEL
+                                      valid, then prints the value of LABEL
+                                      of FAMILY's first series, unescaped,
+                                      as UTF-8 bytes without a line feed
+                                      added; exit 1 if absent
 
 Checked (written from the format's description, independently of
 daemon/http_metrics.c): HELP then TYPE before a family's samples, each
@@ -86,6 +91,19 @@ def main():
     if len(sys.argv) == 2:
         print(len(series))
         return 0
+    if sys.argv[2] == "--label":
+        family, label = sys.argv[3], sys.argv[4]
+        for key in series:
+            if key == family or key.startswith(family + "{"):
+                for m in re.finditer(LABEL, key[len(family):]):
+                    if m.group(1) == label:
+                        v = re.sub(r'\\([\\"n])',
+                                   lambda e: "\n" if e.group(1) == "n" else e.group(1),
+                                   m.group(2))
+                        sys.stdout.buffer.write(v.encode("utf-8"))
+                        return 0
+        print("no label %s in %s" % (label, family), file=sys.stderr)
+        return 1
     for s in sys.argv[2:]:
         if s not in series:
             print("no series %s" % s, file=sys.stderr)

@@ -10,7 +10,8 @@
 #      the standby is not SYNC (its PostgreSQL stopped until SYNC off), asked
 #      of the master and of the standby (refused before forwarding);
 #   2. node-a -> node-b, asked of the master: node-b acts, holds the FIP and
-#      acknowledges writes; node-a's PostgreSQL is rebuilt as node-b's
+#      acknowledges writes (duetctl list on it shows node-a's PostgreSQL
+#      streaming, SYNC, with its lag); node-a's PostgreSQL is rebuilt as node-b's
 #      standby with pg_rewind and node-a is SYNC on again; the audit log has
 #      OPERATOR(switchover) with who and why, MASTER(node-b, switchover) and
 #      no fence STEP (a planned switchover fences nobody);
@@ -71,6 +72,18 @@ longest_gap() {
 		END { printf "%d\n", m / 1000000 }' "$DUET_ACKS"
 }
 
+# list_shows MASTER STANDBY: `duetctl list --json` asked of MASTER shows it
+# acting master on a primary and STANDBY's PostgreSQL streaming from it
+# with a lag in bytes, STANDBY SYNC (issue 16 item 2, with real servers)
+list_shows() {
+	"$BIN/duetctl" list --json --config "$RIG_DIR/$1.ini" >"$RIG_DIR/list.json" 2>&1 &&
+		jq -en --arg m "$1" --arg s "$2" 'input | .members as $r |
+		($r[] | select(.member == $m) | .asked and .acting == "master" and .pg == "primary" and
+			.lease == "held") and
+		($r[] | select(.member == $s) | .pg == "standby" and .sync == true and
+			(.lag_bytes | type) == "number" and .reachable)' "$RIG_DIR/list.json" >/dev/null
+}
+
 # switchover OLD NEW ASKED: duetctl switchover asked of ASKED's daemon
 switchover() {
 	local old=$1 new=$2 asked=$3 out t0 t1 rc
@@ -95,6 +108,9 @@ switchover() {
 	duet_sync_on "$new" "$old" || fail "$old is not SYNC on in $new's view"
 	rig_wait 10 "$old's PostgreSQL streaming from $new" duet_pg_standby_of "$old" "$new" ||
 		fail "$old's PostgreSQL is not a standby of $new"
+	rig_wait 10 "duetctl list on $new showing $old's PostgreSQL streaming" \
+		list_shows "$new" "$old" || fail "duetctl list on $new: $(cat "$RIG_DIR/list.json")"
+	"$BIN/duetctl" list --config "$RIG_DIR/$new.ini" | sed 's/^/    | /'
 	[ "$(duet_field "$old" '.pg_rebuild.state')" = done ] ||
 		fail "$old's rebuild: $(duet_field "$old" '.pg_rebuild')"
 	[ "$(duet_field "$old" '.pg_rebuild.method')" = rewind ] ||

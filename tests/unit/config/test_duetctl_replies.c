@@ -345,3 +345,108 @@ Test(duetctl_replies, switchover_no_wait)
 	cr_expect_str_eq(to, "b");
 	json_decref(out);
 }
+
+/* duetctl list on a master whose PostgreSQL streams to node-b (replay lag
+ * 4096 bytes), the witness unreachable: what the master knows, what it
+ * cannot (?) and what does not apply (-), as a table and as --json. */
+static char *list_master_doc(void)
+{
+	json_t *doc = json_pack(
+	    "{s:b, s:i, s:s, s:s, s:s, s:s, s:I, s:s, s:{s:b}, s:{s:s, s:s}, s:s,"
+	    " s:[{s:I, s:s, s:I, s:s}, {s:I, s:s, s:I, s:s}, {s:I, s:s, s:I, s:s}],"
+	    " s:[{s:s, s:s, s:b, s:b}, {s:s, s:s, s:b, s:b}, {s:s, s:s, s:b, s:b}],"
+	    " s:[{s:s, s:i, s:s, s:I}, {s:s, s:i, s:s}],"
+	    " s:{s:b, s:b, s:s, s:[{s:s, s:s, s:s, s:I, s:I}]},"
+	    " s:[{s:s, s:s}]}",
+	    "ok", 1, "version", 1, "name", "node-a", "kind", "data", "cluster", "d\xc3\xa9mo",
+	    "role", "leader", "term", (json_int_t)7, "leader", "node-a", "lease", "valid", 1,
+	    "master", "node", "node-a", "reason", "failover", "acting", "master", "membership",
+	    "id", (json_int_t)1, "name", "node-a", "incarnation", (json_int_t)1, "kind", "data",
+	    "id", (json_int_t)2, "name", "node-b", "incarnation", (json_int_t)2, "kind", "data",
+	    "id", (json_int_t)3, "name", "witness", "incarnation", (json_int_t)1, "kind", "witness",
+	    "members", "name", "node-a", "role", "master", "sync", 0, "critical_failing", 0, "name",
+	    "node-b", "role", "sync standby", "sync", 1, "critical_failing", 1, "name", "witness",
+	    "role", "witness", "sync", 0, "critical_failing", 0, "peers", "name", "node-b",
+	    "links_up", 2, "kind", "data", "last_ack_ms_ago", (json_int_t)20, "name", "witness",
+	    "links_up", 0, "kind", "witness", "pg", "managed", 1, "answers", 1, "role", "primary",
+	    "replication", "name", "node-b", "state", "streaming", "sync_state", "sync",
+	    "flush_lag_bytes", (json_int_t)0, "replay_lag_bytes", (json_int_t)4096, "checks",
+	    "name", "fs", "state", "OK");
+	cr_assert(doc);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	cr_assert(text);
+	return text;
+}
+
+Test(duetctl_replies, list_from_the_master)
+{
+	char *doc = list_master_doc();
+	daemon_start(doc, NULL);
+	struct run *r = run_duetctl("list", NULL);
+	cr_assert_eq(r->status, 0, "%s", r->err);
+	const char *want =
+	    "cluster d\xc3\xa9mo, term 7, leader node-a, master (log) node-a; asked node-a (data)\n"
+	    "MEMBER   KIND     ROLE      ACTING      SYNC  PG       LAG   LEASE  CHECKS            "
+	    "INCARNATION  REACHABLE\n"
+	    "node-a*  data     leader    master      no    primary  -     held   ok                "
+	    "1            yes\n"
+	    "node-b   data     follower  ?           yes   standby  4096  no     critical failing  "
+	    "2            yes\n"
+	    "witness  witness  ?         quorum 2/3  -     -        -     no     -                 "
+	    "1            no\n"
+	    "quorum: 2 of 3 members reachable from node-a, 2 needed: yes\n";
+	cr_expect_str_eq(r->out, want);
+	json_t *req = json_loads(d.requests[0], 0, NULL),
+	       *want_req = json_pack("{s:s}", "cmd", "status");
+	cr_expect(req && json_equal(req, want_req), "%s", d.requests[0]);
+	json_decref(req);
+	json_decref(want_req);
+
+	r = run_duetctl("list", "--json", NULL);
+	cr_assert_eq(r->status, 0, "%s", r->err);
+	json_error_t je;
+	json_t *out = json_loads(r->out, 0, &je);
+	cr_assert(out, "%s: %s", je.text, r->out);
+	json_t *want_json = json_pack(
+	    "{s:b, s:s, s:s, s:I, s:s, s:s, s:{s:i, s:i, s:i, s:b}, s:["
+	    "{s:s, s:s, s:b, s:s, s:s, s:b, s:s, s:n, s:s, s:s, s:I, s:b},"
+	    "{s:s, s:s, s:b, s:s, s:n, s:b, s:s, s:I, s:s, s:s, s:I, s:b},"
+	    "{s:s, s:s, s:b, s:n, s:n, s:{s:i, s:i, s:b}, s:n, s:n, s:n, s:s, s:n, s:I, s:b}]}",
+	    "ok", 1, "asked", "node-a", "cluster", "d\xc3\xa9mo", "term", (json_int_t)7, "leader",
+	    "node-a", "master", "node-a", "quorum", "members", 3, "reachable", 2, "needed", 2, "ok",
+	    1, "members", "member", "node-a", "kind", "data", "asked", 1, "role", "leader",
+	    "acting", "master", "sync", 0, "pg", "primary", "lag_bytes", "lease", "held", "checks",
+	    "ok", "incarnation", (json_int_t)1, "reachable", 1, "member", "node-b", "kind", "data",
+	    "asked", 0, "role", "follower", "acting", "sync", 1, "pg", "standby", "lag_bytes",
+	    (json_int_t)4096, "lease", "no", "checks", "critical failing", "incarnation",
+	    (json_int_t)2, "reachable", 1, "member", "witness", "kind", "witness", "asked", 0,
+	    "role", "acting", "quorum", "reachable", 2, "members", 3, "ok", 1, "sync", "pg",
+	    "lag_bytes", "lease", "no", "checks", "incarnation", (json_int_t)1, "reachable", 0);
+	cr_assert(want_json);
+	char *got = json_dumps(out, JSON_SORT_KEYS), *exp = json_dumps(want_json, JSON_SORT_KEYS);
+	cr_expect(json_equal(out, want_json), "got  %s\nwant %s", got, exp);
+	free(got);
+	free(exp);
+	json_decref(out);
+	json_decref(want_json);
+	free(doc);
+}
+
+/* A reply without the membership names the key; nothing is printed. */
+Test(duetctl_replies, list_missing_key)
+{
+	json_t *doc = json_loads(STATUS_REORDERED, 0, NULL);
+	cr_assert(doc);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	daemon_start(text, "{\"ok\":false,\"error\":\"busy \\\"now\\\"\"}", NULL);
+	struct run *r = run_duetctl("list", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert_str_eq(r->err, "duetctl list: status reply: missing key .membership\n");
+	cr_assert_str_eq(r->out, "");
+	r = run_duetctl("list", "--json", NULL);
+	cr_assert_eq(r->status, 1);
+	cr_assert_str_eq(r->err, "duetctl list: the daemon answered an error: busy \"now\"\n");
+	free(text);
+}

@@ -17,12 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <getopt.h>
+
 #include "commands.h"
 #include "doc.h"
+#include "out.h"
 
 void cmd_list_help(void)
 {
-	printf("usage: duetctl list [--config FILE | --socket PATH] [--json]\n"
+	printf("usage: duetctl list [-c FILE | --socket PATH] [--json]\n"
 	       "\n"
 	       "The whole cluster in one table, as the asked member sees it (its raft\n"
 	       "status, its applied log, its own PostgreSQL probe, and on the master the\n"
@@ -51,13 +54,15 @@ void cmd_list_help(void)
 	       "that does not apply to the member prints - (also null in --json). Ask\n"
 	       "another member for its own view.\n"
 	       "\n"
-	       "  --socket PATH  the admin socket to ask\n"
-	       "  --config FILE  take admin_socket from this config\n"
-	       "  --json         one JSON object: asked, cluster, term, leader, master,\n"
-	       "                 quorum {members, reachable, needed, ok} and members[]\n"
-	       "                 {member, kind, asked, role, acting, sync, pg,\n"
-	       "                 lag_bytes, lease, checks, incarnation, reachable; the\n"
-	       "                 witness: quorum {reachable, members, ok}}\n"
+	       "  --socket PATH      the admin socket to ask\n"
+	       "  -c, --config FILE  take admin_socket from this config (default:\n"
+	       "                     $DUET_CONFIG, else /etc/duet/duet.ini)\n"
+	       "  --json             one JSON object: asked, cluster, term, leader, master,\n"
+	       "                     quorum {members, reachable, needed, ok} and members[]\n"
+	       "                     {member, kind, asked, role, acting, sync, pg,\n"
+	       "                     lag_bytes, lease, checks, incarnation, reachable; the\n"
+	       "                     witness: quorum {reachable, members, ok}}; on a\n"
+	       "                     failure {\"error\":{\"code\",\"message\"}}\n"
 	       "\n"
 	       "Exit status: 0 answered, 1 the member could not be reached or its reply\n"
 	       "is not a status document (the missing key is named), 2 usage error.\n");
@@ -375,35 +380,50 @@ int cmd_list(int argc, char **argv)
 {
 	const char *sock = NULL, *config = NULL;
 	bool json = false;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
-			sock = argv[++i];
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, DUETCTL_SHORTOPTS("c:"), opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'j':
 			json = true;
-		else {
-			fprintf(stderr, "duetctl list: unknown argument '%s'; see --help\n",
-				argv[i]);
-			return DUETCTL_USAGE;
+			break;
+		default:
+			return duetctl_bad_option(opt, argv);
 		}
 	}
+	if (optind < argc)
+		return duetctl_extra_args(argc, argv);
 	int src = duetctl_admin_socket("list", config, &sock);
 	if (src)
 		return src;
 	json_t *req = json_pack("{s:s}", "cmd", "status");
 	if (!req) {
-		fprintf(stderr, "duetctl list: out of memory\n");
+		duetctl_err("out of memory");
 		return DUETCTL_FAILED;
 	}
 	char err[512] = "";
 	struct duetctl_reply reply;
-	int rc = duetctl_doc_ask(sock, req, DUETCTL_ASK_TIMEOUT_S, "status reply", &reply, err,
-				 sizeof err) == DUETCTL_DOC_OK
-		     ? list(reply.doc, json, err, sizeof err)
-		     : DUETCTL_FAILED;
-	if (rc != DUETCTL_OK)
-		fprintf(stderr, "duetctl list: %s\n", err);
+	int arc = duetctl_doc_ask(sock, req, DUETCTL_ASK_TIMEOUT_S, "status reply", &reply, err,
+				  sizeof err);
+	int rc = DUETCTL_FAILED;
+	if (arc != DUETCTL_DOC_OK) {
+		duetctl_ask_failed(arc, err);
+	} else {
+		rc = list(reply.doc, json, err, sizeof err);
+		if (rc != DUETCTL_OK)
+			duetctl_err_code(DUETCTL_E_BAD_REPLY, "%s", err);
+	}
 	duetctl_reply_free(&reply);
 	json_decref(req);
 	return rc;

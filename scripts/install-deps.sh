@@ -28,6 +28,8 @@ packages=(
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
   scdoc                                  # man pages: duetd(8), duet-witness(8), duetctl(8), duet.ini(5) built from scdoc source
   man-db bsdextrautils                   # man_pages test: man -l renders each page (groff warnings), col -b
+  debhelper dpkg-dev                     # the Debian packages: dpkg-buildpackage with dh (debian/), package_deb test
+  lintian                                # package_deb test: the packages lintian clean
 )
 
 missing=()

@@ -7,7 +7,8 @@
 # Set before this runs (install(CODE) in packaging/CMakeLists.txt):
 # DUET_SOURCE_DIR, DUET_PACKAGING_BINARY_DIR, DUET_SBINDIR_REL,
 # DUET_SYSCONFDIR_REL, DUET_DOCDIR_REL (GNUInstallDirs' relative values, or
-# absolute ones given on the command line), DUET_SYSTEMD_UNIT_DIR.
+# absolute ones given on the command line), DUET_SYSTEMD_UNIT_DIR,
+# DUET_EXAMPLES_DIR (empty: the config dir's examples/).
 
 # "/usr/" and "/usr" alike; "/" becomes "" so that "${prefix}/sbin" is /sbin
 string(REGEX REPLACE "/+$" "" _prefix "${CMAKE_INSTALL_PREFIX}")
@@ -34,6 +35,11 @@ duet_abs_dir(DUET_DOCDIR "${DUET_DOCDIR_REL}" DOCDIR)
 duet_abs_dir(_etc "${DUET_SYSCONFDIR_REL}" SYSCONFDIR)
 set(DUET_CONFDIR "${_etc}/duet")
 duet_abs_dir(_unit_dir "${DUET_SYSTEMD_UNIT_DIR}" UNITDIR)
+if(DUET_EXAMPLES_DIR)
+  duet_abs_dir(DUET_EXAMPLES "${DUET_EXAMPLES_DIR}" EXAMPLES)
+else()
+  set(DUET_EXAMPLES "${DUET_CONFDIR}/examples")
+endif()
 
 # ---- systemd units ---------------------------------------------------------
 set(_gen "${DUET_PACKAGING_BINARY_DIR}/generated")
@@ -60,21 +66,23 @@ foreach(member node-a node-b witness)
     message(FATAL_ERROR "${src}: [node] data_dir is not ${_store} (the units make only "
                         "the state dir /var/lib/duet writable); update packaging/install.cmake")
   endif()
-  string(REPLACE "examples/production/" "${DUET_CONFDIR}/examples/" text "${text}")
+  # where the agent snippets are (a comment names /etc/duet/examples/agent/)
+  string(REPLACE "/etc/duet/examples/" "${DUET_EXAMPLES}/" text "${text}")
+  string(REPLACE "examples/production/" "${DUET_EXAMPLES}/" text "${text}")
   file(WRITE "${_gen}/${member}.ini"
        "; Installed by `cmake --install` from examples/production/${member}.ini.\n"
        "; Copy it to ${DUET_CONFDIR}/duet.ini and edit addresses, certificates\n"
        "; and commands.\n"
        "${text}")
-  file(INSTALL DESTINATION "${DUET_CONFDIR}/examples" TYPE FILE
+  file(INSTALL DESTINATION "${DUET_EXAMPLES}" TYPE FILE
        PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ FILES "${_gen}/${member}.ini")
 endforeach()
 
 # ---- how an agent or HAProxy finds the master -------------------------------
-file(INSTALL DESTINATION "${DUET_CONFDIR}/examples/agent" TYPE FILE
+file(INSTALL DESTINATION "${DUET_EXAMPLES}/agent" TYPE FILE
      PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
      FILES "${DUET_SOURCE_DIR}/examples/agent/haproxy.cfg")
-file(INSTALL DESTINATION "${DUET_CONFDIR}/examples/agent" TYPE PROGRAM
+file(INSTALL DESTINATION "${DUET_EXAMPLES}/agent" TYPE PROGRAM
      PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE
      FILES "${DUET_SOURCE_DIR}/examples/agent/find-master.sh")
 

@@ -29,6 +29,8 @@ packages=(
   man-db bsdextrautils                   # man_pages test: man -l renders each page (groff warnings), col -b
   haproxy                                # http_roles test: a real HAProxy with the example's checks
   prometheus                             # metrics test: promtool check metrics on each member's exposition
+  debhelper dpkg-dev                     # the Debian packages: dpkg-buildpackage with dh (debian/), package_deb test
+  lintian                                # package_deb test: the packages lintian clean
 )
 
 missing=()

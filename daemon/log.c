@@ -9,6 +9,12 @@
  *
  * A stderr line is formatted into a stack buffer and written with a single
  * write(2), so concurrent writers never interleave within a line.
+ *
+ * When stderr is a journald stream ($JOURNAL_STREAM names its device and
+ * inode: the unit's default StandardError=journal), a line starts with its
+ * syslog priority as "<N>" (sd-daemon(3)), so `journalctl -p warning`
+ * works, and carries no timestamp, name or pid of its own: journald
+ * records those, and the line would show them twice.
  */
 #include "duet/log.h"
 
@@ -16,6 +22,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +36,8 @@ static struct {
 	enum duet_log_target target;
 	enum duet_log_level level;
 	bool syslog_open;
-} logger = {"duet", DUET_LOG_STDERR, DUET_LOG_INFO, false};
+	bool journal; /* stderr is a journald stream */
+} logger = {"duet", DUET_LOG_STDERR, DUET_LOG_INFO, false, false};
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -39,12 +48,25 @@ const char *duet_log_level_name(enum duet_log_level level)
 	return level_names[level];
 }
 
+/* $JOURNAL_STREAM is "DEVICE:INODE" of the stream journald gave the unit;
+ * stderr is that stream unless it was redirected since. */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void duet_log_open(const char *ident, enum duet_log_target target, enum duet_log_level level)
 {
 	duet_log_close();
 	snprintf(logger.ident, sizeof(logger.ident), "%s", ident ? ident : "duet");
 	logger.target = target;
 	logger.level = level;
+	logger.journal = target == DUET_LOG_STDERR && stderr_is_journal();
 	if (target == DUET_LOG_SYSLOG) {
 		/* openlog keeps the pointer: logger.ident lives as long as the process */
 		openlog(logger.ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -87,7 +109,11 @@ void duet_log(enum duet_log_level level, const char *fmt, ...)
 	char line[LOG_LINE_BYTES];
 	size_t n = 0;
 
-	if (logger.target == DUET_LOG_STDERR) {
+	if (logger.target == DUET_LOG_STDERR && logger.journal) {
+		int w = snprintf(line, sizeof(line), "<%d>%s: ", syslog_priority(level),
+				 duet_log_level_name(level));
+		n = w > 0 ? (size_t)w : 0;
+	} else if (logger.target == DUET_LOG_STDERR) {
 		struct timespec ts;
 		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);

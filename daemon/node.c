@@ -263,6 +263,7 @@ static void drive(struct node *n)
 	admin_probe_check(n);
 	admin_maintenance_check(n);
 	rejoin_step(n);
+	notify_status(n);
 	arm_timer(n);
 }
 
@@ -512,6 +513,7 @@ static void stop(struct node *n, const char *why)
 	if (n->stopping)
 		return;
 	n->stopping = true;
+	notify_stopping(n);
 	duet_log(DUET_LOG_INFO, "%s: shutting down%s", why,
 		 n->member.persisting ? " (waiting for the storage write in flight)" : "");
 	uv_timer_stop(&n->tick_timer);
@@ -732,7 +734,9 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	uv_signal_start(&n->sig_int, on_signal, SIGINT);
 	uv_signal_start(&n->sig_hup, on_signal, SIGHUP);
 
+	notify_open(n);
 	drive(n);
+	notify_ready(n);
 	uv_run(n->loop, UV_RUN_DEFAULT);
 
 	/* every handle is closed and no write is in flight */

@@ -25,6 +25,7 @@
 #include "duet/transport.h"
 
 #include "ctl.h"
+#include "notify.h"
 
 /* Frame type of a raft message in the transport (raft_msg_encode payload). */
 #define NODE_FRAME_RAFT 1
@@ -81,6 +82,7 @@ struct node {
 	struct xport *xport;
 	struct fsm fsm;
 	struct member member;
+	struct node_notify notify; /* systemd (notify.c) */
 
 	uv_timer_t tick_timer;
 	uv_timer_t kick_timer; /* node_drive_later(): drive() at the next loop turn */

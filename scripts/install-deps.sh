@@ -18,6 +18,7 @@ packages=(
   rsyslog rsyslog-relp                   # RELP sink tests: a real rsyslogd with imrelp
   libjansson-dev                         # custom traps: JSON validation and canonical form
   libhttp-parser-dev                     # custom traps: HTTP/1.1 request parser on the libuv loop
+  libsystemd-dev                         # sd_notify: Type=notify units (READY, STATUS, the watchdog keepalive)
   libcriterion-dev                       # unit tests
   jq python3                             # integration tests read duetctl --json, send raw bytes
   stress-ng                              # bench-cluster --stress-minutes: both cores saturated

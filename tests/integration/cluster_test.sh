@@ -836,6 +836,57 @@ t_list() {
 # newest checkpoint at or below the fsm's trap floor; a member killed after
 # that starts from its durable snapshot (member_start) and goes on applying
 # from the entry after it.
+# sd_notify: what a Type=notify unit with WatchdogSec= gets from duetd.
+# systemd's side is a datagram socket read by notify_listen.py; journald's
+# is JOURNAL_STREAM naming the log file duetd writes to.
+count_lines() { grep -c -x "$1" "$2" 2>/dev/null || true; }
+t_sd_notify() {
+	setup
+	local sock=$TMP/notify.sock out=$TMP/notify.txt
+	python3 "$SRC/notify_listen.py" "$sock" "$out" &
+	STARTED+=("$!")
+	wait_until 3 "the notify listener is up" test -S "$sock"
+	: >>"$TMP/node-a.log"
+	local js
+	js=$(stat -c '%d:%i' "$TMP/node-a.log")
+	# WATCHDOG_PID: the shell's pid, which exec makes duetd's
+	NOTIFY_SOCKET=$sock WATCHDOG_USEC=400000 JOURNAL_STREAM=$js \
+		sh -c 'export WATCHDOG_PID=$$; exec "$0" --config "$1"' \
+		"$BIN/duetd" "$TMP/node-a.ini" 2>>"$TMP/node-a.log" &
+	PID[node-a]=$!
+	STARTED+=("$!")
+	start node-b
+	start witness
+	wait_until 5 "READY=1 from node-a" grep -q -x 'READY=1' "$out"
+	grep -q '^STATUS=.*term [0-9]' "$out" || fail "no STATUS= with the term: $(cat "$out")"
+	wait_until 5 "a STATUS= naming the role once a leader is known" \
+		grep -q -E '^STATUS=(leader, term [0-9]+, (acting master|standby|taking)|follower of node-b, term [0-9]+, standby)' "$out"
+	ok "node-a: READY=1, then $(grep '^STATUS=' "$out" | tail -1)"
+	wait_until 5 "three keepalives (WatchdogSec 400 ms: one every 200 ms)" \
+		eval '[ "$(count_lines WATCHDOG=1 "$out")" -ge 3 ]'
+	kill -STOP "${PID[node-a]}"
+	local before after
+	before=$(count_lines WATCHDOG=1 "$out")
+	sleep 1 # an observation window: a stopped loop must send nothing in it
+	after=$(count_lines WATCHDOG=1 "$out")
+	kill -CONT "${PID[node-a]}"
+	[ "$before" = "$after" ] || fail "keepalives while the daemon was stopped: $before -> $after"
+	wait_until 5 "keepalives again after SIGCONT" \
+		eval '[ "$(count_lines WATCHDOG=1 "$out")" -gt '"$after"' ]'
+	ok "keepalives from the loop: none while SIGSTOPped, again after SIGCONT"
+	grep -q -E '^<[0-7]>(info|warn|error|debug): ' "$TMP/node-a.log" ||
+		fail "no syslog priority prefix in the journal stream: $(head -3 "$TMP/node-a.log")"
+	grep -v -E '^<[0-7]>(info|warn|error|debug): ' "$TMP/node-a.log" | grep -q . &&
+		fail "a line without its priority: $(grep -v -E '^<[0-7]>' "$TMP/node-a.log" | head -2)"
+	grep -q -E '^<[0-7]>[a-z]+: [0-9]{4}-[0-9]{2}-[0-9]{2}T' "$TMP/node-a.log" &&
+		fail "a timestamp of our own in the journal stream"
+	grep -q '^[0-9]\{4\}-' "$TMP/node-b.log" || fail "node-b (no journal) lost its timestamps"
+	ok "journal stream: every line <N>level: without a timestamp of its own; node-b's stderr keeps them"
+	stop_clean node-a
+	grep -q -x 'STOPPING=1' "$out" || fail "no STOPPING=1 at SIGTERM"
+	ok "STOPPING=1 at SIGTERM, exit 0"
+}
+
 t_snapshot_restart() {
 	setup
 	start_all
@@ -868,7 +919,7 @@ t_snapshot_restart() {
 case $TEST in
 leader | failover | restart | witness_quorum | foreign_ca | garbage | audit | probe | follow | maintenance | rejoin | wipe_without_rejoin | wiped_store_init_refused | \
 	rejoin_answer_bound_to_store | init | storage_error_exit_status | slow_store_write_keeps_lease | why_round_trip | \
-	snapshot_restart | list) "t_$TEST" ;;
+	snapshot_restart | list | sd_notify) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST"
 	exit 2

@@ -86,6 +86,14 @@ file(INSTALL DESTINATION "${DUET_EXAMPLES}/agent" TYPE PROGRAM
      PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE
      FILES "${DUET_SOURCE_DIR}/examples/agent/find-master.sh")
 
+# ---- monitoring: Prometheus rules and the Grafana dashboard (docs/metrics.md)
+file(INSTALL DESTINATION "${DUET_EXAMPLES}/prometheus" TYPE FILE
+     PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+     FILES "${DUET_SOURCE_DIR}/examples/prometheus/duet.rules.yml")
+file(INSTALL DESTINATION "${DUET_EXAMPLES}/grafana" TYPE FILE
+     PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+     FILES "${DUET_SOURCE_DIR}/examples/grafana/duet.json")
+
 # ---- the README, the licence, the changelog and docs/ (the units name ----
 # ---- docs/operations.md as their documentation) ----------------------------
 file(INSTALL DESTINATION "${DUET_DOCDIR}" TYPE FILE

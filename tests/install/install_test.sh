@@ -46,8 +46,10 @@ fi
 
 expected="/etc/duet/examples/agent/find-master.sh
 /etc/duet/examples/agent/haproxy.cfg
+/etc/duet/examples/grafana/duet.json
 /etc/duet/examples/node-a.ini
 /etc/duet/examples/node-b.ini
+/etc/duet/examples/prometheus/duet.rules.yml
 /etc/duet/examples/witness.ini
 /lib/systemd/system/duet-witness.service
 /lib/systemd/system/duetd.service

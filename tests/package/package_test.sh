@@ -105,8 +105,10 @@ expected_duet=$(sort <<EOF
 /usr/share/doc/duet/copyright
 /usr/share/doc/duet/examples/agent/find-master.sh
 /usr/share/doc/duet/examples/agent/haproxy.cfg
+/usr/share/doc/duet/examples/grafana/duet.json
 /usr/share/doc/duet/examples/node-a.ini
 /usr/share/doc/duet/examples/node-b.ini
+/usr/share/doc/duet/examples/prometheus/duet.rules.yml
 /usr/share/doc/duet/examples/witness.ini
 /usr/share/lintian/overrides/duet
 /usr/share/man/man5/duet.ini.5.gz

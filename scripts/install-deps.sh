@@ -24,6 +24,7 @@ packages=(
   stress-ng                              # bench-cluster --stress-minutes: both cores saturated
   libfaketime                            # fault matrix clock_jump: the master's wall clock stepped
   mount e2fsprogs                        # fault matrix slow_disk: a loop-mounted ext4 where /tmp is not a block device
+  haproxy                                # nemesis run: a second path to the master (httpchk GET /master)
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
 )
 

@@ -26,18 +26,21 @@
 # powered back as after a power cut (everything on it killed, its stale FIP
 # gone, link up) and brought back with `duetctl rejoin`, as is a data node
 # that stays out of SYNC for 30 s (its daemon stopped first); a daemon that
-# died is started; the PostgreSQL of a standby killed under its running
-# duetd (which does not start it again) is started as at boot after 5 s
-# (NEMESIS_PG_BOOT=0: not, the rejoin path instead). The run ends with the
+# died is started; the PostgreSQL of a standby (standby.signal) killed
+# under its running duetd (which does not start it again) is started once
+# as at boot after 5 s (NEMESIS_PG_BOOT=0: not, the rejoin path instead). The run ends with the
 # same heal and waits for a master and a SYNC standby.
 #
 # The same seed draws the same faults, targets (master or standby) and
 # durations; which node is master when a fault comes depends on timing, so
 # a replay may hit the other node.
 #
-# Clients: pgbench (PostgreSQL 15's own, through the FIP) in a loop of short
-# runs (-T 2, 2 clients, NEMESIS_RATE transactions/s in all, default 200),
-# its custom script inserting one row per transaction whose key is (loop run, client id, the client's transaction
+# Clients: pgbench (PostgreSQL 15's own) in loops of short runs (-T 2, 2
+# clients, NEMESIS_RATE transactions/s each, default 100), one through the
+# FIP and one through HAProxy (in the client namespace, its own config and
+# pid file: both servers checked with GET /master on port 8008;
+# NEMESIS_HAPROXY=0: none), its custom script inserting one row per
+# transaction whose key is (loop run, client id, the client's transaction
 # number); pgbench's per-transaction log (--log) has one line for each
 # transaction whose commit was acknowledged, naming the client and its
 # transaction number: those keys are the acknowledged ones. A sampler
@@ -45,11 +48,12 @@
 #
 # Then tests/nemesis/check.py checks the whole history (its --help says
 # what) and prints the figures. The history is kept in DIR (default
-# BIN/../nemesis/seed-S). Exit status: 0 every invariant held; 1 one did not
+# BIN/../nemesis/seed-S; an earlier run's history there is replaced, a DIR
+# holding anything else is refused). Exit status: 0 every invariant held; 1 one did not
 # (the seed and the command to replay it are printed); 2 usage.
 #
 # Environment: DUET_SLOW (the rig's deadlines multiplied), RIG_KEEP=1 (keep
-# the rig's directory), NEMESIS_RATE (pgbench's -R, default 200),
+# the rig's directory), NEMESIS_RATE (pgbench's -R, default 100),
 # NEMESIS_PG_BOOT=0 (see the heal), NEMESIS_PLANT=lose_write (delete one
 # acknowledged row on the final master before the check: the check must
 # fail; for the test of the checker itself).
@@ -63,7 +67,7 @@ BIN=$SRC/build/bin
 TESTS=$SRC/build/tests
 OUT=
 usage() {
-	sed -n '2,55p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,59p' "$0" | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -96,6 +100,19 @@ TESTS=$(cd "$TESTS" && pwd) || exit 2
 export BIN TESTS
 OUT=${OUT:-$(cd "$BIN/.." && pwd)/nemesis/seed-$SEED}
 REPLAY="$0 --seed $SEED --seconds $SECONDS_RUN --bin $BIN --tests $TESTS"
+for v in NEMESIS_PG_BOOT NEMESIS_RATE NEMESIS_HAPROXY NEMESIS_PLANT DUET_SLOW; do
+	[ -n "${!v:-}" ] && REPLAY="$v=${!v} $REPLAY"
+done
+
+# a history left by an earlier run in DIR goes; anything else there stays
+if [ -e "$OUT" ]; then
+	if [ -f "$OUT/seed" ]; then
+		rm -rf --one-file-system "$OUT"
+	elif [ -n "$(ls -A "$OUT" 2>/dev/null)" ]; then
+		echo "run.sh: $OUT exists and holds no nemesis history: choose another --out" >&2
+		exit 2
+	fi
+fi
 
 [ "$(id -u)" = 0 ] || {
 	echo "run.sh: needs root (network namespaces, PostgreSQL as user postgres)" >&2
@@ -113,7 +130,9 @@ PGBENCH=$RIG_PGBIN/pgbench
 RANDOM=$SEED
 EVENTS=0
 HIST=
-LOOP_PID=
+HAPROXY_PID=
+NEMESIS_RATE=${NEMESIS_RATE:-100}
+NEMESIS_HAPROXY=${NEMESIS_HAPROXY:-1}
 declare -A PAUSED=()
 
 nem_now_ms() { rig__now_ms; }
@@ -159,7 +178,8 @@ rig_on_down() {
 		for n in node-a node-b; do
 			cp "$RIG_DIR/$n/pg.log" "$OUT/$n.pg.log" 2>/dev/null
 		done
-		cp "$RIG_DIR"/rejoin-*.out "$OUT/" 2>/dev/null
+		cp "$RIG_DIR"/rejoin-*.out "$RIG_DIR"/switchover-*.out "$OUT/" 2>/dev/null
+		[ -n "${DUET_SAMPLES:-}" ] && cp "$DUET_SAMPLES" "$OUT/samples.log" 2>/dev/null
 		echo "nemesis: history kept in $OUT" >&2
 	fi
 	[ "$1" = 0 ] && return 0
@@ -172,44 +192,81 @@ rig_on_down() {
 
 # ---------------------------------------------------------------- clients
 
-PG_CI="port=$RIG_PG_PORT user=postgres dbname=postgres connect_timeout=1 keepalives=1 \
+PG_CI="user=postgres dbname=postgres connect_timeout=1 keepalives=1 \
 keepalives_idle=1 keepalives_interval=1 keepalives_count=2 tcp_user_timeout=2000"
 
-# the pgbench loop, in the client namespace: run R inserts (R, client, n)
-# with n the client's transaction number; the log names the acknowledged
-# ones. A run that cannot connect ends at once: the loop paces its retries.
+# nem_loop NAME HOST PORT BASE: a pgbench loop in the client namespace: run
+# R (numbered from BASE + 1) inserts (R, client, n) with n the client's
+# transaction number; the log names the acknowledged ones. A run that
+# cannot connect ends at once: the loop paces its retries.
 nem_loop() {
-	local r=0 rc
+	local name=$1 host=$2 port=$3 r=$4 rc
 	while [ ! -e "$HIST/stop" ]; do
 		r=$((r + 1))
 		timeout -k 2 30 ip netns exec "$(rig_ns client)" "$PGBENCH" -n -f "$HIST/insert.sql" \
-			-c 2 -j 1 -T 2 -R "${NEMESIS_RATE:-200}" -D r=$r -D n=0 --log --log-prefix="$HIST/pgb/r$r" \
-			"host=$RIG_FIP $PG_CI" >>"$HIST/pgbench.out" 2>&1 </dev/null
+			-c 2 -j 1 -T 2 -R "$NEMESIS_RATE" -D r=$r -D n=0 --log --log-prefix="$HIST/pgb/r$r" \
+			"host=$host port=$port $PG_CI" >>"$HIST/pgbench-$name.out" 2>&1 </dev/null
 		rc=$?
-		echo "$r $rc $(nem_now_ms)" >>"$HIST/runs.log"
+		echo "$name $r $rc $(nem_now_ms)" >>"$HIST/runs.log"
 		# a retry's pace, not a wait for an event
 		[ "$rc" = 0 ] || sleep 0.2
 	done
 }
 
+# HAProxy in the client namespace (its own config and pid file): TCP to
+# both servers, each checked with GET /master on its node's [http] port
+# (200 on the master only); sessions to a server marked down are shut
+HAPROXY_PORT=6432
+nem_haproxy_start() {
+	cat >"$HIST/haproxy.cfg" <<EOC
+global
+	pidfile $HIST/haproxy.pid
+defaults
+	mode tcp
+	timeout connect 1s
+	timeout client 30s
+	timeout server 30s
+listen pg
+	bind $(rig_ip client):$HAPROXY_PORT
+	option httpchk GET /master
+	http-check expect status 200
+	default-server inter 300ms fall 2 rise 2 on-marked-down shutdown-sessions
+	server node-a $(rig_ip node-a):$RIG_PG_PORT check port 8008
+	server node-b $(rig_ip node-b):$RIG_PG_PORT check port 8008
+EOC
+	rig_bg client "$HIST/haproxy.log" haproxy -db -f "$HIST/haproxy.cfg" || return 1
+	HAPROXY_PID=$RIG_BG_PID
+}
+
+# the loops: through the FIP (runs 1, 2...) and, with HAProxy, through it
+# (runs 1000001, 1000002...)
+LOOP_PIDS=()
 nem_loop_start() {
 	mkdir -p "$HIST/pgb"
 	cat >"$HIST/insert.sql" <<'EOF'
 \set n :n + 1
 INSERT INTO nemesis (r, c, n, srv) VALUES (:r, :client_id, :n, current_setting('cluster_name'));
 EOF
-	nem_loop &
-	LOOP_PID=$!
-	echo "$LOOP_PID" >>"$RIG_DIR/pids"
+	nem_loop fip "$RIG_FIP" "$RIG_PG_PORT" 0 &
+	LOOP_PIDS+=($!)
+	echo "$!" >>"$RIG_DIR/pids"
+	if [ "$NEMESIS_HAPROXY" = 1 ]; then
+		nem_loop haproxy "$(rig_ip client)" "$HAPROXY_PORT" 1000000 &
+		LOOP_PIDS+=($!)
+		echo "$!" >>"$RIG_DIR/pids"
+	fi
 }
 
 nem_loop_stop() {
-	[ -n "$LOOP_PID" ] || return 0
+	local p
+	[ ${#LOOP_PIDS[@]} -gt 0 ] || return 0
 	touch "$HIST/stop"
-	# the current run ends by itself within its -T 2 (or timeout's 30 s)
-	rig_wait 40 "the pgbench loop to end" duet__dead "$LOOP_PID"
-	wait "$LOOP_PID" 2>/dev/null
-	LOOP_PID=
+	# the current runs end by themselves within their -T 2 (or timeout's 30 s)
+	for p in "${LOOP_PIDS[@]}"; do
+		rig_wait 40 "the pgbench loop to end" duet__dead "$p"
+		wait "$p" 2>/dev/null
+	done
+	LOOP_PIDS=()
 }
 
 nem_acked() { cat "$HIST"/pgb/r* 2>/dev/null | wc -l; }
@@ -295,6 +352,7 @@ nem_heal_net() {
 # nem_settle SECS: heal until settled (fail after SECS)
 nem_settle() {
 	local deadline=$(($(nem_now_ms) + $1 * 1000 * RIG_SLOW)) n m since
+	local -A booted=()
 	nem_heal_net
 	since=$(nem_now_ms)
 	while ! nem_settled; do
@@ -311,10 +369,13 @@ nem_settle() {
 				echo "$(nem_now_ms) start $n" >>"$HIST/heals.log"
 				duet_start "$n"
 				since=$(nem_now_ms)
-			elif [ "${NEMESIS_PG_BOOT:-1}" = 1 ] && ! rig_pg_pid "$n" >/dev/null &&
+			elif [ "${NEMESIS_PG_BOOT:-1}" = 1 ] && [ -z "${booted[$n]:-}" ] &&
+				! rig_pg_pid "$n" >/dev/null &&
+				[ -e "$(rig_pg_datadir "$n")/standby.signal" ] &&
 				[ $(($(nem_now_ms) - since)) -ge $((5000 * RIG_SLOW)) ] &&
 				[ "$(nem_master)" = "$(duet__other "$n")" ]; then
 				nem_boot_pg "$n"
+				booted[$n]=1
 				since=$(nem_now_ms)
 			fi
 		done
@@ -428,9 +489,13 @@ rig_psql node-a "CREATE TABLE nemesis (r int, c int, n int, srv text,
 	ts timestamptz DEFAULT clock_timestamp(), PRIMARY KEY (r, c, n))" ||
 	fail "create the table"
 duet_sampler_start || fail "sampler"
+if [ "$NEMESIS_HAPROXY" = 1 ]; then
+	command -v haproxy >/dev/null || fail "haproxy is missing (apt-get install haproxy)"
+	nem_haproxy_start || fail "haproxy"
+fi
 nem_loop_start
 rig_wait 30 "pgbench writes through the FIP" nem_acked_at_least 100 ||
-	fail "no write acknowledged: $(tail -n 5 "$HIST/pgbench.out")"
+	fail "no write acknowledged: $(tail -n 5 "$HIST/pgbench-fip.out")"
 say "pgbench acknowledges writes through the FIP on node-a"
 T_END=$(($(nem_now_ms) + SECONDS_RUN * 1000))
 while [ "$(nem_now_ms)" -lt "$T_END" ]; do
@@ -448,6 +513,7 @@ rig_wait 30 "writes acknowledged by the final master" nem_acked_at_least $(($(ne
 	fail "the final master $M acknowledges no write"
 nem_loop_stop
 duet_probes_stop
+[ -n "$HAPROXY_PID" ] && rig_stop "$HAPROXY_PID" >/dev/null 2>&1
 
 # the history: rows on both servers (the standby replayed up to the master's
 # LSN at the end), audit logs, figures for the checker

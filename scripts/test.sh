@@ -41,17 +41,18 @@ if [ $quick -eq 0 ]; then
   echo "== build build-release (compile only)"
   cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build-release -j "$jobs"
-  # The fault matrix and the benchmark smokes run in the plain pass only:
-  # they drive the same daemon code as the failover, rejoin and switchover
-  # scenarios, which do run under the sanitizers, and both passes together
-  # must fit CI's 20 minutes on 2 cores.
+  # The fault matrix, the nemesis run and the benchmark smokes run in the
+  # plain pass only: they drive the same daemon code as the failover,
+  # rejoin and switchover scenarios, which do run under the sanitizers, and
+  # both passes together must fit CI's 20 minutes on 2 cores.
   # The simulator runs the real fsm/ and role/: under the sanitizers one
   # seed costs about seven times what it costs plain (2000 seeds: 363 s
   # against 53 s), so this pass runs a quarter of the plain pass's seeds.
   export DUET_SIM_SEEDS=${DUET_SIM_SEEDS_ASAN:-$((seeds / 4))}
-  # package_deb (label package) builds the Debian packages from the source
+  # nemesis (label nemesis) is a run of the same daemons under faults, as the
+  # fault matrix; package_deb (label package) builds the Debian packages from the source
   # tree with Debian's own flags, whatever the build dir: once is enough.
-  run_suite build-asan "-LE faults|bench|package" -DDUET_SANITIZE=address,undefined
+  run_suite build-asan "-LE faults|bench|package|nemesis" -DDUET_SANITIZE=address,undefined
   scripts/fuzz.sh --smoke
 fi
 echo "== all suites passed"

@@ -45,6 +45,7 @@
 #   rig_wait SECS WHAT CMD...        poll CMD until it succeeds or fail after SECS
 #   rig_nic_down NODE [cable|admin], rig_nic_up NODE
 #   rig_cut NODE [PEER...], rig_heal NODE       iptables partitions (client never cut)
+#   rig_cut_in NODE PEER...          one-way: NODE drops what PEERs send it (INPUT only)
 #   rig_fip_holder, rig_fip_add NODE, rig_fip_del NODE, rig_garp NODE [ADDR] [N]
 #   rig_pg_init [TMPFS_SIZE], rig_pg_start/stop/kill/promote NODE, rig_pg_pid NODE
 #   rig_pg_cmd NODE start|stop|promote, rig_pg_conninfo NODE, rig_pg_datadir NODE
@@ -385,15 +386,44 @@ rig_cut() {
 		return 1
 	fi
 	ns=$(rig_ns "$node")
-	if ! ip netns exec "$ns" iptables -w -n -L RIG_CUT >/dev/null 2>&1; then
-		ip netns exec "$ns" iptables -w -N RIG_CUT || return 1
-		ip netns exec "$ns" iptables -w -I INPUT -j RIG_CUT || return 1
-		ip netns exec "$ns" iptables -w -I OUTPUT -j RIG_CUT || return 1
-		ip netns exec "$ns" iptables -w -I FORWARD -j RIG_CUT || return 1
-	fi
+	rig__cut_chain "$ns" || return 1
 	for a in "${addrs[@]}"; do
 		ip netns exec "$ns" iptables -w -A RIG_CUT -i eth0 -s "$a" -j DROP || return 1
 		ip netns exec "$ns" iptables -w -A RIG_CUT -o eth0 -d "$a" -j DROP || return 1
+	done
+}
+
+# rig__cut_chain NS: the RIG_CUT chain in NS, jumped to from INPUT, OUTPUT
+# and FORWARD (made once)
+rig__cut_chain() {
+	ip netns exec "$1" iptables -w -n -L RIG_CUT >/dev/null 2>&1 && return 0
+	ip netns exec "$1" iptables -w -N RIG_CUT || return 1
+	ip netns exec "$1" iptables -w -I INPUT -j RIG_CUT || return 1
+	ip netns exec "$1" iptables -w -I OUTPUT -j RIG_CUT || return 1
+	ip netns exec "$1" iptables -w -I FORWARD -j RIG_CUT || return 1
+}
+
+# rig_cut_in NODE PEER...: a one-way partition: NODE drops every IPv4 packet
+# arriving on eth0 from the PEERs' SIPs, while what NODE sends them still
+# leaves (so TCP handshakes it starts fail, but its datagrams arrive).
+# rig_heal NODE removes it with the rest.
+rig_cut_in() {
+	rig__need_node "${1:-}" || return 1
+	local node=$1 ns p
+	shift
+	[ $# -gt 0 ] || {
+		rig__err "rig_cut_in NODE PEER..."
+		return 1
+	}
+	command -v iptables >/dev/null || {
+		rig__err "rig_cut_in needs iptables (apt-get install iptables)"
+		return 1
+	}
+	ns=$(rig_ns "$node")
+	rig__cut_chain "$ns" || return 1
+	for p in "$@"; do
+		rig__need_node "$p" || return 1
+		ip netns exec "$ns" iptables -w -A RIG_CUT -i eth0 -s "$(rig_ip "$p")" -j DROP || return 1
 	done
 }
 

@@ -5,7 +5,7 @@
 # writes through the FIP (on node-a, added by hand) and samples both servers;
 # node-a's postmaster is killed, the FIP moved to node-b and node-b promoted,
 # by hand; every acknowledged id must be on node-b and no sample may show two
-# primaries. Also: the manager commands, rig_cut/rig_heal, rig_nic_down/up,
+# primaries. Also: the manager commands, rig_cut/rig_cut_in/rig_heal, rig_nic_down/up,
 # and that rig_down leaves no namespace, process or directory behind.
 #
 # Exit 77 (a failure for ctest: no skip) when not root or PostgreSQL 15 is missing. Every wait is
@@ -183,6 +183,28 @@ tcp_ok node-b "$RIG_FIP" "$RIG_PG_PORT" || fail "the cut broke node-b's own FIP"
 rig_heal node-b || fail "rig_heal node-b"
 rig_wait 10 "witness reaches node-b after heal" tcp_ok witness "$B" "$RIG_PG_PORT" || fail "heal"
 ok "rig_cut / rig_heal ($(elapsed))"
+
+# one way: node-b drops what the witness sends it; node-b's datagrams still
+# reach the witness (a receiver there; node-b sends one at each poll)
+W=$(rig_ip witness)
+rig_cut_in node-b witness || fail "rig_cut_in node-b witness"
+! tcp_ok witness "$B" "$RIG_PG_PORT" || fail "witness reaches node-b through the one-way cut"
+tcp_ok client "$B" "$RIG_PG_PORT" || fail "the one-way cut also cut the client"
+rig_bg witness "$RIG_DIR/udp-recv.out" "$RIG_PYTHON" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 9999))
+s.settimeout(20)
+print(s.recv(100).decode(), flush=True)' "$W" || fail "UDP receiver on the witness"
+udp_seen() {
+	rig_exec node-b bash -c "echo oneway >/dev/udp/$W/9999" 2>/dev/null
+	grep -q oneway "$RIG_DIR/udp-recv.out"
+}
+rig_wait 10 "node-b's datagram at the witness through the one-way cut" udp_seen ||
+	fail "the one-way cut dropped what node-b sends"
+rig_heal node-b || fail "rig_heal node-b (one way)"
+rig_wait 10 "witness reaches node-b after the one-way heal" tcp_ok witness "$B" "$RIG_PG_PORT" ||
+	fail "heal (one way)"
+ok "rig_cut_in (INPUT only) / rig_heal ($(elapsed))"
 
 rig_nic_down node-b || fail "rig_nic_down node-b"
 rig_exec node-b ip link show eth0 | grep -q NO-CARRIER || fail "node-b's eth0 still has carrier"

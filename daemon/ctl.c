@@ -1186,7 +1186,7 @@ void ctl_close(struct node *n)
 	}
 }
 
-static const char *act_name(int act)
+const char *ctl_act_name(int act)
 {
 	switch (act) {
 	case CTL_STANDBY:
@@ -1226,7 +1226,7 @@ void ctl_status_fill(struct node *n, struct duet_status_ctl *s)
 {
 	struct ctl *c = &n->ctl;
 	uint64_t now = node_now_ms();
-	s->acting = act_name(c->act);
+	s->acting = ctl_act_name(c->act);
 	s->activation_step =
 	    c->act == CTL_ACTIVATING ? role_step_name((enum role_step)c->step) : "";
 	s->why_not_master = c->why_not_master;

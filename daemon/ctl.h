@@ -324,8 +324,8 @@ void ctl_rebuild_resume(struct node *n);
 void ctl_rebuild_step(struct node *n);
 void ctl_rebuild_close(struct node *n);
 
-/* s as a JSON string written by jansson (status.c). */
-void ctl_json_str(FILE *f, const char *s);
+/* "standby", "activating", "master" or "starting": what ctl.act says. */
+const char *ctl_act_name(int act);
 
 /* The other data member's id (0 if none). */
 uint32_t ctl_other_data(const struct node *n);

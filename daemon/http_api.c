@@ -42,29 +42,6 @@ static const char *member_name(const struct node *n, uint32_t id)
 	return m ? m->name : NULL;
 }
 
-static void json_name(FILE *f, const char *name)
-{
-	if (name)
-		ctl_json_str(f, name);
-	else
-		fputs("null", f);
-}
-
-/* Sends what the memstream f gathered into *text (f is closed here, *text
- * freed) as a JSON answer. */
-static void respond_json(struct trap_http_response *resp, int status, FILE *f, char **text,
-			 size_t *len)
-{
-	if (fclose(f) != 0 || !*text) {
-		free(*text);
-		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	trap_http_respond(resp, status, "application/json", *text, *len);
-	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
-	free(*text);
-}
-
 /* DESIGN.md 4.9: /master answers 200 only while the local PostgreSQL is a
  * writable primary, by a probe that started after the activation finished
  * and after the last demotion ended (so not one that saw it up just before
@@ -88,18 +65,18 @@ static bool node_is_master(struct node *n, struct raft_status *st, bool *lease)
 	       pg_writable(n);
 }
 
-static const char *acting_name(int act)
+/* doc (taken) as the JSON answer. */
+static void respond_doc(struct trap_http_response *resp, int status, json_t *doc)
 {
-	switch (act) {
-	case CTL_STANDBY:
-		return "standby";
-	case CTL_ACTIVATING:
-		return "activating";
-	case CTL_MASTER:
-		return "master";
-	default:
-		return "starting";
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text) {
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
+		return;
 	}
+	trap_http_respond(resp, status, "application/json", text, strlen(text));
+	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
+	free(text);
 }
 
 static void handle_master(void *data, const struct trap_http_request *req,
@@ -111,22 +88,12 @@ static void handle_master(void *data, const struct trap_http_request *req,
 	struct raft_status st;
 	bool lease;
 	bool master = node_is_master(n, &st, &lease) && !n->stopping;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (!f) {
-		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	fprintf(f, "{\"master\":%s,\"node\":", master ? "true" : "false");
-	ctl_json_str(f, n->cfg.node_name);
-	fprintf(f, ",\"term\":%" PRIu64 ",\"master_node\":", st.term);
-	json_name(f, member_name(n, n->fsm.master.node));
-	fputs(",\"leader\":", f);
-	json_name(f, member_name(n, st.leader));
-	fprintf(f, ",\"acting\":\"%s\",\"lease_valid\":%s}", acting_name(n->ctl.act),
-		lease ? "true" : "false");
-	respond_json(resp, master ? 200 : 503, f, &text, &len);
+	json_t *doc = json_pack("{s:b, s:o, s:I, s:o, s:o, s:s, s:b}", "master", master, "node",
+				duet_status_text(n->cfg.node_name), "term", (json_int_t)st.term,
+				"master_node", duet_status_text(member_name(n, n->fsm.master.node)),
+				"leader", duet_status_text(member_name(n, st.leader)), "acting",
+				ctl_act_name(n->ctl.act), "lease_valid", lease);
+	respond_doc(resp, master ? 200 : 503, doc);
 }
 
 static void handle_health(void *data, const struct trap_http_request *req,
@@ -137,40 +104,29 @@ static void handle_health(void *data, const struct trap_http_request *req,
 	struct node *n = api->n;
 	const char *failing = NULL;
 	bool bad = n->stopping || ctl_health_critical_failing(n, &failing);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (!f) {
-		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	fprintf(f, "{\"status\":\"%s\",\"node\":", bad ? "failing" : "ok");
-	ctl_json_str(f, n->cfg.node_name);
-	fputs(",\"failing\":", f);
-	json_name(f, n->stopping ? "stopping" : failing);
-	fputs(",\"detail\":", f);
 	char detail[DUET_HEALTH_DETAIL_MAX] = "";
 	if (n->stopping)
 		snprintf(detail, sizeof detail, "the daemon is shutting down");
 	else if (failing)
 		(void)duet_health_state(n->ctl.health, failing, NULL, NULL, detail, sizeof detail);
-	ctl_json_str(f, detail);
 	/* every check, critical or not, with its state (the whole story is in
 	 * duetctl status and /metrics) */
-	fputs(",\"checks\":[", f);
+	json_t *checks = json_array();
 	unsigned count = n->ctl.health ? duet_health_count(n->ctl.health) : 0;
-	for (unsigned i = 0; i < count; i++) {
+	for (unsigned i = 0; i < count && checks; i++) {
 		struct duet_health_status hs;
 		if (duet_health_status_at(n->ctl.health, i, &hs) != 0)
 			continue;
-		fprintf(f, "%s{\"name\":", i ? "," : "");
-		ctl_json_str(f, hs.name);
-		fprintf(f, ",\"state\":\"%s\",\"critical\":%s,\"paused\":%s}",
-			duet_health_state_name(hs.state), hs.critical ? "true" : "false",
-			hs.paused ? "true" : "false");
+		json_array_append_new(
+		    checks, json_pack("{s:o, s:s, s:b, s:b}", "name", duet_status_text(hs.name),
+				      "state", duet_health_state_name(hs.state), "critical",
+				      hs.critical, "paused", hs.paused));
 	}
-	fputs("]}", f);
-	respond_json(resp, bad ? 503 : 200, f, &text, &len);
+	json_t *doc = json_pack("{s:s, s:o, s:o, s:o, s:o}", "status", bad ? "failing" : "ok",
+				"node", duet_status_text(n->cfg.node_name), "failing",
+				duet_status_text(n->stopping ? "stopping" : failing), "detail",
+				duet_status_text(detail), "checks", checks);
+	respond_doc(resp, bad ? 503 : 200, doc);
 }
 
 /* ---- the names HAProxy templates and probes use -------------------------------- */
@@ -219,19 +175,6 @@ static void role_facts(struct node *n, struct role_facts *rf)
 static bool is_replica(const struct role_facts *rf)
 {
 	return !rf->why;
-}
-
-static void respond_doc(struct trap_http_response *resp, int status, json_t *doc)
-{
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	if (!text) {
-		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
-		return;
-	}
-	trap_http_respond(resp, status, "application/json", text, strlen(text));
-	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
-	free(text);
 }
 
 enum role_endpoint { EP_REPLICA, EP_SYNC, EP_ASYNC };

@@ -168,7 +168,7 @@ void duet_status_free(struct duet_status *st)
 
 /* A text, or null. Bytes that are not UTF-8 (a name from an old config)
  * are written as U+00XX each, so the document stays valid. */
-static json_t *text(const char *s)
+json_t *duet_status_text(const char *s)
 {
 	if (!s)
 		return json_null();
@@ -209,9 +209,9 @@ static json_t *peers_json(const struct duet_status *st)
 	json_t *a = json_array();
 	for (uint32_t i = 0; i < st->n_peers; i++) {
 		const struct duet_status_peer *p = &st->peers[i];
-		json_t *o =
-		    json_pack("{s:I,s:o,s:i,s:s}", "id", (json_int_t)p->id, "name", text(p->name),
-			      "links_up", p->links_up, "kind", p->witness ? "witness" : "data");
+		json_t *o = json_pack("{s:I,s:o,s:i,s:s}", "id", (json_int_t)p->id, "name",
+				      duet_status_text(p->name), "links_up", p->links_up, "kind",
+				      p->witness ? "witness" : "data");
 		if (o && p->leader_view) {
 			set(o, "match_index", uint_(p->match_index));
 			set(o, "next_index", uint_(p->next_index));
@@ -279,23 +279,25 @@ static json_t *pg_json(const struct duet_status_ctl *c)
 	if (!o)
 		return NULL;
 	if (c->pg.answers) {
-		set(o, "role", text(c->pg.role));
-		set(o, "lsn", text(c->pg.lsn));
-		set(o, "synchronous_standby_names", text(c->pg.sync_names));
+		set(o, "role", duet_status_text(c->pg.role));
+		set(o, "lsn", duet_status_text(c->pg.lsn));
+		set(o, "synchronous_standby_names", duet_status_text(c->pg.sync_names));
 		json_t *a = json_array();
 		for (uint32_t i = 0; i < c->pg.n_repl; i++) {
 			const struct duet_pg_repl *r = &c->pg.repl[i];
 			json_array_append_new(
-			    a, json_pack("{s:o,s:o,s:o,s:I,s:I}", "name", text(r->application_name),
-					 "state", text(r->state), "sync_state", text(r->sync_state),
-					 "flush_lag_bytes", (json_int_t)r->flush_lag_bytes,
-					 "replay_lag_bytes", (json_int_t)r->replay_lag_bytes));
+			    a, json_pack("{s:o,s:o,s:o,s:I,s:I}", "name",
+					 duet_status_text(r->application_name), "state",
+					 duet_status_text(r->state), "sync_state",
+					 duet_status_text(r->sync_state), "flush_lag_bytes",
+					 (json_int_t)r->flush_lag_bytes, "replay_lag_bytes",
+					 (json_int_t)r->replay_lag_bytes));
 		}
 		set(o, "replication", a);
 	} else {
-		set(o, "error", text(c->pg.error));
+		set(o, "error", duet_status_text(c->pg.error));
 	}
-	set(o, "sync_why", text(c->pg.sync_why));
+	set(o, "sync_why", duet_status_text(c->pg.sync_why));
 	set(o, "probe_age_ms", uint_(c->pg.probe_age_ms));
 	return o;
 }
@@ -305,13 +307,14 @@ static json_t *checks_json(const struct duet_status_ctl *c)
 	json_t *a = json_array();
 	for (unsigned i = 0; i < c->n_checks; i++) {
 		const struct duet_health_status *s = &c->checks[i];
-		json_t *o = json_pack("{s:o,s:s,s:b,s:b,s:b,s:I}", "name", text(s->name), "state",
-				      duet_health_state_name(s->state), "critical", s->critical,
-				      "paused", s->paused, "in_flight", s->in_flight,
-				      "consecutive_failures", (json_int_t)s->consecutive_failures);
+		json_t *o =
+		    json_pack("{s:o,s:s,s:b,s:b,s:b,s:I}", "name", duet_status_text(s->name),
+			      "state", duet_health_state_name(s->state), "critical", s->critical,
+			      "paused", s->paused, "in_flight", s->in_flight,
+			      "consecutive_failures", (json_int_t)s->consecutive_failures);
 		if (!o)
 			continue;
-		set(o, "detail", text(s->detail));
+		set(o, "detail", duet_status_text(s->detail));
 		set(o, "last_duration_ms", uint_(s->last_duration_ms));
 		set(o, "probes", uint_(s->probes));
 		set(o, "failures", uint_(s->failures));
@@ -328,20 +331,20 @@ static json_t *members_json(const struct duet_status *st)
 	json_t *members = json_array();
 	for (uint32_t i = 0; i < st->n_members; i++) {
 		const struct duet_status_member *m = &st->members[i];
-		json_array_append_new(members,
-				      json_pack("{s:o,s:s,s:b,s:I,s:b}", "name", text(m->name),
-						"role", m->role, "sync", m->sync,
-						"sync_since_index", (json_int_t)m->sync_since_index,
-						"critical_failing", m->critical_failing));
+		json_array_append_new(members, json_pack("{s:o,s:s,s:b,s:I,s:b}", "name",
+							 duet_status_text(m->name), "role", m->role,
+							 "sync", m->sync, "sync_since_index",
+							 (json_int_t)m->sync_since_index,
+							 "critical_failing", m->critical_failing));
 	}
 	return members;
 }
 
 static void ctl_json(json_t *doc, const struct duet_status_ctl *c, json_t *members)
 {
-	set(doc, "acting", text(c->acting));
-	set(doc, "activation_step", text(c->activation_step));
-	set(doc, "why_not_master", text(c->why_not_master));
+	set(doc, "acting", duet_status_text(c->acting));
+	set(doc, "activation_step", duet_status_text(c->activation_step));
+	set(doc, "why_not_master", duet_status_text(c->why_not_master));
 	set(doc, "pg", pg_json(c));
 	const struct duet_status_takeover *t = &c->last_takeover;
 	set(doc, "last_takeover",
@@ -350,7 +353,7 @@ static void ctl_json(json_t *doc, const struct duet_status_ctl *c, json_t *membe
 		      (json_int_t)t->promoted_after_ms, "fip_after_ms", (json_int_t)t->fip_after_ms,
 		      "ready_after_ms", (json_int_t)t->ready_after_ms, "lease_wait_ms",
 		      (json_int_t)t->lease_wait_ms, "fenced", t->fenced));
-	set(doc, "last_takeover_fence", text(t->fence));
+	set(doc, "last_takeover_fence", duet_status_text(t->fence));
 	set(doc, "last_takeover_mono_ms",
 	    json_pack("{s:I,s:I,s:I,s:I,s:I}", "leader", (json_int_t)t->mono_leader, "committed",
 		      (json_int_t)t->mono_committed, "promoted", (json_int_t)t->mono_promoted,
@@ -366,27 +369,30 @@ static void ctl_json(json_t *doc, const struct duet_status_ctl *c, json_t *membe
 	if (c->have_checks)
 		set(doc, "checks", checks_json(c));
 	const struct duet_status_rebuild *r = &c->rebuild;
-	json_t *rb = json_pack("{s:o,s:o,s:o,s:o,s:I,s:I,s:i}", "state", text(r->state), "method",
-			       text(r->method), "reason", text(r->reason), "step", text(r->step),
-			       "bytes_done", (json_int_t)r->bytes_done, "bytes_total",
-			       (json_int_t)r->bytes_total, "percent", r->percent);
+	json_t *rb =
+	    json_pack("{s:o,s:o,s:o,s:o,s:I,s:I,s:i}", "state", duet_status_text(r->state),
+		      "method", duet_status_text(r->method), "reason", duet_status_text(r->reason),
+		      "step", duet_status_text(r->step), "bytes_done", (json_int_t)r->bytes_done,
+		      "bytes_total", (json_int_t)r->bytes_total, "percent", r->percent);
 	if (rb) {
 		set(rb, "elapsed_ms", uint_(r->elapsed_ms));
 		set(rb, "state_ms", uint_(r->state_ms));
 		set(rb, "failures", uint_(r->failures));
-		set(rb, "detail", text(r->detail));
-		set(rb, "error", text(r->error));
+		set(rb, "detail", duet_status_text(r->detail));
+		set(rb, "error", duet_status_text(r->error));
 	}
 	set(doc, "pg_rebuild", rb);
 	set(doc, "switchover",
-	    json_pack("{s:o,s:o,s:I,s:o}", "state", text(c->switchover.state), "to",
-		      text(c->switchover.to), "elapsed_ms", (json_int_t)c->switchover.elapsed_ms,
-		      "detail", text(c->switchover.detail)));
+	    json_pack("{s:o,s:o,s:I,s:o}", "state", duet_status_text(c->switchover.state), "to",
+		      duet_status_text(c->switchover.to), "elapsed_ms",
+		      (json_int_t)c->switchover.elapsed_ms, "detail",
+		      duet_status_text(c->switchover.detail)));
 	set(doc, "watchdog",
-	    json_pack("{s:o,s:b,s:I,s:I,s:I,s:o}", "device", text(c->watchdog.device), "armed",
-		      c->watchdog.armed, "timeout_s", (json_int_t)c->watchdog.timeout_s, "pets",
-		      (json_int_t)c->watchdog.pets, "errors", (json_int_t)c->watchdog.errors,
-		      "error", text(c->watchdog.error)));
+	    json_pack("{s:o,s:b,s:I,s:I,s:I,s:o}", "device", duet_status_text(c->watchdog.device),
+		      "armed", c->watchdog.armed, "timeout_s", (json_int_t)c->watchdog.timeout_s,
+		      "pets", (json_int_t)c->watchdog.pets, "errors",
+		      (json_int_t)c->watchdog.errors, "error",
+		      duet_status_text(c->watchdog.error)));
 }
 
 static json_t *udp_json(const struct duet_status_udp *u, unsigned n)
@@ -538,10 +544,10 @@ static json_t *traps_json(const struct duet_status_traps *t)
 static json_t *maintenance_json(const struct duet_status_maintenance *m)
 {
 	bool k = m->known;
-	return json_pack("{s:b,s:I,s:o,s:o,s:o}", "on", m->on, "since_index",
-			 (json_int_t)m->since_index, "since_ms",
-			 k ? uint_(m->since_ms) : json_null(), "who", text(k ? m->who : NULL),
-			 "why", text(k ? m->why : NULL));
+	return json_pack(
+	    "{s:b,s:I,s:o,s:o,s:o}", "on", m->on, "since_index", (json_int_t)m->since_index,
+	    "since_ms", k ? uint_(m->since_ms) : json_null(), "who",
+	    duet_status_text(k ? m->who : NULL), "why", duet_status_text(k ? m->why : NULL));
 }
 
 json_t *duet_status_maintenance_json(const struct node *n)
@@ -555,17 +561,18 @@ json_t *duet_status_maintenance_json(const struct node *n)
 json_t *duet_status_to_json(const struct duet_status *st)
 {
 	const struct raft_status *rs = &st->raft;
-	json_t *doc = json_pack("{s:b,s:i,s:I,s:o,s:s,s:o,s:I,s:I,s:s}", "ok", 1, "version",
-				st->version, "id", (json_int_t)st->id, "name", text(st->name),
-				"kind", st->witness ? "witness" : "data", "cluster",
-				text(st->cluster), "pid", (json_int_t)st->pid, "uptime_ms",
-				(json_int_t)st->uptime_ms, "role", raft_role_name(rs->role));
+	json_t *doc =
+	    json_pack("{s:b,s:i,s:I,s:o,s:s,s:o,s:I,s:I,s:s}", "ok", 1, "version", st->version,
+		      "id", (json_int_t)st->id, "name", duet_status_text(st->name), "kind",
+		      st->witness ? "witness" : "data", "cluster", duet_status_text(st->cluster),
+		      "pid", (json_int_t)st->pid, "uptime_ms", (json_int_t)st->uptime_ms, "role",
+		      raft_role_name(rs->role));
 	if (!doc)
 		return NULL;
 	set(doc, "term", uint_(rs->term));
 	set(doc, "vote", uint_(rs->vote));
 	set(doc, "leader_id", uint_(rs->leader));
-	set(doc, "leader", text(st->leader));
+	set(doc, "leader", duet_status_text(st->leader));
 	set(doc, "commit_index", uint_(rs->commit_index));
 	set(doc, "applied_index", uint_(rs->applied_index));
 	set(doc, "fsm_applied_index", uint_(st->fsm_applied_index));
@@ -576,7 +583,7 @@ json_t *duet_status_to_json(const struct duet_status *st)
 	set(doc, "snapshot_index", uint_(rs->snapshot_index));
 	set(doc, "lease",
 	    json_pack("{s:b,s:o,s:I}", "valid", st->lease, "holder",
-		      text(st->lease ? st->name : NULL), "expiry_in_ms",
+		      duet_status_text(st->lease ? st->name : NULL), "expiry_in_ms",
 		      (json_int_t)(rs->lease_expiry_ms
 				       ? (int64_t)rs->lease_expiry_ms - (int64_t)st->now_ms
 				       : 0)));
@@ -584,7 +591,7 @@ json_t *duet_status_to_json(const struct duet_status *st)
 	    json_pack("{s:s,s:o}", "reason", st->election_reason, "ago_ms",
 		      st->election_known ? uint_(st->election_ago_ms) : json_null()));
 	set(doc, "master",
-	    json_pack("{s:o,s:I,s:s,s:I}", "node", text(st->master.node), "id",
+	    json_pack("{s:o,s:I,s:s,s:I}", "node", duet_status_text(st->master.node), "id",
 		      (json_int_t)st->master.id, "reason", st->master.reason, "since_index",
 		      (json_int_t)st->master.since_index));
 	set(doc, "maintenance", maintenance_json(&st->maintenance));
@@ -597,20 +604,21 @@ json_t *duet_status_to_json(const struct duet_status *st)
 		const struct duet_member *m = &rs->conf.members[i];
 		snprintf(sid, sizeof sid, "%016" PRIx64, m->store_id);
 		json_array_append_new(
-		    ms,
-		    json_pack("{s:I,s:o,s:I,s:s,s:s}", "id", (json_int_t)m->id, "name",
-			      text(m->name), "incarnation", (json_int_t)m->incarnation, "store_id",
-			      sid, "kind", m->kind == DUET_MEMBER_WITNESS ? "witness" : "data"));
+		    ms, json_pack("{s:I,s:o,s:I,s:s,s:s}", "id", (json_int_t)m->id, "name",
+				  duet_status_text(m->name), "incarnation",
+				  (json_int_t)m->incarnation, "store_id", sid, "kind",
+				  m->kind == DUET_MEMBER_WITNESS ? "witness" : "data"));
 	}
 	set(doc, "membership", ms);
 	set(doc, "rejoin",
 	    json_pack("{s:s,s:b,s:I,s:I,s:I,s:o}", "state", st->rejoin.state, "automatic",
 		      st->rejoin.automatic, "asked", (json_int_t)st->rejoin.asked,
 		      "view_incarnation", (json_int_t)st->rejoin.view_incarnation, "entry_index",
-		      (json_int_t)st->rejoin.entry_index, "answer", text(st->rejoin.answer)));
+		      (json_int_t)st->rejoin.entry_index, "answer",
+		      duet_status_text(st->rejoin.answer)));
 	set(doc, "fsm",
 	    json_pack("{s:I,s:o}", "refused", (json_int_t)st->fsm.refused, "last_refusal",
-		      text(st->fsm.last_refusal)));
+		      duet_status_text(st->fsm.last_refusal)));
 	set(doc, "peers", peers_json(st));
 	set(doc, "transport", transport_json(st));
 	set(doc, "raft", raft_counters_json(rs));
@@ -633,13 +641,4 @@ char *node_status_json(struct node *n)
 	char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(doc);
 	return s;
-}
-
-void ctl_json_str(FILE *f, const char *s)
-{
-	json_t *j = text(s);
-	char *d = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
-	json_decref(j);
-	fputs(d ? d : "null", f);
-	free(d);
 }

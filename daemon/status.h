@@ -209,6 +209,9 @@ struct duet_status *duet_status_new(struct node *n);
 void duet_status_free(struct duet_status *st);
 /* The status document (what `duetctl status --json` shows): a new object. */
 json_t *duet_status_to_json(const struct duet_status *st);
+/* s as a JSON string, or null for NULL; bytes that are not UTF-8 (a name
+ * from an old config) become U+00XX each, so a document stays valid. */
+json_t *duet_status_text(const char *s);
 
 /* The "maintenance" object of the document alone (the answer to duetctl
  * maintenance). */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # duet_actions: commands with deadlines (cmd), the floating IP over netlink
 # and gratuitous ARP (fip, garp), fencing (fence) and the manager's commands
 # (manager). pg*.c belong to duet_pg (pg.cmake).

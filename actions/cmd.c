@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd.c - external commands with deadlines (actions.h, "Commands").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fence.c - powering off the other data node (actions.h, "Fencing";
  * DESIGN.md 4.4: the new leader fences the old master before it promotes).

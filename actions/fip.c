@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fip.c - the floating IP object: a small queue of acquire / release /
  * check operations run one at a time (actions.h, "Floating IP").

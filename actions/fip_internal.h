@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fip_internal.h - what fip.c shares with fip_netlink.c and garp.c: the
  * parsed address and the blocking kernel calls, which fip.c runs on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fip_netlink.c - the floating IP's kernel side: add, delete and look for
  * an interface address over rtnetlink (libmnl), as `ip addr` does.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * garp.c - one gratuitous ARP for the floating IP (IPv4 only).
  *

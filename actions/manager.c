@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * manager.c - the managed application's start, stop and check commands
  * (actions.h, "Manager"; DESIGN.md 4.4: the new master starts the manager

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg.c - the local PostgreSQL over libpq, asynchronous on the loop
  * (behaviour documented in pg.h; DESIGN.md sections 3, 4 and 7).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # duet_pg: the local PostgreSQL over libpq, asynchronous on the loop (include/duet/pg.h).
 # Included by actions/CMakeLists.txt. pkg_check_modules creates each imported
 # target once per directory, so sharing UV with actions.cmake is harmless.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_standby.c - pg_rewind and pg_basebackup on the loop (pg_standby.h),
  * with their progress as it comes.

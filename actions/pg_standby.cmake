@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # duet_pg_standby: making the local data directory a streaming standby of a
 # primary (include/duet/pg_standby.h): pg_rewind / pg_basebackup on the loop
 # with progress, standby.signal and primary_conninfo. Included by

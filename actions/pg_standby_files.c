@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_standby_files.c - the file side of making a standby (pg_standby.h):
  * duet_pg_make_standby() and the directory work around pg_rewind and

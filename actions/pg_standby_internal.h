@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_standby_internal.h - what pg_standby.c (the tools on the loop) and
  * pg_standby_files.c (the file work, blocking, run on the threadpool or by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_sync.c - the SYNC(X, on) proof and the synchronous_commit check
  * (DESIGN.md 4.6), pure: probe observations in, a verdict and a sentence

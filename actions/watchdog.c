@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * watchdog.c - the Linux watchdog device (watchdog.h): arm, pet, the magic
  * close, and the controller's decision as a table.

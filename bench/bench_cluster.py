@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench_cluster.py - the figures of bench-cluster (run through the
 build/bin/bench-cluster driver, launcher.c).
 

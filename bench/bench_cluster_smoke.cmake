@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs bench-cluster at tiny sizes and checks that it exits 0 and prints each
 # of its six figure lines ("name: number"). The values are not judged.
 # Usage: cmake -DBENCH=path/to/bench-cluster -P bench_cluster_smoke.cmake

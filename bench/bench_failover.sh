@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench_failover.sh - build/bin/bench-failover's driver: failover figures on
 # the netns rig (tests/netns/duet_rig.sh), one "name: value" a line.
 #
@@ -47,7 +48,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--keep) export RIG_KEEP=1 ;;
 	--help | -h)
-		sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)

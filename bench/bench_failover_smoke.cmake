@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs bench-failover once and checks that it exits 0 and prints each figure
 # line ("name: number"). The values are not judged (tests never judge speed).
 # Usage: cmake -DBENCH=path/to/bench-failover -P bench_failover_smoke.cmake

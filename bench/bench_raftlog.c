@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_raftlog.c - commit latency and throughput of the consensus core on
  * real durable storage: three members (1, 2 data nodes; 3 witness) in one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench_rejoin.sh - build/bin/bench-rejoin's driver: rejoin figures on the
 # netns rig (tests/netns/duet_rig.sh), one "name: value" a line.
 #

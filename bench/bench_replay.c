@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_replay.c - how long a member whose store was wiped takes to catch up
  * (DESIGN.md section 6, step 2: "replace local LMDB state with the leader's

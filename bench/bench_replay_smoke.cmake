@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs bench-replay at tiny sizes (2000 entries, a snapshot every 500, so the
 # rejoined member takes the snapshot path) and checks that it exits 0 and
 # prints replay_1m_entries_s with a positive number, and the lines that say

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench_sim.sh - build/bin/bench-sim: how fast the deterministic simulator
 # checks seeds (issue 14: CI runs thousands of whole-node seeds in its time
 # budget, a million by hand). Runs `duet-sim --seeds N` on ONE core
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
 	--seeds) seeds=$2; shift 2 ;;
 	--first) first=$2; shift 2 ;;
 	-h | --help)
-		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)

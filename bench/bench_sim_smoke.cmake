@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs bench-sim on 20 seeds and checks that it exits 0 and prints each of
 # its figures ("name: number"), with no failing seed. The speed is not judged.
 # Usage: cmake -DBENCH=path/to/bench-sim -P bench_sim_smoke.cmake

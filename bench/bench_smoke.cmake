@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs bench-raftlog at tiny sizes and checks that it exits 0 and prints each
 # of its four figure lines ("name: number"). The values are not judged.
 # Usage: cmake -DBENCH=path/to/bench-raftlog -P bench_smoke.cmake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_snmp_decode.c - bench-snmp-decode: how many SNMP traps one core
  * takes per second through what the daemon does for each (DESIGN.md

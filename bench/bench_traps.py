@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench_traps.py - the figures of bench-traps (run through the
 build/bin/bench-traps driver, launcher.c).
 

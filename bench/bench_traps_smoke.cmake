@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs bench-traps at tiny sizes and checks that it exits 0 and prints each
 # of its figure lines ("name: value"). The values are not judged.
 # Usage: cmake -DBENCH=path/to/bench-traps -P bench_traps_smoke.cmake

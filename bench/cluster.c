@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cluster.c - three raft members in one process on real durable stores (see
  * cluster.h).

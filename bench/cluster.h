@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cluster.h - three raft members in one process, as on three machines: the
  * fixture of the benchmarks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * launcher.c - build/bin/bench-cluster and build/bin/bench-failover: the
  * drivers proper are scripts (processes, namespaces, JSON and kill -9 are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mailbox.c - the in-process network of the benchmarks (see mailbox.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mailbox.h - a queue of byte strings between threads: the in-process
  * network of the benchmarks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trapgen.c - duet-trapgen: the trap load generator of bench-traps and the
  * trap integration tests. It plays a device configured with one or more

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Smoke tests of the trap tools (label "bench"), one per tool, all driven by
 # traps_tools_smoke.sh (bash + python3, loopback only, ephemeral ports, so
 # they run in parallel with anything). Unlike the figure benches these judge

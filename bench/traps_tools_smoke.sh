@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Smoke tests of the trap tools (traps_tools_smoke.cmake); one tool a run:
 #   traps_tools_smoke.sh trapsink    path/to/duet-trapsink
 #   traps_tools_smoke.sh trapgen     path/to/duet-trapgen

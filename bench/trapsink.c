@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trapsink.c - duet-trapsink: the far end of duetd's TCP sink (JSON lines,
  * DESIGN.md section 5) for bench-traps and the trap integration tests. It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * audit_log.c - `duetctl log`: the audit chain of a member (storage.h,
  * "audit chain"), read from its store opened readonly while the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_config.c - `duetctl check-config`: load a config file the way the
  * daemons will (config.h) and say what it resolves to, or every error in it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * commands.h - duetctl's subcommands and their shared conventions.
  *

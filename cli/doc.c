@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * doc.c - requests to and replies from a daemon's admin socket, through
  * jansson (doc.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * doc.h - duetctl's side of the admin socket (daemon/admin.c): one JSON
  * request line out, one JSON reply line back, both through jansson.

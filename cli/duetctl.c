@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * duetctl.c - the operator's tool: subcommand dispatch and help.
  *

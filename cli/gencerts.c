@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gencerts.c - `duetctl gencerts`: a cluster CA and one certificate per
  * member for the transport's mutual TLS (transport.h, "Identity"): CN and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * init.c - `duetctl init`: the explicit bootstrap of a NEW cluster's store
  * on one member (DESIGN.md 3, "Bootstrap and incarnations").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json.c - text that may hold any bytes, made a JSON string (json.h).
  */

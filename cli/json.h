@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json.h - text from files and the system (config values, error messages
  * that quote them) as jansson strings: json_string() refuses bytes that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * list.c - `duetctl list`: the whole cluster in one table from any member,
  * like `patronictl list`: one row per member of the asked member's raft

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * maintenance.c - `duetctl maintenance on|off`: suspend or resume automatic
  * failover (DESIGN.md 1 and 4) while people work on the cluster.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * out.c - duetctl's errors and JSON output (out.h).
  */

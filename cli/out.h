@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * out.h - how duetctl reports errors and writes JSON, the same in every
  * command.

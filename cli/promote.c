@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * promote.c - `duetctl promote --accept-data-loss`: the operator's override
  * of DESIGN.md 4.5. When no standby is promotable (the standby was not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rejoin.c - `duetctl rejoin`: bring a member back after any failure (DESIGN.md
  * 3, incarnations, and 6): a data node whose store, PostgreSQL or both were

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c - `duetctl status`: asks a member's admin socket for its status
  * (daemon/admin.c: one JSON request line, one JSON response line) and prints

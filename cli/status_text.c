@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status_text.c - the table `duetctl status` prints, from the daemon's
  * status document (daemon/admin.c node_status_json) parsed by jansson.

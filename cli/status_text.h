@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status_text.h - `duetctl status` as a table, from the daemon's status
  * document (status_text.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switchover.c - `duetctl switchover [--to NODE]`: a planned change of master
  * (daemon/ctl_switchover.c). The daemon asked starts it when it is the

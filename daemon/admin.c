@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * admin.c - the admin socket: a Unix stream socket, owner-only (0600), that
  * duetctl talks to (DESIGN.md 8).

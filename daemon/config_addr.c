@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_addr.c - checking "host:port" addresses and address lists of the
  * config file (config.h), and the edit distance behind "did you mean".

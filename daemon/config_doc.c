@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_doc.c - duet-config-doc: the config key table as scdoc source, for
  * the man page duet.ini(5).

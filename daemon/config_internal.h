@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_internal.h - what config.c, config_addr.c and config_traps.c share;
  * not public.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_traps.c - the rules of the config file (config.h) that span the keys
  * of [traps] and [sink], and the two secrets files [traps] names. config.c

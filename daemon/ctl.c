@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.c - the data node's role controller (ctl.h): acting or not, the
  * activation chain, demotion, and the leader's failover proposals.

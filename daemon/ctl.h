@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl.h - the data node's role controller: what turns committed decisions
  * into PostgreSQL, FIP, fencing and manager actions (DESIGN.md section 4).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_health.c - the data node's health checks (DESIGN.md 7) on health/'s
  * framework, and their transitions as HEALTH entries.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_propose.c - how the role controller writes to the log: proposals on
  * the leader, forwarding from a follower (DESIGN.md 3: only the leader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_rebuild.c - the PostgreSQL half of a rejoin (DESIGN.md 6, steps 3 and
  * 4): this data node's PostgreSQL becomes a synchronous standby of the

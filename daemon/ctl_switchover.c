@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_switchover.c - `duetctl switchover [--to NODE]`: a planned change of
  * master with no data loss (DESIGN.md 6: the old master comes back as a

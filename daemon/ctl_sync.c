@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctl_sync.c - synchronous replication on the acting master, in the order
  * DESIGN.md 4.2 and 4.3 require:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * duet_witness.c - the witness daemon (DESIGN.md 1): votes and stores the
  * log, never master. Same node.c as duetd; refuses a config whose [node] is

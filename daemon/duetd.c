@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * duetd.c - the data-node daemon (DESIGN.md 1): a consensus member that may
  * become master. Everything is in node.c; this file only says which kind of

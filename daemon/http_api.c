@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_api.c - duetd's HTTP endpoints on the node's loop (http_api.h):
  * GET (and HEAD) /master, /health, /metrics and the names HAProxy and

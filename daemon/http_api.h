@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_api.h - duetd's own HTTP endpoints (DESIGN.md 8), for load
  * balancers, agents that try a list of manager addresses, and Prometheus:

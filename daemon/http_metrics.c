@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_metrics.c - the pure half of duetd's HTTP endpoints (http_api.h):
  * the /master rule and the Prometheus text exposition (format 0.0.4) of

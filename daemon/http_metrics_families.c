@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_metrics_families.c - the /metrics families of the role controller
  * (acting, members, PostgreSQL and its standbys, the last takeover, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_metrics_internal.h - what the two halves of the /metrics formatter
  * share (http_api.h has the interface): http_metrics.c writes the

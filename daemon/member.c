@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * member.c - the one driver (member.h): raftlog's update loop, the fsm, the
  * checkpoint ring and the snapshot floor. Pure: no I/O, no clock, no libuv.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * node.c - one member on libuv: the wiring of the one driver (member.h,
  * member.c) to the store, the transport and the timers (DESIGN.md 1-3).

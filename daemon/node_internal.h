@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * node_internal.h - one member process (duetd or duet-witness) on one libuv
  * loop: store, raft core, transport, fsm, tick timer, admin socket, signals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.c - sd_notify(3) for the units (notify.h).
  *

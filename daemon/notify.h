@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.h - telling systemd how the member is (sd_notify(3)): READY=1 once
  * the store is open and the member serves, STATUS= with its role and term

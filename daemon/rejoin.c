@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rejoin.c - the consensus half of `duetctl rejoin` (DESIGN.md 3, incarnations,
  * and 6): a member whose store was lost comes back under a new incarnation.

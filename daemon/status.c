@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c - the member's status (status.h): filled in one pass, written
  * as the status document with jansson.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.h - the member's status as one typed struct (struct duet_status),
  * filled in one pass from the member, the role controller, the checks, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trapd.c - the trap pipeline's log, transport and sink side (trapd.h).
  */

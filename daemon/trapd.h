@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trapd.h - the trap pipeline of a data node (DESIGN.md section 5): the
  * receivers (trapd_rx.c) feed the dedup (traps_pipe.h); this part turns it

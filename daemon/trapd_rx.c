@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trapd_rx.c - the trap receivers of a data node (DESIGN.md 5): syslog over
  * UDP and TCP, SNMP traps and informs over UDP, custom traps over HTTP(S),

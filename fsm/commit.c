@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * commit.c - the edge between the pure fsm and storage: a batch of
  * committed entries is first written to the audit chain, in one durable

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * describe.c - an entry in one line for people (duetctl log, daemon logs).
  *

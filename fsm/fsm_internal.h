@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fsm_internal.h - what the files of fsm/ share. Not a public header.
  */

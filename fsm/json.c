@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json.c - an entry as one JSON object, for duetctl log --json and anything
  * that parses the audit chain.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snapshot.c - the replicated state as bytes, for raft_snapshot_taken() and
  * for restoring a snapshot (layout in fsm.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * state.c - fsm_apply(): one committed entry into the replicated state.
  *

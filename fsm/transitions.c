@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * transitions.c - MASTER and SYNC as a transition table (STYLE.md point 5,
  * pg_auto_failover's KeeperFSM[]), implementing DESIGN.md section 4.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fs.c - the filesystem probe: can this directory take a durable write?
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * health_internal.h - the set and check structures shared by the files of
  * the health module (set.c: lifetime and configuration; probe.c: ticks,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * isolation.c - the isolation probe: can this node reach anything outside
  * the cluster?

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * nic.c - the NIC probe: is this interface up, with carrier?
  *

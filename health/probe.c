@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * probe.c - one check's life on the loop: ticks start probes, the deadline
  * timer fails those that do not answer, done() counts the answers, and the

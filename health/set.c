@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * set.c - lifetime and configuration of a health set: creation, adding
  * checks, start, pause, probe_now and close (behaviour in health.h).

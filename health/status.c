@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c - read-only views of a health set: one check's state, the
  * iterator over all checks, and the JSON the daemon serves for

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # gen.sh - writes the scdoc source of one man page from its template and the
 # program's own tables, so the page says what --help says.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # man_test.sh MAN_DIR DUET_CONFIG_DOC DUETCTL - the man pages as built:
 # 1. `man -l` renders each of duetd.8, duet-witness.8, duetctl.8 and
 #    duet.ini.5 with groff's warnings on and says nothing on stderr;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # install.cmake - the install-time half of packaging/CMakeLists.txt: runs
 # inside `cmake --install`, where CMAKE_INSTALL_PREFIX is the prefix being
 # installed to (also when given as --prefix), so the paths written into the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core.c - lifecycle, configuration, loading, ticks, proposals and status of
  * a consensus member. See include/duet/raftlog.h for the contract and core.h

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core.h - private to raftlog: the state of one consensus member and the
  * functions the core's files share. Nothing here is part of the public API.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * election.c - roles, timers, pre-vote and vote (Raft section 5.2, thesis
  * 9.6 pre-vote), with the vote guard that makes leases safe.

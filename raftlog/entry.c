@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * entry.c - the entry envelope: encoding shared by LMDB and the wire.
  * Layout in entry.h. The checksum covers header and payload, so a flipped bit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * err.c - duet_strerror(): one table for duet's own codes, strerror() for
  * negated errno values.

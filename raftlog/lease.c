@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lease.c - the master lease and check-quorum (DESIGN.md section 3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * msg.c - the byte form of struct raft_msg (wire layout in raftlog.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * outbox.c - what the core asks its driver to do: raft_ready() packs
  * everything accumulated since the last update into one struct raft_update;

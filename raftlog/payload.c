@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * payload.c - the typed entry payloads of DESIGN.md section 3 (membership,
  * master, sync, step, health, operator, delivered, traps).

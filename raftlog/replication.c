@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replication.c - the leader's log shipping and commit, and the follower's
  * side of AppendEntries (Raft section 5.3, thesis 10.2 for pipelining).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snapshot.c - compaction and snapshot installation (Raft section 7).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * step.c - raft_step(): admission checks, then dispatch by message type.
  *

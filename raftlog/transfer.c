@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * transfer.c - leadership transfer (Raft thesis 3.10, TimeoutNow) and the
  * witness hand-off (DESIGN.md section 3: "leader = master candidate").

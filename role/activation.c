@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * activation.c - the activation chain as tables (role.h; DESIGN.md 4.4,
  * 4.7, 4.9, 4.10).

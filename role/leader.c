@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * leader.c - the leader's master decision as tables (role.h; DESIGN.md
  * sections 2, 4.1, 4.5, 4.9 and 7).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * standby.c - what a node finds left over, as tables (role.h; DESIGN.md
  * 4.7): the stale primary, the FIP and manager sweeps, and the acting

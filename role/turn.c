@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * turn.c - the controller's turn as tables (role.h; DESIGN.md 4.1, 4.7,
  * 4.9): the first two decisions of ctl_step.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Keeps the table of config keys in docs/configuration.md equal to the
 # program's (the key table in daemon/config.c, printed by `duetctl
 # check-config --print-keys --markdown`). The table sits between two marker

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's first command: installs what duet needs, builds it, starts a
 # real cluster in network namespaces on this machine and shows it failing
 # over and coming back:

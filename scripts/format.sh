@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Formats the C sources with the project's .clang-format; --check only reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets with clang (build-fuzz/) and runs each one.
 #
 # Usage: scripts/fuzz.sh [--smoke] [TARGET...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # grafana-dashboard.py - writes examples/grafana/duet.json, the Grafana
 # dashboard of the /metrics families (docs/metrics.md), from the panel list
 # below: edit here, run it, commit both. `--check` only compares (the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what duet needs to build and test, from Debian's archive only.
 # Idempotent: packages already present are skipped, so both README commands
 # can call it on every run. Needs root (apt-get).

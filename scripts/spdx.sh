@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # spdx.sh - puts an SPDX licence line on every source file of the tree:
 # C sources and headers, shell and Python scripts, CMake files, and any
 # other file that starts with a shebang. Idempotent: a file that already

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's test command: installs dependencies, builds plain and with
 # ASan+UBSan, checks formatting, and runs the whole suite in both builds.
 # Usage: scripts/test.sh [--quick]   (--quick: plain build only, fewer seeds)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * audit.c - the audit chain of DESIGN.md section 3: every applied entry that
  * is not TRAPS/DELIVERED, in order, each record linked to the one before by

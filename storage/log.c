@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c - the "log" database: append, truncate, drop a prefix, the
  * incremental compaction step, bounds, read, and the walk that checks the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * meta.c - the small records of the "meta" database: identity, hard state
  * (term, vote), incarnation and store id.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snapshot.c - the "snapshot" database: one record, the latest snapshot.
  *

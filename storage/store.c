@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.c - opening and closing a store: directory, exclusive lock, LMDB
  * environment, databases, identity, and the whole-store check.

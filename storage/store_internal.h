@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store_internal.h - what the files of storage/ share, and the on-disk format.
  *

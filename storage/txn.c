@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * txn.c - transactions: the one path every write takes, map growth, the
  * sticky failure after a failed commit, and LMDB error codes turned into

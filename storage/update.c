@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * update.c - the two calls the raft loop makes: store_apply_update() writes a
  * struct raft_update, store_load() reads back what raft_load() needs.

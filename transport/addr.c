@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr.c - numeric "host:port" parsing (addr.h).
  */

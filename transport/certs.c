@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * certs.c - generation of the cluster CA and member certificates with the
  * OpenSSL 3 API, for the tests and for `duetctl gencerts`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conn.c - one TLS connection over a uv_tcp_t, driven through a pair of
  * OpenSSL memory BIOs (the standard pattern for an event loop that owns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame.c - the transport's frame codec (layout in transport.h).
  *

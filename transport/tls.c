@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tls.c - the transport's SSL_CTX and the reading of a peer's identity.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xport.c - the transport's lifecycle, listeners, dialers, membership and
  * xport_send() (behaviour documented in transport.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xport_internal.h - the transport's private structures, shared by
  * xport.c (lifecycle, listeners, dialers, membership, send), conn.c (one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * custom.c - custom traps: validation and canonical form of the JSON body
  * (behaviour and the exact canonical form are documented in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c - the HTTP(S) trap receiver's server: listeners, connections,
  * optional TLS, timers (behaviour in include/duet/traps_http.h).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # traps/http: the HTTP(S) custom-trap receiver (include/duet/traps_http.h)
 # and the custom-trap JSON validator (include/duet/traps_custom.h).
 # Included from traps/CMakeLists.txt. Debian packages: libjansson-dev,

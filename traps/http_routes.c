@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_routes.c - the router of the HTTP trap receiver: the route table
  * with its built-in entries (POST /traps, GET /health), answer helpers and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http_session.c - one connection's HTTP/1.1 requests as a state machine
  * driven from a buffer: bytes in (trap_http_session_feed), answers out

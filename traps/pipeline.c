@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pipeline.c - the dedup of DESIGN.md section 5 (traps_pipe.h).
  *

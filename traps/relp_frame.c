@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * relp_frame.c - the RELP wire format (traps_relp_frame.h): frames, rsp
  * data, offers, transaction numbers. Pure and separate from the transport

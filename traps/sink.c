@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink.c - the common part of the trap sinks (traps_sink.h): the queue of
  * batches, confirmation in submit order, the connection's life (backoff and

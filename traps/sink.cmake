@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # traps/sink: where committed traps go (include/duet/traps_sink.h): a TCP
 # sink of JSON lines, a PostgreSQL table or RELP into rsyslog, batches confirmed in order,
 # resent after any failure. Included from traps/CMakeLists.txt.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_format.c - one committed trap as one JSON line (traps_sink.h,
  * "Records"). Pure: no allocation, no I/O.

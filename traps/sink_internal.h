@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_internal.h - what the sink files share and traps_sink.h does not
  * publish: the module's state, the queue of batches and the interface

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_pg.c - the PostgreSQL transport of the trap sinks: rows in a table,
  * ON CONFLICT (id) DO NOTHING, so a record sent twice is stored once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_pg_resolve.c - the host names of the PostgreSQL sink's conninfo,
  * resolved off the loop (issue 13, defect 8). libpq resolves a host NAME

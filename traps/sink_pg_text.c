@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_pg_text.c - the texts of the PostgreSQL sink (sink_pg.c): its two
  * statements, the JSON array that carries the records of an INSERT, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_relp.c - the RELP transport of the trap sinks: each record one
  * "syslog" command into rsyslog's imrelp (traps_sink.h, "RELP").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_relp_text.c - the texts of the RELP sink (sink_internal.h): the
  * offers of its "open" and the syslog message of each record. Pure, apart

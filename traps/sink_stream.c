@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_stream.c - the connection lifecycle the stream transports share
  * (sink_tcp.c, sink_relp.c; sink_internal.h, "The stream transports'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sink_tcp.c - the TCP transport of the trap sinks: JSON lines over one
  * connection (traps_sink.h, "Delivery").

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # traps/snmp: SNMP notification decoding for the trap receivers
 # (include/duet/traps_snmp.h): BER, v1/v2c/v3 USM, identity content, JSON,
 # inform Response-PDU. Pure: no sockets, no clock. libcrypto for USM (HMAC,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snmp_ber.c - the bounded BER reader under the SNMP decoder (traps_snmp.h,
  * "BER").

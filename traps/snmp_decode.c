@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snmp_decode.c - one datagram to a decoded SNMP notification, or to the
  * reason it was refused (traps_snmp.h).

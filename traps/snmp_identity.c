@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snmp_identity.c - the content part of an SNMP trap's identity
  * (DESIGN.md section 5; layout and what is left out: traps_snmp.h,

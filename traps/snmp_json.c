@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snmp_json.c - a decoded SNMP notification as one JSON object for the
  * sinks (shape: traps_snmp.h, trap_snmp_json()).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snmp_response.c - the Response-PDU that acknowledges a v2c InformRequest
  * (RFC 3416 4.2.7: same request-id, error-status and error-index 0, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snmp_usm.c - the User-based Security Model's keys and crypto (RFC 3414,
  * RFC 3826, RFC 7860): the configured users and their keys, and the HMAC

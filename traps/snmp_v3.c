@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snmp_v3.c - the SNMPv3 message (RFC 3412 6) around the User-based
  * Security Model: the header and security parameters, the USM checks of an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # traps/syslog: syslog decoding for the trap receivers (include/duet/traps_syslog.h):
 # RFC 6587 stream framing, RFC 5424 / 3164 parsing, identity content, JSON.
 # Pure: no sockets, no clock. Included from traps/CMakeLists.txt.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syslog_identity.c - the canonical content a syslog trap's identity is
  * hashed from (layout in traps_syslog.h; DESIGN.md section 5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syslog_internal.h - what the syslog files share and traps_syslog.h does
  * not publish: the RFC 5424 STRUCTURED-DATA scanner (syslog_sd.c), used by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syslog_json.c - a parsed syslog message as one JSON object for the sinks
  * (layout in traps_syslog.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syslog_parse.c - one syslog message into its fields (the rules are in
  * traps_syslog.h): RFC 5424 when the header says so, else RFC 3164 with

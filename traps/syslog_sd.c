@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syslog_sd.c - RFC 5424 section 6.3 STRUCTURED-DATA, scanned in place.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syslog_stream.c - RFC 6587 framing of syslog over TCP (rules and error
  * handling in traps_syslog.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * syslog_tcp.c - the syslog-over-TCP trap receiver (behaviour in
  * include/duet/traps_syslog_tcp.h).

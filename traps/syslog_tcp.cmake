@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # traps/syslog_tcp: the syslog-over-TCP trap receiver
 # (include/duet/traps_syslog_tcp.h): a libuv server whose connections are
 # cut into messages by the RFC 6587 framer of duet_traps_syslog.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * udp.c - the UDP trap receiver (traps_udp.h).
  */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # traps/udp: the UDP receiver of syslog and SNMP traps (include/duet/traps_udp.h):
 # recvmmsg batches on the libuv loop, a 16 MiB receive buffer, kernel drops read back.
 pkg_check_modules(TRAPS_UDP_UV REQUIRED IMPORTED_TARGET libuv)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * window.c - the trap identity and the per-node ordinal window (traps.h).
  *

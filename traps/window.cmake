@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # traps/window: the trap identity (SHA-256 over kind, sender, content) and
 # the per-node ordinal window of DESIGN.md section 5 (include/duet/traps.h).
 find_package(OpenSSL REQUIRED)

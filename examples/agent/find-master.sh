@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # find-master.sh - prints the address of the duet data node that is master,
 # for an agent that must reach the manager without the FIP: it is given the
 # list of manager addresses (the data nodes' own addresses) and asks each

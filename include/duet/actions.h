@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * actions.h - the side effects of a failover (DESIGN.md 2 and 4.4): running
  * commands with deadlines, the floating IP, fencing the other data node and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * addr.h - numeric "host:port" addresses, as the config writes them for
  * peers, listeners, health targets and trap receivers: "a.b.c.d:port" or

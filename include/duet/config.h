@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.h - the INI config file of duetd and duet-witness (DESIGN.md 1).
  *

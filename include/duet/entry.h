@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * entry.h - log entries of DESIGN.md section 3 and their versioned encodings.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fsm.h - the replicated state: what the committed log says about roles,
  * synchronous standbys, health, maintenance and operators (DESIGN.md

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * health.h - periodic health checks with deadlines on a libuv loop
  * (DESIGN.md section 7).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.h - the process's logger: levelled messages to stderr or syslog.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * member.h - the one driver of a member: raftlog's update loop, the fsm it
  * applies, the checkpoint ring and the snapshots (DESIGN.md sections 2, 3).

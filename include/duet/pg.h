@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg.h - the daemon's connection to its LOCAL PostgreSQL, fully asynchronous
  * on a libuv loop (DESIGN.md sections 3, 4 and 7).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pg_standby.h - turning the local PostgreSQL data directory into a
  * streaming standby of a given primary (DESIGN.md 6, rejoin step 3):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * raftlog.h - the consensus core: pure Raft for two data nodes and a witness.
  *

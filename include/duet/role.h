@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * role.h - the data node's role controller, pure: (inputs, now) -> commands
  * (DESIGN.md section 2, the safety rules of section 4).

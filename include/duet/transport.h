@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * transport.h - duet's peer transport: framed messages over mutual TLS 1.3
  * on libuv, with reconnects, bounded send queues, deadlines and redundant

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps.h - what the trap pipeline shares across kinds (DESIGN.md 5): the
  * identity of a trap and the ordinal of its copies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_custom.h - custom traps: strict validation of the JSON body that
  * senders POST to /traps, and its canonical form (DESIGN.md section 5:

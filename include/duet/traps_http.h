@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_http.h - the HTTP(S) receiver of custom traps (DESIGN.md sections
  * 5 and 8): an HTTP/1.1 server on a libuv loop, optional TLS, that accepts

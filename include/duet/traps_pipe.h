@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_pipe.h - the dedup of DESIGN.md section 5: which received traps go
  * into the log, which wait, which are copies of a trap already taken, and

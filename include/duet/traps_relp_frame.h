@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_relp_frame.h - the RELP wire format for the RELP trap sink
  * (traps/sink_relp.c): frames, the data of an "rsp", the offers of an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_sink.h - where committed traps go (DESIGN.md 5): a TCP sink that
  * takes JSON lines, a PostgreSQL table, or RELP into rsyslog. The master hands over the traps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_snmp.h - decoding of SNMP notifications (DESIGN.md section 5):
  * SNMPv1 Trap-PDU, SNMPv2c SNMPv2-Trap and InformRequest, SNMPv3 with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_syslog.h - syslog decoding for the trap receivers (DESIGN.md
  * section 5): TCP stream framing (RFC 6587), message parsing (RFC 5424 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_syslog_tcp.h - the syslog-over-TCP trap receiver (DESIGN.md
  * section 5): a libuv TCP server on one or more addresses that cuts each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * traps_udp.h - a UDP receiver for syslog and SNMP traps (DESIGN.md 5):
  * batched receive (recvmmsg) on a libuv loop, a large receive buffer, and

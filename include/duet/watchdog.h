@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * watchdog.h - the Linux watchdog device as the acting master's dead man's
  * switch (DESIGN.md 4.10; part of duet_actions, actions/watchdog.c).

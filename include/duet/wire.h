@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire.h - bounded little-endian readers and writers for every duet encoding.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # lib.sh - the fault matrix's harness (issue 7 item 4), sourced by run.sh for
 # one scenario (scenarios.sh) after BIN, TESTS and SCENARIO are set, as root.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh - duet's fault matrix (issue 7 item 4), as root:
 #
 #   tests/faults/run.sh BIN TESTS [SCENARIO...]   e.g. build/bin build/tests
@@ -73,7 +74,7 @@ case "${1:-}" in
 	exit $?
 	;;
 --help | -h | '')
-	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'
 	[ -n "${1:-}" ]
 	exit $?
 	;;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # scenarios.sh - the fault matrix's scenarios (issue 7 item 4), sourced by
 # run.sh after lib.sh. scenario_NAME: fault_begin, fault_mark, the fault, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_check.h - what the raftlog fuzz targets share: an assertion that
  * aborts (so libFuzzer records the input as a crash) and field-by-field

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_custom_json.c - libFuzzer target for trap_custom_parse()
  * (traps_custom.h): validation and canonicalisation of custom-trap bodies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_entry.c - libFuzzer target for raft_entry_decode() (entry.h).
  *

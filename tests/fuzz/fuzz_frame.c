@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_frame.c - libFuzzer target for xport_frame_decode() (transport.h).
  *

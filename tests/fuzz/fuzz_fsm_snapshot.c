@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_fsm_snapshot.c - libFuzzer target for the fsm (fsm.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_http_request.c - libFuzzer target for the HTTP trap receiver's
  * per-connection state machine (trap_http_session_*, traps_http.h): the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_msg.c - libFuzzer target for raft_msg_decode() (raftlog.h).
  *

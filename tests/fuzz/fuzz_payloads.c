@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_payloads.c - libFuzzer target for the typed entry payloads (entry.h).
  *

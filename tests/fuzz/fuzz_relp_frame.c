@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_relp_frame.c - libFuzzer target for relp_frame_decode() and the rsp
  * and offer parsers (traps_relp_frame.h): every byte a RELP server sends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_snmp_ber.c - libFuzzer target for the BER reader of traps_snmp.h
  * alone: walks any input (bounded depth, explicit stack) and reads every

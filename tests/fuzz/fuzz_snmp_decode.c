@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_snmp_decode.c - libFuzzer target for trap_snmp_decode()
  * (traps_snmp.h) with a fixed config: community "public" and the v3

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_status_reply.c - libFuzzer target for duetctl's reading of a
  * daemon's status reply (cli/doc.c duetctl_doc_parse, cli/status_text.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_syslog_parse.c - libFuzzer target for duet_syslog_parse(), the
  * identity content and the JSON rendering (traps_syslog.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_syslog_stream.c - libFuzzer target for the RFC 6587 stream decoder
  * (traps_syslog.h).

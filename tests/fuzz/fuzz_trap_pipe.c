@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_trap_pipe.c - libFuzzer target for what the trap dedup takes from
  * the network and the log (traps_pipe.h): a standby's forwarded batch, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * make_seeds.c - writes the seed corpora in tests/fuzz/corpus/<target>/.
  *

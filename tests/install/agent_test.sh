@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # agent_test.sh - examples/agent/find-master.sh against stand-ins for the
 # data nodes' GET /master (master_stub.py): a standby (503), the master
 # (200), a hung node and a node that is down, all on loopback.

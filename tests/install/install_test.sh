@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # install_test.sh - what `cmake --install` puts on a machine
 # (docs/install.md), checked in a DESTDIR under a mktemp dir, removed on any exit.
 #

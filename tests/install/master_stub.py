@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """master_stub.py - stands in for the data nodes' GET /master (DESIGN.md 8)
 in the agent snippet's test, on loopback addresses that share one port:
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * audit_tamper.c - test helper: changes one byte of one audit record in a
  * COPY of a member's store (never a live one: the daemon must be stopped

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cli_test.sh - the command line habits of duetd, duet-witness and duetctl
 # (issue 16, item 3) with real processes on loopback (lib.sh).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # cluster_test.sh - integration tests with real processes: two duetd and one
 # duet-witness on 127.0.0.1, driven through `duetctl status --json`.
 #

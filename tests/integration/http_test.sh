@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # http_test.sh - duetd's HTTP endpoints (daemon/http_api.c) with real
 # processes: two duetd and one duet-witness on loopback (lib.sh), each data
 # node with [http] listen on its own port, asked with curl.

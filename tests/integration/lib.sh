@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lib.sh - what the integration tests share: a world of two duetd and one
 # duet-witness on 127.0.0.1 (certs, three configs on free ports, three data
 # dirs in a mktemp dir), started and polled through `duetctl status --json`.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # notify_listen.py SOCKET OUT - what systemd's side of sd_notify(3) sees: a
 # datagram socket at SOCKET; every message received, one field a line,
 # appended to OUT (flushed at once) until the process is killed.

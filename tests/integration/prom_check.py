@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """prom_check.py - checks a Prometheus text exposition (format 0.0.4) as
 duetd's GET /metrics writes it, and reads series out of it.
 

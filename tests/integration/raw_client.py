@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """raw_client.py - hostile clients for the integration tests (127.0.0.1 only).
 
   raw_client.py garbage PORT             random bytes over plain TCP

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """status_keys.py - the key paths of a status document (duetctl status --json).
 
   status_keys.py paths < DOC          one "path<TAB>type" line per key path,

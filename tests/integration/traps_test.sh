@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # traps_test.sh - the trap pipeline end to end (DESIGN.md 5) with real
 # processes and real clients: two duetd and one duet-witness on loopback
 # (lib.sh), node-a's receivers on 127.0.0.1 and node-b's on 127.0.0.2 (same

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # monitoring_test.sh SRC TEST - the examples for Prometheus and Grafana
 # (examples/prometheus/duet.rules.yml, examples/grafana/duet.json):
 #   rules      promtool check rules, then promtool test rules: each alert

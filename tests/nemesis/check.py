@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """check.py HIST - the checker of a nemesis run (tests/nemesis/run.sh).
 
 Reads the history run.sh left in HIST and checks, over the whole run:

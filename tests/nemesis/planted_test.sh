@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # planted_test.sh BIN TESTS - the nemesis run must fail when an invariant
 # fails: a short run (20 s, seed 7) with NEMESIS_PLANT=lose_write, which
 # deletes one acknowledged row on the final master before the check. Passes

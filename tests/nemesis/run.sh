@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh - a Jepsen-style nemesis run of duet on the netns rig (issue 15,
 # first slice), as root:
 #
@@ -67,7 +68,7 @@ BIN=$SRC/build/bin
 TESTS=$SRC/build/tests
 OUT=
 usage() {
-	sed -n '2,59p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,60p' "$0" | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
 	case "$1" in

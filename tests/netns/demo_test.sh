@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo_test.sh SRC BUILD - smoke test of the README's first command
 # (scripts/demo.sh, issue 7 item 1) against an existing build, without
 # installing packages: the demo runs without pauses (--yes, no terminal),

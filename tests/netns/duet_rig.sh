@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # duet_rig.sh - a duet cluster on the netns rig (source it after setting BIN
 # and TESTS, as root): duetd on node-a and node-b, duet-witness on witness,

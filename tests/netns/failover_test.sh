@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # failover_test.sh BIN TESTS SCENARIO - issue 4's failover scenarios on the
 # netns rig (duet_rig.sh): two duetd with their own PostgreSQL 15 in
 # synchronous replication, duet-witness, the manager, the FIP; a writer in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """garp.py IFACE ADDR [COUNT] - send gratuitous ARP for ADDR from IFACE.
 
 Each round sends a request and a reply, both with sender = target = ADDR and

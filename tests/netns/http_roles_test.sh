@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # http_roles_test.sh BIN TESTS SCENARIO - duetd's role endpoints and HAProxy
 # in front of them (issue 16, item 4) on the netns rig (duet_rig.sh): two
 # duetd with their own PostgreSQL 15 in synchronous replication, the

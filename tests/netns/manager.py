@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """manager.py - a stand-in for the management server that duet keeps running.
 
   manager.py --listen ADDR:PORT --pidfile FILE [--daemon] [--log FILE]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pgprobe - the client side of duet's failover tests (tests/netns).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # rejoin_test.sh BIN TESTS SCENARIO - `duetctl rejoin` end to end on the
 # netns rig (duet_rig.sh; issue 6 item 4): two duetd with their own
 # PostgreSQL 15 in synchronous replication, duet-witness, the manager, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # rig.sh - test rig for duet's failover integration tests (source it, as root).
 #

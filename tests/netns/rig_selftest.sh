@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # rig_selftest.sh PGPROBE - proves the netns rig without duet.
 #
 # Namespaces and two PostgreSQL servers in synchronous replication; pgprobe

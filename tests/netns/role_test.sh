@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # role_test.sh BIN TESTS SCENARIO - the role controller's activation and
 # demotion (issue 13 defects 7 and 11; DESIGN.md 4.7, 4.8, 4.9) on the netns
 # rig (duet_rig.sh): two duetd with their own PostgreSQL 15 in synchronous

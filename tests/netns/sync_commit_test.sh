@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # sync_commit_test.sh BIN TESTS - issue 13 defect 6 on the netns rig
 # (duet_rig.sh): node-a is master, node-b a committed SYNC standby. Then
 # ALTER DATABASE postgres SET synchronous_commit = local on node-a:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.c - per-node clocks of duet-sim: a drifting monotonic clock that the
  * core sees, and a wall clock that really jumps, used only for wall_ms.

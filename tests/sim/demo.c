@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * demo.c - duet-demo: a narrated failover of the consensus layer, for people.
  *

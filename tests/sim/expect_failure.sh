@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # sim_catches_<bug>: a duet-sim built against a core with a planted bug must
 # find a violation within its seeds, of an invariant the bug breaks.
 # Usage: expect_failure.sh path/to/duet-sim-bug-X SEEDS 'inv1|inv2|...'

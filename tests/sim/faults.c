@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * faults.c - what happens to the cluster: the per-seed profile, the fault
  * schedule, the client workload, and the heal phase.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fsm.c - what the checkers keep beside each member's state machine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - the duet-sim command line: which seeds to run, how to report.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * node.c - one member's process: the daemon's own driver (daemon/member.c,
  * member.h) on a simulated disk, network and clock; crashes, restarts and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # sim_replay: a seed replays identically (same trace digest twice), and a
 # different seed gives a different digest.
 # Usage: replay.sh path/to/duet-sim

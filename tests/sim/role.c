@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * role.c - who may be master, decided for real: the leading data node runs
  * role/'s role_leader_decide() on its own applied fsm (fsm.c keeps fsm/'s

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs duet-sim over $DUET_SIM_SEEDS seeds (default 2000): the sim_seeds test.
 # Usage: run_seeds.sh path/to/duet-sim
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sim.c - one run of one seed: build the world, run events until --steps,
  * heal, wait for liveness, tear down.

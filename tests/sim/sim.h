@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sim.h - the shared types of duet-sim, the deterministic simulator of the
  * consensus core (DESIGN.md section 9).

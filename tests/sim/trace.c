@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trace.c - what happened in a run: a ring of the last records (printed when
  * a seed fails), an optional live log (--verbose), and the digest.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wipe.c - the WIPE fault and the rejoin that brings a wiped member back
  * (DESIGN.md section 3, incarnations, and section 6, rejoin).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helpers.h - what the actions tests share: one libuv loop per test (each
  * Criterion test runs in its own process), running it until a callback has

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cmd.c - commands with deadlines: exit codes, captured output, its
  * truncation and draining, the process-group kill on a deadline and on

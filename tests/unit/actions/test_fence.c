@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fence.c - fencing by command and by IPMI.
  *

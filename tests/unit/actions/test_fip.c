@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fip.c - the floating IP against the real kernel: each test (its own
  * process under Criterion) enters a private network namespace with a veth

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_manager.c - the manager's start, stop and check commands, with small
  * shell scripts that keep the "manager" state in a file.

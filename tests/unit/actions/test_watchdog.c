@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_watchdog.c - the watchdog module (actions/watchdog.c) against a
  * TEST DOUBLE of /dev/watchdog: arming a real device here would reset the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run_until.h - what the libuv tests share: run a loop until a condition
  * holds or a deadline passes (the deadline fails the caller's test, never a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helpers.c - shared helpers of the config tests (helpers.h).
  */

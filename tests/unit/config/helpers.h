@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helpers.h - what the config tests share: a valid base config whose line
  * numbers the tests rely on, text editing helpers and error lookup.

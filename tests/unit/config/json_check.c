@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json_check.c - recursive-descent JSON syntax check (json_check.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * json_check.h - a strict JSON syntax check for the tests of duetctl --json
  * (RFC 8259 grammar; no semantic checks). Small enough to read, so the test

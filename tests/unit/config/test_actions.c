@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_actions.c - the data node's [pg], [fip], [fence], [manager] and
  * [health] sections: defaults, values, and the rules that span keys.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_addr.c - the host:port check (white-box: config_internal.h) and the
  * edit distance behind "did you mean".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_duetctl.c - duetctl run as a real process: exit codes, output,
  * --json that parses, --help everywhere, commands not available yet.

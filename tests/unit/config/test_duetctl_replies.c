@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_duetctl_replies.c - duetctl (a real process) reading daemon replies
  * and writing requests, through jansson (issue 16).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_errors.c - every kind of config error is reported, with the right
  * line and a reason, and all of them at once.

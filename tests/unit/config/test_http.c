@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_http.c - the data node's [http] section (duetd's /master, /health,
  * /metrics): off by default, its defaults, numeric listen addresses whose

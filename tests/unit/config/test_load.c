@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_load.c - valid configs load, and load into what they say: the
  * examples, defaults, overrides, the dialect (comments, CRLF, BOM,

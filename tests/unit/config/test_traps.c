@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_traps.c - the data node's [traps] and [sink] sections: defaults,
  * values, the rules that span keys, the two files [traps] names (the HTTP

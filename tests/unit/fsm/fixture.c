@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.c - the fsm tests' fixture (see fixture.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - the fsm tests' fixture: one struct fsm and a log of the
  * entries built for it (payloads encoded with the real encoders and owned

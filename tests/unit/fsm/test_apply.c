@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_apply.c - fsm_apply(): sequences of entries and the state they leave;
  * the transition table's refusals (MASTER to a standby that is not SYNC, to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_commit.c - fsm_apply_committed(): a batch is audited (in one durable
  * transaction) and applied; TRAPS/DELIVERED are applied but not audited;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_describe.c - entries for people and tools: the one-line text of each
  * type, undecodable payloads described as such, terminal-unsafe text made

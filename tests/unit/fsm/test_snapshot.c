@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_snapshot.c - fsm snapshots: a rich state round-trips exactly and
  * re-encodes to the same bytes; a restored state goes on like the original;

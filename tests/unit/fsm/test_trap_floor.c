@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_trap_floor.c - the compaction floor is replicated state (DESIGN.md
  * section 3, issue 13 defect 2).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - what the health tests share: one uv loop per test, a set whose
  * transitions are recorded, run_until() (drive the real loop until a

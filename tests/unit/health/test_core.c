@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_core.c - the framework with scripted probes on a real loop:
  * hysteresis, deadlines (one probe in flight, late answers ignored),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fs.c - the fs probe on real filesystems: a temp dir, a planted
  * symlink and FIFO, a read-only tmpfs, a full tmpfs, a missing directory,

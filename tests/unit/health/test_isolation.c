@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_isolation.c - the isolation probe over real sockets: a listening
  * port, a refused port (reachable), several targets of which one answers,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_nic.c - the nic probe against real interfaces: lo, a missing name,
  * and a veth pair in a fresh network namespace whose link the test takes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exposition_check.c - see exposition_check.h. Written from the format's
  * description (https://prometheus.io/docs/instrumenting/exposition_formats/),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * exposition_check.h - a checker of the Prometheus text exposition format
  * 0.0.4, strict enough for duet's /metrics: HELP and TYPE before each

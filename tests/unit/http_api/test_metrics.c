@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_metrics.c - the pure half of duetd's HTTP endpoints (http_api.h):
  * the /master rule, label escaping, and /metrics from struct duet_status

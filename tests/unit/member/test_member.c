@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_member.c - the driver's contract (member.h), on three real raft
  * cores and the real fsm, each under its own struct member. The disk and the

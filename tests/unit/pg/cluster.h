@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cluster.h - real PostgreSQL 15 servers for the pg tests: a primary and a
  * standby made with pg_basebackup -R (application_name=standby1),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * loop.h - one uv loop per test and the helpers every pg test shares:
  * run the loop until a predicate holds or a deadline passes (no sleeps),

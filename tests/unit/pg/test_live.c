@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_live.c - duet_pg against real PostgreSQL 15 servers: a primary and
  * a streaming standby (application_name standby1) per test (cluster.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_local.c - duet_pg without a PostgreSQL server: argument checks, a
  * server that is down, a server that accepts and never answers (deadlines,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_resolve.c - issue 13 defect 8: a host NAME in the conninfo must be
  * resolved off the loop. PQconnectStart would call a blocking getaddrinfo()

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_standby.c - duet_pg_rewind, duet_pg_basebackup and
  * duet_pg_make_standby (pg_standby.h) against REAL PostgreSQL 15 servers:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sync.c - the SYNC(X, on) proof and the synchronous_commit check of
  * actions/pg_sync.c (DESIGN 4.6) as a table of probe observations. The

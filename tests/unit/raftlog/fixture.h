@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - three raftlog cores in one process for unit tests: node 1 and
  * 2 are data nodes, node 3 the witness. Messages go through the real codec;

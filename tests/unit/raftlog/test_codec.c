@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_codec.c - the raftlog encodings: entry envelope, typed payloads,
  * messages and CRC-32C (entry.h, raftlog.h; STYLE.md point 6).

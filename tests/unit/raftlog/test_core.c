@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_core.c - the consensus core's rules, one behaviour per test, on the
  * three-core fixture (fixture.h). The simulator (tests/sim) covers the same

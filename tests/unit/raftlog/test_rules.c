@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rules.c - rules that the simulator rarely or never exercises (see its
  * mutation runs), pinned on a single core driven by hand-made messages:

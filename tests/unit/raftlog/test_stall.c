@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_stall.c - a slow write does not silence a member (issue 13, defect
  * 11: a rejoin's base backup loaded the master's disk, one store write took

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * role_fixture.h - what the role tests share: the fsm fixture's applied
  * state (members 1 and 2 DATA, named node1 and node2, 3 the witness) and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_activation.c - role_chain_decide() and role_chain_outcome(): one
  * test per row of the chain table and of the outcome table, the takeover

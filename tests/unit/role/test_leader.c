@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_leader.c - role_leader_decide(), one test per row of the leader's
  * table (hand back to a live master, maintenance, once a term, the retry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_standby.c - role/standby.c: one test per row of the stale-primary,
  * sweep and gratuitous-ARP tables, the sweeps' backoff, and every

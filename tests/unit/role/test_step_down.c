@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_step_down.c - role_step_down_decide(), one test per row (not the
  * acting leader, nothing failing, already handed over, maintenance holds

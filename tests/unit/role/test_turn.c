@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_turn.c - role_turn_demotion() and role_turn_activation(), one test
  * per row of each table, and every combination of their inputs checked

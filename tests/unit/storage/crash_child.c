@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash_child.c - storage-crash-child DIR SEED: the process the crash test
  * kills. It opens the store, then forever picks an operation (append a

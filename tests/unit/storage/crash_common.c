@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash_common.c - shared by the crash test and its child (crash_common.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash_common.h - what the crash test and its child share: the operations
  * the child performs (and announces on its stdout before doing them), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helpers.c - the storage tests' fixture (see helpers.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helpers.h - shared fixture for the storage tests: a fresh temporary
  * directory per test (removed by the suite's fini hook, which Criterion runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_audit.c - the audit chain (storage.h, "audit chain"): append, read
  * back in order, links, verify; idempotent re-append; a record altered in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_compact.c - incremental compaction: entries at or below the snapshot
  * are stale at once (bounds, reads and load never show them), and every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_corrupt.c - damage planted with raw LMDB transactions, the way a bad
  * disk or a stray write would leave it, must be refused: at open (entry,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_crash.c - crash consistency for real: a child process
  * (storage-crash-child) writes to the store and is killed with SIGKILL at a

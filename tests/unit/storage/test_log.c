@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_log.c - the log: append, read, bounds, truncate, drop_prefix,
  * contiguity (non-contiguous appends refused, nothing written), and

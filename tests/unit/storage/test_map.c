@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_map.c - the map and write failures: the map doubles on MDB_MAP_FULL;
  * past max_map_size writes fail with DUET_EMAPFULL, nothing of the failed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_store.c - opening a store: create, reopen, identity (foreign cluster
  * or node refused), missing store, the exclusive lock, read-only opens,

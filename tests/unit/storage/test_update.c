@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_update.c - snapshots, store_apply_update() (each part alone, all
  * together, one transaction each, all-or-nothing on error) and store_load()

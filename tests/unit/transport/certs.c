@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * certs.c - see certs.h. The directory is removed in certs_teardown(),
  * which the tests call from their .fini (Criterion runs it after a failed

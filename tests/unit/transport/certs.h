@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * certs.h - per-test certificates in a temporary directory: the cluster CA,
  * a foreign CA, and member certificates made with xport_gen_* (the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - one uv loop per test, transports on it ("nodes"), a raw TCP
  * client, and run_until(): drive the loop until a predicate holds (checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proxy.c - see proxy.h. Each relayed connection is a pair of sockets; a
  * byte read on one is written to the other. Pairs are freed once both

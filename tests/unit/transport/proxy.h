@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proxy.h - a TCP relay on the test loop standing in for a network link:
  * it can be cut (every relayed connection closed and the port closed),

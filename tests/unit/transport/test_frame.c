@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_frame.c - the frame codec of transport.h: round trip, every
  * truncation, every single-bit flip, and oversized lengths refused from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_link.c - transports over real sockets on 127.0.0.0/8: mutual TLS
  * 1.3 between members, refusal (and counting) of foreign certificates,

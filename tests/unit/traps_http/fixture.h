@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - what the HTTP trap receiver's socket tests share: one uv
  * loop per test, a server on 127.0.0.1 (plain and TLS listeners, a

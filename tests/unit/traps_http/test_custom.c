@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_custom.c - custom-trap validation and canonical form
  * (traps_custom.h): what is accepted, the canonical bytes exactly, that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_server.c - the HTTP(S) trap receiver over real sockets on
  * 127.0.0.1: the real curl for HTTP and HTTPS (self-signed certificate,

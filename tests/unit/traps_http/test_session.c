@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_session.c - one connection's request state machine
  * (trap_http_session_*) driven from buffers, without sockets: routing,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pipe.c - the dedup of DESIGN.md section 5 (traps/pipeline.c).
  *

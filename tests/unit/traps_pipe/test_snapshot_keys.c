@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_snapshot_keys.c - committed identities survive a catch-up by
  * snapshot and a restart (DESIGN.md section 5; issue 13, defect 4).

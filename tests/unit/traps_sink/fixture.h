@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - what the trap sink tests share: one uv loop per test, a sink
  * on it whose confirmations and log lines are recorded, records made to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_format.c - one trap as one JSON line (duet_sink_format, the same
  * code that fills the queue): the exact layout, escaping of the strings we

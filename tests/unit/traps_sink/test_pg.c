@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pg.c - the PostgreSQL sink against real PostgreSQL 15 servers
  * (tests/unit/pg/cluster.c, one per test): rows inserted with the right

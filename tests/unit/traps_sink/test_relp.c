@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_relp.c - the RELP sink against a REAL rsyslogd with imrelp, one per
  * test, with its own config, work dir and PID file, listening on

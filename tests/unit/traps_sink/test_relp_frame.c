@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_relp_frame.c - the RELP wire format (traps/relp_frame.c, pure):
  * frames encoded and decoded, input arriving a byte at a time, every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_relp_server.c - the RELP sink against a server that misbehaves on
  * purpose: the fixture's line server on 127.0.0.1, answering by hand with

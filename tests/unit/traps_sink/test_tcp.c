@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_tcp.c - the TCP sink against a real listening socket on 127.0.0.1
  * (the fixture's libuv line server, on the test's loop): delivery and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helpers.h - what the traps_snmp tests share: the test config (communities
  * and USM users matching the snmptrap command lines), real net-snmp clients

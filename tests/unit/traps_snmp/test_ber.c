@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ber.c - the BER reader of traps_snmp.h: lengths, tags, integers of
  * every width and sign, OIDs at their limits, and the bounded walk.

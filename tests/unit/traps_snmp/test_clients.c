@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_clients.c - datagrams from the real net-snmp clients (snmptrap,
  * snmpinform; Debian package "snmp") sent to a UDP socket on 127.0.0.1,

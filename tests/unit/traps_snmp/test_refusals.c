@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_refusals.c - every refusal with its reason: real clients with a
  * wrong community, password, engine id, user or level; every prefix of

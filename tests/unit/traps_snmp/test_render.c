@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_render.c - what a decoded notification becomes: the identity
  * content (equal for copies of one trap, different for different traps,

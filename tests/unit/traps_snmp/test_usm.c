@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_usm.c - USM keys and users: the RFC 3414 A.3 password-to-key and
  * localization vectors for MD5 and SHA, keys given as Ku or Kul, and what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * collect.c - see collect.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * collect.h - a duet_syslog_frame_cb that keeps copies of every frame, so
  * that tests can compare what a stream handed out, whatever the chunking.

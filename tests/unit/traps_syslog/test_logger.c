@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_logger.c - real syslog clients: util-linux logger(1) sends to a UDP
  * and a TCP socket that the test opens on 127.0.0.1, in both formats and

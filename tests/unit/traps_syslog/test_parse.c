@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_parse.c - duet_syslog_parse() (traps_syslog.h): the examples of RFC
  * 5424 section 6.5 and RFC 3164 section 5.4, every field, structured data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_render.c - identity content and JSON (traps_syslog.h): the exact
  * canonical layout; equal for copies of one event that differ only in

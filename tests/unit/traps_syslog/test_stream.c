@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_stream.c - RFC 6587 framing (traps_syslog.h): both framings, mixed
  * on one stream; every chunking gives the same frames; empty frames;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_syslog_tcp.c - the syslog-over-TCP trap receiver on real sockets on
  * 127.0.0.1, all on one uv loop: the real util-linux `logger` (RFC 3164

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_udp.c - the UDP trap receiver on real sockets: batches, the sender's
  * address, a real `logger`, truncation, and the kernel's drop count read

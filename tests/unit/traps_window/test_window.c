@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_window.c - the trap identity and the ordinal of copies (traps.h):
  * episodes, two nodes agreeing on (identity, ordinal), the sweep of expired

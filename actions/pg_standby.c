@@ -128,6 +128,13 @@ static bool says_not_rewindable(const char *msg)
 	    "could not find common ancestor of the source and target cluster's timelines",
 	    "could not find previous WAL record at",
 	    "could not read WAL record at",
+	    /* a standby that crashed: pg_rewind's crash recovery in single-user
+	     * mode refuses standby.signal. Removing the signal would not do:
+	     * that recovery then ends the standby's WAL with a checkpoint the
+	     * master never wrote, pg_rewind finds the same timeline and nothing
+	     * to do, and the standby streams on past a gap, silently missing
+	     * the master's writes. A base backup is the safe copy. */
+	    "standby mode is not supported by single-user servers",
 	};
 	for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
 		if (strstr(msg, needles[i]))

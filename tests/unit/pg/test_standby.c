@@ -11,13 +11,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -416,6 +420,95 @@ Test(pg_standby, rewind_the_old_primary_after_a_failover)
 	cr_assert(r.progress_calls > 0, "pg_rewind did run");
 	cr_assert(strstr(r.detail, "wal_log_hints"), "'%s'", r.detail);
 	cr_assert_not(path_exists("%s.duet-rewind-done", cl.primary.datadir), "stale marker");
+}
+
+/* kill -9 of a postmaster and its children, as a crash: waits (pidfd) until
+ * each is gone. */
+static void crash_server(struct pg_server *s)
+{
+	char pidfile[512];
+	snprintf(pidfile, sizeof pidfile, "%s/postmaster.pid", s->datadir);
+	s->pid = read_pid_file(pidfile);
+	cr_assert(s->pid > 0, "no postmaster.pid in %s", s->datadir);
+	pid_t kids[64];
+	size_t n = 0;
+	DIR *proc = opendir("/proc");
+	cr_assert_not_null(proc);
+	struct dirent *d;
+	while ((d = readdir(proc)) && n < sizeof kids / sizeof kids[0]) {
+		char path[300], stat[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", d->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		int ppid = 0;
+		if (fgets(stat, sizeof stat, f)) {
+			const char *close_paren = strrchr(stat, ')');
+			if (close_paren)
+				sscanf(close_paren + 2, "%*c %d", &ppid);
+		}
+		fclose(f);
+		if (ppid == s->pid)
+			kids[n++] = (pid_t)atoi(d->d_name);
+	}
+	closedir(proc);
+	kids[n < sizeof kids / sizeof kids[0] ? n++ : n - 1] = s->pid;
+	int fds[64];
+	for (size_t i = 0; i < n; i++)
+		fds[i] = (int)syscall(SYS_pidfd_open, kids[i], 0);
+	for (size_t i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue; /* gone already */
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+		cr_assert_eq(poll(&p, 1, 30000), 1, "pid %d did not die", (int)kids[i]);
+		close(fds[i]);
+	}
+	/* they are this process's (the subreaper's): reaped, as init would,
+	 * else a zombie postmaster still "runs" for PostgreSQL's lock file */
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	s->pid = 0;
+}
+
+/* A standby whose PostgreSQL crashed (kill -9) still holds standby.signal,
+ * and pg_rewind's single-user crash recovery refuses it ("standby mode is
+ * not supported by single-user servers"). That is "not rewindable" (the
+ * rebuild then takes a base backup), not an error to retry for ever: the
+ * nemesis run found a rejoin stuck on it. The base backup then streams
+ * with every write of the master. */
+Test(pg_standby, a_crashed_standby_is_not_rewindable_and_is_copied)
+{
+	char out[512];
+	cr_assert_eq(cl_exec(&cl.primary, "CREATE TABLE t(v text); INSERT INTO t VALUES ('a')", out,
+			     sizeof out),
+		     0, "%s", out);
+	wait_value(&cl.standby, "SELECT count(*) FROM t", "1", 30000);
+	cr_assert(path_exists("%s/standby.signal", cl.standby.datadir));
+	/* started again under this process as subreaper, so that the crash
+	 * can be reaped here (PID 1 of a container may not reap) */
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	cl_stop_server(&cl, &cl.standby);
+	start_server(cl.standby.datadir, cl.standby.port, &cl.standby);
+	wait_value(&cl.standby, "SELECT count(*) FROM t", "1", 30000);
+	crash_server(&cl.standby);
+	cr_assert_eq(
+	    cl_exec(&cl.primary, "INSERT INTO t VALUES ('b'); CHECKPOINT", out, sizeof out), 0,
+	    "%s", out);
+
+	struct duet_pg_standby_config cfg;
+	config_for(&cfg, cl.standby.datadir, cl.primary.conninfo, "standby1");
+	struct run r;
+	cr_assert_eq(do_rewind(&cfg, &r), DUET_PG_ENOTREWINDABLE, "%s (steps %s)", r.detail,
+		     r.steps);
+	cr_assert(strstr(r.detail, "standby mode is not supported"), "'%s'", r.detail);
+	cr_assert_eq(do_basebackup(&cfg, DUET_PG_BASEBACKUP_MOVE_ASIDE, &r), 0, "%s", r.detail);
+	char err[300];
+	cr_assert_eq(duet_pg_make_standby(&cfg, err, sizeof err), 0, "%s", err);
+	start_server(cl.standby.datadir, cl.standby.port, &cl.standby);
+	wait_streaming(&cl.primary, "standby1");
+	wait_value(&cl.standby, "SELECT string_agg(v, ',' ORDER BY v) FROM t", "a,b", 30000);
 }
 
 Test(pg_standby, basebackup_refuses_a_non_empty_dir_unless_asked_to_move_it)

@@ -30,6 +30,19 @@ static void scopy(char *dst, size_t cap, const char *src)
 	dst[len] = '\0';
 }
 
+void ctl_fip_config(const struct duet_config_actions *a, struct duet_fip_config *fc)
+{
+	memset(fc, 0, sizeof *fc);
+	scopy(fc->address, sizeof fc->address, a->fip_address);
+	scopy(fc->interface, sizeof fc->interface, a->fip_interface);
+	scopy(fc->add_command, sizeof fc->add_command, a->fip_add_command);
+	scopy(fc->del_command, sizeof fc->del_command, a->fip_del_command);
+	scopy(fc->check_command, sizeof fc->check_command, a->fip_check_command);
+	fc->garp_count = a->fip_garp_count;
+	fc->garp_interval_ms = 50;
+	fc->timeout_ms = a->fip_timeout_ms;
+}
+
 uint32_t ctl_other_data(const struct node *n)
 {
 	return role_other_data(&n->cfg.membership, n->cfg.self_id);
@@ -1130,17 +1143,9 @@ int ctl_open(struct node *n)
 	}
 	if (a->fip_address[0]) {
 		struct duet_fip_config fc;
-		memset(&fc, 0, sizeof fc);
-		scopy(fc.address, sizeof fc.address, a->fip_address);
-		scopy(fc.interface, sizeof fc.interface, a->fip_interface);
-		scopy(fc.add_command, sizeof fc.add_command, a->fip_add_command);
-		scopy(fc.del_command, sizeof fc.del_command, a->fip_del_command);
-		scopy(fc.check_command, sizeof fc.check_command, a->fip_check_command);
-		fc.garp_count = a->fip_garp_count;
-		fc.garp_interval_ms = 50;
+		ctl_fip_config(a, &fc);
 		fc.may_act = fip_may_act;
 		fc.may_act_data = n;
-		fc.timeout_ms = a->fip_timeout_ms;
 		char err[256] = "";
 		rc = duet_fip_new(n->loop, &fc, &c->fip, err, sizeof err);
 		if (rc) {

@@ -48,6 +48,8 @@
 
 #include <uv.h>
 
+#include "duet/actions.h"
+#include "duet/config.h"
 #include "duet/entry.h"
 #include "duet/pg.h"
 #include "duet/role.h"
@@ -329,6 +331,10 @@ void ctl_rebuild_close(struct node *n);
 const char *ctl_act_name(int act);
 
 /* The other data member's id (0 if none). */
+/* The FIP operations' config from [fip] (no may_act: the caller sets it);
+ * shared by the controller and duetd --release (release.c). */
+void ctl_fip_config(const struct duet_config_actions *a, struct duet_fip_config *fc);
+
 uint32_t ctl_other_data(const struct node *n);
 /* Parses "X/Y" (pg_lsn text) into a byte position; 0 on error. */
 uint64_t ctl_parse_lsn(const char *text);

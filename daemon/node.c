@@ -572,27 +572,34 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static void usage(FILE *out, const char *prog)
 {
+	bool data = strcmp(prog, "duetd") == 0;
 	fprintf(out,
-		"usage: %s [-c FILE | --config=FILE]\n"
+		"usage: %s [-c FILE | --config=FILE]%s\n"
 		"       %s -h | --help | --version\n\n"
 		"Runs one %s member of a duet cluster: raft over mutual TLS,\n"
 		"the log in LMDB under data_dir, an admin socket for duetctl status.\n\n"
 		"  -c, --config FILE  the config file (without it: $%s when set,\n"
 		"                     else %s)\n"
+		"%s"
 		"  -h, --help         this text and the config keys a %s reads\n"
 		"      --version      the version\n\n"
 		"Signals: SIGTERM/SIGINT shut down cleanly; SIGHUP reloads log_level and\n"
 		"log_target.\n\n"
 		"Exit status: 0 stopped cleanly, 1 failure (an invalid config, a fatal error),\n"
 		"2 usage error, %d a failed storage write (not to be restarted: check the disk).\n",
-		prog, prog, strcmp(prog, "duetd") == 0 ? "data-node" : "witness", DUET_CONFIG_ENV,
-		DUET_CONFIG_DEFAULT_PATH, strcmp(prog, "duetd") == 0 ? "data node" : "witness",
-		NODE_EXIT_STORAGE);
+		prog, data ? " [--release]" : "", prog, data ? "data-node" : "witness",
+		DUET_CONFIG_ENV, DUET_CONFIG_DEFAULT_PATH,
+		data ? "      --release      release this node's FIP and stop its manager, then\n"
+		       "                     exit (for ExecStopPost=: what a master holds goes\n"
+		       "                     when duetd does); refused while duetd runs\n"
+		     : "",
+		data ? "data node" : "witness", NODE_EXIT_STORAGE);
 }
 
 int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 {
 	const char *config = NULL;
+	bool release = false;
 	/* Batches and snapshots are large, short-lived blocks. glibc raises its
 	 * mmap threshold after freeing one, then serves the next from the heap,
 	 * where freed space fragments and stays resident; a fixed threshold keeps
@@ -609,6 +616,7 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"release", no_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	opterr = 0; /* the messages below name the program and show the usage */
@@ -627,6 +635,14 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 		case 'V':
 			printf("%s %s\n", prog, DUET_VERSION);
 			return 0;
+		case 'R':
+			if (kind != DUET_MEMBER_DATA) {
+				fprintf(stderr, "%s: unknown option '--release'\n", prog);
+				usage(stderr, prog);
+				return 2;
+			}
+			release = true;
+			break;
 		case ':':
 			fprintf(stderr, "%s: option '%s' needs a FILE\n", prog, argv[optind - 1]);
 			usage(stderr, prog);
@@ -670,6 +686,12 @@ int node_main(int argc, char **argv, const char *prog, uint8_t kind)
 		return 1;
 	}
 	free(errs);
+	if (release) {
+		rc = node_release(&n->cfg, prog);
+		duet_config_free(&n->cfg);
+		free(n);
+		return rc;
+	}
 	if (n->cfg.self_kind != kind) {
 		fprintf(stderr,
 			"%s: [node] name = %s is a %s member in %s; run %s for it, not %s\n", prog,

@@ -159,6 +159,11 @@ uint64_t node_trap_ms(void);
 /* Runs a member process to completion; returns the exit status. */
 int node_main(int argc, char **argv, const char *prog, uint8_t kind);
 
+/* duetd --release (release.c): the FIP and the manager of this node are
+ * released, for the units' ExecStopPost=; refused while duetd runs.
+ * Returns the exit status. */
+int node_release(const struct duet_config *cfg, const char *prog);
+
 /* Runs the core until it has nothing to do (node.c); admin.c calls it after
  * proposing. */
 void node_drive(struct node *n);

@@ -27,6 +27,7 @@ packages=(
   mount e2fsprogs                        # fault matrix slow_disk: a loop-mounted ext4 where /tmp is not a block device
   fence-agents                           # [fence] method = agent; tests fence with its real fence_dummy
   systemd                                # install test: systemd-analyze verify; systemd.pc names the unit dir
+  systemd-container                      # systemd_units test: boots systemd as PID 1 (systemd-nspawn) to run the installed units
   scdoc                                  # man pages: duetd(8), duet-witness(8), duetctl(8), duet.ini(5) built from scdoc source
   man-db bsdextrautils                   # man_pages test: man -l renders each page (groff warnings), col -b
   haproxy                                # http_roles test: a real HAProxy with the example's checks

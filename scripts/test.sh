@@ -52,8 +52,9 @@ if [ $quick -eq 0 ]; then
   export DUET_SIM_SEEDS=${DUET_SIM_SEEDS_ASAN:-$((seeds / 4))}
   # nemesis (label nemesis) is a run of the same daemons under faults, as the
   # fault matrix; package_deb (label package) builds the Debian packages from the source
-  # tree with Debian's own flags, whatever the build dir: once is enough.
-  run_suite build-asan "-LE faults|bench|package|nemesis" -DDUET_SANITIZE=address,undefined
+  # tree with Debian's own flags, whatever the build dir: once is enough;
+  # systemd_units (label systemd) tests the installed unit under systemd.
+  run_suite build-asan "-LE faults|bench|package|nemesis|systemd" -DDUET_SANITIZE=address,undefined
   scripts/fuzz.sh --smoke
 fi
 echo "== all suites passed"

@@ -121,9 +121,9 @@ else
 			grep -qx "RestartPreventExitStatus=2 74" "$f"
 		check "$u.service: RequiresMountsFor=/var/lib/duet" \
 			grep -qx "RequiresMountsFor=/var/lib/duet" "$f"
-		# verify checks that ExecStart exists on this machine: point it at
+		# verify checks that ExecStart/ExecStopPost exist here: point them at
 		# the DESTDIR copy, everything else unchanged
-		sed "s|^ExecStart=/usr/sbin/|ExecStart=$root/usr/sbin/|" "$f" >"$tmp/verify/$u.service"
+		sed "s|^\(Exec[A-Za-z]*=\)/usr/sbin/|\1$root/usr/sbin/|" "$f" >"$tmp/verify/$u.service"
 	done
 	out=$(systemd-analyze verify "$tmp/verify/duetd.service" "$tmp/verify/duet-witness.service" 2>&1)
 	rc=$?

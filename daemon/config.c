@@ -86,8 +86,8 @@ static const struct section_def sections[] = {
      "data nodes: duetd's own HTTP endpoints, for load balancers, agents, probes and "
      "Prometheus: GET /master and /primary (200 on the acting master, 503 elsewhere), "
      "/replica, /sync, /async (200 on a streaming standby: any, the SYNC one, one not SYNC), "
-     "/health, /liveness, /readiness, /metrics (HEAD too); a server apart from the "
-     "custom-trap receiver of [traps]"},
+     "/health, /liveness, /readiness, /metrics, /status and the status page at / (HEAD too); "
+     "a server apart from the custom-trap receiver of [traps]"},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 

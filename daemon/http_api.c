@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http_api.c - duetd's HTTP endpoints on the node's loop (http_api.h):
- * GET (and HEAD) /master, /health, /metrics and the names HAProxy and
- * probes use (/primary, /replica, /sync, /async, /liveness, /readiness)
- * on [http] listen, over the
+ * GET (and HEAD) /master, /health, /metrics, the names HAProxy and
+ * probes use (/primary, /replica, /sync, /async, /liveness, /readiness),
+ * and for people /status and the page at / (http_page.c), on [http]
+ * listen, over the
  * custom-trap receiver's server code (traps_http.h) with no built-in
  * routes.
  *
@@ -23,11 +24,17 @@
 #include "duet/health.h"
 
 #include "http_api.h"
+#include "http_page.h"
 #include "node_internal.h"
 
 #define HTTP_API_MAX_BODY_BYTES 4096 /* the endpoints take no body */
 #define HTTP_API_NO_STORE       "Cache-Control: no-store\r\n"
-#define HTTP_API_N_ROUTES       9
+#define HTTP_API_N_ROUTES       11
+/* The page: inline CSS and script, nothing from elsewhere; the script asks
+ * /status only. */
+#define HTTP_API_PAGE_CSP                                                                          \
+	"Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "                 \
+	"script-src 'unsafe-inline'; connect-src 'self'\r\n"
 
 struct http_api {
 	struct node *n;
@@ -323,6 +330,48 @@ static void handle_metrics(void *data, const struct trap_http_request *req,
 	free(text);
 }
 
+/* GET /status: the status document, the same bytes as duetctl status --json
+ * (node_status_json, filled from what the node holds: no I/O). */
+static void handle_status(void *data, const struct trap_http_request *req,
+			  struct trap_http_response *resp)
+{
+	(void)req;
+	struct http_api *api = data;
+	char *text = node_status_json(api->n);
+	if (!text) {
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	trap_http_respond(resp, 200, "application/json", text, strlen(text));
+	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE);
+	free(text);
+}
+
+/* GET /: the status page (http_page.c) from the same document. */
+static void handle_page(void *data, const struct trap_http_request *req,
+			struct trap_http_response *resp)
+{
+	(void)req;
+	struct http_api *api = data;
+	struct duet_status *st = duet_status_new(api->n);
+	json_t *doc = st ? duet_status_to_json(st) : NULL;
+	duet_status_free(st);
+	char *html = NULL;
+	size_t len = 0;
+	FILE *f = doc ? open_memstream(&html, &len) : NULL;
+	int rc = f ? http_page_write(f, doc) : DUET_ENOMEM;
+	json_decref(doc);
+	if ((f && fclose(f) != 0) || rc != 0) {
+		free(html);
+		trap_http_respond_error(resp, 500, TRAP_HTTP_DROP_INTERNAL_ERROR,
+					"the status page could not be written");
+		return;
+	}
+	trap_http_respond(resp, 200, HTTP_PAGE_CONTENT_TYPE, html, len);
+	snprintf(resp->headers, sizeof resp->headers, HTTP_API_NO_STORE HTTP_API_PAGE_CSP);
+	free(html);
+}
+
 /* ---- open and close ------------------------------------------------------------- */
 
 /* The server's refusals come at INFO (for the trap receiver, a device's
@@ -357,6 +406,9 @@ int http_api_open(struct node *n)
 	api->routes[6] = (struct trap_http_route){"GET", "/async", 0, handle_async, api};
 	api->routes[7] = (struct trap_http_route){"GET", "/liveness", 0, handle_liveness, api};
 	api->routes[8] = (struct trap_http_route){"GET", "/readiness", 0, handle_readiness, api};
+	/* for people: the status document and the page made from it */
+	api->routes[9] = (struct trap_http_route){"GET", "/status", 0, handle_status, api};
+	api->routes[10] = (struct trap_http_route){"GET", "/", 0, handle_page, api};
 	bool tls = ch->tls_cert[0] && ch->tls_key[0];
 	struct trap_http_config hc;
 	memset(&hc, 0, sizeof hc);
@@ -383,7 +435,7 @@ int http_api_open(struct node *n)
 	for (unsigned i = 0; i < hc.n_listen; i++)
 		duet_log(DUET_LOG_INFO,
 			 "http: /master, /primary, /replica, /sync, /async, /health, /liveness, "
-			 "/readiness, /metrics on %s://%s (port %d)",
+			 "/readiness, /metrics, /status and the status page / on %s://%s (port %d)",
 			 tls ? "https" : "http", hc.listen[i].addr,
 			 trap_http_listen_port(api->srv, i));
 	return 0;

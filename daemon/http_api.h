@@ -20,6 +20,15 @@
  *                 duetctl status --json shows), see http_metrics_write()
  *                 and README "HTTP endpoints".
  *
+ * for people:
+ *
+ *   GET /status   the status document (status.h, node_status_json): the
+ *                 same JSON as `duetctl status --json`, application/json.
+ *   GET /         the status page (http_page.h): one self-contained HTML
+ *                 page with a server-rendered snapshot of that document and
+ *                 an inline script that renders /status every second.
+ *                 Read-only; for an admin network.
+ *
  * and the names HAProxy templates and probes already use (Patroni's):
  *
  *   GET /primary   the same as /master.
@@ -39,7 +48,7 @@
  * is 405 with "Allow: GET, HEAD". Answers carry "Cache-Control: no-store".
  *
  * The server is the custom-trap receiver's (traps_http.h) built with
- * no_builtin_routes and these three routes, on [http] listen, HTTPS when
+ * no_builtin_routes and these routes, on [http] listen, HTTPS when
  * [http] tls_cert and tls_key are set. It is a server of its own, not
  * routes added to the [traps] receiver: the port a load balancer checks
  * exists whether custom traps are on or not, its connection limit is its
@@ -49,7 +58,8 @@
  *
  * Everything runs on the node's loop; a request is answered at once from
  * what the node knows (no I/O, no wait): the status is filled for each
- * /metrics request and written from the struct.
+ * /metrics, /status and / request from what the node holds and written
+ * from the struct.
  */
 #ifndef DUET_HTTP_API_H
 #define DUET_HTTP_API_H

@@ -34,6 +34,7 @@ packages=(
   prometheus                             # metrics test: promtool check metrics on each member's exposition
   debhelper dpkg-dev                     # the Debian packages: dpkg-buildpackage with dh (debian/), package_deb test
   lintian                                # package_deb test: the packages lintian clean
+  chromium                               # status_page test only: the status page in headless Chromium (not a build or run dependency)
 )
 
 missing=()

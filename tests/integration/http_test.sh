@@ -39,6 +39,23 @@
 #            200 on all once it has, 503 on a node whose peers are all gone;
 #            HEAD like GET without a body; POST, PUT and DELETE 405 with
 #            "Allow: GET, HEAD"
+#   page     GET /status and the status page at / (daemon/http_page.c):
+#            /status is application/json, parses with jansson (json_paths)
+#            and has the key paths and types of `duetctl status --json` of
+#            the same member; / is one self-contained HTML page under 16 KiB
+#            (no src=, href= or URL: nothing fetched from elsewhere) whose
+#            server-rendered snapshot shows the master's row with its name
+#            and role on both data nodes, and the operator's maintenance
+#            reason, which holds <script>, only escaped; HEAD and 405 as the
+#            other routes
+#   status_page  the page in headless Chromium (Debian's chromium): with
+#            JavaScript, the DOM once the script has rendered from /status
+#            (body data-source="script") shows the master's name and role,
+#            the reason still inert (the snapshot without JavaScript is
+#            the page test's: --dump-dom itself needs scripts); after kill -9 of the
+#            master and a forced promotion the page of the survivor shows it
+#            as master. Screenshots before and after in
+#            HELPER_DIR/artifacts/ (kept)
 #
 # Synchronisation is polling with deadlines (lib.sh wait_until), never a
 # fixed sleep.
@@ -421,8 +438,155 @@ t_metrics() {
 	stop_clean "$O"
 }
 
+# page_setup: the cluster up, $M the acting master answering /master 200,
+# $O the other data node, maintenance on with PAGE_WHY as the reason
+PAGE_WHY=$'<script>alert("x")</script> & \'q\' line1\nline2'
+page_setup() {
+	setup
+	start_all
+	wait_until 3 "a data node leads with the lease" leader_with_lease
+	M=$LEADER
+	O=$(other_data "$M")
+	wait_until 5 "/master answers 200 on $M" code_is "$M" /master 200
+	"$BIN/duetctl" maintenance on --why "$PAGE_WHY" --config "$TMP/$M.ini" >"$TMP/out.txt" ||
+		fail "maintenance on: $(cat "$TMP/out.txt")"
+	local n
+	for n in "$M" "$O"; do
+		wait_until 3 "maintenance on in $n's status" eval \
+			'status "$n" | jq -en --arg w "$PAGE_WHY" "input | .maintenance.why == \$w" >/dev/null'
+	done
+}
+
+# master_row FILE NAME: FILE holds the members table's row of NAME as master
+master_row() { grep -q "<tr data-role=\"master\"><td>$2</td><td>master</td>" "$1"; }
+
+# status_paths NODE: the key paths of /status and of duetctl status --json
+# of NODE are the same (both read with jansson by json_paths)
+status_paths() {
+	get "$1" /status
+	[ "$HTTP_CODE" = 200 ] || return 1
+	printf '%s' "$BODY" >"$TMP/http-status.json"
+	status "$1" >"$TMP/ctl-status.json" || return 1
+	"$HELPERS/json_paths" "$TMP/http-status.json" >"$TMP/http-status.paths" || return 1
+	"$HELPERS/json_paths" "$TMP/ctl-status.json" >"$TMP/ctl-status.paths" || return 1
+	diff "$TMP/http-status.paths" "$TMP/ctl-status.paths" >"$TMP/paths.diff"
+}
+
+t_page() {
+	page_setup
+	local n
+	for n in "$M" "$O"; do
+		get "$n" /status -D "$TMP/status.headers"
+		[ "$HTTP_CODE" = 200 ] || fail "/status on $n: $HTTP_CODE $BODY"
+		grep -qi '^content-type: application/json' "$TMP/status.headers" ||
+			fail "/status on $n: $(cat "$TMP/status.headers")"
+		printf '%s' "$BODY" >"$TMP/$n-status.json"
+		"$HELPERS/json_paths" "$TMP/$n-status.json" >/dev/null ||
+			fail "/status on $n does not parse with jansson: $BODY"
+		jq -e --arg n "$n" --arg m "$M" --arg w "$PAGE_WHY" \
+			'.version == 1 and .name == $n and .master.node == $m and .maintenance.why == $w' \
+			"$TMP/$n-status.json" >/dev/null || fail "/status on $n: $BODY"
+		wait_until 5 "/status and status --json of $n have the same key paths" status_paths "$n"
+	done
+	ok "/status: application/json, read by jansson, the key paths of duetctl status --json on $M and $O"
+
+	for n in "$M" "$O"; do
+		get "$n" / -D "$TMP/page.headers"
+		[ "$HTTP_CODE" = 200 ] || fail "/ on $n: $HTTP_CODE"
+		printf '%s' "$BODY" >"$TMP/$n.html"
+		grep -qi '^content-type: text/html; charset=utf-8' "$TMP/page.headers" ||
+			fail "/ on $n: $(cat "$TMP/page.headers")"
+		grep -qi "^content-security-policy: default-src 'none'" "$TMP/page.headers" ||
+			fail "/ on $n: no Content-Security-Policy: $(cat "$TMP/page.headers")"
+		local size
+		size=$(stat -c %s "$TMP/$n.html")
+		[ "$size" -lt 16384 ] || fail "the page of $n is $size bytes"
+		master_row "$TMP/$n.html" "$M" || fail "the page of $n shows no master row of $M"
+		grep -q '<tr data-role="[a-z ]*"><td>'"$O"'</td>' "$TMP/$n.html" ||
+			fail "the page of $n shows no row of $O"
+		grep -q '<td>witness</td><td>witness</td>' "$TMP/$n.html" ||
+			fail "the page of $n shows no witness row"
+		grep -q '<dt>maintenance</dt><dd>on, by [^<]*: &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39; line1' \
+			"$TMP/$n.html" || fail "the page of $n: the reason is not there, escaped"
+		[ "$(grep -o '<script' "$TMP/$n.html" | wc -l)" = 1 ] ||
+			fail "the page of $n has more than its own script"
+		grep -qiE 'src=|href=|https?://|@import|url\(' "$TMP/$n.html" &&
+			fail "the page of $n refers to something elsewhere: $(grep -oiE '.{20}(src=|href=|https?://|@import|url\().{20}' "$TMP/$n.html")"
+		grep -q "fetch('/status'" "$TMP/$n.html" || fail "the page of $n has no script asking /status"
+		ok "/ on $n: $size bytes, self-contained; the snapshot names $M master; the reason escaped"
+	done
+
+	for p in / /status; do
+		get "$O" "$p" -I
+		[ "$HTTP_CODE" = 200 ] || fail "HEAD $p: $HTTP_CODE"
+		grep -qi '^content-length: [1-9]' <<<"$BODY" || fail "HEAD $p: no Content-Length: $BODY"
+		grep -q '<html\|"version"' <<<"$BODY" && fail "HEAD $p sent a body: $BODY"
+		get "$O" "$p" -X POST -D - -o /dev/null -H 'Content-Length: 0'
+		[ "$HTTP_CODE" = 405 ] || fail "POST $p: $HTTP_CODE"
+		grep -qi '^allow: GET, HEAD' <<<"$BODY" || fail "POST $p: no right Allow header: $BODY"
+	done
+	ok "HEAD / and /status like GET without a body; POST 405 with Allow: GET, HEAD"
+	stop_clean "$M"
+	stop_clean "$O"
+}
+
+# chrome NODE OUT [ARGS...]: the DOM of NODE's page in headless Chromium
+# after 4 s of virtual time (the script's first renders), into OUT
+chrome() {
+	local n=$1 out=$2
+	shift 2
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+		--user-data-dir="$TMP/chromium" --virtual-time-budget=4000 "$@" \
+		--dump-dom "$(url "$n" /)" >"$out" 2>>"$TMP/chromium.log" ||
+		fail "chromium on $n's page: $(tail -3 "$TMP/chromium.log")"
+}
+
+# shot NODE FILE: a screenshot of NODE's page once the script has rendered
+shot() {
+	timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+		--user-data-dir="$TMP/chromium" --virtual-time-budget=4000 --hide-scrollbars \
+		--window-size=1100,900 --screenshot="$2" "$(url "$1" /)" >>"$TMP/chromium.log" 2>&1 ||
+		fail "chromium screenshot of $1's page: $(tail -3 "$TMP/chromium.log")"
+	[ -s "$2" ] || fail "no screenshot in $2"
+}
+
+t_status_page() {
+	command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps.sh)"
+	local art="$HELPERS/artifacts"
+	mkdir -p "$art"
+	page_setup
+	chrome "$O" "$TMP/dom.html"
+	grep -q '<body data-source="script" data-renders="[1-9]' "$TMP/dom.html" ||
+		fail "the script did not render the page: $(head -c 600 "$TMP/dom.html")"
+	master_row "$TMP/dom.html" "$M" || fail "the rendered page of $O shows no master row of $M"
+	grep -q '<dd>on, by [^<]*: &lt;script&gt;alert("x")&lt;/script&gt; &amp;' "$TMP/dom.html" ||
+		fail "the rendered page: the reason is not shown as text"
+	[ "$(grep -o '<script' "$TMP/dom.html" | wc -l)" = 1 ] ||
+		fail "the rendered page has more than its own script"
+	grep -q '<p id="updated">Updated from /status at ' "$TMP/dom.html" ||
+		fail "the rendered page does not say it was updated from /status"
+	ok "Chromium, script on: $O's page rendered from /status names $M master"
+	shot "$O" "$art/status_page_before.png"
+
+	kill9 "$M"
+	wait_until 5 "$O leads with the lease after kill -9 of $M" \
+		is "$O" '.role == "leader" and .lease.valid'
+	"$BIN/duetctl" promote --accept-data-loss --why "status_page" --config "$TMP/$O.ini" \
+		>/dev/null || fail "duetctl promote on $O"
+	wait_until 5 "/master answers 200 on $O after the forced promotion" code_is "$O" /master 200
+	chrome "$O" "$TMP/dom-after.html"
+	grep -q '<body data-source="script"' "$TMP/dom-after.html" ||
+		fail "after the failover the script did not render"
+	master_row "$TMP/dom-after.html" "$O" || fail "after the failover the page shows no master row of $O"
+	grep -q '<dt>FIP holder</dt><dd>'"$O"' (this node, acting master)</dd>' "$TMP/dom-after.html" ||
+		fail "after the failover the page does not name $O FIP holder"
+	shot "$O" "$art/status_page_after.png"
+	ok "after kill -9 of $M and a forced promotion, $O's page shows $O master (screenshots in $art)"
+	stop_clean "$O"
+}
+
 case "$TEST" in
-master | https | health | endpoints | status_keys | metrics) "t_$TEST" ;;
+master | https | health | endpoints | status_keys | metrics | page | status_page) "t_$TEST" ;;
 *)
 	echo "unknown test $TEST" >&2
 	exit 2

@@ -304,6 +304,7 @@ static void chain_result(struct node *n, struct step_ctx *s, enum role_chain_res
 	in.previous_name = member_name(n, in.previous);
 	in.took_ms = took_ms;
 	in.pg_stopped_by_us = c->pg_stopped_by_us;
+	in.may_act = ctl_may_act(n);
 	role_chain_outcome(&in, &out);
 	uint64_t now = node_now_ms();
 	if (out.entry.propose)

@@ -13,7 +13,10 @@
  *
  * role_chain_decide() maps (step, facts) to one command through chain_table;
  * role_chain_outcome() maps an action's result to what happens to the
- * step through outcome_table. The daemon (daemon/ctl.c chain_next and the
+ * step through outcome_table. The one result that runs another action at
+ * once (names cleared: pg_promote) asks may_act again, as it stands when
+ * the result comes back: clearing the names takes time, and a node that
+ * lost its lease meanwhile must not promote. The daemon (daemon/ctl.c chain_next and the
  * *_done callbacks) performs the command with actions/, records what it
  * observed and feeds the result back; which step comes next, when a step
  * is retried and which STEP entry is proposed is decided here only.
@@ -303,7 +306,8 @@ typedef void (*outcome_fill_fn)(const struct role_outcome_in *in, struct role_ou
 
 struct outcome_row {
 	enum role_chain_result result;
-	int ok; /* 0, 1, or OK_ANY */
+	int ok;  /* 0, 1, or OK_ANY */
+	int may; /* may_act: 0, 1, or OK_ANY */
 	bool set_step;
 	enum role_step next;
 	bool retry;
@@ -369,30 +373,36 @@ static void fill_manager(const struct role_outcome_in *in, struct role_outcome_o
 
 /* clang-format off */
 static const struct outcome_row outcome_table[] = {
-	/* result                        ok      set_step next                  retry  retry_ms       probe  unknown stamp                entry                fill                    then               comment */
-	{ROLE_RESULT_NOT_STARTED,        OK_ANY, false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   0,                   NULL,                   ROLE_THEN_WAIT,    "an action did not start: the step runs again after ROLE_RETRY_MS"},
-	{ROLE_RESULT_FENCE_NOT_STARTED,  OK_ANY, true,    ROLE_STEP_LEASE_WAIT, false, 0,             false, false,  0,                   DUET_STEP_FENCE,     fill_fence_not_started, ROLE_THEN_CHAIN,   "the fence did not start: recorded as a failed fence; the lease wait follows in any case"},
-	{ROLE_RESULT_FENCE,              1,      true,    ROLE_STEP_LEASE_WAIT, false, 0,             false, false,  0,                   DUET_STEP_FENCE,     fill_fenced,            ROLE_THEN_CHAIN,   "the old master is off: the lease wait follows (a confirmed fence needs no watchdog wait)"},
-	{ROLE_RESULT_FENCE,              0,      true,    ROLE_STEP_LEASE_WAIT, false, 0,             false, false,  0,                   DUET_STEP_FENCE,     fill_fenced,            ROLE_THEN_CHAIN,   "a failed fence is not retried: the lease wait that follows keeps the old master from acting (4.4, \"in any case\")"},
-	{ROLE_RESULT_CLEAR_NAMES,        1,      false,   0,                    false, 0,             false, false,  0,                   0,                   NULL,                   ROLE_THEN_PROMOTE, "synchronous_standby_names cleared: promote in the same step"},
-	{ROLE_RESULT_CLEAR_NAMES,        0,      false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   0,                   NULL,                   ROLE_THEN_CHAIN,   "the names could not be cleared: no promotion, the step runs again after ROLE_RETRY_MS"},
-	{ROLE_RESULT_PROMOTE,            1,      true,    ROLE_STEP_FIP,        false, 0,             true,  true,   ROLE_STAMP_PROMOTED, DUET_STEP_PROMOTE,   fill_promoted,          ROLE_THEN_CHAIN,   "promoted: re-read PostgreSQL (a primary now), then the FIP"},
-	{ROLE_RESULT_PROMOTE,            0,      false,   0,                    true,  ROLE_RETRY_MS, true,  false,  0,                   DUET_STEP_PROMOTE,   fill_promote_failed,    ROLE_THEN_CHAIN,   "the promotion failed: probe again, retry after ROLE_RETRY_MS"},
-	{ROLE_RESULT_START_PG,           1,      false,   0,                    true,  0,             true,  false,  0,                   0,                   NULL,                   ROLE_THEN_DRIVE,   "started: the next probe decides (it may still be starting up)"},
-	{ROLE_RESULT_START_PG,           0,      false,   0,                    true,  ROLE_RETRY_MS, true,  false,  0,                   0,                   fill_start_failed,      ROLE_THEN_DRIVE,   "PostgreSQL does not start: not our own stop's doing any more, its check counts again; the activation keeps trying after ROLE_RETRY_MS"},
-	{ROLE_RESULT_FIP,                1,      true,    ROLE_STEP_MANAGER,    false, 0,             false, false,  ROLE_STAMP_FIP,      DUET_STEP_FIP,       fill_detail,            ROLE_THEN_CHAIN,   "the FIP is here: start the manager"},
-	{ROLE_RESULT_FIP,                0,      false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   DUET_STEP_FIP,       fill_detail,            ROLE_THEN_CHAIN,   "the FIP could not be acquired: retry after ROLE_RETRY_MS"},
-	{ROLE_RESULT_MANAGER,            1,      true,    ROLE_STEP_DONE,       false, 0,             false, false,  0,                   DUET_STEP_MANAGER,   fill_manager,           ROLE_THEN_CHAIN,   "the manager runs: acting master"},
-	{ROLE_RESULT_MANAGER,            0,      false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   DUET_STEP_MANAGER,   fill_manager,           ROLE_THEN_CHAIN,   "the manager did not start: retry after ROLE_RETRY_MS"},
+	/* result                        ok      may     set_step next                  retry  retry_ms       probe  unknown stamp                entry                fill                    then               comment */
+	{ROLE_RESULT_NOT_STARTED,        OK_ANY, OK_ANY, false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   0,                   NULL,                   ROLE_THEN_WAIT,    "an action did not start: the step runs again after ROLE_RETRY_MS"},
+	{ROLE_RESULT_FENCE_NOT_STARTED,  OK_ANY, OK_ANY, true,    ROLE_STEP_LEASE_WAIT, false, 0,             false, false,  0,                   DUET_STEP_FENCE,     fill_fence_not_started, ROLE_THEN_CHAIN,   "the fence did not start: recorded as a failed fence; the lease wait follows in any case"},
+	{ROLE_RESULT_FENCE,              1,      OK_ANY, true,    ROLE_STEP_LEASE_WAIT, false, 0,             false, false,  0,                   DUET_STEP_FENCE,     fill_fenced,            ROLE_THEN_CHAIN,   "the old master is off: the lease wait follows (a confirmed fence needs no watchdog wait)"},
+	{ROLE_RESULT_FENCE,              0,      OK_ANY, true,    ROLE_STEP_LEASE_WAIT, false, 0,             false, false,  0,                   DUET_STEP_FENCE,     fill_fenced,            ROLE_THEN_CHAIN,   "a failed fence is not retried: the lease wait that follows keeps the old master from acting (4.4, \"in any case\")"},
+	{ROLE_RESULT_CLEAR_NAMES,        1,      0,      false,   0,                    false, 0,             false, false,  0,                   0,                   NULL,                   ROLE_THEN_CHAIN,   "synchronous_standby_names cleared, but the role was lost meanwhile (lease, leadership or the log's master): no promotion, the chain decides again and demotes (4.7)"},
+	{ROLE_RESULT_CLEAR_NAMES,        1,      1,      false,   0,                    false, 0,             false, false,  0,                   0,                   NULL,                   ROLE_THEN_PROMOTE, "synchronous_standby_names cleared and the node may still act: promote in the same step"},
+	{ROLE_RESULT_CLEAR_NAMES,        0,      OK_ANY, false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   0,                   NULL,                   ROLE_THEN_CHAIN,   "the names could not be cleared: no promotion, the step runs again after ROLE_RETRY_MS"},
+	{ROLE_RESULT_PROMOTE,            1,      OK_ANY, true,    ROLE_STEP_FIP,        false, 0,             true,  true,   ROLE_STAMP_PROMOTED, DUET_STEP_PROMOTE,   fill_promoted,          ROLE_THEN_CHAIN,   "promoted: re-read PostgreSQL (a primary now), then the FIP"},
+	{ROLE_RESULT_PROMOTE,            0,      OK_ANY, false,   0,                    true,  ROLE_RETRY_MS, true,  false,  0,                   DUET_STEP_PROMOTE,   fill_promote_failed,    ROLE_THEN_CHAIN,   "the promotion failed: probe again, retry after ROLE_RETRY_MS"},
+	{ROLE_RESULT_START_PG,           1,      OK_ANY, false,   0,                    true,  0,             true,  false,  0,                   0,                   NULL,                   ROLE_THEN_DRIVE,   "started: the next probe decides (it may still be starting up)"},
+	{ROLE_RESULT_START_PG,           0,      OK_ANY, false,   0,                    true,  ROLE_RETRY_MS, true,  false,  0,                   0,                   fill_start_failed,      ROLE_THEN_DRIVE,   "PostgreSQL does not start: not our own stop's doing any more, its check counts again; the activation keeps trying after ROLE_RETRY_MS"},
+	{ROLE_RESULT_FIP,                1,      OK_ANY, true,    ROLE_STEP_MANAGER,    false, 0,             false, false,  ROLE_STAMP_FIP,      DUET_STEP_FIP,       fill_detail,            ROLE_THEN_CHAIN,   "the FIP is here: start the manager"},
+	{ROLE_RESULT_FIP,                0,      OK_ANY, false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   DUET_STEP_FIP,       fill_detail,            ROLE_THEN_CHAIN,   "the FIP could not be acquired: retry after ROLE_RETRY_MS"},
+	{ROLE_RESULT_MANAGER,            1,      OK_ANY, true,    ROLE_STEP_DONE,       false, 0,             false, false,  0,                   DUET_STEP_MANAGER,   fill_manager,           ROLE_THEN_CHAIN,   "the manager runs: acting master"},
+	{ROLE_RESULT_MANAGER,            0,      OK_ANY, false,   0,                    true,  ROLE_RETRY_MS, false, false,  0,                   DUET_STEP_MANAGER,   fill_manager,           ROLE_THEN_CHAIN,   "the manager did not start: retry after ROLE_RETRY_MS"},
 };
 /* clang-format on */
 
 void role_chain_outcome(const struct role_outcome_in *in, struct role_outcome_out *out)
 {
+	bool may_act = in->may_act;
+#ifdef DUET_SIM_PLANT_BUG_PROMOTE_WITHOUT_RECHECK
+	may_act = true; /* planted (duet-sim-bug-promote_without_recheck): no re-check */
+#endif
 	memset(out, 0, sizeof *out);
 	for (size_t i = 0; i < sizeof outcome_table / sizeof outcome_table[0]; i++) {
 		const struct outcome_row *r = &outcome_table[i];
-		if (r->result != in->result || (r->ok != OK_ANY && r->ok != (int)in->ok))
+		if (r->result != in->result || (r->ok != OK_ANY && r->ok != (int)in->ok) ||
+		    (r->may != OK_ANY && r->may != (int)may_act))
 			continue;
 		out->set_step = r->set_step;
 		out->next = r->next;

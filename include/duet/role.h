@@ -343,6 +343,10 @@ struct role_outcome_in {
 	const char *previous_name; /* ... its name */
 	uint64_t took_ms;
 	bool pg_stopped_by_us;
+	/* the node may still act now, as the chain's may_act (leader, lease,
+	 * named master): read when the result comes back, since the action
+	 * took time (CLEAR_NAMES: no pg_promote without it, DESIGN.md 4.7) */
+	bool may_act;
 };
 
 struct role_outcome_out {

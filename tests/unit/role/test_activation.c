@@ -439,6 +439,7 @@ static void result(enum role_chain_result r, bool ok, const char *detail)
 	oin.previous = 1;
 	oin.previous_name = "node1";
 	oin.took_ms = 42;
+	oin.may_act = true;
 	role_chain_outcome(&oin, &oout);
 	cr_assert(oout.row && !strstr(oout.row, "no row matches"), "a row for %d/%d", r, ok);
 }
@@ -504,6 +505,33 @@ Test(outcome, cleared_names_promote)
 	cr_assert_eq(oout.then, ROLE_THEN_PROMOTE);
 	cr_assert_not(oout.retry);
 	cr_assert_not(oout.set_step);
+}
+
+/* The names were cleared, but the lease ran out (or leadership, or the
+ * log's master moved) while that took: no pg_promote; the chain decides
+ * again, and its first row demotes. */
+Test(outcome, cleared_names_do_not_promote_once_the_role_is_lost)
+{
+	memset(&oin, 0, sizeof oin);
+	oin.result = ROLE_RESULT_CLEAR_NAMES;
+	oin.ok = true;
+	oin.self_id = 2;
+	oin.may_act = false;
+	role_chain_outcome(&oin, &oout);
+	cr_assert_neq(oout.then, ROLE_THEN_PROMOTE, "no promotion without the role (row: %s)",
+		      oout.row);
+	cr_assert_eq(oout.then, ROLE_THEN_CHAIN, "the chain decides again (and demotes)");
+	cr_assert_not(oout.set_step);
+	cr_assert_not(oout.entry.propose);
+	/* ... and the chain's decision on that state is the demotion */
+	struct role_chain_in cin;
+	struct role_chain_out cout;
+	memset(&cin, 0, sizeof cin);
+	cin.step = ROLE_STEP_PROMOTE;
+	cin.may_act = false;
+	cin.pg_configured = true;
+	role_chain_decide(&cin, &cout);
+	cr_assert_eq(cout.cmd, ROLE_CHAIN_DEMOTE);
 }
 
 Test(outcome, names_not_cleared_retry_without_promoting)

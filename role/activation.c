@@ -6,7 +6,9 @@
  * A standby that should act runs the chain one step at a time: fence the
  * previous master (when it took the role from one, and a fence is
  * configured), wait out that master's lease (and its watchdog's timeout
- * when no fence confirmed it off), clear synchronous_standby_names and
+ * when no fence confirmed it off; in a later term than the MASTER entry's
+ * too, should that deadline not have passed: this daemon may not have got
+ * that far in the entry's own term), clear synchronous_standby_names and
  * promote PostgreSQL, acquire the FIP, start the manager. Every step asks
  * first whether the node may still act: a node paused mid-way wakes up
  * here and demotes, it never finishes an activation it started before.
@@ -51,6 +53,7 @@ enum chain_fact {
 	C_STOPPED_BY_US = 1u << 15,    /* our own demotion stopped it (its check is held) */
 	C_FIP = 1u << 16,              /* a FIP is configured */
 	C_MANAGER = 1u << 17,          /* [manager] start_command is set */
+	C_FROM_OTHER = 1u << 18, /* MASTER(self) took the role from another node, in any term */
 };
 
 #define STEP_ANY (-1)
@@ -213,7 +216,7 @@ static const struct chain_row chain_table[] = {
 	{ROLE_STEP_FENCE,       0,                                                        C_TAKEOVER,                             ROLE_CHAIN_ADVANCE,                  ROLE_STEP_LEASE_WAIT, 0,                            NULL,              "no takeover in this term: nobody to fence"},
 	{ROLE_STEP_FENCE,       0,                                                        C_FENCE,                                ROLE_CHAIN_ADVANCE,                  ROLE_STEP_LEASE_WAIT, 0,                            NULL,              "no fence configured: the lease wait alone keeps the old master from acting"},
 	{ROLE_STEP_FENCE,       C_TAKEOVER | C_FENCE,                                     0,                                      ROLE_CHAIN_RUN_FENCE,                0,                    0,                            fill_fence,        "a takeover with a fence configured: fence the previous master (4.4)"},
-	{ROLE_STEP_LEASE_WAIT,  C_TAKEOVER | C_LEASE_RUNNING,                             0,                                      ROLE_CHAIN_WAIT_UNTIL,               0,                    0,                            fill_wait,         "the old master's lease (and, unfenced, its watchdog's timeout) may still run: wait it out (4.4, 4.10)"},
+	{ROLE_STEP_LEASE_WAIT,  C_FROM_OTHER | C_LEASE_RUNNING,                           0,                                      ROLE_CHAIN_WAIT_UNTIL,               0,                    0,                            fill_wait,         "the old master's lease (and, unfenced, its watchdog's timeout) may still run: wait it out (4.4, 4.10); in a later term too: an activation of the MASTER entry's own term may never have got this far (the daemon restarted, leadership went and came back), and the old master may still stop or stall"},
 	{ROLE_STEP_LEASE_WAIT,  C_TAKEOVER,                                               0,                                      ROLE_CHAIN_ADVANCE,                  ROLE_STEP_PROMOTE,    0,                            fill_lease_over,   "the old master's lease is over: say so in a STEP, then promote"},
 	{ROLE_STEP_LEASE_WAIT,  0,                                                        0,                                      ROLE_CHAIN_ADVANCE,                  ROLE_STEP_PROMOTE,    0,                            NULL,              "no takeover: no lease to wait out"},
 	{ROLE_STEP_PROMOTE,     0,                                                        C_PG,                                   ROLE_CHAIN_ADVANCE,                  ROLE_STEP_FIP,        ROLE_STAMP_PROMOTED,          NULL,              "no PostgreSQL to promote: done now (status and log show 0 ms)"},
@@ -243,6 +246,8 @@ static unsigned chain_facts(const struct role_chain_in *in)
 		f |= C_MAY_ACT;
 	if (in->master && role_takeover(in->master, in->self_id, in->act_term))
 		f |= C_TAKEOVER;
+	if (in->master && role_takeover(in->master, in->self_id, in->master->since_term))
+		f |= C_FROM_OTHER;
 	if (in->fence_configured)
 		f |= C_FENCE;
 	if (in->now_ms < role_lease_wait_until(in))

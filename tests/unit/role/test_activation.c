@@ -194,6 +194,26 @@ Test(chain, the_lease_wait_text_says_what_it_relied_on)
 		  !strstr(out.entry.text, ";"));
 }
 
+/* MASTER(2) took the role from node 1 in an earlier term; node 2 activates
+ * now, in a later one (its daemon restarted before the wait, or leadership
+ * went and came back): no fence, but the old master's lease and watchdog
+ * are still waited out from what this daemon saw. */
+Test(chain, a_failover_of_an_earlier_term_still_waits_out_the_old_lease)
+{
+	base(ROLE_STEP_FENCE);
+	master.since_term = TERM - 2;
+	expect_advance(ROLE_STEP_LEASE_WAIT, ROLE_STAMP_NONE);
+	base(ROLE_STEP_LEASE_WAIT);
+	master.since_term = TERM - 2;
+	in.start_ms = NOW - 100; /* restarted: never heard node 1 lead */
+	in.watchdog_timeout_s = 2;
+	expect(ROLE_CHAIN_WAIT_UNTIL);
+	cr_assert_eq(out.until_ms, NOW - 100 + LEASE + DRIFT + 3000);
+	in.now_ms = out.until_ms;
+	expect_advance(ROLE_STEP_PROMOTE, ROLE_STAMP_NONE);
+	cr_assert_not(out.entry.propose, "not this term's takeover: no STEP");
+}
+
 Test(chain, no_takeover_no_lease_to_wait)
 {
 	base(ROLE_STEP_LEASE_WAIT);

@@ -19,20 +19,18 @@
  * before it takes over (docs/architecture.md). Stopping it here would stop a
  * healthy standby too, on every restart of duetd.
  *
- * It refuses while a duetd answers on the admin socket: releasing a running
- * master's FIP by hand is a demotion, and that is `duetctl switchover`'s job.
+ * It refuses while a duetd runs on this data dir (it holds the store's
+ * lock): releasing a running master's FIP by hand is a demotion, and that is
+ * `duetctl switchover`'s job.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <uv.h>
 
 #include "duet/actions.h"
 #include "duet/err.h"
+#include "duet/storage.h"
 #include "ctl.h"
 #include "node_internal.h"
 
@@ -42,21 +40,19 @@ struct release {
 	const char *prog;
 };
 
-/* A member answers on its admin socket: connect() succeeds. */
-static bool admin_socket_live(const char *path)
+/* A member runs on this data dir: it holds the store's lock (the rule
+ * admin_open and storage/ already go by). No store, or one that does not
+ * open, is no running member either. */
+static bool member_running(const char *data_dir)
 {
-	struct sockaddr_un sa;
-	if (!path[0] || strlen(path) >= sizeof sa.sun_path)
-		return false;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	bool live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-	close(fd);
-	return live;
+	struct store_options o;
+	memset(&o, 0, sizeof o);
+	o.path = data_dir;
+	struct store *st = NULL;
+	int rc = store_open(&o, &st, NULL, 0);
+	if (rc == 0)
+		store_close(st);
+	return rc == DUET_ELOCKED;
 }
 
 static void fip_done(void *data, int rc, const char *detail)
@@ -89,7 +85,6 @@ static struct duet_fip *start_fip(uv_loop_t *loop, const struct duet_config_acti
 {
 	struct duet_fip_config fc;
 	ctl_fip_config(a, &fc);
-	fc.garp_count = 0; /* nothing is announced by a release */
 	char err[256] = "";
 	struct duet_fip *f = NULL;
 	int rc = duet_fip_new(loop, &fc, &f, err, sizeof err);
@@ -112,11 +107,11 @@ int node_release(const struct duet_config *cfg, const char *prog)
 			cfg->node_name);
 		return 1;
 	}
-	if (admin_socket_live(cfg->admin_socket)) {
+	if (member_running(cfg->data_dir)) {
 		fprintf(stderr,
-			"%s: --release: duetd is running (it answers on %s); a running master "
-			"is demoted with duetctl switchover, not by hand\n",
-			prog, cfg->admin_socket);
+			"%s: --release: duetd is running (it holds the store lock in %s); a "
+			"running master is demoted with duetctl switchover, not by hand\n",
+			prog, cfg->data_dir);
 		return 1;
 	}
 	const struct duet_config_actions *a = &cfg->act;
